@@ -1,0 +1,163 @@
+"""The one interface every text-generation backend implements (DESIGN.md §4).
+
+Batch in, batch out: a list of prompts (raw text or chat messages) and one `SamplingParams`
+in, one `Completion` per prompt out. Engines also keep running totals (`EngineStats`) so the
+pipeline can report tokens, calls and time spent inside the model.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import json
+import time
+from typing import Any, Union
+
+# A prompt is either raw text (sent as is) or a chat conversation
+# ([{"role": "user", "content": "..."}]) that the engine renders with the model's chat template.
+Prompt = Union[str, list[dict[str, str]]]
+
+
+class EngineError(RuntimeError):
+    """A generation backend failed in a way the caller should report, not retry."""
+
+
+class PromptTooLongError(EngineError, ValueError):
+    """A prompt does not fit the model's context together with `max_new_tokens`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingParams:
+    """Sampling settings shared by every engine.
+
+    temperature 0 means greedy decoding (and then `n` must be 1, since greedy samples are
+    identical). `seed` makes sampled output repeatable on the same engine and hardware.
+    `truncate_prompt="left"` keeps the end of an over-long prompt and flags the result instead
+    of raising `PromptTooLongError` (the default, so nothing is silently cut).
+    """
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    seed: int | None = 0
+    stop: tuple[str, ...] = ()
+    truncate_prompt: str = "error"
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.temperature == 0 and self.n > 1:
+            raise ValueError(
+                f"n={self.n} with temperature=0 would return {self.n} identical greedy samples; "
+                "set temperature > 0 to sample several candidates"
+            )
+        if self.truncate_prompt not in ("error", "left"):
+            raise ValueError(f"truncate_prompt must be 'error' or 'left', got {self.truncate_prompt!r}")
+        # Accept a list for convenience but store a tuple so the params stay hashable.
+        object.__setattr__(self, "stop", tuple(self.stop))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Completion:
+    """The result for one prompt: `n` texts with their finish reasons and token counts."""
+
+    texts: list[str]
+    finish_reasons: list[str]  # "stop" (EOS or a stop string) or "length"
+    prompt_tokens: int
+    completion_tokens: int  # summed over the n texts
+    truncated: bool = False  # the prompt was cut from the left to fit the context
+
+    @property
+    def text(self) -> str:
+        return self.texts[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Completion":
+        return cls(**data)
+
+
+@dataclasses.dataclass
+class EngineStats:
+    calls: int = 0  # prompts sent to the model (cache hits are not calls)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    wall_s: float = 0.0  # time spent inside generate()
+
+    def add(self, completions: list[Completion], seconds: float) -> None:
+        self.calls += len(completions)
+        self.prompt_tokens += sum(c.prompt_tokens for c in completions)
+        self.completion_tokens += sum(c.completion_tokens for c in completions)
+        self.wall_s += seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def prompt_key(prompt: Prompt) -> str:
+    """A stable string for a prompt, used in cache keys."""
+    return prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False, sort_keys=True)
+
+
+def stable_hash(*parts: Any) -> str:
+    payload = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class Engine(abc.ABC):
+    """Base class: subclasses implement `_generate`; validation and stats live here."""
+
+    name: str = "base"
+
+    def __init__(self, model_id: str, revision: str | None = None):
+        self.model_id = model_id
+        self.revision = revision
+        self.stats = EngineStats()
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two engines produce the same output for the same request (cache keys, `meta`)."""
+        return {"engine": self.name, "model": self.model_id, "revision": self.revision}
+
+    def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        if not isinstance(prompts, list):
+            raise TypeError(f"generate() takes a list of prompts, got {type(prompts).__name__}")
+        if not prompts:
+            return []
+        for i, prompt in enumerate(prompts):
+            if isinstance(prompt, str):
+                if not prompt:
+                    raise ValueError(f"prompt {i} is an empty string")
+            elif not (isinstance(prompt, list) and prompt and all(isinstance(m, dict) and "role" in m and "content" in m for m in prompt)):
+                raise ValueError(
+                    f"prompt {i} must be a non-empty string or a non-empty list of "
+                    "{'role': ..., 'content': ...} messages"
+                )
+        start = time.perf_counter()
+        completions = self._generate(prompts, params)
+        self.stats.add(completions, time.perf_counter() - start)
+        return completions
+
+    @abc.abstractmethod
+    def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]: ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in this model's tokenizer (length bounds are measured in tokens)."""
+        raise NotImplementedError(f"the {self.name} engine cannot count tokens")
+
+    def close(self) -> None:
+        """Release the model (GPU memory, HTTP connections)."""

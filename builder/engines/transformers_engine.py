@@ -1,0 +1,227 @@
+"""Batched generation with `transformers` on CPU or CUDA (the default engine).
+
+Two choices here matter for the rest of the project:
+
+* Left padding, so every row of a batch ends at the same position and greedy output of a
+  batch equals greedy output of each prompt alone.
+* Batch-invariant sampling. `generate(do_sample=True)` draws every row from one global RNG,
+  so a row's sample depends on which other prompts share its batch; a resumed run (which
+  batches differently, since cached requests are skipped) would then differ from an
+  uninterrupted one. Instead each row gets its own `torch.Generator`, seeded from
+  (seed, prompt, sample index), and picks argmax(logits / T + Gumbel noise), which is an
+  exact sample from the softmax (the Gumbel-max trick). Same seed + same prompt = same text,
+  whatever the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from tqdm.auto import tqdm
+
+from .base import Completion, Engine, Prompt, PromptTooLongError, SamplingParams, prompt_key, stable_hash
+
+logger = logging.getLogger(__name__)
+
+
+class _GumbelSampling:
+    """A logits processor: temperature, top-p, then per-row Gumbel noise (argmax = a sample)."""
+
+    def __init__(self, temperature: float, top_p: float, generators: list[torch.Generator]):
+        self.temperature = temperature
+        self.top_p = top_p
+        self.generators = generators
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores = scores.float() / self.temperature
+        if self.top_p < 1.0:
+            sorted_scores, order = torch.sort(scores, descending=True, dim=-1)
+            cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+            # Drop a token when the tokens before it already cover top_p; the first always stays.
+            remove_sorted = (cumulative - sorted_scores.softmax(dim=-1)) >= self.top_p
+            remove = remove_sorted.scatter(-1, order, remove_sorted)
+            scores = scores.masked_fill(remove, float("-inf"))
+        vocab = scores.shape[-1]
+        uniform = torch.stack(
+            [torch.rand(vocab, generator=g, device=g.device) for g in self.generators]
+        ).to(scores.device)
+        gumbel = -torch.log(-torch.log(uniform.clamp_(1e-10, 1.0 - 1e-7)))
+        return scores + gumbel
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class TransformersEngine(Engine):
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        model_path: str | None = None,
+        revision: str | None = None,
+        device: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        batch_size: int = 16,
+        max_model_len: int | None = None,
+        progress: bool = True,
+        model_obj=None,
+        tokenizer=None,
+    ):
+        """`model` names the model (for `meta` and cache keys); `model_path` is what
+        `from_pretrained` loads (defaults to `model`). `model_obj`/`tokenizer` take an
+        already-built model, as the tests do with a tiny random Llama."""
+        super().__init__(model, revision)
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = device or _default_device()
+        if dtype is None:
+            dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        elif isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        path = model_path or model
+        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(path, revision=revision)
+        self.model = model_obj or AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype)
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.batch_size = batch_size
+        self.progress = progress
+        self.max_model_len = max_model_len or getattr(self.model.config, "max_position_embeddings", None) or 2048
+        self._eos_ids = self._collect_eos_ids()
+
+    def _collect_eos_ids(self) -> set[int]:
+        ids = set()
+        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            if source is None:
+                continue
+            ids.update(source if isinstance(source, (list, tuple)) else [source])
+        return ids
+
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model sees: chat messages go through the chat template."""
+        if isinstance(prompt, str):
+            return prompt
+        if not self.tokenizer.chat_template:
+            raise ValueError(
+                f"{self.model_id} has no chat template, so chat messages cannot be rendered; "
+                "pass raw text prompts or use an instruction-tuned model"
+            )
+        return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _encode(self, prompts: list[Prompt], params: SamplingParams) -> tuple[list[list[int]], list[bool]]:
+        budget = self.max_model_len - params.max_new_tokens
+        if budget < 1:
+            raise PromptTooLongError(
+                f"max_new_tokens={params.max_new_tokens} leaves no room for a prompt in the "
+                f"{self.max_model_len}-token context of {self.model_id}"
+            )
+        encoded, truncated = [], []
+        for i, prompt in enumerate(prompts):
+            # Chat templates already contain BOS-like markers; raw text gets the tokenizer's own.
+            ids = self.tokenizer(self.render(prompt), add_special_tokens=isinstance(prompt, str))["input_ids"]
+            cut = len(ids) > budget
+            if cut and params.truncate_prompt == "error":
+                raise PromptTooLongError(
+                    f"prompt {i} has {len(ids)} tokens, but {self.model_id} fits {budget} with "
+                    f"max_new_tokens={params.max_new_tokens} (context {self.max_model_len}); shorten "
+                    "the input or pass truncate_prompt='left' to keep its end"
+                )
+            encoded.append(ids[-budget:] if cut else ids)
+            truncated.append(cut)
+        return encoded, truncated
+
+    def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        encoded, truncated = self._encode(prompts, params)
+        # Longest first: batches of similar length waste less compute on padding.
+        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+        results: list[Completion | None] = [None] * len(prompts)
+        per_batch = max(1, self.batch_size // params.n)
+        batches = [order[i : i + per_batch] for i in range(0, len(order), per_batch)]
+        bar = tqdm(total=len(prompts), desc=f"generate ({self.name})", unit="prompt",
+                   disable=not self.progress or len(batches) < 2, leave=False)
+        for batch in batches:
+            outs = self._generate_batch([encoded[i] for i in batch], [prompts[i] for i in batch], params)
+            for i, completion in zip(batch, outs):
+                completion.truncated = truncated[i]
+                results[i] = completion
+            bar.update(len(batch))
+        bar.close()
+        return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _generate_batch(self, encoded: list[list[int]], prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        rows = [ids for ids in encoded for _ in range(params.n)]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        attention = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+
+        config = GenerationConfig(
+            max_new_tokens=params.max_new_tokens,
+            do_sample=False,  # sampling happens in _GumbelSampling; argmax then picks the sample
+            num_beams=1,
+            pad_token_id=pad,
+            eos_token_id=sorted(self._eos_ids) or None,
+            stop_strings=list(params.stop) or None,
+            temperature=None, top_p=None, top_k=None,
+        )
+        processors = LogitsProcessorList()
+        if not params.greedy:
+            generators = []
+            for prompt in prompts:
+                for k in range(params.n):
+                    g = torch.Generator(device=self.device if self.device.startswith("cuda") else "cpu")
+                    g.manual_seed(int(stable_hash(params.seed, prompt_key(prompt), k)[:15], 16))
+                    generators.append(g)
+            processors.append(_GumbelSampling(params.temperature, params.top_p, generators))
+        extra = {"tokenizer": self.tokenizer} if params.stop else {}
+        output = self.model.generate(
+            input_ids=input_ids, attention_mask=attention, generation_config=config,
+            logits_processor=processors, **extra,
+        )
+        new_tokens = output[:, width:].tolist()
+
+        completions = []
+        for p, ids in enumerate(encoded):
+            texts, reasons, used = [], [], 0
+            for k in range(params.n):
+                text, reason, count = self._finish(new_tokens[p * params.n + k], params)
+                texts.append(text)
+                reasons.append(reason)
+                used += count
+            completions.append(Completion(texts, reasons, prompt_tokens=len(ids), completion_tokens=used))
+        return completions
+
+    def _finish(self, tokens: list[int], params: SamplingParams) -> tuple[str, str, int]:
+        """Cut one generated row at EOS or a stop string; return (text, finish reason, tokens used)."""
+        pad = self.tokenizer.pad_token_id
+        reason, kept, count = "length", tokens, len(tokens)
+        for j, tok in enumerate(tokens):
+            if tok in self._eos_ids:
+                reason, kept, count = "stop", tokens[:j], j + 1
+                break
+            if tok == pad:  # the row stopped on a stop string and was padded while others ran on
+                reason, kept, count = "stop", tokens[:j], j
+                break
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        for stop in params.stop:
+            cut = text.find(stop)
+            if cut != -1:
+                text, reason = text[:cut], "stop"
+        return text, reason, count
+
+    def close(self) -> None:
+        self.model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
