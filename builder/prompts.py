@@ -54,3 +54,94 @@ def answer_prompt(instruction: str, lang: str) -> str:
 
 def generator_prompt(text: str, lang: str) -> str:
     return GENERATOR.format(text=text.strip(), language=get_language(lang).name)
+
+
+# --- the builder's stages -------------------------------------------------------------------
+
+# Backward generation (few-shot, chat): each seed pair is one user/assistant exchange, then the
+# real text. Small models imitate the exchanges far better than they follow a long instruction.
+BACKWARD_SYSTEM = Template(
+    "backward_system",
+    "1",
+    "You write the English instruction that a given {language} text answers. Reply with one "
+    "English instruction or question only: no preamble, no translation, no quotes.",
+)
+BACKWARD_TURN = Template(
+    "backward_turn",
+    "1",
+    "Here is a text in {language}:\n\n{text}\n\nWhat English instruction or question is this "
+    "text a good answer to?",
+)
+
+# Rewriting an instruction after a low score, using the evaluator's reason.
+REWRITE = Template(
+    "rewrite",
+    "1",
+    "A text in {language} is meant to answer an English instruction, but the instruction was "
+    "rated {score}/5 because: {reason}\n\nText:\n{text}\n\nOld instruction: {instruction}\n\n"
+    "Write a better English instruction that this text answers fully. Reply with the "
+    "instruction only.",
+)
+
+# The evaluator: a Humpback-style 1-5 rating of how well the response answers the instruction.
+EVALUATE = Template(
+    "evaluate",
+    "1",
+    "Rate how well the response answers the instruction, as an AI assistant's answer would.\n"
+    "5: a helpful, complete, assistant-quality answer to exactly this instruction.\n"
+    "4: answers the instruction well, with minor gaps or some text that does not belong.\n"
+    "3: on topic and useful, but reads like web text rather than an answer to this instruction.\n"
+    "2: only loosely related to the instruction.\n"
+    "1: unrelated, or unusable (spam, navigation text, broken text).\n"
+    "The response is in {language}; judge its content, not its language.\n\n"
+    "Instruction: {instruction}\n\nResponse:\n{text}\n\n"
+    "Reply in exactly this form:\nScore: <1-5>\nReason: <one sentence>",
+)
+
+# Optional response refinement (off by default): rewrite the web text as an assistant's answer.
+REFINE_RESPONSE = Template(
+    "refine_response",
+    "1",
+    "Rewrite the {language} text below so that it directly answers the instruction, in the "
+    "register of a helpful assistant. Keep its facts, keep it in {language}, and reply with the "
+    "rewritten text only.\n\nInstruction: {instruction}\n\nText:\n{text}",
+)
+
+BUILDER_TEMPLATES = (BACKWARD_SYSTEM, BACKWARD_TURN, REWRITE, EVALUATE, REFINE_RESPONSE, GENERATOR)
+
+
+def template_versions(templates=BUILDER_TEMPLATES) -> dict[str, dict[str, str]]:
+    """{name: {version, hash}} for `meta` and the dataset card."""
+    return {t.name: {"version": t.version, "hash": t.hash} for t in templates}
+
+
+def backward_messages(text: str, lang: str, seeds: list[dict]) -> list[dict[str, str]]:
+    """The few-shot chat for writing an English instruction that `text` answers."""
+    language = get_language(lang).name
+    messages = [{"role": "system", "content": BACKWARD_SYSTEM.format(language=language)}]
+    for seed in seeds:
+        messages.append({"role": "user", "content": BACKWARD_TURN.format(language=language, text=seed["output"].strip())})
+        messages.append({"role": "assistant", "content": seed["instruction"].strip()})
+    messages.append({"role": "user", "content": BACKWARD_TURN.format(language=language, text=text.strip())})
+    return messages
+
+
+def generator_messages(text: str, lang: str) -> list[dict[str, str]]:
+    """What a fine-tuned backward model (--generator) sees: one user turn, no few-shot."""
+    return [{"role": "user", "content": generator_prompt(text, lang)}]
+
+
+def evaluate_messages(instruction: str, text: str, lang: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": EVALUATE.format(
+        instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name)}]
+
+
+def rewrite_messages(instruction: str, text: str, lang: str, score: int | None, reason: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": REWRITE.format(
+        instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name,
+        score=score if score is not None else "?", reason=reason.strip() or "no reason given")}]
+
+
+def refine_response_messages(instruction: str, text: str, lang: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": REFINE_RESPONSE.format(
+        instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name)}]

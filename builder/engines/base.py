@@ -16,6 +16,9 @@ from typing import Any, Union
 
 # A prompt is either raw text (sent as is) or a chat conversation
 # ([{"role": "user", "content": "..."}]) that the engine renders with the model's chat template.
+# A conversation whose last message has role "assistant" is continued rather than answered
+# (the reply is pre-filled), which every engine supports (transformers' and vLLM's
+# `continue_final_message`).
 Prompt = Union[str, list[dict[str, str]]]
 
 

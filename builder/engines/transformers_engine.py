@@ -111,7 +111,12 @@ class TransformersEngine(Engine):
                 f"{self.model_id} has no chat template, so chat messages cannot be rendered; "
                 "pass raw text prompts or use an instruction-tuned model"
             )
-        return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        # A conversation that ends with an assistant message is continued, not answered: the
+        # caller pre-fills the start of the reply ("Score:") so that weak models keep the format.
+        prefill = prompt[-1]["role"] == "assistant"
+        return self.tokenizer.apply_chat_template(
+            prompt, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
