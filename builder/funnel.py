@@ -1,0 +1,49 @@
+"""The yield funnel: how many rows each stage kept per language, and why the rest left."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+STAGES = ("prepare", "generate", "refine", "select", "diversify")
+
+
+class Funnel:
+    def __init__(self):
+        self.rows_in: dict[str, int] = {}
+        self.stages: dict[str, list[dict]] = {}
+        self.dropped: dict[str, Counter] = {}
+
+    def record(self, lang: str, stage: str, dropped_before: list, dropped_after: list) -> None:
+        """Count one stage from the `dropped` column before and after it ran."""
+        if stage == STAGES[0]:
+            self.rows_in[lang] = len(dropped_after)
+        alive_in = sum(1 for d in dropped_before if d is None)
+        alive_out = sum(1 for d in dropped_after if d is None)
+        self.stages.setdefault(lang, []).append({"stage": stage, "in": alive_in, "out": alive_out})
+        reasons = self.dropped.setdefault(lang, Counter())
+        for before, after in zip(dropped_before, dropped_after):
+            if before is None and after is not None:
+                reasons[after] += 1
+
+    def rows_out(self, lang: str) -> int:
+        return self.stages[lang][-1]["out"] if self.stages.get(lang) else 0
+
+    def to_dict(self) -> dict:
+        return {
+            lang: {"rows_in": self.rows_in.get(lang, 0), "rows_out": self.rows_out(lang),
+                   "dropped": dict(self.dropped.get(lang, {}).most_common()), "stages": self.stages[lang]}
+            for lang in self.stages
+        }
+
+    def table(self) -> str:
+        """A plain-text table for the terminal."""
+        header = ["lang", "in", *STAGES, "top drop reasons"]
+        rows = []
+        for lang, stages in self.stages.items():
+            outs = {s["stage"]: s["out"] for s in stages}
+            reasons = ", ".join(f"{r} {n}" for r, n in self.dropped[lang].most_common(3)) or "-"
+            rows.append([lang, str(self.rows_in.get(lang, 0)), *(str(outs.get(s, "-")) for s in STAGES), reasons])
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in [header, *rows]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)

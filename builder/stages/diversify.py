@@ -1,0 +1,84 @@
+"""diversify: cluster the English instructions of one language and keep one pair per cluster.
+
+Following the paper, instructions are embedded with a sentence-transformers model and grouped by
+k-means with k = the target size; from each cluster the best-scored pair is kept (ties go to the
+pair nearest the centroid), so near-identical instructions do not crowd out rarer tasks. When a
+language has no more kept pairs than the target size, every pair is kept and k-means still
+labels them, with k = the number of pairs divided by `min_cluster_size` (at least 1) so the
+cluster column stays meaningful for the card's statistics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class DiversifyConfig:
+    target_size: int = 32000
+    embedder: str = "all-MiniLM-L6-v2"
+    seed: int = 0
+    batch_size: int = 256
+    min_cluster_size: int = 2
+
+
+class Embedder:
+    """sentence-transformers, loaded once; the embedded model by default (offline)."""
+
+    def __init__(self, name: str, device: str | None = None):
+        from sentence_transformers import SentenceTransformer
+
+        from ..models import resolve_embedder
+
+        self.name = name
+        self.model = SentenceTransformer(resolve_embedder(name), device=device or "cpu")
+
+    def __call__(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=len(texts) > 2000)
+
+
+def kmeans(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, centroids). MiniBatchKMeans with random init: k-means++ costs O(n·k) per centre,
+    which dominates at the paper's scale (k = 32,000)."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if k >= len(vectors):
+        return np.arange(len(vectors)), vectors.copy()
+    if len(vectors) <= 4096:  # small inputs: exact Lloyd iterations are cheap and deterministic
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(vectors)
+    else:
+        model = MiniBatchKMeans(n_clusters=k, init="random", n_init=1, random_state=seed,
+                                batch_size=max(4096, 2 * k), max_iter=20, max_no_improvement=3,
+                                reassignment_ratio=0.0).fit(vectors)
+    return model.labels_, model.cluster_centers_
+
+
+def pick_per_cluster(labels: np.ndarray, centroids: np.ndarray, vectors: np.ndarray, scores: list[int]) -> np.ndarray:
+    """Index of the kept row in each cluster: highest score, then nearest the centroid."""
+    distance = np.linalg.norm(vectors - centroids[labels], axis=1)
+    # lexsort sorts by the last key first: cluster, then score (descending), then distance.
+    order = np.lexsort((distance, -np.asarray(scores, dtype=float), labels))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = labels[order][1:] != labels[order][:-1]
+    return order[first]
+
+
+def diversify(instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: Embedder) -> tuple[list[int], list[bool]]:
+    """(cluster id per row, kept flag per row) for the rows of one language."""
+    if not instructions:
+        return [], []
+    vectors = embedder(instructions, batch_size=config.batch_size)
+    if len(instructions) <= config.target_size:
+        k = max(1, len(instructions) // config.min_cluster_size)
+        labels, _ = kmeans(vectors, k, config.seed)
+        return [int(x) for x in labels], [True] * len(instructions)
+    labels, centroids = kmeans(vectors, config.target_size, config.seed)
+    kept = np.zeros(len(instructions), dtype=bool)
+    kept[pick_per_cluster(labels, centroids, vectors, scores)] = True
+    return [int(x) for x in labels], kept.tolist()
