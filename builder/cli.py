@@ -1,0 +1,162 @@
+"""The `x-instruction` command: build, push, eval, languages.
+
+    x-instruction build                                  # the embedded demo: 10 languages, CPU
+    x-instruction build --langs sw,bn --corpus fineweb2 --max-docs 50000 \\
+        --model Qwen/Qwen2.5-7B-Instruct --engine vllm --push-to-hub org/x-instruction
+    x-instruction build --config build.yaml --rounds 3   # YAML options, CLI flags win
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import types
+import typing
+
+from .config import BuildConfig
+
+HELP = {
+    "langs": "comma-separated language codes, or 'all' for the paper's ten (default: all)",
+    "corpus": "embedded (demo sample), a local .jsonl/.parquet/.txt file or folder, hub:ID[:CONFIG], fineweb2 or culturax",
+    "text_column": "column holding the text in a local or Hub corpus (default: text)",
+    "split": "split of a Hub corpus",
+    "max_docs": "read at most this many documents per language",
+    "seeds": "seed (instruction, output) pairs for few-shot generation: a .jsonl/.parquet file or hub:ID (default: embedded)",
+    "model": "generation model: smollm2-135m (embedded), a Hub id or a local folder; also the evaluator unless --evaluator",
+    "engine": "auto | transformers | vllm | openai (auto: vllm when a GPU and vllm are present)",
+    "generator": "a fine-tuned backward model (trl_scripts/train_generator.py); replaces few-shot generation",
+    "evaluator": "the model that scores pairs (default: --model)",
+    "embedder": "sentence-transformers model for diversify (default: the embedded all-MiniLM-L6-v2)",
+    "base_url": "OpenAI-compatible server for --engine openai (key from OPENAI_API_KEY)",
+    "batch_size": "prompts per generation batch",
+    "candidates": "instruction candidates sampled per text",
+    "temperature": "sampling temperature for candidates",
+    "top_p": "nucleus sampling for candidates",
+    "few_shot": "seed pairs shown in each generation prompt",
+    "max_instruction_tokens": "tokens generated per instruction candidate",
+    "rounds": "refinement rounds (the paper's iter-k)",
+    "accept_score": "evaluator score (1-5) a pair needs to be kept",
+    "refine_response": "also rewrite kept responses as assistant answers (off: keeps the natural text)",
+    "target_size": "pairs kept per language after clustering (the paper: 32000)",
+    "min_tokens": "shortest text kept, in tokens of the generation model",
+    "max_tokens": "longest text kept, in tokens of the generation model",
+    "seed": "random seed for sampling and clustering",
+    "heldout": "rows per language moved to a 'test' split",
+    "work_dir": "shards, request cache and resume state",
+    "output_dir": "the Hub-layout export (one config per language)",
+    "shard_size": "rows per work-dir shard (the unit of resume)",
+    "push_to_hub": "push the export to this Hub dataset repo (org/name)",
+    "private": "create the Hub repo as private",
+    "dry_run": "run a pilot on a few documents and print the projected cost of the full run",
+    "pilot_docs": "documents per language in the --dry-run pilot",
+}
+
+
+def _base_type(annotation) -> type:
+    hint = typing.get_type_hints(BuildConfig)[annotation] if isinstance(annotation, str) else annotation
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return args[0]
+    return hint
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML file of options (same names as the flags); flags override it")
+    for field in dataclasses.fields(BuildConfig):
+        flag = "--" + field.name.replace("_", "-")
+        kind = _base_type(field.name)
+        # SUPPRESS: only flags the user typed reach the config, so YAML values are not overwritten.
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=HELP[field.name])
+        elif field.name == "langs":
+            parser.add_argument(flag, default=argparse.SUPPRESS, help=HELP[field.name])
+        else:
+            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=HELP[field.name])
+
+
+def config_from_args(args: argparse.Namespace) -> BuildConfig:
+    given = {k: v for k, v in vars(args).items() if k in BuildConfig.field_names()}
+    if args.config:
+        return BuildConfig.from_yaml(args.config, **given)
+    return BuildConfig(**given)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from .pipeline import EmptyBuildError, build
+
+    config = config_from_args(args)
+    if config.dry_run:
+        from .dry_run import dry_run
+
+        print(dry_run(config))
+        return 0
+    try:
+        result = build(config)
+    except EmptyBuildError as err:
+        print(f"x-instruction: {err}", file=sys.stderr)
+        return 1
+    print(result.funnel.table())
+    stats = result.build_info["engine_stats"]
+    print(f"\nmodel calls: {stats['calls']}  cached: {stats['cache_hits']}  tokens in/out: "
+          f"{stats['prompt_tokens']}/{stats['completion_tokens']}  model time: {stats['wall_s']:.1f} s")
+    print(f"wrote {result.output_dir}  (load with datasets.load_dataset({str(result.output_dir)!r}, "
+          f"{config.langs[0]!r}))")
+    if config.push_to_hub:
+        print(f"pushed to https://huggingface.co/datasets/{config.push_to_hub}")
+    return 0
+
+
+def run_languages(args: argparse.Namespace) -> int:
+    from .languages import LANGUAGES
+
+    for lang in LANGUAGES.values():
+        print(f"{lang.code:4} {lang.name:12} {lang.script:5} fineweb-2: {lang.fineweb2 or '-':10} culturax: {lang.culturax or '-'}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="x-instruction", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", help="build X-Instruction data from web text", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_build_arguments(build)
+    build.set_defaults(func=run_build)
+
+    langs = sub.add_parser("languages", help="list the registered languages")
+    langs.set_defaults(func=run_languages)
+
+    for module, name, adder, runner, text in (
+        ("builder.hub_cli", "push", "add_push_arguments", "run_push", "push an export to the Hugging Face Hub"),
+        ("builder.judge.cli", "eval", "add_eval_arguments", "run_eval", "judge models pairwise and check answer language"),
+    ):
+        try:
+            mod = __import__(module, fromlist=[adder])
+        except ImportError:  # an optional part that is not installed in this checkout
+            continue
+        command = sub.add_parser(name, help=text)
+        getattr(mod, adder)(command)
+        command.set_defaults(func=getattr(mod, runner))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        # Bad input: one clear line, not a traceback (use -v for the traceback).
+        if args.verbose:
+            raise
+        print(f"x-instruction: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
