@@ -23,8 +23,8 @@ from ..prompts import EVALUATE, REFINE_RESPONSE, REWRITE, evaluate_messages, ref
 from .instructions import clean_instruction, instruction_problem
 
 SCORE_PREFILL = "Score:"
-_SCORE = re.compile(r"^\s*\**\s*([1-5])(?:\s*/\s*5)?(?![\d.])")
-_SCORE_ANYWHERE = re.compile(r"score\s*[:=]?\s*\**\s*([1-5])(?:\s*/\s*5)?(?![\d.])", re.IGNORECASE)
+_SCORE = re.compile(r"^\s*\**\s*([1-5])\**(?:\s*/\s*5)?(?![\d.])")
+_SCORE_ANYWHERE = re.compile(r"score\s*[:=]?\s*\**\s*([1-5])\**(?:\s*/\s*5)?(?![\d.])", re.IGNORECASE)
 _REASON = re.compile(r"reason\s*:\s*(.+)", re.IGNORECASE | re.DOTALL)
 
 
