@@ -1,0 +1,173 @@
+"""Local corpus files, read as a stream: JSON Lines, Parquet and plain text, or a folder of them.
+
+Each reader yields `(text, row)` where `row` is the record's own `id` (or `url`) when it has
+one, else `file:line` (text, JSON Lines) or `file:index` (Parquet), so a kept paragraph can
+always be traced back to where it came from. Memory stays flat: JSON Lines and text are read
+line by line, Parquet one record batch at a time.
+
+Plain text holds one document per line, or one per paragraph when paragraphs are separated
+by blank lines; `unit="auto"` decides from the first lines of the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import CorpusError, MissingColumnError, NotUTF8Error
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+TEXT_SUFFIXES = (".txt", ".txt.gz")
+PARQUET_SUFFIXES = (".parquet",)
+SUPPORTED_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES + TEXT_SUFFIXES
+ROW_ID_COLUMNS = ("id", "url")  # FineWeb-2 rows have both, CulturaX rows only a url
+_AUTO_PEEK_LINES = 200
+_PARQUET_BATCH = 1024
+
+
+def _has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
+    return path.name.lower().endswith(suffixes)
+
+
+def corpus_files(folder: Path) -> list[Path]:
+    """The readable files under `folder`, in a stable order (hidden files skipped)."""
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and _has_suffix(p, SUPPORTED_SUFFIXES)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    if not files:
+        raise CorpusError(f"{folder} holds no corpus file; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    return files
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, decoded line without newline); non-UTF-8 bytes raise NotUTF8Error."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    offset = 0
+    with opener(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                where = f"{path} (decompressed)" if opener is gzip.open else str(path)
+                raise NotUTF8Error(where, offset + e.start, e.reason) from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark written by some editors
+            offset += len(raw)
+            yield number, line.rstrip("\r\n")
+
+
+def _row_id(record: dict, fallback: str) -> str:
+    for column in ROW_ID_COLUMNS:
+        value = record.get(column)
+        if value not in (None, ""):
+            return str(value)
+    return fallback
+
+
+def read_jsonl(path: Path, text_column: str = "text") -> Iterator[tuple[str, str]]:
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{path}:{number} is not valid JSON ({e.msg}); each line must be one JSON object") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{path}:{number} holds a JSON {type(record).__name__}, not an object with a {text_column!r} field")
+        if text_column not in record:
+            raise MissingColumnError(f"{path}:{number}", text_column, record)
+        text = record[text_column]
+        if text is not None and not isinstance(text, str):
+            raise CorpusError(f"{path}:{number}: column {text_column!r} holds {type(text).__name__}, not text")
+        yield text or "", _row_id(record, f"{path.name}:{number}")
+
+
+def _paragraph_mode(path: Path) -> bool:
+    """Does a blank line separate two non-blank lines among the first lines of the file?"""
+    seen_text = seen_blank = False
+    for number, line in _lines(path):
+        if line.strip():
+            if seen_blank and seen_text:
+                return True
+            seen_text = True
+        elif seen_text:
+            seen_blank = True
+        if number >= _AUTO_PEEK_LINES:
+            break
+    return False
+
+
+def read_text(path: Path, unit: str = "auto") -> Iterator[tuple[str, str]]:
+    """`unit`: "line" (one document per line), "paragraph" (blank-line separated) or "auto"."""
+    if unit not in ("auto", "line", "paragraph"):
+        raise ValueError(f"unit must be 'auto', 'line' or 'paragraph', not {unit!r}")
+    paragraphs = _paragraph_mode(path) if unit == "auto" else unit == "paragraph"
+    if not paragraphs:
+        for number, line in _lines(path):
+            if line.strip():
+                yield line, f"{path.name}:{number}"
+        return
+    block: list[str] = []
+    start = 0
+    for number, line in _lines(path):
+        if line.strip():
+            start = start or number
+            block.append(line)
+        elif block:
+            yield "\n".join(block), f"{path.name}:{start}"
+            block, start = [], 0
+    if block:
+        yield "\n".join(block), f"{path.name}:{start}"
+
+
+def read_parquet(path: Path, text_column: str = "text") -> Iterator[tuple[str, str]]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid/OSError with a terse message
+        raise CorpusError(f"{path} is not a readable Parquet file: {e}") from e
+    names = parquet.schema_arrow.names
+    if text_column not in names:
+        raise MissingColumnError(str(path), text_column, names)
+    id_column = next((c for c in ROW_ID_COLUMNS if c in names and c != text_column), None)
+    columns = [text_column] + ([id_column] if id_column else [])
+    index = 0
+    with parquet:
+        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH, columns=columns):
+            texts = batch.column(text_column).to_pylist()
+            ids = batch.column(id_column).to_pylist() if id_column else [None] * len(texts)
+            for text, row_id in zip(texts, ids):
+                if text is not None and not isinstance(text, str):
+                    raise CorpusError(f"{path}: column {text_column!r} holds {type(text).__name__}, not text")
+                yield text or "", str(row_id) if row_id not in (None, "") else f"{path.name}:{index}"
+                index += 1
+
+
+def read_file(path: Path, text_column: str | None = None) -> Iterator[tuple[str, str]]:
+    if _has_suffix(path, JSONL_SUFFIXES):
+        return read_jsonl(path, text_column or "text")
+    if _has_suffix(path, PARQUET_SUFFIXES):
+        return read_parquet(path, text_column or "text")
+    if _has_suffix(path, TEXT_SUFFIXES):
+        return read_text(path)  # one column only: --text-column does not apply
+    raise CorpusError(
+        f"{path}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)} "
+        "(or a folder of such files)"
+    )
+
+
+def read_path(path: Path, text_column: str | None = None) -> Iterator[tuple[str, str]]:
+    """A file, or every supported file under a folder; folder rows are named by relative path."""
+    if path.is_dir():
+        for file in corpus_files(path):
+            relative = file.relative_to(path).as_posix()
+            for text, row in read_file(file, text_column):
+                # Rows without their own id are named after the file; keep the folder part.
+                yield text, relative + row[len(file.name):] if row.startswith(file.name + ":") else row
+        return
+    yield from read_file(path, text_column)

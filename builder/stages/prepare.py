@@ -1,0 +1,264 @@
+"""prepare: clean web text, check its language and length, and remove duplicates.
+
+A datatrove-style block: one `name`, the work in one method, no executor inside. It is a
+callable for `Dataset.map(batched=True)` and has `iter_prepare` for streams:
+
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from builder.corpus import read_corpus
+    from builder.stages.prepare import Prepare, PrepareConfig, iter_prepare, token_counter
+
+    block = Prepare("sw", PrepareConfig(), token_counter(AutoTokenizer.from_pretrained(model_dir)))
+    kept = [row for row in iter_prepare(read_corpus("fineweb2", "sw", limit=10_000), block)
+            if row["dropped"] is None]
+    block.counts  # {"rows_in": 10000, "kept": ..., "dropped": {"too_long": ..., ...}}
+
+    # or, on a Dataset, in ONE process (the block holds the dedup state across batches).
+    # `features=` types the columns up front: a first batch of dropped rows has only None
+    # in `lid`, and `map` cannot guess a type from None.
+    ds = ds.map(block, batched=True, features=block.features, load_from_cache_file=False)
+
+Every input row comes out, with `dropped` set to the reason it left the funnel (None when
+kept), so the dataset card can show the funnel and users can audit or re-filter.
+
+Checks, cheapest first, so the expensive ones (tokenizer, language ID, MinHash) only see
+rows that survived the cheap ones:
+  empty -> boilerplate / too_short (characters) -> exact_duplicate -> garbled ->
+  too_short / too_long (model tokens) -> wrong_language -> near_duplicate.
+Duplicates are judged against KEPT rows only: a copy of a row dropped for its language is
+dropped for its language again, so each reason describes the row itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+
+from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
+from ..languages import get_language
+from ..lid import detect, matches
+
+logger = logging.getLogger(__name__)
+
+DROP_REASONS = (
+    "empty", "boilerplate", "too_short", "exact_duplicate", "garbled", "too_long",
+    "wrong_language", "near_duplicate",
+)
+OUTPUT_COLUMNS = ("id", "lang", "text", "source", "lid", "n_tokens", "dropped")
+# Scripts written without spaces between words: word shingles would be whole phrases.
+NO_SPACE_SCRIPTS = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hira", "Kana", "Tibt"})
+# No tokenizer averages more characters per token than this on natural text (English on
+# SmolLM2 is ~5.5): a text longer than max_tokens * 32 characters is too long without
+# spending tokenizer time on a 1 MB page.
+MAX_CHARS_PER_TOKEN = 32
+
+
+@dataclasses.dataclass
+class PrepareConfig:
+    """Bounds and thresholds of `prepare`. Token bounds count the generation model's tokens.
+
+    The paper's responses average ~1,000-1,300 characters. On SmolLM2 that is ~200-250 tokens
+    of English or Swahili but ~2,000 of Bengali, Tamil or Thai (~0.55 characters per token):
+    raise `max_tokens` for those scripts if the model's context allows.
+    """
+
+    min_tokens: int = 24
+    max_tokens: int = 768
+    min_chars: int = 80
+    lid_min_score: float = 0.5  # below it, a text detected as the right language is too mixed
+    near_dup_threshold: float = 0.8  # estimated Jaccard similarity of shingle sets
+    num_perm: int = 128
+    shingle_words: int = 5
+    shingle_chars: int = 5  # for scripts without spaces (Thai, Lao, Khmer, Myanmar, CJK)
+    lid_chars: int = 2000  # language ID reads the start of the text: enough to decide, bounded cost
+    minhash_seed: int = 1
+
+    def __post_init__(self):
+        if not 0 < self.min_tokens <= self.max_tokens:
+            raise ValueError(f"need 0 < min_tokens <= max_tokens, got {self.min_tokens} and {self.max_tokens}")
+        if not 0.0 < self.near_dup_threshold < 1.0:
+            raise ValueError(f"near_dup_threshold must be in (0, 1), got {self.near_dup_threshold}")
+        if not 0.0 <= self.lid_min_score <= 1.0:
+            raise ValueError(f"lid_min_score must be in [0, 1], got {self.lid_min_score}")
+        if self.num_perm < 16 or self.shingle_words < 1 or self.shingle_chars < 1 or self.min_chars < 0:
+            raise ValueError("num_perm must be >= 16; shingle sizes >= 1; min_chars >= 0")
+
+
+def prepare_features():
+    """`datasets.Features` of the rows `Prepare` returns (pass as `map(..., features=)`)."""
+    from datasets import Features, Value
+
+    string = Value("string")
+    return Features({
+        "id": string, "lang": string, "text": string,
+        "source": {"corpus": string, "config": string, "split": string, "row": string},
+        "lid": {"lang": string, "score": Value("float64"), "script": string, "reliable": Value("bool")},
+        "n_tokens": Value("int64"), "dropped": string,
+    })
+
+
+def row_id(lang: str, normalised: str) -> str:
+    """Stable id: the same text in the same language gets the same id in every run."""
+    return hashlib.sha256(f"{lang}\0{normalised}".encode("utf-8")).hexdigest()[:16]
+
+
+class TokenCounter:
+    """`count_tokens` for a Hugging Face tokenizer: content tokens, no BOS/EOS. Picklable."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def token_counter(tokenizer) -> TokenCounter:
+    return TokenCounter(tokenizer)
+
+
+class Prepare:
+    """Batched `map` function: all input rows out, each with its `dropped` reason or None."""
+
+    name = "prepare"
+
+    def __init__(self, lang: str, config: PrepareConfig | None = None, count_tokens: Callable[[str], int] | None = None):
+        if count_tokens is None:
+            raise TypeError("Prepare needs count_tokens: the generation model's tokenizer, e.g. token_counter(tokenizer)")
+        from datasketch import MinHash, MinHashLSH
+
+        self.language = get_language(lang)
+        self.lang = self.language.code
+        self.config = config or PrepareConfig()
+        self.count_tokens = count_tokens
+        cfg = self.config
+        self._char_shingles = self.language.script in NO_SPACE_SCRIPTS
+        # One set of permutations for every MinHash: creating them per row costs more than hashing.
+        self._permutations = MinHash(cfg.num_perm, seed=cfg.minhash_seed).permutations
+        self._lsh = MinHashLSH(threshold=cfg.near_dup_threshold, num_perm=cfg.num_perm)
+        self._kept_ids: set[int] = set()  # 64-bit ids of kept rows: exact dedup
+        self._rows_in = 0
+        self._dropped: Counter[str] = Counter()
+        self.garbled_kinds: Counter[str] = Counter()  # which defect the "garbled" rows had
+
+    @property
+    def features(self):
+        return prepare_features()
+
+    # --- the stats a funnel shows -------------------------------------------------------
+
+    @property
+    def counts(self) -> dict:
+        """{"rows_in", "kept", "dropped": {reason: n}} over every row this block has seen."""
+        dropped = {reason: self._dropped.get(reason, 0) for reason in DROP_REASONS}
+        return {"rows_in": self._rows_in, "kept": self._rows_in - sum(dropped.values()), "dropped": dropped}
+
+    # --- the work -----------------------------------------------------------------------
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        texts = batch["text"]
+        sources = batch["source"] if "source" in batch else [None] * len(texts)
+        out: dict[str, list] = {column: [] for column in OUTPUT_COLUMNS}
+        for text, source in zip(texts, sources):
+            for column, value in self.process(text, source).items():
+                out[column].append(value)
+        return out
+
+    def process(self, text: str | None, source: dict | None = None) -> dict:
+        """One row in, one row out (see OUTPUT_COLUMNS); updates the counts and dedup state."""
+        self._rows_in += 1
+        cleaned, removed = clean_text(text or "")
+        key = dedup_key(cleaned)
+        row = {"id": row_id(self.lang, key), "lang": self.lang, "text": cleaned, "source": source,
+               "lid": None, "n_tokens": None, "dropped": None}
+        row["dropped"] = self._check(row, key, removed, bool((text or "").strip()))
+        if row["dropped"] is not None:
+            self._dropped[row["dropped"]] += 1
+        return row
+
+    def _check(self, row: dict, key: str, removed: int, had_text: bool) -> str | None:
+        cfg, cleaned = self.config, row["text"]
+        if not had_text:
+            return "empty"
+        if len(cleaned) < cfg.min_chars or not key:
+            # Long enough before the page chrome was cut: the chrome is why it is short.
+            return "boilerplate" if removed and len(cleaned) + removed >= cfg.min_chars else (
+                "too_short" if cleaned else "empty")
+        numeric_id = int(row["id"], 16)
+        if numeric_id in self._kept_ids:
+            return "exact_duplicate"
+        kind = garbled_reason(cleaned)
+        if kind:
+            self.garbled_kinds[kind] += 1
+            return "garbled"
+        if len(cleaned) > cfg.max_tokens * MAX_CHARS_PER_TOKEN:
+            return "too_long"
+        row["n_tokens"] = n_tokens = int(self.count_tokens(cleaned))
+        if n_tokens < cfg.min_tokens:
+            return "too_short"
+        if n_tokens > cfg.max_tokens:
+            return "too_long"
+        if self._wrong_language(row):
+            return "wrong_language"
+        minhash = self._minhash(key)
+        if self._lsh.query(minhash):
+            return "near_duplicate"
+        self._lsh.insert(row["id"], minhash, check_duplication=False)  # exact dedup ran above
+        self._kept_ids.add(numeric_id)
+        return None
+
+    def _wrong_language(self, row: dict) -> bool:
+        result = detect(row["text"][: self.config.lid_chars])
+        row["lid"] = result.to_dict()
+        verdict = matches(result, self.lang)
+        if verdict is None:  # too short to tell: never drop on it (notes: short texts are unreliable)
+            return False
+        if verdict is False:
+            return True
+        # Detected as this language but with a low probability: a page mixing languages.
+        return result.reliable and result.lang in self.language.lid_codes and result.score < self.config.lid_min_score
+
+    def _shingles(self, key: str) -> set[bytes]:
+        if self._char_shingles:
+            n = self.config.shingle_chars
+            grams = {key[i:i + n] for i in range(max(1, len(key) - n + 1))}
+        else:
+            words, n = key.split(), self.config.shingle_words
+            grams = {" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+        return {g.encode("utf-8") for g in grams}
+
+    def _minhash(self, key: str):
+        from datasketch import MinHash
+
+        minhash = MinHash(self.config.num_perm, seed=self.config.minhash_seed,
+                          permutations=self._permutations, scheme="affine32")
+        minhash.update_batch(list(self._shingles(key)))
+        return minhash
+
+
+def iter_prepare(rows: Iterable[dict], block: Prepare, *, only_kept: bool = False,
+                 progress: bool = True, total: int | None = None) -> Iterator[dict]:
+    """Stream `{"text", "source"}` rows through `block`; yields its output rows lazily.
+
+    Memory holds one row at a time plus the block's dedup state (which grows with the kept
+    rows only). `only_kept=True` skips the dropped rows; `block.counts` still counts them.
+    """
+    from tqdm.auto import tqdm
+
+    for row in tqdm(rows, desc=f"prepare {block.lang}", unit="doc", total=total, disable=not progress):
+        out = block.process(row.get("text"), row.get("source"))
+        if not only_kept or out["dropped"] is None:
+            yield out
+
+
+def funnel_counts(dropped: Iterable[str | None]) -> dict:
+    """`counts` rebuilt from a `dropped` column, e.g. of a `map` result that came from the cache."""
+    tally = Counter(dropped)
+    rows_in = sum(tally.values())
+    unknown = set(tally) - set(DROP_REASONS) - {None}
+    if unknown:
+        raise ValueError(f"unknown drop reasons {sorted(unknown)}; known: {', '.join(DROP_REASONS)}")
+    return {"rows_in": rows_in, "kept": tally.get(None, 0),
+            "dropped": {reason: tally.get(reason, 0) for reason in DROP_REASONS}}
