@@ -54,11 +54,13 @@ class BuildResult:
 class Models:
     """The engines a build needs, each loaded once and shared by every language."""
 
-    def __init__(self, config: BuildConfig, cache: RequestCache):
+    def __init__(self, config: BuildConfig, cache: RequestCache, engines: dict[str, Engine] | None = None):
+        """`engines` maps a model name to an engine that is already loaded (reused instead of
+        loading that model again, e.g. across several builds in one process)."""
         options = {"batch_size": config.batch_size} if config.engine != "openai" else {}
         if config.base_url:
             options["base_url"] = config.base_url
-        engines: dict[str, Engine] = {}
+        engines = dict(engines or {})
 
         def load(name: str) -> Engine:
             if name not in engines:
@@ -94,12 +96,12 @@ def _quiet_datasets():
 
 
 class Pipeline:
-    def __init__(self, config: BuildConfig):
+    def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None):
         self.config = config
         self.work = Path(config.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
         self.cache = RequestCache(self.work / "cache.sqlite")
-        self.models = Models(config, self.cache)
+        self.models = Models(config, self.cache, engines)
         self.funnel = Funnel()
         self.timings: dict[str, float] = {}
 
@@ -307,9 +309,9 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
     return {"train": dataset.select(train), "test": dataset.select(test)}
 
 
-def build(config: BuildConfig) -> BuildResult:
+def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
     """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
-    result = Pipeline(config).run()
+    result = Pipeline(config, engines).run()
     if not any(len(d) for d in result.languages.values()):
         raise EmptyBuildError(
             "every row was filtered out; nothing to publish. Funnel:\n" + result.funnel.table()

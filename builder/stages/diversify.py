@@ -54,7 +54,7 @@ def kmeans(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarr
         model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(vectors)
     else:
         model = MiniBatchKMeans(n_clusters=k, init="random", n_init=1, random_state=seed,
-                                batch_size=max(4096, 2 * k), max_iter=20, max_no_improvement=3,
+                                batch_size=4096, max_iter=20, max_no_improvement=3,
                                 reassignment_ratio=0.0).fit(vectors)
     return model.labels_, model.cluster_centers_
 

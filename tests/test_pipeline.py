@@ -1,0 +1,109 @@
+"""The pipeline end to end: funnel, export layout, resume, bad input (fast; scripted or tiny models)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import datasets
+import pytest
+
+from _scripted_engine import ScriptedEngine, last_user
+from builder.config import BuildConfig
+from builder.pipeline import EmptyBuildError, Pipeline, build
+
+TOPICS = ["cook a local dish", "plan a trip to the coast", "look after a vegetable garden", "save money each month",
+          "prepare for a job interview", "learn the history of the city", "treat a mild fever at home",
+          "choose a good mobile phone", "celebrate the new year festival", "understand the local elections"]
+
+
+def _topic(text: str) -> str:
+    return TOPICS[int(hashlib.sha256(text.encode()).hexdigest(), 16) % len(TOPICS)]
+
+
+def writer_and_judge(prompt, params, k):
+    """Backward prompts get an on-topic instruction per text; judge prompts a score by sample."""
+    if prompt[-1]["role"] == "assistant":  # the evaluator, pre-filled with "Score:"
+        instruction = last_user(prompt).split("Instruction: ", 1)[1].split("\n", 1)[0]
+        return " 5\nReason: answers it." if "step by step" in instruction else " 3\nReason: reads like web text."
+    text = last_user(prompt).split("\n\n")[1]
+    return [f"How do I {_topic(text)}?", f"Explain step by step how to {_topic(text)} ({text[:12]})."][k % 2]
+
+
+def _config(tmp_path, **kw):
+    base = dict(langs=["sw", "fi"], corpus="embedded", max_docs=6, candidates=2, rounds=2, target_size=3,
+                shard_size=4, work_dir=str(tmp_path / "work"), output_dir=str(tmp_path / "out"), model="scripted")
+    base.update(kw)
+    return BuildConfig(**base)
+
+
+def test_build_exports_configs_that_load_and_a_consistent_funnel(tmp_path):
+    engine = ScriptedEngine(writer_and_judge)
+    result = build(_config(tmp_path), engines={"scripted": engine})
+
+    for lang in ("sw", "fi"):
+        funnel = result.build_info["funnel"][lang]
+        assert funnel["rows_in"] == 6
+        stages = funnel["stages"]
+        # each stage starts with what the previous one kept; drops add up to the difference
+        assert all(a["out"] == b["in"] for a, b in zip(stages, stages[1:]))
+        assert funnel["rows_in"] - funnel["rows_out"] == sum(funnel["dropped"].values())
+        loaded = datasets.load_dataset(str(result.output_dir), lang, split="train")
+        assert len(loaded) == funnel["rows_out"] == len(result.languages[lang]) <= 3
+        row = loaded[0]
+        assert row["lang"] == lang and row["score"] == 5 and row["instruction"].startswith("Explain step by step")
+        assert row["rounds"] == 2  # round 1 scored the first candidate 3, round 2 the better one
+        assert json.loads(row["meta"]["prompts"])["evaluate"]["hash"]
+        assert row["source"]["corpus"] == "embedded"
+    audit = datasets.load_dataset(str(result.output_dir), "candidates", split="train")
+    assert len(audit) == 12 and set(audit["lang"]) == {"sw", "fi"}
+    assert any(d == "cluster_duplicate" for d in audit["dropped"])
+
+
+def test_rerun_makes_no_model_calls_and_gives_the_same_rows(tmp_path):
+    first = build(_config(tmp_path), engines={"scripted": ScriptedEngine(writer_and_judge)})
+    engine = ScriptedEngine(writer_and_judge)
+    second = build(_config(tmp_path), engines={"scripted": engine})
+    assert engine.stats.calls == 0
+    for lang in ("sw", "fi"):
+        assert first.languages[lang]["id"] == second.languages[lang]["id"]
+        assert first.languages[lang]["instruction"] == second.languages[lang]["instruction"]
+
+
+def test_changing_a_refine_setting_reuses_generation(tmp_path):
+    build(_config(tmp_path, rounds=1, accept_score=3), engines={"scripted": ScriptedEngine(writer_and_judge)})
+    engine = ScriptedEngine(writer_and_judge)
+    build(_config(tmp_path, rounds=2), engines={"scripted": engine})
+    assert not any(p[-1]["role"] != "assistant" and p[0]["role"] == "system" for p in engine.prompts), \
+        "generation prompts were sent again although only refine settings changed"
+
+
+def test_every_row_filtered_reports_the_funnel(tmp_path):
+    judge_low = ScriptedEngine(lambda p, params, k: " 1\nReason: unrelated." if p[-1]["role"] == "assistant"
+                               else "How do I write a good essay about anything?")
+    with pytest.raises(EmptyBuildError) as err:
+        build(_config(tmp_path), engines={"scripted": judge_low})
+    message = str(err.value)
+    assert "every row was filtered out" in message and "low_score" in message and "--accept-score" in message
+
+
+def test_tiny_random_model_output_is_rejected_not_published(tmp_path, tiny_engine):
+    """Garbage from a real (random) model must end in the funnel as drop reasons."""
+    config = _config(tmp_path, langs=["sw"], max_docs=3, candidates=2, max_instruction_tokens=8, model="tiny")
+    result = Pipeline(config, engines={"tiny": tiny_engine}).run()
+    dropped = result.build_info["funnel"]["sw"]["dropped"]
+    assert result.build_info["funnel"]["sw"]["rows_out"] == len(result.languages["sw"])
+    assert sum(dropped.values()) + len(result.languages["sw"]) == 3
+    assert all(row["score"] is not None and row["score"] >= 4 for row in result.languages["sw"])
+
+
+def test_unknown_language_lists_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="Known: bn, fi, hi"):
+        _config(tmp_path, langs=["xx"])
+
+
+def test_bad_numbers_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="rounds must be >= 1"):
+        _config(tmp_path, rounds=0)
+    with pytest.raises(ValueError, match="min_tokens"):
+        _config(tmp_path, min_tokens=900, max_tokens=100)
