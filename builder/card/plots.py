@@ -1,0 +1,88 @@
+"""The card's figures, as PNG files under `plots/` of the export.
+
+Drawn with `matplotlib.figure.Figure` (no pyplot state, so it is safe in a library and in
+threads). PNGs are written without the "Software" tag, so the same data gives the same bytes
+whatever matplotlib version drew them, and a re-export does not re-upload unchanged plots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .stats import Funnel, LanguageStats
+from .verbs import VerbSummary
+
+_PNG = {"format": "png", "dpi": 100, "metadata": {"Software": None}}
+_KEPT, _OTHER = "#3b7dd8", "#c8c8c8"
+_PALETTE = ["#e4572e", "#f3a712", "#a8c686", "#669bbc", "#8e6c8a", "#29335c", "#b07156", "#5b8e7d"]
+
+
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:  # pragma: no cover - matplotlib is a dependency
+        raise ImportError("the dataset card's plots need matplotlib: pip install matplotlib") from err
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def length_histogram(stats: LanguageStats, path: Path) -> Path:
+    """Instruction and response length (characters) of one language, side by side."""
+    fig = _figure(8, 2.8)
+    axes = fig.subplots(1, 2)
+    for ax, lengths, what in ((axes[0], stats.instruction_lengths, "instruction"),
+                              (axes[1], stats.output_lengths, "response")):
+        if lengths.size:
+            ax.hist(lengths, bins=min(30, max(5, lengths.size // 2)), color=_KEPT)
+            ax.axvline(lengths.mean(), color="black", linewidth=1, linestyle="--")
+        ax.set_title(f"{stats.code}: {what} length, mean {lengths.mean() if lengths.size else 0:.0f}")
+        ax.set_xlabel("characters")
+        ax.set_ylabel("rows")
+    fig.savefig(path, **_PNG)
+    return path
+
+
+def funnel_chart(funnels: dict[str, Funnel], path: Path) -> Path:
+    """Per language: the rows kept and each drop reason, as one stacked bar of the input rows."""
+    codes = sorted(funnels)
+    reasons = sorted({r for f in funnels.values() for r in f.dropped},
+                     key=lambda r: -sum(f.dropped.get(r, 0) for f in funnels.values()))
+    fig = _figure(8, 0.45 * len(codes) + 1.6)
+    ax = fig.subplots()
+    y = np.arange(len(codes))
+    left = np.array([funnels[c].rows_out for c in codes], dtype=float)
+    ax.barh(y, left, color=_KEPT, label="kept")
+    for i, reason in enumerate(reasons):
+        widths = np.array([funnels[c].dropped.get(reason, 0) for c in codes], dtype=float)
+        color = _PALETTE[i] if i < len(_PALETTE) else _OTHER
+        ax.barh(y, widths, left=left, color=color, label=f"dropped: {reason}")
+        left += widths
+    ax.set_yticks(y, codes)
+    ax.invert_yaxis()
+    ax.set_xlabel("input rows")
+    ax.set_title("Yield funnel: kept rows and drop reasons per language")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.savefig(path, **_PNG)
+    return path
+
+
+def verb_chart(summary: VerbSummary, path: Path) -> Path:
+    """Top verbs as bars split into their top objects (the paper's sunburst, flattened)."""
+    fig = _figure(8, 0.35 * max(len(summary.verbs), 1) + 1.4)
+    ax = fig.subplots()
+    y = np.arange(len(summary.verbs))
+    for row, (verb, total, objects) in enumerate(summary.verbs):
+        left = 0
+        for i, (obj, n) in enumerate(objects):
+            ax.barh(row, n, left=left, color=_PALETTE[i % len(_PALETTE)])
+            if n >= 0.12 * max(summary.verbs[0][1], 1):
+                ax.text(left + n / 2, row, obj, ha="center", va="center", fontsize=7, color="white")
+            left += n
+        ax.barh(row, total - left, left=left, color=_OTHER)
+    ax.set_yticks(y, [v for v, _, _ in summary.verbs])
+    ax.invert_yaxis()
+    ax.set_xlabel("instructions (segments: top objects; grey: other objects or none)")
+    ax.set_title(f"Top {len(summary.verbs)} instruction verbs ({summary.parsed_pct} of instructions parsed)")
+    fig.savefig(path, **_PNG)
+    return path
