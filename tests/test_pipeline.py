@@ -54,7 +54,7 @@ def test_build_exports_configs_that_load_and_a_consistent_funnel(tmp_path):
         assert row["lang"] == lang and row["score"] == 5 and row["instruction"].startswith("Explain step by step")
         assert row["rounds"] == 2  # round 1 scored the first candidate 3, round 2 the better one
         assert json.loads(row["meta"]["prompts"])["evaluate"]["hash"]
-        assert row["source"]["corpus"] == "embedded"
+        assert row["source"]["corpus"] == "x-instruction-demo-sample"
     audit = datasets.load_dataset(str(result.output_dir), "candidates", split="train")
     assert len(audit) == 12 and set(audit["lang"]) == {"sw", "fi"}
     assert any(d == "cluster_duplicate" for d in audit["dropped"])
