@@ -193,3 +193,19 @@ def test_generate_and_refine_run_on_a_real_tiny_model(tiny_engine):
     status = out["judgements"][0][0]["status"]
     assert status in ("ok", "retried", "unparseable")
     assert (out["score"][0] is None) == (status == "unparseable")
+
+
+def test_top_up_fills_empty_clusters_with_best_scored_distinct_rows():
+    import numpy as np
+
+    from builder.stages.diversify import top_up
+
+    vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.5, 0.5], [0.8, 0.2]])
+    labels = np.array([0, 0, 1, 1, 0])
+    centroids = np.array([[0.9, 0.1], [0.25, 0.75]])
+    kept = np.array([False, True, True, False, False])
+    top_up(kept, labels, centroids, vectors, [5, 4, 4, 5, 3], target=4)
+    # rows 0 and 3 score 5: they fill the two missing places; row 4 (score 3) does not
+    assert kept.tolist() == [True, True, True, True, False]
+    top_up(kept, labels, centroids, vectors, [5, 4, 4, 5, 3], target=3)  # already enough: unchanged
+    assert kept.sum() == 4

@@ -81,4 +81,19 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
     labels, centroids = kmeans(vectors, config.target_size, config.seed)
     kept = np.zeros(len(instructions), dtype=bool)
     kept[pick_per_cluster(labels, centroids, vectors, scores)] = True
+    top_up(kept, labels, centroids, vectors, scores, config.target_size)
     return [int(x) for x in labels], kept.tolist()
+
+
+def top_up(kept: np.ndarray, labels: np.ndarray, centroids: np.ndarray, vectors: np.ndarray,
+           scores: list[int], target: int) -> None:
+    """Mini-batch k-means leaves some clusters empty, so one pair per cluster can fall short of
+    the target size. Fill the gap with the best-scored remaining pairs, farthest from their
+    centroid first (the least like the pair already kept there)."""
+    missing = target - int(kept.sum())
+    if missing <= 0:
+        return
+    rest = np.flatnonzero(~kept)
+    distance = np.linalg.norm(vectors[rest] - centroids[labels[rest]], axis=1)
+    order = np.lexsort((-distance, -np.asarray(scores, dtype=float)[rest]))
+    kept[rest[order[:missing]]] = True
