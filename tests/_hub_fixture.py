@@ -80,8 +80,8 @@ class SyntheticBuild:
     build_info: dict
 
 
-def synthetic_build(langs, rows: int = 24, seed: int = 0, heldout: int = 0) -> SyntheticBuild:
-    """`rows` kept rows per language (the last `heldout` of them in a `test` split)."""
+def synthetic_build(langs, rows: int | dict = 24, seed: int = 0, heldout: int = 0) -> SyntheticBuild:
+    """`rows` kept rows per language (or {lang: rows}); the last `heldout` of them form a `test` split."""
     from datasets import Dataset
 
     from builder.languages import get_language
@@ -96,12 +96,13 @@ def synthetic_build(langs, rows: int = 24, seed: int = 0, heldout: int = 0) -> S
     for code in langs:
         lang = get_language(code)
         kept, dropped = [], {}
-        n_in = rows + rows // 2
+        n_keep = rows[code] if isinstance(rows, dict) else rows
+        n_in = n_keep + n_keep // 2
         for i in range(n_in):
             text = _text(rng, lang.script, rng.randint(150, 1400))
             instruction = rng.choice(TEMPLATES).format(t=rng.choice(TOPICS))
-            score = rng.randint(4, 5) if i < rows else rng.randint(1, 3)
-            reason = None if i < rows else rng.choice(DROP_REASONS)
+            score = rng.randint(4, 5) if i < n_keep else rng.randint(1, 3)
+            reason = None if i < n_keep else rng.choice(DROP_REASONS)
             row_id = f"{code}-{seed}-{i:05d}"
             judgements = [{"round": r, "instruction": instruction, "prompt_hash": "9e8d7c6b5a41",
                            "raw": f"Score: {score}", "score": score, "status": "ok"} for r in range(1, 3)]

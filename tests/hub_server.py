@@ -9,8 +9,9 @@ to end against 127.0.0.1. Storage is a temporary folder: every file's bytes unde
 Test hooks (attributes of `HubState`):
 * `fail_commits`: ordinal numbers (1-based, counted over every commit request this server
   received) that are answered with HTTP 500 and change nothing, like a Hub outage mid-push.
-* `tokens`: the tokens that may write; any other bearer token gets the Hub's 401
-  "Invalid credentials in Authorization header".
+* `tokens`: the tokens that may write; `read_only_tokens` may only read (writes: 403); any
+  other bearer token gets the Hub's 401 "Invalid credentials in Authorization header".
+* `received`: sha256 -> bytes of every file content uploaded (what a push cost on the wire).
 * `log`: (method, path, status) of every request; `unknown`: requests no route matched (a test
   asserts it is empty, so a client change that needs a new route is noticed at once).
 
@@ -98,10 +99,12 @@ class HubState:
         self.root = Path(root)
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
         self.tokens = set(tokens)
+        self.read_only_tokens: set[str] = set()  # valid, but writes get 403 (a fine-grained read token)
         self.user = user
         self.repos: dict[tuple[str, str], Repo] = {}
         self.fail_commits: set[int] = set()
         self.commit_requests = 0
+        self.received: dict[str, int] = {}  # sha256 -> bytes of file content uploaded (LFS PUT or inline)
         self.log: list[tuple[str, str, int]] = []
         self.unknown: list[str] = []
         self.lock = threading.Lock()
@@ -122,7 +125,7 @@ class HubState:
 
     def repo(self, repo_type: str, repo_id: str, token: str | None) -> Repo:
         repo = self.repos.get((repo_type, repo_id))
-        if repo is None or (repo.private and token not in self.tokens):
+        if repo is None or (repo.private and token not in self.tokens | self.read_only_tokens):
             raise HubError(404, "Repository not found", "RepoNotFound")
         return repo
 
@@ -202,10 +205,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _check_token(self, write: bool) -> str | None:
         token = self._token()
-        if token is not None and token not in self.state.tokens:
+        if token is not None and token not in self.state.tokens | self.state.read_only_tokens:
             raise HubError(401, _BAD_TOKEN)
         if write and token is None:
             raise HubError(401, "You must be authenticated to write to a repository")
+        if write and token in self.state.read_only_tokens:
+            raise HubError(403, "You don't have the rights to write to this namespace")
         return token
 
     def _send(self, status: int, body: bytes = b"", headers: dict | None = None, ctype="application/json"):
@@ -244,7 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- account and repos ----------------------------------------------------------------------
     def whoami(self, query):
-        if self._check_token(write=True) is None:
+        if self._check_token(write=False) is None:
             raise HubError(401, _BAD_TOKEN)
         self._json({"type": "user", "name": self.state.user, "orgs": [], "auth": {"type": "access_token"}})
 
@@ -354,6 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hashlib.sha256(data).hexdigest() != oid:
             raise HubError(400, "uploaded content does not match its sha256")
         self.state.put_blob(data, lfs=True)
+        self.state.received[oid] = len(data)
         self._send(200)
 
     def commit(self, kind, repo_id, revision, query=None):
@@ -367,7 +373,8 @@ class _Handler(BaseHTTPRequestHandler):
         for line in lines:
             key, value = line["key"], line["value"]
             if key == "file":
-                files[value["path"]] = self.state.put_blob(base64.b64decode(value["content"]), lfs=False)
+                files[value["path"]] = entry = self.state.put_blob(base64.b64decode(value["content"]), lfs=False)
+                self.state.received[entry.sha256] = entry.size
             elif key == "lfsFile":
                 if not self.state.has_blob(value["oid"]):
                     raise HubError(422, f"LFS object {value['oid']} of {value['path']} was never uploaded")

@@ -90,6 +90,9 @@ class Layout:
     def scan(cls, root: str | Path, names: list[str] | None = None) -> "Layout":
         """Find the shards of `names` (default: the configs the card lists, else every folder with shards)."""
         root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root} is not an export folder (it does not exist); export first with "
+                                    "builder.hub.export_local or `x-instruction build --output-dir`")
         if names is None:
             listed = read_front_matter(root / CARD_FILE).get("configs") or []
             names = [c["config_name"] for c in listed if c.get("config_name") != ALL_CONFIG] or None
