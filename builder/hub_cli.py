@@ -25,7 +25,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_push_arguments(parser: argparse.ArgumentParser, *, default_output_dir: str | None = None) -> None:
-    parser.add_argument("--repo", required=True, metavar="ORG/NAME", help="Hub dataset repository, e.g. org/x-instruction")
+    parser.add_argument("--repo", required=True, metavar="ORG/NAME",
+                        help="Hub dataset repository, e.g. org/x-instruction")
     parser.add_argument("--output-dir", default=default_output_dir, required=default_output_dir is None,
                         help="the export folder written by `x-instruction build --output-dir`")
     _add_common(parser)

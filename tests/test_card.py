@@ -52,7 +52,7 @@ def test_card_numbers_are_the_data(embedded):
         rows = build.configs[lang]["train"].to_list() + build.configs[lang]["test"].to_list()
         instr = np.array([len(r["instruction"]) for r in rows], dtype=float)
         output = np.array([len(r["output"]) for r in rows], dtype=float)
-        row = next(line for line in text.splitlines() if line.startswith(f"| ") and f"(`{lang}`)" in line)
+        row = next(line for line in text.splitlines() if line.startswith("| ") and f"(`{lang}`)" in line)
         assert f"| {len(rows):,} | {instr.mean():.1f} ± {instr.std(ddof=1):.1f} | " \
                f"{output.mean():.1f} ± {output.std(ddof=1):.1f} |" in row
         funnel = build.build_info["funnel"][lang]
@@ -98,7 +98,7 @@ def test_render_script_rerenders_an_export(embedded, capsys):
     before = (out / "README.md").read_text(encoding="utf-8")
     assert render.main([str(out), "--repo-id", "someone/x-instruction", "--no-plots"]) == 0
     after = (out / "README.md").read_text(encoding="utf-8")
-    assert 'load_dataset("someone/x-instruction", "sw", split="train")' in after
+    assert 'load_dataset("someone/x-instruction", "all", split="train")' in after
     assert before.replace("<org>/x-instruction", "someone/x-instruction").split("## Configs")[1].split(
         "## How to load")[0] == after.split("## Configs")[1].split("## How to load")[0]
     assert render.main([str(out.parent / "missing")]) == 1

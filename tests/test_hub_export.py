@@ -118,3 +118,31 @@ def test_language_config_with_foreign_rows_is_refused(tmp_path):
     mixed = {"sw": {"train": build.configs["bn"]["train"]}}
     with pytest.raises(ValueError, match=r"config 'sw' holds rows of languages \['bn'\]"):
         export_local(tmp_path / "x", mixed, {})
+
+
+def test_a_language_registered_at_run_time_stays_a_language_on_rerender(tmp_path, monkeypatch):
+    from builder.card import write_card
+    from builder.languages import LANGUAGES, Language
+
+    monkeypatch.setitem(LANGUAGES, "gn", Language("gn", "Guarani", "Latn", "grn"))
+    build = synthetic_build(["sw", "gn"], rows=3)
+    out = export_local(tmp_path / "x", build.configs, build.build_info)
+    monkeypatch.delitem(LANGUAGES, "gn")  # e.g. dataset_card/render.py in a fresh process
+    write_card(out)
+    meta = read_front_matter(out / "README.md")
+    all_config = next(c for c in meta["configs"] if c["config_name"] == "all")
+    assert all_config["data_files"][0]["path"] == ["gn/train-*.parquet", "sw/train-*.parquet"]
+    assert meta["language"] == ["gn", "sw", "en"]
+    assert "| gn (`gn`) | 3 |" in (out / "README.md").read_text()
+
+
+def test_a_config_listed_in_the_card_without_its_folder_is_named(tmp_path):
+    import shutil
+
+    from builder.card.layout import Layout
+
+    build = synthetic_build(["sw", "bn"], rows=3)
+    out = export_local(tmp_path / "x", build.configs, build.build_info)
+    shutil.rmtree(out / "bn")
+    with pytest.raises(FileNotFoundError, match="holds no Parquet shards for bn"):
+        Layout.scan(out)

@@ -12,9 +12,14 @@ from huggingface_hub import DatasetCard
 
 from builder.card.layout import read_front_matter
 from builder.hub import HubAuthError, PushError, export_local, push
-from tests._hub_fixture import local_hub, synthetic_build  # noqa: F401 (fixture)
+from tests._hub_fixture import running_hub, synthetic_build
 
 REPO = "org/x-instruction"
+
+
+@pytest.fixture
+def local_hub(tmp_path, monkeypatch):
+    yield from running_hub(tmp_path, monkeypatch)
 
 
 def _parquet_digests(root):
@@ -61,7 +66,7 @@ def test_card_yaml_round_trips_through_the_hub(local_hub, tmp_path):
     card = DatasetCard.load(REPO, repo_type="dataset")
     assert card.data.to_dict() == read_front_matter(export / "README.md")
     assert card.content == (export / "README.md").read_text(encoding="utf-8")
-    assert f'load_dataset("{REPO}", "sw", split="train")' in card.text  # push put the repo id in the card
+    assert f'load_dataset("{REPO}", "all", split="train")' in card.text  # push put the repo id in the card
     data = card.data.to_dict()
     assert data["language"] == ["bn", "sw", "en"] and data["task_categories"] == ["text-generation"]
     assert data["license"] == "odc-by" and data["source_datasets"] == ["HuggingFaceFW/fineweb-2"]

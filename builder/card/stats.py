@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pyarrow.compute as pc
 
-from ..languages import get_language
+from ..languages import UnknownLanguageError, get_language
 from .layout import Layout, ordered_splits
 
 ROW_COLUMNS = ["instruction", "output", "score", "cluster", "source", "meta"]
@@ -93,11 +93,18 @@ def language_stats(layout: Layout) -> dict[str, LanguageStats]:
         clusters = len({c for c in table["cluster"].to_pylist() if c is not None and c >= 0}) \
             if "cluster" in table.column_names else 0
         out[code] = LanguageStats(
-            code=code, name=get_language(code).name, rows=rows,
+            code=code, name=_language_name(code), rows=rows,
             instruction_lengths=_lengths(table, "instruction"), output_lengths=_lengths(table, "output"),
             scores=dict(scores), clusters=clusters, sources=_distinct_sources(table), meta=_distinct_meta(table),
         )
     return out
+
+
+def _language_name(code: str) -> str:
+    try:
+        return get_language(code).name
+    except UnknownLanguageError:  # registered in the process that built it, not in this one
+        return code
 
 
 def _rows(layout: Layout, relpath: str) -> int:
@@ -139,7 +146,7 @@ def funnels(layout: Layout, build_info: dict) -> dict[str, Funnel]:
         table = layout.read("candidates", ["lang", "dropped"])
         if {"lang", "dropped"} <= set(table.column_names):
             per_lang: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-            for lang, dropped in zip(table["lang"].to_pylist(), table["dropped"].to_pylist()):
+            for lang, dropped in zip(table["lang"].to_pylist(), table["dropped"].to_pylist(), strict=True):
                 per_lang[lang][dropped] += 1
             for code in missing:
                 counts = per_lang.get(code)
