@@ -225,3 +225,18 @@ def test_the_local_hub_serves_datasets_own_push_to_hub(local_hub, tmp_path):
     loaded = load_dataset("org/plain", "sw", split="train", cache_dir=str(tmp_path / "c"))
     assert loaded.to_list() == ds.to_list()
     assert local_hub.state.unknown == []
+
+
+def test_build_push_to_hub_flags_push_after_the_export(local_hub, tmp_path, capsys):
+    from builder.hub_cli import add_build_push_arguments, push_after_build
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--revision")  # a build command's own flag (the model revision) must not clash
+    add_build_push_arguments(parser)
+    build = synthetic_build(["sw"], rows=3)
+    export = export_local(tmp_path / "export", build.configs, build.build_info)
+    assert push_after_build(parser.parse_args([]), export) == 0 and not local_hub.state.repos
+    args = parser.parse_args(["--revision", "v1", "--push-to-hub", REPO, "--private"])
+    assert push_after_build(args, export) == 0
+    assert local_hub.state.repos[("dataset", REPO)].private
+    assert f"Pushed {export} to {local_hub.url}/datasets/{REPO}" in capsys.readouterr().out
