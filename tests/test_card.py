@@ -53,8 +53,10 @@ def test_card_numbers_are_the_data(embedded):
         instr = np.array([len(r["instruction"]) for r in rows], dtype=float)
         output = np.array([len(r["output"]) for r in rows], dtype=float)
         row = next(line for line in text.splitlines() if line.startswith("| ") and f"(`{lang}`)" in line)
-        assert f"| {len(rows):,} | {instr.mean():.1f} ± {instr.std(ddof=1):.1f} | " \
-               f"{output.mean():.1f} ± {output.std(ddof=1):.1f} |" in row
+        scores = ", ".join(f"{v}: {sum(r['score'] == v for r in rows)}" for v in sorted({r["score"] for r in rows}))
+        clusters = len({r["cluster"] for r in rows})
+        assert row.endswith(f"| {len(rows):,} | {instr.mean():.1f} ± {instr.std(ddof=1):.1f} | "
+                            f"{output.mean():.1f} ± {output.std(ddof=1):.1f} | {scores} | {clusters} |")
         funnel = build.build_info["funnel"][lang]
         yield_pct = 100 * funnel["rows_out"] / funnel["rows_in"]
         assert f"| `{lang}` | {funnel['rows_in']} | {funnel['rows_out']} | {yield_pct:.1f} % |" in text

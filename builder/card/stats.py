@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..languages import UnknownLanguageError, get_language
 from .layout import Layout, ordered_splits
@@ -83,19 +84,31 @@ def _distinct_meta(table) -> dict[str, list[str]]:
     return {field: sorted(v) for field, v in values.items()}
 
 
+def _score_counts(table) -> dict[int, int]:
+    if "score" not in table.column_names:
+        return {}
+    counts = pc.value_counts(pc.drop_null(table["score"])).to_pylist()
+    return {int(c["values"]): int(c["counts"]) for c in counts}
+
+
+def _cluster_count(table) -> int:
+    if "cluster" not in table.column_names:
+        return 0
+    ids = pc.drop_null(table["cluster"])
+    return len(pc.unique(pc.filter(ids, pc.greater_equal(ids, 0))))  # -1: not clustered
+
+
 def language_stats(layout: Layout) -> dict[str, LanguageStats]:
     out = {}
     for code in layout.languages:
         table = layout.read(code, ROW_COLUMNS)
-        rows = {s: sum(_rows(layout, f) for f in layout.configs[code][s]) for s in ordered_splits(layout.configs[code])}
-        scores = collections.Counter(v for v in table["score"].to_pylist() if v is not None) \
-            if "score" in table.column_names else {}
-        clusters = len({c for c in table["cluster"].to_pylist() if c is not None and c >= 0}) \
-            if "cluster" in table.column_names else 0
+        splits = layout.configs[code]
         out[code] = LanguageStats(
-            code=code, name=_language_name(code), rows=rows,
+            code=code, name=_language_name(code),
+            rows={s: sum(_rows(layout, f) for f in splits[s]) for s in ordered_splits(splits)},
             instruction_lengths=_lengths(table, "instruction"), output_lengths=_lengths(table, "output"),
-            scores=dict(scores), clusters=clusters, sources=_distinct_sources(table), meta=_distinct_meta(table),
+            scores=_score_counts(table), clusters=_cluster_count(table),
+            sources=_distinct_sources(table), meta=_distinct_meta(table),
         )
     return out
 
@@ -108,8 +121,6 @@ def _language_name(code: str) -> str:
 
 
 def _rows(layout: Layout, relpath: str) -> int:
-    import pyarrow.parquet as pq
-
     return pq.ParquetFile(layout.root / relpath).metadata.num_rows
 
 
