@@ -28,8 +28,17 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .card import CARD_MARKER, write_card
-from .card.layout import (BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD, SPLIT_NAME, Layout, check_config_name,
-                          is_language, shard_name)
+from .card.layout import (
+    BUILD_INFO_FILE,
+    CARD_FILE,
+    PLOTS_DIR,
+    SHARD,
+    SPLIT_NAME,
+    Layout,
+    check_config_name,
+    is_language,
+    shard_name,
+)
 
 logger = logging.getLogger(__name__)
 

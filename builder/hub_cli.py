@@ -4,8 +4,9 @@
     x-instruction build ... --output-dir out/x-instruction --push-to-hub org/x-instruction
 
 `build --push-to-hub REPO` exports first (builder.hub.export_local) and then calls
-`builder.hub.push(output_dir, REPO, private=args.private)`; `add_build_push_arguments` and
-`push_after_build` below give the build command those two steps' flags and error handling.
+`builder.hub.push(output_dir, REPO, private=...)`: `add_build_push_arguments(build_parser)` adds
+the flags and `push_after_build(args, output_dir)` (after the export) does the push and prints
+the outcome, returning the exit code.
 The token comes from HF_TOKEN or `hf auth login`; there is deliberately no --token flag, so it
 never lands in shell history or process listings.
 """
@@ -17,52 +18,57 @@ import sys
 from pathlib import Path
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def add_push_arguments(parser: argparse.ArgumentParser, *, default_output_dir: str | None = None) -> None:
+    parser.add_argument("--repo", required=True, metavar="ORG/NAME",
+                        help="Hub dataset repository, e.g. org/x-instruction")
+    parser.add_argument("--output-dir", default=default_output_dir, required=default_output_dir is None,
+                        help="the export folder written by `x-instruction build --output-dir`")
     parser.add_argument("--private", action="store_true", help="create the repository as private (if it is new)")
     parser.add_argument("--revision", default=None, help="branch to push to (default: main); it must exist")
     parser.add_argument("--prune", action="store_true",
                         help="delete configs the repository has but this export lacks (default: refuse to push)")
 
 
-def add_push_arguments(parser: argparse.ArgumentParser, *, default_output_dir: str | None = None) -> None:
-    parser.add_argument("--repo", required=True, metavar="ORG/NAME", help="Hub dataset repository, e.g. org/x-instruction")
-    parser.add_argument("--output-dir", default=default_output_dir, required=default_output_dir is None,
-                        help="the export folder written by `x-instruction build --output-dir`")
-    _add_common(parser)
-
-
 def add_build_push_arguments(parser: argparse.ArgumentParser) -> None:
-    """For `build`: --push-to-hub REPO (plus --private, --revision, --prune)."""
+    """For `build`: --push-to-hub REPO, --private, --hub-revision, --prune.
+
+    `--hub-revision` rather than `--revision`, which a build command may want for the model.
+    """
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", default=None,
                         help="after exporting, push the export folder to this Hub dataset repository")
-    _add_common(parser)
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo as private")
+    parser.add_argument("--hub-revision", default=None, help="with --push-to-hub: branch to push to (must exist)")
+    parser.add_argument("--prune", action="store_true",
+                        help="with --push-to-hub: delete configs the repository has but this export lacks")
 
 
-def _push(output_dir, repo: str, args) -> int:
+def _push(output_dir, repo: str, *, private: bool, revision: str | None, prune: bool) -> int:
+    from huggingface_hub import constants
+
     from .hub import PushError, push
 
     try:
-        summary = push(output_dir, repo, private=args.private, revision=args.revision, prune=args.prune)
+        summary = push(output_dir, repo, private=private, revision=revision, prune=prune)
     except (PushError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    from huggingface_hub import constants
-
     width = max(len(k) for k in summary)
     for config, state in summary.items():
         print(f"{config:<{width}}  {state}")
-    branch = f" (branch {args.revision})" if args.revision else ""
+    branch = f" (branch {revision})" if revision else ""
     print(f"Pushed {Path(output_dir)} to {constants.ENDPOINT}/datasets/{repo}{branch}")
     return 0
 
 
 def run_push(args: argparse.Namespace) -> int:
-    return _push(args.output_dir, args.repo, args)
+    return _push(args.output_dir, args.repo, private=args.private, revision=args.revision, prune=args.prune)
 
 
 def push_after_build(args: argparse.Namespace, output_dir) -> int:
     """Call at the end of `build` once the export is written; 0 when --push-to-hub was not given."""
-    return _push(output_dir, args.push_to_hub, args) if args.push_to_hub else 0
+    if not args.push_to_hub:
+        return 0
+    return _push(output_dir, args.push_to_hub, private=args.private, revision=args.hub_revision, prune=args.prune)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Test helpers for publishing: a local Hub pointed at by the real clients, and synthetic builds.
 
-`local_hub` starts tests/hub_server.py and points huggingface_hub and datasets at it. Both
+`running_hub` starts tests/hub_server.py and points huggingface_hub and datasets at it. Both
 libraries read HF_ENDPOINT, HF_HUB_OFFLINE, HF_HUB_DISABLE_XET and the cache paths into module
 constants when they are imported (conftest has imported them with the offline defaults), so the
 fixture patches those constants as well as the environment.
@@ -16,8 +16,6 @@ import json
 import random
 import secrets
 from pathlib import Path
-
-import pytest
 
 from tests.hub_server import LocalHub
 
@@ -36,7 +34,8 @@ SETTINGS = {
     "engine": "transformers", "evaluator_model": "smollm2-135m", "embedder": "all-MiniLM-L6-v2",
     "candidates": 3, "rounds": 2, "accept_score": 4, "target_size": 32, "seed": 0,
     "sampling": {"temperature": 0.7, "top_p": 0.9, "max_tokens": 96, "n": 3},
-    "prompts": {"generator": {"version": "1", "hash": "4c1d7f0a9b2e"}, "evaluator": {"version": "2", "hash": "9e8d7c6b5a41"}},
+    "prompts": {"generator": {"version": "1", "hash": "4c1d7f0a9b2e"},
+                "evaluator": {"version": "2", "hash": "9e8d7c6b5a41"}},
 }
 
 
@@ -80,8 +79,8 @@ class SyntheticBuild:
     build_info: dict
 
 
-def synthetic_build(langs, rows: int = 24, seed: int = 0, heldout: int = 0) -> SyntheticBuild:
-    """`rows` kept rows per language (the last `heldout` of them in a `test` split)."""
+def synthetic_build(langs, rows: int | dict = 24, seed: int = 0, heldout: int = 0) -> SyntheticBuild:
+    """`rows` kept rows per language (or {lang: rows}); the last `heldout` of them form a `test` split."""
     from datasets import Dataset
 
     from builder.languages import get_language
@@ -96,12 +95,13 @@ def synthetic_build(langs, rows: int = 24, seed: int = 0, heldout: int = 0) -> S
     for code in langs:
         lang = get_language(code)
         kept, dropped = [], {}
-        n_in = rows + rows // 2
+        n_keep = rows[code] if isinstance(rows, dict) else rows
+        n_in = n_keep + n_keep // 2
         for i in range(n_in):
             text = _text(rng, lang.script, rng.randint(150, 1400))
             instruction = rng.choice(TEMPLATES).format(t=rng.choice(TOPICS))
-            score = rng.randint(4, 5) if i < rows else rng.randint(1, 3)
-            reason = None if i < rows else rng.choice(DROP_REASONS)
+            score = rng.randint(4, 5) if i < n_keep else rng.randint(1, 3)
+            reason = None if i < n_keep else rng.choice(DROP_REASONS)
             row_id = f"{code}-{seed}-{i:05d}"
             judgements = [{"round": r, "instruction": instruction, "prompt_hash": "9e8d7c6b5a41",
                            "raw": f"Score: {score}", "score": score, "status": "ok"} for r in range(1, 3)]
@@ -140,9 +140,11 @@ class HubHandle:
     cache_dir: Path
 
 
-@pytest.fixture
-def local_hub(tmp_path, monkeypatch):
-    """A running local Hub; huggingface_hub and datasets talk to it with a fresh random token."""
+def running_hub(tmp_path, monkeypatch):
+    """Yield a running local Hub that huggingface_hub and datasets talk to, with a fresh random token.
+
+    A test module makes it a fixture: `def local_hub(...): yield from running_hub(...)`.
+    """
     import datasets.config
     from huggingface_hub import constants
 

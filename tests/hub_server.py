@@ -3,14 +3,15 @@
 It speaks the HTTP routes that huggingface_hub 2.x (HfApi.create_repo / create_commit /
 list_repo_tree / get_paths_info / hf_hub_download / HfFileSystem) and datasets 5.x
 (push_to_hub, load_dataset) use with `HF_HUB_DISABLE_XET=1`, so that the real clients run end
-to end against 127.0.0.1. Storage is a temporary folder: every file's bytes under
-`blobs/{sha256}`, the repo history in memory (a list of commits, each a full file table).
+to end against 127.0.0.1. Storage (tests/_hub_storage.py) is a temporary folder of blobs
+addressed by sha256 plus each repo's history in memory.
 
 Test hooks (attributes of `HubState`):
 * `fail_commits`: ordinal numbers (1-based, counted over every commit request this server
   received) that are answered with HTTP 500 and change nothing, like a Hub outage mid-push.
-* `tokens`: the tokens that may write; any other bearer token gets the Hub's 401
-  "Invalid credentials in Authorization header".
+* `tokens`: the tokens that may write; `read_only_tokens` may only read (writes: 403); any
+  other bearer token gets the Hub's 401 "Invalid credentials in Authorization header".
+* `received`: sha256 -> bytes of every file content uploaded (what a push cost on the wire).
 * `log`: (method, path, status) of every request; `unknown`: requests no route matched (a test
   asserts it is empty, so a client change that needs a new route is noticed at once).
 
@@ -20,7 +21,6 @@ Not a product feature: no branches besides `main`, no pull requests, no Xet, no 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import re
@@ -32,146 +32,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from tests._hub_storage import Commit, Entry, HubError, HubState, Repo, _card_data, _folder_oid, _list_tree, _now
+
 LFS_SUFFIXES = (".parquet", ".arrow", ".png", ".jpg", ".bin", ".safetensors", ".gz", ".zip")
 LFS_THRESHOLD = 10 * 1024 * 1024  # the Hub stores files above 10 MB in LFS whatever their name
 REPO_TYPES = {"datasets": "dataset", "models": "model", "spaces": "space"}
 _BAD_TOKEN = "Invalid credentials in Authorization header"
-
-
-def git_blob_oid(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    size: int
-    sha256: str
-    lfs: bool
-
-    @property
-    def pointer(self) -> bytes:
-        return f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\nsize {self.size}\n".encode()
-
-    def as_json(self, path: str) -> dict:
-        if not self.lfs:
-            return {"type": "file", "path": path, "size": self.size, "oid": self.git_oid}
-        lfs = {"oid": self.sha256, "size": self.size, "pointerSize": len(self.pointer)}
-        return {"type": "file", "path": path, "size": self.size, "oid": git_blob_oid(self.pointer), "lfs": lfs}
-
-    git_oid: str = ""  # of the content (regular files); set by HubState.put_blob
-
-
-@dataclasses.dataclass
-class Commit:
-    oid: str
-    title: str
-    date: str
-    files: dict[str, Entry]
-
-
-@dataclasses.dataclass
-class Repo:
-    repo_type: str
-    repo_id: str
-    private: bool
-    created: str
-    commits: list[Commit]
-
-    @property
-    def head(self) -> Commit:
-        return self.commits[-1]
-
-    def at(self, revision: str) -> Commit | None:
-        if revision == "main":
-            return self.head
-        return next((c for c in self.commits if c.oid == revision), None)
-
-
-class HubError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.code = status, message, code
-
-
-class HubState:
-    def __init__(self, root: Path, tokens: set[str], user: str = "tester"):
-        self.root = Path(root)
-        (self.root / "blobs").mkdir(parents=True, exist_ok=True)
-        self.tokens = set(tokens)
-        self.user = user
-        self.repos: dict[tuple[str, str], Repo] = {}
-        self.fail_commits: set[int] = set()
-        self.commit_requests = 0
-        self.log: list[tuple[str, str, int]] = []
-        self.unknown: list[str] = []
-        self.lock = threading.Lock()
-
-    # -- storage --------------------------------------------------------------------------------
-    def put_blob(self, data: bytes, lfs: bool) -> Entry:
-        sha = hashlib.sha256(data).hexdigest()
-        path = self.root / "blobs" / sha
-        if not path.exists():
-            path.write_bytes(data)
-        return Entry(len(data), sha, lfs, git_oid=git_blob_oid(data))
-
-    def blob(self, entry: Entry) -> bytes:
-        return (self.root / "blobs" / entry.sha256).read_bytes()
-
-    def has_blob(self, sha256: str) -> bool:
-        return (self.root / "blobs" / sha256).exists()
-
-    def repo(self, repo_type: str, repo_id: str, token: str | None) -> Repo:
-        repo = self.repos.get((repo_type, repo_id))
-        if repo is None or (repo.private and token not in self.tokens):
-            raise HubError(404, "Repository not found", "RepoNotFound")
-        return repo
-
-    def commit_count(self, repo_id: str, repo_type: str = "dataset") -> int:
-        """Commits made by pushes (the initial commit of create_repo not counted)."""
-        return len(self.repos[(repo_type, repo_id)].commits) - 1
-
-    def files(self, repo_id: str, repo_type: str = "dataset") -> dict[str, Entry]:
-        return dict(self.repos[(repo_type, repo_id)].head.files)
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-
-
-def _card_data(state: HubState, commit: Commit) -> dict | None:
-    entry = commit.files.get("README.md")
-    if entry is None:
-        return None
-    text = state.blob(entry).decode("utf-8")
-    match = re.match(r"^---\n(.*?)\n---\n", text, re.S)
-    return yaml.safe_load(match.group(1)) if match else None
-
-
-def _folder_oid(prefix: str, files: dict[str, Entry]) -> str:
-    inner = sorted((p, e.sha256) for p, e in files.items() if p.startswith(prefix + "/"))
-    return hashlib.sha1(json.dumps(inner).encode()).hexdigest()
-
-
-def _list_tree(files: dict[str, Entry], path: str, recursive: bool) -> list[dict]:
-    prefix = f"{path}/" if path else ""
-    if path and path in files:
-        raise HubError(400, f"{path} is a file, not a folder")
-    out, folders = [], set()
-    for name in sorted(files):
-        if not name.startswith(prefix):
-            continue
-        rest = name[len(prefix):].split("/")
-        for depth in range(1, len(rest)):  # every folder between `path` and the file
-            if depth > 1 and not recursive:
-                break
-            folders.add(prefix + "/".join(rest[:depth]))
-        if recursive or len(rest) == 1:
-            out.append(files[name].as_json(name))
-    if path and not out and not folders:
-        raise HubError(404, f"{path} does not exist on main", "EntryNotFound")
-    out += [{"type": "directory", "path": f, "oid": _folder_oid(f, files)} for f in sorted(folders)]
-    return sorted(out, key=lambda e: e["path"])
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
@@ -193,19 +59,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _body(self) -> bytes:
-        return self.raw_body
-
     def _token(self) -> str | None:
         auth = self.headers.get("Authorization", "")
         return auth[7:] if auth.startswith("Bearer ") else None
 
     def _check_token(self, write: bool) -> str | None:
         token = self._token()
-        if token is not None and token not in self.state.tokens:
+        if token is not None and token not in self.state.tokens | self.state.read_only_tokens:
             raise HubError(401, _BAD_TOKEN)
         if write and token is None:
             raise HubError(401, "You must be authenticated to write to a repository")
+        if write and token in self.state.read_only_tokens:
+            raise HubError(403, "You don't have the rights to write to this namespace")
         return token
 
     def _send(self, status: int, body: bytes = b"", headers: dict | None = None, ctype="application/json"):
@@ -244,13 +109,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- account and repos ----------------------------------------------------------------------
     def whoami(self, query):
-        if self._check_token(write=True) is None:
+        if self._check_token(write=False) is None:
             raise HubError(401, _BAD_TOKEN)
         self._json({"type": "user", "name": self.state.user, "orgs": [], "auth": {"type": "access_token"}})
 
     def create_repo(self, query):
         self._check_token(write=True)
-        body = json.loads(self._body())
+        body = json.loads(self.raw_body)
         repo_type = body.get("type") or "model"
         repo_id = f"{body.get('organization') or self.state.user}/{body['name']}"
         url = f"http://{self.headers['Host']}/{'' if repo_type == 'model' else repo_type + 's/'}{repo_id}"
@@ -294,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def paths_info(self, kind, repo_id, revision, query=None):
         _, commit = self._commit_for(kind, repo_id, revision)
-        form = parse_qs(self._body().decode())
+        form = parse_qs(self.raw_body.decode())
         out = []
         for path in form.get("paths", []):
             path = path.strip("/")
@@ -329,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
     def preupload(self, kind, repo_id, revision, query=None):
         _, commit = self._commit_for(kind, repo_id, revision, write=True)
         files = []
-        for item in json.loads(self._body())["files"]:
+        for item in json.loads(self.raw_body)["files"]:
             sample = base64.b64decode(item["sample"])
             lfs = item["path"].endswith(LFS_SUFFIXES) or item["size"] > LFS_THRESHOLD or b"\0" in sample
             old = commit.files.get(item["path"])
@@ -342,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.state.repo(REPO_TYPES[kind or "models"], repo_id, self._check_token(write=True))
         host = self.headers["Host"]
         objects = []
-        for obj in json.loads(self._body())["objects"]:
+        for obj in json.loads(self.raw_body)["objects"]:
             item = {"oid": obj["oid"], "size": obj["size"]}
             if not self.state.has_blob(obj["oid"]):  # no "actions": the client skips the upload
                 item["actions"] = {"upload": {"href": f"http://{host}/lfs-upload/{obj['oid']}"}}
@@ -350,15 +215,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._json({"transfer": "basic", "objects": objects})
 
     def lfs_upload(self, oid, query=None):
-        data = self._body()
+        data = self.raw_body
         if hashlib.sha256(data).hexdigest() != oid:
             raise HubError(400, "uploaded content does not match its sha256")
         self.state.put_blob(data, lfs=True)
+        self.state.received[oid] = len(data)
         self._send(200)
 
     def commit(self, kind, repo_id, revision, query=None):
         repo, parent = self._commit_for(kind, repo_id, revision, write=True)
-        lines = [json.loads(line) for line in self._body().splitlines() if line.strip()]
+        lines = [json.loads(line) for line in self.raw_body.splitlines() if line.strip()]
         self.state.commit_requests += 1
         if self.state.commit_requests in self.state.fail_commits:
             raise HubError(500, "Internal Error - We're working hard to fix this as soon as possible!")
@@ -367,12 +233,13 @@ class _Handler(BaseHTTPRequestHandler):
         for line in lines:
             key, value = line["key"], line["value"]
             if key == "file":
-                files[value["path"]] = self.state.put_blob(base64.b64decode(value["content"]), lfs=False)
+                files[value["path"]] = entry = self.state.put_blob(base64.b64decode(value["content"]), lfs=False)
+                self.state.received[entry.sha256] = entry.size
             elif key == "lfsFile":
                 if not self.state.has_blob(value["oid"]):
                     raise HubError(422, f"LFS object {value['oid']} of {value['path']} was never uploaded")
-                data = (self.state.root / "blobs" / value["oid"]).read_bytes()
-                files[value["path"]] = self.state.put_blob(data, lfs=True)
+                size = (self.state.root / "blobs" / value["oid"]).stat().st_size
+                files[value["path"]] = Entry(size, value["oid"], "", lfs=True)
             elif key == "deletedFile":
                 files.pop(value["path"], None)
             elif key == "deletedFolder":
@@ -384,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json({"success": True, "commitOid": oid, "commitUrl": url, "pullRequestUrl": None})
 
     def validate_yaml(self, query=None):
-        content = json.loads(self._body()).get("content", "")
+        content = json.loads(self.raw_body).get("content", "")
         match = re.match(r"^---\n(.*?)\n---\n", content, re.S)
         try:
             meta = yaml.safe_load(match.group(1)) if match else {}
@@ -434,7 +301,7 @@ class LocalHub:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "LocalHub":
+    def __enter__(self) -> LocalHub:
         self._thread.start()
         return self
 

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, Layout, configs_yaml, dataset_infos
-from .metadata import card_metadata, card_context
+from .metadata import card_context, card_metadata
 from .plots import funnel_chart, length_histogram, verb_chart
 from .stats import funnels, language_stats
 from .verbs import top_verbs
@@ -86,7 +86,8 @@ def render_card(root: str | Path, *, repo_id: str | None = None, plots: bool = T
     if not body:
         return header + "\nX-Instruction export; render the full card with `python dataset_card/render.py`.\n"
     funnel_by_lang = funnels(layout, build_info)
-    instructions = [i for code in layout.languages for i in layout.read(code, ["instruction"])["instruction"].to_pylist()]
+    instructions = [text for code in layout.languages
+                    for text in layout.read(code, ["instruction"])["instruction"].to_pylist()]
     verbs = top_verbs(instructions)
     figures = _write_plots(root, stats, funnel_by_lang, verbs) if plots else _existing_plots(root, stats)
     context = card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, infos, repo_id)

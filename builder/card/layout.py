@@ -65,14 +65,17 @@ def read_front_matter(card_path: Path) -> dict:
 class Layout:
     root: Path
     configs: dict[str, dict[str, list[str]]]  # config -> split -> shard paths relative to root
+    # Which configs are languages. An export's card records it (the folders of `all`), so a
+    # language registered at run time stays a language when the card is re-rendered elsewhere.
+    language_names: set[str] = dataclasses.field(default_factory=set)
 
     @property
     def languages(self) -> list[str]:
-        return sorted(c for c in self.configs if is_language(c))
+        return sorted(c for c in self.configs if c in self.language_names or is_language(c))
 
     @property
     def audit(self) -> list[str]:
-        return sorted(c for c in self.configs if not is_language(c))
+        return sorted(c for c in self.configs if c not in self.languages)
 
     def files(self, config: str) -> list[str]:
         return [f for split in ordered_splits(self.configs[config]) for f in self.configs[config][split]]
@@ -87,30 +90,35 @@ class Layout:
         return pq.read_table(paths, columns=columns)
 
     @classmethod
-    def scan(cls, root: str | Path, names: list[str] | None = None) -> "Layout":
+    def scan(cls, root: str | Path, names: list[str] | None = None) -> Layout:
         """Find the shards of `names` (default: the configs the card lists, else every folder with shards)."""
         root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root} is not an export folder (it does not exist); export first with "
+                                    "builder.hub.export_local or `x-instruction build --output-dir`")
+        listed = read_front_matter(root / CARD_FILE).get("configs") or []
+        language_names = {path.split("/", 1)[0] for c in listed if c.get("config_name") == ALL_CONFIG
+                          for f in c.get("data_files") or [] for path in _as_list(f.get("path"))}
+        required = names is not None or bool(listed)  # every named config must have shards
         if names is None:
-            listed = read_front_matter(root / CARD_FILE).get("configs") or []
-            names = [c["config_name"] for c in listed if c.get("config_name") != ALL_CONFIG] or None
-        if names is None:
-            names = [p.name for p in root.iterdir() if p.is_dir() and p.name not in RESERVED_NAMES]
+            names = [c["config_name"] for c in listed if c.get("config_name") != ALL_CONFIG] or [
+                p.name for p in root.iterdir() if p.is_dir() and p.name not in RESERVED_NAMES]
         configs: dict[str, dict[str, list[str]]] = {}
         for name in sorted(names):
             folder = root / name
-            shards = sorted(p.name for p in folder.glob("*.parquet") if SHARD.match(p.name)) if folder.is_dir() else []
-            if not shards:
-                continue
-            for shard in shards:
-                split = SHARD.match(shard)["split"]
-                configs.setdefault(name, {}).setdefault(split, []).append(f"{name}/{shard}")
-        missing = [n for n in names if n not in configs and (root / n).is_dir()]
+            for shard in sorted(p.name for p in folder.glob("*.parquet") if SHARD.match(p.name)):
+                configs.setdefault(name, {}).setdefault(SHARD.match(shard)["split"], []).append(f"{name}/{shard}")
+        missing = [n for n in names if n not in configs] if required else []
         if missing or not configs:
             raise FileNotFoundError(
                 f"{root} holds no Parquet shards for {', '.join(missing) or 'any config'}: "
                 "export it first with builder.hub.export_local (or `x-instruction build --output-dir`)"
             )
-        return cls(root, configs)
+        return cls(root, configs, language_names & set(configs))
+
+
+def _as_list(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
 
 
 def configs_yaml(layout: Layout) -> list[dict]:
@@ -141,7 +149,8 @@ def dataset_infos(layout: Layout):
     infos = {}
     totals: dict[str, list[int]] = {}  # split -> [num_bytes, num_examples] over languages, for `all`
     all_download, all_features = 0, None
-    for name in layout.languages + layout.audit:
+    languages = layout.languages
+    for name in languages + layout.audit:
         splits = SplitDict()
         download = 0
         for split in ordered_splits(layout.configs[name]):
@@ -149,17 +158,17 @@ def dataset_infos(layout: Layout):
             table = pq.read_table(paths)
             splits.add(SplitInfo(name=split, num_bytes=table.nbytes, num_examples=table.num_rows))
             download += sum(p.stat().st_size for p in paths)
-            if is_language(name):
+            if name in languages:
                 acc = totals.setdefault(split, [0, 0])
                 acc[0] += table.nbytes
                 acc[1] += table.num_rows
         features = Features.from_arrow_schema(pq.read_schema(layout.root / layout.files(name)[0]))
         infos[name] = DatasetInfo(features=features, splits=splits, download_size=download,
                                   dataset_size=sum(s.num_bytes for s in splits.values()))
-        if is_language(name):
+        if name in languages:
             all_download += download
             all_features = all_features or features
-    if layout.languages:
+    if languages:
         splits = SplitDict()
         for split in ordered_splits(totals):
             splits.add(SplitInfo(name=split, num_bytes=totals[split][0], num_examples=totals[split][1]))

@@ -7,7 +7,7 @@ than breaking the card, since cards are also rendered for exports made by older 
 from __future__ import annotations
 
 from .layout import ALL_CONFIG, Layout, ordered_splits
-from .stats import prompts_table, pretty_json
+from .stats import pretty_json, prompts_table
 
 PRETTY_NAME = "X-Instruction"
 NOT_RECORDED = "not recorded"

@@ -48,7 +48,7 @@ def funnel_chart(funnels: dict[str, Funnel], path: Path) -> Path:
     codes = sorted(funnels)
     reasons = sorted({r for f in funnels.values() for r in f.dropped},
                      key=lambda r: -sum(f.dropped.get(r, 0) for f in funnels.values()))
-    fig = _figure(8, 0.45 * len(codes) + 1.6)
+    fig = _figure(8, 0.45 * len(codes) + 2.0)
     ax = fig.subplots()
     y = np.arange(len(codes))
     left = np.array([funnels[c].rows_out for c in codes], dtype=float)
@@ -62,7 +62,7 @@ def funnel_chart(funnels: dict[str, Funnel], path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("input rows")
     ax.set_title("Yield funnel: kept rows and drop reasons per language")
-    ax.legend(loc="lower right", fontsize="small")
+    fig.legend(loc="outside lower center", ncols=min(3, len(reasons) + 1), fontsize="small")
     fig.savefig(path, **_PNG)
     return path
 
@@ -72,7 +72,7 @@ def verb_chart(summary: VerbSummary, path: Path) -> Path:
     fig = _figure(8, 0.35 * max(len(summary.verbs), 1) + 1.4)
     ax = fig.subplots()
     y = np.arange(len(summary.verbs))
-    for row, (verb, total, objects) in enumerate(summary.verbs):
+    for row, (_verb, total, objects) in enumerate(summary.verbs):
         left = 0
         for i, (obj, n) in enumerate(objects):
             ax.barh(row, n, left=left, color=_PALETTE[i % len(_PALETTE)])

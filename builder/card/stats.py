@@ -12,8 +12,9 @@ import json
 
 import numpy as np
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from ..languages import get_language
+from ..languages import UnknownLanguageError, get_language
 from .layout import Layout, ordered_splits
 
 ROW_COLUMNS = ["instruction", "output", "score", "cluster", "source", "meta"]
@@ -83,26 +84,43 @@ def _distinct_meta(table) -> dict[str, list[str]]:
     return {field: sorted(v) for field, v in values.items()}
 
 
+def _score_counts(table) -> dict[int, int]:
+    if "score" not in table.column_names:
+        return {}
+    counts = pc.value_counts(pc.drop_null(table["score"])).to_pylist()
+    return {int(c["values"]): int(c["counts"]) for c in counts}
+
+
+def _cluster_count(table) -> int:
+    if "cluster" not in table.column_names:
+        return 0
+    ids = pc.drop_null(table["cluster"])
+    return len(pc.unique(pc.filter(ids, pc.greater_equal(ids, 0))))  # -1: not clustered
+
+
 def language_stats(layout: Layout) -> dict[str, LanguageStats]:
     out = {}
     for code in layout.languages:
         table = layout.read(code, ROW_COLUMNS)
-        rows = {s: sum(_rows(layout, f) for f in layout.configs[code][s]) for s in ordered_splits(layout.configs[code])}
-        scores = collections.Counter(v for v in table["score"].to_pylist() if v is not None) \
-            if "score" in table.column_names else {}
-        clusters = len({c for c in table["cluster"].to_pylist() if c is not None and c >= 0}) \
-            if "cluster" in table.column_names else 0
+        splits = layout.configs[code]
         out[code] = LanguageStats(
-            code=code, name=get_language(code).name, rows=rows,
+            code=code, name=_language_name(code),
+            rows={s: sum(_rows(layout, f) for f in splits[s]) for s in ordered_splits(splits)},
             instruction_lengths=_lengths(table, "instruction"), output_lengths=_lengths(table, "output"),
-            scores=dict(scores), clusters=clusters, sources=_distinct_sources(table), meta=_distinct_meta(table),
+            scores=_score_counts(table), clusters=_cluster_count(table),
+            sources=_distinct_sources(table), meta=_distinct_meta(table),
         )
     return out
 
 
-def _rows(layout: Layout, relpath: str) -> int:
-    import pyarrow.parquet as pq
+def _language_name(code: str) -> str:
+    try:
+        return get_language(code).name
+    except UnknownLanguageError:  # registered in the process that built it, not in this one
+        return code
 
+
+def _rows(layout: Layout, relpath: str) -> int:
     return pq.ParquetFile(layout.root / relpath).metadata.num_rows
 
 
@@ -139,7 +157,7 @@ def funnels(layout: Layout, build_info: dict) -> dict[str, Funnel]:
         table = layout.read("candidates", ["lang", "dropped"])
         if {"lang", "dropped"} <= set(table.column_names):
             per_lang: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-            for lang, dropped in zip(table["lang"].to_pylist(), table["dropped"].to_pylist()):
+            for lang, dropped in zip(table["lang"].to_pylist(), table["dropped"].to_pylist(), strict=True):
                 per_lang[lang][dropped] += 1
             for code in missing:
                 counts = per_lang.get(code)

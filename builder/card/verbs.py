@@ -17,21 +17,22 @@ import re
 
 VERBS = set("""
 accept add adjust advise affect allow analyze answer apply argue arrange ask assess assign avoid
-ban become borrow breed build buy calculate call cancel cause celebrate change check choose clarify classify clean collect
-combine compare compile complete compose compute conclude conduct connect consider construct
-contact continue convert cook correct count create critique debate decide define delete
-demonstrate describe design detect determine develop diagnose discuss draft draw edit elaborate
-eliminate enable encourage enhance ensure enumerate estimate evaluate examine explain explore
-earn eat express extract feed feel fill find fix follow form formulate gather generate get give grow guess handle harvest
-help highlight identify illustrate imagine implement improve include increase install interpret
-introduce invest investigate join justify keep know learn lend list live locate look lose maintain make manage map measure
-mention modify name note obtain offer order organize outline paraphrase perform pick
-pay plan plant play predict prepare present prevent produce promote propose protect prove provide publish
-put raise rank rate read recommend reduce reflect register remove rename reorder repair rephrase
-replace report request research respond restate review revise rewrite run save say schedule
-select sell send share show simplify solve sort specify spend start state stop study suggest summarize
-support take talk teach tell test think train transform translate travel treat try turn understand
-update use verify visit volunteer vote want watch win write
+ban become borrow breed build buy calculate call cancel cause celebrate change check choose
+clarify classify clean collect combine compare compile complete compose compute conclude conduct
+connect consider construct contact continue convert cook correct count create critique debate
+decide define delete demonstrate describe design detect determine develop diagnose discuss draft
+draw earn eat edit elaborate eliminate enable encourage enhance ensure enumerate estimate
+evaluate examine explain explore express extract feed feel fill find fix follow form formulate
+gather generate get give grow guess handle harvest help highlight identify illustrate imagine
+implement improve include increase install interpret introduce invest investigate join justify
+keep know learn lend list live locate look lose maintain make manage map measure mention modify
+name note obtain offer order organize outline paraphrase pay perform pick plan plant play
+predict prepare present prevent produce promote propose protect prove provide publish put raise
+rank rate read recommend reduce reflect register remove rename reorder repair rephrase replace
+report request research respond restate review revise rewrite run save say schedule select sell
+send share show simplify solve sort specify spend start state stop study suggest summarize
+support take talk teach tell test think train transform translate travel treat try turn
+understand update use verify visit volunteer vote want watch win write
 """.split())
 
 _IRREGULAR = {
