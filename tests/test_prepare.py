@@ -142,6 +142,14 @@ def test_dataset_map_batched_holds_dedup_state_across_batches(count_tokens):
     assert [r["id"] for r in streamed] == ds["id"] and [r["dropped"] for r in streamed] == ds["dropped"]
 
 
+def test_dataset_map_keeps_the_other_input_columns(count_tokens):
+    block = Prepare("sw", PrepareConfig(), count_tokens)
+    ds = Dataset.from_list([{**row, "url": f"https://sw.example/{i}"} for i, row in enumerate(_rows(SWAHILI[:2]))])
+    out = ds.map(block, batched=True, features=block.features_for(ds))
+    assert out["url"] == ["https://sw.example/0", "https://sw.example/1"]
+    assert out["dropped"] == [None, None] and out.features["n_tokens"].dtype == "int64"
+
+
 def test_every_row_filtered_does_not_crash(count_tokens):
     block = Prepare("sw", PrepareConfig(), count_tokens)
     ds = Dataset.from_list(_rows(ENGLISH * 2)).map(block, batched=True, features=block.features)

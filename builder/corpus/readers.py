@@ -43,7 +43,12 @@ def read_corpus(
     split: str = "train",
     limit: int | None = None,
 ) -> Iterator[dict]:
-    """Stream `{"text": str, "source": {...}}` rows of the corpus `spec` for language `lang`."""
+    """Stream `{"text": str, "source": {...}}` rows of the corpus `spec` for language `lang`.
+
+    `text_column` names the column holding the text (default `text`; plain-text files have
+    only one). `split` applies to Hub datasets. `limit` caps the rows *read*, before any
+    filtering. Errors about the source (missing column, bad encoding) surface at the first row.
+    """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0 or None, not {limit}")
     code = get_language(lang).code  # fail on an unknown language before touching any corpus
