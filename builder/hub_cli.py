@@ -4,9 +4,7 @@
     x-instruction build ... --output-dir out/x-instruction --push-to-hub org/x-instruction
 
 `build --push-to-hub REPO` exports first (builder.hub.export_local) and then calls
-`builder.hub.push(output_dir, REPO, private=...)`: `add_build_push_arguments(build_parser)` adds
-the flags and `push_after_build(args, output_dir)` (after the export) does the push and prints
-the outcome, returning the exit code.
+`builder.hub.push(output_dir, REPO, private=...)` (see builder.pipeline.build).
 The token comes from HF_TOKEN or `hf auth login`; there is deliberately no --token flag, so it
 never lands in shell history or process listings.
 """
@@ -29,19 +27,6 @@ def add_push_arguments(parser: argparse.ArgumentParser, *, default_output_dir: s
                         help="delete configs the repository has but this export lacks (default: refuse to push)")
 
 
-def add_build_push_arguments(parser: argparse.ArgumentParser) -> None:
-    """For `build`: --push-to-hub REPO, --private, --hub-revision, --prune.
-
-    `--hub-revision` rather than `--revision`, which a build command may want for the model.
-    """
-    parser.add_argument("--push-to-hub", metavar="ORG/NAME", default=None,
-                        help="after exporting, push the export folder to this Hub dataset repository")
-    parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo as private")
-    parser.add_argument("--hub-revision", default=None, help="with --push-to-hub: branch to push to (must exist)")
-    parser.add_argument("--prune", action="store_true",
-                        help="with --push-to-hub: delete configs the repository has but this export lacks")
-
-
 def _push(output_dir, repo: str, *, private: bool, revision: str | None, prune: bool) -> int:
     from huggingface_hub import constants
 
@@ -62,13 +47,6 @@ def _push(output_dir, repo: str, *, private: bool, revision: str | None, prune: 
 
 def run_push(args: argparse.Namespace) -> int:
     return _push(args.output_dir, args.repo, private=args.private, revision=args.revision, prune=args.prune)
-
-
-def push_after_build(args: argparse.Namespace, output_dir) -> int:
-    """Call at the end of `build` once the export is written; 0 when --push-to-hub was not given."""
-    if not args.push_to_hub:
-        return 0
-    return _push(output_dir, args.push_to_hub, private=args.private, revision=args.hub_revision, prune=args.prune)
 
 
 def main(argv: list[str] | None = None) -> int:

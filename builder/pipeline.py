@@ -49,6 +49,7 @@ class BuildResult:
     funnel: Funnel
     build_info: dict
     output_dir: Path | None = None
+    push_summary: dict | None = None  # {config: "uploaded" | "unchanged"} after --push-to-hub
 
 
 class Models:
@@ -325,5 +326,5 @@ def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> Buil
     if config.push_to_hub:
         from .hub import push
 
-        push(result.output_dir, config.push_to_hub, private=config.private)
+        result.push_summary = push(result.output_dir, config.push_to_hub, private=config.private)
     return result

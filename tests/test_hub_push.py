@@ -227,16 +227,15 @@ def test_the_local_hub_serves_datasets_own_push_to_hub(local_hub, tmp_path):
     assert local_hub.state.unknown == []
 
 
-def test_build_push_to_hub_flags_push_after_the_export(local_hub, tmp_path, capsys):
-    from builder.hub_cli import add_build_push_arguments, push_after_build
+def test_build_push_to_hub_pushes_after_the_export(local_hub, tmp_path):
+    from _scripted_engine import ScriptedEngine
+    from test_pipeline import _config, writer_and_judge
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--revision")  # a build command's own flag (the model revision) must not clash
-    add_build_push_arguments(parser)
-    build = synthetic_build(["sw"], rows=3)
-    export = export_local(tmp_path / "export", build.configs, build.build_info)
-    assert push_after_build(parser.parse_args([]), export) == 0 and not local_hub.state.repos
-    args = parser.parse_args(["--revision", "v1", "--push-to-hub", REPO, "--private"])
-    assert push_after_build(args, export) == 0
+    from builder.pipeline import build
+
+    config = _config(tmp_path, langs=["sw"], push_to_hub=REPO, private=True)
+    result = build(config, engines={"scripted": ScriptedEngine(writer_and_judge)})
+    assert result.push_summary["sw"] == "uploaded" and result.push_summary["card"] == "uploaded"
     assert local_hub.state.repos[("dataset", REPO)].private
-    assert f"Pushed {export} to {local_hub.url}/datasets/{REPO}" in capsys.readouterr().out
+    loaded = load_dataset(REPO, "sw", split="train", cache_dir=str(tmp_path / "c"))
+    assert loaded.to_list() == result.languages["sw"].to_list()
