@@ -26,13 +26,17 @@ PROMPTS = [
 ]
 
 
-def build_tiny_llama(out: Path, tokenizer_dir: Path) -> Path:
+def build_tiny_llama(out: Path, tokenizer_dir: Path, sample_by_default: bool = False) -> Path:
     """A 3 M-parameter random Llama with the SmolLM2 tokenizer, saved to `out`.
 
     Its weights use a wider init (0.2) than conftest's tiny model: with the default 0.02 a
     random Llama repeats one token whatever the prompt, so a padding bug would not change
     its output and the batch-vs-single tests could not fail. At 0.2 the output follows the
     context, and attending to the padding visibly changes it.
+
+    `sample_by_default` writes `do_sample=True` into its generation config: `transformers
+    serve` samples only when the model's config says so (it maps `temperature` but never
+    turns sampling on), and the server tests need real samples.
     """
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -45,7 +49,9 @@ def build_tiny_llama(out: Path, tokenizer_dir: Path) -> Path:
         max_position_embeddings=256, initializer_range=0.2, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
-    LlamaForCausalLM(config).save_pretrained(out)
+    model = LlamaForCausalLM(config)
+    model.generation_config.do_sample = sample_by_default
+    model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
@@ -87,6 +93,7 @@ class ScriptedServer:
     def __init__(self, replies: list[Reply]):
         self.replies = list(replies)
         self.requests: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         server = self
@@ -100,6 +107,8 @@ class ScriptedServer:
                 with server._lock:
                     server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(raw or b"{}")})
                     reply = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 # Wait in small steps so stopping the server is never held up by a long delay.
                 end = time.monotonic() + reply.delay
                 while time.monotonic() < end and not server._stop.is_set():
@@ -118,6 +127,9 @@ class ScriptedServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                     pass
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

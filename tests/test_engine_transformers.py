@@ -141,6 +141,21 @@ def test_stop_strings_cut_the_text_and_count_the_same_in_a_batch(engine):
     ]
 
 
+def test_model_generation_config_does_not_leak_into_output(tmp_path, tiny_dir, engine):
+    """A checkpoint's shipped generation_config (here: repetition penalty, no repeated
+    unigrams, sampling on) must not change what SamplingParams asked for."""
+    import json
+    import shutil
+
+    shipped = shutil.copytree(tiny_dir, tmp_path / "opinionated")
+    config = json.loads((shipped / "generation_config.json").read_text())
+    config.update(do_sample=True, temperature=0.3, top_k=3, repetition_penalty=1.8, no_repeat_ngram_size=1)
+    (shipped / "generation_config.json").write_text(json.dumps(config))
+    opinionated = TransformersEngine("tiny-opinionated", model_path=str(shipped), progress=False)
+    for params in (GREEDY, SamplingParams(max_new_tokens=16, temperature=1.0, seed=2)):
+        assert [c.texts for c in opinionated.generate(PROMPTS, params)] == [c.texts for c in engine.generate(PROMPTS, params)]
+
+
 def test_prompt_longer_than_context_raises_by_default(engine):
     long_prompt = "word " * 400  # the tiny model's context is 256 tokens
     with pytest.raises(PromptTooLongError, match="truncate_prompt='left'"):

@@ -177,7 +177,12 @@ class TransformersEngine(Engine):
             pad_token_id=pad,
             eos_token_id=sorted(self._eos_ids) or None,
             stop_strings=list(params.stop) or None,
-            temperature=None, top_p=None, top_k=None,
+            # generate() fills every field left at None from the model's own generation_config,
+            # so a checkpoint that ships e.g. repetition_penalty=1.05 (Qwen2.5-Instruct) would
+            # silently change our output and part ways with the other engines. Pin the fields
+            # that shape greedy logits to neutral values; SamplingParams is the one authority.
+            repetition_penalty=1.0, no_repeat_ngram_size=0, min_new_tokens=0,
+            temperature=1.0, top_p=1.0, top_k=50,  # unused (do_sample=False); neutral to keep generate() quiet
         )
         processors = LogitsProcessorList()
         if not params.greedy:
