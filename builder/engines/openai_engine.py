@@ -253,19 +253,19 @@ class OpenAIEngine(Engine):
     ) -> tuple[list[str], list[str], int, int]:
         seed = None if params.greedy else request_seed(params.seed, prompt)
         choices, prompt_tokens, completion_tokens = [], 0, 0
-        want_n = 1 if self._server_ignores_n else params.n
         while len(choices) < params.n:
-            # Sample k > 0 asked for alone gets its own seed so the samples differ.
             k = len(choices)
-            path, body = self._body(prompt, params, want_n, None if seed is None else seed + k)
             async with limit:
+                # Decided once a slot is free, so prompts that waited learn from earlier replies.
+                # A sample asked for alone (k > 0) gets its own seed so the samples differ.
+                want_n = 1 if k > 0 or self._server_ignores_n else params.n
+                path, body = self._body(prompt, params, want_n, None if seed is None else seed + k)
                 data = await self._post(client, path, body)
             got = data["choices"][: params.n - k]
             if want_n > 1 and len(data["choices"]) < want_n:
                 if not self._server_ignores_n:
                     logger.warning("%s ignores n=%d; asking for each sample separately", self.base_url, want_n)
                 self._server_ignores_n = True
-            want_n = 1
             choices.extend(got)
             usage = data.get("usage") or {}
             prompt_tokens = int(usage.get("prompt_tokens") or prompt_tokens)
