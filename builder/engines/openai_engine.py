@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # Phrases servers use when a prompt does not fit (vLLM, OpenAI, TGI, llama.cpp).
-_TOO_LONG_HINTS = ("maximum context length", "context length", "too long", "max_model_len", "context_length_exceeded")
+_TOO_LONG_HINTS = ("context length", "maximum model length", "too long", "max_model_len", "context_length_exceeded")
 
 
 class _Retryable(Exception):
