@@ -16,11 +16,13 @@ Two choices here matter for the rest of the project:
 from __future__ import annotations
 
 import logging
+import random
 
 import torch
 from tqdm.auto import tqdm
 
-from .base import Completion, Engine, Prompt, PromptTooLongError, SamplingParams, prompt_key, stable_hash
+from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams, prompt_key, stable_hash
+from .prompt_tokens import cut_at_stop
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,8 @@ class TransformersEngine(Engine):
         return encoded, truncated
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        if self.model is None:
+            raise EngineError("this transformers engine was closed; build a new one")
         encoded, truncated = self._encode(prompts, params)
         # Longest first: batches of similar length waste less compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
@@ -178,15 +182,23 @@ class TransformersEngine(Engine):
             pad_token_id=pad,
             eos_token_id=sorted(self._eos_ids) or None,
             stop_strings=list(params.stop) or None,
-            temperature=None, top_p=None, top_k=None,
+            # generate() fills every field left at None from the model's own generation_config,
+            # so a checkpoint that ships e.g. repetition_penalty=1.05 (Qwen2.5-Instruct) would
+            # silently change our output and part ways with the other engines. Pin the fields
+            # that shape greedy logits to neutral values; SamplingParams is the one authority.
+            repetition_penalty=1.0, no_repeat_ngram_size=0, min_new_tokens=0,
+            temperature=1.0, top_p=1.0, top_k=50,  # unused (do_sample=False); neutral to keep generate() quiet
         )
         processors = LogitsProcessorList()
         if not params.greedy:
+            # seed=None asks for fresh randomness, as in the other engines; a fixed hash of
+            # None would silently repeat the same samples on every call.
+            seed = params.seed if params.seed is not None else random.SystemRandom().getrandbits(63)
             generators = []
             for prompt in prompts:
                 for k in range(params.n):
                     g = torch.Generator(device=self.device if self.device.startswith("cuda") else "cpu")
-                    g.manual_seed(int(stable_hash(params.seed, prompt_key(prompt), k)[:15], 16))
+                    g.manual_seed(int(stable_hash(seed, prompt_key(prompt), k)[:15], 16))
                     generators.append(g)
             processors.append(_GumbelSampling(params.temperature, params.top_p, generators))
         extra = {"tokenizer": self.tokenizer} if params.stop else {}
@@ -219,11 +231,24 @@ class TransformersEngine(Engine):
                 reason, kept, count = "stop", tokens[:j], j
                 break
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        for stop in params.stop:
-            cut = text.find(stop)
-            if cut != -1:
-                text, reason = text[:cut], "stop"
+        text, stopped = cut_at_stop(text, params.stop)
+        if stopped:
+            # The row ended on the token that completed the stop string. Count up to it: when
+            # pad == EOS (SmolLM2), the padding after a stopped row looks like an EOS, and
+            # counting it would make a batched row one token longer than the same row alone.
+            reason, count = "stop", self._tokens_to_stop(kept, params.stop)
         return text, reason, count
+
+    def _tokens_to_stop(self, tokens: list[int], stop: tuple[str, ...]) -> int:
+        """The fewest leading tokens whose text contains a stop string (binary search)."""
+        low, high = 1, len(tokens)
+        while low < high:
+            mid = (low + high) // 2
+            if cut_at_stop(self.tokenizer.decode(tokens[:mid], skip_special_tokens=True), stop)[1]:
+                high = mid
+            else:
+                low = mid + 1
+        return high
 
     def close(self) -> None:
         self.model = None

