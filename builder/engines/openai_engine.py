@@ -35,7 +35,7 @@ import httpx
 from tqdm.auto import tqdm
 
 from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
-from .prompt_tokens import cut_at_stop, encode_prompts, render_prompt, request_seed
+from .prompt_tokens import continues_reply, cut_at_stop, encode_prompts, render_prompt, request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +180,10 @@ class OpenAIEngine(Engine):
         body.update(self.extra_body)
         if isinstance(prompt, str):
             return "/completions", {**body, "prompt": prompt}
+        if continues_reply(prompt):
+            # Continue the pre-filled assistant turn instead of starting a new one (vLLM's and
+            # transformers' chat endpoints read these; servers without them answer anew).
+            body = {**body, "continue_final_message": True, "add_generation_prompt": False}
         return "/chat/completions", {**body, "messages": prompt}
 
     async def _post(self, client: httpx.AsyncClient, path: str, body: dict) -> dict:

@@ -20,7 +20,17 @@ def render_prompt(tokenizer, prompt: Prompt, model_id: str) -> str:
             f"{model_id} has no chat template, so chat messages cannot be rendered; "
             "pass raw text prompts or use an instruction-tuned model"
         )
-    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    # A conversation that ends with an assistant message is continued, not answered: the
+    # caller pre-fills the start of the reply ("Score:") so that weak models keep the format.
+    prefill = continues_reply(prompt)
+    return tokenizer.apply_chat_template(
+        prompt, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
+    )
+
+
+def continues_reply(prompt: Prompt) -> bool:
+    """Chat messages whose last turn is the assistant's: the model continues that turn."""
+    return not isinstance(prompt, str) and prompt[-1]["role"] == "assistant"
 
 
 def prompt_budget(max_model_len: int, params: SamplingParams, model_id: str) -> int:

@@ -21,8 +21,8 @@ import random
 import torch
 from tqdm.auto import tqdm
 
-from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams, prompt_key, stable_hash
-from .prompt_tokens import cut_at_stop
+from .base import Completion, Engine, EngineError, Prompt, SamplingParams, prompt_key, stable_hash
+from .prompt_tokens import cut_at_stop, encode_prompts, render_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -106,49 +106,15 @@ class TransformersEngine(Engine):
 
     def render(self, prompt: Prompt) -> str:
         """The exact text the model sees: chat messages go through the chat template."""
-        if isinstance(prompt, str):
-            return prompt
-        if not self.tokenizer.chat_template:
-            raise ValueError(
-                f"{self.model_id} has no chat template, so chat messages cannot be rendered; "
-                "pass raw text prompts or use an instruction-tuned model"
-            )
-        # A conversation that ends with an assistant message is continued, not answered: the
-        # caller pre-fills the start of the reply ("Score:") so that weak models keep the format.
-        prefill = prompt[-1]["role"] == "assistant"
-        return self.tokenizer.apply_chat_template(
-            prompt, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
-        )
+        return render_prompt(self.tokenizer, prompt, self.model_id)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _encode(self, prompts: list[Prompt], params: SamplingParams) -> tuple[list[list[int]], list[bool]]:
-        budget = self.max_model_len - params.max_new_tokens
-        if budget < 1:
-            raise PromptTooLongError(
-                f"max_new_tokens={params.max_new_tokens} leaves no room for a prompt in the "
-                f"{self.max_model_len}-token context of {self.model_id}"
-            )
-        encoded, truncated = [], []
-        for i, prompt in enumerate(prompts):
-            # Chat templates already contain BOS-like markers; raw text gets the tokenizer's own.
-            ids = self.tokenizer(self.render(prompt), add_special_tokens=isinstance(prompt, str))["input_ids"]
-            cut = len(ids) > budget
-            if cut and params.truncate_prompt == "error":
-                raise PromptTooLongError(
-                    f"prompt {i} has {len(ids)} tokens, but {self.model_id} fits {budget} with "
-                    f"max_new_tokens={params.max_new_tokens} (context {self.max_model_len}); shorten "
-                    "the input or pass truncate_prompt='left' to keep its end"
-                )
-            encoded.append(ids[-budget:] if cut else ids)
-            truncated.append(cut)
-        return encoded, truncated
-
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         if self.model is None:
             raise EngineError("this transformers engine was closed; build a new one")
-        encoded, truncated = self._encode(prompts, params)
+        encoded, truncated = encode_prompts(self.tokenizer, prompts, params, self.max_model_len, self.model_id)
         # Longest first: batches of similar length waste less compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
         results: list[Completion | None] = [None] * len(prompts)
@@ -169,11 +135,15 @@ class TransformersEngine(Engine):
     def _generate_batch(self, encoded: list[list[int]], prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         from transformers import GenerationConfig, LogitsProcessorList
 
-        rows = [ids for ids in encoded for _ in range(params.n)]
-        width = max(len(r) for r in rows)
+        width = max(len(r) for r in encoded)
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
-        attention = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in encoded], device=self.device)
+        attention = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in encoded], device=self.device)
+        cache = None
+        if params.n > 1:
+            cache = self._shared_prefill(input_ids, attention, params.n)
+            input_ids = input_ids.repeat_interleave(params.n, dim=0)
+            attention = attention.repeat_interleave(params.n, dim=0)
 
         config = GenerationConfig(
             max_new_tokens=params.max_new_tokens,
@@ -202,6 +172,8 @@ class TransformersEngine(Engine):
                     generators.append(g)
             processors.append(_GumbelSampling(params.temperature, params.top_p, generators))
         extra = {"tokenizer": self.tokenizer} if params.stop else {}
+        if cache is not None:
+            extra["past_key_values"] = cache
         output = self.model.generate(
             input_ids=input_ids, attention_mask=attention, generation_config=config,
             logits_processor=processors, **extra,
@@ -218,6 +190,19 @@ class TransformersEngine(Engine):
                 used += count
             completions.append(Completion(texts, reasons, prompt_tokens=len(ids), completion_tokens=used))
         return completions
+
+    def _shared_prefill(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int):
+        """Run each prompt once and copy its KV cache for the n samples.
+
+        generate(num_return_sequences=n) would encode every prompt n times; for long prompts
+        and short outputs (an instruction per web text) the prompt is most of the work. The
+        last prompt token is left for generate() to run, so it computes the first logits."""
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=input_ids[:, :-1], attention_mask=attention[:, :-1],
+                         position_ids=positions[:, :-1], use_cache=True)
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(n)
+        return cache
 
     def _finish(self, tokens: list[int], params: SamplingParams) -> tuple[str, str, int]:
         """Cut one generated row at EOS or a stop string; return (text, finish reason, tokens used)."""
