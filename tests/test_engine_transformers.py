@@ -236,3 +236,12 @@ def test_smollm_samples_are_seeded(smollm):
     for c in first:
         assert len(c.texts) == 3 and len(set(c.texts)) > 1
         assert sum(1 for r in c.finish_reasons if r == "length") * 24 <= c.completion_tokens <= 3 * 24
+
+
+def test_shared_prefill_for_n_samples_matches_single_sampling(engine):
+    """With n > 1 each prompt is encoded once and its cache copied; sample k must still be the
+    sample a separate n=1 call draws with the same seed (sample 0 uses the same generator)."""
+    many = engine.generate(PROMPTS, SamplingParams(max_new_tokens=10, temperature=0.9, n=3, seed=5))
+    single = engine.generate(PROMPTS, SamplingParams(max_new_tokens=10, temperature=0.9, n=1, seed=5))
+    assert [c.texts[0] for c in many] == [c.texts[0] for c in single]
+    assert all(len(set(c.texts)) > 1 for c in many)

@@ -141,7 +141,8 @@ class TransformersEngine(Engine):
         attention = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in encoded], device=self.device)
         cache = None
         if params.n > 1:
-            cache = self._shared_prefill(input_ids, attention, params.n)
+            if width > 1:  # a one-token prompt leaves nothing to pre-fill
+                cache = self._shared_prefill(input_ids, attention, params.n)
             input_ids = input_ids.repeat_interleave(params.n, dim=0)
             attention = attention.repeat_interleave(params.n, dim=0)
 
