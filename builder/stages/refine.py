@@ -23,8 +23,11 @@ from ..prompts import EVALUATE, REFINE_RESPONSE, REWRITE, evaluate_messages, ref
 from .instructions import clean_instruction, instruction_problem
 
 SCORE_PREFILL = "Score:"
-_SCORE = re.compile(r"^\s*\**\s*([1-5])\**(?:\s*/\s*5)?(?![\d.])")
-_SCORE_ANYWHERE = re.compile(r"score\s*[:=]?\s*\**\s*([1-5])\**(?:\s*/\s*5)?(?![\d.])", re.IGNORECASE)
+# A digit 1-5, optionally bold or "/5" or "out of 5"; not part of a range ("1-5", echoed from
+# the prompt), a decimal ("4.5") or a larger number ("10").
+_NUMBER = r"\**\s*([1-5])\**(?:\s*(?:/|out of)\s*5(?!\d))?(?!\d|\.\d|\s*[-–]\s*\d|\s*(?:/|out of)\s*\d)"
+_SCORE = re.compile(r"^\s*" + _NUMBER)
+_SCORE_ANYWHERE = re.compile(r"score\s*[:=]?\s*" + _NUMBER, re.IGNORECASE)
 _REASON = re.compile(r"reason\s*:\s*(.+)", re.IGNORECASE | re.DOTALL)
 
 
