@@ -122,7 +122,7 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"{lang:<6}{setting:<8}{''.join(cells)}  {s['valid_pairs']:>5}  {s['invalid_judgements']:>7}  "
                   f"{'n/a' if fidelity is None else f'{100 * fidelity:.1f}%':>11}")
     judge = report["cost"].get("judge", {})
-    print(f"judge: {judge.get('requests', 0)} requests, {judge.get('calls', 0)} sent, {judge.get('cached', 0)} cached, "
+    print(f"judge: {judge.get('requests', 0)} requests, {judge.get('calls', 0)} sent, {judge.get('reused', 0)} reused, "
           f"{judge.get('wall_s', 0)} s")
     print(f"report: {report['files']['markdown']} (+ report.json, records.jsonl, plots/)")
     return 0

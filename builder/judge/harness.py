@@ -52,8 +52,12 @@ class EngineSpec:
     base_url: str | None = None
     batch_size: int | None = None
 
+    def __post_init__(self):
+        # Resolve "auto" now, so that "auto" and "transformers" for one model share an engine.
+        object.__setattr__(self, "engine", pick_engine(self.engine))
+
     def build(self) -> Engine:
-        kind = pick_engine(self.engine)
+        kind = self.engine
         options = {}
         if kind == "openai" and self.base_url:
             options["base_url"] = self.base_url
@@ -63,7 +67,7 @@ class EngineSpec:
 
     @property
     def is_local(self) -> bool:
-        return pick_engine(self.engine) != "openai"
+        return self.engine != "openai"
 
 
 @dataclasses.dataclass
@@ -129,7 +133,8 @@ def _stats_delta(engine: Engine, before: EngineStats, requests: int) -> dict:
     after = engine.stats
     calls = after.calls - before.calls
     return {
-        "requests": requests, "calls": calls, "cached": max(requests - calls, 0),
+        # reused: answered from the cache, or the same prompt as another request of this run
+        "requests": requests, "calls": calls, "reused": max(requests - calls, 0),
         "prompt_tokens": after.prompt_tokens - before.prompt_tokens,
         "completion_tokens": after.completion_tokens - before.completion_tokens,
         "wall_s": round(after.wall_s - before.wall_s, 3),
@@ -179,7 +184,7 @@ class Harness:
         if role not in self.cost:
             self.cost[role] = delta
             return
-        for key in ("requests", "calls", "cached", "prompt_tokens", "completion_tokens", "wall_s"):
+        for key in ("requests", "calls", "reused", "prompt_tokens", "completion_tokens", "wall_s"):
             self.cost[role][key] = round(self.cost[role][key] + delta[key], 3)
 
     # --- phases -----------------------------------------------------------------------------
@@ -209,7 +214,7 @@ class Harness:
         decided = [f for f in in_lang if f is not None]
         self.notes.append(
             f"{lang}: {len(native)}/{len(questions)} target-language questions ({source}); "
-            f"{sum(decided)}/{len(decided)} detected as {lang}"
+            f"language ID: {sum(decided)} of the {len(decided)} long enough to tell are {lang}"
         )
         with open(self.out / f"questions.{lang}.jsonl", "w", encoding="utf-8") as f:
             for q in questions:

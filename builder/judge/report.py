@@ -113,10 +113,10 @@ def markdown(report: dict) -> str:
         lines.append(f"| {lang} | {setting} | {_pct(s['consistency'])} | {_pct(s['position1_preference'])} | "
                      f"{s['mean_score_a'] if s['mean_score_a'] is not None else 'n/a'} | "
                      f"{s['mean_score_b'] if s['mean_score_b'] is not None else 'n/a'} | {reasons} |")
-    lines += ["", "## Cost", "", "| role | requests | sent | cached | prompt tokens | completion tokens | time (s) |",
+    lines += ["", "## Cost", "", "| role | requests | sent | reused (cache or duplicate) | prompt tokens | completion tokens | time (s) |",
               "|---|---|---|---|---|---|---|"]
     for role, cost in report["cost"].items():
-        lines.append(f"| {role} | {cost['requests']} | {cost['calls']} | {cost['cached']} | {cost['prompt_tokens']} | "
+        lines.append(f"| {role} | {cost['requests']} | {cost['calls']} | {cost['reused']} | {cost['prompt_tokens']} | "
                      f"{cost['completion_tokens']} | {cost['wall_s']} |")
     agg = meta["aggregation"]
     lines += ["", "## How the numbers are made", "",
@@ -172,7 +172,8 @@ def plot_win_tie_loss(report: dict, path: Path) -> None:
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.set_xlabel("share of pairs (model vs reference); whisker: 95% interval of the win rate")
-    ax.legend(loc="lower right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Model against the reference")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -195,7 +196,8 @@ def plot_fidelity(report: dict, path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("answers in the requested language")
     ax.set_title("Language fidelity")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -213,6 +215,7 @@ def plot_lengths(report: dict, pairs: list[dict], path: Path) -> None:
         ticks += [f"{labels[i]} model", f"{labels[i]} ref"]
     left.boxplot(data, orientation="horizontal")
     left.set_yticks(range(1, len(ticks) + 1), ticks, fontsize=8)
+    left.invert_yaxis()  # first language at the top, as in the right panel
     left.set_xlabel("answer length (characters)")
     left.set_title("Answer lengths")
     for k, (name, color) in enumerate(((SHORTER, "#e8590c"), (SIMILAR, "#868e96"), (LONGER, "#1971c2"))):
@@ -220,7 +223,9 @@ def plot_lengths(report: dict, pairs: list[dict], path: Path) -> None:
             stratum = s.get("length", {}).get("strata", {}).get(name)
             if stratum and stratum["n"]:
                 score = stratum["win_rate"] + stratum["tie_rate"] / 2
-                right.barh(y + (k - 1) * 0.25, score, height=0.25, color=color, label=name if y == 0 else None)
+                offset = y + (k - 1) * 0.25
+                right.barh(offset, score, height=0.25, color=color, label=name if y == 0 else None)
+                right.text(score + 0.01, offset, f"{100 * score:.0f}% (n={stratum['n']})", va="center", fontsize=7)
     for y, (_, _, s) in enumerate(rows):
         lc = s.get("length", {}).get("length_controlled_score")
         if lc is not None:
@@ -229,7 +234,8 @@ def plot_lengths(report: dict, pairs: list[dict], path: Path) -> None:
     right.set_xlim(0, 1)
     right.invert_yaxis()
     right.set_xlabel("model score (win + tie/2) by relative answer length")
-    right.legend(fontsize=7, loc="lower right")
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=7, loc="best")
     right.set_title("Score by length")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
