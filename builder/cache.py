@@ -1,83 +1,122 @@
-"""A persistent per-request cache (DESIGN.md §5), shared by the builder and the judge harness.
+"""A persistent per-request cache for model calls (DESIGN.md §5), shared by builder and eval.
 
-`datasets.map` cannot fingerprint a model, so every model call is keyed here by (engine, model
-and revision, prompt template hash, sampling parameters, prompt). SQLite in WAL mode lets several
-processes (data-parallel workers, Ray actors) read and write the same file safely; each write
-is its own short transaction, so a killed run loses at most the batch in flight.
+Every request is keyed by (engine identity, prompt template hash, sampling parameters, prompt),
+so a rerun of the same command sends only the requests that never finished, and changing a
+prompt's wording (which changes its template hash) or the model invalidates exactly the
+answers that depended on it.
+
+Storage is one SQLite file in WAL mode: readers never block the writer, several processes
+(e.g. one per GPU) can share it, and a killed run loses at most the batch it was writing.
+Writes retry on "database is locked" with backoff, on top of SQLite's own busy timeout.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
+
+from tqdm.auto import tqdm
 
 from .engines.base import Completion, Engine, Prompt, SamplingParams, prompt_key, stable_hash
 
+logger = logging.getLogger(__name__)
 
-def request_key(engine: Engine, template_hash: str, params: SamplingParams, prompt: Prompt) -> str:
-    return stable_hash(engine.identity(), template_hash, params.to_dict(), prompt_key(prompt))
+_SCHEMA = "CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
 
 
 class RequestCache:
-    """key -> JSON value, in one SQLite file."""
+    """`get(key)` / `put(key, value)` over SQLite; values are anything JSON can hold."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, timeout: float = 30.0, retries: int = 8):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self.timeout = timeout
+        self.retries = retries
+        self._local = threading.local()  # one connection per thread: sqlite3 objects are not shared
+        self._with_retries(lambda db: db.execute(_SCHEMA))
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            # One connection per thread; a generous timeout rides out other writers' locks.
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            self._local.db = db
+        return db
 
-    def get_many(self, keys: list[str]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        conn = self._connect()
-        for start in range(0, len(keys), 500):  # SQLite limits bound parameters per statement
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, value in conn.execute(f"SELECT key, value FROM requests WHERE key IN ({marks})", chunk):
-                found[key] = json.loads(value)
-        return found
+    def _with_retries(self, action):
+        delay = 0.05
+        for attempt in range(self.retries + 1):
+            try:
+                return action(self._db())
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if attempt == self.retries:
+                    raise sqlite3.OperationalError(
+                        f"request cache {self.path} stayed locked after {self.retries} retries; another "
+                        "process holds a long write lock on it (or the file sits on a network file "
+                        "system, where SQLite locking is unreliable: point the cache at local disk)"
+                    ) from error
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def get(self, key: str) -> Any | None:
-        return self.get_many([key]).get(key)
+        row = self._with_retries(lambda db: db.execute("SELECT value FROM requests WHERE key = ?", (key,)).fetchone())
+        return json.loads(row[0]) if row else None
 
-    def put_many(self, items: dict[str, Any]) -> None:
-        rows = [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()]
-        for attempt in range(5):
-            try:
-                conn = self._connect()
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("INSERT OR REPLACE INTO requests (key, value) VALUES (?, ?)", rows)
-                conn.execute("COMMIT")
-                return
-            except sqlite3.OperationalError:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.OperationalError:
-                    pass
-                if attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._with_retries(
+                lambda db: db.execute(f"SELECT key, value FROM requests WHERE key IN ({marks})", chunk).fetchall()
+            )
+            found.update((k, json.loads(v)) for k, v in rows)
+        return found
 
     def put(self, key: str, value: Any) -> None:
         self.put_many({key: value})
 
+    def put_many(self, items: dict[str, Any]) -> None:
+        """Write several entries in one transaction (all or none survive a crash)."""
+        rows = [(k, json.dumps(v, ensure_ascii=False), time.time()) for k, v in items.items()]
+
+        def write(db: sqlite3.Connection):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO requests (key, value, created) VALUES (?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        if rows:
+            self._with_retries(write)
+
     def __len__(self) -> int:
-        return self._connect().execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        return self._with_retries(lambda db: db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def request_key(engine: Engine, template_hash: str, params: SamplingParams, prompt: Prompt) -> str:
+    """The cache key of one request."""
+    return stable_hash(engine.identity(), template_hash, params.to_dict(), prompt_key(prompt))
 
 
 def cached_generate(
@@ -86,32 +125,39 @@ def cached_generate(
     params: SamplingParams,
     cache: RequestCache | None,
     template_hash: str,
-    *,
     chunk_size: int = 64,
-) -> tuple[list[Completion], int]:
-    """Answer `prompts`, sending only cache misses to the engine, in chunks that are written to
-    the cache as soon as they finish. Returns (completions, number served from the cache)."""
-    if cache is None:
-        out = []
-        for start in range(0, len(prompts), chunk_size):
-            out.extend(engine.generate(prompts[start : start + chunk_size], params))
-        return out, 0
+    desc: str | None = None,
+) -> list[Completion]:
+    """`engine.generate` with the cache in front: only uncached prompts reach the engine.
+
+    Misses are sent `chunk_size` at a time and each chunk is written to the cache as soon as
+    it returns, so a run that dies keeps everything finished before it. Identical prompts in
+    one call are generated once. `chunk_size=1` sends one request per call (a baseline).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     keys = [request_key(engine, template_hash, params, p) for p in prompts]
-    found = cache.get_many(list(dict.fromkeys(keys)))
+    found = cache.get_many(keys) if cache is not None else {}
     results: dict[str, Completion] = {k: Completion.from_dict(v) for k, v in found.items()}
-    hits = sum(1 for k in keys if k in results)
-    missing = list(dict.fromkeys(k for k in keys if k not in results))
+    todo = list(dict.fromkeys(k for k in keys if k not in results))
     by_key = dict(zip(keys, prompts))
-    for start in range(0, len(missing), chunk_size):
-        chunk = missing[start : start + chunk_size]
+    if todo and found:
+        logger.info("%s: %d of %d requests cached, generating %d", desc or "generate", len(keys) - len(todo), len(keys), len(todo))
+    bar = tqdm(total=len(todo), desc=desc or f"generate ({engine.name})", unit="request", disable=len(todo) < 2)
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
         completions = engine.generate([by_key[k] for k in chunk], params)
-        cache.put_many({k: c.to_dict() for k, c in zip(chunk, completions)})
-        results.update(zip(chunk, completions))
-    return [results[k] for k in keys], hits
+        fresh = dict(zip(chunk, completions))
+        results.update(fresh)
+        if cache is not None:
+            cache.put_many({k: c.to_dict() for k, c in fresh.items()})
+        bar.update(len(chunk))
+    bar.close()
+    return [results[k] for k in keys]
 
 
 class CachedModel:
-    """An engine bound to a cache: what the stages call. Counts cache hits for the funnel."""
+    """An engine bound to a cache: what the builder's stages call. Counts cache hits."""
 
     def __init__(self, engine: Engine, cache: RequestCache | None = None, *, chunk_size: int = 64):
         self.engine = engine
@@ -122,10 +168,9 @@ class CachedModel:
     def __call__(self, prompts: list[Prompt], params: SamplingParams, template_hash: str) -> list[Completion]:
         if not prompts:
             return []
-        out, hits = cached_generate(
-            self.engine, prompts, params, self.cache, template_hash,
-            chunk_size=self.chunk_size)
-        self.hits += hits
+        calls_before = self.engine.stats.calls
+        out = cached_generate(self.engine, prompts, params, self.cache, template_hash, chunk_size=self.chunk_size)
+        self.hits += len(prompts) - (self.engine.stats.calls - calls_before)
         return out
 
     def identity(self) -> dict[str, Any]:

@@ -1,0 +1,7 @@
+"""`python -m builder.judge ...` runs the judge harness (same as `x-instruction eval ...`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,192 @@
+"""The judge harness end to end: answers, references, both judge orders, report files, resume."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from builder.engines.base import Completion, Engine
+from builder.judge.cli import main
+from builder.judge.harness import EngineSpec, EvalConfig, Harness
+from builder.judge.questions import load_questions
+
+evaluate = pytest.importorskip("evaluate")
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def second_tiny_model_dir(tmp_path_factory, tiny_model_dir):
+    """Another random tiny Llama (other seed), so the reference answers differ from the model's."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    torch.manual_seed(1)
+    model = LlamaForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.05)
+    out = tmp_path_factory.mktemp("tiny-llama-2")
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
+    return out
+
+
+def read_records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.slow  # ~4 min on a busy 2-core CPU: 80 translations, 320 answers, 320 judgements
+def test_end_to_end_on_vicuna80_with_a_tiny_model(tmp_path, shared_data, tiny_model_dir, second_tiny_model_dir, capsys):
+    out = tmp_path / "report"
+    argv = [
+        "--langs", "sw", "--questions", str(shared_data / "vicuna_bench" / "question.jsonl"),
+        "--model", str(tiny_model_dir), "--engine", "transformers",
+        "--reference-model", str(second_tiny_model_dir), "--reference-engine", "transformers",
+        "--translate-model", str(tiny_model_dir), "--translate-engine", "transformers",
+        "--judge-model", str(tiny_model_dir), "--judge-engine", "transformers",
+        "--answer-max-tokens", "8", "--judge-max-tokens", "6", "--bootstrap", "200", "--output-dir", str(out),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    sent, cached = map(int, re.search(r"judge: 320 requests, (\d+) sent, (\d+) reused", printed).groups())
+    # a random model often gives the same answer to different questions: equal prompts are sent once
+    assert sent > 0 and sent + cached == 320
+
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    records = read_records(out)
+    assert len(records) == 160  # 80 questions x 2 settings
+    assert {(r["setting"], r["lang"]) for r in records} == {("en", "sw"), ("native", "sw")}
+    for name in ("win_tie_loss.png", "language_fidelity.png", "answer_lengths.png"):
+        data = (out / "plots" / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5000
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| sw | en |" in markdown and "| sw | native |" in markdown
+    assert (out / "questions.sw.jsonl").exists()  # the translated questions, for auditing
+
+    # the report agrees with the evaluate metrics computed from its own records
+    pairwise = evaluate.load(str(EVAL_DIR / "pairwise_judge"))
+    fidelity = evaluate.load(str(EVAL_DIR / "language_fidelity"))
+    for setting in ("en", "native"):
+        rows = [r for r in records if r["setting"] == setting]
+        summary = report["results"]["sw"][setting]
+        metric = pairwise.compute(
+            questions=[r["question"] for r in rows], answers_a=[r["answer_a"] for r in rows],
+            answers_b=[r["answer_b"] for r in rows], judgements=[r["judgement_ab"] for r in rows],
+            judgements_swapped=[r["judgement_ba"] for r in rows], n_boot=200)
+        for key, value in metric.items():
+            if key != "invalid_by_status":  # the report also knows the finish reasons
+                assert summary[key] == value, key
+        assert sum(summary["invalid_by_status"].values()) == summary["invalid_judgements"]
+        # a random model cannot keep the judge's format: every judgement is invalid, none scored
+        assert summary["pairs"] == 80 and summary["invalid_judgements"] == 160 and summary["win_rate"] is None
+        lid = fidelity.compute(answers=[r["answer_a"] for r in rows], lang="sw")
+        assert summary["fidelity_a"]["fidelity"] == lid["fidelity"]
+        assert summary["fidelity_a"]["undecided"] == lid["undecided"]
+
+    # resume: the same command again sends nothing, and reports the same numbers
+    assert main(argv) == 0
+    assert "judge: 320 requests, 0 sent, 320 reused" in capsys.readouterr().out
+    again = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert again["results"] == report["results"]
+    assert again["cost"]["model"]["calls"] == 0
+
+
+class RuleJudge(Engine):
+    """A judge for tests that reads the two answers in its prompt and prefers the longer one
+    (or, with `position_bias`, always the first). Its decisions are known, so the harness's
+    mapping of orders to systems can be checked exactly."""
+
+    name = "rule-judge"
+
+    def __init__(self, position_bias: bool = False):
+        super().__init__("rule-judge")
+        self.position_bias = position_bias
+
+    def _generate(self, prompts, params):
+        out = []
+        for messages in prompts:
+            text = messages[1]["content"]
+            first = re.search(r"<answer1>\n(.*?)\n</answer1>", text, re.S).group(1)
+            second = re.search(r"<answer2>\n(.*?)\n</answer2>", text, re.S).group(1)
+            if self.position_bias:
+                scores = (9, 2)
+            else:
+                scores = (8, 3) if len(first) > len(second) else (3, 8) if len(first) < len(second) else (5, 5)
+            reply = f"<score1>{scores[0]}</score1> <score2>{scores[1]}</score2>"
+            reply = reply[len(messages[-1]["content"]):] if messages[-1]["role"] == "assistant" else reply
+            out.append(Completion([reply], ["stop"], prompt_tokens=len(text) // 4, completion_tokens=12))
+        return out
+
+
+def _config(tmp_path, **overrides) -> EvalConfig:
+    questions = load_questions(limit=6)
+    refs = tmp_path / "refs.{lang}.jsonl"
+    with open(tmp_path / "refs.fi.jsonl", "w", encoding="utf-8") as f:
+        for i, q in enumerate(questions):  # reference answers of alternating length
+            f.write(json.dumps({"question_id": q.question_id, "answer": "Vastaus. " * (1 if i % 2 else 30)}) + "\n")
+    with open(tmp_path / "q.fi.jsonl", "w", encoding="utf-8") as f:
+        for q in questions:
+            f.write(json.dumps({"question_id": q.question_id, "text": f"Kysymys {q.question_id}: miksi?"}) + "\n")
+    settings = dict(langs=["fi"], output_dir=str(tmp_path / "out"), questions="embedded", limit=6,
+                    model=EngineSpec("transformers", "tiny"), judge=EngineSpec("transformers", "rule"),
+                    reference_answers=str(refs), native_questions=str(tmp_path / "q.{lang}.jsonl"),
+                    answer_max_tokens=12, n_boot=100)
+    settings.update(overrides)
+    return EvalConfig(**settings)
+
+
+def test_orders_are_mapped_back_to_the_systems(tmp_path, tiny_engine):
+    config = _config(tmp_path)
+    report = Harness(config, engines={"model": tiny_engine, "judge": RuleJudge()}).run()
+    records = read_records(Path(config.output_dir))
+    assert len(records) == 12
+    for record in records:
+        expected = "win" if record["chars_a"] > record["chars_b"] else "loss" if record["chars_a"] < record["chars_b"] else "tie"
+        assert record["outcome"] == expected
+        assert record["parsed_ab"]["status"] == record["parsed_ba"]["status"] == "ok"
+        # the swapped judgement saw B first
+        assert record["judgement_ab"] != record["judgement_ba"] or expected == "tie"
+    for setting in ("en", "native"):
+        summary = report["results"]["fi"][setting]
+        rows = [r for r in records if r["setting"] == setting]
+        assert summary["win_rate"] == pytest.approx(sum(r["chars_a"] > r["chars_b"] for r in rows) / 6, abs=1e-4)
+        assert summary["consistency"] == 1.0 and summary["invalid_judgements"] == 0
+    # the native setting asked the target-language question from the file
+    assert {r["question"] for r in records if r["setting"] == "native"} == {f"Kysymys {i}: miksi?" for i in range(1, 7)}
+    assert report["meta"]["judge"]["prefill"] is True  # a local judge is pre-filled by default
+    assert report["cost"]["judge"]["requests"] == 24 and report["cost"]["judge"]["prompt_tokens"] > 0
+
+
+def test_a_position_biased_judge_gives_only_ties(tmp_path, tiny_engine):
+    config = _config(tmp_path, settings=("en",))
+    report = Harness(config, engines={"model": tiny_engine, "judge": RuleJudge(position_bias=True)}).run()
+    summary = report["results"]["fi"]["en"]
+    assert summary["tie_rate"] == 1.0 and summary["consistency"] == 0.0
+    assert summary["position1_preference"] == 1.0
+
+
+def test_several_samples_are_all_judged_and_bootstrapped_by_question(tmp_path, tiny_engine):
+    config = _config(tmp_path, settings=("en",), samples=3, answer_temperature=0.9)
+    report = Harness(config, engines={"model": tiny_engine, "judge": RuleJudge()}).run()
+    records = read_records(Path(config.output_dir))
+    assert len(records) == 18 and sorted({r["sample"] for r in records}) == [0, 1, 2]
+    summary = report["results"]["fi"]["en"]
+    assert summary["pairs"] == 18 and summary["bootstrap"]["unit"] == "group"
+
+
+def test_configuration_errors_name_the_fix(tmp_path, capsys):
+    assert main(["--langs", "sw", "--output-dir", str(tmp_path)]) == 2
+    assert "--reference-answers FILE" in capsys.readouterr().err
+    assert main(["--langs", "sw", "--settings", "en,zero", "--reference-answers", "x", "--output-dir", str(tmp_path)]) == 2
+    assert "unknown settings ['zero']" in capsys.readouterr().err
+    assert main(["--langs", "xx", "--reference-answers", "x", "--output-dir", str(tmp_path)]) == 2
+    assert "unknown language code 'xx'" in capsys.readouterr().err
+    assert main(["--langs", "sw", "--samples", "2", "--reference-answers", "x", "--output-dir", str(tmp_path)]) == 2
+    assert "temperature > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--langs", "sw", "--judge-format", "stars"])
