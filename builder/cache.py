@@ -143,7 +143,7 @@ def cached_generate(
     by_key = dict(zip(keys, prompts))
     if todo and found:
         logger.info("%s: %d of %d requests cached, generating %d", desc or "generate", len(keys) - len(todo), len(keys), len(todo))
-    bar = tqdm(total=len(todo), desc=desc or f"generate ({engine.name})", unit="request", disable=len(todo) < 2)
+    bar = tqdm(total=len(todo), desc=desc or f"generate ({engine.name})", unit="request", disable=len(todo) < 2, leave=False)
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
         completions = engine.generate([by_key[k] for k in chunk], params)

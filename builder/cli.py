@@ -16,6 +16,8 @@ import types
 import typing
 
 from .config import BuildConfig
+from .hub_cli import add_push_arguments, run_push
+from .judge.cli import add_eval_arguments, run_eval
 
 HELP = {
     "langs": "comma-separated language codes, or 'all' for the paper's ten (default: all)",
@@ -84,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from .hub import PushError
     from .pipeline import EmptyBuildError, build
 
     config = config_from_args(args)
@@ -94,7 +97,8 @@ def run_build(args: argparse.Namespace) -> int:
         return 0
     try:
         result = build(config)
-    except EmptyBuildError as err:
+    except (EmptyBuildError, PushError) as err:
+        # A failed push leaves the export on disk; the same command resumes the push.
         print(f"x-instruction: {err}", file=sys.stderr)
         return 1
     print(result.funnel.table())
@@ -103,8 +107,12 @@ def run_build(args: argparse.Namespace) -> int:
           f"{stats['prompt_tokens']}/{stats['completion_tokens']}  model time: {stats['wall_s']:.1f} s")
     print(f"wrote {result.output_dir}  (load with datasets.load_dataset({str(result.output_dir)!r}, "
           f"{config.langs[0]!r}))")
-    if config.push_to_hub:
-        print(f"pushed to https://huggingface.co/datasets/{config.push_to_hub}")
+    if result.push_summary is not None:
+        from huggingface_hub import constants
+
+        changed = [c for c, state in result.push_summary.items() if state != "unchanged"]
+        print(f"pushed to {constants.ENDPOINT}/datasets/{config.push_to_hub} "
+              f"({len(changed)} of {len(result.push_summary)} parts uploaded)")
     return 0
 
 
@@ -130,17 +138,13 @@ def make_parser() -> argparse.ArgumentParser:
     langs = sub.add_parser("languages", help="list the registered languages")
     langs.set_defaults(func=run_languages)
 
-    for module, name, adder, runner, text in (
-        ("builder.hub_cli", "push", "add_push_arguments", "run_push", "push an export to the Hugging Face Hub"),
-        ("builder.judge.cli", "eval", "add_eval_arguments", "run_eval", "judge models pairwise and check answer language"),
-    ):
-        try:
-            mod = __import__(module, fromlist=[adder])
-        except ImportError:  # an optional part that is not installed in this checkout
-            continue
-        command = sub.add_parser(name, help=text)
-        getattr(mod, adder)(command)
-        command.set_defaults(func=getattr(mod, runner))
+    push = sub.add_parser("push", help="push an export folder to the Hugging Face Hub")
+    add_push_arguments(push, default_output_dir=BuildConfig.output_dir)
+    push.set_defaults(func=run_push)
+
+    evaluate = sub.add_parser("eval", help="answer a question set, judge pairwise against a reference, check languages")
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(func=run_eval)
     return parser
 
 
