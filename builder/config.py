@@ -9,6 +9,12 @@ from typing import Any
 from .languages import PAPER_LANGUAGES, parse_languages
 
 
+# The embedded demo corpus is read only this far unless --max-docs says otherwise: the
+# embedded model on two CPU cores does about this many texts per language in the README's
+# five-minute budget. Real corpora are read in full by default.
+EMBEDDED_DEMO_DOCS = 4
+
+
 @dataclasses.dataclass
 class BuildConfig:
     # what to read
@@ -16,7 +22,7 @@ class BuildConfig:
     corpus: str = "embedded"  # embedded | a local file or folder | hub:ID[:CONFIG] | fineweb2 | culturax
     text_column: str | None = None
     split: str = "train"
-    max_docs: int | None = None  # per language, read before cleaning
+    max_docs: int | None = None  # per language, read before cleaning; see EMBEDDED_DEMO_DOCS
     seeds: str | None = None  # seed pairs for few-shot generation; None = the embedded ones
     # models
     model: str = "smollm2-135m"
@@ -59,6 +65,8 @@ class BuildConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.min_tokens >= self.max_tokens:
             raise ValueError(f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})")
+        if self.corpus == "embedded" and self.max_docs is None:
+            self.max_docs = EMBEDDED_DEMO_DOCS
         if self.max_docs is not None and self.max_docs < 1:
             raise ValueError(f"max_docs must be >= 1, got {self.max_docs}")
 

@@ -72,6 +72,8 @@ class Models:
         self.chunk = config.batch_size * 4
         self.generator = CachedModel(load(config.generator or config.model), cache, chunk_size=self.chunk)
         self.evaluator = CachedModel(load(config.evaluator or config.model), cache, chunk_size=self.chunk)
+        # A preloaded engine may have served earlier builds: report only this build's work.
+        self._baseline = {id(e): dataclasses.replace(e.stats) for e in engines.values()}
 
     def count_tokens(self, text: str) -> int:
         return self.generator.engine.count_tokens(text)
@@ -79,8 +81,10 @@ class Models:
     def stats(self) -> dict:
         total = EngineStats()
         for engine in self.engines.values():
+            base = self._baseline[id(engine)]
             for field in dataclasses.fields(total):
-                setattr(total, field.name, getattr(total, field.name) + getattr(engine.stats, field.name))
+                delta = getattr(engine.stats, field.name) - getattr(base, field.name)
+                setattr(total, field.name, getattr(total, field.name) + delta)
         return {**total.to_dict(), "cache_hits": self.generator.hits + (self.evaluator.hits if self.evaluator is not self.generator else 0)}
 
 

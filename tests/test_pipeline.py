@@ -107,3 +107,46 @@ def test_bad_numbers_are_rejected(tmp_path):
         _config(tmp_path, rounds=0)
     with pytest.raises(ValueError, match="min_tokens"):
         _config(tmp_path, min_tokens=900, max_tokens=100)
+
+
+def test_udhr_as_a_local_corpus(tmp_path, shared_data):
+    """Real text through the whole pipeline from a local jsonl file."""
+    config = _config(tmp_path, langs=["sw"], corpus=str(shared_data / "udhr" / "sw.jsonl"), max_docs=None,
+                     target_size=100)
+    result = build(config, engines={"scripted": ScriptedEngine(writer_and_judge)})
+    funnel = result.build_info["funnel"]["sw"]
+    assert funnel["rows_in"] == 15
+    kept = result.languages["sw"]
+    assert len(kept) == funnel["rows_out"] > 0
+    assert all(row["source"]["row"].startswith("udhr-sw-") for row in kept)
+
+
+def _cli(tmp_path, *args):
+    from builder.cli import main
+
+    return main(["build", "--work-dir", str(tmp_path / "w"), "--output-dir", str(tmp_path / "o"), *args])
+
+
+def test_cli_bad_input_gives_one_clear_line(tmp_path, capsys):
+    assert _cli(tmp_path, "--langs", "xx") == 2
+    assert "unknown language code 'xx'" in capsys.readouterr().err
+    assert _cli(tmp_path, "--langs", "sw", "--corpus", str(tmp_path / "missing.jsonl")) == 2
+    assert "missing.jsonl" in capsys.readouterr().err
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Habari za asubuhi, karibu sana nyumbani kwetu.\n".encode() + "caf\xe9".encode("latin-1"))
+    assert _cli(tmp_path, "--langs", "sw", "--corpus", str(latin1)) == 2
+    err = capsys.readouterr().err
+    assert "UTF-8" in err or "utf-8" in err
+
+
+def test_yaml_config_with_cli_override(tmp_path):
+    from builder.cli import config_from_args, make_parser
+
+    yaml_file = tmp_path / "build.yaml"
+    yaml_file.write_text("langs: sw,fi\nrounds: 3\ncandidates: 2\n")
+    args = make_parser().parse_args(["build", "--config", str(yaml_file), "--rounds", "1"])
+    config = config_from_args(args)
+    assert config.langs == ["sw", "fi"] and config.rounds == 1 and config.candidates == 2
+    yaml_file.write_text("roundz: 3\n")
+    with pytest.raises(ValueError, match="unknown option.*roundz"):
+        config_from_args(make_parser().parse_args(["build", "--config", str(yaml_file)]))
