@@ -19,19 +19,11 @@ from pathlib import Path
 
 import datasets
 
+from .citation import CITATION
 from .config import BuildConfig
 from .languages import LANGUAGES, PAPER_LANGUAGES
 from .schema import PUBLISHED
 
-CITATION = """\
-@inproceedings{li-etal-2024-x-instruction,
-  title = "X-Instruction: Aligning Language Model in Low-resource Languages with Self-curated Cross-lingual Instructions",
-  author = "Li, Chong and Yang, Wen and Zhang, Jiajun and Lu, Jinliang and Wang, Shaonan and Zong, Chengqing",
-  booktitle = "Findings of the Association for Computational Linguistics: ACL 2024",
-  year = "2024",
-  url = "https://arxiv.org/abs/2405.19744",
-}
-"""
 
 DESCRIPTION = (
     "Cross-lingual instruction data: English instructions written by a model for natural web text "

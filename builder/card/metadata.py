@@ -6,6 +6,7 @@ than breaking the card, since cards are also rendered for exports made by older 
 
 from __future__ import annotations
 
+from ..citation import CITATION
 from .layout import ALL_CONFIG, Layout, ordered_splits
 from .stats import pretty_json, prompts_table
 
@@ -201,6 +202,7 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
         "figures": figures,
         "limitations": _limitations(settings, stats, build_info),
         "licence": licence,
+        "citation": CITATION.rstrip(),
         "licence_note": licence_note,
         "generator_model": settings.get("model") or NOT_RECORDED,
         "embedded_model": is_embedded_model(settings.get("model")),

@@ -7,17 +7,10 @@ Load it by path: evaluate.load("eval/language_fidelity"). Language ID is the pro
 import datasets
 import evaluate
 
+from builder.citation import CITATION as _CITATION
+
 from builder.judge.fidelity import language_fidelity
 
-_CITATION = """\
-@inproceedings{li-etal-2024-x-instruction,
-  title = {X-Instruction: Aligning Language Model in Low-resource Languages with Self-curated Cross-lingual Instructions},
-  author = {Li, Chong and Yang, Wen and Zhang, Jiajun and Lu, Jinliang and Wang, Shaonan and Zong, Chengqing},
-  booktitle = {Findings of the Association for Computational Linguistics: ACL 2024},
-  year = {2024},
-  url = {https://arxiv.org/abs/2405.19744}
-}
-"""
 
 _DESCRIPTION = """\
 Does a model answer in the requested language? Each answer goes through offline language ID;

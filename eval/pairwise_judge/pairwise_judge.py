@@ -8,6 +8,8 @@ metric computed over the report's records.jsonl give the same numbers.
 import datasets
 import evaluate
 
+from builder.citation import CITATION as _CITATION
+
 from builder.judge.aggregate import PARTIAL
 from builder.judge.aggregate import RULES
 from builder.judge.aggregate import pairwise_summary
@@ -16,15 +18,6 @@ from builder.judge.judging import pair_prompts
 from builder.judge.judging import run_judge
 from builder.judge.prompts import check_format
 
-_CITATION = """\
-@inproceedings{li-etal-2024-x-instruction,
-  title = {X-Instruction: Aligning Language Model in Low-resource Languages with Self-curated Cross-lingual Instructions},
-  author = {Li, Chong and Yang, Wen and Zhang, Jiajun and Lu, Jinliang and Wang, Shaonan and Zong, Chengqing},
-  booktitle = {Findings of the Association for Computational Linguistics: ACL 2024},
-  year = {2024},
-  url = {https://arxiv.org/abs/2405.19744}
-}
-"""
 
 _DESCRIPTION = """\
 Pairwise judgement of two systems' answers by an LLM judge, as in the X-Instruction paper
