@@ -66,7 +66,7 @@ def test_trains_evaluates_checks_language_and_saves_a_loadable_adapter(first_run
     assert "language:\n- bn\n- sw" in card and "x-instruction" in card
     assert "| `sw` | Swahili | 10 | 10 | - | 2 |" in card  # sw's test split is its held-out set
     assert "| `bn` | Bengali | 4 | 4 | - | 2 |" in card  # bn: --eval_size 2 split off its 6 rows
-    assert "Share of held-out answers in the requested language" in card
+    assert "Share of held-out answers in the expected language" in card
 
 
 def test_resume_continues_the_step_count_and_merges(first_run):

@@ -31,7 +31,7 @@ class LanguageCheckArguments:
 
 
 @dataclass
-class TrainingDataArguments(LanguageCheckArguments):
+class TrainingDataArguments:
     """Shared by every script: which languages, how much held out, what to do with the adapter."""
 
     languages: str = field(
@@ -56,7 +56,7 @@ class TrainingDataArguments(LanguageCheckArguments):
 
 
 @dataclass
-class XInstructionArguments(TrainingDataArguments):
+class XInstructionArguments(TrainingDataArguments, LanguageCheckArguments):
     """trl_scripts/sft.py: training on X-Instruction configs."""
 
     language_weights: str | None = field(
@@ -84,7 +84,7 @@ class XInstructionArguments(TrainingDataArguments):
 
 
 @dataclass
-class GeneratorArguments(TrainingDataArguments):
+class GeneratorArguments(TrainingDataArguments, LanguageCheckArguments):
     """trl_scripts/train_generator.py: seed pairs for the backward model."""
 
     seed_file: str | None = field(
@@ -112,6 +112,12 @@ class GeneratorArguments(TrainingDataArguments):
 class EvaluatorArguments(TrainingDataArguments):
     """trl_scripts/train_evaluator.py: scored pairs for the refine stage's rater."""
 
+    scores_file: str | None = field(
+        default=None,
+        metadata={"help": "Scored pairs in a local file (.jsonl/.json/.csv/.parquet) with a `lang` column. Instead "
+                  "of --dataset_name."},
+    )
+
     score_column: str = field(default="score", metadata={"help": "Integer score column (1-5)."})
     reason_column: str | None = field(
         default="reason",
@@ -123,6 +129,12 @@ class EvaluatorArguments(TrainingDataArguments):
         metadata={"help": "Read the builder's `judgements` column (the audit config `candidates`): one example per "
                   "parsed judgement, its score and reason as the evaluator wrote them."},
     )
+    score_check_steps: int = field(
+        default=0,
+        metadata={"help": "Every N optimizer steps (and before/after training), rate held-out pairs and log how many "
+                  "ratings parse and match the reference score. 0 turns the check off."},
+    )
+    score_check_prompts: int = field(default=16, metadata={"help": "Held-out pairs for the score check."})
     balance_scores: bool = field(
         default=False,
         metadata={"help": "Downsample so every score 1-5 is equally frequent (scored data is usually mostly 4-5)."},

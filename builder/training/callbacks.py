@@ -1,5 +1,5 @@
-"""A training callback that measures the signal X-Instruction exists to move: does the model
-answer in the language it was asked to answer in?
+"""Training callbacks that generate during training. The main one measures the signal
+X-Instruction exists to move: does the model answer in the language it was asked to answer in?
 
 Every N steps (and before the first and after the last step) the model answers a few held-out
 prompts greedily; language ID (`builder.lid`) checks each answer, and the callback logs, per
@@ -15,6 +15,9 @@ be English whatever the language of its input.
 Generation follows TRL's own completion logging: under DeepSpeed ZeRO-3 the parameters are
 gathered, under FSDP1 summoned, each process answers an equal slice of the prompts and the
 answers are gathered, so every process logs the same numbers.
+
+`ScoreAgreementCallback` does the same for the refine stage's rater (train_evaluator.py): how
+many held-out judgements parse, and how many match the reference score.
 """
 
 from __future__ import annotations
@@ -57,10 +60,13 @@ def language_shares(answers: list[str], probes: list[Probe]) -> dict[str, float]
 
 
 def _encode(tokenizer, prompt) -> list[int]:
-    """Token ids exactly as SFTTrainer tokenised the training prompts."""
+    """Token ids exactly as SFTTrainer tokenised the training prompts. A conversation ending with
+    an assistant message is continued (the refine stage pre-fills "Score:"), as the engines do."""
     if isinstance(prompt, str):
         return tokenizer(prompt)["input_ids"]
-    text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    prefill = prompt[-1]["role"] == "assistant"
+    text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=not prefill,
+                                         continue_final_message=prefill)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -93,27 +99,30 @@ def generate_answers(model, tokenizer, prompts: list, max_new_tokens: int, batch
     return answers
 
 
-class LanguageShareCallback(TrainerCallback):
-    """Logs the share of answers in the expected language every `every_steps` steps.
+class GenerationCheckCallback(TrainerCallback):
+    """Every `every_steps` steps (and before the first and after the last), the model answers
+    `prompts` greedily and `evaluate(answers)` turns the answers into logged numbers."""
 
-    Usage:
-        trainer.add_callback(LanguageShareCallback(trainer, probes, every_steps=100))
-    """
+    name = "generation check"
+    key = "generation"  # prefix of the timing entry
 
-    def __init__(self, trainer: Trainer, probes: list[Probe], every_steps: int, max_new_tokens: int = 128,
+    def __init__(self, trainer: Trainer, prompts: list, every_steps: int, max_new_tokens: int = 128,
                  batch_size: int = 8, at_start: bool = True):
-        if not probes:
-            raise ValueError("the language check needs at least one held-out prompt")
+        if not prompts:
+            raise ValueError(f"the {self.name} needs at least one held-out prompt")
         if every_steps < 1:
             raise ValueError(f"every_steps must be >= 1, got {every_steps}")
         self.trainer = trainer
-        self.probes = probes
+        self.prompts = prompts
         self.every_steps = every_steps
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.at_start = at_start
-        self.history: list[tuple[int, dict[str, float]]] = []  # (step, logs), for tests and reports
+        self.history: list[tuple[int, dict[str, float]]] = []  # (step, logs), for tests and the model card
         self._last_step = -1
+
+    def evaluate(self, answers: list[str]) -> dict[str, float]:
+        raise NotImplementedError
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.at_start and state.global_step == 0:
@@ -131,9 +140,8 @@ class LanguageShareCallback(TrainerCallback):
             return None
         self._last_step = state.global_step
         start = time.perf_counter()
-        answers = self._answers()
-        logs = language_shares(answers, self.probes)
-        logs["lang_check_seconds"] = round(time.perf_counter() - start, 3)
+        logs = self.evaluate(self._answers())
+        logs[f"{self.key}_check_seconds"] = round(time.perf_counter() - start, 3)
         self.history.append((state.global_step, dict(logs)))
         # Trainer.log, not SFTTrainer.log: TRL's override would flush its running train metrics
         # (token accuracy, entropy) into this entry and reset their averages mid-interval. Logging
@@ -152,7 +160,7 @@ class LanguageShareCallback(TrainerCallback):
         trainer = self.trainer
         accelerator = trainer.accelerator
         tokenizer = trainer.processing_class
-        prompts = [p.prompt for p in self.probes]
+        prompts = self.prompts
         model = trainer.model_wrapped
         was_training = model.training
         model.eval()
@@ -168,3 +176,45 @@ class LanguageShareCallback(TrainerCallback):
         finally:
             model.train(was_training)
         return answers
+
+
+class LanguageShareCallback(GenerationCheckCallback):
+    """Logs the share of answers in the expected language (see the module docstring).
+
+    Usage:
+        trainer.add_callback(LanguageShareCallback(trainer, probes, every_steps=100))
+    """
+
+    name = "language check"
+    key = "lang"
+
+    def __init__(self, trainer: Trainer, probes: list[Probe], every_steps: int, **kwargs):
+        super().__init__(trainer, [p.prompt for p in probes], every_steps, **kwargs)
+        self.probes = probes
+
+    def evaluate(self, answers: list[str]) -> dict[str, float]:
+        return language_shares(answers, self.probes)
+
+
+class ScoreAgreementCallback(GenerationCheckCallback):
+    """For the refine stage's rater: how often its held-out judgements parse and match the reference.
+
+    Logs `score_parsed` (replies the refine stage can read), `score_exact` and `score_within_1`."""
+
+    name = "score check"
+    key = "score"
+
+    def __init__(self, trainer: Trainer, prompts: list, references: list[int], every_steps: int, **kwargs):
+        super().__init__(trainer, prompts, every_steps, **kwargs)
+        self.references = references
+
+    def evaluate(self, answers: list[str]) -> dict[str, float]:
+        from ..stages.refine import parse_judgement
+
+        scores = [parse_judgement(answer)[0] for answer in answers]
+        n = len(scores)
+        return {
+            "score_parsed": sum(s is not None for s in scores) / n,
+            "score_exact": sum(s == r for s, r in zip(scores, self.references)) / n,
+            "score_within_1": sum(s is not None and abs(s - r) <= 1 for s, r in zip(scores, self.references)) / n,
+        }

@@ -40,7 +40,7 @@ def is_hub_id(dataset: str) -> bool:
     return not os.path.exists(dataset) and dataset.count("/") == 1
 
 
-def data_section(data: TrainingData, language_check: dict[str, float] | None = None) -> str:
+def data_section(data: TrainingData, checks: dict[str, float] | None = None) -> str:
     source = f"[{data.dataset}](https://huggingface.co/datasets/{data.dataset})" if is_hub_id(data.dataset) \
         else f"`{data.dataset}` (a local export)"
     lines = [f"## {data.title}", "", f"Dataset: {source}", "",
@@ -57,11 +57,14 @@ def data_section(data: TrainingData, language_check: dict[str, float] | None = N
                   "", f"data = {{lang: load_dataset(\"{data.dataset}\", lang, split=\"train\") for lang in [{codes}]}}",
                   "```"]
     lines += [f"- {note}" for note in data.notes]
-    if language_check:
-        shares = ", ".join(f"{k.split('/', 1)[1]}: {v:.2f}" for k, v in language_check.items()
-                           if k.startswith("lang_share/"))
-        lines += ["", "Share of held-out answers in the requested language (language ID, end of training): "
-                  f"{shares} (overall {language_check.get('lang_share', 0):.2f})."]
+    checks = checks or {}
+    if "lang_share" in checks:
+        shares = ", ".join(f"{k.split('/', 1)[1]}: {v:.2f}" for k, v in checks.items() if k.startswith("lang_share/"))
+        lines += ["", "Share of held-out answers in the expected language (language ID, end of training): "
+                  f"{shares} (overall {checks['lang_share']:.2f})."]
+    if "score_exact" in checks:
+        lines += ["", f"Held-out ratings, end of training: {checks['score_parsed']:.2f} parse, "
+                  f"{checks['score_exact']:.2f} match the reference score, {checks['score_within_1']:.2f} within 1."]
     return "\n".join(lines) + "\n"
 
 
@@ -71,7 +74,7 @@ class XInstructionSFTTrainer(SFTTrainer):
     def __init__(self, *args, training_data: TrainingData | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.training_data = training_data
-        self.language_check: dict[str, float] | None = None  # set by the script from the callback
+        self.check_results: dict[str, float] = {}  # last numbers of the generation checks, for the card
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
         data = self.training_data
@@ -86,7 +89,7 @@ class XInstructionSFTTrainer(SFTTrainer):
         path = os.path.join(self.args.output_dir, "README.md")
         card = ModelCard.load(path)
         card.data.language = sorted(data.rows)
-        section = data_section(data, self.language_check)
+        section = data_section(data, self.check_results)
         head, sep, tail = card.text.partition("\n## Citations")  # keep citations last
         card.text = head.rstrip() + "\n\n" + section + (sep + tail if sep else "")
         card.save(path)

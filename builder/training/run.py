@@ -8,7 +8,7 @@ import os
 
 from datasets import Dataset
 
-from .callbacks import LanguageShareCallback, Probe
+from .callbacks import GenerationCheckCallback, LanguageShareCallback, Probe
 from .card import TrainingData, XInstructionSFTTrainer
 from .chat_template import apply_chat_template_path, ensure_assistant_masks, require_chat_template
 from .modeling import load_model_and_tokenizer, merge_adapter, resolve_checkpoint, train_added_tokens
@@ -75,15 +75,22 @@ def language_check(trainer) -> LanguageShareCallback | None:
     return next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, LanguageShareCallback)), None)
 
 
+def last_checks(trainer) -> dict[str, float]:
+    """The last numbers of every generation check, for the model card."""
+    results = {}
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, GenerationCheckCallback) and callback.history:
+            results.update(callback.history[-1][1])
+    return results
+
+
 def train_and_save(trainer: XInstructionSFTTrainer, model_args, training_args, *, merge: bool = False,
                    dataset_name: str | None = None) -> None:
     """Train (resuming if asked), save, optionally merge the adapter, and push."""
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.accelerator.print("✅ Training completed.")
 
-    check = language_check(trainer)
-    if check is not None and check.history:
-        trainer.language_check = check.history[-1][1]
+    trainer.check_results = last_checks(trainer)
 
     trainer.save_model(training_args.output_dir)
     trainer.accelerator.print(f"💾 Model saved to {training_args.output_dir}.")

@@ -24,7 +24,7 @@ _COLUMNS_HINT = "Name the dataset's columns with --response_column, --instructio
 _FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
-def _read_file(path: str) -> Dataset:
+def read_table_file(path: str) -> Dataset:
     ext = os.path.splitext(path)[1].lower()
     if ext not in _FILE_BUILDERS:
         raise ValueError(f"--seed_file {path}: unsupported extension; use one of {', '.join(_FILE_BUILDERS)}")
@@ -78,11 +78,11 @@ def _from_file(args) -> dict[str, Dataset]:
         out = {}
         for lang in parse_languages(args.languages):
             file = path.format(lang=lang.code)
-            data = _read_file(file)
+            data = read_table_file(file)
             check_columns(data, needed, file, _COLUMNS_HINT)
             out[lang.code] = _to_pairs(data, lang.code, args, where=file)
         return out
-    data = _read_file(path)
+    data = read_table_file(path)
     check_columns(data, (*needed, "lang"), path, _COLUMNS_HINT + " A single file needs a `lang` column; "
                   "or put {lang} in the path, one file per language.")
     present = sorted(set(data["lang"]))

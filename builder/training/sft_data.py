@@ -18,7 +18,7 @@ from .probes import answer_probes
 class PreparedData:
     train: Dataset  # TRL rows + `lang` (+ `id`), shuffled
     eval: Dataset | dict[str, Dataset] | None
-    held_out: dict[str, list[str]]  # language -> held-out English instructions
+    held_out: dict[str, list]  # language -> held-out prompts' sources (instructions, texts or scored pairs)
     card: TrainingData
 
 
