@@ -12,6 +12,7 @@ from builder.training.run import build_trainer
 from builder.training.sft_data import load_sft_data
 
 from _trl_helpers import TEXTS, trained_text, write_export
+from _trl_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")

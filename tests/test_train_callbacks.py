@@ -8,6 +8,7 @@ from builder.training.callbacks import LanguageShareCallback, Probe, language_sh
 from builder.training.probes import answer_probes, read_instructions
 
 from _trl_helpers import TEXTS, pair_rows, write_config, write_jsonl, write_readme
+from _trl_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 
 
 def test_shares_count_matches_and_undecided_answers_per_group():

@@ -14,6 +14,8 @@ from builder.training.evaluator_data import load_evaluator_data, load_scored_pai
 from builder.training.formats import evaluator_reply
 
 from _trl_helpers import INSTRUCTIONS, TEXTS, trained_text, write_jsonl, write_readme
+from _trl_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,8 @@ from builder.training.generator_data import load_generator_data
 from builder.training.seeds import load_seed_pairs
 
 from _trl_helpers import INSTRUCTIONS, TEXTS, trained_text, write_bactrian_like, write_jsonl
+from _trl_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
