@@ -5,6 +5,7 @@ that continues the step count and merges the adapter."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,21 @@ def test_resume_continues_the_step_count_and_merges(first_run):
     completion = engine.generate([[{"role": "user", "content": answer_prompt("What is rain?", "sw")}]],
                                  SamplingParams(max_new_tokens=4))[0]
     assert completion.completion_tokens >= 1
+
+
+def test_two_processes_share_the_language_check(tmp_path, tiny_model_dir, first_run):
+    """gloo DDP on CPU (what multi-GPU runs do with NCCL): each process answers half of the
+    held-out prompts, the answers are gathered, and training, eval and saving still agree.
+    --standalone picks a free rendezvous port (the fixed default 29500 may be taken on a shared host)."""
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(ROOT / "trl_scripts" / "sft.py"), "--config", str(RECIPE), "--model_name_or_path",
+               str(tiny_model_dir), "--dataset_name", str(first_run["export"]), "--output_dir", str(out),
+               "--max_steps", "2", "--eval_steps", "2", "--save_steps", "2", "--language_check_steps", "2",
+               "--language_check_prompts", "3", "--language_check_max_new_tokens", "8"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-6000:]
+    history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
+    assert [h["step"] for h in history if "lang_share" in h] == [0, 2]
+    assert any("eval_loss" in h for h in history) and (out / "adapter_model.safetensors").is_file()
