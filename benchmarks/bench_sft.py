@@ -46,6 +46,14 @@ def tiny_model(folder: Path) -> str:
     return str(folder)
 
 
+def import_seconds() -> float:
+    """Wall time of the imports sft.py needs, in a fresh interpreter (part of time to first step)."""
+    code = "import trl, transformers, peft, datasets, accelerate; import builder.training.run, builder.training.sft_data"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    return time.perf_counter() - start
+
+
 def run(model: str, export: str, out: str, steps: int, packing: bool, threads: int) -> dict:
     command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
                "--num_cpu_threads_per_process", str(threads),
@@ -90,6 +98,7 @@ def main() -> None:
         tmp = Path(tmp)
         model = resolve_model(options.model) if options.model else tiny_model(tmp / "tiny")
         export = str(write_export(tmp / "export", {"sw": 64, "bn": 32, "fi": 32}))
+        imports = import_seconds()
         results = {}
         for packing in (False, True):
             results[packing] = run(model, export, str(tmp / f"out-{packing}"), options.steps, packing,
@@ -101,6 +110,7 @@ def main() -> None:
     for packing, r in results.items():
         print(f"{'packing' if packing else 'no packing':<12}{r['first_step_s']:>14.1f}{r['wall_s']:>10.1f}"
               f"{r['train_s']:>10.1f}{r['steps_per_s']:>10.2f}{r['tokens_per_s']:>11.0f}{r['tokens']:>9.0f}")
+    print(f"imports alone (fresh interpreter): {imports:.1f} s of the time to first step")
     base, packed = results[False], results[True]
     print(f"packing / no packing: tokens/s x{packed['tokens_per_s'] / base['tokens_per_s']:.2f}, "
           f"steps/s x{packed['steps_per_s'] / base['steps_per_s']:.2f}, "

@@ -51,11 +51,13 @@ def test_only_the_response_and_eos_are_trained(export, tiny_model_dir, tmp_path,
         text = tokenizer.decode(row["input_ids"])
         response = next(t for t in TEXTS[row["lang"]] if t in text)
         assert trained_text(tokenizer, row) == response + "<|im_end|>"
+        language = {"sw": "Swahili", "bn": "Bengali"}[row["lang"]]
         if fmt == "chat":
             assert text.startswith("<|im_start|>system\n")  # the model's own template, default system turn
-            assert "Answer in Swahili.<|im_end|>\n<|im_start|>assistant\n" in text or "Answer in Bengali." in text
-        else:
-            assert text.startswith(text.split("\n")[0]) and "\nAnswer in " in text and "<|im_start|>" not in text
+            assert text.endswith(f"?\nAnswer in {language}.<|im_end|>\n<|im_start|>assistant\n{response}<|im_end|>\n")
+        else:  # plain text: exactly the prompt, then the response and EOS, no template
+            assert row["prompt"].endswith(f"?\nAnswer in {language}.\n")
+            assert text == row["prompt"] + response + "<|im_end|>"
 
 
 def test_chat_format_without_a_template_asks_for_one(export, tiny_model_dir, tmp_path):

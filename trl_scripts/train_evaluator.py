@@ -9,7 +9,7 @@ Train the rater of the builder's refine stage: given an English instruction and 
 text, it answers "Score: N" (1-5) and "Reason: ...", the reply the refine stage pre-fills with
 "Score:" and parses. The paper trains its evaluator; use the result with
 
-    x-instruction build --languages sw --evaluator <output_dir> ...
+    x-instruction build --langs sw --evaluator <output_dir> ...
 
 # From the builder's own judgements (the audit config `candidates` of a build made with a strong
 # evaluator): distil it into a smaller model

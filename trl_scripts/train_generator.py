@@ -9,7 +9,7 @@ Train the backward model of X-Instruction: target-language text in, the English 
 answers out. The paper trains it on seed pairs; the builder then uses it instead of few-shot
 prompting:
 
-    x-instruction build --languages sw --generator <output_dir> ...
+    x-instruction build --langs sw --generator <output_dir> ...
 
 It is trained on exactly the prompt the generate stage sends (`builder.prompts.generator_messages`:
 one user turn), through the model's chat template, with the loss on the instruction only.
