@@ -24,7 +24,7 @@ HELP = {
     "corpus": "embedded (demo sample), a local .jsonl/.parquet/.txt file or folder, hub:ID[:CONFIG], fineweb2 or culturax",
     "text_column": "column holding the text in a local or Hub corpus (default: text)",
     "split": "split of a Hub corpus",
-    "max_docs": "read at most this many documents per language (default: all; 4 for the embedded demo corpus)",
+    "max_docs": "read at most this many documents per language (default: all; 2 for the embedded demo corpus)",
     "seeds": "seed (instruction, output) pairs for few-shot generation: a .jsonl/.parquet file or hub:ID (default: embedded)",
     "model": "generation model: smollm2-135m (embedded), a Hub id or a local folder; also the evaluator unless --evaluator",
     "engine": "auto | transformers | vllm | openai (auto: vllm when a GPU and vllm are present)",
