@@ -56,3 +56,12 @@ def tiny_engine(tiny_model_dir):
     from builder.engines.transformers_engine import TransformersEngine
 
     return TransformersEngine("tiny-llama", model_path=str(tiny_model_dir), progress=False)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_datasets_cache(tmp_path_factory, monkeypatch):
+    """datasets keys its cache of a local folder on the folder's path, not its content: two
+    tests exporting to folders of the same name would read each other's rows. One cache per test."""
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("datasets-cache"))
