@@ -1,6 +1,6 @@
 """Throughput of the transformers engine on the embedded SmolLM2, and the model's load costs.
 
-    python benchmarks/bench_engines.py [--prompts 32] [--max-new-tokens 48] [--batch-sizes 1,4,16,32]
+    python benchmarks/bench_engines.py [--prompts 32] [--max-new-tokens 48] [--batch-sizes 1,4,16,32] [--threads N]
 
 Measures, in one run and on this machine's CPU:
 1. Greedy generation of the same chat prompts at each batch size (1 = one by one):
@@ -10,6 +10,11 @@ Measures, in one run and on this machine's CPU:
 2. First-run conversion of the embedded GGUF into a fresh temporary X_INSTRUCTION_CACHE,
    then the cached reload (tokenizer + weights into a TransformersEngine), in this process
    and in a fresh Python process (which adds the imports a CLI run pays).
+
+On a 2-core machine shared with other busy processes, torch's default of one thread per
+core made batched decoding 5-7x slower than one thread (OpenMP threads spin waiting for a
+sibling that is descheduled), which hides the gain from batching: compare `--threads 1`
+with the default before reading the ratio.
 """
 
 from __future__ import annotations
@@ -111,10 +116,16 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-sizes", default="1,4,16,32")
     parser.add_argument("--skip-load", action="store_true", help="only measure generation")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's, one per core). On a machine whose "
+                             "cores other processes also use, 1 avoids OpenMP threads waiting on each other")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from builder.models import embedded_model_dir
 

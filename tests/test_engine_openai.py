@@ -243,6 +243,7 @@ def test_works_from_inside_a_running_event_loop():
 
         blocking, awaited = asyncio.run(notebook_cell())
     assert blocking[0].texts == awaited[0].texts == ["ok"]
+    assert engine.stats.calls == 2 and engine.stats.completion_tokens == 6
 
 
 def test_empty_prompt_list_sends_nothing():

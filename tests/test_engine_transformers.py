@@ -217,25 +217,26 @@ def smollm(embedded_model_dir):
 
 @pytest.mark.slow
 def test_smollm_batched_greedy_equals_one_by_one(smollm):
-    params = SamplingParams(max_new_tokens=40)
+    params = SamplingParams(max_new_tokens=24)
     batched = smollm.generate(PROMPTS, params)
     single = one_by_one(smollm, PROMPTS, params)
     assert [c.texts for c in batched] == [c.texts for c in single]
     assert [c.completion_tokens for c in batched] == [c.completion_tokens for c in single]
     assert "Paris" in batched[2].text
     # The chat answers are short: they end on the model's own EOS, inside a padded batch.
-    assert batched[2].finish_reasons == ["stop"] and batched[2].completion_tokens < 40
+    assert batched[2].finish_reasons == ["stop"] and batched[2].completion_tokens < 24
 
 
 @pytest.mark.slow
 def test_smollm_samples_are_seeded(smollm):
-    params = SamplingParams(max_new_tokens=24, temperature=0.8, n=3, seed=5)
+    params = SamplingParams(max_new_tokens=16, temperature=0.8, n=3, seed=5)
     prompts = PROMPTS[2:]
     first = smollm.generate(prompts, params)
     assert [c.texts for c in first] == [c.texts for c in smollm.generate(prompts[::-1], params)[::-1]]
     for c in first:
         assert len(c.texts) == 3 and len(set(c.texts)) > 1
-        assert sum(1 for r in c.finish_reasons if r == "length") * 24 <= c.completion_tokens <= 3 * 24
+        at_length = c.finish_reasons.count("length")
+        assert 16 * at_length + (3 - at_length) <= c.completion_tokens <= 3 * 16
 
 
 def test_shared_prefill_for_n_samples_matches_single_sampling(engine):

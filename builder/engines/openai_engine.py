@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import random
+import time
 import urllib.parse
 from typing import Any
 
@@ -283,7 +284,16 @@ class OpenAIEngine(Engine):
         return texts, reasons, prompt_tokens, completion_tokens
 
     async def agenerate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
-        """`generate` for callers that already run an event loop (stats are not updated here)."""
+        """`generate` for code that already runs an event loop; updates `stats` the same way.
+        (Prompt shapes are checked by the server here, not locally as `generate` does.)"""
+        if not prompts:
+            return []
+        start = time.perf_counter()
+        completions = await self._agenerate(prompts, params)
+        self.stats.add(completions, time.perf_counter() - start)
+        return completions
+
+    async def _agenerate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         fitted, truncated = self._fit_prompts(prompts, params)
         limit = asyncio.Semaphore(self.concurrency)
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
@@ -317,7 +327,7 @@ class OpenAIEngine(Engine):
         return completions
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
-        return run_sync(self.agenerate(prompts, params))
+        return run_sync(self._agenerate(prompts, params))
 
 
 def _choice_text(choice: dict) -> str:

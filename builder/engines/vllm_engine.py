@@ -63,10 +63,14 @@ class VLLMEngine(Engine):
         vllm = _import_vllm()
         self._sampling_params_cls = vllm.SamplingParams
         path = model_path or model
+        # `revision` names a Hub commit; for a local folder it only labels the weights (the
+        # embedded model's is a package version), so vLLM must not try to resolve it.
+        hub_revision = None if os.path.isdir(path) else revision
         logger.info("Loading %s with vLLM %s", path, vllm.__version__)
         self.llm = vllm.LLM(
             model=path,
-            revision=revision,
+            revision=hub_revision,
+            tokenizer_revision=hub_revision,
             max_model_len=max_model_len,
             gpu_memory_utilization=gpu_memory_utilization,
             dtype=dtype,
