@@ -28,13 +28,13 @@ def count_documents(config: BuildConfig, lang: str, cap: int = 1_000_000) -> int
     return n
 
 
-def dry_run(config: BuildConfig) -> str:
+def dry_run(config: BuildConfig, engines: dict | None = None) -> str:
     from .pipeline import Pipeline
 
     pilot = dataclasses.replace(config, max_docs=config.pilot_docs, dry_run=False, push_to_hub=None,
                                 work_dir=str(Path(config.work_dir) / "dry-run"))
     start = time.perf_counter()
-    result = Pipeline(pilot).run()
+    result = Pipeline(pilot, engines).run()
     wall = time.perf_counter() - start
     stats = result.build_info["engine_stats"]
     docs_read = sum(v["rows_in"] for v in result.build_info["funnel"].values()) or 1
