@@ -86,19 +86,19 @@ REWRITE = Template(
 # The evaluator: a Humpback-style 1-5 rating of how well the response answers the instruction.
 # The rubric comes after the pair and the reply is pre-filled with "Score:": small models then
 # answer with a number far more often than when the format is described before the texts
-# (measured on SmolLM2-135M: with the rubric first it echoed "1-5" or "N" for every pair).
+# (measured on SmolLM2-135M: with the rubric first it echoed "1-5" or "N" for every pair, and
+# longer wording, e.g. naming the response language, made it answer "100" or "10").
 EVALUATE = Template(
     "evaluate",
-    "2",
-    "Instruction: {instruction}\n\nResponse ({language}):\n{text}\n\n"
-    "How well does the response answer the instruction, as an AI assistant's answer would? "
-    "Judge its content, not its language.\n"
-    "5 = a helpful, complete, assistant-quality answer to exactly this instruction\n"
-    "4 = answers the instruction well, with minor gaps or some text that does not belong\n"
-    "3 = on topic and useful, but reads like web text rather than an answer to this instruction\n"
-    "2 = only loosely related to the instruction\n"
-    "1 = unrelated, or unusable (spam, navigation text, broken text)\n"
-    "Answer with a single number from 1 to 5, then a line starting with \"Reason:\".",
+    "3",
+    "Instruction: {instruction}\n\nResponse:\n{text}\n\n"
+    "How well does the response answer the instruction?\n"
+    "5 = a complete, helpful answer to exactly this instruction\n"
+    "4 = a good answer with minor gaps\n"
+    "3 = on topic, but reads like web text rather than an answer\n"
+    "2 = only loosely related\n"
+    "1 = unrelated or unusable\n"
+    "Answer with a single number from 1 to 5, then give your reason.",
 )
 
 # Optional response refinement (off by default): rewrite the web text as an assistant's answer.
