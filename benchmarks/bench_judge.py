@@ -1,16 +1,20 @@
 """Judge throughput: batched judging versus one call at a time, side by side in one run.
 
 Every question gets two answers from the embedded SmolLM2 (system A greedy, system B sampled),
-then every pair is judged in both orders twice over: once in batches (the harness's default)
-and once one request per call. Answers are cached under --work-dir so a rerun measures the
-judge only; the judge itself is never cached here, so both modes do the full work.
+then every pair is judged in both orders, in batches (the harness's default) and one request
+per call. The two modes are interleaved block by block (a block of --block requests in one
+call, as the harness sends them, then the same block one at a time), so both see the same
+machine load; on a shared CPU a run of one mode after the other mostly measures the
+neighbours. Answers are cached under --work-dir so a rerun measures the judge only;
+judgements are never cached here.
 
     python benchmarks/bench_judge.py                        # Vicuna-80 from ../shared/data, sw
     python benchmarks/bench_judge.py --limit 8              # a quick look
     python benchmarks/bench_judge.py --questions embedded --lang fi --batch-size 32
 
-Prints wall time, judge calls and tokens for each mode, their ratio, how many judgements the
-two modes agree on, and the (weak) embedded judge's win/tie/loss and invalid counts.
+Prints wall time, judge requests, batches and tokens for each mode, their ratio, how many
+judgements the two modes agree on, and the (weak) embedded judge's win/tie/loss and invalid
+counts.
 """
 
 from __future__ import annotations
@@ -40,13 +44,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--lang", default="sw")
     parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--batch-size", type=int, default=16, help="rows per forward pass in batched mode")
+    parser.add_argument("--batch-size", type=int, default=16, help="rows per forward batch of the engine")
+    parser.add_argument("--block", type=int, default=64,
+                        help="judge requests per call in batched mode (the harness's --judge-batch-size); "
+                             "each block is also timed one request at a time")
     parser.add_argument("--answer-max-tokens", type=int, default=48)
     parser.add_argument("--judge-format", default="scores")
     parser.add_argument("--judge-max-tokens", type=int, default=None, help="default: the harness's (64 for scores)")
-    parser.add_argument("--single-limit", type=int, default=None,
-                        help="time one-at-a-time judging on the first N requests only (slow CPUs); the "
-                             "comparison is then per request")
     parser.add_argument("--work-dir", default="/tmp/x-instruction-bench-judge")
     return parser.parse_args()
 
@@ -56,15 +60,17 @@ def answers(engine, questions, lang, params, cache) -> list[str]:
     return [c.text for c in cached_generate(engine, prompts, params, cache, ANSWER.hash, desc="answers")]
 
 
-def judge_once(engine, prompts, fmt, params, batch_size: int) -> tuple[list, dict]:
+def judge_timed(engine, prompts, fmt, params, batch_size: int, totals: dict) -> list:
+    """Judge `prompts` (no cache), adding wall time, requests and tokens to `totals`."""
     before = dataclasses.replace(engine.stats)
     start = time.perf_counter()
     outputs = run_judge(engine, prompts, fmt, prefill=True, params=params, cache=None, batch_size=batch_size)
-    wall = time.perf_counter() - start
-    after = engine.stats
-    return outputs, {"wall_s": wall, "calls": after.calls - before.calls,
-                     "prompt_tokens": after.prompt_tokens - before.prompt_tokens,
-                     "completion_tokens": after.completion_tokens - before.completion_tokens}
+    totals["wall_s"] += time.perf_counter() - start
+    totals["requests"] += engine.stats.calls - before.calls
+    totals["batches"] += -(-len(prompts) // min(batch_size, engine.batch_size))
+    totals["prompt_tokens"] += engine.stats.prompt_tokens - before.prompt_tokens
+    totals["completion_tokens"] += engine.stats.completion_tokens - before.completion_tokens
+    return outputs
 
 
 def main() -> None:
@@ -84,23 +90,25 @@ def main() -> None:
     print(f"{len(questions)} questions x 2 orders = {len(prompts)} judge requests; model {engine.model_id}; "
           f"judge max tokens {params.max_new_tokens}; CPU threads {os.cpu_count()}", flush=True)
 
-    batched, batched_stats = judge_once(engine, prompts, args.judge_format, params, batch_size=len(prompts))
-    print(f"batched: {batched_stats['wall_s']:.1f} s for {len(prompts)} requests", flush=True)
-    some = prompts[: args.single_limit] if args.single_limit else prompts
-    single, single_stats = judge_once(engine, some, args.judge_format, params, batch_size=1)
+    modes = {name: {"wall_s": 0.0, "requests": 0, "batches": 0, "prompt_tokens": 0, "completion_tokens": 0}
+             for name in ("batched", "single")}
+    batched, single = [], []
+    blocks = range(0, len(prompts), args.block)
+    for number, start in enumerate(blocks, 1):
+        block = prompts[start : start + args.block]
+        batched += judge_timed(engine, block, args.judge_format, params, len(block), modes["batched"])
+        single += judge_timed(engine, block, args.judge_format, params, 1, modes["single"])
+        print(f"block {number}/{len(blocks)}: batched {modes['batched']['wall_s']:.0f} s, "
+              f"one at a time {modes['single']['wall_s']:.0f} s so far", flush=True)
 
-    # requests: judge prompts answered by the model; batches: generate() batches it ran
     print(f"{'mode':<28}{'wall s':>9}{'requests':>10}{'batches':>9}{'prompt tok':>12}{'compl tok':>11}{'req/s':>8}")
-    for name, stats, count in ((f"batched (batch {args.batch_size})", batched_stats, len(prompts)),
-                               ("one at a time", single_stats, len(some))):
-        batches = -(-count // args.batch_size) if name.startswith("batched") else count
-        print(f"{name:<28}{stats['wall_s']:>9.1f}{stats['calls']:>10}{batches:>9}{stats['prompt_tokens']:>12}"
-              f"{stats['completion_tokens']:>11}{count / stats['wall_s']:>8.3f}")
-    speedup = (single_stats["wall_s"] / len(some)) / (batched_stats["wall_s"] / len(prompts))
-    scope = "" if len(some) == len(prompts) else f" (per request; one at a time timed on {len(some)} of {len(prompts)})"
-    print(f"speed-up, batched vs one at a time: {speedup:.2f}x{scope}")
+    for name, label in (("batched", f"batched ({args.block}/call, {args.batch_size}/batch)"), ("single", "one at a time")):
+        m = modes[name]
+        print(f"{label:<28}{m['wall_s']:>9.1f}{m['requests']:>10}{m['batches']:>9}{m['prompt_tokens']:>12}"
+              f"{m['completion_tokens']:>11}{m['requests'] / m['wall_s']:>8.3f}")
+    print(f"speed-up, batched vs one at a time: {modes['single']['wall_s'] / modes['batched']['wall_s']:.2f}x")
     same = sum(a.text == b.text for a, b in zip(batched, single))
-    print(f"identical judgements in both modes: {same}/{len(some)}")
+    print(f"identical judgements in both modes: {same}/{len(prompts)}")
     n = len(questions)
     summary = pairwise_summary([o.text for o in batched[:n]], [o.text for o in batched[n:]], args.judge_format,
                                finish_reasons=[o.finish_reason for o in batched[:n]],

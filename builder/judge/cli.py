@@ -47,6 +47,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     model.add_argument("--answer-max-tokens", type=int, default=512)
     model.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed")
     model.add_argument("--batch-size", type=int, default=16, help="prompts per batch for local engines")
+    model.add_argument("--concurrency", type=int, default=8, help="requests in flight for openai engines")
 
     ref = parser.add_argument_group("the reference (system B)")
     ref.add_argument("--reference-answers", default=None,
@@ -83,18 +84,18 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     return parser
 
 
-def _spec(engine: str, model: str | None, base_url: str | None, batch_size: int) -> EngineSpec | None:
-    return EngineSpec(engine, model, base_url, batch_size) if model else None
+def _spec(args: argparse.Namespace, engine: str, model: str | None, base_url: str | None) -> EngineSpec | None:
+    return EngineSpec(engine, model, base_url, args.batch_size, args.concurrency) if model else None
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
     return EvalConfig(
         langs=args.langs, output_dir=args.output_dir,
-        model=EngineSpec(args.engine, args.model, args.base_url, args.batch_size),
-        judge=_spec(args.judge_engine, args.judge_model, args.judge_base_url, args.batch_size),
-        reference=_spec(args.reference_engine, args.reference_model, args.reference_base_url, args.batch_size),
+        model=_spec(args, args.engine, args.model, args.base_url),
+        judge=_spec(args, args.judge_engine, args.judge_model, args.judge_base_url),
+        reference=_spec(args, args.reference_engine, args.reference_model, args.reference_base_url),
         reference_answers=args.reference_answers,
-        translate=_spec(args.translate_engine, args.translate_model, args.translate_base_url, args.batch_size),
+        translate=_spec(args, args.translate_engine, args.translate_model, args.translate_base_url),
         settings=tuple(s.strip() for s in args.settings.split(",") if s.strip()),
         questions=args.questions, questions_split=args.questions_split, questions_config=args.questions_config,
         native_questions=args.native_questions, limit=args.limit,

@@ -50,7 +50,8 @@ class EngineSpec:
     engine: str = "auto"
     model: str = "smollm2-135m"
     base_url: str | None = None
-    batch_size: int | None = None
+    batch_size: int | None = None  # local engines: prompts per forward batch
+    concurrency: int | None = None  # openai engine: requests in flight at once
 
     def __post_init__(self):
         # Resolve "auto" now, so that "auto" and "transformers" for one model share an engine.
@@ -61,6 +62,8 @@ class EngineSpec:
         options = {}
         if kind == "openai" and self.base_url:
             options["base_url"] = self.base_url
+        if kind == "openai" and self.concurrency:
+            options["concurrency"] = self.concurrency
         if kind == "transformers" and self.batch_size:
             options["batch_size"] = self.batch_size
         return create_engine(kind, self.model, **options)
@@ -225,7 +228,8 @@ class Harness:
 
     def translate_questions(self, lang: str, questions: list[Question]) -> dict[str, str]:
         prompts = [translate_messages(q.text, lang) for q in questions]
-        params = SamplingParams(max_new_tokens=max(256, self.config.answer_max_tokens // 2), temperature=0.0)
+        # A question's translation is shorter than an answer, so the answer budget bounds it.
+        params = SamplingParams(max_new_tokens=self.config.answer_max_tokens, temperature=0.0)
         done = self._generate("translate", prompts, params, TRANSLATE_QUESTION.hash, f"translate ({lang})")
         native = {}
         for q, completion in zip(questions, done):

@@ -46,6 +46,9 @@ _SCORE_CRITERIA = (
     "{language} cannot help this user and scores low.\n"
 )
 
+# The format is shown with letters, not digits: a weak judge that copies an example would
+# otherwise copy its numbers and produce scores that look valid; a copied "N" is reported as
+# malformed instead.
 PAIRWISE_SCORES = Template(
     "judge_pairwise_scores",
     "1",
