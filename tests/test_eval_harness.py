@@ -53,25 +53,32 @@ def test_end_to_end_on_vicuna80_with_a_tiny_model(tmp_path, shared_data, tiny_mo
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    sent, cached = map(int, re.search(r"judge: 320 requests, (\d+) sent, (\d+) reused", printed).groups())
+    # A random model sometimes translates a question to nothing (which questions depends on the
+    # CPU's float rounding); those are left out of the native setting, so count what was kept.
+    native_ids = {json.loads(line)["question_id"]
+                  for line in (out / "questions.sw.jsonl").read_text(encoding="utf-8").splitlines()}
+    pairs = {"en": 80, "native": len(native_ids)}
+    judged = 2 * (pairs["en"] + pairs["native"])  # both orders of every pair
+    sent, cached = map(int, re.search(rf"judge: {judged} requests, (\d+) sent, (\d+) reused", printed).groups())
     # a random model often gives the same answer to different questions: equal prompts are sent once
-    assert sent > 0 and sent + cached == 320
+    assert sent > 0 and sent + cached == judged
 
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     records = read_records(out)
-    assert len(records) == 160  # 80 questions x 2 settings
-    assert {(r["setting"], r["lang"]) for r in records} == {("en", "sw"), ("native", "sw")}
+    assert len(records) == pairs["en"] + pairs["native"]
+    settings = [s for s in ("en", "native") if pairs[s]]
+    assert {(r["setting"], r["lang"]) for r in records} == {(s, "sw") for s in settings}
+    assert all(r["question_id"] in native_ids for r in records if r["setting"] == "native")
     for name in ("win_tie_loss.png", "language_fidelity.png", "answer_lengths.png"):
         data = (out / "plots" / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5000
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    assert "| sw | en |" in markdown and "| sw | native |" in markdown
-    assert (out / "questions.sw.jsonl").exists()  # the translated questions, for auditing
+    assert all(f"| sw | {s} |" in markdown for s in settings)
 
     # the report agrees with the evaluate metrics computed from its own records
     pairwise = evaluate.load(str(EVAL_DIR / "pairwise_judge"))
     fidelity = evaluate.load(str(EVAL_DIR / "language_fidelity"))
-    for setting in ("en", "native"):
+    for setting in settings:
         rows = [r for r in records if r["setting"] == setting]
         summary = report["results"]["sw"][setting]
         metric = pairwise.compute(
@@ -83,14 +90,15 @@ def test_end_to_end_on_vicuna80_with_a_tiny_model(tmp_path, shared_data, tiny_mo
                 assert summary[key] == value, key
         assert sum(summary["invalid_by_status"].values()) == summary["invalid_judgements"]
         # a random model cannot keep the judge's format: every judgement is invalid, none scored
-        assert summary["pairs"] == 80 and summary["invalid_judgements"] == 160 and summary["win_rate"] is None
+        n = pairs[setting]
+        assert summary["pairs"] == n and summary["invalid_judgements"] == 2 * n and summary["win_rate"] is None
         lid = fidelity.compute(answers=[r["answer_a"] for r in rows], lang="sw")
         assert summary["fidelity_a"]["fidelity"] == lid["fidelity"]
         assert summary["fidelity_a"]["undecided"] == lid["undecided"]
 
     # resume: the same command again sends nothing, and reports the same numbers
     assert main(argv) == 0
-    assert "judge: 320 requests, 0 sent, 320 reused" in capsys.readouterr().out
+    assert f"judge: {judged} requests, 0 sent, {judged} reused" in capsys.readouterr().out
     again = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert again["results"] == report["results"]
     assert again["cost"]["model"]["calls"] == 0
