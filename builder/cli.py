@@ -53,6 +53,11 @@ HELP = {
     "private": "create the Hub repo as private",
     "dry_run": "run a pilot on a few documents and print the projected cost of the full run",
     "pilot_docs": "documents per language in the --dry-run pilot",
+    "executor": "where generate and refine run: local (this process) or ray (Ray Data actors; see README)",
+    "data_parallel": "engine processes on this machine, one per GPU, each over contiguous shards (no Ray)",
+    "ray_address": "Ray cluster to join (e.g. auto, ray://head:10001); default: RAY_ADDRESS or a new local cluster",
+    "ray_actors": "engine actors on Ray (default: one per GPU of the cluster, 1 without GPUs)",
+    "gpus_per_actor": "GPUs per Ray engine actor (default: 1 with GPUs, 0 without)",
 }
 
 

@@ -14,6 +14,8 @@ from .languages import PAPER_LANGUAGES, parse_languages
 # five-minute budget. Real corpora are read in full by default.
 EMBEDDED_DEMO_DOCS = 2
 
+EXECUTORS = ("local", "ray")
+
 
 @dataclasses.dataclass
 class BuildConfig:
@@ -54,6 +56,12 @@ class BuildConfig:
     private: bool = False
     dry_run: bool = False
     pilot_docs: int = 3
+    # how the model stages run (builder/executors); none of these changes a row
+    executor: str = "local"  # local | ray
+    data_parallel: int = 1  # engine processes on this machine, one per GPU
+    ray_address: str | None = None  # an existing cluster ("auto", "ray://host:10001"); None = RAY_ADDRESS or a new local one
+    ray_actors: int | None = None  # engine actors; None = one per GPU of the cluster (1 on CPUs)
+    gpus_per_actor: float | None = None  # None = 1 on a cluster with GPUs, 0 without
 
     def __post_init__(self):
         if isinstance(self.langs, str):
@@ -65,10 +73,28 @@ class BuildConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.min_tokens >= self.max_tokens:
             raise ValueError(f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})")
+        self._check_executor()
         if self.corpus == "embedded" and self.max_docs is None:
             self.max_docs = EMBEDDED_DEMO_DOCS
         if self.max_docs is not None and self.max_docs < 1:
             raise ValueError(f"max_docs must be >= 1, got {self.max_docs}")
+
+    def _check_executor(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
+        if self.data_parallel < 1:
+            raise ValueError(f"data_parallel must be >= 1, got {self.data_parallel}")
+        if self.executor == "ray" and self.data_parallel > 1:
+            raise ValueError("--data-parallel is for one machine without Ray; with --executor ray, "
+                             "Ray places one actor per GPU (--ray-actors sets how many)")
+        if (self.executor == "ray" or self.data_parallel > 1) and self.engine == "openai":
+            raise ValueError("--executor ray and --data-parallel run local engines (transformers, vllm) in "
+                             "worker processes; with --engine openai the server batches and scales, so "
+                             "use the local executor and raise the server's concurrency instead")
+        if self.ray_actors is not None and self.ray_actors < 1:
+            raise ValueError(f"ray_actors must be >= 1, got {self.ray_actors}")
+        if self.gpus_per_actor is not None and self.gpus_per_actor < 0:
+            raise ValueError(f"gpus_per_actor must be >= 0, got {self.gpus_per_actor}")
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -24,16 +24,19 @@ from tqdm.auto import tqdm
 from . import __version__
 from .cache import CachedModel, RequestCache
 from .config import BuildConfig
+from .blocks import generate_config, make_block, refine_config, stage_model
 from .engines import create_engine
 from .engines.base import Engine, EngineStats
+from .executors import ShardTask, distributed, make_executor
+from .executors.shards import add_results, engine_options
 from .funnel import Funnel
 from .prompts import template_versions
 from .schema import DIVERSIFIED, GENERATED, PREPARED, PUBLISHED, REFINED
 from .stages.diversify import DiversifyConfig, Embedder, diversify
-from .stages.generate import Generate, GenerateConfig
-from .stages.refine import Refine, RefineConfig
+from .stages.generate import GenerateConfig
+from .stages.refine import RefineConfig
 from .stages.select import Select, SelectConfig
-from .workdir import StageDir, fingerprint, read_stage
+from .workdir import StageDir, fingerprint, read_shard, read_stage
 
 logger = logging.getLogger(__name__)
 
@@ -53,27 +56,31 @@ class BuildResult:
 
 
 class Models:
-    """The engines a build needs, each loaded once and shared by every language."""
+    """The engines a build needs, each loaded once and shared by every language.
+
+    With a distributed executor the workers load the models, and the driver's engines are
+    stand-ins with the same identity and tokenizer (`load_weights=False`)."""
 
     def __init__(self, config: BuildConfig, cache: RequestCache, engines: dict[str, Engine] | None = None):
         """`engines` maps a model name to an engine that is already loaded (reused instead of
         loading that model again, e.g. across several builds in one process)."""
-        options = {"batch_size": config.batch_size} if config.engine != "openai" else {}
-        if config.base_url:
-            options["base_url"] = config.base_url
+        options = engine_options(config)
+        load_weights = not distributed(config)
         engines = dict(engines or {})
 
         def load(name: str) -> Engine:
             if name not in engines:
-                engines[name] = create_engine(config.engine, name, **options)
+                engines[name] = create_engine(config.engine, name, load_weights=load_weights, **options)
             return engines[name]
 
         self.engines = engines
         self.chunk = config.batch_size * 4
-        self.generator = CachedModel(load(config.generator or config.model), cache, chunk_size=self.chunk)
-        self.evaluator = CachedModel(load(config.evaluator or config.model), cache, chunk_size=self.chunk)
+        self.generator = CachedModel(load(stage_model(config, "generate")), cache, chunk_size=self.chunk)
+        self.evaluator = CachedModel(load(stage_model(config, "refine")), cache, chunk_size=self.chunk)
         # A preloaded engine may have served earlier builds: report only this build's work.
         self._baseline = {id(e): dataclasses.replace(e.stats) for e in engines.values()}
+        self.worker_stats = EngineStats()  # what a distributed executor's workers did
+        self.worker_hits = 0
 
     def count_tokens(self, text: str) -> int:
         return self.generator.engine.count_tokens(text)
@@ -85,7 +92,10 @@ class Models:
             for field in dataclasses.fields(total):
                 delta = getattr(engine.stats, field.name) - getattr(base, field.name)
                 setattr(total, field.name, getattr(total, field.name) + delta)
-        return {**total.to_dict(), "cache_hits": self.generator.hits + (self.evaluator.hits if self.evaluator is not self.generator else 0)}
+        for field in dataclasses.fields(total):
+            setattr(total, field.name, getattr(total, field.name) + getattr(self.worker_stats, field.name))
+        hits = self.generator.hits + (self.evaluator.hits if self.evaluator is not self.generator else 0)
+        return {**total.to_dict(), "cache_hits": hits + self.worker_hits}
 
 
 @contextlib.contextmanager
@@ -101,12 +111,14 @@ def _quiet_datasets():
 
 
 class Pipeline:
-    def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None):
+    def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None, executor=None):
+        """`executor` replaces the one `config` asks for (tests inject a Ray worker that crashes)."""
         self.config = config
         self.work = Path(config.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
         self.cache = RequestCache(self.work / "cache.sqlite")
         self.models = Models(config, self.cache, engines)
+        self.executor = executor
         self.funnel = Funnel()
         self.timings: dict[str, float] = {}
 
@@ -121,15 +133,10 @@ class Pipeline:
         return {"prepare": prep, "generate": generate, "refine": refine}
 
     def _generate_config(self) -> GenerateConfig:
-        c = self.config
-        return GenerateConfig(candidates=c.candidates, temperature=c.temperature, top_p=c.top_p,
-                              max_new_tokens=c.max_instruction_tokens, few_shot=0 if c.generator else c.few_shot,
-                              seed=c.seed)
+        return generate_config(self.config)
 
     def _refine_config(self) -> RefineConfig:
-        c = self.config
-        return RefineConfig(rounds=c.rounds, accept_score=c.accept_score, refine_response=c.refine_response,
-                            seed=c.seed)
+        return refine_config(self.config)
 
     # -- stages -----------------------------------------------------------------------------
     def prepare(self, lang: str, fp: str) -> list[Path]:
@@ -160,33 +167,19 @@ class Pipeline:
         out = block(batch) if rows else {name: [] for name in PREPARED}
         return Dataset.from_dict({name: out[name] for name in PREPARED}, features=PREPARED)
 
-    def map_shards(self, name: str, lang: str, fp: str, inputs: list[Path], in_features, out_features, fn, bar) -> list[Path]:
-        """Apply a model stage shard by shard, skipping shards a previous run finished."""
-        stage = StageDir(self.work, lang, name, fp)
-        for index, path in enumerate(inputs):
-            shard = read_stage([path], in_features)
-            if not stage.has(index):
-                out = shard.map(fn, batched=True, batch_size=None, features=out_features, keep_in_memory=True,
-                                new_fingerprint=f"{fp}-{index}")
-                stage.write(index, out)
-            bar.update(self._alive(shard))
-        return [stage.shard(i) for i in range(len(inputs))]
-
     @staticmethod
     def _alive(dataset: Dataset) -> int:
         return sum(1 for d in dataset["dropped"] if d is None)
 
-    def _seeds(self, lang: str) -> list[dict]:
-        if self.config.generator or self.config.few_shot == 0:
-            return []
-        from .corpus.readers import read_seeds
-
-        return read_seeds(self.config.seeds, lang)
-
     # -- the whole build --------------------------------------------------------------------
     def run(self) -> BuildResult:
         with _quiet_datasets():
-            return self._run()
+            if self.executor is None:
+                self.executor = make_executor(self.config, self.models)
+            try:
+                return self._run()
+            finally:
+                self.executor.close()
 
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
@@ -203,8 +196,10 @@ class Pipeline:
             tables[lang] = read_stage(prepared[lang], PREPARED)
             self.funnel.record(lang, "prepare", [None] * len(tables[lang]), tables[lang]["dropped"])
 
-        generated = self._model_stage("generate", prepared, fps, PREPARED, GENERATED, self._generate_block)
-        refined = self._model_stage("refine", generated, fps, GENERATED, REFINED, self._refine_block)
+        for lang in c.langs:  # settings errors (no seed pairs, ...) now, not inside a worker later
+            make_block(c, "generate", lang, self.models.generator)
+        generated = self._model_stage("generate", prepared, fps, PREPARED)
+        refined = self._model_stage("refine", generated, fps, GENERATED)
         for lang in c.langs:
             before = tables[lang]["dropped"]
             tables[lang] = read_stage(generated[lang], GENERATED)
@@ -226,22 +221,26 @@ class Pipeline:
         self._timed("diversify", start)
         return self._finish(tables)
 
-    def _generate_block(self, lang: str):
-        return Generate(lang, self.models.generator, self._generate_config(), self._seeds(lang),
-                        fine_tuned=self.config.generator is not None)
-
-    def _refine_block(self, lang: str):
-        return Refine(lang, self.models.evaluator, self._refine_config())
-
-    def _model_stage(self, name, inputs, fps, in_features, out_features, make_block) -> dict[str, list[Path]]:
+    def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
+        """Hand the shards a previous run did not finish to the executor; return every output shard."""
         start = time.perf_counter()
-        total = sum(self._alive(read_stage(inputs[lang], in_features)) for lang in self.config.langs)
-        outputs = {}
-        with tqdm(total=total, desc=name, unit="row") as bar:
-            for lang in self.config.langs:
-                bar.set_postfix_str(lang)
-                outputs[lang] = self.map_shards(name, lang, fps[lang][name], inputs[lang], in_features,
-                                                out_features, make_block(lang), bar)
+        tasks, outputs, total, finished = [], {}, 0, 0
+        for lang in self.config.langs:
+            stage = StageDir(self.work, lang, name, fps[lang][name])
+            outputs[lang] = [stage.shard(i) for i in range(len(inputs[lang]))]
+            for index, path in enumerate(inputs[lang]):
+                alive = self._alive(read_shard(path, in_features))
+                total += alive
+                if stage.has(index):
+                    finished += alive
+                else:
+                    tasks.append(ShardTask(name, lang, fps[lang][name], index, str(path)))
+        with tqdm(total=total, initial=finished, desc=name, unit="row") as bar:
+            results = self.executor.run(name, tasks, bar)
+        self.models.worker_hits += add_results(self.models.worker_stats, results)
+        missing = [str(p) for paths in outputs.values() for p in paths if not p.is_file()]
+        if missing:  # an executor that returns without every shard written is a bug, not a resume point
+            raise RuntimeError(f"{name}: the {self.executor.name} executor finished without writing {missing[:3]}")
         self._timed(name, start)
         return outputs
 

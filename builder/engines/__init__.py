@@ -27,9 +27,12 @@ def pick_engine(name: str) -> str:
     return "transformers"
 
 
-def create_engine(engine: str = "auto", model: str = "smollm2-135m", **options) -> Engine:
+def create_engine(engine: str = "auto", model: str = "smollm2-135m", *, load_weights: bool = True, **options) -> Engine:
     """Build an engine by name. `model` is the embedded alias, a Hub id or a local path
-    (for `openai`, the model name the server serves). Extra options go to the engine class."""
+    (for `openai`, the model name the server serves). Extra options go to the engine class.
+
+    `load_weights=False` gives a stand-in with the same identity and tokenizer that cannot
+    generate: for a driver whose workers load the model (`builder/executors`)."""
     from ..models import model_identity, resolve_model
 
     kind = pick_engine(engine)
@@ -39,6 +42,10 @@ def create_engine(engine: str = "auto", model: str = "smollm2-135m", **options) 
         return OpenAIEngine(model, **options)
     model_id, revision = model_identity(model)
     path = resolve_model(model)
+    if not load_weights:
+        from .tokenizer_only import TokenizerOnlyEngine
+
+        return TokenizerOnlyEngine(kind, model_id, model_path=path, revision=revision)
     if kind == "vllm":
         from .vllm_engine import VLLMEngine
 

@@ -1,0 +1,40 @@
+"""Where the model stages run: in this process, one process per GPU, or on a Ray cluster.
+
+Every executor takes the same list of `ShardTask`s (the shards a stage has not finished yet)
+and writes the same output shards into the work directory, so resume, select, diversify and
+publishing do not know which one ran. Only generate and refine (the model stages) go through
+an executor; prepare, select and diversify run in the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..config import BuildConfig
+from ..engines import pick_engine
+from .local import LocalExecutor
+from .shards import ShardResult, ShardTask
+
+__all__ = ["LocalExecutor", "ShardResult", "ShardTask", "distributed", "make_executor"]
+
+
+def distributed(config: BuildConfig) -> bool:
+    """True when workers, not the driver, load the models."""
+    return config.executor == "ray" or config.data_parallel > 1
+
+
+def make_executor(config: BuildConfig, models):
+    """The executor `config` asks for; `models` are the driver's (used by the local executor)."""
+    if distributed(config):
+        # `auto` is decided once, here, so every worker loads the engine the driver's cache
+        # keys and `meta` name (a GPU-less driver says so: README, "Scale-out").
+        config = dataclasses.replace(config, engine=pick_engine(config.engine))
+    if config.executor == "ray":
+        from .ray_data import RayExecutor
+
+        return RayExecutor(config)
+    if config.data_parallel > 1:
+        from .data_parallel import DataParallelExecutor
+
+        return DataParallelExecutor(config)
+    return LocalExecutor(config, models)

@@ -1,0 +1,144 @@
+"""`--data-parallel N`: one engine process per GPU of this machine, each over contiguous shards.
+
+vLLM's offline `LLM(data_parallel_size>1)` refuses to run in one process, and one process per
+device is the plain way to use a multi-GPU node without a cluster. Rank r sees only GPU r
+(`CUDA_VISIBLE_DEVICES`), loads its own engine, and maps a contiguous run of the stage's
+pending shards; the ranks share the work directory and the request cache. On a CPU the ranks
+split the cores between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue as queue_module
+import traceback
+
+from ..config import BuildConfig
+from ..engines.base import EngineError
+from .shards import ShardResult, ShardTask, StageWorker, cpu_threads_per_worker
+
+logger = logging.getLogger(__name__)
+
+
+def contiguous_chunks(tasks: list[ShardTask], n: int) -> list[list[ShardTask]]:
+    """Split `tasks` into at most n runs of consecutive tasks, sizes differing by at most one."""
+    size, extra = divmod(len(tasks), n)
+    chunks, start = [], 0
+    for rank in range(n):
+        end = start + size + (1 if rank < extra else 0)
+        if end > start:
+            chunks.append(tasks[start:end])
+        start = end
+    return chunks
+
+
+def _rank_main(rank: int, config: BuildConfig, stage: str, tasks: list[ShardTask], threads: int | None, results) -> None:
+    """A rank's process: load the engine once, map its shards, report each one as it finishes."""
+    try:
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        worker = StageWorker(config, stage)
+        for task in tasks:
+            results.put(("done", rank, worker.run(task).to_dict()))
+        worker.close()
+        results.put(("finished", rank, None))
+    except BaseException:  # the driver re-raises it with the rank's traceback
+        results.put(("error", rank, traceback.format_exc()))
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _visible_gpus() -> int:
+    # Counted without initialising CUDA in the driver (the ranks are spawned, not forked).
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # no torch CUDA build: CPU ranks
+        return 0
+
+
+class DataParallelExecutor:
+    name = "data-parallel"
+
+    def __init__(self, config: BuildConfig):
+        self.config = config
+        self.ranks = config.data_parallel
+        self.gpus = _visible_gpus()
+        if 0 < self.gpus < self.ranks:
+            raise ValueError(f"--data-parallel {self.ranks} needs {self.ranks} GPUs, but {self.gpus} are visible; "
+                             f"pass --data-parallel {self.gpus} (or set CUDA_VISIBLE_DEVICES)")
+
+    def run(self, stage: str, tasks: list[ShardTask], bar) -> list[ShardResult]:
+        import multiprocessing
+
+        chunks = contiguous_chunks(tasks, self.ranks)
+        if not chunks:
+            return []
+        ctx = multiprocessing.get_context("spawn")  # a forked child would inherit the driver's torch state
+        results = ctx.Queue()
+        threads = None if self.gpus else cpu_threads_per_worker(len(chunks))
+        procs = []
+        for rank, chunk in enumerate(chunks):
+            env = {"CUDA_VISIBLE_DEVICES": str(rank)} if self.gpus else {}
+            with _environ(**env):
+                proc = ctx.Process(target=_rank_main, args=(rank, self.config, stage, chunk, threads, results),
+                                   name=f"x-instruction-{stage}-rank{rank}", daemon=True)
+                proc.start()
+            procs.append(proc)
+        try:
+            return self._collect(stage, procs, results, bar)
+        finally:
+            for proc in procs:
+                if proc.is_alive():
+                    proc.terminate()
+                proc.join()
+            results.close()
+            results.join_thread()
+
+    @staticmethod
+    def _collect(stage, procs, results, bar) -> list[ShardResult]:
+        """Results as they come; a failed rank does not stop the others, whose shards are kept
+        for the rerun, and its error is raised once every rank has ended."""
+        done, ended, errors = [], set(), []
+        while len(ended) < len(procs):
+            try:
+                kind, rank, payload = results.get(timeout=1.0)
+            except queue_module.Empty:
+                for rank, proc in enumerate(procs):  # killed (out of memory, a signal) before it could report
+                    if rank not in ended and proc.exitcode not in (None, 0):
+                        ended.add(rank)
+                        errors.append(f"rank {rank} died with exit code {proc.exitcode}")
+                continue
+            if kind == "done":
+                result = ShardResult(**payload)
+                done.append(result)
+                bar.set_postfix_str(result.lang)
+                bar.update(result.alive)
+            else:
+                ended.add(rank)
+                if kind == "error":
+                    errors.append(f"rank {rank} failed:\n{payload}")
+        if errors:
+            raise EngineError(f"{stage}: a data-parallel rank failed; the shards finished so far are kept, "
+                              "rerun the same command to resume. " + "\n".join(errors))
+        return done
+
+    def close(self) -> None:
+        pass

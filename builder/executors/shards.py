@@ -1,0 +1,140 @@
+"""One shard of a model stage: the unit every executor schedules.
+
+A `ShardTask` names an input shard and the output shard it becomes; a `StageWorker` is what
+runs tasks in a worker process (a data-parallel rank, a Ray actor): it loads its own engine
+once, opens the shared request cache, builds each language's block from the `BuildConfig` and
+writes the output shard atomically. Because the output path is fixed by the task, a task that
+runs twice (a retried Ray batch, a resumed build) rewrites the same file with the same rows:
+nothing is duplicated and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from pathlib import Path
+
+from ..blocks import make_block, stage_model
+from ..cache import CachedModel, RequestCache
+from ..config import BuildConfig
+from ..engines.base import Engine, EngineStats
+from ..schema import GENERATED, PREPARED, REFINED
+from ..workdir import StageDir, read_shard
+
+# (input features, output features) of each model stage
+STAGE_FEATURES = {"generate": (PREPARED, GENERATED), "refine": (GENERATED, REFINED)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardTask:
+    stage: str
+    lang: str
+    fingerprint: str
+    index: int
+    source: str  # the input shard (the previous stage's output)
+
+    def target(self, work_dir: str | Path) -> Path:
+        return StageDir(Path(work_dir), self.lang, self.stage, self.fingerprint).shard(self.index)
+
+    def to_row(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict) -> "ShardTask":
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass
+class ShardResult:
+    """What a worker reports back for one finished shard (results cross process boundaries as dicts)."""
+
+    lang: str
+    index: int
+    alive: int  # rows still in the running after this stage's input (the progress bar counts these)
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    wall_s: float = 0.0
+    cache_hits: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def map_shard(task: ShardTask, block, work_dir: str | Path) -> int:
+    """Read the task's input shard, apply the block, write the output shard; return the
+    number of input rows that were still alive (not dropped)."""
+    in_features, out_features = STAGE_FEATURES[task.stage]
+    shard = read_shard(Path(task.source), in_features)
+    out = shard.map(block, batched=True, batch_size=None, features=out_features, keep_in_memory=True,
+                    new_fingerprint=f"{task.fingerprint}-{task.index}")
+    StageDir(Path(work_dir), task.lang, task.stage, task.fingerprint).write(task.index, out)
+    return sum(1 for d in shard["dropped"] if d is None)
+
+
+def worker_cache_path(work_dir: str | Path, driver_host: str | None) -> Path:
+    """The request cache a worker writes. SQLite's WAL mode needs every writer on one host, so
+    workers on the driver's host share `cache.sqlite`, and a worker on another node of a Ray
+    cluster keeps a cache file of its own node (a retried shard there still hits it)."""
+    host = socket.gethostname()
+    if driver_host is None or host == driver_host:
+        return Path(work_dir) / "cache.sqlite"
+    return Path(work_dir) / "node-caches" / f"{host}.sqlite"
+
+
+def engine_options(config: BuildConfig) -> dict:
+    options = {"batch_size": config.batch_size} if config.engine != "openai" else {}
+    if config.base_url:
+        options["base_url"] = config.base_url
+    return options
+
+
+class StageWorker:
+    """Runs the shards of one model stage in a worker process, with one engine loaded once."""
+
+    def __init__(self, config: BuildConfig, stage: str, driver_host: str | None = None,
+                 engine: Engine | None = None):
+        from ..engines import create_engine
+
+        self.config = config
+        self.stage = stage
+        self.engine = engine or create_engine(config.engine, stage_model(config, stage), **engine_options(config))
+        self.cache = RequestCache(worker_cache_path(config.work_dir, driver_host))
+        self.model = CachedModel(self.engine, self.cache, chunk_size=config.batch_size * 4)
+        self._blocks: dict[str, object] = {}
+
+    def block(self, lang: str):
+        if lang not in self._blocks:
+            self._blocks[lang] = make_block(self.config, self.stage, lang, self.model)
+        return self._blocks[lang]
+
+    def run(self, task: ShardTask) -> ShardResult:
+        if task.stage != self.stage:
+            raise ValueError(f"a {self.stage} worker was given a {task.stage} shard")
+        before, hits = dataclasses.replace(self.engine.stats), self.model.hits
+        alive = map_shard(task, self.block(task.lang), self.config.work_dir)
+        after = self.engine.stats
+        return ShardResult(task.lang, task.index, alive, calls=after.calls - before.calls,
+                           prompt_tokens=after.prompt_tokens - before.prompt_tokens,
+                           completion_tokens=after.completion_tokens - before.completion_tokens,
+                           wall_s=after.wall_s - before.wall_s, cache_hits=self.model.hits - hits)
+
+    def close(self) -> None:
+        self.cache.close()
+        self.engine.close()
+
+
+def add_results(stats: EngineStats, results: list[ShardResult]) -> int:
+    """Fold workers' results into `stats`; return their cache hits."""
+    for r in results:
+        stats.calls += r.calls
+        stats.prompt_tokens += r.prompt_tokens
+        stats.completion_tokens += r.completion_tokens
+        stats.wall_s += r.wall_s
+    return sum(r.cache_hits for r in results)
+
+
+def cpu_threads_per_worker(workers: int) -> int:
+    """On a CPU, N engine processes share the cores: give each its part, not all of them."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))

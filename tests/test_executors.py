@@ -1,0 +1,184 @@
+"""Executors: the same build rows whether the model stages run locally, in one process per
+device (`--data-parallel`) or on Ray Data actors (`--executor ray`); the shared cache under
+concurrent writers; the driver's weightless engine."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from builder.config import BuildConfig
+from builder.engines import create_engine
+from builder.engines.base import EngineError, SamplingParams
+from builder.executors.data_parallel import contiguous_chunks
+from builder.executors.shards import ShardTask
+from builder.pipeline import Pipeline
+
+
+def _config(tmp_path: Path, model_dir: Path, **kw) -> BuildConfig:
+    # Two languages, three shards each: enough to spread over two workers and to crash one mid-stage.
+    base = dict(langs=["sw", "fi"], corpus="embedded", max_docs=8, shard_size=3, candidates=2, rounds=2,
+                few_shot=1, max_instruction_tokens=12, target_size=50, model=str(model_dir), engine="transformers",
+                work_dir=str(tmp_path / "work"), output_dir=str(tmp_path / "out"))
+    base.update(kw)
+    return BuildConfig(**base)
+
+
+def _rows(result) -> list[dict]:
+    """Every row with its candidates, raw judgements and drop reason, in a stable order."""
+    rows = result.audit.to_list()
+    return sorted(rows, key=lambda r: (r["lang"], r["id"]))
+
+
+def _shards(work: Path) -> dict[str, int]:
+    return {str(p.relative_to(work)): p.stat().st_size > 0 for p in sorted(work.glob("*/*/shard-*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def local_build(tmp_path_factory, tiny_model_dir):
+    """The reference: the same build with the default (local) executor."""
+    tmp = tmp_path_factory.mktemp("local")
+    result = Pipeline(_config(tmp, tiny_model_dir)).run()
+    rows = _rows(result)
+    # the comparison means something only if both model stages did work on these rows
+    assert any(r["candidates"] for r in rows) and any(r["judgements"] for r in rows)
+    assert result.build_info["engine_stats"]["calls"] > 0
+    return result, rows, tmp / "work"
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+def test_contiguous_chunks_cover_every_task_once_in_order():
+    tasks = [ShardTask("generate", "sw", "fp", i, f"in-{i}") for i in range(7)]
+    chunks = contiguous_chunks(tasks, 3)
+    assert [len(c) for c in chunks] == [3, 2, 2]
+    assert [t for c in chunks for t in c] == tasks
+    assert contiguous_chunks(tasks[:1], 4) == [tasks[:1]]  # no empty ranks
+    assert contiguous_chunks([], 2) == []
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(executor="spark"), "unknown executor 'spark'"),
+    (dict(data_parallel=0), "data_parallel must be >= 1"),
+    (dict(executor="ray", data_parallel=2), "--data-parallel is for one machine without Ray"),
+    (dict(data_parallel=2, engine="openai"), "use the local executor"),
+    (dict(executor="ray", ray_actors=0), "ray_actors must be >= 1"),
+])
+def test_executor_settings_are_checked(tmp_path, kw, message):
+    with pytest.raises(ValueError, match=message):
+        BuildConfig(work_dir=str(tmp_path), **kw)
+
+
+def test_weightless_driver_engine_matches_the_real_one(tiny_model_dir, tiny_engine):
+    real = create_engine("transformers", str(tiny_model_dir))
+    stand_in = create_engine("transformers", str(tiny_model_dir), load_weights=False)
+    assert not hasattr(stand_in, "model")  # no weights in the driver
+    assert stand_in.identity() == real.identity()  # so cache keys, fingerprints and meta agree
+    text = "Habari ya asubuhi, rafiki yangu. Leo ni siku nzuri."
+    assert stand_in.count_tokens(text) == real.count_tokens(text)
+    with pytest.raises(EngineError, match="generation runs in the executor's workers"):
+        stand_in.generate(["Hello"], SamplingParams(max_new_tokens=2))
+
+
+def _write_entries(path: str, worker: int, shared: int, own: int) -> None:
+    from builder.cache import RequestCache
+
+    cache = RequestCache(path)
+    for start in range(0, own, 10):  # many short transactions, interleaved with the other writers
+        cache.put_many({f"w{worker}-{i}": {"worker": worker, "i": i} for i in range(start, start + 10)})
+        cache.put_many({f"shared-{i}": {"value": i} for i in range(shared)})  # the same request, answered by all
+    cache.close()
+
+
+def test_request_cache_stays_complete_with_concurrent_writers(tmp_path):
+    from builder.cache import RequestCache
+
+    path = str(tmp_path / "cache.sqlite")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_entries, args=(path, w, 20, 200)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]  # no "database is locked" escaped the retries
+    cache = RequestCache(path)
+    assert len(cache) == 4 * 200 + 20
+    got = cache.get_many([f"w{w}-{i}" for w in range(4) for i in range(200)])
+    assert all(got[f"w{w}-{i}"] == {"worker": w, "i": i} for w in range(4) for i in range(200))
+    assert cache.get_many([f"shared-{i}" for i in range(20)]) == {f"shared-{i}": {"value": i} for i in range(20)}
+
+
+# -- data parallel ---------------------------------------------------------------------------
+
+def test_data_parallel_two_processes_give_the_same_rows(tmp_path, tiny_model_dir, local_build):
+    reference, rows, local_work = local_build
+    result = Pipeline(_config(tmp_path, tiny_model_dir, data_parallel=2)).run()
+    assert _rows(result) == rows
+    assert _shards(tmp_path / "work") == _shards(local_work)
+    # the workers' calls are counted in the driver's statistics
+    for key in ("calls", "prompt_tokens", "completion_tokens"):
+        assert result.build_info["engine_stats"][key] == reference.build_info["engine_stats"][key], key
+    # and they wrote the shared cache: the same command again sends nothing
+    again = Pipeline(_config(tmp_path, tiny_model_dir, data_parallel=2)).run()
+    assert again.build_info["engine_stats"]["calls"] == 0 and _rows(again) == rows
+
+
+def test_a_failing_rank_is_reported_and_the_other_ranks_shards_are_kept(tmp_path, tiny_model_dir):
+    from builder.executors.data_parallel import DataParallelExecutor
+
+    config = _config(tmp_path, tiny_model_dir, data_parallel=2, rounds=1)
+    with pytest.raises(FileNotFoundError, match="no-such-model"):  # checked in the driver, before any rank starts
+        Pipeline(_config(tmp_path, tiny_model_dir, data_parallel=2, evaluator=str(tmp_path / "no-such-model"))).run()
+
+    executor = DataParallelExecutor(config)
+    run = executor.run
+
+    def run_with_a_broken_input(stage, tasks, bar):
+        # rank 0 gets the three sw shards, rank 1 the three fi shards; fi's last one is unreadable
+        Path(tasks[-1].source).write_bytes(b"not parquet")
+        return run(stage, tasks, bar)
+
+    executor.run = run_with_a_broken_input
+    with pytest.raises(EngineError, match="(?s)rank 1 failed.*parquet"):
+        Pipeline(config, executor=executor).run()
+    written = sorted(p.parent.parent.name + "/" + p.name for p in (tmp_path / "work").glob("*/generate-*/shard-*"))
+    assert written == [f"fi/shard-0000{i}.parquet" for i in (0, 1)] + [f"sw/shard-0000{i}.parquet" for i in (0, 1, 2)]
+
+
+# -- Ray -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=150 * 2**20)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.ray
+def test_ray_executor_gives_the_same_rows_as_local(tmp_path, tiny_model_dir, local_build, ray_cluster):
+    reference, rows, local_work = local_build
+    result = Pipeline(_config(tmp_path, tiny_model_dir, executor="ray")).run()
+    assert _rows(result) == rows  # ids, instructions, candidates, raw judgements, drop reasons
+    assert _shards(tmp_path / "work") == _shards(local_work)  # the same work-dir layout
+    assert result.build_info["engine_stats"]["calls"] == reference.build_info["engine_stats"]["calls"]
+    assert ray_cluster.is_initialized()  # a cluster the caller started is left running
+
+
+@pytest.mark.ray
+def test_ray_retries_the_batch_of_an_actor_that_died(tmp_path, tiny_model_dir, local_build, ray_cluster):
+    from ray import cloudpickle
+
+    import _ray_workers
+    from builder.executors.ray_data import RayExecutor
+
+    cloudpickle.register_pickle_by_value(_ray_workers)  # the actor class lives in tests/, not the package
+    _, rows, _ = local_build
+    config = _config(tmp_path, tiny_model_dir, executor="ray")
+    result = Pipeline(config, executor=RayExecutor(config, worker_cls=_ray_workers.CrashOnceWorker)).run()
+    assert (tmp_path / "work" / _ray_workers.CRASH_MARKER).exists()  # the actor did die mid-stage
+    got = _rows(result)
+    assert len({(r["lang"], r["id"]) for r in got}) == len(got) == len(rows)  # no duplicates, no losses
+    assert got == rows
