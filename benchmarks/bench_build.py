@@ -10,11 +10,11 @@ the first run. Model loading is timed apart (it is paid once per process, not pe
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
+from _build_args import build_parser
 from builder.config import BuildConfig
 from builder.engines import create_engine
 from builder.pipeline import build
@@ -27,11 +27,7 @@ def run(config: BuildConfig, engines: dict) -> tuple[float, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--langs", default="all")
-    parser.add_argument("--max-docs", type=int, default=None)
-    parser.add_argument("--model", default="smollm2-135m")
-    args = parser.parse_args()
+    args = build_parser(__doc__).parse_args()
 
     start = time.perf_counter()
     engine = create_engine("auto", args.model)

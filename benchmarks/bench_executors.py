@@ -11,12 +11,12 @@ ratio to the local one, the model calls each made, and whether their rows are id
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
 from pathlib import Path
 
+from _build_args import build_parser
 from builder.config import BuildConfig
 from builder.pipeline import build
 
@@ -32,11 +32,7 @@ def run(tmp: Path, name: str, args, **executor) -> tuple[float, dict, list]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--langs", default="all")
-    parser.add_argument("--max-docs", type=int, default=None)
-    parser.add_argument("--model", default="smollm2-135m")
-    args = parser.parse_args()
+    args = build_parser(__doc__).parse_args()
 
     start = time.perf_counter()
     import ray

@@ -51,7 +51,12 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, config: BuildConfig, worker_cls: type = RayStageWorker):
-        import ray
+        try:
+            import ray
+            import ray.data
+        except ImportError as error:
+            raise ImportError("--executor ray needs Ray Data: pip install 'x-instruction[ray]' "
+                              "(on every node of the cluster)") from error
 
         self.config = config
         self.worker_cls = worker_cls
