@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import warnings
 
 from ..config import BuildConfig
 from .shards import ShardResult, ShardTask, StageWorker
@@ -93,16 +94,21 @@ class RayExecutor:
         if not tasks:
             return []
         dataset = ray.data.from_items([t.to_row() for t in tasks], override_num_blocks=len(tasks))
-        mapped = dataset.map_batches(
-            self.worker_cls,
-            batch_size=1,  # one shard per call: the unit of retry and of resume
-            compute=ray.data.ActorPoolStrategy(size=min(self.actors, len(tasks))),
-            fn_constructor_kwargs={"config": self.config, "stage": stage, "driver_host": socket.gethostname()},
-            num_gpus=self.gpus_per_actor or None,
-            num_cpus=self.cpus_per_actor,
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_RESTARTS,
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 deprecates passing max_restarts/max_task_retries this way but offers no
+            # named parameter for them yet; its default (-1) would retry a shard that kills its
+            # actor forever. The `ray` extra stays below 2.64, which removes this path.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            mapped = dataset.map_batches(
+                self.worker_cls,
+                batch_size=1,  # one shard per call: the unit of retry and of resume
+                compute=ray.data.ActorPoolStrategy(size=min(self.actors, len(tasks))),
+                fn_constructor_kwargs={"config": self.config, "stage": stage, "driver_host": socket.gethostname()},
+                num_gpus=self.gpus_per_actor or None,
+                num_cpus=self.cpus_per_actor,
+                max_restarts=MAX_RESTARTS,
+                max_task_retries=MAX_RESTARTS,
+            )
         results = []
         for row in mapped.iter_rows():
             result = ShardResult(**_plain(row))
