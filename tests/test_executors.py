@@ -59,6 +59,14 @@ def test_contiguous_chunks_cover_every_task_once_in_order():
     assert contiguous_chunks([], 2) == []
 
 
+def test_each_rank_sees_one_of_the_devices_the_driver_may_use():
+    from builder.executors.data_parallel import rank_device
+
+    assert [rank_device(r, None) for r in range(3)] == ["0", "1", "2"]
+    assert [rank_device(r, "4,5, 6,7") for r in range(4)] == ["4", "5", "6", "7"]
+    assert rank_device(0, "GPU-8f2c,GPU-1a9b") == "GPU-8f2c"  # UUIDs pass through
+
+
 @pytest.mark.parametrize("kw, message", [
     (dict(executor="spark"), "unknown executor 'spark'"),
     (dict(data_parallel=0), "data_parallel must be >= 1"),

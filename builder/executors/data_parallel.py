@@ -64,6 +64,15 @@ def _environ(**values: str):
                 os.environ[k] = v
 
 
+def rank_device(rank: int, visible: str | None) -> str:
+    """The CUDA_VISIBLE_DEVICES of a rank: the rank-th device the driver may use (all of the
+    machine's, or those the user listed, e.g. "4,5,6,7" gives rank 1 device 5)."""
+    if not visible:
+        return str(rank)
+    devices = [d.strip() for d in visible.split(",") if d.strip()]
+    return devices[rank]
+
+
 def _visible_gpus() -> int:
     # Counted without initialising CUDA in the driver (the ranks are spawned, not forked).
     try:
@@ -96,7 +105,7 @@ class DataParallelExecutor:
         threads = None if self.gpus else cpu_threads_per_worker(len(chunks))
         procs = []
         for rank, chunk in enumerate(chunks):
-            env = {"CUDA_VISIBLE_DEVICES": str(rank)} if self.gpus else {}
+            env = {"CUDA_VISIBLE_DEVICES": rank_device(rank, os.environ.get("CUDA_VISIBLE_DEVICES"))} if self.gpus else {}
             with _environ(**env):
                 proc = ctx.Process(target=_rank_main, args=(rank, self.config, stage, chunk, threads, results),
                                    name=f"x-instruction-{stage}-rank{rank}", daemon=True)
