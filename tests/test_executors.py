@@ -121,9 +121,24 @@ def test_request_cache_stays_complete_with_concurrent_writers(tmp_path):
 # -- data parallel ---------------------------------------------------------------------------
 
 def test_data_parallel_two_processes_give_the_same_rows(tmp_path, tiny_model_dir, local_build):
+    from builder.executors.data_parallel import DataParallelExecutor
+
     reference, rows, local_work = local_build
-    result = Pipeline(_config(tmp_path, tiny_model_dir, data_parallel=2)).run()
+    config = _config(tmp_path, tiny_model_dir, data_parallel=2)
+    executor, workers = DataParallelExecutor(config), {}
+    run = executor.run
+
+    def recording_run(stage, tasks, bar):
+        results = run(stage, tasks, bar)
+        workers[stage] = {r.worker for r in results}
+        return results
+
+    executor.run = recording_run
+    result = Pipeline(config, executor=executor).run()
     assert _rows(result) == rows
+    # two ranks, and the same two processes (one model load each) served both stages
+    assert len(workers["generate"]) == 2 and workers["refine"] == workers["generate"]
+    assert executor.procs == []  # closed with the build
     assert _shards(tmp_path / "work") == _shards(local_work)
     # the workers' calls are counted in the driver's statistics
     for key in ("calls", "prompt_tokens", "completion_tokens"):
@@ -131,6 +146,21 @@ def test_data_parallel_two_processes_give_the_same_rows(tmp_path, tiny_model_dir
     # and they wrote the shared cache: the same command again sends nothing
     again = Pipeline(_config(tmp_path, tiny_model_dir, data_parallel=2)).run()
     assert again.build_info["engine_stats"]["calls"] == 0 and _rows(again) == rows
+
+
+def test_data_parallel_with_a_separate_evaluator_swaps_the_rank_engine(tmp_path, tiny_model_dir):
+    """generator != evaluator: each rank drops the generator before loading the evaluator, and
+    the rows still equal a one-process build's."""
+    import shutil
+
+    evaluator = tmp_path / "evaluator"
+    shutil.copytree(tiny_model_dir, evaluator)  # another model name, so another engine
+    kw = dict(evaluator=str(evaluator), langs=["sw"], rounds=1)
+    local = Pipeline(_config(tmp_path / "local", tiny_model_dir, **kw)).run()
+    parallel = Pipeline(_config(tmp_path / "dp", tiny_model_dir, data_parallel=2, **kw)).run()
+    assert _rows(parallel) == _rows(local)
+    assert any(r["judgements"] for r in _rows(parallel))
+    assert parallel.build_info["settings"]["evaluator_model"] == str(evaluator)
 
 
 def test_a_failing_rank_is_reported_and_the_other_ranks_shards_are_kept(tmp_path, tiny_model_dir):

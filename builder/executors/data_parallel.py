@@ -2,9 +2,9 @@
 
 vLLM's offline `LLM(data_parallel_size>1)` refuses to run in one process, and one process per
 device is the plain way to use a multi-GPU node without a cluster. Rank r sees only GPU r
-(`CUDA_VISIBLE_DEVICES`), loads its own engine, and maps a contiguous run of the stage's
-pending shards; the ranks share the work directory and the request cache. On a CPU the ranks
-split the cores between them.
+(`CUDA_VISIBLE_DEVICES`), loads its own engine once for the build, and maps a contiguous run
+of each stage's pending shards; the ranks share the work directory and the request cache. On
+a CPU the ranks split the cores between them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import traceback
 
 from ..config import BuildConfig
 from ..engines.base import EngineError
-from .shards import ShardResult, ShardTask, StageWorker, cpu_threads_per_worker
+from .shards import ShardResult, ShardTask, StageWorker, cpu_threads_per_worker, engine_options
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +34,31 @@ def contiguous_chunks(tasks: list[ShardTask], n: int) -> list[list[ShardTask]]:
     return chunks
 
 
-def _rank_main(rank: int, config: BuildConfig, stage: str, tasks: list[ShardTask], threads: int | None, results) -> None:
-    """A rank's process: load the engine once, map its shards, report each one as it finishes."""
+def _rank_main(rank: int, config: BuildConfig, threads: int | None, inbox, results) -> None:
+    """A rank's process. It lives for the whole build: each message is one stage's shards for
+    this rank, and the engine stays loaded from one stage to the next when both use the same
+    model (the default), so the model is loaded once per rank, not once per stage."""
+    from ..blocks import stage_model
+    from ..engines import create_engine
+
+    engines = {}
     try:
         if threads is not None:
             import torch
 
             torch.set_num_threads(threads)
-        worker = StageWorker(config, stage)
-        for task in tasks:
-            results.put(("done", rank, worker.run(task).to_dict()))
-        worker.close()
-        results.put(("finished", rank, None))
+        while (message := inbox.get()) is not None:
+            stage, tasks = message
+            model = stage_model(config, stage)
+            if model not in engines:
+                for engine in engines.values():  # one model in memory at a time
+                    engine.close()
+                engines = {model: create_engine(config.engine, model, **engine_options(config))}
+            worker = StageWorker(config, stage, engine=engines[model])
+            for task in tasks:
+                results.put(("done", rank, worker.run(task).to_dict()))
+            worker.close()
+            results.put(("finished", rank, None))
     except BaseException:  # the driver re-raises it with the rank's traceback
         results.put(("error", rank, traceback.format_exc()))
 
@@ -93,47 +106,50 @@ class DataParallelExecutor:
         if 0 < self.gpus < self.ranks:
             raise ValueError(f"--data-parallel {self.ranks} needs {self.ranks} GPUs, but {self.gpus} are visible; "
                              f"pass --data-parallel {self.gpus} (or set CUDA_VISIBLE_DEVICES)")
+        self.procs: list = []
+        self.inboxes: list = []
+        self.results = None
 
-    def run(self, stage: str, tasks: list[ShardTask], bar) -> list[ShardResult]:
+    def _start(self) -> None:
+        """Spawn the ranks on first use (a resumed build with nothing left to do spawns none)."""
         import multiprocessing
 
+        if self.procs:
+            return
+        ctx = multiprocessing.get_context("spawn")  # a forked child would inherit the driver's torch state
+        self.results = ctx.Queue()
+        threads = None if self.gpus else cpu_threads_per_worker(self.ranks)
+        for rank in range(self.ranks):
+            inbox = ctx.Queue()
+            env = {"CUDA_VISIBLE_DEVICES": rank_device(rank, os.environ.get("CUDA_VISIBLE_DEVICES"))} if self.gpus else {}
+            with _environ(**env):
+                proc = ctx.Process(target=_rank_main, args=(rank, self.config, threads, inbox, self.results),
+                                   name=f"x-instruction-rank{rank}", daemon=True)
+                proc.start()
+            self.procs.append(proc)
+            self.inboxes.append(inbox)
+
+    def run(self, stage: str, tasks: list[ShardTask], bar) -> list[ShardResult]:
         chunks = contiguous_chunks(tasks, self.ranks)
         if not chunks:
             return []
-        ctx = multiprocessing.get_context("spawn")  # a forked child would inherit the driver's torch state
-        results = ctx.Queue()
-        threads = None if self.gpus else cpu_threads_per_worker(len(chunks))
-        procs = []
+        self._start()
         for rank, chunk in enumerate(chunks):
-            env = {"CUDA_VISIBLE_DEVICES": rank_device(rank, os.environ.get("CUDA_VISIBLE_DEVICES"))} if self.gpus else {}
-            with _environ(**env):
-                proc = ctx.Process(target=_rank_main, args=(rank, self.config, stage, chunk, threads, results),
-                                   name=f"x-instruction-{stage}-rank{rank}", daemon=True)
-                proc.start()
-            procs.append(proc)
-        try:
-            return self._collect(stage, procs, results, bar)
-        finally:
-            for proc in procs:
-                if proc.is_alive():
-                    proc.terminate()
-                proc.join()
-            results.close()
-            results.join_thread()
+            self.inboxes[rank].put((stage, chunk))
+        return self._collect(stage, list(range(len(chunks))), bar)
 
-    @staticmethod
-    def _collect(stage, procs, results, bar) -> list[ShardResult]:
+    def _collect(self, stage: str, active: list[int], bar) -> list[ShardResult]:
         """Results as they come; a failed rank does not stop the others, whose shards are kept
-        for the rerun, and its error is raised once every rank has ended."""
+        for the rerun, and its error is raised once every active rank has ended the stage."""
         done, ended, errors = [], set(), []
-        while len(ended) < len(procs):
+        while len(ended) < len(active):
             try:
-                kind, rank, payload = results.get(timeout=1.0)
+                kind, rank, payload = self.results.get(timeout=1.0)
             except queue_module.Empty:
-                for rank, proc in enumerate(procs):  # killed (out of memory, a signal) before it could report
-                    if rank not in ended and proc.exitcode not in (None, 0):
+                for rank in active:  # killed (out of memory, a signal) before it could report
+                    if rank not in ended and self.procs[rank].exitcode is not None:
                         ended.add(rank)
-                        errors.append(f"rank {rank} died with exit code {proc.exitcode}")
+                        errors.append(f"rank {rank} died with exit code {self.procs[rank].exitcode}")
                 continue
             if kind == "done":
                 result = ShardResult(**payload)
@@ -150,4 +166,16 @@ class DataParallelExecutor:
         return done
 
     def close(self) -> None:
-        pass
+        for inbox, proc in zip(self.inboxes, self.procs):
+            if proc.is_alive():
+                inbox.put(None)
+        for proc in self.procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for q in [*self.inboxes, self.results]:
+            if q is not None:
+                q.close()
+                q.join_thread()
+        self.procs, self.inboxes, self.results = [], [], None

@@ -57,6 +57,7 @@ class ShardResult:
     completion_tokens: int = 0
     wall_s: float = 0.0
     cache_hits: int = 0
+    worker: str = ""  # host:pid of the process that mapped the shard
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -99,6 +100,7 @@ class StageWorker:
 
         self.config = config
         self.stage = stage
+        self.owns_engine = engine is None  # a rank passes the engine it keeps across stages
         self.engine = engine or create_engine(config.engine, stage_model(config, stage), **engine_options(config))
         self.cache = RequestCache(worker_cache_path(config.work_dir, driver_host))
         self.model = CachedModel(self.engine, self.cache, chunk_size=config.batch_size * 4)
@@ -118,11 +120,13 @@ class StageWorker:
         return ShardResult(task.lang, task.index, alive, calls=after.calls - before.calls,
                            prompt_tokens=after.prompt_tokens - before.prompt_tokens,
                            completion_tokens=after.completion_tokens - before.completion_tokens,
-                           wall_s=after.wall_s - before.wall_s, cache_hits=self.model.hits - hits)
+                           wall_s=after.wall_s - before.wall_s, cache_hits=self.model.hits - hits,
+                           worker=f"{socket.gethostname()}:{os.getpid()}")
 
     def close(self) -> None:
         self.cache.close()
-        self.engine.close()
+        if self.owns_engine:
+            self.engine.close()
 
 
 def add_results(stats: EngineStats, results: list[ShardResult]) -> int:
