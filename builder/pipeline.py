@@ -36,7 +36,7 @@ from .stages.diversify import DiversifyConfig, Embedder, diversify
 from .stages.generate import GenerateConfig
 from .stages.refine import RefineConfig
 from .stages.select import Select, SelectConfig
-from .workdir import StageDir, fingerprint, read_shard, read_stage
+from .workdir import StageDir, alive_rows, fingerprint, read_shard, read_stage
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +167,6 @@ class Pipeline:
         out = block(batch) if rows else {name: [] for name in PREPARED}
         return Dataset.from_dict({name: out[name] for name in PREPARED}, features=PREPARED)
 
-    @staticmethod
-    def _alive(dataset: Dataset) -> int:
-        return sum(1 for d in dataset["dropped"] if d is None)
-
     # -- the whole build --------------------------------------------------------------------
     def run(self) -> BuildResult:
         with _quiet_datasets():
@@ -229,7 +225,7 @@ class Pipeline:
             stage = StageDir(self.work, lang, name, fps[lang][name])
             outputs[lang] = [stage.shard(i) for i in range(len(inputs[lang]))]
             for index, path in enumerate(inputs[lang]):
-                alive = self._alive(read_shard(path, in_features))
+                alive = alive_rows(read_shard(path, in_features))
                 total += alive
                 if stage.has(index):
                     finished += alive

@@ -60,6 +60,11 @@ class StageDir:
         return target
 
 
+def alive_rows(dataset: Dataset) -> int:
+    """Rows no stage has dropped yet (what the model stages work on and their bars count)."""
+    return sum(1 for d in dataset["dropped"] if d is None)
+
+
 def read_shard(path: Path, features: Features) -> Dataset:
     table = pq.read_table(path)
     return Dataset(table.cast(features.arrow_schema)) if table.schema != features.arrow_schema else Dataset(table)

@@ -32,7 +32,7 @@ def _rows(result) -> list[dict]:
     return sorted(rows, key=lambda r: (r["lang"], r["id"]))
 
 
-def _shards(work: Path) -> dict[str, int]:
+def _shards(work: Path) -> dict[str, bool]:
     return {str(p.relative_to(work)): p.stat().st_size > 0 for p in sorted(work.glob("*/*/shard-*.parquet"))}
 
 

@@ -36,7 +36,7 @@ import httpx
 from tqdm.auto import tqdm
 
 from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
-from .prompt_tokens import continues_reply, cut_at_stop, encode_prompts, render_prompt, request_seed
+from .prompt_tokens import continues_reply, count_text_tokens, cut_at_stop, encode_prompts, render_prompt, request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class OpenAIEngine(Engine):
                 "the openai engine counts tokens only with a local tokenizer: pass "
                 "tokenizer='<the served model's Hub id or folder>'"
             )
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_text_tokens(self.tokenizer, text)
 
     # ----- prompt checks -----
 

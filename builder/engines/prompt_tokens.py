@@ -11,6 +11,13 @@ from __future__ import annotations
 from .base import Prompt, PromptTooLongError, SamplingParams, prompt_key, stable_hash
 
 
+def count_text_tokens(tokenizer, text: str) -> int:
+    """Content tokens of `text` (no BOS/EOS): the unit of prepare's length bounds. Every engine
+    counts this way, so the same corpus keeps the same rows whichever engine (or the driver's
+    weightless stand-in) measured it."""
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def render_prompt(tokenizer, prompt: Prompt, model_id: str) -> str:
     """The text the model sees: raw text as is, chat messages through the chat template."""
     if isinstance(prompt, str):

@@ -10,6 +10,7 @@ to generate.
 from __future__ import annotations
 
 from .base import Completion, Engine, EngineError, Prompt, SamplingParams
+from .prompt_tokens import count_text_tokens
 
 
 class TokenizerOnlyEngine(Engine):
@@ -28,8 +29,7 @@ class TokenizerOnlyEngine(Engine):
         return self._tokenizer
 
     def count_tokens(self, text: str) -> int:
-        # the same count as the transformers and vllm engines, so prepare keeps the same rows
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_text_tokens(self.tokenizer, text)
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         raise EngineError(

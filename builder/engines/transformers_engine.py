@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .base import Completion, Engine, EngineError, Prompt, SamplingParams, prompt_key, stable_hash
-from .prompt_tokens import cut_at_stop, encode_prompts, render_prompt
+from .prompt_tokens import count_text_tokens, cut_at_stop, encode_prompts, render_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class TransformersEngine(Engine):
         return render_prompt(self.tokenizer, prompt, self.model_id)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_text_tokens(self.tokenizer, text)
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         if self.model is None:

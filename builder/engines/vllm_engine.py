@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from .base import Completion, Engine, EngineError, Prompt, SamplingParams
-from .prompt_tokens import encode_prompts, request_seed
+from .prompt_tokens import count_text_tokens, encode_prompts, request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class VLLMEngine(Engine):
         )
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_text_tokens(self.tokenizer, text)
 
     def _sampling_params(self, prompt: Prompt, params: SamplingParams):
         return self._sampling_params_cls(

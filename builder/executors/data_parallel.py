@@ -17,7 +17,7 @@ import traceback
 
 from ..config import BuildConfig
 from ..engines.base import EngineError
-from .shards import ShardResult, ShardTask, StageWorker, cpu_threads_per_worker, engine_options
+from .shards import ShardResult, ShardTask, StageWorker, engine_options
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,11 @@ def rank_device(rank: int, visible: str | None) -> str:
         return str(rank)
     devices = [d.strip() for d in visible.split(",") if d.strip()]
     return devices[rank]
+
+
+def cpu_threads_per_worker(workers: int) -> int:
+    """On a CPU, N engine processes share the cores: give each its part, not all of them."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 def _visible_gpus() -> int:

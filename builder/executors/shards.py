@@ -20,7 +20,7 @@ from ..cache import CachedModel, RequestCache
 from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
 from ..schema import GENERATED, PREPARED, REFINED
-from ..workdir import StageDir, read_shard
+from ..workdir import StageDir, alive_rows, read_shard
 
 # (input features, output features) of each model stage
 STAGE_FEATURES = {"generate": (PREPARED, GENERATED), "refine": (GENERATED, REFINED)}
@@ -71,7 +71,7 @@ def map_shard(task: ShardTask, block, work_dir: str | Path) -> int:
     out = shard.map(block, batched=True, batch_size=None, features=out_features, keep_in_memory=True,
                     new_fingerprint=f"{task.fingerprint}-{task.index}")
     StageDir(Path(work_dir), task.lang, task.stage, task.fingerprint).write(task.index, out)
-    return sum(1 for d in shard["dropped"] if d is None)
+    return alive_rows(shard)
 
 
 def worker_cache_path(work_dir: str | Path, driver_host: str | None) -> Path:
@@ -137,8 +137,3 @@ def add_results(stats: EngineStats, results: list[ShardResult]) -> int:
         stats.completion_tokens += r.completion_tokens
         stats.wall_s += r.wall_s
     return sum(r.cache_hits for r in results)
-
-
-def cpu_threads_per_worker(workers: int) -> int:
-    """On a CPU, N engine processes share the cores: give each its part, not all of them."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))

@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
+from ..engines.prompt_tokens import count_text_tokens
 from ..languages import get_language
 from ..lid import detect, matches
 
@@ -121,7 +122,7 @@ class TokenCounter:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_text_tokens(self.tokenizer, text)
 
 
 def token_counter(tokenizer) -> TokenCounter:
