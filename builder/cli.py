@@ -16,13 +16,18 @@ import types
 import typing
 
 from .config import BuildConfig
+from .engines.base import EngineError
 from .hub_cli import add_push_arguments, run_push
 from .judge.cli import add_eval_arguments, run_eval
 
 HELP = {
     "langs": "comma-separated language codes, or 'all' for the paper's ten (default: all)",
-    "corpus": "embedded (demo sample), a local .jsonl/.parquet/.txt file or folder, hub:ID[:CONFIG], fineweb2 or culturax",
+    "corpus": "embedded (demo sample), a local .jsonl/.parquet/.txt file or folder, hub:ID[:CONFIG], fineweb2 or culturax; "
+              "{lang} in a path picks each language's files (crawl/{lang}.jsonl), and a folder of files or subfolders "
+              "named by language (sw.jsonl, swh_Latn/) gives each language its own",
     "text_column": "column holding the text in a local or Hub corpus (default: text)",
+    "lang_column": "column naming each row's language in a mixed-language corpus (code, ISO 639-3, FineWeb-2 or "
+                   "CulturaX name, e.g. sw, swa, swh_Latn); each language reads only its rows",
     "split": "split of a Hub corpus",
     "max_docs": "read at most this many documents per language (default: all; 2 for the embedded demo corpus)",
     "seeds": "seed (instruction, output) pairs for few-shot generation: a .jsonl/.parquet file or hub:ID (default: embedded)",
@@ -31,7 +36,9 @@ HELP = {
     "generator": "a fine-tuned backward model (trl_scripts/train_generator.py); replaces few-shot generation",
     "evaluator": "the model that scores pairs (default: --model)",
     "embedder": "sentence-transformers model for diversify (default: the embedded all-MiniLM-L6-v2)",
-    "base_url": "OpenAI-compatible server for --engine openai (key from OPENAI_API_KEY)",
+    "base_url": "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (implies --engine openai; key from OPENAI_API_KEY)",
+    "tokenizer": "--engine openai: the served model's tokenizer for token counts, a Hub id, local folder or "
+                 "smollm2-135m (default: the server's /tokenize, else the --model name if it loads here)",
     "batch_size": "prompts per generation batch",
     "candidates": "instruction candidates sampled per text",
     "temperature": "sampling temperature for candidates",
@@ -107,17 +114,26 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"x-instruction: {err}", file=sys.stderr)
         return 1
     print(result.funnel.table())
+    empty = result.funnel.empty_languages()
+    if empty:
+        # These have no config (datasets cannot load an empty one); say why they kept nothing.
+        print(f"\nno config for {', '.join(empty)} (no rows kept; their texts are in `candidates`):")
+        for lang in empty:
+            print("  " + result.funnel.explain(lang))
     stats = result.build_info["engine_stats"]
     print(f"\nmodel calls: {stats['calls']}  cached: {stats['cache_hits']}  tokens in/out: "
           f"{stats['prompt_tokens']}/{stats['completion_tokens']}  model time: {stats['wall_s']:.1f} s")
+    first = next(lang for lang in config.langs if lang not in empty)  # build() raised if every one is empty
     print(f"wrote {result.output_dir}  (load with datasets.load_dataset({str(result.output_dir)!r}, "
-          f"{config.langs[0]!r}))")
+          f"{first!r}))")
     if result.push_summary is not None:
         from huggingface_hub import constants
 
-        changed = [c for c, state in result.push_summary.items() if state != "unchanged"]
+        from .hub import changed_parts
+
+        changed = changed_parts(result.push_summary)
         print(f"pushed to {constants.ENDPOINT}/datasets/{config.push_to_hub} "
-              f"({len(changed)} of {len(result.push_summary)} parts uploaded)")
+              f"({len(changed)} of {len(result.push_summary)} parts changed)")
     return 0
 
 
@@ -165,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"x-instruction: error: {err}", file=sys.stderr)
         return 2
+    except EngineError as err:
+        # A model server that failed mid-build: the shards and the request cache written so far
+        # stay, so the same command resumes once the server is back.
+        if args.verbose:
+            raise
+        print(f"x-instruction: error: {err}\nFinished shards and cached requests are kept; "
+              "run the same command again to resume.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
+from .engines import ENGINES
 from .languages import PAPER_LANGUAGES, parse_languages
 
+logger = logging.getLogger(__name__)
 
 # The embedded demo corpus is read only this far unless --max-docs says otherwise: the
 # embedded model on two CPU cores does about this many texts per language in the README's
@@ -21,8 +24,9 @@ EXECUTORS = ("local", "ray")
 class BuildConfig:
     # what to read
     langs: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_LANGUAGES))
-    corpus: str = "embedded"  # embedded | a local file or folder | hub:ID[:CONFIG] | fineweb2 | culturax
+    corpus: str = "embedded"  # embedded | a local file or folder (or crawl/{lang}.jsonl) | hub:ID[:CONFIG] | fineweb2 | culturax
     text_column: str | None = None
+    lang_column: str | None = None  # a column naming each row's language, for a mixed-language corpus
     split: str = "train"
     max_docs: int | None = None  # per language, read before cleaning; see EMBEDDED_DEMO_DOCS
     seeds: str | None = None  # seed pairs for few-shot generation; None = the embedded ones
@@ -32,7 +36,8 @@ class BuildConfig:
     generator: str | None = None  # a fine-tuned backward model; replaces few-shot generation
     evaluator: str | None = None  # the rater; None = `model`
     embedder: str = "all-MiniLM-L6-v2"
-    base_url: str | None = None  # for --engine openai
+    base_url: str | None = None  # for --engine openai; with --engine auto it means openai
+    tokenizer: str | None = None  # --engine openai: counts the served model's tokens (default: found, see engines/served_tokens.py)
     batch_size: int = 16
     # method
     candidates: int = 4
@@ -73,11 +78,28 @@ class BuildConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.min_tokens >= self.max_tokens:
             raise ValueError(f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})")
+        self._check_engine()
         self._check_executor()
         if self.corpus == "embedded" and self.max_docs is None:
             self.max_docs = EMBEDDED_DEMO_DOCS
         if self.max_docs is not None and self.max_docs < 1:
             raise ValueError(f"max_docs must be >= 1, got {self.max_docs}")
+
+    def _check_engine(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; choose one of: {', '.join(ENGINES)}")
+        # A server URL names the engine: `auto` would otherwise load a local model and ignore it.
+        if self.base_url and self.engine == "auto":
+            logger.info("--base-url given: using --engine openai")
+            self.engine = "openai"
+        if self.engine == "openai":
+            return
+        if self.base_url:
+            raise ValueError(f"--base-url is for --engine openai (a model on a server); --engine {self.engine} "
+                             "loads the model here: drop --base-url or pass --engine openai")
+        if self.tokenizer:
+            raise ValueError(f"--tokenizer is for --engine openai; --engine {self.engine} counts with the model's "
+                             "own tokenizer: drop --tokenizer")
 
     def _check_executor(self) -> None:
         if self.executor not in EXECUTORS:

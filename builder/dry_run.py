@@ -23,7 +23,8 @@ def count_documents(config: BuildConfig, lang: str, cap: int = 1_000_000) -> int
     from .corpus.readers import read_corpus
 
     n = 0
-    for n, _ in enumerate(read_corpus(config.corpus, lang, text_column=config.text_column, limit=cap), start=1):
+    rows = read_corpus(config.corpus, lang, text_column=config.text_column, lang_column=config.lang_column, limit=cap)
+    for n, _ in enumerate(rows, start=1):
         pass
     return n
 

@@ -77,6 +77,9 @@ class Models:
         self.chunk = config.batch_size * 4
         self.generator = CachedModel(load(stage_model(config, "generate")), cache, chunk_size=self.chunk)
         self.evaluator = CachedModel(load(stage_model(config, "refine")), cache, chunk_size=self.chunk)
+        # Before any request: prepare bounds texts in the generator's tokens, and an engine on a
+        # server must first find a way to count them (None: the engine holds its tokenizer).
+        self.token_counts = self.generator.engine.prepare_token_counts(config.tokenizer)
         # A preloaded engine may have served earlier builds: report only this build's work.
         self._baseline = {id(e): dataclasses.replace(e.stats) for e in engines.values()}
         self.worker_stats = EngineStats()  # what a distributed executor's workers did
@@ -113,6 +116,10 @@ def _quiet_datasets():
 class Pipeline:
     def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None, executor=None):
         """`executor` replaces the one `config` asks for (tests inject a Ray worker that crashes)."""
+        from .corpus.readers import check_corpus
+
+        # A language with nothing to read fails here, in seconds, before any model loads.
+        check_corpus(config.corpus, config.langs, text_column=config.text_column, lang_column=config.lang_column)
         self.config = config
         self.work = Path(config.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -124,9 +131,15 @@ class Pipeline:
 
     # -- settings that decide each stage's output ------------------------------------------
     def _fingerprints(self, lang: str) -> dict[str, str]:
+        from .corpus.readers import corpus_files_read
+
         c = self.config
         gen = self.models.generator.identity()
-        prep = fingerprint("prepare", lang, c.corpus, c.text_column, c.split, c.max_docs, c.min_tokens, c.max_tokens, gen)
+        counted = (self.models.token_counts,) if self.models.token_counts else ()  # a served model's tokenizer
+        # Which files and rows a language reads decides its prepared rows as much as the spec does.
+        read = (corpus_files_read(c.corpus, lang, lang_column=c.lang_column), c.lang_column)
+        prep = fingerprint("prepare", lang, c.corpus, c.text_column, c.split, c.max_docs, c.min_tokens, c.max_tokens, gen,
+                           *counted, *read)
         generate = fingerprint(prep, self._generate_config().__dict__, gen, c.seeds, c.generator is not None,
                                template_versions())
         refine = fingerprint(generate, self._refine_config().__dict__, self.models.evaluator.identity())
@@ -149,7 +162,8 @@ class Pipeline:
         stage.reset()  # dedup state spans the whole corpus: a partial prepare is redone
         c = self.config
         block = Prepare(lang, PrepareConfig(min_tokens=c.min_tokens, max_tokens=c.max_tokens), self.models.count_tokens)
-        rows = read_corpus(c.corpus, lang, text_column=c.text_column, split=c.split, limit=c.max_docs)
+        rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
+                           limit=c.max_docs)
         index, buffer = 0, []
         for row in tqdm(rows, desc=f"prepare {lang}", unit="doc", leave=False):
             buffer.append(row)
@@ -300,8 +314,16 @@ class Pipeline:
 
 
 def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
-    """train, plus a `test` split of n rows chosen by id (stable across reruns)."""
+    """train, plus a `test` split of n rows chosen by id (stable across reruns).
+
+    A language with n rows or fewer keeps them all in train and gets no test split: holding
+    them all out would leave an empty train split, which `datasets` cannot load.
+    """
     if n <= 0 or len(dataset) <= n:
+        if n > 0 and len(dataset):
+            lang = dataset[0]["lang"] if "lang" in dataset.column_names else "this language"
+            logger.warning("--heldout %d: %s has only %d rows; all stay in train and it has no test split",
+                           n, lang, len(dataset))
         return {"train": dataset}
     order = sorted(range(len(dataset)), key=lambda i: fingerprint("heldout", dataset[i]["id"]))
     test = sorted(order[:n])

@@ -177,6 +177,16 @@ def serve_process(cmd: list[str], ready_url: str, log_path: Path, timeout: float
             proc.wait()
 
 
+@contextlib.contextmanager
+def transformers_server(model_dir: Path, log_path: Path):
+    """`transformers serve` of one local model folder on a free port; yields its base URL (.../v1).
+    Requests name the model by that folder's path."""
+    port = free_port()
+    with serve_process(transformers_serve_cmd(model_dir, port), f"http://127.0.0.1:{port}/health", log_path,
+                       timeout=180, env={"HF_HUB_OFFLINE": "1"}):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
 def transformers_serve_cmd(model_dir: Path, port: int) -> list[str]:
     """`transformers serve` preloading one local model folder on CPU in float32."""
     cli = Path(sys.executable).with_name("transformers")

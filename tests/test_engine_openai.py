@@ -10,11 +10,10 @@ import time
 import pytest
 
 from _engine_helpers import (
-    PROMPTS, Reply, ScriptedServer, build_tiny_llama, completion_body, free_port, serve_process,
-    transformers_serve_cmd,
+    PROMPTS, Reply, ScriptedServer, build_tiny_llama, completion_body, free_port, transformers_server,
 )
 from builder.engines import EngineError, PromptTooLongError, SamplingParams, create_engine
-from builder.engines.openai_engine import OpenAIEngine, normalize_base_url
+from builder.engines.openai_engine import OpenAIEngine, ServerUnreachable, normalize_base_url
 
 GREEDY = SamplingParams(max_new_tokens=12)
 CHAT = [{"role": "user", "content": "hi"}]
@@ -34,11 +33,8 @@ def served(tmp_path_factory, embedded_model_dir):
     """`transformers serve` with the tiny Llama preloaded; yields (model folder, base URL)."""
     pytest.importorskip("fastapi", reason="transformers serve needs `pip install 'transformers[serving]'`")
     model_dir = build_tiny_llama(tmp_path_factory.mktemp("served-llama"), embedded_model_dir, sample_by_default=True)
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    with serve_process(transformers_serve_cmd(model_dir, port), f"http://127.0.0.1:{port}/health", log,
-                       timeout=180, env={"HF_HUB_OFFLINE": "1"}):
-        yield model_dir, f"http://127.0.0.1:{port}/v1"
+    with transformers_server(model_dir, tmp_path_factory.mktemp("serve-log") / "serve.log") as url:
+        yield model_dir, url
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +147,25 @@ def test_malformed_json_is_an_error_not_a_retry():
             fast_engine(server.url).generate([CHAT], GREEDY)
 
 
-def test_unreachable_server_fails_fast_with_a_hint():
+def test_unreachable_server_fails_at_once_without_retries():
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    with pytest.raises(EngineError, match=r"after 2 attempts.*Is the server running"):
-        fast_engine(url, max_retries=1).generate(["hi"], GREEDY)
+    engine = OpenAIEngine("test-model", base_url=url, progress=False)  # production backoff: 1 s, 2 s, ...
+    start = time.monotonic()
+    with pytest.raises(ServerUnreachable, match=rf"cannot reach {url}/completions: connection refused"):
+        engine.generate(["hi", "there"], GREEDY)
+    assert time.monotonic() - start < 2  # no retry was waited for
+    with pytest.raises(ServerUnreachable, match="host name does not resolve"):
+        fast_engine("http://no-such-host.invalid/v1").generate(["hi"], GREEDY)
+
+
+def test_a_refusal_after_the_server_answered_is_retried():
+    # once a server has answered, a refused connection may be a restart: retried, then reported
+    with ScriptedServer([Reply(200, completion_body(["ok"], chat=False))]) as server:
+        engine = fast_engine(server.url, max_retries=2)
+        assert engine.generate(["hi"], GREEDY)[0].texts == ["ok"]
+    with pytest.raises(EngineError, match=r"after 3 attempts.*Is the server running") as raised:
+        engine.generate(["again"], GREEDY)
+    assert not isinstance(raised.value, ServerUnreachable)
 
 
 def test_prompt_too_long_from_the_server():

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from ..languages import get_language
 from .errors import CorpusError, MissingColumnError
-from .local_files import ROW_ID_COLUMNS
+from .local_files import LANG_COLUMN_OPTION, ROW_ID_COLUMNS, RowFilter
 
 HUB_PREFIX = "hub:"
 
@@ -91,17 +91,24 @@ def describe(repo: str, config: str | None, split: str | None = None) -> str:
     return f"{HUB_PREFIX}{repo}" + (f":{config}" if config else "") + (f" (split {split})" if split else "")
 
 
-def read_hub(repo: str, config: str | None, split: str = "train", text_column: str | None = None) -> Iterator[tuple[str, str]]:
-    """(text, row id) from a streamed Hub dataset; the row id is its `id` or `url`, else its index."""
+def read_hub(repo: str, config: str | None, split: str = "train", text_column: str | None = None,
+             lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+    """(text, row id) from a streamed Hub dataset; the row id is its `id` or `url`, else its index.
+    `lang_filter` keeps only the rows whose language column names the language."""
     text_column = text_column or "text"
     dataset = load_streaming(repo, config, split)
     columns = columns_of(dataset)
     if text_column not in columns:
         raise MissingColumnError(describe(repo, config, split), text_column, columns)
+    lang_column = lang_filter.column if lang_filter is not None else None
+    if lang_column is not None and lang_column not in columns:
+        raise MissingColumnError(describe(repo, config, split), lang_column, columns, LANG_COLUMN_OPTION)
     id_column = next((c for c in ROW_ID_COLUMNS if c in columns and c != text_column), None)
     # Parquet is columnar: selecting the columns skips reading the others from disk or network.
-    dataset = dataset.select_columns([text_column] + ([id_column] if id_column else []))
+    dataset = dataset.select_columns(list(dict.fromkeys(c for c in (text_column, id_column, lang_column) if c)))
     for index, row in enumerate(dataset):
+        if lang_column is not None and not lang_filter.keep(row[lang_column]):
+            continue
         text = row[text_column]
         if text is not None and not isinstance(text, str):
             raise CorpusError(f"{describe(repo, config, split)}: column {text_column!r} holds {type(text).__name__}, not text")

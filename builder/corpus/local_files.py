@@ -7,6 +7,10 @@ line by line, Parquet one record batch at a time.
 
 Plain text holds one document per line, or one per paragraph when paragraphs are separated
 by blank lines; `unit="auto"` decides from the first lines of the file.
+
+JSON Lines and Parquet readers take an optional `lang_filter` (see `by_language.LanguageColumn`):
+an object with a `column` name and a `keep(value)` test, which drops the rows of other languages
+of a mixed file before they count as read.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 from .errors import CorpusError, MissingColumnError, NotUTF8Error
 
@@ -25,6 +30,13 @@ SUPPORTED_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES + TEXT_SUFFIXES
 ROW_ID_COLUMNS = ("id", "url")  # FineWeb-2 rows have both, CulturaX rows only a url
 _AUTO_PEEK_LINES = 200
 _PARQUET_BATCH = 1024
+LANG_COLUMN_OPTION = "--lang-column"
+
+
+class RowFilter(Protocol):
+    column: str
+
+    def keep(self, value: Any) -> bool: ...
 
 
 def _has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
@@ -68,7 +80,7 @@ def _row_id(record: dict, fallback: str) -> str:
     return fallback
 
 
-def read_jsonl(path: Path, text_column: str = "text") -> Iterator[tuple[str, str]]:
+def read_jsonl(path: Path, text_column: str = "text", lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
     for number, line in _lines(path):
         if not line.strip():
             continue
@@ -80,6 +92,11 @@ def read_jsonl(path: Path, text_column: str = "text") -> Iterator[tuple[str, str
             raise CorpusError(f"{path}:{number} holds a JSON {type(record).__name__}, not an object with a {text_column!r} field")
         if text_column not in record:
             raise MissingColumnError(f"{path}:{number}", text_column, record)
+        if lang_filter is not None:
+            if lang_filter.column not in record:
+                raise MissingColumnError(f"{path}:{number}", lang_filter.column, record, LANG_COLUMN_OPTION)
+            if not lang_filter.keep(record[lang_filter.column]):
+                continue
         text = record[text_column]
         if text is not None and not isinstance(text, str):
             raise CorpusError(f"{path}:{number}: column {text_column!r} holds {type(text).__name__}, not text")
@@ -124,7 +141,7 @@ def read_text(path: Path, unit: str = "auto") -> Iterator[tuple[str, str]]:
         yield "\n".join(block), f"{path.name}:{start}"
 
 
-def read_parquet(path: Path, text_column: str = "text") -> Iterator[tuple[str, str]]:
+def read_parquet(path: Path, text_column: str = "text", lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
     import pyarrow.parquet as pq
 
     try:
@@ -134,26 +151,35 @@ def read_parquet(path: Path, text_column: str = "text") -> Iterator[tuple[str, s
     names = parquet.schema_arrow.names
     if text_column not in names:
         raise MissingColumnError(str(path), text_column, names)
+    lang_column = lang_filter.column if lang_filter is not None else None
+    if lang_column is not None and lang_column not in names:
+        raise MissingColumnError(str(path), lang_column, names, LANG_COLUMN_OPTION)
     id_column = next((c for c in ROW_ID_COLUMNS if c in names and c != text_column), None)
-    columns = [text_column] + ([id_column] if id_column else [])
+    columns = list(dict.fromkeys(c for c in (text_column, id_column, lang_column) if c))
     index = 0
     with parquet:
         for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH, columns=columns):
             texts = batch.column(text_column).to_pylist()
             ids = batch.column(id_column).to_pylist() if id_column else [None] * len(texts)
-            for text, row_id in zip(texts, ids):
+            langs = batch.column(lang_column).to_pylist() if lang_column else [None] * len(texts)
+            for text, row_id, lang in zip(texts, ids, langs):
+                index += 1
+                if lang_column is not None and not lang_filter.keep(lang):
+                    continue
                 if text is not None and not isinstance(text, str):
                     raise CorpusError(f"{path}: column {text_column!r} holds {type(text).__name__}, not text")
-                yield text or "", str(row_id) if row_id not in (None, "") else f"{path.name}:{index}"
-                index += 1
+                yield text or "", str(row_id) if row_id not in (None, "") else f"{path.name}:{index - 1}"
 
 
-def read_file(path: Path, text_column: str | None = None) -> Iterator[tuple[str, str]]:
+def read_file(path: Path, text_column: str | None = None, lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
     if _has_suffix(path, JSONL_SUFFIXES):
-        return read_jsonl(path, text_column or "text")
+        return read_jsonl(path, text_column or "text", lang_filter)
     if _has_suffix(path, PARQUET_SUFFIXES):
-        return read_parquet(path, text_column or "text")
+        return read_parquet(path, text_column or "text", lang_filter)
     if _has_suffix(path, TEXT_SUFFIXES):
+        if lang_filter is not None:
+            raise CorpusError(f"{path} is plain text and has no {lang_filter.column!r} column; "
+                              f"{LANG_COLUMN_OPTION} needs JSON Lines or Parquet files")
         return read_text(path)  # one column only: --text-column does not apply
     raise CorpusError(
         f"{path}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)} "
@@ -161,13 +187,17 @@ def read_file(path: Path, text_column: str | None = None) -> Iterator[tuple[str,
     )
 
 
-def read_path(path: Path, text_column: str | None = None) -> Iterator[tuple[str, str]]:
+def read_named(path: Path, name: str, text_column: str | None = None,
+               lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+    """`read_file`, with rows that have no id of their own named `name:line` (e.g. the path
+    relative to the corpus folder) rather than after the bare file name."""
+    for text, row in read_file(path, text_column, lang_filter):
+        yield text, name + row[len(path.name):] if row.startswith(path.name + ":") else row
+
+
+def read_path(path: Path, text_column: str | None = None, lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
     """A file, or every supported file under a folder; folder rows are named by relative path."""
-    if path.is_dir():
-        for file in corpus_files(path):
-            relative = file.relative_to(path).as_posix()
-            for text, row in read_file(file, text_column):
-                # Rows without their own id are named after the file; keep the folder part.
-                yield text, relative + row[len(file.name):] if row.startswith(file.name + ":") else row
-        return
-    yield from read_file(path, text_column)
+    files = corpus_files(path) if path.is_dir() else [path]
+    root = path if path.is_dir() else path.parent
+    for file in files:
+        yield from read_named(file, file.relative_to(root).as_posix(), text_column, lang_filter)

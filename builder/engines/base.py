@@ -162,5 +162,13 @@ class Engine(abc.ABC):
         """Tokens of `text` in this model's tokenizer (length bounds are measured in tokens)."""
         raise NotImplementedError(f"the {self.name} engine cannot count tokens")
 
+    def prepare_token_counts(self, tokenizer: str | None = None) -> str | None:
+        """Make `count_tokens` ready before a build sends its first request. A local engine
+        counts with its model's own tokenizer: nothing to choose (None). An engine whose model
+        runs elsewhere chooses here and returns how it counts (for logs and fingerprints)."""
+        if tokenizer is not None:
+            raise ValueError(f"--tokenizer is for --engine openai; the {self.name} engine counts with its model's own tokenizer")
+        return None
+
     def close(self) -> None:
         """Release the model (GPU memory, HTTP connections)."""

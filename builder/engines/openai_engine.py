@@ -8,7 +8,9 @@ Failures a server recovers from (429, 5xx, timeouts, dropped connections) are re
 exponential backoff and jitter, honouring `Retry-After`; everything else (a bad request, an
 unknown model, a missing key, a reply that is not the JSON the API promises) raises
 `EngineError` at once with the server's own message. Every attempt has a hard deadline, so a
-silent server costs at most `timeout` seconds per attempt, never a hang.
+silent server costs at most `timeout` seconds per attempt, never a hang. A server never reached
+(its host name does not resolve, or nothing listens on its port) raises `ServerUnreachable`
+on the first attempt: retrying cannot make it appear.
 
 The API key is read from the environment variable `api_key_env` when a call starts and only
 ever placed in the Authorization header; it is not stored on the engine, logged or repr'd.
@@ -17,6 +19,8 @@ Servers differ; the engine evens out what the pipeline relies on:
 * `n` samples: a server that ignores `n` (transformers serve) answers with one choice; the
   missing samples are asked for one by one with distinct seeds.
 * stop strings: some servers keep the stop string in the text; it is cut off here.
+* pre-filled replies: some servers cannot continue an assistant turn; with a tokenizer the
+  engine renders such a conversation itself and sends the text to /completions.
 * seeds: each request's seed is derived from (seed, prompt), as in the local engines.
 """
 
@@ -28,6 +32,7 @@ import json
 import logging
 import os
 import random
+import socket
 import time
 import urllib.parse
 from typing import Any
@@ -44,6 +49,36 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # Phrases servers use when a prompt does not fit (vLLM, OpenAI, TGI, llama.cpp).
 _TOO_LONG_HINTS = ("context length", "maximum model length", "too long", "max_model_len", "context_length_exceeded")
+
+
+class ServerUnreachable(EngineError):
+    """The server was never reached and retrying cannot help: its host name does not resolve,
+    or nothing listens on its port. Raised on the first attempt, without retries."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(
+            f"cannot reach {url}: {reason}. Start the server there, or point base_url= "
+            "(or $OPENAI_BASE_URL) at the one that serves the model"
+        )
+        self.url = url
+        self.reason = reason
+
+
+def _unhealable(exc: BaseException) -> str | None:
+    """Why a connection failure cannot heal by retrying, or None if it might.
+
+    Before a server has answered once, a refused connection means nothing listens there and a
+    name that does not resolve means no such host (offline, or a typo); retrying only adds
+    minutes of backoff. Refusals after a first answer may be a restart, so those are retried."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, socket.gaierror):
+            return f"the host name does not resolve ({exc.strerror or exc})"
+        if isinstance(exc, ConnectionRefusedError):
+            return "connection refused (nothing listens on that port)"
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 class _Retryable(Exception):
@@ -117,25 +152,47 @@ class OpenAIEngine(Engine):
         self.progress = progress
         self.extra_body = dict(extra_body or {})
         if isinstance(tokenizer, str):
-            from transformers import AutoTokenizer
+            from .served_tokens import load_named_tokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+            tokenizer = load_named_tokenizer(tokenizer)
         self.tokenizer = tokenizer
+        self._count = None  # set by prepare_token_counts() when counting goes through the server
         self.max_model_len = max_model_len
         # Learned from the first reply with fewer choices than asked: later prompts skip the
         # multi-sample request and go straight to one request per sample.
         self._server_ignores_n = False
+        # Set by the first HTTP reply of any status: from then on a refused connection may be
+        # a restart and is retried; before it, it fails at once (see `_unhealable`).
+        self._reached = False
 
     def __repr__(self) -> str:  # the key is never part of it: it is not even stored
         return f"OpenAIEngine(model={self.model_id!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
 
     def count_tokens(self, text: str) -> int:
+        if self._count is not None:
+            return self._count(text)
         if self.tokenizer is None:
             raise NotImplementedError(
-                "the openai engine counts tokens only with a local tokenizer: pass "
-                "tokenizer='<the served model's Hub id or folder>'"
+                "the openai engine counts tokens with a local tokenizer or the server's /tokenize: pass "
+                "tokenizer='<the served model's Hub id or folder>' or call prepare_token_counts() first"
             )
         return count_text_tokens(self.tokenizer, text)
+
+    def prepare_token_counts(self, tokenizer: str | None = None) -> str:
+        """Choose how `count_tokens` counts (builder/engines/served_tokens.py): `tokenizer`, else
+        an explicit `tokenizer=` of the constructor, else the server's /tokenize, else the served
+        model name. A tokenizer found here also counts replies that come without `usage`."""
+        from .served_tokens import ServerTokenCounter, choose_token_counter
+
+        if tokenizer is None and self.tokenizer is not None:
+            self._count = None
+            return f"tokenizer:{getattr(self.tokenizer, 'name_or_path', '') or type(self.tokenizer).__name__}"
+        how, counter = choose_token_counter(self, tokenizer)
+        if isinstance(counter, ServerTokenCounter):
+            self._count = counter
+        else:
+            self.tokenizer, self._count = counter, None
+        return how
 
     # ----- prompt checks -----
 
@@ -147,14 +204,24 @@ class OpenAIEngine(Engine):
                     "truncate_prompt='left' with the openai engine needs the served model's tokenizer "
                     "and context length: pass tokenizer=... and max_model_len=..."
                 )
-            return prompts, [False] * len(prompts)
+            return [self._render_prefilled(p) for p in prompts], [False] * len(prompts)
         encoded, truncated = encode_prompts(self.tokenizer, prompts, params, self.max_model_len, self.model_id)
         fitted = []
         for prompt, ids, cut in zip(prompts, encoded, truncated):
             # A cut prompt is sent as the raw text of its kept tokens (chat template included),
             # so it goes to /completions and the server does not template it a second time.
-            fitted.append(self.tokenizer.decode(ids) if cut else prompt)
+            fitted.append(self.tokenizer.decode(ids) if cut else self._render_prefilled(prompt))
         return fitted, truncated
+
+    def _render_prefilled(self, prompt: Prompt) -> Prompt:
+        """A conversation that continues the assistant's turn ("Score:"), rendered here when the
+        engine holds the tokenizer, and then sent as text to /completions: not every server can
+        continue a turn (`transformers serve` answers 422 to `continue_final_message`), and the
+        rendered text is what the local engines feed the model. Without a tokenizer it goes to
+        /chat/completions with `continue_final_message` (vLLM's server honours it)."""
+        if self.tokenizer is not None and continues_reply(prompt):
+            return render_prompt(self.tokenizer, prompt, self.model_id)
+        return prompt
 
     # ----- requests -----
 
@@ -214,8 +281,12 @@ class OpenAIEngine(Engine):
                 response = await client.post(url, json=body, headers=self._headers())
         except (TimeoutError, httpx.TimeoutException):
             raise _Retryable(f"no complete reply within timeout={self.timeout} s") from None
-        except httpx.TransportError as exc:  # refused, reset, DNS: the server may be starting
+        except httpx.TransportError as exc:  # refused, reset, DNS
+            reason = None if self._reached else _unhealable(exc)
+            if reason:
+                raise ServerUnreachable(url, reason) from None
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        self._reached = True
         if response.status_code in RETRY_STATUS or response.status_code >= 500:
             raise _Retryable(f"HTTP {response.status_code}: {_error_message(response)}", _retry_after(response))
         if response.status_code >= 400:
