@@ -8,6 +8,8 @@
 The folder *is* the repository: `{config}/{split}-00000-of-00001.parquet` per config, a virtual
 `all` config in the card's `configs:` YAML, `build_info.json`, `README.md` and `plots/`. So
 `load_dataset(folder, "sw")` and `load_dataset("org/x-instruction", "sw")` read the same files.
+A language that kept no row gets no config at all (`datasets` cannot load an empty split); its
+rows stay in `candidates`, build_info.json lists it under `empty_configs`, and the card says why.
 
 `push` makes one commit per config and a last one for the card (the Hub allows 128 commits per
 hour per repository), and first compares every local file with the repository's (git blob id or
@@ -31,12 +33,14 @@ from .card import CARD_MARKER, write_card
 from .card.layout import (
     BUILD_INFO_FILE,
     CARD_FILE,
+    EMPTY_CONFIGS_KEY,
     PLOTS_DIR,
     SHARD,
     SPLIT_NAME,
     Layout,
     check_config_name,
     is_language,
+    read_front_matter,
     shard_name,
 )
 
@@ -46,6 +50,14 @@ MAX_SHARD_BYTES = 500 << 20  # the shard size Dataset.push_to_hub uses
 ROWS_PER_ROW_GROUP = 1000  # fixed, so that the same rows always give the same Parquet bytes
 LOGIN_HELP = ("Log in with `hf auth login` (a token with write access to the namespace), or set the HF_TOKEN "
               "environment variable to such a token, then rerun the same command.")
+
+
+# What push did with each part (its summary's values).
+UPLOADED = "uploaded"
+UNCHANGED = "unchanged"
+SKIPPED_EMPTY = "skipped: no rows, not published"
+DELETED_EMPTY = "deleted from the repository: no rows left"
+DELETED_PRUNED = "deleted from the repository (--prune)"
 
 
 class PushError(RuntimeError):
@@ -134,12 +146,44 @@ def _quiet_datasets_bars():
             enable_progress_bars()
 
 
+def _without_empty(configs: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
+    """Drop 0-row splits; return the configs that still hold rows and the names left with none.
+
+    An empty config is left out rather than written as an empty Parquet file: `datasets` 5.x
+    cannot load a split with no rows (its reader raises 'Instruction "train" corresponds to no
+    data!' whatever the file's schema), so such a config would break `load_dataset` and the Hub
+    viewer. Its rows stay in the audit config and the card names it with its funnel.
+    """
+    kept, empty = {}, []
+    for name, splits in configs.items():
+        splits = {split: ds for split, ds in splits.items() if len(ds)}
+        if splits:
+            kept[name] = splits
+        else:
+            empty.append(name)
+    return kept, sorted(empty)
+
+
+def _remove_old_shards(root: Path, name: str) -> None:
+    """The shards an earlier export of this folder wrote for a config that is now empty."""
+    folder = root / name
+    if not folder.is_dir():
+        return
+    for stale in folder.glob("*.parquet"):
+        if SHARD.match(stale.name):
+            stale.unlink()
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = True) -> Path:
     """Write the Hub layout of `configs` ({config: {split: Dataset}}) into `output_dir`.
 
     Config names that are registered language codes become language configs (and part of
     `all`); any other name (e.g. `candidates`) is an audit config in its own folder. With
     `card=False` the README holds only the YAML metadata, so the folder still loads by config.
+    A split with no rows is not written, and a config with no rows at all gets no folder and no
+    entry in the card's YAML; build_info.json lists it under `empty_configs` (see _without_empty).
     The same inputs always give byte-identical Parquet files and plots.
     """
     if not configs:
@@ -150,9 +194,17 @@ def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = Tr
         if is_language(name):
             for ds in splits.values():
                 _check_lang_column(name, ds)
+    configs, empty = _without_empty(configs)
+    if not configs:
+        raise ValueError(f"nothing to export: every config ({', '.join(empty)}) has no rows")
     configs = _align_languages(configs)
     root = Path(output_dir)
     root.mkdir(parents=True, exist_ok=True)
+    for name in empty:
+        _remove_old_shards(root, name)
+    if empty:
+        logger.warning("not exported, no rows: %s", ", ".join(empty))
+        build_info = {**build_info, EMPTY_CONFIGS_KEY: empty}
     for name, splits in tqdm(configs.items(), desc="Writing Parquet", unit="config"):
         written = set()
         for split, ds in splits.items():
@@ -227,6 +279,22 @@ def _remote_only_configs(remote: dict, layout: Layout) -> list[str]:
     return sorted(folders - set(layout.configs) - {PLOTS_DIR})
 
 
+def _check_card_lists_no_empty(root: Path, layout: Layout) -> None:
+    """A card the builder did not write (no CARD_MARKER) is not re-rendered by push, so it must
+    not list a config that holds no rows: the Hub would publish a config that cannot load."""
+    listed = {c.get("config_name") for c in read_front_matter(root / CARD_FILE).get("configs") or []}
+    stale = sorted(listed & set(layout.empty))
+    if stale:
+        raise PushError(f"{root / CARD_FILE} lists config(s) {', '.join(stale)} that hold no rows, and `datasets` "
+                        "cannot load an empty config. Re-render the card with `python dataset_card/render.py "
+                        f"{root}` (it leaves them out), then push again. Nothing was pushed.")
+
+
+def changed_parts(summary: dict) -> list[str]:
+    """The parts of a push summary that changed the repository."""
+    return [name for name, state in summary.items() if state in (UPLOADED, DELETED_EMPTY, DELETED_PRUNED)]
+
+
 def _network_errors() -> tuple[type[Exception], ...]:
     import httpx2  # huggingface_hub 2.x's HTTP client: connection refused, timeouts, DNS
     from huggingface_hub.errors import HfHubHTTPError
@@ -236,13 +304,13 @@ def _network_errors() -> tuple[type[Exception], ...]:
 
 def _commit(api, repo_id, ops, message, revision, what, root, token) -> str:
     if not ops:
-        return "unchanged"
+        return UNCHANGED
     try:
         api.create_commit(repo_id, ops, commit_message=message, repo_type="dataset", revision=revision,
                           commit_description=f"Pushed by x-instruction {__version__}.")
     except _network_errors() as err:
         raise _explain(err, what, repo_id, root, token) from None
-    return "uploaded"
+    return UPLOADED
 
 
 def _card_files(root: Path) -> list[str]:
@@ -259,11 +327,19 @@ def push(output_dir, repo_id: str, *, private: bool = False, token: str | None =
     repository has but the export lacks make the push stop before any commit, unless
     `prune=True` (then they are deleted in the card commit), so that a partial export cannot
     silently unlist languages published earlier.
+
+    A config with no rows is never uploaded (`datasets` cannot load it): one the export records
+    as empty, or one whose shards hold 0 rows (an export by an older builder), is reported as
+    SKIPPED_EMPTY, and if an earlier push published it, it is deleted in the card commit
+    (DELETED_EMPTY) without needing `prune`: the export says the language now has no rows.
     """
     from huggingface_hub import CommitOperationDelete, HfApi, get_token
 
     root = Path(output_dir)
     layout = Layout.scan(root)
+    marked = (root / CARD_FILE).is_file() and CARD_MARKER in (root / CARD_FILE).read_text("utf-8")
+    if not marked:
+        _check_card_lists_no_empty(root, layout)
     token = token or get_token()
     if not token:
         raise HubAuthError(f"No Hugging Face token found for pushing to {repo_id}. " + LOGIN_HELP)
@@ -274,18 +350,24 @@ def push(output_dir, repo_id: str, *, private: bool = False, token: str | None =
     except _network_errors() as err:
         raise _explain(err, "creating or listing the repository", repo_id, root, token) from None
     extra = _remote_only_configs(remote, layout)
-    if extra and not prune:
-        raise PushError(f"{repo_id} has configs this export lacks ({', '.join(extra)}); pushing would unlist them "
-                        "from the card. Export every language together (cached work is reused), or pass "
+    # A config the export records (or finds) as empty is not a partial export: its remote copy
+    # is stale or unloadable, so it goes in the card commit without --prune.
+    unlisted = [name for name in extra if name not in layout.empty]
+    if unlisted and not prune:
+        raise PushError(f"{repo_id} has configs this export lacks ({', '.join(unlisted)}); pushing would unlist "
+                        "them from the card. Export every language together (cached work is reused), or pass "
                         "--prune / prune=True to delete them from the repository. Nothing was pushed.")
-    if (root / CARD_FILE).is_file() and CARD_MARKER in (root / CARD_FILE).read_text("utf-8"):
-        write_card(root, repo_id=repo_id, plots=False, layout=layout)  # load examples name the real repo
+    if marked:  # load examples name the real repo; an older export's empty configs leave the YAML here
+        write_card(root, repo_id=repo_id, plots=False, layout=layout)
     summary = {}
     for name in tqdm(layout.languages + layout.audit, desc=f"Pushing to {repo_id}", unit="config"):
         ops = _operations(root, layout.files(name), remote, owned_prefix=f"{name}/")
         summary[name] = _commit(api, repo_id, ops, f"Upload config {name}", revision,
                                 f"pushing config {name!r}", root, token)
         logger.info("config %s: %s", name, summary[name])
+    for name in layout.empty:  # never uploaded: datasets cannot load a config with no rows
+        summary[name] = DELETED_EMPTY if name in extra else SKIPPED_EMPTY
+    summary.update({name: DELETED_PRUNED for name in unlisted})
     ops = _operations(root, _card_files(root), remote, owned_prefix=f"{PLOTS_DIR}/")
     ops += [CommitOperationDelete(path_in_repo=f"{name}/", is_folder=True) for name in extra]
     summary["card"] = _commit(api, repo_id, ops, "Update dataset card, build info and plots", revision,

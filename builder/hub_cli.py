@@ -34,7 +34,7 @@ def _push(output_dir, repo: str, *, private: bool, revision: str | None, prune: 
 
     try:
         summary = push(output_dir, repo, private=private, revision=revision, prune=prune)
-    except (PushError, FileNotFoundError) as err:
+    except (PushError, FileNotFoundError, ValueError) as err:  # ValueError: a shard that is not Parquet
         print(f"error: {err}", file=sys.stderr)
         return 1
     width = max(len(k) for k in summary)

@@ -62,7 +62,13 @@ class XInstruction(datasets.GeneratorBasedBuilder):
         options = dict(self.config.options)
         options.setdefault("work_dir", str(Path(self._cache_dir_root) / "x-instruction-work"))
         result = Pipeline(BuildConfig(langs=[self.config.lang], **options)).run()
-        splits = split_heldout(result.languages[self.config.lang], options.get("heldout", 0))
+        rows = result.languages[self.config.lang]
+        if len(rows) == 0:
+            # `datasets` cannot prepare a split with no examples; say why the language is empty
+            # instead of its "corresponds to no data" error.
+            raise ValueError(f"no row was kept, so there is no {self.config.lang!r} dataset: "
+                             f"{result.funnel.explain(self.config.lang)}")
+        splits = split_heldout(rows, options.get("heldout", 0))
         names = {"train": datasets.Split.TRAIN, "test": datasets.Split.TEST}
         return [datasets.SplitGenerator(name=names[name], gen_kwargs={"rows": ds}) for name, ds in splits.items()]
 

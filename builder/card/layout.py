@@ -10,9 +10,12 @@ A folder is the same thing on disk and on the Hub, which is what makes
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -22,11 +25,14 @@ ALL_CONFIG = "all"
 PLOTS_DIR = "plots"
 CARD_FILE = "README.md"
 BUILD_INFO_FILE = "build_info.json"
+EMPTY_CONFIGS_KEY = "empty_configs"  # in build_info.json: configs export_local left out for having no rows
 RESERVED_NAMES = {ALL_CONFIG, PLOTS_DIR}
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 SHARD = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
 _SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
+
+logger = logging.getLogger(__name__)
 
 
 def shard_name(split: str, index: int, count: int) -> str:
@@ -68,6 +74,11 @@ class Layout:
     # Which configs are languages. An export's card records it (the folders of `all`), so a
     # language registered at run time stays a language when the card is re-rendered elsewhere.
     language_names: set[str] = dataclasses.field(default_factory=set)
+    # Configs the export names but that hold no row, so they are not published: `datasets`
+    # cannot load a 0-row split (its reader raises 'Instruction "train" corresponds to no data!'),
+    # on disk or on the Hub. Recorded by export_local in build_info.json, or found as 0-row
+    # shards in an export made by an older builder.
+    empty: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def languages(self) -> list[str]:
@@ -103,18 +114,65 @@ class Layout:
         if names is None:
             names = [c["config_name"] for c in listed if c.get("config_name") != ALL_CONFIG] or [
                 p.name for p in root.iterdir() if p.is_dir() and p.name not in RESERVED_NAMES]
-        configs: dict[str, dict[str, list[str]]] = {}
-        for name in sorted(names):
-            folder = root / name
-            for shard in sorted(p.name for p in folder.glob("*.parquet") if SHARD.match(p.name)):
-                configs.setdefault(name, {}).setdefault(SHARD.match(shard)["split"], []).append(f"{name}/{shard}")
-        missing = [n for n in names if n not in configs] if required else []
+        configs = {name: shards for name in sorted(names) if (shards := _shards(root, name))}
+        found_empty = _drop_empty_splits(root, configs)
+        recorded = [n for n in _recorded_empty(root) if n not in configs]
+        # A folder the card no longer lists whose shards hold no row: an older builder's empty
+        # config, after the card was re-rendered without it. Still empty, so push never uploads it.
+        unlisted = [p.name for p in root.iterdir()
+                    if p.is_dir() and p.name not in names and p.name not in RESERVED_NAMES]
+        left_over = [n for n in unlisted if (shards := _shards(root, n))
+                     and not any(shard_rows(root / f) for files in shards.values() for f in files)]
+        empty = sorted(set(found_empty + recorded + left_over))
+        missing = [n for n in names if n not in configs and n not in empty] if required else []
         if missing or not configs:
             raise FileNotFoundError(
                 f"{root} holds no Parquet shards for {', '.join(missing) or 'any config'}: "
                 "export it first with builder.hub.export_local (or `x-instruction build --output-dir`)"
             )
-        return cls(root, configs, language_names & set(configs))
+        return cls(root, configs, language_names & set(configs), empty)
+
+
+def _shards(root: Path, name: str) -> dict[str, list[str]]:
+    """split -> shard paths relative to root, for the config folder `name`."""
+    splits: dict[str, list[str]] = {}
+    for shard in sorted(p.name for p in (root / name).glob("*.parquet") if SHARD.match(p.name)):
+        splits.setdefault(SHARD.match(shard)["split"], []).append(f"{name}/{shard}")
+    return splits
+
+
+def shard_rows(path: Path) -> int:
+    """Rows in a Parquet shard, from its footer; a file that is not Parquet is one clear error."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ValueError(f"{path} is not a readable Parquet file ({err}); export the folder again "
+                         "(`x-instruction build --output-dir` reuses cached work)") from None
+
+
+def _drop_empty_splits(root: Path, configs: dict[str, dict[str, list[str]]]) -> list[str]:
+    """Remove 0-row splits from `configs` (older exports wrote them); return the configs left with none."""
+    emptied = []
+    for name in list(configs):
+        for split, files in list(configs[name].items()):
+            if sum(shard_rows(root / f) for f in files) == 0:
+                logger.warning("%s: split %r of config %r has no rows; it is left out (datasets cannot load "
+                               "an empty split)", root, split, name)
+                del configs[name][split]
+        if not configs[name]:
+            del configs[name]
+            emptied.append(name)
+    return emptied
+
+
+def _recorded_empty(root: Path) -> list[str]:
+    path = root / BUILD_INFO_FILE
+    if not path.is_file():
+        return []
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get(EMPTY_CONFIGS_KEY) or [])
+    except (ValueError, AttributeError):  # not JSON, or not an object: the card reports that file itself
+        return []
 
 
 def _as_list(value) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..citation import CITATION
 from .layout import ALL_CONFIG, Layout, ordered_splits
-from .stats import pretty_json, prompts_table
+from .stats import empty_languages, language_name, pretty_json, prompts_table
 
 PRETTY_NAME = "X-Instruction"
 NOT_RECORDED = "not recorded"
@@ -179,6 +179,7 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
               "doc": AUDIT_DOCS.get(n, "an intermediate stage of the pipeline, for audit"),
               "schema": _schema(infos[n].features)} for n in layout.audit]
     splits = ordered_splits({s for code in layout.languages for s in layout.configs[code]})
+    empty = empty_languages(layout, build_info)
     return {
         "pretty_name": PRETTY_NAME,
         "repo_id": repo_id or PLACEHOLDER_REPO,
@@ -191,7 +192,10 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
         "heldout_splits": [s for s in splits if s != "train"],
         "audit": audit,
         "schema": _schema(infos[first_lang].features) if first_lang else [],
-        "funnels": [funnel_by_lang[c] for c in layout.languages if c in funnel_by_lang],
+        "funnels": [funnel_by_lang[c] for c in layout.languages + empty if c in funnel_by_lang],
+        "empty_languages": [{"code": c, "name": language_name(c),
+                             "summary": funnel_by_lang[c].summary if c in funnel_by_lang else NOT_RECORDED}
+                            for c in empty],
         "settings_rows": _settings_rows(settings),
         "sampling": pretty_json(settings["sampling"]) if settings.get("sampling") else None,
         "prompts": prompts_table(settings),

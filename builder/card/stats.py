@@ -14,8 +14,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..funnel import describe
 from ..languages import UnknownLanguageError, get_language
-from .layout import Layout, ordered_splits
+from .layout import Layout, is_language, ordered_splits
 
 ROW_COLUMNS = ["instruction", "output", "score", "cluster", "source", "meta"]
 META_FIELDS = ["generator_model", "generator_revision", "evaluator_model", "engine", "builder_version"]
@@ -104,7 +105,7 @@ def language_stats(layout: Layout) -> dict[str, LanguageStats]:
         table = layout.read(code, ROW_COLUMNS)
         splits = layout.configs[code]
         out[code] = LanguageStats(
-            code=code, name=_language_name(code),
+            code=code, name=language_name(code),
             rows={s: sum(_rows(layout, f) for f in splits[s]) for s in ordered_splits(splits)},
             instruction_lengths=_lengths(table, "instruction"), output_lengths=_lengths(table, "output"),
             scores=_score_counts(table), clusters=_cluster_count(table),
@@ -113,7 +114,7 @@ def language_stats(layout: Layout) -> dict[str, LanguageStats]:
     return out
 
 
-def _language_name(code: str) -> str:
+def language_name(code: str) -> str:
     try:
         return get_language(code).name
     except UnknownLanguageError:  # registered in the process that built it, not in this one
@@ -141,18 +142,33 @@ class Funnel:
     def dropped_summary(self) -> str:
         return ", ".join(f"{reason}: {n}" for reason, n in sorted(self.dropped.items(), key=lambda kv: -kv[1])) or "–"
 
+    @property
+    def summary(self) -> str:
+        """What the card says about an empty language, e.g. `0 of 2 rows kept (prepare: too_long 2)`."""
+        return describe({"rows_in": self.rows_in, "rows_out": self.rows_out, "dropped": self.dropped,
+                         "stages": self.stages})
+
+
+def empty_languages(layout: Layout, build_info: dict) -> list[str]:
+    """Languages the build ran but that kept no row, so the export has no config for them."""
+    recorded = build_info.get("funnel") or {}
+    return [c for c in layout.empty if c in recorded or c in layout.language_names or is_language(c)]
+
 
 def funnels(layout: Layout, build_info: dict) -> dict[str, Funnel]:
-    """The funnel the pipeline recorded; for a language it did not record, recount the audit table."""
+    """The funnel the pipeline recorded; for a language it did not record, recount the audit table.
+
+    Covers the empty languages too: the funnel is where the card says why they kept nothing."""
     recorded = build_info.get("funnel") or {}
+    codes = layout.languages + empty_languages(layout, build_info)
     out = {}
-    for code in layout.languages:
+    for code in codes:
         entry = recorded.get(code)
         if entry:
             out[code] = Funnel(code, int(entry.get("rows_in", 0)), int(entry.get("rows_out", 0)),
                                {k: int(v) for k, v in (entry.get("dropped") or {}).items()},
                                list(entry.get("stages") or []), "build_info")
-    missing = [c for c in layout.languages if c not in out]
+    missing = [c for c in codes if c not in out]
     if missing and "candidates" in layout.configs:
         table = layout.read("candidates", ["lang", "dropped"])
         if {"lang", "dropped"} <= set(table.column_names):
