@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from builder.engines.base import Completion, Engine
-from builder.judge.cli import main
+from _engine_helpers import free_port
+from builder.engines import pick_engine
+from builder.engines.base import Completion, Engine, EngineError
+from builder.judge.cli import add_eval_arguments, config_from_args, main
 from builder.judge.harness import EngineSpec, EvalConfig, Harness
 from builder.judge.questions import load_questions
 
@@ -114,9 +121,11 @@ class RuleJudge(Engine):
     def __init__(self, position_bias: bool = False):
         super().__init__("rule-judge")
         self.position_bias = position_bias
+        self.seen: list[list[dict]] = []  # every prompt it was sent
 
     def _generate(self, prompts, params):
         out = []
+        self.seen.extend(prompts)
         for messages in prompts:
             text = messages[1]["content"]
             first = re.search(r"<answer1>\n(.*?)\n</answer1>", text, re.S).group(1)
@@ -168,6 +177,13 @@ def test_orders_are_mapped_back_to_the_systems(tmp_path, tiny_engine):
     assert {r["question"] for r in records if r["setting"] == "native"} == {f"Kysymys {i}: miksi?" for i in range(1, 7)}
     assert report["meta"]["judge"]["prefill"] is True  # a local judge is pre-filled by default
     assert report["cost"]["judge"]["requests"] == 24 and report["cost"]["judge"]["prompt_tokens"] > 0
+    # a single-turn set: one turn per record, no per-turn split; categories are reported
+    assert "by_turn" not in report and "cost_by_turn" not in report and report["meta"]["max_turns"] == 1
+    assert all(r["turn"] == 1 and "context_a" not in r for r in records)
+    categories = report["by_category"]["fi"]["en"]
+    assert sum(part["pairs"] for part in categories.values()) == 6
+    assert set(categories) == {r["category"] for r in records}
+    assert "## By turn" not in (Path(config.output_dir) / "report.md").read_text(encoding="utf-8")
 
 
 def test_a_position_biased_judge_gives_only_ties(tmp_path, tiny_engine):
@@ -198,3 +214,114 @@ def test_configuration_errors_name_the_fix(tmp_path, capsys):
     assert "temperature > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--langs", "sw", "--judge-format", "stars"])
+
+
+# ----- multi-turn questions (MT-Bench) -----
+
+
+def test_each_sample_continues_its_own_conversation(tmp_path, shared_data, tiny_engine):
+    questions = load_questions(str(shared_data / "mt_bench" / "question.jsonl"), limit=2)
+    refs = tmp_path / "refs.jsonl"  # FastChat's answer format: one answer per turn
+    refs.write_text("".join(json.dumps({"question_id": int(q.question_id), "model_id": "ref", "choices": [
+        {"index": 0, "turns": [f"Reference one for {q.question_id}. " * 3, "Reference two."]}]}) + "\n"
+        for q in questions), encoding="utf-8")
+    config = EvalConfig(langs=["fi"], output_dir=str(tmp_path / "out"), settings=("en",),
+                        questions=str(shared_data / "mt_bench" / "question.jsonl"), limit=2, samples=2,
+                        answer_temperature=0.9, answer_max_tokens=8, model=EngineSpec("transformers", "tiny"),
+                        judge=EngineSpec("transformers", "rule"), reference_answers=str(refs), n_boot=50)
+    judge = RuleJudge()
+    report = Harness(config, engines={"model": tiny_engine, "judge": judge}).run()
+    records = read_records(Path(config.output_dir))
+    assert len(records) == 2 * 2 * 2  # questions x samples x turns
+    for r in (r for r in records if r["turn"] == 2):
+        first = next(x for x in records if (x["question_id"], x["sample"], x["turn"]) == (r["question_id"], r["sample"], 1))
+        assert r["context_a"] == [[first["question"], first["answer_a"]]]  # this sample's own turn-1 answer
+        assert r["context_b"] == [[first["question"], f"Reference one for {r['question_id']}. " * 3]]
+        assert r["answer_b"] == "Reference two."
+    turn2_prompts = [m[1]["content"] for m in judge.seen if "<conversation1>" in m[1]["content"]]
+    assert len(turn2_prompts) == 2 * 4  # both orders of the 4 turn-2 pairs
+    assert all(questions[0].text in p or questions[1].text in p for p in turn2_prompts)
+    assert report["by_turn"]["fi"]["en"]["2"]["pairs"] == 4
+    assert report["results"]["fi"]["en"]["bootstrap"]["unit"] == "group"
+
+
+# ----- engines: defaults, local names, unreachable servers -----
+
+
+def test_engines_default_to_auto():
+    args = add_eval_arguments(argparse.ArgumentParser()).parse_args(["--langs", "sw", "--reference-model", "smollm2-135m"])
+    assert (args.engine, args.reference_engine, args.judge_engine, args.translate_engine) == ("auto",) * 4
+    config = config_from_args(args)
+    assert config.reference.engine == config.model.engine == pick_engine("auto")  # a local engine, here
+    # a base URL says the model is served: auto means openai then
+    assert EngineSpec("auto", "served-name", base_url="http://127.0.0.1:8000/v1").engine == "openai"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--reference-model", "smollm2-135m", "--reference-engine", "openai"],
+     "--reference-model smollm2-135m is a local model; --reference-engine openai sends names to a server: "
+     "use --reference-engine auto"),
+    (["--reference-answers", "r.jsonl", "--engine", "openai"],
+     "--model smollm2-135m is a local model; --engine openai sends names to a server: use --engine auto"),
+    (["--reference-answers", "r.jsonl", "--judge-model", "smollm2-135m", "--judge-base-url", "http://127.0.0.1:9/v1"],
+     "--judge-model smollm2-135m is a local model; --judge-engine openai sends names to a server "
+     "(--judge-base-url http://127.0.0.1:9/v1): drop --judge-base-url to run it here"),
+])
+def test_a_local_model_never_goes_to_an_http_engine(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    start = time.monotonic()
+    assert main(["--langs", "sw", "--output-dir", str(tmp_path), *argv]) == 2
+    assert time.monotonic() - start < 2  # refused at start, before any request
+    assert capsys.readouterr().err == f"x-instruction eval: error: {message}\n"
+
+
+def test_a_local_folder_needs_a_server_that_serves_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    argv = ["--langs", "sw", "--output-dir", str(tmp_path), "--reference-answers", "r.jsonl",
+            "--translate-model", str(folder), "--translate-engine", "openai"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"x-instruction eval: error: --translate-model {folder} is a local folder; --translate-engine openai sends "
+        "names to a server: use --translate-engine auto, or give --translate-base-url of a server that serves that folder\n")
+    # `transformers serve` names its models by folder: with that server's URL, the folder is a served name
+    spec = EngineSpec("openai", str(folder), base_url="http://127.0.0.1:9/v1")
+    spec.check_served_name("translate")
+
+
+def _refused_argv(tmp_path) -> tuple[list[str], str]:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # a closed port
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text(json.dumps({"question_id": 1, "answer": "x"}) + "\n", encoding="utf-8")
+    argv = ["--langs", "sw", "--settings", "en", "--limit", "1", "--output-dir", str(tmp_path / "out"),
+            "--model", "answer-model", "--base-url", url, "--reference-answers", str(refs)]
+    line = (f"x-instruction eval: error: the model engine cannot reach {url}/chat/completions: connection refused "
+            f"(nothing listens on that port); start that server, or point --base-url at the one that serves 'answer-model'")
+    return argv, line
+
+
+def test_a_refused_connection_fails_at_once_with_one_line(tmp_path, capsys):
+    argv, line = _refused_argv(tmp_path)
+    start = time.monotonic()
+    assert main(argv) == 2
+    assert time.monotonic() - start < 2  # no retries with backoff
+    assert capsys.readouterr().err.splitlines()[-1] == line
+
+
+def test_a_refused_connection_through_the_installed_command(tmp_path):
+    argv, line = _refused_argv(tmp_path)
+    command = Path(sys.executable).with_name("x-instruction")
+    done = subprocess.run([str(command), "eval", *argv], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 2
+    assert done.stderr == line + "\n"  # one line, no traceback, no retry warnings
+
+
+def test_an_unreachable_reference_names_its_flag(tmp_path, tiny_engine):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    config = EvalConfig(langs=["sw"], output_dir=str(tmp_path), settings=("en",), limit=1, answer_max_tokens=4,
+                        model=EngineSpec("transformers", "tiny"), reference=EngineSpec("openai", "ref-model", url))
+    with pytest.raises(EngineError, match=rf"^the reference engine cannot reach {url}/chat/completions: connection "
+                                          r"refused .*point --reference-base-url at the one that serves 'ref-model'$"):
+        Harness(config, engines={"model": tiny_engine}).run()

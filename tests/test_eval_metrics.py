@@ -93,6 +93,35 @@ def test_pairwise_metric_with_a_judge_callable_asks_both_orders(pairwise):
     assert result["consistency"] == 1.0
 
 
+def test_pairwise_metric_judges_a_second_turn_with_its_conversation(pairwise):
+    seen = []
+
+    def judge(prompts):  # prefers the answer that does what turn 2 asked (a shorter version)
+        seen.extend(prompts)
+        replies = []
+        for messages in prompts:
+            text = messages[-1]["content"]
+            first = re.search(r"<answer1>\n(.*?)\n</answer1>", text, re.S).group(1)
+            second = re.search(r"<answer2>\n(.*?)\n</answer2>", text, re.S).group(1)
+            replies.append(s(8, 2) if len(first) < len(second) else s(2, 8))
+        return replies
+
+    result = pairwise.compute(
+        questions=["Now say it in five words."], answers_a=["Leaves lose chlorophyll."],
+        answers_b=["Autumn leaves change colour because the green chlorophyll breaks down."],
+        contexts_a=[[["Why do leaves change colour?", "Because chlorophyll breaks down in autumn."]]],
+        contexts_b=[[["Why do leaves change colour?", "Seasons."]]], judge=judge, lang="sw")
+    assert result["win_rate"] == 1.0
+    ab, ba = seen[0][-1]["content"], seen[1][-1]["content"]
+    # each order shows each system's own earlier answer in the conversation of its position
+    assert "<conversation1>" in ab and "Because chlorophyll breaks down" in ab.split("</conversation1>")[0]
+    assert "Seasons." in ab.split("<conversation2>")[1].split("</conversation2>")[0]
+    assert "Seasons." in ba.split("</conversation1>")[0]
+    with pytest.raises(ValueError, match="pass judge= too"):
+        pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B, judgements=JUDGEMENTS,
+                         judgements_swapped=SWAPPED, contexts_a=[[]] * 4)
+
+
 def test_pairwise_metric_with_a_real_engine_as_judge(pairwise, tiny_engine):
     # The random tiny model cannot keep the format: every judgement is invalid, none is a score.
     result = pairwise.compute(questions=QUESTIONS[:2], answers_a=ANSWERS_A[:2], answers_b=ANSWERS_B[:2],

@@ -1,7 +1,10 @@
 """`x-instruction eval`: the judge harness on the command line.
 
     # offline smoke test: embedded model answers, judges and gives the reference (not a result)
-    x-instruction eval --langs sw --reference-model smollm2-135m --reference-engine transformers
+    x-instruction eval --langs sw --reference-model smollm2-135m
+
+    # MT-Bench (two turns, FastChat's question.jsonl): each turn answered and judged in its conversation
+    x-instruction eval --langs sw --questions mt_bench/question.jsonl --limit 4 --reference-model smollm2-135m
 
     # the paper's setup: your model against an OpenAI-compatible reference, judged by a strong model
     x-instruction eval --langs sw,bn --model ./my-sft-model --questions vicuna_bench/question.jsonl \\
@@ -17,12 +20,19 @@ import argparse
 import logging
 import sys
 
+import httpx
+
+from ..engines import EngineError
 from .aggregate import PARTIAL, RULES
 from .harness import SETTINGS, EngineSpec, EvalConfig, Harness
 from .prompts import FORMATS
 from .questions import EMBEDDED
 
 ENGINE_CHOICES = ("auto", "transformers", "vllm", "openai")
+ENGINE_HELP = "auto (default): openai when a base URL is given, else vllm with a GPU, else transformers"
+# Failures of the run's environment rather than of this code: reported as one line, exit code 2.
+# (OSError covers a model folder or Hub id that cannot be read offline, and network errors.)
+RUN_ERRORS = (ValueError, FileNotFoundError, EngineError, httpx.HTTPError, OSError)
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -36,11 +46,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     what.add_argument("--questions-config", default=None, help="config name, for a Hub dataset")
     what.add_argument("--native-questions", default=None,
                       help="target-language questions file ({lang} is filled in); default: translate with an engine")
-    what.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    what.add_argument("--limit", type=int, default=None, help="only the first N questions (all their turns)")
 
     model = parser.add_argument_group("the model under test (system A)")
     model.add_argument("--model", default="smollm2-135m", help="embedded alias, Hub id, local folder, or served name")
-    model.add_argument("--engine", default="auto", choices=ENGINE_CHOICES)
+    model.add_argument("--engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     model.add_argument("--base-url", default=None, help="for --engine openai")
     model.add_argument("--samples", type=int, default=1, help="answers per question; each is judged (needs --temperature > 0)")
     model.add_argument("--temperature", type=float, default=0.0)
@@ -51,18 +61,19 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
     ref = parser.add_argument_group("the reference (system B)")
     ref.add_argument("--reference-answers", default=None,
-                     help="answers file ({lang} and {setting} are filled in): question_id + answer/output/text or FastChat choices")
+                     help="answers file ({lang} and {setting} are filled in): question_id + answer/output/text, "
+                          "or FastChat choices (one answer per turn)")
     ref.add_argument("--reference-model", default=None, help="generate reference answers with this model instead")
-    ref.add_argument("--reference-engine", default="openai", choices=ENGINE_CHOICES)
+    ref.add_argument("--reference-engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     ref.add_argument("--reference-base-url", default=None, help="OpenAI-compatible endpoint of the reference model")
     ref.add_argument("--translate-model", default=None,
                      help="model that translates questions for the native setting (default: the reference model, else --model)")
-    ref.add_argument("--translate-engine", default="openai", choices=ENGINE_CHOICES)
+    ref.add_argument("--translate-engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     ref.add_argument("--translate-base-url", default=None)
 
     judge = parser.add_argument_group("the judge")
     judge.add_argument("--judge-model", default=None, help="default: --model judges itself (a smoke test only)")
-    judge.add_argument("--judge-engine", default="openai", choices=ENGINE_CHOICES)
+    judge.add_argument("--judge-engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     judge.add_argument("--judge-base-url", default=None, help="e.g. http://127.0.0.1:8000/v1 for a local vLLM server")
     judge.add_argument("--judge-format", default="scores", choices=FORMATS,
                        help="scores: the paper's 0-10 <score1>/<score2>; verdict: [[1]]/[[2]]/[[tie]]")
@@ -112,21 +123,41 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         report = Harness(config).run()
-    except (ValueError, FileNotFoundError) as error:
-        print(f"x-instruction eval: error: {error}", file=sys.stderr)
+    except RUN_ERRORS as error:
+        if getattr(args, "verbose", False):
+            raise
+        print(f"x-instruction eval: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    print(f"{'lang':<6}{'setting':<8}{'win':>7}{'tie':>7}{'loss':>7}{'score':>8}  valid  invalid  in-language")
+    by_turn = report.get("by_turn", {})
+    # multi-turn sets get a turn column: "all" (pooled), then each turn
+    turn_column = f"{'turn':<6}" if by_turn else ""
+    print(f"{'lang':<6}{'setting':<8}{turn_column}{'win':>7}{'tie':>7}{'loss':>7}{'score':>8}  valid  invalid  in-language")
     for lang, settings in report["results"].items():
-        for setting, s in settings.items():
-            cells = [f"{100 * s[k]:6.1f}%" if s[k] is not None else "    n/a" for k in ("win_rate", "tie_rate", "loss_rate", "score")]
-            fidelity = s["fidelity_a"]["fidelity"]
-            print(f"{lang:<6}{setting:<8}{''.join(cells)}  {s['valid_pairs']:>5}  {s['invalid_judgements']:>7}  "
-                  f"{'n/a' if fidelity is None else f'{100 * fidelity:.1f}%':>11}")
+        for setting, summary in settings.items():
+            print(_summary_row(f"{lang:<6}{setting:<8}{'all':<6}" if by_turn else f"{lang:<6}{setting:<8}", summary))
+            for turn, s in by_turn.get(lang, {}).get(setting, {}).items():
+                print(_summary_row(f"{lang:<6}{setting:<8}{turn:<6}", s))
     judge = report["cost"].get("judge", {})
     print(f"judge: {judge.get('requests', 0)} requests, {judge.get('calls', 0)} sent, {judge.get('reused', 0)} reused, "
           f"{judge.get('wall_s', 0)} s")
+    for turn, roles in report.get("cost_by_turn", {}).items():
+        records = sum(parts[turn]["pairs"] for settings in by_turn.values() for parts in settings.values() if turn in parts)
+        requests = ", ".join(f"{role} {cost['requests']} ({cost['calls']} sent)" for role, cost in roles.items())
+        print(f"turn {turn}: {records} records; requests: {requests}")
     print(f"report: {report['files']['markdown']} (+ report.json, records.jsonl, plots/)")
     return 0
+
+
+def _summary_row(label: str, s: dict) -> str:
+    cells = [f"{100 * s[k]:6.1f}%" if s[k] is not None else "    n/a" for k in ("win_rate", "tie_rate", "loss_rate", "score")]
+    fidelity = s["fidelity_a"]["fidelity"]
+    return (f"{label}{''.join(cells)}  {s['valid_pairs']:>5}  {s['invalid_judgements']:>7}  "
+            f"{'n/a' if fidelity is None else f'{100 * fidelity:.1f}%':>11}")
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (library messages, e.g. transformers', span several)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,10 @@ translate (native setting) -> answers of the model (system A) -> reference answe
 from a file or a reference model) -> judge both orders -> language ID -> summaries. Every model
 call goes through the request cache, so rerunning the same command resumes: finished requests
 are read back, not sent again.
+
+Multi-turn questions (MT-Bench) are answered turn by turn, each turn inside its own
+conversation (builder.judge.turns), judged turn by turn with that context, and reported per
+turn as well as pooled. In the native setting every turn is translated.
 """
 
 from __future__ import annotations
@@ -19,20 +23,24 @@ import dataclasses
 import datetime
 import json
 import logging
+import os
 from pathlib import Path
 
 from .. import __version__
 from ..cache import RequestCache, cached_generate
-from ..engines import Engine, SamplingParams, create_engine, pick_engine
+from ..engines import Engine, EngineError, SamplingParams, create_engine, pick_engine
 from ..engines.base import EngineStats
+from ..engines.openai_engine import ServerUnreachable
 from ..languages import parse_languages
 from ..lid import detect, matches
-from ..prompts import ANSWER, answer_prompt
+from ..models import EMBEDDED_ALIASES
+from ..prompts import ANSWER
 from .aggregate import judge_pairs, pairwise_summary
 from .fidelity import answer_language, language_fidelity
 from .judging import judge_params, pair_prompts, run_judge
 from .prompts import JUDGE_SYSTEM, PREFILLS, TRANSLATE_QUESTION, check_format, judge_template, translate_messages
 from .questions import EMBEDDED, Question, load_answers, load_native_questions, load_questions
+from .turns import answer_conversations
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,13 @@ SETTINGS = {
     "native": "target-language question, answer in the target language (zero-shot)",
 }
 ROLES = ("model", "reference", "judge", "translate")
+# The command-line flags that configure each role: (model, engine, base URL).
+ROLE_FLAGS = {
+    "model": ("--model", "--engine", "--base-url"),
+    "reference": ("--reference-model", "--reference-engine", "--reference-base-url"),
+    "judge": ("--judge-model", "--judge-engine", "--judge-base-url"),
+    "translate": ("--translate-model", "--translate-engine", "--translate-base-url"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +70,9 @@ class EngineSpec:
 
     def __post_init__(self):
         # Resolve "auto" now, so that "auto" and "transformers" for one model share an engine.
-        object.__setattr__(self, "engine", pick_engine(self.engine))
+        # A base URL says where the model is served, so "auto" with one is the openai engine.
+        engine = "openai" if self.engine == "auto" and self.base_url else pick_engine(self.engine)
+        object.__setattr__(self, "engine", engine)
 
     def build(self) -> Engine:
         kind = self.engine
@@ -71,6 +88,22 @@ class EngineSpec:
     @property
     def is_local(self) -> bool:
         return self.engine != "openai"
+
+    def check_served_name(self, role: str) -> None:
+        """An embedded alias or a local folder is not a name any server serves: sent to the
+        openai engine it would only fail after the network did (DNS, retries). Say so now.
+        A local folder with a base URL is allowed: `transformers serve` names models by folder."""
+        if self.is_local:
+            return
+        model_flag, engine_flag, url_flag = ROLE_FLAGS[role]
+        if self.model in EMBEDDED_ALIASES:
+            fix = f"drop {url_flag} to run it here" if self.base_url else f"use {engine_flag} auto"
+            raise ValueError(f"{model_flag} {self.model} is a local model; {engine_flag} openai sends names to a "
+                             f"server{f' ({url_flag} {self.base_url})' if self.base_url else ''}: {fix}")
+        local = os.path.isdir(self.model) or self.model.startswith(("./", "../", "/", "~"))
+        if local and not (self.base_url or os.environ.get("OPENAI_BASE_URL")):
+            raise ValueError(f"{model_flag} {self.model} is a local folder; {engine_flag} openai sends names to a "
+                             f"server: use {engine_flag} auto, or give {url_flag} of a server that serves that folder")
 
 
 @dataclasses.dataclass
@@ -115,6 +148,10 @@ class EvalConfig:
             raise ValueError(f"samples must be >= 1, got {self.samples}")
         if self.samples > 1 and self.answer_temperature == 0:
             raise ValueError(f"samples={self.samples} needs a temperature > 0 (greedy samples are identical)")
+        for role in ROLES:
+            spec = getattr(self, role)
+            if spec is not None:
+                spec.check_served_name(role)
 
     def prefill(self) -> bool:
         if PREFILLS[self.judge_format] is None:
@@ -129,7 +166,7 @@ class Task:
     lang: str
     setting: str
     question: Question
-    text: str  # the question as the model sees it (English or target language)
+    turns: tuple[str, ...]  # the question's turns as the model sees them (English or target language)
 
 
 def _stats_delta(engine: Engine, before: EngineStats, requests: int) -> dict:
@@ -156,6 +193,7 @@ class Harness:
         self._engines: dict[str, Engine] = dict(engines or {})
         self._built: dict[EngineSpec, Engine] = {}
         self.cost: dict[str, dict] = {}
+        self.cost_by_turn: dict[str, dict[str, dict]] = {}
         self.notes: list[str] = []
 
     def engine(self, role: str) -> Engine:
@@ -167,28 +205,47 @@ class Harness:
         self._engines[role] = self._built[spec]
         return self._engines[role]
 
-    def _spec(self, role: str) -> EngineSpec:
+    def _owner(self, role: str) -> str:
+        """The role whose settings (and flags) `role` uses: the judge and the translator fall
+        back to other roles when not configured."""
         c = self.config
-        specs = {"model": c.model, "judge": c.judge or c.model, "reference": c.reference,
-                 "translate": c.translate or c.reference or c.model}
-        if specs[role] is None:
-            raise ValueError(f"no engine configured for the {role} role")
-        return specs[role]
+        if role == "judge":
+            return "judge" if c.judge else "model"
+        if role == "translate":
+            return "translate" if c.translate else "reference" if c.reference else "model"
+        return role
 
-    def _generate(self, role: str, prompts, params: SamplingParams, template_hash: str, desc: str):
+    def _spec(self, role: str) -> EngineSpec:
+        spec = getattr(self.config, self._owner(role))
+        if spec is None:
+            raise ValueError(f"no engine configured for the {role} role")
+        return spec
+
+    def _call(self, role: str, call):
+        """Run one engine call; a server that cannot be reached becomes one line naming the
+        role's flag to change."""
+        try:
+            return call()
+        except ServerUnreachable as error:
+            url_flag = ROLE_FLAGS[self._owner(role)][2]
+            raise EngineError(
+                f"the {role} engine cannot reach {error.url}: {error.reason}; start that server, "
+                f"or point {url_flag} at the one that serves {self.engine(role).model_id!r}"
+            ) from None
+
+    def _generate(self, role: str, prompts, params: SamplingParams, template_hash: str, desc: str,
+                  turn: int | None = None):
         engine = self.engine(role)
         before = dataclasses.replace(engine.stats)
-        completions = cached_generate(engine, prompts, params, self.cache, template_hash,
-                                      chunk_size=self.config.chunk_size, desc=desc)
-        self._add_cost(role, _stats_delta(engine, before, len(prompts)))
+        completions = self._call(role, lambda: cached_generate(
+            engine, prompts, params, self.cache, template_hash, chunk_size=self.config.chunk_size, desc=desc))
+        self._add_cost(role, _stats_delta(engine, before, len(prompts)), turn)
         return completions
 
-    def _add_cost(self, role: str, delta: dict) -> None:
-        if role not in self.cost:
-            self.cost[role] = delta
-            return
-        for key in ("requests", "calls", "reused", "prompt_tokens", "completion_tokens", "wall_s"):
-            self.cost[role][key] = round(self.cost[role][key] + delta[key], 3)
+    def _add_cost(self, role: str, delta: dict, turn: int | None = None) -> None:
+        _add_delta(self.cost, role, delta)
+        if turn is not None:
+            _add_delta(self.cost_by_turn.setdefault(str(turn), {}), role, dict(delta))
 
     # --- phases -----------------------------------------------------------------------------
 
@@ -200,12 +257,13 @@ class Harness:
             for setting in c.settings:
                 for q in questions:
                     if setting == "en":
-                        tasks.append(Task(lang, setting, q, q.text))
+                        tasks.append(Task(lang, setting, q, q.turns))
                     elif q.question_id in native:
                         tasks.append(Task(lang, setting, q, native[q.question_id]))
         return tasks
 
-    def native_questions(self, lang: str, questions: list[Question]) -> dict[str, str]:
+    def native_questions(self, lang: str, questions: list[Question]) -> dict[str, tuple[str, ...]]:
+        """Every question's turns in `lang`, from --native-questions or translated turn by turn."""
         c = self.config
         if c.native_questions:
             native = load_native_questions(c.native_questions, lang, questions)
@@ -213,63 +271,90 @@ class Harness:
         else:
             native = self.translate_questions(lang, questions)
             source = f"translated by {self.engine('translate').model_id}"
-        in_lang = [matches(detect(t), lang) for t in native.values()]
+        in_lang = [matches(detect(t), lang) for turns in native.values() for t in turns]
         decided = [f for f in in_lang if f is not None]
+        turns = sum(len(q.turns) for q in questions if q.question_id in native)
         self.notes.append(
             f"{lang}: {len(native)}/{len(questions)} target-language questions ({source}); "
-            f"language ID: {sum(decided)} of the {len(decided)} long enough to tell are {lang}"
+            f"language ID: {sum(decided)} of the {len(decided)} turns long enough to tell (of {turns}) are {lang}"
         )
         with open(self.out / f"questions.{lang}.jsonl", "w", encoding="utf-8") as f:
             for q in questions:
                 if q.question_id in native:
-                    f.write(_json({"question_id": q.question_id, "category": q.category, "lang": lang,
-                                   "text": native[q.question_id], "english": q.text, "source": source}) + "\n")
+                    row = {"question_id": q.question_id, "category": q.category, "lang": lang,
+                           "text": native[q.question_id][0], "english": q.text, "source": source}
+                    if q.followups:
+                        row.update(turns=list(native[q.question_id]), english_turns=list(q.turns))
+                    f.write(_json(row) + "\n")
         return native
 
-    def translate_questions(self, lang: str, questions: list[Question]) -> dict[str, str]:
-        prompts = [translate_messages(q.text, lang) for q in questions]
+    def translate_questions(self, lang: str, questions: list[Question]) -> dict[str, tuple[str, ...]]:
+        """Each turn is translated on its own; a question with any empty translation is left out."""
+        places = [(q, k) for q in questions for k in range(len(q.turns))]
+        prompts = [translate_messages(q.turns[k], lang) for q, k in places]
         # A question's translation is shorter than an answer, so the answer budget bounds it.
         params = SamplingParams(max_new_tokens=self.config.answer_max_tokens, temperature=0.0)
         done = self._generate("translate", prompts, params, TRANSLATE_QUESTION.hash, f"translate ({lang})")
+        texts: dict[str, list[str]] = {}
+        for (q, _), completion in zip(places, done):
+            texts.setdefault(q.question_id, []).append(completion.text.strip().strip('"').strip())
         native = {}
-        for q, completion in zip(questions, done):
-            text = completion.text.strip().strip('"').strip()
-            if text:
-                native[q.question_id] = text
+        for q in questions:
+            empty = [k + 1 for k, text in enumerate(texts[q.question_id]) if not text]
+            if empty:
+                logger.warning("empty translation of question %s (turn %s) into %s: left out of the native setting",
+                               q.question_id, empty[0], lang)
             else:
-                logger.warning("empty translation of question %s into %s: left out of the native setting", q.question_id, lang)
+                native[q.question_id] = tuple(texts[q.question_id])
         return native
 
-    def answers(self, tasks: list[Task]) -> list[list[str]]:
+    def _converse(self, role: str, tasks: list[Task], params: SamplingParams) -> list[list[list[str]]]:
+        """answers[task][sample][turn] of `role`, each turn asked inside its own conversation."""
+        def generate(prompts, turn_params, turn):
+            label = f"answers ({role}{f', turn {turn}' if turn > 1 else ''})"
+            return self._generate(role, prompts, turn_params, ANSWER.hash, label, turn)
+
+        return answer_conversations(generate, [t.turns for t in tasks], [t.lang for t in tasks], params)
+
+    def answers(self, tasks: list[Task]) -> list[list[list[str]]]:
         c = self.config
-        prompts = [[{"role": "user", "content": answer_prompt(t.text, t.lang)}] for t in tasks]
         params = SamplingParams(max_new_tokens=c.answer_max_tokens, temperature=c.answer_temperature,
                                 n=c.samples, seed=c.seed)
-        return [comp.texts for comp in self._generate("model", prompts, params, ANSWER.hash, "answers (model)")]
+        return self._converse("model", tasks, params)
 
-    def references(self, tasks: list[Task]) -> list[str]:
+    def references(self, tasks: list[Task]) -> list[list[str]]:
+        """The reference's answer to every turn of every task."""
         c = self.config
         if c.reference_answers:
-            found: dict[tuple[str, str], dict[str, str]] = {}
+            found: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
             for lang, setting in dict.fromkeys((t.lang, t.setting) for t in tasks):
-                ids = [t.question.question_id for t in tasks if (t.lang, t.setting) == (lang, setting)]
-                found[(lang, setting)] = load_answers(c.reference_answers, lang, setting, ids)
-            return [found[(t.lang, t.setting)][t.question.question_id] for t in tasks]
-        prompts = [[{"role": "user", "content": answer_prompt(t.text, t.lang)}] for t in tasks]
+                group = [t for t in tasks if (t.lang, t.setting) == (lang, setting)]
+                found[(lang, setting)] = load_answers(
+                    c.reference_answers, lang, setting, [t.question.question_id for t in group],
+                    {t.question.question_id: len(t.turns) for t in group})
+            return [list(found[(t.lang, t.setting)][t.question.question_id]) for t in tasks]
         params = SamplingParams(max_new_tokens=c.answer_max_tokens, temperature=0.0, seed=c.seed)
-        return [comp.text for comp in self._generate("reference", prompts, params, ANSWER.hash, "answers (reference)")]
+        return [samples[0] for samples in self._converse("reference", tasks, params)]
 
     def judge(self, pairs: list[dict]) -> None:
-        """Judge every pair in both orders; writes the raw replies into the pair records."""
+        """Judge every pair in both orders, one turn at a time (later turns with their
+        conversations); writes the raw replies into the pair records."""
+        for turn in sorted({p["turn"] for p in pairs}):
+            self._judge_turn([p for p in pairs if p["turn"] == turn], turn)
+
+    def _judge_turn(self, pairs: list[dict], turn: int) -> None:
         c = self.config
         prefill = c.prefill()
+        contexts = [(p.get("context_a"), p.get("context_b")) for p in pairs]
         ab, ba = pair_prompts([p["question"] for p in pairs], [p["answer_a"] for p in pairs],
-                              [p["answer_b"] for p in pairs], [p["lang"] for p in pairs], c.judge_format, prefill)
+                              [p["answer_b"] for p in pairs], [p["lang"] for p in pairs], c.judge_format, prefill,
+                              [a for a, _ in contexts], [b for _, b in contexts])
         engine = self.engine("judge")
         before = dataclasses.replace(engine.stats)
-        outputs = run_judge(engine, ab + ba, c.judge_format, prefill, judge_params(c.judge_format, c.judge_max_tokens),
-                            self.cache, c.judge_batch_size)
-        self._add_cost("judge", _stats_delta(engine, before, len(ab) + len(ba)))
+        outputs = self._call("judge", lambda: run_judge(
+            engine, ab + ba, c.judge_format, prefill, judge_params(c.judge_format, c.judge_max_tokens),
+            self.cache, c.judge_batch_size, multi_turn=turn > 1))
+        self._add_cost("judge", _stats_delta(engine, before, len(ab) + len(ba)), turn)
         for i, pair in enumerate(pairs):
             first, second = outputs[i], outputs[len(pairs) + i]
             pair.update(judgement_ab=first.text, finish_ab=first.finish_reason,
@@ -293,39 +378,43 @@ class Harness:
         started = datetime.datetime.now(datetime.timezone.utc)
         questions = load_questions(c.questions, c.questions_split, c.questions_config, c.limit)
         tasks = self.tasks(questions)
-        answers = self.answers(tasks)
-        references = self.references(tasks)
-        pairs = []
-        for task, samples, reference in zip(tasks, answers, references):
-            for k, answer in enumerate(samples):
-                pairs.append({"lang": task.lang, "setting": task.setting, "question_id": task.question.question_id,
-                              "category": task.question.category, "sample": k, "question": task.text,
-                              "answer_a": answer, "answer_b": reference})
+        pairs = make_pairs(tasks, self.answers(tasks), self.references(tasks))
         self.judge(pairs)
         self.parse(pairs)
         for pair in pairs:
             pair["lid_a"] = answer_language(pair["answer_a"], pair["lang"])
             pair["lid_b"] = answer_language(pair["answer_b"], pair["lang"])
             pair["chars_a"], pair["chars_b"] = len(pair["answer_a"]), len(pair["answer_b"])
+        max_turns = max(len(q.turns) for q in questions)
         report = {
-            "meta": self.meta(started, len(questions)),
+            "meta": self.meta(started, len(questions), max_turns),
             "results": self.summaries(pairs),
+            "by_category": self.summaries(pairs, "category"),
             "cost": self.cost,
             "notes": self.notes,
         }
+        if max_turns > 1:
+            report["by_turn"] = self.summaries(pairs, "turn")
+            report["cost_by_turn"] = self.cost_by_turn
         write_report(report, pairs, self.out)
         return report
 
-    def summaries(self, pairs: list[dict]) -> dict:
+    def summaries(self, pairs: list[dict], by: str | None = None) -> dict:
+        """results[lang][setting] (pooled), or results[lang][setting][value of `by`]."""
         c = self.config
         results: dict[str, dict] = {}
         for lang in c.langs:
             for setting in c.settings:
                 group = [p for p in pairs if p["lang"] == lang and p["setting"] == setting]
-                results.setdefault(lang, {})[setting] = summarize_pairs(group, c)
+                if by is None:
+                    results.setdefault(lang, {})[setting] = summarize_pairs(group, c)
+                    continue
+                parts = results.setdefault(lang, {}).setdefault(setting, {})
+                for value in sorted({p[by] for p in group}):
+                    parts[str(value)] = summarize_pairs([p for p in group if p[by] == value], c)
         return results
 
-    def meta(self, started: datetime.datetime, n_questions: int) -> dict:
+    def meta(self, started: datetime.datetime, n_questions: int, max_turns: int = 1) -> dict:
         c = self.config
         roles = {"model": self.engine("model").identity(), "judge": self.engine("judge").identity()}
         if c.reference is not None:
@@ -335,11 +424,14 @@ class Harness:
         if c.judge is None:
             self.notes.append("the model judged its own answers (no --judge-model): a smoke test, not a result")
         templates = [ANSWER, judge_template(c.judge_format), JUDGE_SYSTEM, TRANSLATE_QUESTION]
+        if max_turns > 1:
+            templates.insert(2, judge_template(c.judge_format, multi_turn=True))
         return {
             "builder_version": __version__,
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "questions": c.questions, "question_count": n_questions, "langs": c.langs, "settings": list(c.settings),
+            "questions": c.questions, "question_count": n_questions, "max_turns": max_turns,
+            "langs": c.langs, "settings": list(c.settings),
             "engines": roles,
             "reference_answers": c.reference_answers,
             "judge": {"format": c.judge_format, "prefill": c.prefill(), "max_tokens": judge_params(
@@ -352,13 +444,34 @@ class Harness:
         }
 
 
+def make_pairs(tasks: list[Task], answers: list[list[list[str]]], references: list[list[str]]) -> list[dict]:
+    """One record per task, sample and turn; a later turn keeps the conversation each side's
+    answer continues (context_a, context_b: [user turn, answer] pairs)."""
+    pairs = []
+    for task, samples, reference in zip(tasks, answers, references):
+        for s, conversation in enumerate(samples):
+            for k, answer in enumerate(conversation):
+                pair = {"lang": task.lang, "setting": task.setting, "question_id": task.question.question_id,
+                        "category": task.question.category, "sample": s, "turn": k + 1, "question": task.turns[k],
+                        "answer_a": answer, "answer_b": reference[k]}
+                if k:
+                    pair["context_a"] = [list(t) for t in zip(task.turns[:k], conversation[:k])]
+                    pair["context_b"] = [list(t) for t in zip(task.turns[:k], reference[:k])]
+                pairs.append(pair)
+    return pairs
+
+
 def summarize_pairs(pairs: list[dict], config: EvalConfig) -> dict:
-    """The pairwise summary plus language fidelity of both systems, for one language and setting."""
+    """The pairwise summary plus language fidelity of both systems, for one group of pairs.
+
+    Intervals resample questions, not pairs, when a question gives several pairs (samples, or
+    turns of one conversation): those pairs are not independent."""
     c = config
+    by_question = c.samples > 1 or len({p["turn"] for p in pairs}) > 1
     summary = pairwise_summary(
         [p["judgement_ab"] for p in pairs], [p["judgement_ba"] for p in pairs], c.judge_format, c.rule, c.partial,
         lengths_a=[p["chars_a"] for p in pairs], lengths_b=[p["chars_b"] for p in pairs],
-        groups=[p["question_id"] for p in pairs] if c.samples > 1 else None,
+        groups=[p["question_id"] for p in pairs] if by_question else None,
         n_boot=c.n_boot, seed=c.seed, confidence=c.confidence,
         finish_reasons=[p.get("finish_ab") for p in pairs], finish_reasons_swapped=[p.get("finish_ba") for p in pairs],
     )
@@ -369,6 +482,14 @@ def summarize_pairs(pairs: list[dict], config: EvalConfig) -> dict:
         fidelity.pop("per_language")  # one language here
         summary[f"fidelity_{side}"] = fidelity
     return summary
+
+
+def _add_delta(totals: dict[str, dict], role: str, delta: dict) -> None:
+    if role not in totals:
+        totals[role] = delta
+        return
+    for key in ("requests", "calls", "reused", "prompt_tokens", "completion_tokens", "wall_s"):
+        totals[role][key] = round(totals[role][key] + delta[key], 3)
 
 
 def _json(obj) -> str:

@@ -12,7 +12,7 @@ from typing import Callable, Sequence, Union
 
 from ..cache import RequestCache, cached_generate
 from ..engines.base import Engine, Prompt, PromptTooLongError, SamplingParams
-from .prompts import judge_messages, judge_template_hash, prefill_of
+from .prompts import Turn, judge_messages, judge_template_hash, prefill_of
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +34,24 @@ class JudgeOutput:
 def pair_prompts(
     questions: Sequence[str], answers_a: Sequence[str], answers_b: Sequence[str], langs: Sequence[str],
     fmt: str = "scores", prefill: bool = False,
+    histories_a: Sequence[list[Turn] | None] | None = None, histories_b: Sequence[list[Turn] | None] | None = None,
 ) -> tuple[list[Prompt], list[Prompt]]:
-    """The judge prompts with A in position 1 ("ab") and with B in position 1 ("ba")."""
+    """The judge prompts with A in position 1 ("ab") and with B in position 1 ("ba").
+
+    `histories_a`/`histories_b`: for a later turn of a conversation, the earlier turns that
+    each system's answer continues (None or empty for a first turn)."""
     n = len(questions)
-    if not (len(answers_a) == len(answers_b) == len(langs) == n):
+    hist_a = list(histories_a) if histories_a is not None else [None] * n
+    hist_b = list(histories_b) if histories_b is not None else [None] * n
+    if not (len(answers_a) == len(answers_b) == len(langs) == len(hist_a) == len(hist_b) == n):
         raise ValueError(
             f"need one answer of each system and one language per question: {n} questions, "
-            f"{len(answers_a)} answers A, {len(answers_b)} answers B, {len(langs)} languages"
+            f"{len(answers_a)} answers A, {len(answers_b)} answers B, {len(langs)} languages, "
+            f"{len(hist_a)} and {len(hist_b)} histories"
         )
-    ab = [judge_messages(q, a, b, lang, fmt, prefill) for q, a, b, lang in zip(questions, answers_a, answers_b, langs)]
-    ba = [judge_messages(q, b, a, lang, fmt, prefill) for q, a, b, lang in zip(questions, answers_a, answers_b, langs)]
+    rows = list(zip(questions, answers_a, answers_b, langs, hist_a, hist_b))
+    ab = [judge_messages(q, a, b, lang, fmt, prefill, ha, hb) for q, a, b, lang, ha, hb in rows]
+    ba = [judge_messages(q, b, a, lang, fmt, prefill, hb, ha) for q, a, b, lang, ha, hb in rows]
     return ab, ba
 
 
@@ -60,12 +68,14 @@ def run_judge(
     params: SamplingParams | None = None,
     cache: RequestCache | None = None,
     batch_size: int = 64,
+    multi_turn: bool = False,
 ) -> list[JudgeOutput]:
-    """Send every prompt to the judge, `batch_size` per call; cached replies are reused."""
+    """Send every prompt to the judge, `batch_size` per call; cached replies are reused.
+    `multi_turn`: the prompts judge later turns (their template's hash goes into the cache keys)."""
     if isinstance(judge, Engine):
         params = params or judge_params(fmt)
         try:
-            completions = cached_generate(judge, prompts, params, cache, judge_template_hash(fmt, prefill),
+            completions = cached_generate(judge, prompts, params, cache, judge_template_hash(fmt, prefill, multi_turn),
                                           chunk_size=batch_size, desc="judge")
         except PromptTooLongError as error:
             raise PromptTooLongError(

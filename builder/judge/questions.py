@@ -4,13 +4,15 @@ Sources, in `load_questions(source)`:
 * ``embedded`` (default): 27 questions written for this project, 3 per Vicuna category
   (builder/data/questions/embedded.jsonl); a demo set that runs offline.
 * a ``.jsonl`` / ``.json`` file in FastChat's format: ``question_id``, ``category`` and ``turns``
-  (a list; the first turn is the question) or ``text`` (as in the X-Instruction release);
-  ``/work/shared/data/vicuna_bench/question.jsonl`` (Vicuna-80) is one.
+  (a list of user messages: Vicuna-80 has one, MT-Bench two) or ``text`` (as in the
+  X-Instruction release).
 * a Hub dataset id or a local dataset folder, read with `datasets.load_dataset`; the same
   column names are recognised, plus ``id``, ``question``, ``instruction`` and ``prompt``.
 
-Target-language questions (the zero-shot setting) come from a file with the same fields,
-matched by question id, or from `translate_questions` through any engine.
+A question with several turns is a conversation: turn k is asked after turns 1..k-1 and the
+answering model's own answers to them (FastChat's MT-Bench). Target-language questions (the
+zero-shot setting) come from a file with the same fields, matched by question id, or are
+translated turn by turn through any engine (the harness).
 """
 
 from __future__ import annotations
@@ -35,21 +37,29 @@ _ANSWER_FIELDS = ("answer", "output", "response", "text")
 class Question:
     question_id: str  # kept as text: files mix 1 and "1"
     category: str
-    text: str
+    text: str  # the first (often the only) turn
+    followups: tuple[str, ...] = ()  # the later turns of a multi-turn question (MT-Bench: one)
+
+    @property
+    def turns(self) -> tuple[str, ...]:
+        return (self.text, *self.followups)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        row = {"question_id": self.question_id, "category": self.category, "text": self.text}
+        if self.followups:
+            row["turns"] = list(self.turns)
+        return row
 
 
-def _question_text(row: dict, where: str) -> str:
+def _question_turns(row: dict, where: str) -> list[str]:
     for field in _TEXT_FIELDS:
         value = row.get(field)
         if field == "turns" and value is not None:
-            if not isinstance(value, list) or not value or not isinstance(value[0], str):
+            if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
                 raise ValueError(f"{where}: 'turns' must be a non-empty list of strings, got {value!r}")
-            return value[0]  # multi-turn sets: the judge harness asks the first turn only
-        if isinstance(value, str):
             return value
+        if isinstance(value, str):
+            return [value]
     raise ValueError(f"{where}: no question text; expected one of the fields {', '.join(_TEXT_FIELDS)} (got {sorted(row)})")
 
 
@@ -61,27 +71,33 @@ def _question_id(row: dict, where: str, position: int) -> str:
     return str(position + 1)
 
 
-def parse_questions(rows: Iterable[dict], source: str) -> list[Question]:
+def parse_questions(rows: Iterable[dict], source: str, places: list[str] | None = None) -> list[Question]:
+    """Questions from rows; `places` names where each row is ("line 3"), "row i" by default."""
     questions, seen = [], set()
     for i, row in enumerate(rows):
-        where = f"{source} row {i + 1}"
+        where = f"{source} {places[i] if places else f'row {i + 1}'}"
         if not isinstance(row, dict):
             raise ValueError(f"{where} is not a JSON object")
         qid = _question_id(row, where, i)
         if qid in seen:
             raise ValueError(f"{where}: duplicate question id {qid!r}; question ids must be unique")
         seen.add(qid)
-        text = _question_text(row, where).strip()
-        if not text:
+        turns = [t.strip() for t in _question_turns(row, where)]
+        if len(turns) == 1 and not turns[0]:
             raise ValueError(f"{where}: the question text is empty")
-        questions.append(Question(qid, str(row.get("category") or "general"), text))
+        empty = [k for k, t in enumerate(turns, 1) if not t]
+        if empty:
+            raise ValueError(f"{where} (question id {qid}): turn {empty[0]} of {len(turns)} is empty; "
+                             "give every turn its text, or remove the question")
+        questions.append(Question(qid, str(row.get("category") or "general"), turns[0], tuple(turns[1:])))
     if not questions:
         raise ValueError(f"{source} holds no questions")
     return questions
 
 
-def read_json_rows(path: str | Path) -> list[dict]:
-    """Rows of a .jsonl file (one object per line) or a .json file holding a list."""
+def read_placed_rows(path: str | Path) -> list[tuple[str, dict]]:
+    """(where, row) pairs: "line N" for a .jsonl file, "row N" for a .json list, so errors can
+    point at the line to fix."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
@@ -90,15 +106,20 @@ def read_json_rows(path: str | Path) -> list[dict]:
         data = json.loads(text)
         if not isinstance(data, list):
             raise ValueError(f"{path} must hold a JSON list of objects")
-        return data
+        return [(f"row {i}", row) for i, row in enumerate(data, 1)]
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
+                rows.append((f"line {number}", json.loads(line)))
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path} line {number} is not valid JSON: {error}") from None
     return rows
+
+
+def parse_question_file(path: str | Path, source: str | None = None) -> list[Question]:
+    placed = read_placed_rows(path)
+    return parse_questions([row for _, row in placed], source or str(path), [where for where, _ in placed])
 
 
 def embedded_questions_path() -> Path:
@@ -109,9 +130,9 @@ def load_questions(source: str = EMBEDDED, split: str = "train", config: str | N
                    limit: int | None = None) -> list[Question]:
     """Load a question set: 'embedded', a .jsonl/.json file, a local dataset folder or a Hub id."""
     if source == EMBEDDED:
-        questions = parse_questions(read_json_rows(embedded_questions_path()), "the embedded question set")
+        questions = parse_question_file(embedded_questions_path(), "the embedded question set")
     elif os.path.isfile(source):
-        questions = parse_questions(read_json_rows(source), source)
+        questions = parse_question_file(source)
     elif os.path.isdir(source) or (source.count("/") == 1 and not source.startswith((".", "/"))):
         questions = parse_questions(_load_dataset_rows(source, split, config), f"dataset {source}")
     else:
@@ -133,13 +154,12 @@ def _load_dataset_rows(source: str, split: str, config: str | None) -> list[dict
     return list(dataset)
 
 
-def _rows_for(rows: list[dict], lang: str | None, setting: str | None = None) -> list[dict]:
+def _rows_for(placed: list[tuple[str, dict]], lang: str | None, setting: str | None = None) -> list[tuple[str, dict]]:
     """Keep the rows meant for `lang` (and `setting`) when the file says whom a row is for."""
-    if lang is not None and any("lang" in r for r in rows):
-        rows = [r for r in rows if r.get("lang") == lang]
-    if setting is not None and any("setting" in r for r in rows):
-        rows = [r for r in rows if r.get("setting") == setting]
-    return rows
+    for field, wanted in (("lang", lang), ("setting", setting)):
+        if wanted is not None and any(field in row for _, row in placed):
+            placed = [(where, row) for where, row in placed if row.get(field) == wanted]
+    return placed
 
 
 def fill_path(template: str, **fields: str) -> str:
@@ -150,44 +170,64 @@ def fill_path(template: str, **fields: str) -> str:
         raise ValueError(f"path {template!r} uses the placeholder {error}; only {{{'}, {'.join(fields)}}} exist") from None
 
 
-def load_native_questions(path_template: str, lang: str, questions: list[Question]) -> dict[str, str]:
-    """Target-language versions of `questions` from a file, by question id."""
+def _listed(ids: list[str]) -> str:
+    return f"{ids[:10]}{' ...' if len(ids) > 10 else ''}"
+
+
+def load_native_questions(path_template: str, lang: str, questions: list[Question]) -> dict[str, tuple[str, ...]]:
+    """Target-language turns of `questions` from a file, by question id."""
     path = fill_path(path_template, lang=lang)
-    rows = _rows_for(read_json_rows(path), lang)
-    native = {q.question_id: q.text for q in parse_questions(rows, path)}
+    placed = _rows_for(read_placed_rows(path), lang)
+    native = {q.question_id: q.turns for q in parse_questions([r for _, r in placed], path, [w for w, _ in placed])}
     missing = [q.question_id for q in questions if q.question_id not in native]
     if missing:
         raise ValueError(
-            f"{path} has no {lang} text for question ids {missing[:10]}{' ...' if len(missing) > 10 else ''}; "
+            f"{path} has no {lang} text for question ids {_listed(missing)}; "
             "give every question a translation, or leave --native-questions out to translate them with an engine"
         )
+    for q in questions:
+        if len(native[q.question_id]) != len(q.turns):
+            raise ValueError(
+                f"{path}: question id {q.question_id} has {len(native[q.question_id])} turn(s) in {lang} but "
+                f"{len(q.turns)} in the question set; give the {lang} text of every turn in a 'turns' list"
+            )
     return {q.question_id: native[q.question_id] for q in questions}
 
 
-def _answer_texts(row: dict, where: str) -> list[str]:
-    if isinstance(row.get("choices"), list):  # FastChat's answer files: choices[k]["turns"][0]
-        texts = [c["turns"][0] for c in row["choices"] if isinstance(c, dict) and c.get("turns")]
-        if texts:
-            return texts
+def _answer_turns(row: dict, where: str) -> list[str]:
+    """The answer's turns: FastChat answer files hold choices[k]["turns"] (the first choice is
+    taken); a plain row holds one answer (one turn)."""
+    if isinstance(row.get("choices"), list):
+        for choice in row["choices"]:
+            if isinstance(choice, dict) and isinstance(choice.get("turns"), list) and choice["turns"]:
+                return [str(t) for t in choice["turns"]]
     for field in _ANSWER_FIELDS:
         if isinstance(row.get(field), str):
             return [row[field]]
     raise ValueError(f"{where}: no answer text; expected 'choices' (FastChat) or one of {', '.join(_ANSWER_FIELDS)}")
 
 
-def load_answers(path_template: str, lang: str, setting: str, question_ids: list[str]) -> dict[str, str]:
-    """Reference answers from a file: one answer per question id (the first when several)."""
+def load_answers(path_template: str, lang: str, setting: str, question_ids: list[str],
+                 turns: dict[str, int] | None = None) -> dict[str, tuple[str, ...]]:
+    """Reference answers from a file: the answer turns for each question id (the first row when
+    several). `turns` gives how many turns each question has (1 when absent)."""
     path = fill_path(path_template, lang=lang, setting=setting)
-    rows = _rows_for(read_json_rows(path), lang, setting)
-    answers = {}
-    for i, row in enumerate(rows):
-        where = f"{path} row {i + 1}"
-        qid = _question_id(row, where, i)
-        answers.setdefault(qid, _answer_texts(row, where)[0])
+    answers: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for i, (where, row) in enumerate(_rows_for(read_placed_rows(path), lang, setting)):
+        qid = _question_id(row, f"{path} {where}", i)
+        answers.setdefault(qid, (where, tuple(_answer_turns(row, f"{path} {where}"))))
     missing = [q for q in question_ids if q not in answers]
     if missing:
         raise ValueError(
-            f"{path} has no answer for question ids {missing[:10]}{' ...' if len(missing) > 10 else ''} "
+            f"{path} has no answer for question ids {_listed(missing)} "
             f"({lang}, {setting}); every judged question needs a reference answer"
         )
-    return {q: answers[q] for q in question_ids}
+    for qid in question_ids:
+        where, found = answers[qid]
+        needed = (turns or {}).get(qid, 1)
+        if len(found) < needed:
+            raise ValueError(
+                f"{path} {where} (question id {qid}): {len(found)} answer turn(s) for a question of {needed} turns; "
+                "give one answer per turn (FastChat's choices[0].turns)"
+            )
+    return {qid: answers[qid][1][: (turns or {}).get(qid, 1)] for qid in question_ids}

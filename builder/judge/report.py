@@ -1,8 +1,10 @@
 """Writing a harness run: report.json, records.jsonl, report.md and PNG plots.
 
 report.json holds every number of report.md; records.jsonl holds one row per judged pair
-(question, both answers, both raw judge replies, parsed judgements, outcome, language ID), so
-anyone can recompute the summary with the pairwise-judge metric and get the same numbers.
+(question, turn, both answers, both raw judge replies, parsed judgements, outcome, language ID),
+so anyone can recompute the summary with the pairwise-judge metric and get the same numbers.
+Results are pooled per language and setting, and split by question category and, for
+multi-turn sets, by turn.
 """
 
 from __future__ import annotations
@@ -62,13 +64,15 @@ def markdown(report: dict) -> str:
     engines = meta["engines"]
     judge = meta["judge"]
     reference = _engine_name(engines.get("reference")) if "reference" in engines else f"answers from `{meta['reference_answers']}`"
+    multi_turn = meta.get("max_turns", 1) > 1
+    turns = f", up to {meta['max_turns']} turns each" if multi_turn else ""
     lines = [
         "# Pairwise judge report",
         "",
         f"- model (A): {_engine_name(engines['model'])}",
         f"- reference (B): {reference}",
         f"- judge: {_engine_name(engines['judge'])}, format `{judge['format']}`, pre-filled: {judge['prefill']}",
-        f"- questions: `{meta['questions']}` ({meta['question_count']}), languages: {', '.join(meta['langs'])}",
+        f"- questions: `{meta['questions']}` ({meta['question_count']}{turns}), languages: {', '.join(meta['langs'])}",
         f"- answers: {meta['answers']['samples']} sample(s) per question, up to {meta['answers']['max_tokens']} "
         f"tokens, temperature {meta['answers']['temperature']}",
         "",
@@ -90,6 +94,11 @@ def markdown(report: dict) -> str:
             f"{s['valid_pairs']}/{s['pairs']} | {s['invalid_judgements']}/{s['judgements']} | "
             f"{_pct(fa['fidelity'])}{_ci(fa['fidelity_ci'])} | {_pct(fb['fidelity'])}{_ci(fb['fidelity_ci'])} |"
         )
+    if multi_turn:
+        lines += _split_table(report["by_turn"], "turn", "By turn",
+                              "Turn k is answered after turns 1..k-1 and the system's own answers to them, and judged "
+                              "with that conversation shown; the table above pools all turns.")
+    lines += _split_table(report.get("by_category", {}), "category", "By category", "")
     lines += ["", "## Answer length", "",
               "Mean characters per answer, and the model's score within bins of its answer length relative to the reference.",
               "", f"| lang | setting | model chars | reference chars | {SHORTER} | {SIMILAR} | {LONGER} |",
@@ -127,13 +136,30 @@ def markdown(report: dict) -> str:
               + ("a pair with an invalid judgement in either order is left out of the rates."
                  if agg["partial"] == "exclude" else "a pair with one valid order is decided by that order alone."),
               f"- Intervals: percentile bootstrap, {agg['bootstrap_samples']} resamples of the pairs"
-              + (" grouped by question." if meta["answers"]["samples"] > 1 else "."),
+              + (" grouped by question (a question's samples and turns are resampled together)."
+                 if meta["answers"]["samples"] > 1 or multi_turn else "."),
               "- Language: builder.lid on each answer; answers too short to decide are left out of the share; "
               "empty answers count as not in the language.",
               "- Length-controlled score: a logistic fit of the preference on the log length ratio, read at equal length."]
     if report.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _split_table(split: dict, column: str, title: str, intro: str) -> list[str]:
+    """results[lang][setting][part] as a table with one row per part (turn or category)."""
+    lines = ["", f"## {title}", ""] + ([intro, ""] if intro else []) + [
+        f"| lang | setting | {column} | win | tie | loss | score | valid pairs | invalid judgements | model in language |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lang, settings in split.items():
+        for setting, parts in settings.items():
+            for part, s in parts.items():
+                lines.append(
+                    f"| {lang} | {setting} | {part} | {_pct(s['win_rate'])}{_ci(s['win_rate_ci'])} | {_pct(s['tie_rate'])} | "
+                    f"{_pct(s['loss_rate'])} | {_pct(s['score'])}{_ci(s['score_ci'])} | {s['valid_pairs']}/{s['pairs']} | "
+                    f"{s['invalid_judgements']}/{s['judgements']} | {_pct(s['fidelity_a']['fidelity'])} |")
+    return lines
 
 
 # --- plots ------------------------------------------------------------------------------------

@@ -38,6 +38,10 @@ Args:
         function from a list of chat prompts to a list of output texts, or an engine from
         builder.engines.create_engine. Needs `lang`. Only with compute(), not add_batch().
     lang (str or list of str): the language the answers should be in (for the judge's prompt).
+    contexts_a, contexts_b (list, optional; judge mode): for later turns of a conversation
+        (MT-Bench), the earlier turns each answer continues, one list of [user message,
+        answer] pairs per pair (empty for a first turn), as `context_a`/`context_b` in the
+        harness's records.jsonl. The judge then sees each system's conversation.
     judge_format (str): "scores" (default), "scores-reasoned" or "verdict".
     prefill (bool): start the judge's reply with the format's opening tag (judge mode only).
     rule (str): "sum" (default; the orders add up, disagreement is a tie) or "agree" (a win
@@ -81,15 +85,19 @@ class PairwiseJudge(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2405.19744", "https://github.com/ZNLP/X-Instruction"],
         )
 
-    def compute(self, *, judge=None, lang=None, prefill=False, batch_size=64, judge_max_tokens=None, **kwargs):
+    def compute(self, *, judge=None, lang=None, prefill=False, batch_size=64, judge_max_tokens=None,
+                contexts_a=None, contexts_b=None, **kwargs):
         """As evaluate.Metric.compute, plus judge mode: pass `judge` (and `lang`) instead of
         `judgements` / `judgements_swapped` and the judge is asked both orders first."""
         if judge is not None:
-            kwargs.update(self._ask_judge(judge, lang, prefill, batch_size, judge_max_tokens, kwargs))
+            kwargs.update(self._ask_judge(judge, lang, prefill, batch_size, judge_max_tokens, kwargs,
+                                          contexts_a, contexts_b))
+        elif contexts_a is not None or contexts_b is not None:
+            raise ValueError("contexts_a/contexts_b are shown to a judge: pass judge= too, or leave them out")
         return super().compute(**kwargs)
 
     @staticmethod
-    def _ask_judge(judge, lang, prefill, batch_size, judge_max_tokens, kwargs) -> dict:
+    def _ask_judge(judge, lang, prefill, batch_size, judge_max_tokens, kwargs, contexts_a=None, contexts_b=None) -> dict:
         if kwargs.get("judgements") is not None or kwargs.get("judgements_swapped") is not None:
             raise ValueError("pass either the judge's outputs (judgements, judgements_swapped) or a judge, not both")
         if lang is None:
@@ -99,7 +107,7 @@ class PairwiseJudge(evaluate.Metric):
             raise ValueError("judge mode needs questions, answers_a and answers_b")
         fmt = check_format(kwargs.get("judge_format", "scores"))
         langs = [lang] * len(questions) if isinstance(lang, str) else list(lang)
-        ab, ba = pair_prompts(questions, answers_a, answers_b, langs, fmt, prefill)
+        ab, ba = pair_prompts(questions, answers_a, answers_b, langs, fmt, prefill, contexts_a, contexts_b)
         outputs = run_judge(judge, ab + ba, fmt, prefill, judge_params(fmt, judge_max_tokens), None, batch_size)
         n = len(questions)
         return {"judgements": [o.text for o in outputs[:n]], "judgements_swapped": [o.text for o in outputs[n:]]}
