@@ -108,13 +108,14 @@ def resolve_model(name: str) -> str:
     """Turn a user's `--model` into a path or Hub id that `from_pretrained` accepts."""
     if name in EMBEDDED_ALIASES:
         return str(embedded_model_dir())
-    if os.path.sep in name or name.startswith(".") or os.path.exists(name):
-        if not os.path.exists(name):
-            raise FileNotFoundError(
-                f"model path {name!r} does not exist; pass a local folder with config.json, "
-                f"a Hub id such as Qwen/Qwen2.5-7B-Instruct, or {EMBEDDED_MODEL!r} for the embedded model"
-            )
+    if os.path.exists(name):
         return name
+    # "org/name" is a Hub id; an absolute or ./relative path, or one with more parts, is a folder.
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.path.sep != "/" and os.path.sep in name):
+        raise FileNotFoundError(
+            f"model path {name!r} does not exist; pass a local folder with config.json, "
+            f"a Hub id such as Qwen/Qwen2.5-7B-Instruct, or {EMBEDDED_MODEL!r} for the embedded model"
+        )
     if name.count("/") != 1:
         raise ValueError(
             f"unknown model {name!r}: use {EMBEDDED_MODEL!r} (embedded), a Hub id like "

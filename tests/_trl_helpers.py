@@ -9,6 +9,7 @@ written for these tests.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,71 @@ def write_export(root: Path, sizes: dict[str, int], test_sizes: dict[str, int] |
         configs["all"] = ["train"]
     write_readme(root, configs)
     return root
+
+
+DEMO_ROWS = {"sw": 2, "fi": 1, "vi": 0}  # what demo_build_export keeps per language
+
+
+def _demo_writer_and_judge():
+    """Scripted model replies for a build that keeps DEMO_ROWS: every Swahili text gets an
+    instruction the judge rates 5, only the first Finnish text does, no Vietnamese text does."""
+    from _scripted_engine import last_user
+
+    topics = ["cook rice", "plant maize", "climb a mountain", "read a map", "fix a bicycle", "bake bread"]
+    seen: dict[str, int] = {}  # text -> order first seen: one topic per text, so no two pairs are duplicates
+    finnish: list[str] = []
+
+    def reply(prompt, params, k):
+        if prompt[-1]["role"] == "assistant":  # the evaluator, pre-filled with "Score:"
+            instruction = last_user(prompt).split("Instruction: ", 1)[1].split("\n", 1)[0]
+            return " 5\nReason: answers it." if instruction.startswith("Explain") else " 2\nReason: loosely related."
+        language = prompt[0]["content"].split("given ", 1)[1].split(" text", 1)[0]  # the backward system prompt
+        text = last_user(prompt).split("\n\n")[1]
+        index = seen.setdefault(text, len(seen))
+        if language == "Finnish" and not finnish:
+            finnish.append(text)
+        good = language == "Swahili" or (language == "Finnish" and text == finnish[0])
+        return f"Explain step by step how to {topics[index % len(topics)]}." if good else "How do I translate this?"
+
+    return reply
+
+
+def demo_build_export(root: Path) -> Path:
+    """The export of a real build (builder.pipeline.build: embedded demo corpus, every stage,
+    builder/hub.py's export) of sw, fi and vi, with a scripted model so that it keeps DEMO_ROWS
+    rows (as the demo does, a couple per language and none for some); returns the folder."""
+    from _scripted_engine import ScriptedEngine
+    from builder.config import BuildConfig
+    from builder.pipeline import build
+
+    config = BuildConfig(langs=list(DEMO_ROWS), corpus="embedded", max_docs=2, candidates=1, rounds=1, target_size=2,
+                         shard_size=4, work_dir=str(root / "work"), output_dir=str(root / "x-instruction-data"),
+                         model="scripted")
+    result = build(config, engines={"scripted": ScriptedEngine(_demo_writer_and_judge())})
+    assert {lang: len(rows) for lang, rows in result.languages.items()} == DEMO_ROWS
+    return Path(result.output_dir)
+
+
+def add_empty_config(root: Path, lang: str) -> None:
+    """Give an export a 0-row config for `lang`, as exports written before empty configs were
+    left out have (an empty Parquet file listed in the card's `configs:` YAML)."""
+    write_config(root, lang, {"train": []})
+    card = (root / "README.md").read_text(encoding="utf-8")
+    _, header, body = card.split("---\n", 2)
+    meta = yaml.safe_load(header)
+    meta["configs"].append({"config_name": lang, "data_files": [{"split": "train", "path": f"{lang}/train-*.parquet"}]})
+    (root / "README.md").write_text(f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n{body}", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def demo_exports(tmp_path_factory) -> dict[str, str]:
+    """{"no config": a build's own export (vi, with no row, left out), "0-row config": the same
+    export with an empty vi config, as exports written before empty configs were left out have}."""
+    built = demo_build_export(tmp_path_factory.mktemp("demo"))
+    with_empty = tmp_path_factory.mktemp("demo-empty-config") / "x-instruction-data"
+    shutil.copytree(built, with_empty)
+    add_empty_config(with_empty, "vi")
+    return {"no config": str(built), "0-row config": str(with_empty)}
 
 
 def write_bactrian_like(root: Path, langs: list[str], n: int) -> Path:

@@ -1,6 +1,7 @@
 """`accelerate launch --cpu trl_scripts/sft.py --config trl_scripts/configs/sft_cpu_smoke.yaml`,
 end to end on a small export: LoRA, eval loss, language check, model card, then a resumed run
-that continues the step count and merges the adapter."""
+that continues the step count and merges the adapter; and the same recipe on the export of a
+real build, where a language kept no row and others have fewer rows than eval_size."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from _trl_helpers import demo_exports  # noqa: F401  (fixture)
 from _trl_helpers import write_export
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,14 +22,14 @@ RECIPE = ROOT / "trl_scripts" / "configs" / "sft_cpu_smoke.yaml"
 pytestmark = pytest.mark.slow  # two training processes: ~10 s of imports each, more on a busy machine
 
 
-def launch(script: str, *args: str) -> subprocess.CompletedProcess:
+def launch(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     # One torch thread: on a CPU shared with other jobs, two OpenMP threads spin-waiting on each
     # other made a step ~5x slower (measured: 35 s vs 6.5 s for 4 steps at load average 7).
     command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
                "--num_cpu_threads_per_process", "1",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                str(ROOT / "trl_scripts" / script), *args]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise AssertionError(f"{script} failed ({result.returncode}):\n{result.stderr[-6000:]}")
     return result
@@ -110,3 +112,61 @@ def test_two_processes_share_the_language_check(tmp_path, tiny_model_dir, first_
     history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
     assert [h["step"] for h in history if "lang_share" in h] == [0, 2]
     assert any("eval_loss" in h for h in history) and (out / "adapter_model.safetensors").is_file()
+
+
+# A few steps instead of the recipe's 8: the point is that the run gets through the data.
+SHORT = ["--max_steps", "2", "--eval_steps", "2", "--save_steps", "2", "--language_check_steps", "2",
+         "--language_check_max_new_tokens", "8"]
+
+
+def check_demo_run(result: subprocess.CompletedProcess, out: Path, skipped: str) -> None:
+    """What the run on demo_exports must show: vi skipped, eval_size 2 shrunk to 1 for sw and to
+    0 for fi, eval on sw's row, the language check on sw only, a saved adapter."""
+    log = result.stdout + result.stderr
+    assert skipped in log
+    assert "has 2 row(s): holding out 1 instead of 2 (--eval_size)" in log  # sw
+    assert "has 1 row(s): holding out 0 instead of 2 (--eval_size)" in log  # fi
+    assert "The language check leaves out fi: no held-out row" in log
+    history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
+    assert [h["step"] for h in history if "loss" in h] == [1, 2]
+    assert any("eval_loss" in h for h in history)
+    checks = [h for h in history if "lang_share" in h]
+    assert checks and all("lang_share/sw" in h and "lang_share/fi" not in h for h in checks)
+    assert (out / "adapter_model.safetensors").is_file()
+    assert "| `sw` | Swahili | 1 | 1 | - | 1 |" in (out / "README.md").read_text()
+
+
+def test_the_readme_command_trains_the_embedded_model_on_a_builds_export(demo_exports, embedded_model_dir, tmp_path):
+    """As the README has it, from the folder holding the build's output: no --model_name_or_path
+    (the recipe names the embedded smollm2-135m, resolved offline to its converted folder), and
+    an export whose empty language is a 0-row config."""
+    export = Path(demo_exports["0-row config"])
+    assert export.name == "x-instruction-data"
+    result = launch("sft.py", "--config", str(RECIPE), "--dataset_name", "x-instruction-data", *SHORT,
+                    cwd=export.parent)
+    out = export.parent / "out" / "sft-cpu-smoke"  # the recipe's output_dir, under the working directory
+    check_demo_run(result, out, "Skipping vi: its config has no rows")
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == str(embedded_model_dir)
+
+
+def test_tiny_model_on_a_builds_export_that_leaves_the_empty_language_out(demo_exports, tiny_model_dir, tmp_path):
+    out = tmp_path / "out"
+    result = launch("sft.py", "--config", str(RECIPE), "--model_name_or_path", str(tiny_model_dir),
+                    "--dataset_name", demo_exports["no config"], "--output_dir", str(out), *SHORT)
+    check_demo_run(result, out, "Skipping vi: built but not exported")
+
+
+def test_the_generator_recipe_on_a_builds_export(demo_exports, tiny_model_dir, tmp_path):
+    """train_generator.py's CPU recipe reads the same export as seed pairs: vi skipped, fi's one
+    row kept for training rather than held out (eval_size 1), sw's second row held out."""
+    out = tmp_path / "generator"
+    result = launch("train_generator.py", "--config", str(RECIPE.parent / "generator_cpu_smoke.yaml"),
+                    "--model_name_or_path", str(tiny_model_dir), "--dataset_name", demo_exports["0-row config"],
+                    "--output_dir", str(out), "--max_steps", "2", "--language_check_max_new_tokens", "8")
+    log = result.stdout + result.stderr
+    assert "Skipping vi: its config has no rows" in log
+    assert "seed pairs (fi) has 1 row(s): holding out 0 instead of 1 (--eval_size)" in log
+    card = (out / "README.md").read_text()
+    assert "| `sw` | Swahili | 1 | 1 | - | 1 |" in card and "| `fi` | Finnish | 1 | 1 | - | 0 |" in card
+    assert (out / "model.safetensors").is_file()

@@ -1,17 +1,20 @@
-"""Training data: language configs, validation errors, held-out rows, mixing weights (no model)."""
+"""Training data: language configs, validation errors, held-out rows, mixing weights, model names (no training)."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import pytest
 
 from builder.languages import UnknownLanguageError
-from builder.training.args import XInstructionArguments
-from builder.training.data import load_language, resolve_languages
+from builder.training.args import GeneratorArguments, XInstructionArguments
+from builder.training.data import hold_out, load_language, resolve_languages
 from builder.training.mixing import parse_weights, target_counts
-from builder.training.sft_data import load_sft_data
+from builder.training.seeds import load_seed_pairs
+from builder.training.sft_data import load_sft_data, sft_probes
 
+from _trl_helpers import demo_exports  # noqa: F401  (fixture)
 from _trl_helpers import pair_rows, write_config, write_export, write_readme
 
 
@@ -52,7 +55,8 @@ def test_missing_columns_are_named(tmp_path):
 def test_empty_config_is_an_error(tmp_path):
     write_config(tmp_path, "sw", {"train": []})
     write_readme(tmp_path, {"sw": ["train"]})
-    with pytest.raises(ValueError, match=r"config 'sw' of .* has a split with no rows .*: the export is empty for this language"):
+    with pytest.raises(ValueError, match=r"config 'sw' of .* has a split with no rows .*: the build kept no pair for "
+                                         r"this language; leave it out of --languages \(`all` skips empty languages\)"):
         load_language(str(tmp_path), "sw")
 
 
@@ -73,8 +77,15 @@ def test_held_out_rows_come_from_the_test_split_or_are_split_off(export):
     assert (len(bn.train), len(bn.eval)) == (4, 2)
     assert not set(bn.train["id"]) & set(bn.eval["id"])
     assert load_language(export, "bn").eval is None
-    with pytest.raises(ValueError, match="too few to hold out 6"):
-        load_language(export, "bn", eval_size=6)
+
+
+def test_a_language_too_small_for_eval_size_holds_out_fewer_rows(export, caplog):
+    bn = load_language(export, "bn", eval_size=6)  # 6 rows: one stays for training
+    assert (len(bn.train), len(bn.eval)) == (1, 5)
+    assert "has 6 row(s): holding out 5 instead of 6 (--eval_size)" in caplog.text
+    one_row = load_language(export, "bn", eval_size=2).train.select([0])
+    train, held = hold_out(one_row, 2, seed=0, where="one row")
+    assert len(train) == 1 and held is None  # nothing to spare: it all trains
 
 
 def test_min_score_filters(export):
@@ -161,3 +172,77 @@ def test_a_re_exported_folder_is_read_fresh(tmp_path):
     shutil.rmtree(folder)
     write_export(folder, {"sw": 5})
     assert len(load_sft_data(str(folder), args(languages="sw")).train) == 5
+
+
+# -- the export of a real build: some languages empty, some smaller than --eval_size ----------------
+
+@pytest.mark.parametrize("variant", ["no config", "0-row config"])
+def test_all_skips_an_empty_language_and_shrinks_eval_size(demo_exports, variant, caplog):
+    caplog.set_level(logging.INFO)
+    options = args(eval_size=2, language_check_steps=4, language_check_prompts=2)  # the smoke recipe's numbers
+    data = load_sft_data(demo_exports[variant], options)
+    assert data.card.rows == {"sw": 1, "fi": 1}  # vi kept no pair; sw 2 rows -> 1 trains, 1 held out
+    assert data.card.eval_rows == {"sw": 1, "fi": 0}  # fi's one row trains
+    assert len(data.eval) == 1
+    skipped = {"no config": "Skipping vi: built but not exported", "0-row config": "Skipping vi: its config has no rows"}
+    assert skipped[variant] in caplog.text
+    assert "config 'sw' of" in caplog.text and "holding out 1 instead of 2" in caplog.text
+    probes = sft_probes(data, options)  # the language check asks sw only, and says fi is left out
+    assert {p.expected for p in probes} == {"sw"}
+    assert "The language check leaves out fi: no held-out row" in caplog.text
+
+
+@pytest.mark.parametrize("variant, message", [
+    ("no config", r"has no config for 'vi' \(its build kept no pair\); its language configs are: "),
+    ("0-row config", r"config 'vi' of .* has a split with no rows .*leave it out of --languages"),
+])
+def test_an_empty_language_named_explicitly_is_an_error(demo_exports, variant, message):
+    with pytest.raises(ValueError, match=message):
+        load_sft_data(demo_exports[variant], args(languages="sw,vi"))
+
+
+def test_no_eval_and_no_language_check_when_no_language_can_spare_a_row(demo_exports, caplog):
+    data = load_sft_data(demo_exports["no config"], args(languages="fi", eval_size=2))
+    assert data.eval is None and data.card.rows == {"fi": 1}
+    assert sft_probes(data, args(languages="fi", eval_size=2)) is None
+    assert "the language check is off for this run" in caplog.text
+    with pytest.raises(ValueError, match="the language check needs held-out English instructions for 'fi'"):
+        sft_probes(data, args(languages="fi"))  # no --eval_size: the user's to fix
+
+
+def test_an_export_with_no_rows_at_all(tmp_path):
+    write_config(tmp_path, "sw", {"train": []})
+    write_config(tmp_path, "fi", {"train": []})
+    write_readme(tmp_path, {"sw": ["train"], "fi": ["train"]})
+    with pytest.raises(ValueError, match=r"has no rows to train on: every language config is empty \(sw, fi\)"):
+        load_sft_data(str(tmp_path), args())
+
+
+def test_generator_seeds_from_the_build_skip_the_empty_language(demo_exports):
+    pairs = load_seed_pairs(demo_exports["0-row config"], GeneratorArguments())
+    assert {code: len(rows) for code, rows in pairs.items()} == {"sw": 2, "fi": 1}
+
+
+def test_a_missing_dataset_folder_fails_at_once(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"--dataset_name x-instruction-data: no such folder .*pass the "
+                                                r"folder `x-instruction build` wrote"):
+        load_sft_data("x-instruction-data", args())
+    with pytest.raises(ValueError, match=r"--dataset_name org/x-instruction: Couldn't reach .*pass a local export"):
+        load_sft_data("org/x-instruction", args())  # HF_HUB_OFFLINE=1 (conftest): the offline user's case
+
+
+def test_model_names_resolve_as_the_builder_resolves_them(embedded_model_dir, tiny_model_dir):
+    from transformers import AutoConfig
+    from trl import ModelConfig
+
+    from builder.training.modeling import base_model_path
+
+    path = base_model_path(ModelConfig(model_name_or_path="smollm2-135m"))  # HF_HUB_OFFLINE=1 (conftest)
+    assert path == str(embedded_model_dir)
+    assert AutoConfig.from_pretrained(path).model_type == "llama"  # the converted folder, no download
+    assert base_model_path(ModelConfig(model_name_or_path=str(tiny_model_dir))) == str(tiny_model_dir)
+    assert base_model_path(ModelConfig(model_name_or_path="Qwen/Qwen2.5-7B-Instruct")) == "Qwen/Qwen2.5-7B-Instruct"
+    with pytest.raises(ValueError, match="unknown model 'smollm2'"):
+        base_model_path(ModelConfig(model_name_or_path="smollm2"))
+    with pytest.raises(FileNotFoundError, match="model path './no-such-model' does not exist"):
+        base_model_path(ModelConfig(model_name_or_path="./no-such-model"))

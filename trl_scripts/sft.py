@@ -11,11 +11,15 @@ Each pair is asked as the paper does (the English instruction, then "Answer in S
 loss covers the answer only. Run from the repository root; every flag is also a YAML key of
 `--config` (see trl_scripts/configs/ and trl_scripts/README.md).
 
-# CPU smoke run (tiny model, a few steps)
+# CPU smoke run on the output of `x-instruction build` (the embedded SmolLM2, LoRA, a few steps, offline)
 ```bash
 accelerate launch --cpu trl_scripts/sft.py --config trl_scripts/configs/sft_cpu_smoke.yaml \
-    --model_name_or_path path/to/small-model --dataset_name path/to/x-instruction-export
+    --dataset_name x-instruction-data
 ```
+
+`--model_name_or_path` takes what `x-instruction build --model` takes: smollm2-135m (embedded), a
+Hub id or a local folder. Bad input ends with one line `sft.py: error: ...` and exit code 2
+(`-v` shows the traceback).
 
 # LoRA on one GPU, Swahili and Bengali mixed 2:1, language check every 100 steps
 ```bash
@@ -61,9 +65,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main(script_args, training_args, model_args, x_args):
+    from builder.training.modeling import base_model_path
     from builder.training.run import build_trainer, train_and_save
     from builder.training.sft_data import load_sft_data, sft_probes
 
+    base_model_path(model_args)  # a misspelt model name fails before the data loads
     data = load_sft_data(
         script_args.dataset_name, x_args, train_split=script_args.dataset_train_split,
         test_split=script_args.dataset_test_split, seed=training_args.seed,
@@ -72,7 +78,7 @@ def main(script_args, training_args, model_args, x_args):
 
     trainer = build_trainer(
         model_args, training_args, data.train, data.eval, prompt_format=x_args.prompt_format,
-        training_data=data.card, probes=probes, check_args=x_args,
+        training_data=data.card, probes=probes, check_args=x_args, eval_size=x_args.eval_size,
     )
     train_and_save(trainer, model_args, training_args, merge=x_args.merge_adapter,
                    dataset_name=script_args.dataset_name)
@@ -88,6 +94,6 @@ def make_parser():
 
 
 if __name__ == "__main__":
-    parser = make_parser()
-    script_args, training_args, model_args, x_args = parser.parse_args_and_config()
-    main(script_args, training_args, model_args, x_args)
+    from builder.training.entry import run_script
+
+    sys.exit(run_script(os.path.basename(__file__), main, make_parser))

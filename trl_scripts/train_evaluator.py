@@ -31,7 +31,7 @@ accelerate launch trl_scripts/train_evaluator.py \
 
 # From a file of scored pairs (columns: lang, instruction, output, score, optional reason)
 ```bash
-accelerate launch --cpu trl_scripts/train_evaluator.py --model_name_or_path path/to/small-model \
+accelerate launch --cpu trl_scripts/train_evaluator.py --model_name_or_path smollm2-135m \
     --scores_file scored.jsonl --use_cpu --bf16 false --max_steps 10 --output_dir evaluator-smoke
 ```
 """
@@ -46,14 +46,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def main(script_args, training_args, model_args, eval_args):
     from builder.training.callbacks import ScoreAgreementCallback
     from builder.training.evaluator_data import load_evaluator_data, score_probes
+    from builder.training.modeling import base_model_path
     from builder.training.run import build_trainer, train_and_save
 
+    base_model_path(model_args)  # a misspelt model name fails before the data loads
     data = load_evaluator_data(script_args.dataset_name, script_args.dataset_config, eval_args,
                                split=script_args.dataset_train_split, seed=training_args.seed)
     trainer = build_trainer(model_args, training_args, data.train, data.eval, prompt_format="chat",
-                            training_data=data.card)
-    if eval_args.score_check_steps > 0:
-        prompts, references = score_probes(data, eval_args.score_check_prompts)
+                            training_data=data.card, eval_size=eval_args.eval_size)
+    prompts, references = score_probes(data, eval_args) if eval_args.score_check_steps > 0 else (None, None)
+    if prompts:
         trainer.add_callback(ScoreAgreementCallback(
             trainer, prompts, references, every_steps=eval_args.score_check_steps, max_new_tokens=48,
             batch_size=training_args.per_device_eval_batch_size,
@@ -72,6 +74,6 @@ def make_parser():
 
 
 if __name__ == "__main__":
-    parser = make_parser()
-    script_args, training_args, model_args, eval_args = parser.parse_args_and_config()
-    main(script_args, training_args, model_args, eval_args)
+    from builder.training.entry import run_script
+
+    sys.exit(run_script(os.path.basename(__file__), main, make_parser))

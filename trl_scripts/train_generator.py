@@ -35,10 +35,10 @@ accelerate launch trl_scripts/train_generator.py \
 # then: x-instruction build --generator generator-sw-bn/merged ...
 ```
 
-# Local seed files, one per language (columns: instruction, output)
+# Local seed files, one per language (columns: instruction, output), on the embedded SmolLM2
 ```bash
 accelerate launch --cpu trl_scripts/train_generator.py --config trl_scripts/configs/generator_cpu_smoke.yaml \
-    --model_name_or_path path/to/small-model --seed_file 'seeds/{lang}.jsonl' --languages sw
+    --seed_file 'seeds/{lang}.jsonl' --languages sw
 ```
 """
 
@@ -51,15 +51,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def main(script_args, training_args, model_args, gen_args):
     from builder.training.generator_data import generator_probes, load_generator_data
+    from builder.training.modeling import base_model_path
     from builder.training.run import build_trainer, train_and_save
 
+    base_model_path(model_args)  # a misspelt model name fails before the data loads
     data = load_generator_data(script_args.dataset_name, gen_args, train_split=script_args.dataset_train_split,
                                seed=training_args.seed)
     probes = generator_probes(data, gen_args) if gen_args.language_check_steps > 0 else None
 
     trainer = build_trainer(
         model_args, training_args, data.train, data.eval, prompt_format="chat",
-        training_data=data.card, probes=probes, check_args=gen_args,
+        training_data=data.card, probes=probes, check_args=gen_args, eval_size=gen_args.eval_size,
     )
     train_and_save(trainer, model_args, training_args, merge=gen_args.merge_adapter,
                    dataset_name=script_args.dataset_name)
@@ -75,6 +77,6 @@ def make_parser():
 
 
 if __name__ == "__main__":
-    parser = make_parser()
-    script_args, training_args, model_args, gen_args = parser.parse_args_and_config()
-    main(script_args, training_args, model_args, gen_args)
+    from builder.training.entry import run_script
+
+    sys.exit(run_script(os.path.basename(__file__), main, make_parser))

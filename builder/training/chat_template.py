@@ -60,7 +60,9 @@ def apply_chat_template_path(model, tokenizer, path: str | None):
         return model, tokenizer, []
     from trl import clone_chat_template
 
-    model, tokenizer, added = clone_chat_template(model, tokenizer, path)
+    from ..models import resolve_model
+
+    model, tokenizer, added = clone_chat_template(model, tokenizer, resolve_model(path))
     if added:
         logger.warning("Cloning the chat template of %s added %d tokens to the tokenizer", path, len(added))
     return model, tokenizer, added

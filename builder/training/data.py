@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import datasets
 from datasets import Dataset, get_dataset_config_names
 
+from ..card.layout import BUILD_INFO_FILE
 from ..languages import Language, UnknownLanguageError, get_language, parse_languages
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAIR_COLUMNS = ("instruction", "output")  # what every training format needs
+EMPTY_HINT = "the build kept no pair for this language; leave it out of --languages (`all` skips empty languages)"
+
+
+class EmptyLanguageError(ValueError):
+    """A language config with no usable rows (a build may keep none for a language)."""
 
 
 @dataclasses.dataclass
@@ -34,9 +43,29 @@ class LanguageSplits:
     eval: Dataset | None
 
 
+def looks_local(path: str) -> bool:
+    """A folder rather than a Hub id (`org/name`), the rule `builder.models.resolve_model` applies to models."""
+    return os.path.exists(path) or path.startswith((".", "/", "~")) or path.count("/") != 1
+
+
+def config_names(path: str) -> list[str]:
+    """`get_dataset_config_names`, with a missing folder or an unreachable Hub said in one line
+    (datasets would retry a misspelt folder name on the Hub for ~20 s first)."""
+    if looks_local(path) and not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"--dataset_name {path}: no such folder (from {os.getcwd()}); pass the folder `x-instruction build` "
+            "wrote (--output-dir, default x-instruction-data) or a Hub dataset id such as org/x-instruction"
+        )
+    try:
+        return get_dataset_config_names(path)
+    except ConnectionError as err:  # datasets' words for an offline machine or a Hub outage
+        raise ValueError(f"--dataset_name {path}: {err}; on a machine without network pass a local export "
+                         "folder") from err
+
+
 def language_configs(path: str) -> list[str]:
     """The configs of `path` that are registered language codes, in the dataset's order."""
-    configs = get_dataset_config_names(path)
+    configs = config_names(path)
     codes = []
     for name in configs:
         try:
@@ -47,21 +76,36 @@ def language_configs(path: str) -> list[str]:
     return codes
 
 
+def built_languages(path: str) -> list[str]:
+    """The languages a local export's build was asked for (its build_info.json), else []."""
+    info = Path(path) / BUILD_INFO_FILE
+    try:
+        return list(json.loads(info.read_text(encoding="utf-8"))["settings"]["langs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def resolve_languages(path: str, spec: str) -> list[Language]:
     """`"sw,bn"` -> those languages (each must be a config of `path`); `"all"` -> every language config."""
     available = language_configs(path)
+    # An export may leave out a language its build kept no pair for.
+    unexported = [code for code in built_languages(path) if code not in available]
     if spec.strip() == "all":
+        if unexported:
+            logger.warning("Skipping %s: built but not exported (the build kept no pair for %s)",
+                           ", ".join(unexported), "it" if len(unexported) == 1 else "them")
         if not available:
             raise ValueError(
-                f"{path} has no language configs (found: {', '.join(get_dataset_config_names(path)) or 'none'}); "
+                f"{path} has no language configs (found: {', '.join(config_names(path)) or 'none'}); "
                 "an X-Instruction dataset has one config per language code, such as 'sw' or 'bn'"
             )
         return [get_language(code) for code in available]
     languages = parse_languages(spec)  # raises UnknownLanguageError with the known codes
     missing = [lang.code for lang in languages if lang.code not in available]
     if missing:
+        why = " (its build kept no pair)" if set(missing) <= set(unexported) else ""
         raise ValueError(
-            f"{path} has no config for {', '.join(repr(m) for m in missing)}; its language configs are: "
+            f"{path} has no config for {', '.join(repr(m) for m in missing)}{why}; its language configs are: "
             f"{', '.join(available) or 'none'}. Pass --languages with some of those, or 'all'"
         )
     return languages
@@ -81,9 +125,9 @@ def check_columns(dataset: Dataset, needed: tuple[str, ...], where: str, hint: s
         )
 
 
-def check_not_empty(dataset: Dataset, where: str, hint: str = "") -> None:
+def check_not_empty(dataset: Dataset, where: str, hint: str = "", error: type[ValueError] = ValueError) -> None:
     if len(dataset) == 0:
-        raise ValueError(f"{where} has no rows{': ' + hint if hint else ''}")
+        raise error(f"{where} has no rows{': ' + hint if hint else ''}")
 
 
 def drop_incomplete_pairs(dataset: Dataset, where: str, columns=PAIR_COLUMNS) -> Dataset:
@@ -109,15 +153,19 @@ def filter_min_score(dataset: Dataset, min_score: int | None, where: str) -> Dat
     return kept
 
 
-def hold_out(dataset: Dataset, size: float | int, seed: int, where: str) -> tuple[Dataset, Dataset]:
-    """Split off `size` rows (a fraction < 1, or a count) as held-out rows; the rest stays for training."""
-    count = round(size * len(dataset)) if size < 1 else int(size)
-    count = max(count, 1)
-    if count >= len(dataset):
-        raise ValueError(
-            f"{where} has {len(dataset)} rows, too few to hold out {count} for evaluation and still train; "
-            "lower --eval_size or export a test split"
-        )
+def hold_out(dataset: Dataset, size: float | int, seed: int, where: str) -> tuple[Dataset, Dataset | None]:
+    """Split off `size` rows (a fraction < 1, or a count) as held-out rows; the rest stays for training.
+
+    A language too small for `size` keeps at least one training row: fewer rows are held out,
+    or none (held-out part None), with a warning. Small builds (the embedded demo keeps about
+    two rows per language) would otherwise stop a run over one language."""
+    wanted = max(round(size * len(dataset)) if size < 1 else int(size), 1)
+    count = min(wanted, len(dataset) - 1)
+    if count < wanted:
+        logger.warning("%s has %d row(s): holding out %d instead of %d (--eval_size) so that one is left to train on",
+                       where, len(dataset), count, wanted)
+    if count < 1:
+        return dataset, None
     parts = dataset.train_test_split(test_size=count, seed=seed, shuffle=True)
     return parts["train"], parts["test"]
 
@@ -153,8 +201,7 @@ def load_config(path: str, name: str, where: str, revision: str | None = None):
         return load_dataset(path, name, revision=revision)
     except ValueError as err:
         if "corresponds to no data" in str(err):  # datasets' words for a split with zero rows
-            raise ValueError(f"{where} has a split with no rows ({err}): the export is empty for this "
-                             "language; rebuild it or leave the language out") from err
+            raise EmptyLanguageError(f"{where} has a split with no rows ({err}): {EMPTY_HINT}") from err
         raise
 
 
@@ -180,9 +227,9 @@ def load_language(
         raise ValueError(f"{where} has no {train_split!r} split (it has: {', '.join(splits)})")
     train = splits[train_split]
     check_columns(train, columns, where)
-    check_not_empty(train, f"{where} (split {train_split!r})", "the export is empty for this language")
+    check_not_empty(train, f"{where} (split {train_split!r})", EMPTY_HINT, EmptyLanguageError)
     train = filter_min_score(drop_incomplete_pairs(train, where, columns), min_score, where)
-    check_not_empty(train, f"{where} after dropping empty pairs and applying --min_score")
+    check_not_empty(train, f"{where} after dropping empty pairs and applying --min_score", error=EmptyLanguageError)
 
     held_out = None
     if test_split in splits:
@@ -195,3 +242,23 @@ def load_language(
     elif eval_size:
         train, held_out = hold_out(train, eval_size, seed, where)
     return LanguageSplits(lang, train, held_out if held_out is not None and len(held_out) else None)
+
+
+def load_languages(path: str, spec: str, load: Callable[[str], T]) -> dict[str, T]:
+    """`load(code)` for every language of `spec` (see resolve_languages).
+
+    With `all`, a language whose config is empty (a build that kept no pair for it) is skipped
+    with a warning; a language named explicitly must have rows. Some language must have rows."""
+    loaded, empty = {}, []
+    for lang in resolve_languages(path, spec):
+        try:
+            loaded[lang.code] = load(lang.code)
+        except EmptyLanguageError:
+            if spec.strip() != "all":
+                raise
+            logger.warning("Skipping %s: its config has no rows (the build kept no pair for it)", lang.code)
+            empty.append(lang.code)
+    if not loaded:
+        raise ValueError(f"{path} has no rows to train on: every language config is empty ({', '.join(empty)}); "
+                         "rebuild with more documents (--max-docs) or a lower --accept-score")
+    return loaded

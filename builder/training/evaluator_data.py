@@ -17,9 +17,11 @@ from datasets import Dataset
 from ..prompts import EVALUATE, evaluate_messages
 from ..stages.refine import SCORE_PREFILL, parse_judgement
 from .card import TrainingData, template_label
-from .data import check_columns, check_not_empty, hold_out, load_dataset, resolve_languages
+from .data import (EMPTY_HINT, EmptyLanguageError, check_columns, check_not_empty, hold_out, load_config,
+                   load_dataset, load_languages)
 from .formats import evaluator_example
 from .mixing import mix_languages
+from .probes import check_or_skip
 from .seeds import read_table_file
 from .sft_data import PreparedData, concat
 
@@ -65,14 +67,19 @@ def _balance(rows: list[dict], seed: int) -> list[dict]:
 def load_scored_pairs(dataset_name: str | None, dataset_config: str | None, args, split: str = "train",
                       seed: int = 0) -> dict[str, Dataset]:
     if args.scores_file:
-        sources = [(read_table_file(args.scores_file), args.scores_file)]
+        sources = [(read_table_file(args.scores_file, "--scores_file"), args.scores_file)]
     elif not dataset_name:
         raise ValueError("pass --scores_file (a local file) or --dataset_name (a Hub or local dataset)")
     elif dataset_config:  # one config holding several languages, e.g. the builder's `candidates`
         sources = [(load_dataset(dataset_name, dataset_config, split=split), f"config {dataset_config!r}")]
     else:
-        sources = [(load_dataset(dataset_name, lang.code, split=split), f"config {lang.code!r} of {dataset_name}")
-                   for lang in resolve_languages(dataset_name, args.languages)]
+        def load(code):
+            where = f"config {code!r} of {dataset_name}"
+            data = load_config(dataset_name, code, where)[split]
+            check_not_empty(data, where, EMPTY_HINT, EmptyLanguageError)
+            return data, where
+
+        sources = list(load_languages(dataset_name, args.languages, load).values())
     rows = [row for data, where in sources for row in _scored_rows(data, args, where)]
     if args.languages.strip() != "all":
         wanted = {code.strip() for code in args.languages.split(",")}
@@ -119,14 +126,14 @@ def load_evaluator_data(dataset_name: str | None, dataset_config: str | None, ar
                                       args.eval_per_language), held_pairs, card)
 
 
-def score_probes(data: PreparedData, per_language: int) -> tuple[list, list[int]]:
-    """Held-out pairs asked as the refine stage asks (pre-filled "Score:"), with their reference scores."""
+def score_probes(data: PreparedData, args) -> tuple[list | None, list[int]]:
+    """Held-out pairs asked as the refine stage asks (pre-filled "Score:"), with their reference
+    scores; (None, []) when held-out pairs were asked for but no language had one to spare."""
     prompts, references = [], []
     for code, rows in data.held_out.items():
-        for row in rows[:per_language]:
+        for row in rows[:args.score_check_prompts]:
             prompts.append(evaluate_messages(row["instruction"], row["text"], code)
                            + [{"role": "assistant", "content": SCORE_PREFILL}])
             references.append(row["score"])
-    if not prompts:
-        raise ValueError("the score check needs held-out scored pairs: set --eval_size")
-    return prompts, references
+    message = "the score check needs held-out scored pairs: set --eval_size"
+    return check_or_skip(prompts, args.eval_size, message, what="the score check"), references

@@ -12,6 +12,7 @@ from .card import TrainingData, template_label
 from .data import hold_out
 from .formats import generator_example
 from .mixing import mix_languages
+from .probes import check_or_skip
 from .seeds import load_seed_pairs
 from .sft_data import PreparedData, concat
 
@@ -27,10 +28,10 @@ def load_generator_data(dataset_name: str | None, args, *, train_split: str = "t
     pairs = load_seed_pairs(dataset_name, args, train_split)
     train, held = {}, {}
     for code, data in pairs.items():
-        if args.eval_size:
-            train[code], held[code] = hold_out(data, args.eval_size, seed, f"seed pairs ({code})")
-        else:
-            train[code] = data
+        train[code], held_rows = hold_out(data, args.eval_size, seed, f"seed pairs ({code})") \
+            if args.eval_size else (data, None)
+        if held_rows is not None:
+            held[code] = held_rows
     mixed, counts = mix_languages({code: _format(d, code) for code, d in train.items()}, seed=seed)
     evals = {code: _format(d, f"held-out {code}") for code, d in held.items()}
     card = TrainingData(
@@ -51,6 +52,4 @@ def generator_probes(data: PreparedData, args) -> list[Probe]:
     probes = []
     for code, texts in data.held_out.items():
         probes.extend(Probe(generator_messages(text, code), "en", code) for text in texts[:args.language_check_prompts])
-    if not probes:
-        raise ValueError("the language check needs held-out seed pairs: set --eval_size")
-    return probes
+    return check_or_skip(probes, args.eval_size, "the language check needs held-out seed pairs: set --eval_size")

@@ -29,14 +29,27 @@ def model_init_kwargs(model_args, training_args) -> dict:
     return kwargs
 
 
+def base_model_path(model_args) -> str:
+    """What `from_pretrained` loads for `--model_name_or_path`: resolved as the builder resolves
+    `--model` (the embedded alias smollm2-135m, a Hub id, or a local folder), so a name that
+    works for `x-instruction build` works here, offline included."""
+    from ..models import EMBEDDED_MODEL, resolve_model
+
+    name = model_args.model_name_or_path
+    if not name:
+        raise ValueError(f"pass --model_name_or_path: {EMBEDDED_MODEL} (the embedded model), a Hub model id "
+                         "or a local folder")
+    return resolve_model(name)
+
+
 def load_model_and_tokenizer(model_args, training_args):
     """The causal LM and its tokenizer. The model is built here rather than by name inside
     SFTTrainer because giving it a chat template (cloning) may resize its embeddings first."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    name = model_args.model_name_or_path
-    if not name:
-        raise ValueError("pass --model_name_or_path (a Hub model id or a local folder)")
+    name = base_model_path(model_args)
+    if name != model_args.model_name_or_path:
+        logger.info("Loading %s from %s", model_args.model_name_or_path, name)
     kwargs = model_init_kwargs(model_args, training_args)
     if kwargs.get("dtype") not in (None, "auto"):
         import torch
@@ -97,7 +110,7 @@ def merge_adapter(adapter_dir: str, output_dir: str, model_args, trust_remote_co
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else "bfloat16"
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
     base = AutoModelForCausalLM.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, dtype=getattr(torch, dtype),
+        base_model_path(model_args), revision=model_args.model_revision, dtype=getattr(torch, dtype),
         trust_remote_code=trust_remote_code,
     )
     if base.get_input_embeddings().num_embeddings != len(tokenizer):  # the chat template added tokens

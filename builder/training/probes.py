@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from .callbacks import Probe
 from .formats import answer_input
+
+logger = logging.getLogger(__name__)
 
 # Fields that hold an English instruction in common prompt files; Vicuna/MT-Bench use `turns`.
 _TEXT_FIELDS = ("instruction", "question", "prompt", "text")
@@ -37,19 +40,36 @@ def read_instructions(path: str) -> list[str]:
 
 
 def answer_probes(held_out: dict[str, list[str]], languages: list[str], fmt: str, per_language: int,
-                  instructions_file: str | None = None) -> list[Probe]:
+                  instructions_file: str | None = None, skip_missing: bool = False) -> list[Probe]:
     """Prompts asking for answers in each training language.
 
     The English instructions come from `instructions_file` when given (asked in every language),
-    else from each language's held-out rows."""
+    else from each language's held-out rows. A language without any is an error, or with
+    `skip_missing` (held-out rows were asked for, but the language was too small) left out."""
     shared = read_instructions(instructions_file)[:per_language] if instructions_file else None
-    probes = []
+    probes, missing = [], []
     for lang in languages:
         instructions = shared if shared is not None else held_out.get(lang, [])[:per_language]
-        if not instructions:
+        if not instructions and not skip_missing:
             raise ValueError(
                 f"the language check needs held-out English instructions for {lang!r}: set --eval_size, "
                 "export a test split, or pass --language_check_file (e.g. Vicuna-80's question.jsonl)"
             )
+        if not instructions:
+            missing.append(lang)
         probes.extend(Probe(answer_input(text, lang, fmt), lang, lang) for text in instructions)
+    if missing and probes:
+        logger.warning("The language check leaves out %s: no held-out row (too few rows to hold one out)",
+                       ", ".join(missing))
     return probes
+
+
+def check_or_skip(probes: list, eval_size: float, message: str, what: str = "the language check") -> list | None:
+    """The probes, or None (no check) with a warning when held-out rows were asked for
+    (`eval_size`) but no language had rows to spare; with no `eval_size`, `message` is the error."""
+    if probes:
+        return probes
+    if not eval_size:
+        raise ValueError(message)
+    logger.warning("No language had a row to hold out: %s is off for this run", what)
+    return None

@@ -26,15 +26,15 @@ def build_trainer(
     training_data: TrainingData | None = None,
     probes: list[Probe] | None = None,
     check_args=None,
+    eval_size: float = 0.0,
 ) -> XInstructionSFTTrainer:
-    """An SFTTrainer for `train_dataset` (TRL rows: messages, or prompt/completion)."""
+    """An SFTTrainer for `train_dataset` (TRL rows: messages, or prompt/completion).
+
+    `eval_size` is what the user asked to hold out: with it, no held-out rows means every
+    language was too small to spare one, and the run trains without evaluation (a warning)."""
     from trl import get_peft_config
 
-    if training_args.eval_strategy != "no" and not eval_dataset:
-        raise ValueError(
-            f"--eval_strategy {getattr(training_args.eval_strategy, 'value', training_args.eval_strategy)} needs held-out rows: set --eval_size (a fraction or a "
-            "count per language) or export a test split; or pass --eval_strategy no"
-        )
+    settle_eval(training_args, eval_dataset, eval_size)
     # Resolved before the model loads, so that `last` with no checkpoint fails in seconds.
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint,
                                                               training_args.output_dir)
@@ -62,13 +62,29 @@ def build_trainer(
         peft_config=peft_config,
         training_data=training_data,
     )
-    if check_args is not None and check_args.language_check_steps > 0:
+    if check_args is not None and check_args.language_check_steps > 0 and probes:
         trainer.add_callback(LanguageShareCallback(
-            trainer, probes or [], every_steps=check_args.language_check_steps,
+            trainer, probes, every_steps=check_args.language_check_steps,
             max_new_tokens=check_args.language_check_max_new_tokens,
             batch_size=training_args.per_device_eval_batch_size,
         ))
     return trainer
+
+
+def settle_eval(training_args, eval_dataset, eval_size: float) -> None:
+    """Evaluation needs held-out rows: without them it is an error if none were asked for, and is
+    turned off with a warning if they were but no language had a row to spare."""
+    from transformers.trainer_utils import IntervalStrategy
+
+    if training_args.eval_strategy == "no" or eval_dataset:
+        return
+    strategy = getattr(training_args.eval_strategy, "value", training_args.eval_strategy)
+    if not eval_size:
+        raise ValueError(f"--eval_strategy {strategy} needs held-out rows: set --eval_size (a fraction or a count "
+                         "per language) or export a test split; or pass --eval_strategy no")
+    logger.warning("No language had a row to hold out for --eval_size %g: training without evaluation "
+                   "(--eval_strategy %s turned off)", eval_size, strategy)
+    training_args.eval_strategy = IntervalStrategy.NO
 
 
 def language_check(trainer) -> LanguageShareCallback | None:

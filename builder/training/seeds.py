@@ -16,7 +16,8 @@ import os
 from datasets import Dataset
 
 from ..languages import get_language, parse_languages
-from .data import check_columns, check_not_empty, drop_incomplete_pairs, load_dataset, resolve_languages
+from .data import (EMPTY_HINT, EmptyLanguageError, check_columns, check_not_empty, drop_incomplete_pairs, load_config,
+                   load_dataset, load_languages)
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +25,12 @@ _COLUMNS_HINT = "Name the dataset's columns with --response_column, --instructio
 _FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
-def read_table_file(path: str) -> Dataset:
+def read_table_file(path: str, flag: str = "--seed_file") -> Dataset:
     ext = os.path.splitext(path)[1].lower()
     if ext not in _FILE_BUILDERS:
-        raise ValueError(f"--seed_file {path}: unsupported extension; use one of {', '.join(_FILE_BUILDERS)}")
+        raise ValueError(f"{flag} {path}: unsupported extension; use one of {', '.join(_FILE_BUILDERS)}")
     if not os.path.isfile(path):
-        raise ValueError(f"--seed_file {path}: no such file")
+        raise ValueError(f"{flag} {path}: no such file")
     return load_dataset(_FILE_BUILDERS[ext], data_files=path, split="train")
 
 
@@ -114,17 +115,22 @@ def load_seed_pairs(dataset_name: str | None, args, split: str = "train") -> dic
     if not dataset_name:
         raise ValueError("pass --seed_file (a local file of pairs) or --dataset_name (a Hub or local dataset)")
     instructions = _english_instructions(dataset_name, args, split) if args.instruction_config else None
-    out = {}
-    for lang in resolve_languages(dataset_name, args.languages):
-        if lang.code == args.instruction_config:
-            continue  # "all" includes the English config itself
-        where = f"config {lang.code!r} of {dataset_name}"
-        data = load_dataset(dataset_name, lang.code, split=split)
-        needed = (args.response_column, args.join_column) if instructions is not None else \
-            (args.response_column, args.instruction_column)
-        check_columns(data, needed, where, _COLUMNS_HINT)
-        check_not_empty(data, where)
-        out[lang.code] = _to_pairs(data, lang.code, args, instructions, where)
+    needed = (args.response_column, args.join_column) if instructions is not None else \
+        (args.response_column, args.instruction_column)
+
+    def load(code: str) -> Dataset | None:
+        if code == args.instruction_config:
+            return None  # "all" includes the English config itself
+        where = f"config {code!r} of {dataset_name}"
+        splits = load_config(dataset_name, code, where)
+        if split not in splits:
+            raise ValueError(f"{where} has no {split!r} split (it has: {', '.join(splits)})")
+        check_columns(splits[split], needed, where, _COLUMNS_HINT)
+        check_not_empty(splits[split], where, EMPTY_HINT, EmptyLanguageError)
+        return _to_pairs(splits[split], code, args, instructions, where)
+
+    out = {code: pairs for code, pairs in load_languages(dataset_name, args.languages, load).items()
+           if pairs is not None}
     if not out:
         raise ValueError(f"no language config of {dataset_name} besides {args.instruction_config!r}")
     return out

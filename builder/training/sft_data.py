@@ -8,10 +8,10 @@ from datasets import Dataset, concatenate_datasets
 
 from ..prompts import ANSWER
 from .card import TrainingData, template_label
-from .data import load_language, resolve_languages
+from .data import load_language, load_languages
 from .formats import answer_example
 from .mixing import mix_languages, parse_weights
-from .probes import answer_probes
+from .probes import answer_probes, check_or_skip
 
 
 @dataclasses.dataclass
@@ -46,12 +46,9 @@ def load_sft_data(dataset_name: str | None, args, *, train_split: str = "train",
     """`args` is an XInstructionArguments."""
     if not dataset_name:
         raise ValueError("pass --dataset_name: a local X-Instruction export or a Hub repo such as org/x-instruction")
-    languages = resolve_languages(dataset_name, args.languages)
-    splits = {
-        lang.code: load_language(dataset_name, lang.code, train_split=train_split, test_split=test_split,
-                                 eval_size=args.eval_size, min_score=args.min_score, seed=seed, revision=revision)
-        for lang in languages
-    }
+    splits = load_languages(dataset_name, args.languages, lambda code: load_language(
+        dataset_name, code, train_split=train_split, test_split=test_split, eval_size=args.eval_size,
+        min_score=args.min_score, seed=seed, revision=revision))
     weights = parse_weights(args.language_weights)
     formatted = {code: format_pairs(s.train, code, args.prompt_format, "train") for code, s in splits.items()}
     train, counts = mix_languages(formatted, weights, args.mixture_size, seed)
@@ -73,5 +70,6 @@ def load_sft_data(dataset_name: str | None, args, *, train_split: str = "train",
 def sft_probes(data: PreparedData, args):
     """Language-check prompts for the training languages (that got rows)."""
     languages = [code for code, rows in data.card.rows.items() if rows]
-    return answer_probes(data.held_out, languages, args.prompt_format, args.language_check_prompts,
-                         args.language_check_file)
+    probes = answer_probes(data.held_out, languages, args.prompt_format, args.language_check_prompts,
+                           args.language_check_file, skip_missing=bool(args.eval_size))
+    return check_or_skip(probes, args.eval_size, "the language check needs held-out rows: set --eval_size")

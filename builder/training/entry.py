@@ -1,0 +1,30 @@
+"""The entry point of the training scripts: parse (TRL's parser: flags and `--config` YAML), run,
+and report bad input in one line, as `x-instruction` does (builder/cli.py main)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
+def run_script(prog: str, main: Callable, make_parser: Callable, argv: list[str] | None = None) -> int:
+    """`main(*parsed dataclasses)`; a ValueError/FileNotFoundError/KeyError (bad data, names or
+    options) becomes `<script>: error: <message>` and exit code 2. `-v`/`--verbose` logs debug
+    messages and shows the traceback instead."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(arg in VERBOSE_FLAGS for arg in argv)
+    argv = [arg for arg in argv if arg not in VERBOSE_FLAGS]  # not a flag TRL's parser knows
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Our own info lines (skipped languages, the resolved model folder) are worth seeing by default.
+    logging.getLogger("builder").setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        main(*make_parser().parse_args_and_config(args=argv))
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        if verbose:
+            raise
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
