@@ -146,6 +146,68 @@ class ScriptedServer:
         self.httpd.server_close()
 
 
+class ChatServer:
+    """A real HTTP server on 127.0.0.1 that answers `/v1/chat/completions` with
+    `reply(model, messages)`: a text, or None for an unknown model (404, as servers answer).
+    It records every request body and the most requests it held at once. `delay` keeps
+    requests open long enough for concurrent ones to overlap."""
+
+    def __init__(self, reply, delay: float = 0.0):
+        self.requests: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def _send(self, status: int, payload: dict) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                with lock:
+                    server.requests.append(body)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    time.sleep(delay)
+                    text = reply(body["model"], body["messages"])
+                finally:
+                    with lock:
+                        server.in_flight -= 1
+                if text is None:
+                    return self._send(404, {"error": {"message": f"The model `{body['model']}` does not exist."}})
+                prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+                self._send(200, {
+                    "id": "cmpl-test", "object": "chat.completion", "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
+                              "total_tokens": prompt_tokens + len(text.split())},
+                })
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ChatServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 # ----- real servers in a subprocess -----
 
 

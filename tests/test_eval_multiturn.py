@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from _engine_helpers import ChatServer
 from builder.judge.cli import main
 from builder.prompts import answer_prompt
 
@@ -39,40 +38,10 @@ def _reply_text(model: str, messages: list[dict]) -> str | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status: int, payload: dict) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with self.server.lock:
-            self.server.requests.append(body)
-        text = _reply_text(body["model"], body["messages"])
-        if text is None:
-            return self._send(404, {"error": {"message": f"The model `{body['model']}` does not exist."}})
-        self._send(200, {"id": "x", "object": "chat.completion", "model": body["model"],
-                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                         "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split())}})
-
-
 @pytest.fixture()
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.lock, httpd.requests = threading.Lock(), []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with ChatServer(_reply_text) as httpd:
+        yield httpd
 
 
 def _argv(server, shared_data, out) -> list[str]:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("builder.engines.openai_engine", reason="the openai engine is not in this checkout yet")
 
+from _engine_helpers import ChatServer  # noqa: E402
 from builder.engines import create_engine  # noqa: E402
 from builder.judge.cli import main  # noqa: E402
 from builder.lid import detect, matches  # noqa: E402
@@ -27,71 +25,27 @@ GOOD_ANSWER = "GOOD. Mvua hunyesha wakati mawingu yanapojaa maji mengi na matone
 PLAIN_ANSWER = "Hili ni jibu fupi la kawaida."
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
+def _reply(model: str, messages: list[dict]) -> str | None:
+    if model == "judge-model":
+        return _judge(messages[-1]["content"])
+    return {"answer-model": GOOD_ANSWER, "reference-model": PLAIN_ANSWER}.get(model)
 
-    def _send(self, status: int, payload: dict) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def do_POST(self):
-        server = self.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path != "/v1/chat/completions":
-            return self._send(404, {"error": {"message": f"no route {self.path}"}})
-        model, messages = body["model"], body["messages"]
-        with server.lock:
-            server.requests.append(body)
-            server.in_flight += 1
-            server.max_in_flight = max(server.max_in_flight, server.in_flight)
-        try:
-            time.sleep(0.02)  # long enough for concurrent requests to overlap
-            if model == "judge-model":
-                text = self._judge(messages[-1]["content"])
-            elif model == "answer-model":
-                text = GOOD_ANSWER
-            elif model == "reference-model":
-                text = PLAIN_ANSWER
-            else:
-                return self._send(404, {"error": {"message": f"The model `{model}` does not exist."}})
-        finally:
-            with server.lock:
-                server.in_flight -= 1
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        self._send(200, {
-            "id": "cmpl-test", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
-                      "total_tokens": prompt_tokens + len(text.split())},
-        })
-
-    @staticmethod
-    def _judge(prompt: str) -> str:
-        first = re.search(r"<answer1>\n(.*?)\n</answer1>", prompt, re.S).group(1)
-        second = re.search(r"<answer2>\n(.*?)\n</answer2>", prompt, re.S).group(1)
-        if "[[tie]]" in prompt:  # verdict format
-            verdict = "1" if "GOOD" in first and "GOOD" not in second else "2" if "GOOD" in second and "GOOD" not in first else "tie"
-            return f"One answer explains the cause in Swahili.\n[[{verdict}]]"
-        score = lambda answer: 9 if "GOOD" in answer else 3  # noqa: E731
-        return f"<score1>{score(first)}</score1> <score2>{score(second)}</score2>"
+def _judge(prompt: str) -> str:
+    first = re.search(r"<answer1>\n(.*?)\n</answer1>", prompt, re.S).group(1)
+    second = re.search(r"<answer2>\n(.*?)\n</answer2>", prompt, re.S).group(1)
+    if "[[tie]]" in prompt:  # verdict format
+        verdict = "1" if "GOOD" in first and "GOOD" not in second else "2" if "GOOD" in second and "GOOD" not in first else "tie"
+        return f"One answer explains the cause in Swahili.\n[[{verdict}]]"
+    score = lambda answer: 9 if "GOOD" in answer else 3  # noqa: E731
+    return f"<score1>{score(first)}</score1> <score2>{score(second)}</score2>"
 
 
 @pytest.fixture()
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.lock = threading.Lock()
-    httpd.requests, httpd.in_flight, httpd.max_in_flight = [], 0, 0
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    # 20 ms per request: long enough for concurrent requests to overlap
+    with ChatServer(_reply, delay=0.02) as httpd:
+        yield httpd
 
 
 def test_metric_with_the_openai_engine_as_judge(server):
