@@ -53,7 +53,10 @@ REFINED = Features({
     "judgements": List(JUDGEMENT),
 })
 
-DIVERSIFIED = Features({**REFINED, "cluster": Value("int32")})
+# relevance: the pair's cross-lingual relevance, calibrated per language (builder/relevance.py)
+RELEVANT = Features({**REFINED, "relevance": Value("float32")})
+
+DIVERSIFIED = Features({**RELEVANT, "cluster": Value("int32")})
 
 # What is published per language (the audit config `candidates` keeps DIVERSIFIED minus nothing).
 PUBLISHED = Features({
@@ -63,6 +66,7 @@ PUBLISHED = Features({
     "output": Value("string"),
     "score": Value("int32"),
     "rounds": Value("int32"),
+    "relevance": Value("float32"),
     "cluster": Value("int32"),
     "source": SOURCE,
     "meta": META,

@@ -131,3 +131,24 @@ def test_top_verbs_ranks_by_count_then_name():
                          "Describe rain.", "What is rain?"], n_verbs=2, n_objects=1)
     assert summary.total == 6 and summary.parsed == 5
     assert summary.verbs == [("write", 3, [("poem", 2)]), ("describe", 1, [("rain", 1)])]
+
+
+def test_card_shows_the_quality_gates_their_banner_and_the_relevance_plot(tmp_path):
+    build = synthetic_build(["sw", "th"], rows=12)
+    audit = build.configs["candidates"]["train"]
+    relevance = [round(0.05 + 0.9 * (i % 10) / 9, 3) for i in range(len(audit))]
+    build.configs["candidates"]["train"] = audit.add_column("relevance", relevance)
+    quality = {"sw": {"relevance": {"auc": 0.97, "mean_matched": 0.91, "mean_mismatched": 0.48, "pairs": 12},
+                      "rater": {"auc": 0.52, "mean_matched": 4.9, "mean_mismatched": 4.8, "pairs": 12}},
+               "th": {"relevance": {"auc": None, "note": "not enough rows to calibrate", "pairs": 1},
+                      "rater": {"auc": 0.88, "mean_matched": 4.1, "mean_mismatched": 2.0, "pairs": 12}}}
+    info = {**build.build_info, "quality": quality, "settings": {**build.build_info["settings"], "min_relevance": 0.8}}
+    out = export_local(tmp_path / "x", build.configs, info)
+    text = (out / "README.md").read_text(encoding="utf-8")
+    assert "### Quality gates" in text
+    assert "| Swahili (`sw`) | 0.97 (0.91 vs 0.48) | 0.52 (4.9 vs 4.8) |" in text
+    assert "| Thai (`th`) | - (not enough rows to calibrate) | 0.88 (4.1 vs 2.0) |" in text
+    banner = text.split("> **The quality gates barely separate matched from mismatched pairs**", 1)[1].split("\n\n")[0]
+    assert "sw: the rater gate" in banner and "AUC 0.52 < 0.6" in banner and "th:" not in banner
+    assert "![Relevance of the scored pairs per language](plots/relevance.png)" in text
+    assert (out / "plots" / "relevance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, Layout, configs_yaml, dataset_infos
 from .metadata import card_context, card_metadata
-from .plots import funnel_chart, length_histogram, verb_chart
+from .plots import funnel_chart, length_histogram, relevance_chart, verb_chart
 from .stats import funnels, language_stats
 from .verbs import top_verbs
 
@@ -41,7 +41,23 @@ def read_build_info(root: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _write_plots(root: Path, stats, funnel_by_lang, verbs) -> dict:
+def _relevance_by_lang(layout: Layout) -> dict:
+    """{lang: (relevance of kept pairs, of dropped pairs)} from the audit config; {} without one."""
+    import numpy as np
+
+    if "candidates" not in layout.audit:
+        return {}
+    table = layout.read("candidates", ["lang", "relevance", "dropped"])
+    if "relevance" not in table.column_names:  # an export from a builder without the relevance gate
+        return {}
+    out: dict[str, tuple[list, list]] = {}
+    for lang, value, dropped in zip(*(table[c].to_pylist() for c in ("lang", "relevance", "dropped"))):
+        if value is not None:
+            out.setdefault(lang, ([], []))[dropped is not None].append(value)
+    return {lang: (np.array(kept), np.array(gone)) for lang, (kept, gone) in out.items()}
+
+
+def _write_plots(root: Path, stats, funnel_by_lang, verbs, layout=None, threshold=None) -> dict:
     folder = root / PLOTS_DIR
     folder.mkdir(exist_ok=True)
     plots = {"lengths": {}}
@@ -51,7 +67,11 @@ def _write_plots(root: Path, stats, funnel_by_lang, verbs) -> dict:
         plots["funnel"] = funnel_chart(funnel_by_lang, folder / "funnel.png").relative_to(root).as_posix()
     if verbs.verbs:
         plots["verbs"] = verb_chart(verbs, folder / "verbs.png").relative_to(root).as_posix()
-    written = {root / p for p in [*plots["lengths"].values(), plots.get("funnel"), plots.get("verbs")] if p}
+    relevance = _relevance_by_lang(layout) if layout is not None else {}
+    if relevance:
+        plots["relevance"] = relevance_chart(relevance, threshold, folder / "relevance.png").relative_to(root).as_posix()
+    written = {root / p for p in [*plots["lengths"].values(), plots.get("funnel"), plots.get("verbs"),
+                                  plots.get("relevance")] if p}
     for stale in folder.glob("*.png"):  # a language or a chart that is no longer there
         if stale not in written:
             stale.unlink()
@@ -62,7 +82,7 @@ def _existing_plots(root: Path, stats) -> dict:
     """The plots already in the folder (re-rendering the text only, e.g. with the repo id)."""
     plots = {"lengths": {c: f"{PLOTS_DIR}/lengths-{c}.png" for c in stats
                          if (root / PLOTS_DIR / f"lengths-{c}.png").is_file()}}
-    for name in ("funnel", "verbs"):
+    for name in ("funnel", "verbs", "relevance"):
         if (root / PLOTS_DIR / f"{name}.png").is_file():
             plots[name] = f"{PLOTS_DIR}/{name}.png"
     return plots
@@ -89,7 +109,9 @@ def render_card(root: str | Path, *, repo_id: str | None = None, plots: bool = T
     instructions = [text for code in layout.languages
                     for text in layout.read(code, ["instruction"])["instruction"].to_pylist()]
     verbs = top_verbs(instructions)
-    figures = _write_plots(root, stats, funnel_by_lang, verbs) if plots else _existing_plots(root, stats)
+    threshold = (build_info.get("settings") or {}).get("min_relevance")
+    figures = _write_plots(root, stats, funnel_by_lang, verbs, layout, threshold) if plots else \
+        _existing_plots(root, stats)
     context = card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, infos, repo_id)
     import jinja2
 

@@ -86,3 +86,27 @@ def verb_chart(summary: VerbSummary, path: Path) -> Path:
     ax.set_title(f"Top {len(summary.verbs)} instruction verbs ({summary.parsed_pct} of instructions parsed)")
     fig.savefig(path, **_PNG)
     return path
+
+
+def relevance_chart(relevance: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, path: Path) -> Path:
+    """Per language: the relevance of every scored pair (builder/relevance.py), kept pairs in
+    colour and dropped ones in grey, with the off_topic threshold as a dashed line."""
+    codes = sorted(relevance)
+    fig = _figure(8, 0.4 * len(codes) + 1.6)
+    ax = fig.subplots()
+    jitter = np.random.default_rng(0)  # fixed: the same data gives the same bytes
+    for row, code in enumerate(codes):
+        for values, color, label in ((relevance[code][1], _OTHER, "dropped"), (relevance[code][0], _KEPT, "kept")):
+            if values.size:
+                ax.scatter(values, row + jitter.uniform(-0.25, 0.25, values.size), s=12, color=color,
+                           label=label if row == 0 else None)
+    if threshold:
+        ax.axvline(threshold, color="black", linewidth=1, linestyle="--", label=f"--min-relevance {threshold}")
+    ax.set_yticks(np.arange(len(codes)), codes)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel("relevance (share of mismatched pairings less alike; 0.5 = unrelated)")
+    ax.set_title("Cross-lingual relevance of the scored pairs")
+    fig.legend(loc="outside lower center", ncols=3, fontsize="small")
+    fig.savefig(path, **_PNG)
+    return path

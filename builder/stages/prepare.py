@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
+from ..corpus.meta_talk import meta_talk
 from ..engines.prompt_tokens import count_text_tokens
 from ..languages import get_language
 from ..lid import detect, matches
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 DROP_REASONS = (
     "empty", "boilerplate", "too_short", "exact_duplicate", "garbled", "too_long",
-    "wrong_language", "near_duplicate",
+    "wrong_language", "near_duplicate", "meta_talk",
 )
 OUTPUT_COLUMNS = ("id", "lang", "text", "source", "lid", "n_tokens", "dropped")
 # Scripts written without spaces between words: word shingles would be whole phrases.
@@ -207,6 +208,8 @@ class Prepare:
         if kind:
             self.garbled_kinds[kind] += 1
             return "garbled"
+        if meta_talk(cleaned, self.lang):  # a chat model talking about a request, not text
+            return "meta_talk"
         if len(cleaned) > cfg.max_tokens * MAX_CHARS_PER_TOKEN:
             return "too_long"
         row["n_tokens"] = n_tokens = int(self.count_tokens(cleaned))

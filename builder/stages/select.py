@@ -13,6 +13,7 @@ class SelectConfig:
     accept_score: int = 4
     min_response_chars: int = 80
     max_response_chars: int = 8000
+    min_relevance: float = 0.0  # off_topic below this; 0 disables (builder/relevance.py)
 
 
 class Select:
@@ -24,7 +25,8 @@ class Select:
         self.lang = lang
         self.config = config
 
-    def reason(self, instruction: str | None, output: str | None, score: int | None) -> str | None:
+    def reason(self, instruction: str | None, output: str | None, score: int | None,
+               relevance: float | None = None) -> str | None:
         if score is None:
             return "unscored"
         if score < self.config.accept_score:
@@ -34,6 +36,9 @@ class Select:
         problem = instruction_problem(instruction, output or "")
         if problem is not None:
             return f"instruction_{problem}"
+        # None: the language had too few pairs to calibrate against, so there is no evidence.
+        if relevance is not None and relevance < self.config.min_relevance:
+            return "off_topic"
         if not output or not self.config.min_response_chars <= len(output) <= self.config.max_response_chars:
             return "response_length"
         # prepare checked the original text; this catches refined responses that drifted.
@@ -45,5 +50,6 @@ class Select:
         dropped = list(batch["dropped"])
         for i, already in enumerate(dropped):
             if already is None:
-                dropped[i] = self.reason(batch["instruction"][i], batch["output"][i], batch["score"][i])
+                relevance = batch["relevance"][i] if "relevance" in batch else None
+                dropped[i] = self.reason(batch["instruction"][i], batch["output"][i], batch["score"][i], relevance)
         return {"dropped": dropped}

@@ -1,0 +1,68 @@
+"""Negative controls for the rater (builder/quality.py): a rater that cannot tell matched from
+mismatched pairs is reported, warned about, and fails the build under --min-rater-auc."""
+
+from __future__ import annotations
+
+import pytest
+from datasets import Dataset
+
+from builder.cache import CachedModel, RequestCache
+from builder.quality import QualityGateError, check_rater, rater_controls, report_lines
+from builder.stages.refine import RefineConfig
+
+from _scripted_engine import ScriptedEngine, last_user
+
+PAIRS = [
+    ("How do I cook ugali?", "Chemsha maji, ongeza unga wa mahindi kidogo kidogo huku ukikoroga hadi ugali uwe mzito."),
+    ("What causes inflation?", "Mfumuko wa bei hutokea pale fedha nyingi zinapokimbiza bidhaa chache sokoni."),
+    ("Tell me about Zanzibar's history.", "Zanzibar ilikuwa kitovu cha biashara ya pwani ya Afrika Mashariki kwa karne nyingi."),
+    ("How should I water tomatoes?", "Mwagilia nyanya asubuhi mapema, kwenye shina, si juu ya majani."),
+]
+
+
+def _table(pairs, first_scores):
+    return Dataset.from_dict({
+        "dropped": [None] * len(pairs), "instruction": [q for q, _ in pairs], "output": [r for _, r in pairs],
+        "judgements": [[{"round": 1, "instruction": q, "prompt_hash": "h", "raw": f"Score: {s}", "score": s,
+                         "status": "ok"}] for (q, _), s in zip(pairs, first_scores)]})
+
+
+def _rater(tmp_path, judge):
+    engine = ScriptedEngine(lambda prompt, params, k: judge(last_user(prompt)))
+    return CachedModel(engine, RequestCache(tmp_path / "cache.sqlite")), engine
+
+
+def test_a_rater_that_always_says_5_is_at_chance_and_fails_the_gate(tmp_path):
+    model, engine = _rater(tmp_path, lambda prompt: " 5\nReason: fine")
+    report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
+    assert report == {"pairs": 4, "auc": 0.5, "mean_matched": 5.0, "mean_mismatched": 5.0}
+    quality = {"sw": {"rater": report}}
+    assert any(line.startswith("WARNING sw: the rater gate") for line in report_lines(quality))
+    with pytest.raises(QualityGateError, match=r"--min-rater-auc 0.6: sw 0.50"):
+        check_rater(quality, 0.6)
+    check_rater(quality, None)  # no threshold: only the warning
+    sent = len(engine.prompts)
+    rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
+    assert len(engine.prompts) == sent  # the controls come from the request cache on a rerun
+
+
+def test_a_rater_that_knows_the_pairs_separates_them(tmp_path):
+    matched = {q: r for q, r in PAIRS}
+
+    def judge(prompt):
+        good = any(q in prompt and r in prompt for q, r in matched.items())
+        return " 5\nReason: on topic" if good else " 1\nReason: unrelated"
+
+    model, _ = _rater(tmp_path, judge)
+    report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
+    assert report["auc"] == 1.0 and report["mean_mismatched"] == 1.0
+    check_rater({"sw": {"rater": report}}, 0.9)
+    assert not any(line.startswith("WARNING") for line in report_lines({"sw": {"rater": report}}))
+
+
+def test_one_row_gives_no_rater_number(tmp_path):
+    model, engine = _rater(tmp_path, lambda prompt: " 5")
+    report = rater_controls(model, "sw", _table(PAIRS[:1], [5]), RefineConfig(), seed=0)
+    assert report["auc"] is None and report["note"] == "not enough rows to calibrate"
+    assert engine.prompts == []
+    assert "rater - (not enough rows to calibrate)" in "\n".join(report_lines({"sw": {"rater": report}}))
