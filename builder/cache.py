@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -38,7 +39,33 @@ class RequestCache:
         self.timeout = timeout
         self.retries = retries
         self._local = threading.local()  # one connection per thread: sqlite3 objects are not shared
+        try:
+            self._open_checked()
+        except sqlite3.DatabaseError as err:
+            if isinstance(err, sqlite3.OperationalError):  # locked, unwritable: not the file's fault
+                raise
+            self._set_aside(err)
+            self._open_checked()
+
+    def _open_checked(self) -> None:
+        """Create the table, and make SQLite read every page once: a file that is not a database,
+        or a damaged one, fails here rather than in the middle of a stage."""
         self._with_retries(lambda db: db.execute(_SCHEMA))
+        result = self._with_retries(lambda db: db.execute("PRAGMA quick_check").fetchone())
+        if result and result[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check: {result[0]}")
+
+    def _set_aside(self, err: Exception) -> None:
+        """Only cached answers are lost with a broken cache (finished shards do not depend on it),
+        so it is renamed, not deleted, and the build goes on with an empty one."""
+        self.close()
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, aside)
+        for extra in ("-wal", "-shm"):  # the journal belongs to the broken file
+            Path(f"{self.path}{extra}").unlink(missing_ok=True)
+        logger.warning("request cache %s is unreadable (%s); renamed it to %s and starting an empty cache. "
+                       "Finished shards are kept; requests they still need are sent again", self.path, err,
+                       aside.name)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -68,7 +95,16 @@ class RequestCache:
 
     def get(self, key: str) -> Any | None:
         row = self._with_retries(lambda db: db.execute("SELECT value FROM requests WHERE key = ?", (key,)).fetchone())
-        return json.loads(row[0]) if row else None
+        return self._decode(key, row[0]) if row else None
+
+    def _decode(self, key: str, value: str) -> Any | None:
+        """A stored value that is not JSON (a damaged row) is a miss: the request is sent again."""
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as err:
+            logger.warning("request cache %s: entry %s is not valid JSON (%s); treating it as a miss",
+                           self.path, key[:16], err)
+            return None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         keys = list(dict.fromkeys(keys))
@@ -79,7 +115,7 @@ class RequestCache:
             rows = self._with_retries(
                 lambda db: db.execute(f"SELECT key, value FROM requests WHERE key IN ({marks})", chunk).fetchall()
             )
-            found.update((k, json.loads(v)) for k, v in rows)
+            found.update((k, value) for k, v in rows if (value := self._decode(k, v)) is not None)
         return found
 
     def put(self, key: str, value: Any) -> None:

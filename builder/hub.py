@@ -43,6 +43,8 @@ from .card.layout import (
     read_front_matter,
     shard_name,
 )
+from .export_dir import staged_export
+from .redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +128,8 @@ def _write_split(root: Path, config: str, split: str, ds) -> set[str]:
     with _quiet_datasets_bars():  # one bar per config (below) instead of one per shard
         for index in range(num_shards):
             name = shard_name(split, index, num_shards)
-            tmp = folder / f".{name}.tmp"  # written whole, then renamed: a crash never leaves half a shard
-            ds.shard(num_shards, index, contiguous=True).to_parquet(tmp, batch_size=ROWS_PER_ROW_GROUP)
-            tmp.replace(folder / name)
+            # Written in the staging folder (export_dir.staged_export): never half a shard in the export.
+            ds.shard(num_shards, index, contiguous=True).to_parquet(folder / name, batch_size=ROWS_PER_ROW_GROUP)
             names.add(name)
     return names
 
@@ -164,19 +165,7 @@ def _without_empty(configs: dict[str, dict]) -> tuple[dict[str, dict], list[str]
     return kept, sorted(empty)
 
 
-def _remove_old_shards(root: Path, name: str) -> None:
-    """The shards an earlier export of this folder wrote for a config that is now empty."""
-    folder = root / name
-    if not folder.is_dir():
-        return
-    for stale in folder.glob("*.parquet"):
-        if SHARD.match(stale.name):
-            stale.unlink()
-    if not any(folder.iterdir()):
-        folder.rmdir()
-
-
-def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = True) -> Path:
+def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = True, overwrite: bool = False) -> Path:
     """Write the Hub layout of `configs` ({config: {split: Dataset}}) into `output_dir`.
 
     Config names that are registered language codes become language configs (and part of
@@ -185,6 +174,10 @@ def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = Tr
     A split with no rows is not written, and a config with no rows at all gets no folder and no
     entry in the card's YAML; build_info.json lists it under `empty_configs` (see _without_empty).
     The same inputs always give byte-identical Parquet files and plots.
+
+    The export is written into a staging folder and moved into place (builder/export_dir.py):
+    a folder holding files no export wrote is refused unless `overwrite`, files of an earlier
+    export that this one lacks are removed, and no other file is ever deleted.
     """
     if not configs:
         raise ValueError("nothing to export: `configs` is empty")
@@ -198,25 +191,18 @@ def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = Tr
     if not configs:
         raise ValueError(f"nothing to export: every config ({', '.join(empty)}) has no rows")
     configs = _align_languages(configs)
-    root = Path(output_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    for name in empty:
-        _remove_old_shards(root, name)
     if empty:
         logger.warning("not exported, no rows: %s", ", ".join(empty))
         build_info = {**build_info, EMPTY_CONFIGS_KEY: empty}
-    for name, splits in tqdm(configs.items(), desc="Writing Parquet", unit="config"):
-        written = set()
-        for split, ds in splits.items():
-            written |= _write_split(root, name, split, ds)
-        for stale in (root / name).glob("*.parquet"):  # shards of an earlier export of this folder
-            if SHARD.match(stale.name) and stale.name not in written:
-                stale.unlink()
-    info = json.dumps(build_info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    (root / BUILD_INFO_FILE).write_text(info + "\n", encoding="utf-8")
-    layout = Layout.scan(root, names=list(configs))
-    write_card(root, repo_id=build_info.get("repo_id"), plots=card, body=card, layout=layout)
-    return root
+    with staged_export(output_dir, overwrite=overwrite) as staging:
+        for name, splits in tqdm(configs.items(), desc="Writing Parquet", unit="config"):
+            for split, ds in splits.items():
+                _write_split(staging, name, split, ds)
+        info = json.dumps(build_info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        (staging / BUILD_INFO_FILE).write_text(info + "\n", encoding="utf-8")
+        layout = Layout.scan(staging, names=list(configs))
+        write_card(staging, repo_id=build_info.get("repo_id"), plots=card, body=card, layout=layout)
+    return Path(output_dir)
 
 
 # -- push --------------------------------------------------------------------------------------
@@ -246,14 +232,10 @@ def _operations(root: Path, files: list[str], remote: dict, owned_prefix: str | 
     return ops
 
 
-def _redact(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
-
-
 def _explain(err: Exception, what: str, repo_id: str, root: Path, token: str | None) -> PushError:
     response = getattr(err, "response", None)
     status = getattr(response, "status_code", None)
-    detail = _redact(getattr(err, "server_message", None) or str(err).splitlines()[0], token)
+    detail = redact(getattr(err, "server_message", None) or str(err).splitlines()[0], [token])
     if status in (401, 403):
         return HubAuthError(f"The Hub refused the token while {what} of {repo_id} (HTTP {status}: {detail}). "
                             + LOGIN_HELP)

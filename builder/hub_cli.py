@@ -51,9 +51,13 @@ def run_push(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m builder.hub_cli --repo ... --output-dir ...` (same as `x-instruction push`)."""
+    from .errors import guard
+
     parser = argparse.ArgumentParser(prog="x-instruction push", description=__doc__.split("\n\n")[0])
     add_push_arguments(parser)
-    return run_push(parser.parse_args(argv))
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
+    args = parser.parse_args(argv)
+    return guard("x-instruction push", lambda: run_push(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":

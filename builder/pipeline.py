@@ -31,14 +31,21 @@ from .executors import ShardTask, distributed, make_executor
 from .executors.shards import add_results, engine_options
 from .funnel import Funnel
 from .prompts import template_versions
+from .corpus.meta_talk import VERSION as META_TALK_VERSION
+from .relevance import CachedEncoder
+from .provenance import public_rows, public_settings
+from .redact import redact_url
 from .schema import DIVERSIFIED, GENERATED, PREPARED, PUBLISHED, REFINED
 from .stages.diversify import DiversifyConfig, Embedder, diversify
 from .stages.generate import GenerateConfig
 from .stages.refine import RefineConfig
+from .stages.relevance import rank_shards
 from .stages.select import Select, SelectConfig
 from .workdir import StageDir, alive_rows, fingerprint, read_shard, read_stage
 
 logger = logging.getLogger(__name__)
+
+WORK_BUILD_INFO = "build_info.json"  # the unredacted build info, kept in the work dir
 
 
 class EmptyBuildError(RuntimeError):
@@ -128,6 +135,9 @@ class Pipeline:
         self.executor = executor
         self.funnel = Funnel()
         self.timings: dict[str, float] = {}
+        self.quality: dict[str, dict] = {}  # per language: the relevance gate's (and rater's) AUC
+        # Embeddings for ranking candidates and for relevance, kept in the work dir (builder/relevance.py).
+        self.encoder = CachedEncoder(config.relevance_encoder, self.work / "embeddings.sqlite")
 
     # -- settings that decide each stage's output ------------------------------------------
     def _fingerprints(self, lang: str) -> dict[str, str]:
@@ -138,12 +148,13 @@ class Pipeline:
         counted = (self.models.token_counts,) if self.models.token_counts else ()  # a served model's tokenizer
         # Which files and rows a language reads decides its prepared rows as much as the spec does.
         read = (corpus_files_read(c.corpus, lang, lang_column=c.lang_column), c.lang_column)
-        prep = fingerprint("prepare", lang, c.corpus, c.text_column, c.split, c.max_docs, c.min_tokens, c.max_tokens, gen,
+        prep = fingerprint("prepare", META_TALK_VERSION, lang, c.corpus, c.text_column, c.split, c.max_docs, c.min_tokens, c.max_tokens, gen,
                            *counted, *read)
         generate = fingerprint(prep, self._generate_config().__dict__, gen, c.seeds, c.generator is not None,
                                template_versions())
-        refine = fingerprint(generate, self._refine_config().__dict__, self.models.evaluator.identity())
-        return {"prepare": prep, "generate": generate, "refine": refine}
+        rank = fingerprint(generate, "rank", c.relevance_encoder)  # candidates ordered by relevance
+        refine = fingerprint(rank, self._refine_config().__dict__, self.models.evaluator.identity())
+        return {"prepare": prep, "generate": generate, "rank": rank, "refine": refine}
 
     def _generate_config(self) -> GenerateConfig:
         return generate_config(self.config)
@@ -157,9 +168,9 @@ class Pipeline:
         from .stages.prepare import Prepare, PrepareConfig
 
         stage = StageDir(self.work, lang, "prepare", fp)
-        if stage.complete:
+        if stage.complete and stage.intact():
             return stage.shards()
-        stage.reset()  # dedup state spans the whole corpus: a partial prepare is redone
+        stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
         c = self.config
         block = Prepare(lang, PrepareConfig(min_tokens=c.min_tokens, max_tokens=c.max_tokens), self.models.count_tokens)
         rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
@@ -190,6 +201,7 @@ class Pipeline:
                 return self._run()
             finally:
                 self.executor.close()
+                self.cache.close()  # checkpoints SQLite's WAL into cache.sqlite
 
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
@@ -197,6 +209,8 @@ class Pipeline:
     def _run(self) -> BuildResult:
         c = self.config
         fps = {lang: self._fingerprints(lang) for lang in c.langs}
+        if not all(StageDir(self.work, lang, "relevance", self._relevance_fp(fps[lang])).complete for lang in c.langs):
+            self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
         start = time.perf_counter()
         prepared = {lang: self.prepare(lang, fps[lang]["prepare"]) for lang in c.langs}
         self._timed("prepare", start)
@@ -209,7 +223,11 @@ class Pipeline:
         for lang in c.langs:  # settings errors (no seed pairs, ...) now, not inside a worker later
             make_block(c, "generate", lang, self.models.generator)
         generated = self._model_stage("generate", prepared, fps, PREPARED)
-        refined = self._model_stage("refine", generated, fps, GENERATED)
+        start = time.perf_counter()
+        ranked = {lang: rank_shards(generated[lang], self.work, lang, fps[lang]["rank"], self.encoder)
+                  for lang in c.langs}
+        self._timed("relevance", start)
+        refined = self._model_stage("refine", ranked, fps, GENERATED)
         for lang in c.langs:
             before = tables[lang]["dropped"]
             tables[lang] = read_stage(generated[lang], GENERATED)
@@ -219,10 +237,19 @@ class Pipeline:
             self.funnel.record(lang, "refine", before, tables[lang]["dropped"])
 
         start = time.perf_counter()
+        tables = self._relevance(tables, fps)
+        self._timed("relevance", start)
+        start = time.perf_counter()
+        self._rater_controls(tables)
+        self._timed("rater_controls", start)
+
+        start = time.perf_counter()
         for lang in c.langs:
             before = tables[lang]["dropped"]
-            tables[lang] = tables[lang].map(Select(lang, SelectConfig(accept_score=c.accept_score)), batched=True,
-                                            keep_in_memory=True, new_fingerprint=f"select-{fps[lang]['refine']}")
+            select = Select(lang, SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance))
+            tables[lang] = tables[lang].map(select, batched=True,
+                                            keep_in_memory=True,
+                                            new_fingerprint=f"select-{fps[lang]['refine']}-{c.min_relevance}")
             self.funnel.record(lang, "select", before, tables[lang]["dropped"])
         self._timed("select", start)
 
@@ -253,6 +280,33 @@ class Pipeline:
             raise RuntimeError(f"{name}: the {self.executor.name} executor finished without writing {missing[:3]}")
         self._timed(name, start)
         return outputs
+
+    def _relevance(self, tables: dict[str, Dataset], fps: dict) -> dict[str, Dataset]:
+        """Each pair's relevance (builder/stages/relevance.py), read back from the work dir on a rerun."""
+        from .stages.relevance import add_relevance
+
+        out = {}
+        for lang in self.config.langs:
+            out[lang], self.quality.setdefault(lang, {})["relevance"] = add_relevance(
+                tables[lang], self.work, lang, self._relevance_fp(fps[lang]), lambda: self.encoder, self.config.seed)
+        return out
+
+    def _relevance_fp(self, fps: dict) -> str:
+        from .stages.relevance import relevance_fingerprint
+
+        return relevance_fingerprint(fps["refine"], self.config.relevance_encoder, self.config.seed)
+
+    def _rater_controls(self, tables: dict[str, Dataset]) -> None:
+        """The rater's negative controls (builder/quality.py), through the request cache."""
+        from .quality import rater_controls
+
+        for lang in self.config.langs:
+            if distributed(self.config):  # the driver holds no weights; the workers hold the rater
+                report = {"auc": None, "note": "not measured with a distributed executor"}
+            else:
+                report = rater_controls(self.models.evaluator, lang, tables[lang], self._refine_config(),
+                                        self.config.seed)
+            self.quality.setdefault(lang, {})["rater"] = report
 
     def _diversify(self, tables: dict[str, Dataset]) -> dict[str, Dataset]:
         c = self.config
@@ -299,18 +353,28 @@ class Pipeline:
                 {**{k: rows[k] for k in PUBLISHED if k != "meta"}, "meta": [meta] * len(rows)}, features=PUBLISHED)
         audit = datasets.concatenate_datasets(list(tables.values())) if tables else Dataset.from_dict({})
         gen = self.models.generator.identity()
+        local_only = ("work_dir", "output_dir", "dry_run", "overwrite")  # where and how, not what was built
+        settings = {**{k: v for k, v in c.to_dict().items() if k not in local_only},
+                    "model": gen["model"], "model_revision": gen["revision"], "engine": gen["engine"],
+                    "evaluator_model": self.models.evaluator.identity()["model"],
+                    "sampling": json.loads(meta["sampling"]), "prompts": template_versions()}
         info = {
             "builder_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "settings": {**{k: v for k, v in c.to_dict().items() if k not in ("work_dir", "output_dir", "dry_run")},
-                         "model": gen["model"], "model_revision": gen["revision"], "engine": gen["engine"],
-                         "evaluator_model": self.models.evaluator.identity()["model"],
-                         "sampling": json.loads(meta["sampling"]), "prompts": template_versions()},
+            "settings": {**settings, "base_url": redact_url(settings.get("base_url"))},
             "funnel": self.funnel.to_dict(),
             "engine_stats": self.models.stats(),
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "quality": self.quality,
+            "relevance_encoder": {"name": c.relevance_encoder, "texts_embedded": self.encoder.encoded},
         }
-        return BuildResult(published, audit, self.funnel, info)
+        # The exact provenance (absolute corpus and model paths) stays in the work dir; what is
+        # published names local files relative to where the build ran (builder/provenance.py).
+        text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        (self.work / WORK_BUILD_INFO).write_text(text + "\n", encoding="utf-8")
+        published = {lang: public_rows(ds) for lang, ds in published.items()}
+        info = {**info, "settings": public_settings(info["settings"])}
+        return BuildResult(published, public_rows(audit), self.funnel, info)
 
 
 def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
@@ -333,7 +397,14 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
 
 def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
     """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
+    from .export_dir import check_output_dir
+    from .preflight import check_build_start
+    from .quality import check_rater
+
+    check_build_start(config)  # folders, Hub repo and token, packages: before any model loads
+    check_output_dir(config.output_dir, config.overwrite)  # before hours of model time, not after
     result = Pipeline(config, engines).run()
+    check_rater(result.build_info["quality"], config.min_rater_auc)
     if not any(len(d) for d in result.languages.values()):
         raise EmptyBuildError(
             "every row was filtered out; nothing to publish. Funnel:\n" + result.funnel.table()
@@ -343,7 +414,7 @@ def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> Buil
 
     configs = {lang: split_heldout(ds, config.heldout) for lang, ds in result.languages.items()}
     configs["candidates"] = {"train": result.audit}
-    result.output_dir = export_local(config.output_dir, configs, result.build_info)
+    result.output_dir = export_local(config.output_dir, configs, result.build_info, overwrite=config.overwrite)
     if config.push_to_hub:
         from .hub import push
 

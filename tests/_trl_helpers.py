@@ -68,7 +68,8 @@ def pair_rows(lang: str, n: int, start: int = 0) -> list[dict]:
     for i in range(start, start + n):
         rows.append({
             "id": f"{lang}-{i:04d}", "lang": lang, "instruction": instructions[i % len(instructions)],
-            "output": texts[i % len(texts)], "score": 3 + i % 3, "rounds": 1, "cluster": i % 4,
+            "output": texts[i % len(texts)], "score": 3 + i % 3, "rounds": 1, "relevance": 1.0 - 0.1 * (i % 3),
+            "cluster": i % 4,
             "source": {"corpus": "test", "config": lang, "split": "train", "row": str(i)},
             "meta": {"generator_model": "test", "generator_revision": None, "evaluator_model": "test",
                      "engine": "transformers", "sampling": "{}", "prompts": "{}", "builder_version": "0.1.0"},
@@ -154,7 +155,7 @@ def demo_build_export(root: Path) -> Path:
 
     config = BuildConfig(langs=list(DEMO_ROWS), corpus="embedded", max_docs=2, candidates=1, rounds=1, target_size=2,
                          shard_size=4, work_dir=str(root / "work"), output_dir=str(root / "x-instruction-data"),
-                         model="scripted")
+                         model="scripted", min_relevance=0)  # the scripted instructions fix the rows kept
     result = build(config, engines={"scripted": ScriptedEngine(_demo_writer_and_judge())})
     assert {lang: len(rows) for lang, rows in result.languages.items()} == DEMO_ROWS
     return Path(result.output_dir)

@@ -13,7 +13,7 @@ import pytest
 
 from builder.corpus import CorpusError, MissingColumnError, NotUTF8Error, read_corpus
 from builder.corpus import embedded, hub_datasets
-from builder.corpus.hub_datasets import HubCorpus, parse_hub_spec
+from builder.corpus.hub_datasets import HubCorpus, hub_repo, parse_hub_spec
 
 from _corpus_helpers import ENGLISH, SWAHILI, write_hub_folder
 
@@ -240,3 +240,12 @@ def test_shared_udhr_files_read_as_a_corpus(shared_data):
     rows = list(read_corpus(str(shared_data / "udhr" / "bn.jsonl"), "bn"))
     assert len(rows) == 15
     assert rows[0]["source"]["row"] == "udhr-bn-1" and rows[0]["text"].startswith("সমস্ত মানুষ")
+
+
+@pytest.mark.parametrize("spec, repo", [
+    ("fineweb2", "HuggingFaceFW/fineweb-2"), ("uonlp/CulturaX", "uonlp/CulturaX"), ("hub:org/web", "org/web"),
+    ("hub:org/web:sw", "org/web"), ("embedded", None), ("crawl/{lang}.jsonl", None), ("/data/sw.jsonl", None),
+])
+def test_hub_repo_names_hub_datasets_only(spec, repo):
+    # The card lists it under source_datasets: a local path there would be a broken Hub link.
+    assert hub_repo(spec) == repo

@@ -4,6 +4,7 @@ concurrent writers; the driver's weightless engine."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -160,7 +161,10 @@ def test_data_parallel_with_a_separate_evaluator_swaps_the_rank_engine(tmp_path,
     parallel = Pipeline(_config(tmp_path / "dp", tiny_model_dir, data_parallel=2, **kw)).run()
     assert _rows(parallel) == _rows(local)
     assert any(r["judgements"] for r in _rows(parallel))
-    assert parallel.build_info["settings"]["evaluator_model"] == str(evaluator)
+    # published by folder name (it lies outside the folder the build ran in); exact in the work dir
+    assert parallel.build_info["settings"]["evaluator_model"] == "evaluator"
+    work_info = json.loads((tmp_path / "dp" / "work" / "build_info.json").read_text(encoding="utf-8"))
+    assert work_info["settings"]["evaluator_model"] == str(evaluator)
 
 
 def test_a_failing_rank_is_reported_and_the_other_ranks_shards_are_kept(tmp_path, tiny_model_dir):
@@ -181,7 +185,7 @@ def test_a_failing_rank_is_reported_and_the_other_ranks_shards_are_kept(tmp_path
     executor.run = run_with_a_broken_input
     with pytest.raises(EngineError, match="(?s)rank 1 failed.*parquet"):
         Pipeline(config, executor=executor).run()
-    written = sorted(p.parent.parent.name + "/" + p.name for p in (tmp_path / "work").glob("*/generate-*/shard-*"))
+    written = sorted(p.parent.parent.name + "/" + p.name for p in (tmp_path / "work").glob("*/generate-*/shard-*.parquet"))
     assert written == [f"fi/shard-0000{i}.parquet" for i in (0, 1)] + [f"sw/shard-0000{i}.parquet" for i in (0, 1, 2)]
 
 

@@ -63,11 +63,16 @@ def test_reexport_is_byte_identical(export, build):
     assert _digests(export) == before
 
 
-def test_single_language_is_the_default_and_stale_shards_go(tmp_path):
+def test_single_language_is_the_default_and_stale_shards_go(tmp_path, monkeypatch):
+    import builder.hub
+
     build = synthetic_build(["ta"], rows=6)
+    with monkeypatch.context() as patch:  # an earlier export of this folder wrote two shards
+        ta = build.configs["ta"]["train"]
+        patch.setattr(builder.hub, "MAX_SHARD_BYTES", ta.data.nbytes // 2 + 1)
+        export_local(tmp_path / "x", {"ta": ta}, build.build_info)
     stale = tmp_path / "x" / "ta" / "train-00001-of-00002.parquet"
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"left over from an export with two shards")
+    assert stale.is_file()
     out = export_local(tmp_path / "x", build.configs, build.build_info)
     assert not stale.exists()
     configs = {c["config_name"]: c for c in read_front_matter(out / "README.md")["configs"]}

@@ -64,8 +64,13 @@ def test_broken_json_line_and_missing_source(tmp_path):
     path.write_text('{"question_id": 1, "text": "ok"}\n{not json\n', encoding="utf-8")
     with pytest.raises(ValueError, match="line 2 is not valid JSON"):
         load_questions(str(path))
-    with pytest.raises(FileNotFoundError, match="neither 'embedded'"):
+    with pytest.raises(FileNotFoundError, match="^question file 'no_such_file.jsonl' does not exist; check the path"):
         load_questions("no_such_file.jsonl")
+    # one slash and a file suffix: a mistyped path, never sent to the Hub (HF_HUB_OFFLINE would say so)
+    with pytest.raises(FileNotFoundError, match="^question file 'evalin/q-goood.jsonl' does not exist"):
+        load_questions("evalin/q-goood.jsonl")
+    with pytest.raises(FileNotFoundError, match="neither 'embedded'"):
+        load_questions("no-such-set")
     with pytest.raises(ValueError, match="limit"):
         load_questions(limit=0)
 

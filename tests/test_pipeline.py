@@ -52,7 +52,9 @@ def test_build_exports_configs_that_load_and_a_consistent_funnel(tmp_path):
         assert len(loaded) == funnel["rows_out"] == len(result.languages[lang]) <= 3
         row = loaded[0]
         assert row["lang"] == lang and row["score"] == 5 and row["instruction"].startswith("Explain step by step")
-        assert row["rounds"] == 2  # round 1 scored the first candidate 3, round 2 the better one
+        # generate wrote "How do I ...?" first; ranking by relevance put the candidate that quotes
+        # the text first, so the rater accepted it in round 1
+        assert row["rounds"] == 1 and 0 <= row["relevance"] <= 1
         assert json.loads(row["meta"]["prompts"])["evaluate"]["hash"]
         assert row["source"]["corpus"] == "x-instruction-demo-sample"
     audit = datasets.load_dataset(str(result.output_dir), "candidates", split="train")

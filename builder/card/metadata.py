@@ -7,6 +7,7 @@ than breaking the card, since cards are also rendered for exports made by older 
 from __future__ import annotations
 
 from ..citation import CITATION
+from ..corpus.hub_datasets import hub_repo
 from .layout import ALL_CONFIG, Layout, ordered_splits
 from .stats import empty_languages, language_name, pretty_json, prompts_table
 
@@ -29,6 +30,8 @@ FIELD_DOCS = {
     "output": "the response: natural web text in the target language (refined only if response refinement was on)",
     "score": "final evaluator score of the (instruction, response) pair",
     "rounds": "refinement rounds the pair took",
+    "relevance": "cross-lingual relevance of instruction and response: the share of the language's mismatched "
+                 "pairings that a multilingual encoder finds less alike (0-1; 0.5 = unrelated; null = too few rows)",
     "cluster": "k-means cluster of the instruction's embedding within its language (the diversification step)",
     "source": "where the text came from: corpus, its config and split, and the original row id or URL",
     "meta": "how the row was made: generator and evaluator models and revisions, engine, sampling "
@@ -91,8 +94,9 @@ def card_metadata(layout: Layout, build_info: dict, stats, configs: list[dict], 
     total = sum(s.total for s in stats.values())
     corpus = settings.get("corpus")
     extra = {}
-    if corpus and "/" in str(corpus):  # a Hub dataset id
-        extra["source_datasets"] = [str(corpus)]
+    repo = hub_repo(str(corpus)) if corpus else None
+    if repo:  # a Hub dataset; a local path (relative or not) is no source dataset id
+        extra["source_datasets"] = [repo]
     data = DatasetCardData(
         pretty_name=PRETTY_NAME,
         language=[*layout.languages, "en"],  # responses in each language, instructions in English
@@ -210,5 +214,29 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
         "licence_note": licence_note,
         "generator_model": settings.get("model") or NOT_RECORDED,
         "embedded_model": is_embedded_model(settings.get("model")),
+        "quality": quality_rows(build_info),
+        "quality_warnings": quality_warnings(build_info),
         "answer_template": ANSWER.text,
     }
+
+
+def quality_rows(build_info: dict) -> list[dict]:
+    """Per language: each gate's AUC on matched vs mismatched pairs and its means, as card cells."""
+    def cell(entry: dict | None) -> str:
+        if not entry:
+            return "-"
+        if entry.get("auc") is None:
+            return f"- ({entry.get('note', 'not measured')})"
+        return f"{entry['auc']:.2f} ({entry['mean_matched']} vs {entry['mean_mismatched']})"
+
+    return [{"code": code, "name": language_name(code), "relevance": cell(g.get("relevance")),
+             "rater": cell(g.get("rater"))}
+            for code, g in (build_info.get("quality") or {}).items()]
+
+
+def quality_warnings(build_info: dict) -> list[str]:
+    """The lines the build warned with (builder/quality.py): shown as a banner at the top of the card."""
+    from builder.quality import report_lines
+
+    return [line.removeprefix("WARNING ") for line in report_lines(build_info.get("quality") or {})
+            if line.startswith("WARNING ")]

@@ -50,18 +50,32 @@ def is_hub_spec(spec: str) -> bool:
     return spec.startswith(HUB_PREFIX) or known_corpus(spec) is not None
 
 
-def parse_hub_spec(spec: str, lang: str) -> tuple[str, str | None]:
-    """`hub:ID[:CONFIG]` or a shorthand -> (repo id, config); known corpora get the language's config."""
+def _repo_and_config(spec: str) -> tuple[str, str | None]:
+    """`hub:ID[:CONFIG]` or a shorthand -> (repo id, the config the spec names, if any)."""
     body = spec[len(HUB_PREFIX):] if spec.startswith(HUB_PREFIX) else spec
     repo, config = body, None
     head, sep, tail = body.rpartition(":")
     if sep and head and "/" not in tail:  # "org/name:config"; a bare "/local/folder" has no config
         repo, config = head, tail
+    corpus = known_corpus(repo) if repo else None
+    return (corpus.repo if corpus else repo), config
+
+
+def hub_repo(spec: str) -> str | None:
+    """The Hub dataset a corpus spec streams (`fineweb2` -> HuggingFaceFW/fineweb-2); None for
+    the embedded sample and local files, which are no Hub dataset."""
+    if not is_hub_spec(spec):
+        return None
+    return _repo_and_config(spec)[0] or None
+
+
+def parse_hub_spec(spec: str, lang: str) -> tuple[str, str | None]:
+    """`hub:ID[:CONFIG]` or a shorthand -> (repo id, config); known corpora get the language's config."""
+    repo, config = _repo_and_config(spec)
     if not repo:
         raise CorpusError(f"{spec!r}: name a dataset, e.g. hub:HuggingFaceFW/fineweb-2:swh_Latn")
     corpus = known_corpus(repo)
     if corpus is not None:
-        repo = corpus.repo
         if config is None:
             language = get_language(lang)
             config = getattr(language, corpus.config_field)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,12 +56,23 @@ def corpus_files(folder: Path) -> list[Path]:
     return files
 
 
+def _gzip_checked(lines: Iterator[bytes], path: Path) -> Iterator[bytes]:
+    """The file's lines; a truncated or damaged .gz (a copy cut short) names the file."""
+    try:
+        yield from lines
+    except gzip.BadGzipFile as e:
+        raise CorpusError(f"{path} is not a gzip file ({e}); if it holds plain text, drop the .gz from its name") from None
+    except (EOFError, zlib.error) as e:
+        raise CorpusError(f"{path} is not a complete gzip file ({e}); the copy may be cut short: fetch or "
+                          f"compress it again, and check it with `gzip -t {path}`") from None
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """(1-based line number, decoded line without newline); non-UTF-8 bytes raise NotUTF8Error."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     offset = 0
     with opener(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw in enumerate(_gzip_checked(f, path), start=1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:

@@ -20,11 +20,11 @@ def pick_engine(name: str) -> str:
         raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
     if name != "auto":
         return name
+    if importlib.util.find_spec("vllm") is None:  # cheap, and spares importing torch (2 s) to ask for a GPU
+        return "transformers"
     import torch
 
-    if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None:
-        return "vllm"
-    return "transformers"
+    return "vllm" if torch.cuda.is_available() else "transformers"
 
 
 def create_engine(engine: str = "auto", model: str = "smollm2-135m", *, load_weights: bool = True, **options) -> Engine:

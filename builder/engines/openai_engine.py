@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 from tqdm.auto import tqdm
 
+from ..redact import redact, redact_url
 from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
 from .prompt_tokens import continues_reply, count_text_tokens, cut_at_stop, encode_prompts, render_prompt, request_seed
 
@@ -57,7 +58,7 @@ class ServerUnreachable(EngineError):
 
     def __init__(self, url: str, reason: str):
         super().__init__(
-            f"cannot reach {url}: {reason}. Start the server there, or point base_url= "
+            f"cannot reach {redact_url(url)}: {reason}. Start the server there, or point base_url= "
             "(or $OPENAI_BASE_URL) at the one that serves the model"
         )
         self.url = url
@@ -166,7 +167,8 @@ class OpenAIEngine(Engine):
         self._reached = False
 
     def __repr__(self) -> str:  # the key is never part of it: it is not even stored
-        return f"OpenAIEngine(model={self.model_id!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
+        return (f"OpenAIEngine(model={self.model_id!r}, base_url={redact_url(self.base_url)!r}, "
+                f"concurrency={self.concurrency})")
 
     def count_tokens(self, text: str) -> int:
         if self._count is not None:
@@ -263,13 +265,14 @@ class OpenAIEngine(Engine):
             except _Retryable as exc:
                 if attempt == self.max_retries:
                     raise EngineError(
-                        f"{url} failed after {attempt + 1} attempts; last error: {exc}. Is the server "
+                        f"{redact_url(url)} failed after {attempt + 1} attempts; last error: {exc}. Is the server "
                         "running and reachable? Set base_url= (or $OPENAI_BASE_URL) and check its logs"
                     ) from None
                 delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
                 if exc.retry_after is not None:
                     delay = min(self.max_backoff, max(delay, exc.retry_after))
-                logger.warning("%s: %s; retry %d/%d in %.1f s", url, exc, attempt + 1, self.max_retries, delay)
+                logger.warning("%s: %s; retry %d/%d in %.1f s", redact_url(url), exc, attempt + 1, self.max_retries,
+                               delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -288,31 +291,37 @@ class OpenAIEngine(Engine):
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
         self._reached = True
         if response.status_code in RETRY_STATUS or response.status_code >= 500:
-            raise _Retryable(f"HTTP {response.status_code}: {_error_message(response)}", _retry_after(response))
+            raise _Retryable(f"HTTP {response.status_code}: {self._server_text(_error_message(response))}",
+                             _retry_after(response))
         if response.status_code >= 400:
             raise self._client_error(url, response)
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise EngineError(
-                f"{url} answered HTTP {response.status_code} with a body that is not JSON "
-                f"({response.text[:200]!r}); is base_url an OpenAI-compatible API?"
+                f"{redact_url(url)} answered HTTP {response.status_code} with a body that is not JSON "
+                f"({self._server_text(response.text[:200])!r}); is base_url an OpenAI-compatible API?"
             ) from None
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
-            raise EngineError(f"{url} answered JSON without a 'choices' list: {str(data)[:200]}")
+            raise EngineError(f"{redact_url(url)} answered JSON without a 'choices' list: "
+                              f"{self._server_text(str(data)[:200])}")
         return data
 
+    def _server_text(self, text: str) -> str:
+        """A server's words without credentials: a server may echo the request, headers and all."""
+        return redact(text, [os.environ.get(self.api_key_env)])
+
     def _client_error(self, url: str, response: httpx.Response) -> EngineError:
-        message = _error_message(response)
+        message = self._server_text(_error_message(response))
         status = response.status_code
         if status in (401, 403):
             return EngineError(
-                f"{url} refused the request (HTTP {status}: {message}); put the API key in "
+                f"{redact_url(url)} refused the request (HTTP {status}: {message}); put the API key in "
                 f"${self.api_key_env} (it is read from the environment only)"
             )
         if status == 404:
             return EngineError(
-                f"{url} answered 404 ({message}): check that the server serves model "
+                f"{redact_url(url)} answered 404 ({message}): check that the server serves model "
                 f"{self.model_id!r} and that base_url ends with the API root (e.g. /v1)"
             )
         if any(hint in message.lower() for hint in _TOO_LONG_HINTS):
@@ -320,7 +329,7 @@ class OpenAIEngine(Engine):
                 f"the server rejected a prompt as too long for {self.model_id!r}: {message}. Shorten "
                 "it, or pass tokenizer= and max_model_len= with truncate_prompt='left'"
             )
-        return EngineError(f"{url} rejected the request (HTTP {status}): {message}")
+        return EngineError(f"{redact_url(url)} rejected the request (HTTP {status}): {message}")
 
     # ----- one prompt, all its samples -----
 

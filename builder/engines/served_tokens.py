@@ -20,6 +20,8 @@ from typing import Callable
 
 import httpx
 
+from ..redact import redact, redact_url
+
 logger = logging.getLogger(__name__)
 
 TOKENIZER_HINT = "pass --tokenizer NAME_OR_PATH (the served model's Hub id, a local folder, or smollm2-135m)"
@@ -90,7 +92,8 @@ class ServerTokenCounter:
         body = {"model": self.model, "prompt": text, "add_special_tokens": False}
         response = self._client.post(self.url, json=body, headers=self._headers())
         if response.status_code != 200:
-            raise _NoTokenize(f"{self.url} answered HTTP {response.status_code}: {' '.join(response.text[:120].split())}")
+            said = redact(" ".join(response.text[:120].split()), [self._headers().get("Authorization")])
+            raise _NoTokenize(f"{redact_url(self.url)} answered HTTP {response.status_code}: {said}")
         try:
             data = response.json()
         except ValueError:

@@ -20,7 +20,7 @@ from ..cache import CachedModel, RequestCache
 from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
 from ..schema import GENERATED, PREPARED, REFINED
-from ..workdir import StageDir, alive_rows, read_shard
+from ..workdir import StageDir, alive_rows, empty_dataset, read_shard
 
 # (input features, output features) of each model stage
 STAGE_FEATURES = {"generate": (PREPARED, GENERATED), "refine": (GENERATED, REFINED)}
@@ -68,8 +68,11 @@ def map_shard(task: ShardTask, block, work_dir: str | Path) -> int:
     number of input rows that were still alive (not dropped)."""
     in_features, out_features = STAGE_FEATURES[task.stage]
     shard = read_shard(Path(task.source), in_features)
-    out = shard.map(block, batched=True, batch_size=None, features=out_features, keep_in_memory=True,
-                    new_fingerprint=f"{task.fingerprint}-{task.index}")
+    if len(shard):
+        out = shard.map(block, batched=True, batch_size=None, features=out_features, keep_in_memory=True,
+                        new_fingerprint=f"{task.fingerprint}-{task.index}")
+    else:  # `map` over no rows returns its input unchanged, with the input's columns
+        out = empty_dataset(out_features)
     StageDir(Path(work_dir), task.lang, task.stage, task.fingerprint).write(task.index, out)
     return alive_rows(shard)
 

@@ -40,10 +40,14 @@ def resample_weights(index: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     return per_group[:, dense]
 
 
-def percentile_interval(samples: np.ndarray, confidence: float) -> list[float] | None:
-    """The central `confidence` interval of the finite bootstrap values, or None if there are none."""
+def check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+def percentile_interval(samples: np.ndarray, confidence: float) -> list[float] | None:
+    """The central `confidence` interval of the finite bootstrap values, or None if there are none."""
+    check_confidence(confidence)
     samples = np.asarray(samples, dtype=float)
     samples = samples[np.isfinite(samples)]
     if samples.size == 0:

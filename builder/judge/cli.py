@@ -23,6 +23,7 @@ import sys
 import httpx
 
 from ..engines import EngineError
+from ..errors import guard, one_line
 from .aggregate import PARTIAL, RULES
 from .harness import SETTINGS, EngineSpec, EvalConfig, Harness
 from .prompts import FORMATS
@@ -156,12 +157,13 @@ def _summary_row(label: str, s: dict) -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    """The error's message on one line (library messages, e.g. transformers', span several)."""
-    return " ".join(str(error).split()) or type(error).__name__
+    return one_line(str(error)) or type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="x-instruction eval", description="Pairwise LLM-judge evaluation against a reference.")
     add_eval_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return run_eval(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    return guard("x-instruction eval", lambda: run_eval(args), verbose=args.verbose)

@@ -36,6 +36,7 @@ from ..lid import detect, matches
 from ..models import EMBEDDED_ALIASES
 from ..prompts import ANSWER
 from .aggregate import judge_pairs, pairwise_summary
+from .bootstrap import check_confidence
 from .fidelity import answer_language, language_fidelity
 from .judging import judge_params, pair_prompts, run_judge
 from .prompts import JUDGE_SYSTEM, PREFILLS, TRANSLATE_QUESTION, check_format, judge_template, translate_messages
@@ -73,6 +74,9 @@ class EngineSpec:
         # A base URL says where the model is served, so "auto" with one is the openai engine.
         engine = "openai" if self.engine == "auto" and self.base_url else pick_engine(self.engine)
         object.__setattr__(self, "engine", engine)
+        for name, flag in (("batch_size", "--batch-size"), ("concurrency", "--concurrency")):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)} ({flag})")
 
     def build(self) -> Engine:
         kind = self.engine
@@ -104,6 +108,20 @@ class EngineSpec:
         if local and not (self.base_url or os.environ.get("OPENAI_BASE_URL")):
             raise ValueError(f"{model_flag} {self.model} is a local folder; {engine_flag} openai sends names to a "
                              f"server: use {engine_flag} auto, or give {url_flag} of a server that serves that folder")
+
+
+# Numbers checked when the config is made, so a bad one fails before any model loads or any
+# request is sent: (field, its flag, lowest allowed value). None values mean "the default".
+LOWEST = (("samples", "--samples", 1), ("limit", "--limit", 1), ("answer_max_tokens", "--answer-max-tokens", 1),
+          ("answer_temperature", "--temperature", 0), ("judge_max_tokens", "--judge-max-tokens", 1),
+          ("judge_batch_size", "--judge-batch-size", 1), ("chunk_size", None, 1), ("n_boot", "--bootstrap", 1))
+
+
+def _check_lowest(config) -> None:
+    for name, flag, lowest in LOWEST:
+        value = getattr(config, name)
+        if value is not None and value < lowest:
+            raise ValueError(f"{name} must be >= {lowest}, got {value}" + (f" ({flag})" if flag else ""))
 
 
 @dataclasses.dataclass
@@ -144,8 +162,8 @@ class EvalConfig:
         check_format(self.judge_format)
         if self.reference is None and self.reference_answers is None:
             raise ValueError("give reference answers (--reference-answers FILE) or a reference model (--reference-model)")
-        if self.samples < 1:
-            raise ValueError(f"samples must be >= 1, got {self.samples}")
+        _check_lowest(self)
+        check_confidence(self.confidence)
         if self.samples > 1 and self.answer_temperature == 0:
             raise ValueError(f"samples={self.samples} needs a temperature > 0 (greedy samples are identical)")
         for role in ROLES:

@@ -133,8 +133,12 @@ def load_questions(source: str = EMBEDDED, split: str = "train", config: str | N
         questions = parse_question_file(embedded_questions_path(), "the embedded question set")
     elif os.path.isfile(source):
         questions = parse_question_file(source)
-    elif os.path.isdir(source) or (source.count("/") == 1 and not source.startswith((".", "/"))):
+    elif os.path.isdir(source) or _is_hub_id(source):
         questions = parse_questions(_load_dataset_rows(source, split, config), f"dataset {source}")
+    elif _looks_like_path(source):
+        # A mistyped file name must not become a Hub request (or a download of someone's dataset).
+        raise FileNotFoundError(f"question file {source!r} does not exist; check the path (or pass 'embedded', "
+                                "a dataset folder or a Hub dataset id org/name)")
     else:
         raise FileNotFoundError(
             f"question set {source!r} is neither 'embedded', an existing .jsonl/.json file, a dataset "
@@ -145,6 +149,31 @@ def load_questions(source: str = EMBEDDED, split: str = "train", config: str | N
             raise ValueError(f"limit must be >= 1, got {limit}")
         questions = questions[:limit]
     return questions
+
+
+# Suffixes of question files: `org/questions.jsonl` is a path, though it is also a valid repo id.
+FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".txt", ".gz", ".yaml", ".yml")
+
+
+def _file_like(source: str) -> bool:
+    return source.lower().endswith(FILE_SUFFIXES) or source.startswith((".", "/", "~"))
+
+
+def _looks_like_path(source: str) -> bool:
+    return _file_like(source) or os.sep in source or (os.altsep is not None and os.altsep in source)
+
+
+def _is_hub_id(source: str) -> bool:
+    """org/name that the Hub would accept and that does not look like a file name."""
+    from huggingface_hub.utils import validate_repo_id
+
+    if source.count("/") != 1 or _file_like(source):
+        return False
+    try:
+        validate_repo_id(source)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_dataset_rows(source: str, split: str, config: str | None) -> list[dict]:

@@ -7,24 +7,24 @@ import logging
 import sys
 from typing import Callable
 
+from ..errors import guard
+
 VERBOSE_FLAGS = ("-v", "--verbose")
 
 
 def run_script(prog: str, main: Callable, make_parser: Callable, argv: list[str] | None = None) -> int:
-    """`main(*parsed dataclasses)`; a ValueError/FileNotFoundError/KeyError (bad data, names or
-    options) becomes `<script>: error: <message>` and exit code 2. `-v`/`--verbose` logs debug
-    messages and shows the traceback instead."""
+    """`main(*parsed dataclasses)`; an error becomes `<script>: error: <message>` with exit code 2
+    for bad data, names or options and 1 for a failure of the environment (builder/errors.py).
+    `-v`/`--verbose` logs debug messages and shows the traceback instead."""
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = any(arg in VERBOSE_FLAGS for arg in argv)
     argv = [arg for arg in argv if arg not in VERBOSE_FLAGS]  # not a flag TRL's parser knows
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Our own info lines (skipped languages, the resolved model folder) are worth seeing by default.
     logging.getLogger("builder").setLevel(logging.DEBUG if verbose else logging.INFO)
-    try:
-        main(*make_parser().parse_args_and_config(args=argv))
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        if verbose:
-            raise
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    def body() -> int:
+        main(*make_parser().parse_args_and_config(args=argv))  # its trainer is for Python callers, not an exit code
+        return 0
+
+    return guard(prog, body, verbose=verbose)
