@@ -1,4 +1,4 @@
-"""A persistent per-request cache for model calls (DESIGN.md §5), shared by builder and eval.
+"""A persistent per-request cache for model calls, shared by builder and eval.
 
 Every request is keyed by (engine identity, prompt template hash, sampling parameters, prompt),
 so a rerun of the same command sends only the requests that never finished, and changing a

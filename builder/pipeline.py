@@ -1,4 +1,4 @@
-"""Runs the stages in order, with shards, resume and the yield funnel (DESIGN.md §1, §5).
+"""Runs the stages in order, with shards, resume and the yield funnel.
 
 prepare streams the corpus into shards; generate and refine map over those shards with
 `Dataset.map(batched=True)` and write a shard each; select and diversify are cheap and run on

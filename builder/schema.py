@@ -1,4 +1,4 @@
-"""Column types of every stage's output (DESIGN.md §3), as `datasets.Features`.
+"""Column types of every stage's output, as `datasets.Features`.
 
 Declaring them keeps Parquet shards written at different times (or by different workers)
 type-identical, even when a shard happens to hold only nulls in a column.

@@ -1,4 +1,4 @@
-"""Text generation behind one interface: transformers, vllm, openai (DESIGN.md §4)."""
+"""Text generation behind one interface: transformers, vllm, openai."""
 
 from __future__ import annotations
 

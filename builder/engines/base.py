@@ -1,4 +1,4 @@
-"""The one interface every text-generation backend implements (DESIGN.md §4).
+"""The one interface every text-generation backend implements.
 
 Batch in, batch out: a list of prompts (raw text or chat messages) and one `SamplingParams`
 in, one `Completion` per prompt out. Engines also keep running totals (`EngineStats`) so the
