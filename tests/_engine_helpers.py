@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -60,6 +61,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def judged_answers(prompt: str) -> tuple[str, str]:
+    """The two answers a pairwise judge prompt shows, in order (<answer1>, <answer2>)."""
+    first = re.search(r"<answer1>\n(.*?)\n</answer1>", prompt, re.S).group(1)
+    second = re.search(r"<answer2>\n(.*?)\n</answer2>", prompt, re.S).group(1)
+    return first, second
 
 
 # ----- a scripted OpenAI-style server for the failure cases -----

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _engine_helpers import free_port
+from _engine_helpers import free_port, judged_answers
 from builder.engines import pick_engine
 from builder.engines.base import Completion, Engine, EngineError
 from builder.judge.cli import add_eval_arguments, config_from_args, main
@@ -128,8 +128,7 @@ class RuleJudge(Engine):
         self.seen.extend(prompts)
         for messages in prompts:
             text = messages[1]["content"]
-            first = re.search(r"<answer1>\n(.*?)\n</answer1>", text, re.S).group(1)
-            second = re.search(r"<answer2>\n(.*?)\n</answer2>", text, re.S).group(1)
+            first, second = judged_answers(text)
             if self.position_bias:
                 scores = (9, 2)
             else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
+
+from _engine_helpers import judged_answers
 
 from builder.judge.aggregate import pairwise_summary
 from builder.judge.fidelity import language_fidelity
@@ -79,8 +80,7 @@ def test_pairwise_metric_with_a_judge_callable_asks_both_orders(pairwise):
         replies = []
         for messages in prompts:
             text = messages[-1]["content"]
-            first = re.search(r"<answer1>\n(.*?)\n</answer1>", text, re.S).group(1)
-            second = re.search(r"<answer2>\n(.*?)\n</answer2>", text, re.S).group(1)
+            first, second = judged_answers(text)
             good = lambda a: any(w in a for w in ("chlorophyll", "minutes", "7"))  # noqa: E731
             replies.append(s(9 if good(first) else 4, 9 if good(second) else 4))
         return replies
@@ -101,8 +101,7 @@ def test_pairwise_metric_judges_a_second_turn_with_its_conversation(pairwise):
         replies = []
         for messages in prompts:
             text = messages[-1]["content"]
-            first = re.search(r"<answer1>\n(.*?)\n</answer1>", text, re.S).group(1)
-            second = re.search(r"<answer2>\n(.*?)\n</answer2>", text, re.S).group(1)
+            first, second = judged_answers(text)
             replies.append(s(8, 2) if len(first) < len(second) else s(2, 8))
         return replies
 

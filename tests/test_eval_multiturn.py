@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from _engine_helpers import ChatServer
+from _engine_helpers import ChatServer, judged_answers
 from builder.judge.cli import main
 from builder.prompts import answer_prompt
 
@@ -31,8 +31,7 @@ def _reply_text(model: str, messages: list[dict]) -> str | None:
     if model == "translate-model":
         return "Swali: " + last.rsplit("\n\n", 1)[-1]
     if model == "judge-model":
-        first = re.search(r"<answer1>\n(.*?)\n</answer1>", last, re.S).group(1)
-        second = re.search(r"<answer2>\n(.*?)\n</answer2>", last, re.S).group(1)
+        first, second = judged_answers(last)
         score = lambda answer: 9 if "GOOD" in answer else 3  # noqa: E731
         return f"<score1>{score(first)}</score1> <score2>{score(second)}</score2>"
     return None

@@ -8,14 +8,13 @@ that contains "GOOD" higher, wherever it stands in the prompt, so the expected r
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("builder.engines.openai_engine", reason="the openai engine is not in this checkout yet")
 
-from _engine_helpers import ChatServer  # noqa: E402
+from _engine_helpers import ChatServer, judged_answers  # noqa: E402
 from builder.engines import create_engine  # noqa: E402
 from builder.judge.cli import main  # noqa: E402
 from builder.lid import detect, matches  # noqa: E402
@@ -32,8 +31,7 @@ def _reply(model: str, messages: list[dict]) -> str | None:
 
 
 def _judge(prompt: str) -> str:
-    first = re.search(r"<answer1>\n(.*?)\n</answer1>", prompt, re.S).group(1)
-    second = re.search(r"<answer2>\n(.*?)\n</answer2>", prompt, re.S).group(1)
+    first, second = judged_answers(prompt)
     if "[[tie]]" in prompt:  # verdict format
         verdict = "1" if "GOOD" in first and "GOOD" not in second else "2" if "GOOD" in second and "GOOD" not in first else "tie"
         return f"One answer explains the cause in Swahili.\n[[{verdict}]]"
