@@ -158,6 +158,10 @@ def run_build(args: argparse.Namespace) -> int:
 def run_languages(args: argparse.Namespace) -> int:
     from .languages import LANGUAGES
 
+    if args.all:
+        from .language_list import print_all_languages
+
+        return print_all_languages()
     for lang in LANGUAGES.values():
         print(f"{lang.code:4} {lang.name:12} {lang.script:5} fineweb-2: {lang.fineweb2 or '-':10} culturax: {lang.culturax or '-'}")
     return 0
@@ -175,6 +179,8 @@ def make_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=run_build)
 
     langs = sub.add_parser("languages", help="list the registered languages")
+    langs.add_argument("--all", action="store_true",
+                       help="every language --langs accepts (from Unicode CLDR), with the language-ID detectors that know it")
     langs.set_defaults(func=run_languages)
 
     push = sub.add_parser("push", help="push an export folder to the Hugging Face Hub")

@@ -133,6 +133,11 @@ def guard(prog: str, run: Callable[[], int | None], *, verbose: bool = False,
     `hints` adds a command's own advice to an error class (build: how to resume after EngineError)."""
     try:
         return run() or 0
+    except BrokenPipeError:
+        # The reader of our output went away (`x-instruction languages --all | head`): nothing to
+        # report; point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return RUNTIME
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - this is the top-level boundary
         if verbose:
             raise

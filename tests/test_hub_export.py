@@ -129,16 +129,17 @@ def test_a_language_registered_at_run_time_stays_a_language_on_rerender(tmp_path
     from builder.card import write_card
     from builder.languages import LANGUAGES, Language
 
-    monkeypatch.setitem(LANGUAGES, "gn", Language("gn", "Guarani", "Latn", "grn"))
-    build = synthetic_build(["sw", "gn"], rows=3)
+    # a private-use code (qaa-qtz): CLDR knows no such language, so only the card remembers it
+    monkeypatch.setitem(LANGUAGES, "qgn", Language("qgn", "Guarani (private use)", "Latn", "qgn"))
+    build = synthetic_build(["sw", "qgn"], rows=3)
     out = export_local(tmp_path / "x", build.configs, build.build_info)
-    monkeypatch.delitem(LANGUAGES, "gn")  # e.g. dataset_card/render.py in a fresh process
+    monkeypatch.delitem(LANGUAGES, "qgn")  # e.g. dataset_card/render.py in a fresh process
     write_card(out)
     meta = read_front_matter(out / "README.md")
     all_config = next(c for c in meta["configs"] if c["config_name"] == "all")
-    assert all_config["data_files"][0]["path"] == ["gn/train-*.parquet", "sw/train-*.parquet"]
-    assert meta["language"] == ["gn", "sw", "en"]
-    assert "| gn (`gn`) | 3 |" in (out / "README.md").read_text()
+    assert all_config["data_files"][0]["path"] == ["qgn/train-*.parquet", "sw/train-*.parquet"]
+    assert meta["language"] == ["qgn", "sw", "en"]
+    assert "| qgn (`qgn`) | 3 |" in (out / "README.md").read_text()
 
 
 def test_a_config_listed_in_the_card_without_its_folder_is_named(tmp_path):

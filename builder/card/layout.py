@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from ..languages import LANGUAGES
+from ..languages import ENGLISH, LANGUAGES, UnknownLanguageError, get_language
 
 ALL_CONFIG = "all"
 PLOTS_DIR = "plots"
@@ -44,7 +44,14 @@ def split_pattern(config: str, split: str) -> str:
 
 
 def is_language(name: str) -> bool:
-    return name in LANGUAGES
+    """A config named by a language's code: a registered one, or one derived from CLDR (`yo`,
+    `sr_Cyrl`) as `--langs` accepts it. Audit names (`candidates`) and English are not."""
+    if name in LANGUAGES:
+        return True
+    try:
+        return get_language(name).code == name != ENGLISH.code
+    except UnknownLanguageError:
+        return False
 
 
 def check_config_name(name: str) -> None:

@@ -32,6 +32,7 @@ dropped for its language again, so each reason describes the row itself.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 from collections import Counter
@@ -41,7 +42,7 @@ from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
 from ..corpus.meta_talk import meta_talk
 from ..engines.prompt_tokens import count_text_tokens
 from ..languages import get_language
-from ..lid import detect, matches
+from ..lid import covers, detect, matches
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ DROP_REASONS = (
 )
 OUTPUT_COLUMNS = ("id", "lang", "text", "source", "lid", "n_tokens", "dropped")
 # Scripts written without spaces between words: word shingles would be whole phrases.
-NO_SPACE_SCRIPTS = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hira", "Kana", "Tibt"})
+NO_SPACE_SCRIPTS = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Tibt"})
 # No tokenizer averages more characters per token than this on natural text (English on
 # SmolLM2 is ~5.5): a text longer than max_tokens * 32 characters is too long without
 # spending tokenizer time on a 1 MB page.
@@ -130,6 +131,15 @@ def token_counter(tokenizer) -> TokenCounter:
     return TokenCounter(tokenizer)
 
 
+@functools.lru_cache(maxsize=None)
+def _say_if_uncovered(language) -> None:
+    """Once per language: no installed detector can name it, so only its script is checked."""
+    if not covers(language.code):
+        logger.warning("%s (%s): no installed language-ID model knows this language; prepare trusts the "
+                       "corpus's label and checks only that the text is in %s script", language.code,
+                       language.name, language.script)
+
+
 class Prepare:
     """Batched `map` function: all input rows out, each with its `dropped` reason or None."""
 
@@ -146,6 +156,7 @@ class Prepare:
         self.count_tokens = count_tokens
         cfg = self.config
         self._char_shingles = self.language.script in NO_SPACE_SCRIPTS
+        _say_if_uncovered(self.language)
         # One set of permutations for every MinHash: creating them per row costs more than hashing.
         self._permutations = MinHash(cfg.num_perm, seed=cfg.minhash_seed).permutations
         # The index is the one state that grows with the corpus (with its kept rows): storing
