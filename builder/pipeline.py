@@ -319,7 +319,9 @@ class Pipeline:
             dropped = list(table["dropped"])
             if alive:
                 embedder = embedder or Embedder(c.embedder)
-                labels, kept = diversify([table["instruction"][i] for i in alive], [table["score"][i] for i in alive],
+                # Whole columns read once: indexing a lazy column row by row builds a Dataset per row.
+                instructions, scores = list(table["instruction"]), list(table["score"])
+                labels, kept = diversify([instructions[i] for i in alive], [scores[i] for i in alive],
                                          DiversifyConfig(target_size=c.target_size, embedder=c.embedder, seed=c.seed),
                                          embedder)
                 for i, label, keep in zip(alive, labels, kept):

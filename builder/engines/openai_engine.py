@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import os
 import random
 import socket
+import ssl
 import time
 import urllib.parse
 from typing import Any
@@ -385,7 +387,7 @@ class OpenAIEngine(Engine):
             bar.update(1)
             return result
 
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits, verify=_ssl_context()) as client:
             tasks = [asyncio.ensure_future(one(p)) for p in fitted]
             try:
                 results = await asyncio.gather(*tasks)
@@ -408,6 +410,14 @@ class OpenAIEngine(Engine):
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         return run_sync(self._agenerate(prompts, params))
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once per process: each `generate` call opens its own
+    client (its event loop is its own), and loading the CA bundle costs ~20 ms a client, a
+    third of a millisecond per request at the pipeline's chunk size (benchmarks/bench_throughput.py)."""
+    return httpx.create_ssl_context()
 
 
 def _choice_text(choice: dict) -> str:

@@ -1,0 +1,198 @@
+"""A model that costs nothing, behind the OpenAI-compatible HTTP interface: a benchmark tool.
+
+It answers `/v1/chat/completions`, `/v1/completions` and vLLM's `POST /tokenize` at once (or
+after `--latency` seconds), so a build run against it measures the pipeline's own work: prompt
+rendering, the request cache, `Dataset.map`, Parquet, the engine's HTTP client. Its replies are
+canned, not model output: never use it where a test claims something about model behaviour.
+
+Replies pass the builder's parsers:
+* a conversation (backward generation, rewrites) gets one English question per choice, made
+  distinct per prompt and choice so candidates are not duplicates of each other;
+* an evaluator prompt (it ends with the pre-filled "Score:") gets " N\\nReason: ...", N from
+  1 to 5 chosen by a hash of the prompt, so some pairs are refined in a second round.
+
+    python benchmarks/stub_server.py --port 8000 [--latency 0.05]
+
+From Python, `StubServer(latency=0.0)` runs it in a child process (`with StubServer() as s: s.url`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from fastapi import FastAPI, Request  # module level: FastAPI resolves the (string) annotations here
+from fastapi.responses import JSONResponse
+
+SCORE_PREFILL = "Score:"  # what builder/stages/refine.py pre-fills for the evaluator
+
+_OPENERS = ("What", "How", "Why", "Which", "When")
+_VERBS = ("are the main ideas behind", "do people usually think about", "should a student know about",
+          "has history shaped", "is the best way to explain", "do communities decide on")
+_TOPICS = ("freedom of movement", "fair trials", "mountain climbing", "public schools", "river trade",
+           "family rights", "local farming", "city markets", "ocean fishing", "national holidays",
+           "equal pay", "old temples", "rain seasons", "village councils", "spice routes", "free speech")
+_REASONS = ("the response answers the question directly", "the response is on topic but reads like web text",
+            "the response only loosely matches the question", "the response covers most of the question")
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def question(prompt_text: str, choice: int) -> str:
+    """An English question, distinct for each (prompt, choice)."""
+    h = _digest(f"{choice}\0{prompt_text}")
+    opener, verb = _OPENERS[h % len(_OPENERS)], _VERBS[(h >> 8) % len(_VERBS)]
+    topic, other = _TOPICS[(h >> 16) % len(_TOPICS)], _TOPICS[(h >> 24) % len(_TOPICS)]
+    return f"{opener} {verb} {topic} and {other}, case {h % 99991}?"
+
+
+def judgement(prompt_text: str) -> str:
+    h = _digest(prompt_text)
+    return f" {1 + h % 5}\nReason: {_REASONS[(h >> 8) % len(_REASONS)]}."
+
+
+def _is_evaluation(text: str) -> bool:
+    return text.rstrip().endswith(SCORE_PREFILL)
+
+
+def _reply_texts(prompt_text: str, n: int) -> list[str]:
+    if _is_evaluation(prompt_text):
+        return [judgement(prompt_text)] * n
+    return [question(prompt_text, k) for k in range(n)]
+
+
+def _usage(prompt_text: str, texts: list[str]) -> dict:
+    # ~4 characters a token: cheap, and enough for throughput bookkeeping on the client.
+    prompt_tokens, completion_tokens = len(prompt_text) // 4 + 1, sum(len(t) // 4 + 1 for t in texts)
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def create_app(latency: float = 0.0):
+    """The FastAPI app; `latency` seconds are awaited before each completion reply."""
+    app = FastAPI()
+    stats = {"completions": 0, "tokenize": 0}
+
+    async def wait():
+        if latency > 0:
+            await asyncio.sleep(latency)
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        messages = body.get("messages") or []
+        text = "\n".join(str(m.get("content", "")) for m in messages)
+        texts = _reply_texts(text, int(body.get("n") or 1))
+        await wait()
+        stats["completions"] += 1
+        choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                   for i, t in enumerate(texts)]
+        return JSONResponse({"id": "stub", "object": "chat.completion", "model": body.get("model"),
+                             "choices": choices, "usage": _usage(text, texts)})
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        body = await request.json()
+        text = str(body.get("prompt", ""))
+        texts = _reply_texts(text, int(body.get("n") or 1))
+        await wait()
+        stats["completions"] += 1
+        choices = [{"index": i, "text": t, "finish_reason": "stop"} for i, t in enumerate(texts)]
+        return JSONResponse({"id": "stub", "object": "text_completion", "model": body.get("model"),
+                             "choices": choices, "usage": _usage(text, texts)})
+
+    @app.post("/tokenize")
+    async def tokenize(request: Request):
+        body = await request.json()
+        text = body.get("prompt")
+        if text is None:  # vLLM also takes chat messages
+            text = "\n".join(str(m.get("content", "")) for m in body.get("messages") or [])
+        # One token per 4 bytes of UTF-8: a stand-in count, not a real tokenizer's.
+        tokens = list(range(max(1, len(str(text).encode("utf-8")) // 4)))
+        stats["tokenize"] += 1
+        return JSONResponse({"tokens": tokens, "count": len(tokens), "max_model_len": 8192})
+
+    @app.get("/stats")
+    async def get_stats():
+        return stats
+
+    @app.get("/health")
+    async def health():
+        return {"ok": True}
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StubServer:
+    """The stub in a child process (its CPU time is then apart from the caller's)."""
+
+    def __init__(self, latency: float = 0.0, port: int | None = None):
+        self.latency = latency
+        self.port = port or free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.url = self.root + "/v1"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "StubServer":
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--port", str(self.port),
+                                         "--latency", str(self.latency)], env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"stub server exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(self.root + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError(f"stub server did not answer on {self.root} within 60 s")
+
+    def stats(self) -> dict:
+        return httpx.get(self.root + "/stats", timeout=5).json()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used (Linux /proc)."""
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each completion reply")
+    args = parser.parse_args()
+    uvicorn.run(create_app(args.latency), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
