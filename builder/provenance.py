@@ -1,7 +1,7 @@
 """What a published dataset may say about where it was built.
 
 An export is meant to be pushed: its rows (`source.corpus`, `meta`), `build_info.json` and
-card must not carry the builder's home folder layout (`/home/alice/crawl/sw.jsonl`) nor a
+card must not carry the builder's home folder layout (an absolute `crawl/sw.jsonl` under a home folder) nor a
 password in a server URL. Local paths are published relative to the folder the build ran in,
 or as a bare file name when they lie outside it; the exact values stay in the work dir's own
 `build_info.json` (see Pipeline._finish).
