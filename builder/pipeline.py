@@ -399,12 +399,12 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
 
 def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
     """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
-    from .export_dir import check_output_dir
     from .preflight import check_build_start
     from .quality import check_rater
 
-    check_build_start(config)  # folders, Hub repo and token, packages: before any model loads
-    check_output_dir(config.output_dir, config.overwrite)  # before hours of model time, not after
+    # folders (an output dir holding files no export wrote included), Hub repo and token,
+    # packages: before any model loads, not after hours of model time
+    check_build_start(config)
     result = Pipeline(config, engines).run()
     check_rater(result.build_info["quality"], config.min_rater_auc)
     if not any(len(d) for d in result.languages.values()):

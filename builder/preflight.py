@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from .config import BuildConfig
+from .export_dir import check_output_dir as check_export_target
 
 RAY_HINT = "--executor ray needs Ray, which is not installed: pip install 'x-instruction[ray]' (or use --executor local)"
 
@@ -26,6 +27,7 @@ def check_build_start(config: BuildConfig, *, export: bool = True) -> None:
     check_work_dir(Path(config.work_dir))
     if export:
         check_output_dir(Path(config.output_dir))
+        check_export_target(config.output_dir, config.overwrite)  # files the builder did not write
         if config.push_to_hub:
             check_push(config.push_to_hub)
 
