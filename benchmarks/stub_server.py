@@ -11,7 +11,10 @@ Replies pass the builder's parsers:
 * an evaluator prompt (it ends with the pre-filled "Score:") gets " N\\nReason: ...", N from
   1 to 5 chosen by a hash of the prompt, so some pairs are refined in a second round.
 
-    python benchmarks/stub_server.py --port 8000 [--latency 0.05]
+    python benchmarks/stub_server.py --port 8000 [--latency 0.05] [--die-after N]
+
+`--die-after N` kills the server (SIGKILL, no goodbye) when completion request N+1 arrives:
+a server lost in the middle of a build, at a point that is the same on every run.
 
 From Python, `StubServer(latency=0.0)` runs it in a child process (`with StubServer() as s: s.url`).
 """
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,12 +81,16 @@ def _usage(prompt_text: str, texts: list[str]) -> dict:
             "total_tokens": prompt_tokens + completion_tokens}
 
 
-def create_app(latency: float = 0.0):
+def create_app(latency: float = 0.0, die_after: int | None = None):
     """The FastAPI app; `latency` seconds are awaited before each completion reply."""
     app = FastAPI()
     stats = {"completions": 0, "tokenize": 0}
+    arrived = [0]
 
     async def wait():
+        arrived[0] += 1
+        if die_after is not None and arrived[0] > die_after:
+            os.kill(os.getpid(), signal.SIGKILL)
         if latency > 0:
             await asyncio.sleep(latency)
 
@@ -141,8 +149,9 @@ def free_port() -> int:
 class StubServer:
     """The stub in a child process (its CPU time is then apart from the caller's)."""
 
-    def __init__(self, latency: float = 0.0, port: int | None = None):
+    def __init__(self, latency: float = 0.0, port: int | None = None, die_after: int | None = None):
         self.latency = latency
+        self.die_after = die_after
         self.port = port or free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         self.url = self.root + "/v1"
@@ -151,7 +160,9 @@ class StubServer:
     def __enter__(self) -> "StubServer":
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--port", str(self.port),
-                                         "--latency", str(self.latency)], env=env,
+                                         "--latency", str(self.latency)]
+                                        + ([] if self.die_after is None else ["--die-after", str(self.die_after)]),
+                                        env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -190,8 +201,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each completion reply")
+    parser.add_argument("--die-after", type=int, default=None, help="be killed when completion request N+1 arrives")
     args = parser.parse_args()
-    uvicorn.run(create_app(args.latency), host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(args.latency, args.die_after), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Writes retry on "database is locked" with backoff, on top of SQLite's own busy t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -102,20 +103,28 @@ class RequestCache:
         try:
             return json.loads(value)
         except json.JSONDecodeError as err:
-            logger.warning("request cache %s: entry %s is not valid JSON (%s); treating it as a miss",
-                           self.path, key[:16], err)
+            self._damaged(key, err)
             return None
+
+    def _damaged(self, key: str, err: Exception) -> None:
+        logger.warning("request cache %s: entry %s is not valid JSON (%s); treating it as a miss",
+                       self.path, key[:16], err)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         keys = list(dict.fromkeys(keys))
         found: dict[str, Any] = {}
+        loads = json.loads
         for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._with_retries(
                 lambda db: db.execute(f"SELECT key, value FROM requests WHERE key IN ({marks})", chunk).fetchall()
             )
-            found.update((k, value) for k, v in rows if (value := self._decode(k, v)) is not None)
+            for k, v in rows:  # decoded inline: this loop is the cost of a cached rerun
+                try:
+                    found[k] = loads(v)
+                except json.JSONDecodeError as err:
+                    self._damaged(k, err)
         return found
 
     def put(self, key: str, value: Any) -> None:
@@ -155,6 +164,15 @@ def request_key(engine: Engine, template_hash: str, params: SamplingParams, prom
     return stable_hash(engine.identity(), template_hash, params.to_dict(), prompt_key(prompt))
 
 
+def request_keys(engine: Engine, template_hash: str, params: SamplingParams, prompts: list[Prompt]) -> list[str]:
+    """`request_key` of each prompt, the same strings, with the parts the prompts share encoded
+    once: the JSON of [a, b, c, d] is that of [a, b, c] without its "]", then ", ", d's, "]"."""
+    head = json.dumps([engine.identity(), template_hash, params.to_dict()], ensure_ascii=False, sort_keys=True,
+                      default=str)[:-1] + ", "
+    sha256, dumps = hashlib.sha256, json.dumps
+    return [sha256(f"{head}{dumps(prompt_key(p), ensure_ascii=False)}]".encode("utf-8")).hexdigest() for p in prompts]
+
+
 def cached_generate(
     engine: Engine,
     prompts: list[Prompt],
@@ -172,23 +190,24 @@ def cached_generate(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    keys = [request_key(engine, template_hash, params, p) for p in prompts]
+    keys = request_keys(engine, template_hash, params, prompts)
     found = cache.get_many(keys) if cache is not None else {}
     results: dict[str, Completion] = {k: Completion.from_dict(v) for k, v in found.items()}
     todo = list(dict.fromkeys(k for k in keys if k not in results))
     by_key = dict(zip(keys, prompts))
     if todo and found:
         logger.info("%s: %d of %d requests cached, generating %d", desc or "generate", len(keys) - len(todo), len(keys), len(todo))
-    bar = tqdm(total=len(todo), desc=desc or f"generate ({engine.name})", unit="request", disable=len(todo) < 2, leave=False)
-    for start in range(0, len(todo), chunk_size):
-        chunk = todo[start : start + chunk_size]
-        completions = engine.generate([by_key[k] for k in chunk], params)
-        fresh = dict(zip(chunk, completions))
-        results.update(fresh)
-        if cache is not None:
-            cache.put_many({k: c.to_dict() for k, c in fresh.items()})
-        bar.update(len(chunk))
-    bar.close()
+    # `with`: a failed request closes the bar now, not at exit below the error report.
+    with tqdm(total=len(todo), desc=desc or f"generate ({engine.name})", unit="request", disable=len(todo) < 2,
+              leave=False) as bar:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            completions = engine.generate([by_key[k] for k in chunk], params)
+            fresh = dict(zip(chunk, completions))
+            results.update(fresh)
+            if cache is not None:
+                cache.put_many({k: c.to_dict() for k, c in fresh.items()})
+            bar.update(len(chunk))
     return [results[k] for k in keys]
 
 

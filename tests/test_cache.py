@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.cache import RequestCache, cached_generate, request_key
+from builder.cache import RequestCache, cached_generate, request_key, request_keys
 from builder.engines.base import Completion, Engine, SamplingParams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,38 @@ def test_keys_change_with_engine_params_template_and_prompt(tiny_engine):
     assert base != request_key(tiny_engine, "t1", SamplingParams(max_new_tokens=5), "hello")
     assert base != request_key(tiny_engine, "t1", PARAMS, "hello!")
     assert base != request_key(tiny_engine, "t1", PARAMS, [{"role": "user", "content": "hello"}])
+
+
+class _NamedEngine(Engine):
+    """An engine that is only an identity: what cache keys are made of."""
+
+    name = "openai"
+
+    def _generate(self, prompts, params):
+        raise AssertionError("not called")
+
+
+def test_batched_keys_are_the_keys_existing_caches_hold():
+    """`request_keys` (one call per chunk) gives exactly `request_key`'s strings, which earlier
+    work directories' caches are keyed by: a resumed build must find them."""
+    engine = _NamedEngine("smollm2-135m")
+    sampled = SamplingParams(max_new_tokens=48, temperature=0.7, top_p=0.95, n=4, stop=["\n"])
+    prompts = ["hello", "ŝalom — habari \"quoted\"", [{"role": "user", "content": "नमस्ते"}],
+               [{"role": "system", "content": "s"}, {"role": "assistant", "content": "Score:"}]]
+    for params in (PARAMS, sampled):
+        assert request_keys(engine, "abc123", params, prompts) == [request_key(engine, "abc123", params, p)
+                                                                   for p in prompts]
+    # Pinned: a change to the key's encoding would silently orphan every existing cache.
+    assert request_key(engine, "abc123", PARAMS, "hello") == (
+        "0f3a9752e2c1231de55ac48fca89ae163fc39ab024d84d488d2c32d0c9c1db98")
+
+
+def test_completion_to_dict_is_dataclasses_asdict():
+    import dataclasses
+
+    completion = Completion(["a", "b"], ["stop", "length"], 3, 4, truncated=True)
+    assert completion.to_dict() == dataclasses.asdict(completion)
+    assert Completion.from_dict(completion.to_dict()) == completion
 
 
 def test_cached_generate_sends_only_misses_and_returns_the_same(tmp_path, tiny_engine):

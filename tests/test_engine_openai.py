@@ -257,6 +257,87 @@ def test_works_from_inside_a_running_event_loop():
     assert engine.stats.calls == 2 and engine.stats.completion_tokens == 6
 
 
+class PortCountingServer:
+    """An HTTP/1.1 keep-alive server (aiohttp's) that answers every completion with "ok" and
+    records the client port of each request: one port per connection the client opened."""
+
+    def __init__(self):
+        import threading
+
+        self.ports: list[int] = []
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    async def _reply(self, request):
+        from aiohttp import web
+
+        self.ports.append(request.transport.get_extra_info("peername")[1])
+        await asyncio.sleep(0.05)  # so the requests of one call overlap
+        return web.json_response(completion_body(["ok"]))
+
+    def _serve(self):
+        from aiohttp import web
+
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._reply)
+        self.runner = web.AppRunner(app)
+        self.loop.run_until_complete(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/v1"
+        self._ready.set()
+        self.loop.run_forever()
+
+    def __enter__(self):
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def test_connections_are_kept_from_one_call_to_the_next():
+    """The pipeline calls generate() once per chunk: the connections of one call serve the next
+    (a client per call would open `concurrency` new ones every time)."""
+    with PortCountingServer() as server:
+        engine = fast_engine(server.url, concurrency=2)
+        for _ in range(3):
+            assert [c.text for c in engine.generate([CHAT] * 4, GREEDY)] == ["ok"] * 4
+        engine.close()
+    assert len(server.ports) == 12 and len(set(server.ports)) == 2
+
+
+def test_an_engine_works_after_close_fork_and_pickle():
+    """close() ends the engine's loop thread and a later call starts another; a forked child (a
+    worker process) and an unpickled copy open their own connections instead of the parent's."""
+    import os
+    import pickle
+
+    with ScriptedServer([Reply(200, completion_body(["ok"]))]) as server:
+        engine = fast_engine(server.url)
+        assert engine.generate([CHAT], GREEDY)[0].text == "ok"
+        thread = engine._loop.thread
+        engine.close()
+        assert not thread.is_alive()
+        assert engine.generate([CHAT], GREEDY)[0].text == "ok"
+        pid = os.fork()
+        if pid == 0:  # the child: exit code 0 only if its own call succeeds
+            code = 1
+            try:
+                code = 0 if engine.generate([CHAT] * 3, GREEDY)[0].text == "ok" else 1
+            finally:
+                os._exit(code)
+        assert os.waitpid(pid, 0)[1] == 0
+        copy = pickle.loads(pickle.dumps(engine))
+        assert copy.generate([CHAT], GREEDY)[0].text == engine.generate([CHAT], GREEDY)[0].text == "ok"
+    assert len(server.requests) == 7
+
+
 def test_empty_prompt_list_sends_nothing():
     url = f"http://127.0.0.1:{free_port()}/v1"
     assert fast_engine(url, max_retries=0).generate([], GREEDY) == []

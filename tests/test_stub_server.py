@@ -6,6 +6,8 @@ anything about a model's behaviour."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +19,8 @@ sys.path.insert(0, str(BENCHMARKS))
 from bench_throughput import write_corpus  # noqa: E402
 from builder.cli import main  # noqa: E402
 from stub_server import StubServer  # noqa: E402
+
+ROOT = BENCHMARKS.parent
 
 
 def _build(tmp_path: Path, url: str) -> int:
@@ -52,3 +56,53 @@ def test_tiny_build_through_the_stub_sends_the_expected_requests(tmp_path):
     assert second["completions"] == first["completions"]  # the rerun sent nothing
     published = [datasets.load_dataset(str(tmp_path / "out"), lang, split="train") for lang in ("sw", "fi")]
     assert sum(len(d) for d in published) > 0
+
+
+def _cli_build(tmp_path: Path, url: str) -> subprocess.CompletedProcess:
+    """The build command, as a user runs it, in its own process. A shard is 8 rows and a request
+    chunk 4 prompts (--batch-size 1), so a shard can be cut off with a chunk of it cached."""
+    cmd = [sys.executable, "-m", "builder.cli", "build", "--corpus", str(tmp_path / "corpus"), "--langs", "sw,fi",
+           "--engine", "openai", "--base-url", url, "--model", "smollm2-135m", "--min-relevance", "0",
+           "--shard-size", "8", "--batch-size", "1", "--work-dir", str(tmp_path / "work"),
+           "--output-dir", str(tmp_path / "out"), "--overwrite"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _shards(work: Path) -> dict[str, int]:
+    return {str(p.relative_to(work)): p.stat().st_mtime_ns for p in work.glob("*/*/*.parquet")}
+
+
+def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_path):
+    """The model server is killed in the middle of generate: the build ends with the engine's
+    one-line error (exit 1, no traceback) once its retries are spent; the same command, with the
+    server back, resumes: finished shards are not rewritten and cached answers are not asked again."""
+    write_corpus(tmp_path / "corpus", ["sw", "fi"], 32)  # 16 texts a language: two shards each
+    answered = 12  # the server is killed when request 13 arrives: in the second shard
+    with StubServer(die_after=answered) as stub:
+        port = stub.port
+        first = _cli_build(tmp_path, stub.url)
+    err = first.stderr
+    assert first.returncode == 1, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("x-instruction: error:")]
+    assert len(errors) == 1 and "failed after" in errors[0] and f"127.0.0.1:{port}" in errors[0], err
+    assert err.splitlines()[-1] == ("Finished shards and cached requests are kept; "
+                                    "run the same command again to resume."), err[-600:]
+    kept = _shards(tmp_path / "work")
+    assert any("generate-" in name for name in kept), kept  # a generate shard had finished
+
+    with StubServer(port=port) as stub:  # the server is back where it was
+        rerun = _cli_build(tmp_path, stub.url)
+        assert rerun.returncode == 0, rerun.stderr
+        sent = stub.stats()["completions"]
+    assert all(_shards(tmp_path / "work")[name] == mtime for name, mtime in kept.items())  # not redone
+    info = json.loads((tmp_path / "work" / "build_info.json").read_text())
+    hits = info["engine_stats"]["cache_hits"]
+    assert sent == info["engine_stats"]["calls"] and hits > 0
+    # What a cold build sends (the test above checks it is exactly this): each request once. The
+    # rerun saves what the first run had answered, and nothing more can be saved.
+    candidates = datasets.load_dataset(str(tmp_path / "out"), "candidates", split="train")
+    controls = sum(q["rater"]["pairs"] for q in info["quality"].values())
+    cold = sum(1 for r in candidates if r["candidates"]) + sum(len(r["judgements"]) for r in candidates) + controls
+    assert cold - answered <= sent < cold

@@ -88,7 +88,10 @@ class Completion:
         return self.texts[0]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # What dataclasses.asdict gives, without its recursive deep copy (one per cached request).
+        return {"texts": list(self.texts), "finish_reasons": list(self.finish_reasons),
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "truncated": self.truncated}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Completion":
