@@ -167,7 +167,7 @@ def run_one(args) -> dict:
             engine = OpenAIEngine("smollm2-135m", base_url=stub.url, concurrency=args.concurrency, progress=False)
             timers.reset()
             cpu_before, start = stub.cpu_seconds(), time.perf_counter()
-            profiler = cProfile.Profile() if args.profile and run == "first" else None
+            profiler = cProfile.Profile() if args.profile and run == args.profile_run else None
             with (profiler or contextlib.nullcontext()):
                 result = build(config, engines={"smollm2-135m": engine})
             wall = time.perf_counter() - start
@@ -219,7 +219,7 @@ def report(f: dict) -> None:
 
 
 def print_profile(path: str, top: int) -> None:
-    print(f"\n== cProfile of the first run, top {top} by cumulative time ({path})")
+    print(f"\n== cProfile, top {top} by cumulative time ({path})")
     pstats.Stats(path).strip_dirs().sort_stats("cumulative").print_stats(top)
 
 
@@ -239,6 +239,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16,
                         help="the build's --batch-size (requests go out batch_size x 4 per engine call)")
     parser.add_argument("--profile", default=None, help="cProfile the first run of each size into this file")
+    parser.add_argument("--profile-run", choices=("first", "rerun"), default="first",
+                        help="which of the two builds --profile records")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # a child: one size
     args = parser.parse_args()
@@ -251,7 +253,8 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", str(size), "--langs", args.langs, "--latency", str(args.latency),
                "--concurrency", str(args.concurrency), "--tokenizer", args.tokenizer,
                "--min-relevance", str(args.min_relevance), "--relevance-encoder", args.relevance_encoder,
-               "--shard-size", str(args.shard_size), "--batch-size", str(args.batch_size)] + (["--profile", args.profile] if args.profile else [])
+               "--shard-size", str(args.shard_size), "--batch-size", str(args.batch_size)] + (
+                   ["--profile", args.profile, "--profile-run", args.profile_run] if args.profile else [])
         out = subprocess.run(cmd, capture_output=True, text=True)
         line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
         if out.returncode or not line:

@@ -70,6 +70,12 @@ HELP = {
     "private": "create the Hub repo as private",
     "dry_run": "run a pilot on a few documents and print the projected cost of the full run",
     "pilot_docs": "documents per language in the --dry-run pilot",
+    "project_kept": "--dry-run: also project the run that keeps this many pairs per language before clustering "
+                    "(the paper: 32000), from the pilot's pairs kept per document read",
+    "project_tokens_per_s": "--dry-run: the prompt + generated tokens/s your model servers sustain together, to project "
+                            "the model's time (an assumption you supply: measure your own fleet)",
+    "pipeline_requests_per_s": "--dry-run: the pipeline's own ceiling in model requests/s, set against the model's time "
+                               "(default: measured with benchmarks/bench_throughput.py on 2 CPU cores)",
     "executor": "where generate and refine run: local (this process) or ray (Ray Data actors; see README)",
     "data_parallel": "engine processes on this machine, one per GPU, each over contiguous shards (no Ray)",
     "ray_address": "Ray cluster to join (e.g. auto, ray://head:10001); default: RAY_ADDRESS or a new local cluster",

@@ -22,6 +22,12 @@ EMBEDDED_DEMO_DOCS = 2
 
 EXECUTORS = ("local", "ray")
 
+# The pipeline's own ceiling in model requests/s (a model that costs nothing), which --dry-run
+# sets against the model's time: end-to-end requests/s of the 100k-text build in
+# `python benchmarks/bench_throughput.py --texts 10000,100000 --relevance-encoder free` on 2 CPU
+# cores shared with other work (load ~4); an idle machine does better, so this leans cautious.
+PIPELINE_REQUESTS_PER_S = 211.0
+
 
 @dataclasses.dataclass
 class BuildConfig:
@@ -71,6 +77,9 @@ class BuildConfig:
     private: bool = False
     dry_run: bool = False
     pilot_docs: Annotated[int, Field(ge=1)] = 3
+    project_kept: Annotated[int | None, Field(ge=1)] = None  # --dry-run: also project this many pairs per language
+    project_tokens_per_s: Annotated[float | None, Field(gt=0)] = None  # --dry-run: the serving fleet's tokens/s (assumed)
+    pipeline_requests_per_s: Annotated[float, Field(gt=0)] = PIPELINE_REQUESTS_PER_S  # --dry-run
     # how the model stages run (builder/executors); none of these changes a row
     executor: str = "local"  # local | ray
     data_parallel: Annotated[int, Field(ge=1)] = 1  # engine processes on this machine, one per GPU

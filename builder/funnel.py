@@ -26,6 +26,12 @@ class Funnel:
                                                  "dropped": dict(here.most_common())})
         self.dropped.setdefault(lang, Counter()).update(here)
 
+    def restore(self, lang: str, entry: dict) -> None:
+        """One language's counts as `to_dict()[lang]` gave them (a build read back from the work dir)."""
+        self.rows_in[lang] = entry["rows_in"]
+        self.stages[lang] = [dict(stage) for stage in entry["stages"]]
+        self.dropped[lang] = Counter(entry["dropped"])
+
     def rows_out(self, lang: str) -> int:
         return self.stages[lang][-1]["out"] if self.stages.get(lang) else 0
 

@@ -201,7 +201,9 @@ def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = Tr
         info = json.dumps(build_info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
         (staging / BUILD_INFO_FILE).write_text(info + "\n", encoding="utf-8")
         layout = Layout.scan(staging, names=list(configs))
-        write_card(staging, repo_id=build_info.get("repo_id"), plots=card, body=card, layout=layout)
+        # Plots whose data is unchanged are copied from the export being replaced, not redrawn.
+        write_card(staging, repo_id=build_info.get("repo_id"), plots=card, body=card, layout=layout,
+                   reuse_plots=output_dir)
     return Path(output_dir)
 
 

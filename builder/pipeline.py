@@ -1,10 +1,11 @@
 """Runs the stages in order, with shards, resume and the yield funnel.
 
 prepare streams the corpus into shards; generate and refine map over those shards with
-`Dataset.map(batched=True)` and write a shard each; select and diversify are cheap and run on
-the whole language every time. Model calls go through one request cache, so a rerun after a
-kill (same command) skips finished shards, answers finished requests from the cache and ends
-with the same rows as an uninterrupted run.
+`Dataset.map(batched=True)` and write a shard each; relevance, select and diversify run on the
+whole language, and their result is kept (builder/final_stage.py), so a rerun whose refine
+shards and settings are unchanged reads it back. Model calls go through one request cache, so a
+rerun after a kill (same command) skips finished shards, answers finished requests from the
+cache and ends with the same rows as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ from .relevance import CachedEncoder
 from .provenance import public_rows, public_settings
 from .redact import redact_url
 from .schema import DIVERSIFIED, GENERATED, PREPARED, PUBLISHED, REFINED
-from .stages.diversify import DiversifyConfig, Embedder, diversify
+from .stages.diversify import DiversifyConfig, Embedder, diversify_checkpointed
 from .stages.generate import GenerateConfig
 from .stages.refine import RefineConfig
 from .stages.relevance import rank_shards
 from .stages.select import Select, SelectConfig
-from .workdir import StageDir, alive_rows, fingerprint, read_shard, read_stage
+from .final_stage import FinalStage, final_fingerprint
+from .workdir import StageDir, fingerprint, read_stage, shard_alive_rows
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ class Pipeline:
         self.quality: dict[str, dict] = {}  # per language: the relevance gate's (and rater's) AUC
         # Embeddings for ranking candidates and for relevance, kept in the work dir (builder/relevance.py).
         self.encoder = CachedEncoder(config.relevance_encoder, self.work / "embeddings.sqlite")
+        self.diversified = 0  # rows diversify clustered in this process (not read back from the work dir)
 
     # -- settings that decide each stage's output ------------------------------------------
     def _fingerprints(self, lang: str) -> dict[str, str]:
@@ -215,11 +218,6 @@ class Pipeline:
         prepared = {lang: self.prepare(lang, fps[lang]["prepare"]) for lang in c.langs}
         self._timed("prepare", start)
 
-        tables: dict[str, Dataset] = {}
-        for lang in c.langs:
-            tables[lang] = read_stage(prepared[lang], PREPARED)
-            self.funnel.record(lang, "prepare", [None] * len(tables[lang]), tables[lang]["dropped"])
-
         for lang in c.langs:  # settings errors (no seed pairs, ...) now, not inside a worker later
             make_block(c, "generate", lang, self.models.generator)
         generated = self._model_stage("generate", prepared, fps, PREPARED)
@@ -228,13 +226,21 @@ class Pipeline:
                   for lang in c.langs}
         self._timed("relevance", start)
         refined = self._model_stage("refine", ranked, fps, GENERATED)
+        finals = {lang: FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang])) for lang in c.langs}
+        if all(final.ready() for final in finals.values()):  # an unchanged rerun: read the last tables back
+            return self._finish(self._read_finals(finals))
+
+        tables: dict[str, Dataset] = {}
         for lang in c.langs:
-            before = tables[lang]["dropped"]
+            # Columns as lists (a slice): iterating a lazy column formats it row by row.
+            tables[lang] = read_stage(prepared[lang], PREPARED)
+            self.funnel.record(lang, "prepare", [None] * len(tables[lang]), tables[lang]["dropped"][:])
+            before = tables[lang]["dropped"][:]
             tables[lang] = read_stage(generated[lang], GENERATED)
-            self.funnel.record(lang, "generate", before, tables[lang]["dropped"])
-            before = tables[lang]["dropped"]
+            after = tables[lang]["dropped"][:]
+            self.funnel.record(lang, "generate", before, after)
             tables[lang] = read_stage(refined[lang], REFINED)
-            self.funnel.record(lang, "refine", before, tables[lang]["dropped"])
+            self.funnel.record(lang, "refine", after, tables[lang]["dropped"][:])
 
         start = time.perf_counter()
         tables = self._relevance(tables, fps)
@@ -245,18 +251,37 @@ class Pipeline:
 
         start = time.perf_counter()
         for lang in c.langs:
-            before = tables[lang]["dropped"]
+            before = tables[lang]["dropped"][:]
             select = Select(lang, SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance))
             tables[lang] = tables[lang].map(select, batched=True,
                                             keep_in_memory=True,
                                             new_fingerprint=f"select-{fps[lang]['refine']}-{c.min_relevance}")
-            self.funnel.record(lang, "select", before, tables[lang]["dropped"])
+            self.funnel.record(lang, "select", before, tables[lang]["dropped"][:])
         self._timed("select", start)
 
         start = time.perf_counter()
         tables = self._diversify(tables)
         self._timed("diversify", start)
+        funnel = self.funnel.to_dict()
+        for lang, final in finals.items():
+            final.save(tables[lang], funnel[lang], self.quality.get(lang, {}))
         return self._finish(tables)
+
+    def _final_fp(self, refined: list[Path], fps: dict) -> str:
+        """What decides a language's last table (builder/final_stage.py): the refine shards and
+        the settings of relevance, the rater's controls, select and diversify."""
+        c = self.config
+        return final_fingerprint(refined, fps["refine"], self._relevance_fp(fps), c.accept_score, c.min_relevance,
+                                 c.target_size, c.embedder, c.seed, distributed(c))
+
+    def _read_finals(self, finals: dict) -> dict[str, Dataset]:
+        start = time.perf_counter()
+        tables = {}
+        for lang, final in finals.items():
+            tables[lang], funnel, self.quality[lang] = final.load()
+            self.funnel.restore(lang, funnel)
+        self._timed("final (read back)", start)
+        return tables
 
     def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
         """Hand the shards a previous run did not finish to the executor; return every output shard."""
@@ -266,7 +291,7 @@ class Pipeline:
             stage = StageDir(self.work, lang, name, fps[lang][name])
             outputs[lang] = [stage.shard(i) for i in range(len(inputs[lang]))]
             for index, path in enumerate(inputs[lang]):
-                alive = alive_rows(read_shard(path, in_features))
+                alive = shard_alive_rows(path, in_features)
                 total += alive
                 if stage.has(index):
                     finished += alive
@@ -312,23 +337,30 @@ class Pipeline:
         c = self.config
         embedder = None
         out = {}
+
+        def load_embedder() -> Embedder:  # loaded once, and only when some language's inputs are new
+            nonlocal embedder
+            embedder = embedder or Embedder(c.embedder)
+            return embedder
+
         for lang in tqdm(c.langs, desc="diversify", unit="lang"):
             table = tables[lang]
-            alive = [i for i, d in enumerate(table["dropped"]) if d is None]
+            dropped = table["dropped"][:]
+            alive = [i for i, d in enumerate(dropped) if d is None]
             clusters = [-1] * len(table)
-            dropped = list(table["dropped"])
+            before = list(dropped)
             if alive:
-                embedder = embedder or Embedder(c.embedder)
-                # Whole columns read once: indexing a lazy column row by row builds a Dataset per row.
-                instructions, scores = list(table["instruction"]), list(table["score"])
-                labels, kept = diversify([instructions[i] for i in alive], [scores[i] for i in alive],
-                                         DiversifyConfig(target_size=c.target_size, embedder=c.embedder, seed=c.seed),
-                                         embedder)
+                # Whole columns read once, as slices: a lazy column indexed or iterated row by row
+                # formats one row at a time.
+                instructions, scores = table["instruction"][:], table["score"][:]
+                labels, kept, ran = diversify_checkpointed(
+                    self.work, lang, [instructions[i] for i in alive], [scores[i] for i in alive],
+                    DiversifyConfig(target_size=c.target_size, embedder=c.embedder, seed=c.seed), load_embedder)
+                self.diversified += len(alive) if ran else 0
                 for i, label, keep in zip(alive, labels, kept):
                     clusters[i] = label
                     if not keep:
                         dropped[i] = "cluster_duplicate"
-            before = table["dropped"]
             table = table.remove_columns(["dropped"]).add_column("dropped", dropped).add_column("cluster", clusters)
             out[lang] = table.cast(DIVERSIFIED)
             self.funnel.record(lang, "diversify", before, dropped)
@@ -347,15 +379,11 @@ class Pipeline:
     def _finish(self, tables: dict[str, Dataset]) -> BuildResult:
         c = self.config
         meta = self._meta()
-        published = {}
-        for lang, table in tables.items():
-            rows = table.filter(lambda d: d is None, input_columns="dropped", keep_in_memory=True)
-            rows = rows.sort("id")  # a stable order, whatever order shards finished in
-            published[lang] = Dataset.from_dict(
-                {**{k: rows[k] for k in PUBLISHED if k != "meta"}, "meta": [meta] * len(rows)}, features=PUBLISHED)
+        published = {lang: _published_rows(table, meta) for lang, table in tables.items()}
         audit = datasets.concatenate_datasets(list(tables.values())) if tables else Dataset.from_dict({})
         gen = self.models.generator.identity()
-        local_only = ("work_dir", "output_dir", "dry_run", "overwrite")  # where and how, not what was built
+        local_only = ("work_dir", "output_dir", "dry_run", "overwrite",  # where and how, not what was built
+                      "project_kept", "project_tokens_per_s", "pipeline_requests_per_s")
         settings = {**{k: v for k, v in c.to_dict().items() if k not in local_only},
                     "model": gen["model"], "model_revision": gen["revision"], "engine": gen["engine"],
                     "evaluator_model": self.models.evaluator.identity()["model"],
@@ -369,6 +397,7 @@ class Pipeline:
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "quality": self.quality,
             "relevance_encoder": {"name": c.relevance_encoder, "texts_embedded": self.encoder.encoded},
+            "diversify": {"embedder": c.embedder, "texts_embedded": self.diversified},
         }
         # The exact provenance (absolute corpus and model paths) stays in the work dir; what is
         # published names local files relative to where the build ran (builder/provenance.py).
@@ -377,6 +406,24 @@ class Pipeline:
         published = {lang: public_rows(ds) for lang, ds in published.items()}
         info = {**info, "settings": public_settings(info["settings"])}
         return BuildResult(published, public_rows(audit), self.funnel, info)
+
+
+def _published_rows(table: Dataset, meta: dict) -> Dataset:
+    """The rows no stage dropped, sorted by id (a stable order, whatever order shards finished
+    in), with PUBLISHED's columns and `meta` on every row. In Arrow: row by row in Python this
+    is a cost that grows with every published row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = table.with_format("arrow")[:]  # the rows as they stand (an indices mapping applied)
+    data = data.filter(pc.is_null(data["dropped"]))
+    data = data.take(pc.sort_indices(data, sort_keys=[("id", "ascending")]))
+    schema = PUBLISHED.arrow_schema
+    columns = [data[k].cast(schema.field(k).type) for k in PUBLISHED if k != "meta"]
+    columns.append(pa.array([meta] * data.num_rows, type=schema.field("meta").type))
+    # A fingerprint from the input's: without one, `Dataset()` hashes every row.
+    return Dataset(pa.Table.from_arrays(columns, schema=schema),
+                   fingerprint=fingerprint(table._fingerprint, "published", meta))
 
 
 def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:

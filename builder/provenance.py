@@ -63,7 +63,8 @@ def public_rows(dataset):
     def public(batch):
         return {c: [_public_struct(c, v, memo) for v in batch[c]] for c in columns}
 
-    changed = any(_public_struct(c, v, memo) != v for c in columns for v in dataset[c])
+    # A slice of each column: iterating a lazy column formats it row by row.
+    changed = any(_public_struct(c, v, memo) != v for c in columns for v in dataset[c][:])
     if not changed:
         return dataset
     return dataset.map(public, batched=True, features=dataset.features, keep_in_memory=True,

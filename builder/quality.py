@@ -27,8 +27,9 @@ class QualityGateError(RuntimeError):
 
 def rater_controls(model, lang: str, table, config: RefineConfig, seed: int, sample: int = CONTROL_PAIRS) -> dict:
     """Score mismatched pairs with the rater; report its AUC and mean score on matched and mismatched."""
-    rows = [i for i, d in enumerate(table["dropped"]) if d is None]
-    judgements, instructions, outputs = table["judgements"], table["instruction"], table["output"]
+    rows = [i for i, d in enumerate(table["dropped"][:]) if d is None]
+    # Whole columns read once, as slices: indexing a lazy column row by row builds a Dataset per row.
+    judgements, instructions, outputs = (table[c][:] for c in ("judgements", "instruction", "output"))
     matched = [judgements[i][0]["score"] for i in rows if judgements[i]]
     if len(rows) < 2:
         return {"pairs": len(rows), "auc": None, "note": NOT_ENOUGH_ROWS}

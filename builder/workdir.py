@@ -26,14 +26,14 @@ import pyarrow.parquet as pq
 from datasets import Dataset, Features
 
 from .engines.base import stable_hash
-from .schema import GENERATED, PREPARED, REFINED
+from .schema import DIVERSIFIED, GENERATED, PREPARED, REFINED
 
 logger = logging.getLogger(__name__)
 
 DONE = "_DONE"
 CHECKSUM_SUFFIX = ".sha256"
 CORRUPT_SUFFIX = ".corrupt"
-OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED}
+OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED, "final": DIVERSIFIED}
 
 
 class CorruptShardError(ValueError):
@@ -164,7 +164,18 @@ class StageDir:
 
 def alive_rows(dataset: Dataset) -> int:
     """Rows no stage has dropped yet (what the model stages work on and their bars count)."""
-    return sum(1 for d in dataset["dropped"] if d is None)
+    return dataset["dropped"][:].count(None)  # a slice: iterating a lazy column formats row by row
+
+
+def shard_alive_rows(path: Path, features: Features) -> int:
+    """alive_rows of a shard, verified like read_shard, reading only its `dropped` column."""
+    _verify_or_raise(Path(path), features)
+    return pq.read_table(path, columns=["dropped"]).column("dropped").null_count
+
+
+def recorded_checksums(paths: list[Path]) -> list[str]:
+    """The sha256 recorded beside each shard (checked whenever the shard was found or read)."""
+    return [checksum_path(Path(p)).read_text(encoding="ascii").strip() for p in paths]
 
 
 def empty_dataset(features: Features) -> Dataset:
@@ -172,22 +183,34 @@ def empty_dataset(features: Features) -> Dataset:
     return Dataset.from_dict({name: [] for name in features}, features=features)
 
 
-def _read_verified(path: Path, features: Features) -> pa.Table:
-    path = Path(path)
+def _verify_or_raise(path: Path, features: Features) -> None:
     if not verify_shard(path, features):
         raise CorruptShardError(f"work dir shard {path} is missing or corrupt (moved aside if it was there); "
                                 "run the same command again to redo it")
+
+
+def _read_verified(path: Path, features: Features) -> pa.Table:
+    path = Path(path)
+    _verify_or_raise(path, features)
     table = pq.read_table(path)
     if table.schema.names != list(features):  # same columns in another order (a stage that rebuilt some)
         table = table.select(list(features))
     return table.cast(features.arrow_schema)
 
 
+def _content_fingerprint(paths: list[Path], features: Features) -> str:
+    """A Dataset fingerprint from the shards' recorded checksums (verified just before): without
+    one, `Dataset()` hashes the whole table, a cost that grows with the data."""
+    return stable_hash("shards", recorded_checksums(paths), str(features))[:16]
+
+
 def read_shard(path: Path, features: Features) -> Dataset:
-    return Dataset(_read_verified(path, features))
+    table = _read_verified(path, features)
+    return Dataset(table, fingerprint=_content_fingerprint([path], features))
 
 
 def read_stage(paths: list[Path], features: Features) -> Dataset:
     if not paths:
         return empty_dataset(features)
-    return Dataset(pa.concat_tables([_read_verified(p, features) for p in paths]))
+    table = pa.concat_tables([_read_verified(p, features) for p in paths])
+    return Dataset(table, fingerprint=_content_fingerprint(paths, features))

@@ -152,17 +152,3 @@ def test_yaml_config_with_cli_override(tmp_path):
     yaml_file.write_text("roundz: 3\n")
     with pytest.raises(ValueError, match="unknown option.*roundz"):
         config_from_args(make_parser().parse_args(["build", "--config", str(yaml_file)]))
-
-
-def test_dry_run_projects_the_full_run_from_a_pilot(tmp_path):
-    from builder.dry_run import dry_run
-
-    engine = ScriptedEngine(writer_and_judge)
-    report = dry_run(_config(tmp_path, max_docs=10, pilot_docs=2), engines={"scripted": engine})
-    lines = report.splitlines()
-    assert lines[0].startswith("dry run: 4 documents in 2 language(s)")
-    assert "full run: 20 documents" in report
-    # the pilot's calls, scaled by 20 / 4 documents
-    pilot_calls = engine.stats.calls
-    assert f"projected: {pilot_calls * 5:,} model calls" in report
-    assert not (tmp_path / "out").exists()  # a dry run exports nothing

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, Layout, configs_yaml, dataset_infos
 from .metadata import card_context, card_metadata
-from .plots import funnel_chart, length_histogram, relevance_chart, verb_chart
+from .plots import draw, funnel_chart, length_histogram, relevance_chart, verb_chart
 from .stats import funnels, language_stats
 from .verbs import top_verbs
 
@@ -57,19 +57,25 @@ def _relevance_by_lang(layout: Layout) -> dict:
     return {lang: (np.array(kept), np.array(gone)) for lang, (kept, gone) in out.items()}
 
 
-def _write_plots(root: Path, stats, funnel_by_lang, verbs, layout=None, threshold=None) -> dict:
+def _write_plots(root: Path, stats, funnel_by_lang, verbs, layout=None, threshold=None, reuse=None) -> dict:
+    """Draw the plots into `root/plots/`; one whose data has not changed is copied from the
+    folder `reuse` (an earlier export's plots) instead of drawn again."""
     folder = root / PLOTS_DIR
     folder.mkdir(exist_ok=True)
     plots = {"lengths": {}}
+
+    def place(plot, name: str, *args) -> str:
+        return draw(plot, folder / name, *args, reuse=reuse).relative_to(root).as_posix()
+
     for code, s in stats.items():
-        plots["lengths"][code] = length_histogram(s, folder / f"lengths-{code}.png").relative_to(root).as_posix()
+        plots["lengths"][code] = place(length_histogram, f"lengths-{code}.png", s)
     if funnel_by_lang:
-        plots["funnel"] = funnel_chart(funnel_by_lang, folder / "funnel.png").relative_to(root).as_posix()
+        plots["funnel"] = place(funnel_chart, "funnel.png", funnel_by_lang)
     if verbs.verbs:
-        plots["verbs"] = verb_chart(verbs, folder / "verbs.png").relative_to(root).as_posix()
+        plots["verbs"] = place(verb_chart, "verbs.png", verbs)
     relevance = _relevance_by_lang(layout) if layout is not None else {}
     if relevance:
-        plots["relevance"] = relevance_chart(relevance, threshold, folder / "relevance.png").relative_to(root).as_posix()
+        plots["relevance"] = place(relevance_chart, "relevance.png", relevance, threshold)
     written = {root / p for p in [*plots["lengths"].values(), plots.get("funnel"), plots.get("verbs"),
                                   plots.get("relevance")] if p}
     for stale in folder.glob("*.png"):  # a language or a chart that is no longer there
@@ -89,13 +95,15 @@ def _existing_plots(root: Path, stats) -> dict:
 
 
 def render_card(root: str | Path, *, repo_id: str | None = None, plots: bool = True,
-                body: bool = True, layout: Layout | None = None) -> str:
+                body: bool = True, layout: Layout | None = None, reuse_plots: str | Path | None = None) -> str:
     """The README.md text for the export in `root`; with `plots`, (re)draw `plots/*.png` too.
 
     `body=False` gives the YAML metadata and a one-line body (what `export_local(card=False)`
-    writes so that the folder still loads by config name).
+    writes so that the folder still loads by config name). A plot whose data is unchanged is
+    copied from the export folder `reuse_plots` (default: `root` itself) instead of redrawn.
     """
     root = Path(root)
+    reuse = Path(reuse_plots if reuse_plots is not None else root) / PLOTS_DIR
     layout = layout or Layout.scan(root)
     build_info = read_build_info(root)
     configs = configs_yaml(layout)
@@ -110,7 +118,7 @@ def render_card(root: str | Path, *, repo_id: str | None = None, plots: bool = T
                     for text in layout.read(code, ["instruction"])["instruction"].to_pylist()]
     verbs = top_verbs(instructions)
     threshold = (build_info.get("settings") or {}).get("min_relevance")
-    figures = _write_plots(root, stats, funnel_by_lang, verbs, layout, threshold) if plots else \
+    figures = _write_plots(root, stats, funnel_by_lang, verbs, layout, threshold, reuse) if plots else \
         _existing_plots(root, stats)
     context = card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, infos, repo_id)
     import jinja2
@@ -121,10 +129,10 @@ def render_card(root: str | Path, *, repo_id: str | None = None, plots: bool = T
 
 
 def write_card(root: str | Path, *, repo_id: str | None = None, plots: bool = True, body: bool = True,
-               layout: Layout | None = None) -> Path:
+               layout: Layout | None = None, reuse_plots: str | Path | None = None) -> Path:
     """Render the card of the export in `root` and write it to `root/README.md`."""
     root = Path(root)
-    text = render_card(root, repo_id=repo_id, plots=plots, body=body, layout=layout)
+    text = render_card(root, repo_id=repo_id, plots=plots, body=body, layout=layout, reuse_plots=reuse_plots)
     path = root / CARD_FILE
     path.write_text(text, encoding="utf-8")
     return path

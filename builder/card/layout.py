@@ -10,6 +10,7 @@ A folder is the same thing on disk and on the Hub, which is what makes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -48,6 +49,14 @@ def is_language(name: str) -> bool:
     `sr_Cyrl`) as `--langs` accepts it. Audit names (`candidates`) and English are not."""
     if name in LANGUAGES:
         return True
+    return _is_derived_language(name, len(LANGUAGES))
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_derived_language(name: str, registered: int) -> bool:
+    """Cached, since an unknown name (`candidates`) costs a fuzzy search of every known code;
+    `registered` (how many languages are registered) is part of the key because registering
+    one can change the answer."""
     try:
         return get_language(name).code == name != ENGLISH.code
     except UnknownLanguageError:

@@ -3,10 +3,19 @@
 Drawn with `matplotlib.figure.Figure` (no pyplot state, so it is safe in a library and in
 threads). PNGs are written without the "Software" tag, so the same data gives the same bytes
 whatever matplotlib version drew them, and a re-export does not re-upload unchanged plots.
+
+Each PNG carries a hash of the data it was drawn from (a text chunk, `DATA_KEY`), so `draw`
+can copy a plot from an earlier export instead of drawing it again (drawing is most of a
+card's time) when its data has not changed.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import pickle
+import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +28,58 @@ _KEPT, _OTHER = "#3b7dd8", "#c8c8c8"
 _PALETTE = ["#e4572e", "#f3a712", "#a8c686", "#669bbc", "#8e6c8a", "#29335c", "#b07156", "#5b8e7d"]
 
 
+DATA_KEY = "X-Instruction data"  # PNG text chunk: the hash of what the plot was drawn from
+
+
+@functools.cache
+def _drawing_code() -> str:
+    """This module's source and matplotlib's version: a change to either redraws every plot."""
+    import matplotlib
+
+    return hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()
+
+
+def data_key(plot, args: tuple) -> str:
+    """The hash of a plot's inputs. Equal inputs pickle to equal bytes (numpy arrays included);
+    inputs that merely look alike may not, which only costs a redraw."""
+    return hashlib.sha256(pickle.dumps((plot.__name__, args, _drawing_code()), protocol=4)).hexdigest()
+
+
+def png_text(path: Path) -> dict[str, str]:
+    """The tEXt chunks of a PNG (they come before the image data); {} for anything else."""
+    data = Path(path).read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return {}
+    out, pos = {}, 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            break
+        if kind == b"tEXt":
+            keyword, _, text = data[pos + 8:pos + 8 + length].partition(b"\0")
+            out[keyword.decode("latin-1")] = text.decode("latin-1")
+        pos += 12 + length
+    return out
+
+
+def draw(plot, path: Path, *args, reuse: Path | None = None) -> Path:
+    """`plot(*args, path)`, unless the folder `reuse` (an earlier export's plots) holds a file of
+    the same name drawn from the same data: then that file is copied (the same bytes)."""
+    key = data_key(plot, args)
+    earlier = Path(reuse) / path.name if reuse is not None else None
+    if earlier is not None and earlier.is_file() and png_text(earlier).get(DATA_KEY) == key:
+        if earlier.resolve() != Path(path).resolve():
+            shutil.copy2(earlier, path)  # its time too: an unchanged plot looks unchanged
+        return path
+    return plot(*args, path, key=key)
+
+
+def _save(fig, path: Path, key: str | None) -> Path:
+    metadata = {**_PNG["metadata"], **({DATA_KEY: key} if key else {})}
+    fig.savefig(path, **{**_PNG, "metadata": metadata})
+    return path
+
+
 def _figure(width: float, height: float):
     try:
         from matplotlib.figure import Figure
@@ -27,7 +88,7 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def length_histogram(stats: LanguageStats, path: Path) -> Path:
+def length_histogram(stats: LanguageStats, path: Path, key: str | None = None) -> Path:
     """Instruction and response length (characters) of one language, side by side."""
     fig = _figure(8, 2.8)
     axes = fig.subplots(1, 2)
@@ -39,11 +100,10 @@ def length_histogram(stats: LanguageStats, path: Path) -> Path:
         ax.set_title(f"{stats.code}: {what} length, mean {lengths.mean() if lengths.size else 0:.0f}")
         ax.set_xlabel("characters")
         ax.set_ylabel("rows")
-    fig.savefig(path, **_PNG)
-    return path
+    return _save(fig, path, key)
 
 
-def funnel_chart(funnels: dict[str, Funnel], path: Path) -> Path:
+def funnel_chart(funnels: dict[str, Funnel], path: Path, key: str | None = None) -> Path:
     """Per language: the rows kept and each drop reason, as one stacked bar of the input rows."""
     codes = sorted(funnels)
     reasons = sorted({r for f in funnels.values() for r in f.dropped},
@@ -63,11 +123,10 @@ def funnel_chart(funnels: dict[str, Funnel], path: Path) -> Path:
     ax.set_xlabel("input rows")
     ax.set_title("Yield funnel: kept rows and drop reasons per language")
     fig.legend(loc="outside lower center", ncols=min(3, len(reasons) + 1), fontsize="small")
-    fig.savefig(path, **_PNG)
-    return path
+    return _save(fig, path, key)
 
 
-def verb_chart(summary: VerbSummary, path: Path) -> Path:
+def verb_chart(summary: VerbSummary, path: Path, key: str | None = None) -> Path:
     """Top verbs as bars split into their top objects (the paper's sunburst, flattened)."""
     fig = _figure(8, 0.35 * max(len(summary.verbs), 1) + 1.4)
     ax = fig.subplots()
@@ -84,11 +143,10 @@ def verb_chart(summary: VerbSummary, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("instructions (segments: top objects; grey: other objects or none)")
     ax.set_title(f"Top {len(summary.verbs)} instruction verbs ({summary.parsed_pct} of instructions parsed)")
-    fig.savefig(path, **_PNG)
-    return path
+    return _save(fig, path, key)
 
 
-def relevance_chart(relevance: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, path: Path) -> Path:
+def relevance_chart(relevance: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, path: Path, key: str | None = None) -> Path:
     """Per language: the relevance of every scored pair (builder/relevance.py), kept pairs in
     colour and dropped ones in grey, with the off_topic threshold as a dashed line."""
     codes = sorted(relevance)
@@ -108,5 +166,4 @@ def relevance_chart(relevance: dict[str, tuple[np.ndarray, np.ndarray]], thresho
     ax.set_xlabel("relevance (share of mismatched pairings less alike; 0.5 = unrelated)")
     ax.set_title("Cross-lingual relevance of the scored pairs")
     fig.legend(loc="outside lower center", ncols=3, fontsize="small")
-    fig.savefig(path, **_PNG)
-    return path
+    return _save(fig, path, key)

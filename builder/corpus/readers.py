@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 from ..languages import get_language
 from . import embedded
@@ -66,12 +67,20 @@ def read_corpus(
     return itertools.islice(rows, limit) if limit is not None else rows
 
 
-def corpus_files_read(spec: str, lang: str, *, lang_column: str | None = None) -> list[str]:
-    """The local files `lang` reads from `spec` (none for the embedded sample and Hub datasets):
-    part of what decides the prepared rows, so the build's fingerprint includes it."""
+def corpus_files_read(spec: str, lang: str, *, lang_column: str | None = None) -> list[tuple[str, int, int]]:
+    """The local files `lang` reads from `spec` (none for the embedded sample and Hub datasets),
+    each with its size and modification time: part of what decides the prepared rows, so the
+    build's fingerprint includes it, and a file edited in place is prepared again on the next run
+    (size and mtime, as make and rsync judge a change, instead of hashing a large corpus)."""
     if spec == "embedded" or is_hub_spec(spec):
         return []
-    return [str(f.path) for f in select_files(spec, get_language(lang).code, lang_column=lang_column).files]
+    files = select_files(spec, get_language(lang).code, lang_column=lang_column).files
+    return [(str(f.path), *_size_and_mtime(Path(f.path))) for f in files]
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _rows(spec: str, code: str, text_column: str | None, split: str, column: LanguageColumn | None) -> Iterator[dict]:

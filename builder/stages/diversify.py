@@ -6,12 +6,20 @@ pair nearest the centroid), so near-identical instructions do not crowd out rare
 language has no more kept pairs than the target size, every pair is kept and k-means still
 labels them, with k = the number of pairs divided by `min_cluster_size` (at least 1) so the
 cluster column stays meaningful for the card's statistics.
+
+`diversify_checkpointed` keeps a language's result in the work dir as
+`{lang}/diversify-{fp}/shard-00000.parquet` (cluster and kept flag per input row), where the
+fingerprint hashes exactly what diversify reads (the instructions, their scores and the
+config): a rerun with the same inputs reads it back without loading the embedder, and any
+change upstream that alters an instruction or a score redoes the clustering.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -83,6 +91,33 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
     kept[pick_per_cluster(labels, centroids, vectors, scores)] = True
     top_up(kept, labels, centroids, vectors, scores, config.target_size)
     return [int(x) for x in labels], kept.tolist()
+
+
+def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig) -> str:
+    from ..workdir import fingerprint
+
+    return fingerprint("diversify", dataclasses.asdict(config), instructions, scores)
+
+
+def diversify_checkpointed(work: Path, lang: str, instructions: list[str], scores: list[int],
+                           config: DiversifyConfig, embedder: Callable[[], Embedder]) -> tuple[list[int], list[bool], bool]:
+    """diversify's (clusters, kept) for one language, read back from the work dir when these
+    inputs were clustered before; the last item says whether it ran now. `embedder` is called
+    only when it runs."""
+    from datasets import Dataset, Features, Value
+
+    from ..workdir import StageDir, read_shard
+
+    features = Features({"cluster": Value("int64"), "kept": Value("bool")})
+    stage = StageDir(work, lang, "diversify", diversify_fingerprint(instructions, scores, config))
+    ran = not (stage.complete and stage.intact())
+    if ran:
+        stage.reset()
+        labels, kept = diversify(instructions, scores, config, embedder())
+        stage.write(0, Dataset.from_dict({"cluster": labels, "kept": kept}, features=features))
+        stage.mark_complete()
+    table = read_shard(stage.shard(0), features).data.table
+    return table.column("cluster").to_pylist(), table.column("kept").to_pylist(), ran
 
 
 def top_up(kept: np.ndarray, labels: np.ndarray, centroids: np.ndarray, vectors: np.ndarray,

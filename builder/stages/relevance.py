@@ -32,18 +32,19 @@ def add_relevance(table: Dataset, work: Path, lang: str, fp: str, encoder: Calla
     stage = StageDir(work, lang, "relevance", fp)
     if not (stage.complete and stage.intact()):
         stage.reset()
-        alive = [d is None for d in table["dropped"]]
-        instructions = [q if keep else None for q, keep in zip(table["instruction"], alive)]
-        outputs = [r if keep else None for r, keep in zip(table["output"], alive)]
+        # Columns as lists (slices): iterating a lazy column formats it row by row.
+        alive = [d is None for d in table["dropped"][:]]
+        instructions = [q if keep else None for q, keep in zip(table["instruction"][:], alive)]
+        outputs = [r if keep else None for r, keep in zip(table["output"][:], alive)]
         relevance, report = score_pairs(encoder(), instructions, outputs, seed=seed) if any(alive) else \
             ([None] * len(table), {"pairs": 0, "auc": None, "note": "no pairs"})
-        stage.write(0, Dataset.from_dict({"id": table["id"], "relevance": relevance}, features=SCORES))
+        stage.write(0, Dataset.from_dict({"id": table["id"][:], "relevance": relevance}, features=SCORES))
         (stage.path / "report.json").write_text(json.dumps(report, sort_keys=True), encoding="utf-8")
         stage.mark_complete()
     scores = read_shard(stage.shard(0), SCORES)
-    by_id = dict(zip(scores["id"], scores["relevance"]))
+    by_id = dict(zip(scores["id"][:], scores["relevance"][:]))
     report = json.loads((stage.path / "report.json").read_text(encoding="utf-8"))
-    column = [by_id.get(i) for i in table["id"]]
+    column = [by_id.get(i) for i in table["id"][:]]
     return table.add_column("relevance", column).cast(RELEVANT), report
 
 
@@ -58,8 +59,8 @@ def rank_shards(paths: list[Path], work: Path, lang: str, fp: str, encoder: Enco
         if stage.has(index):
             continue
         table = read_shard(path, GENERATED)
-        ranked = rank_candidates(encoder, list(table["candidates"]), list(table["text"]))
-        first = [c[0] if c else q for c, q in zip(ranked, table["instruction"])]
+        ranked = rank_candidates(encoder, table["candidates"][:], table["text"][:])
+        first = [c[0] if c else q for c, q in zip(ranked, table["instruction"][:])]
         table = table.remove_columns(["candidates", "instruction"]).add_column("candidates", ranked) \
             .add_column("instruction", first).cast(GENERATED)
         stage.write(index, table)
