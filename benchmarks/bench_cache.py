@@ -1,4 +1,4 @@
-"""The request cache (builder/cache.py) at scale: batched lookups per second and file size.
+"""The request cache (builder/engines/cache.py) at scale: batched lookups per second and file size.
 
     python benchmarks/bench_cache.py                     # 100k and 1M entries
     python benchmarks/bench_cache.py --entries 100000 --batch 64,500
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builder.cache import RequestCache  # noqa: E402
+from builder.engines.cache import RequestCache  # noqa: E402
 from builder.engines.base import Completion  # noqa: E402
 
 

@@ -72,7 +72,7 @@ def bench_batch_sizes(model_dir: Path, prompts: list, max_new_tokens: int, batch
 
 
 def bench_load() -> None:
-    from builder import models
+    from builder.engines import models
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-engines-cache-"))
     previous = os.environ.get("X_INSTRUCTION_CACHE")
@@ -127,7 +127,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from builder.models import embedded_model_dir
+    from builder.engines.models import embedded_model_dir
 
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     print(f"transformers engine, embedded SmolLM2-135M-Instruct, CPU ({torch.get_num_threads()} threads), "

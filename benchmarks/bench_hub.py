@@ -49,8 +49,9 @@ def main() -> int:
     from datasets import load_dataset
     from datasets.utils import disable_progress_bars
 
-    from builder.card import render_card
-    from builder.hub import export_local, push
+    from builder.publish.card import render_card
+    from builder.publish.export import export_local
+    from builder.publish.push import push
     from builder.languages import PAPER_LANGUAGES
     from tests._hub_fixture import synthetic_build
 

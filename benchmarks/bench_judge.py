@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builder.cache import RequestCache, cached_generate  # noqa: E402
+from builder.engines.cache import RequestCache, cached_generate  # noqa: E402
 from builder.engines import SamplingParams, create_engine  # noqa: E402
 from builder.judge.aggregate import pairwise_summary  # noqa: E402
 from builder.judge.judging import judge_params, pair_prompts, run_judge  # noqa: E402

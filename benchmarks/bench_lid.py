@@ -1,6 +1,6 @@
 """Which language-ID detector should prepare, the judge and the training callback use?
-Accuracy and texts/s of each installed detector (builder/lid_detectors.py) and of the builder's
-own `builder.lid.detect` + `matches`, on long texts and on their first 60 characters.
+Accuracy and texts/s of each installed detector (builder/languages/detectors.py) and of the builder's
+own `builder.languages.lid.detect` + `matches`, on long texts and on their first 60 characters.
 
     python benchmarks/bench_lid.py                 # every installed detector, both text sets
     python benchmarks/bench_lid.py --misses        # also list each wrong answer
@@ -14,7 +14,7 @@ detector shares on long corpus texts are the corpus's `noise` rows (navigation m
 English), there to be dropped as the wrong language: calling them English is right. Long texts are cut at prepare's
 `lid_chars` (1,000 characters), as prepare reads them. A raw detector is right when its answer
 is one of the language's accepted codes (`Language.lid_codes`: Indonesian accepts `ms`).
-`builder.lid` rows count `matches() is True` as right; "undecided" counts `None` answers
+`builder.languages.lid` rows count `matches() is True` as right; "undecided" counts `None` answers
 (too short to tell), which callers never drop on. One process, one thread.
 """
 
@@ -28,9 +28,9 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from builder import lid  # noqa: E402
+from builder.languages import lid  # noqa: E402
 from builder.languages import get_language  # noqa: E402
-from builder.lid_detectors import DETECTORS, get_detector  # noqa: E402
+from builder.languages.detectors import DETECTORS, get_detector  # noqa: E402
 from builder.stages.prepare import PrepareConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name}: not installed")
                 continue
             results.append(measure(name, detector.classify, raw_right, rows, cut, args.misses))
-        results.append(measure("builder.lid", lid.detect, builder_right, rows, cut, args.misses))
+        results.append(measure("builder.languages.lid", lid.detect, builder_right, rows, cut, args.misses))
     print(f"{'detector':12} {'texts':>9} {'right':>9} {'acc':>6} {'undecided':>9} {'texts/s':>9}")
     for r in results:
         texts = {PrepareConfig.lid_chars: "long", SHORT: f"first {SHORT}", QUESTION: "questions"}[r["chars"]]

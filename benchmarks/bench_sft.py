@@ -33,7 +33,7 @@ def tiny_model(folder: Path) -> str:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from builder.models import embedded_model_dir
+    from builder.engines.models import embedded_model_dir
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model folder or 'smollm2-135m' (default: a tiny random Llama)")
     options = parser.parse_args()
 
-    from builder.models import resolve_model
+    from builder.engines.models import resolve_model
     from _trl_helpers import write_export
 
     with tempfile.TemporaryDirectory(prefix="bench-sft-") as tmp:

@@ -14,7 +14,7 @@ a missing package:
   sft     trl_scripts/sft.py for --sft-steps steps, as a user runs it (the single-GPU LoRA recipe,
           trl_scripts/configs/sft_lora_single_gpu.yaml, on CUDA; the CPU smoke recipe on CPU) on a
           small generated X-Instruction export: training tokens/s and peak memory. Needs datasets, trl.
-  build   a small `x-instruction build` (builder.pipeline.build) through the transformers engine
+  build   a small `x-instruction build` (builder.pipeline.runner.build) through the transformers engine
           on the device: tokens/s inside the model, requests/s end to end, pairs kept. Needs
           datasets and the builder's own dependencies (pydantic, datasketch, pycld2, ...).
 
@@ -124,7 +124,7 @@ def has_weights(folder: Path) -> bool:
 
 def resolve_model_arg(name: str) -> Path:
     """The folder to load: a local folder, or the embedded model's converted folder."""
-    from builder.models import EMBEDDED_ALIASES, embedded_model_dir
+    from builder.engines.models import EMBEDDED_ALIASES, embedded_model_dir
 
     if name in EMBEDDED_ALIASES:
         try:
@@ -163,7 +163,7 @@ def materialize(folder: Path, device: str, tmp: Path) -> tuple[str, str]:
 
 def write_carry(target: Path) -> Path:
     """The embedded model's config and tokenizer, no weights, into target/smollm2-135m-config."""
-    from builder.models import embedded_model_dir
+    from builder.engines.models import embedded_model_dir
 
     source = embedded_model_dir()
     out = target / "smollm2-135m-config"

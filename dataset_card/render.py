@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-plots", action="store_true", help="keep the existing plots/ and render the text only")
     args = parser.parse_args(argv)
 
-    from builder.card import write_card
+    from builder.publish.card import write_card
 
     start = time.perf_counter()
     try:

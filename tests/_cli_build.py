@@ -41,7 +41,7 @@ def build_args(root: Path, corpus: str, langs: str = "sw", *extra: str) -> list[
 
 def cli(args: list[str], capsys) -> Run:
     """Run the CLI with every model replaced by a fresh ScriptedEngine (recorded in Run.engines)."""
-    import builder.pipeline
+    import builder.pipeline.runner.runner
     from builder.cli import main
 
     engines = []
@@ -51,7 +51,7 @@ def cli(args: list[str], capsys) -> Run:
         return engines[-1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(builder.pipeline, "create_engine", create)
+        patch.setattr(builder.pipeline.runner, "create_engine", create)
         code = main(args)
     captured = capsys.readouterr()
     return Run(code, captured.out, captured.err, engines)

@@ -1,6 +1,6 @@
 """Fixtures for the training tests: small X-Instruction exports and seed datasets on disk.
 
-The export has the layout builder/hub.py writes (one config per language, Parquet under
+The export has the layout builder/publish/export.py writes (one config per language, Parquet under
 `{config}/{split}-00000-of-00001.parquet`, the `configs:` YAML in README.md), so
 `load_dataset(folder, "sw")` reads it exactly as it reads a Hub repo. The sentences were
 written for these tests.
@@ -16,7 +16,7 @@ import pytest
 import yaml
 from datasets import Dataset
 
-from builder.schema import PUBLISHED
+from builder.stages.schema import PUBLISHED
 
 TEXTS = {
     "sw": [
@@ -146,12 +146,12 @@ def _demo_writer_and_judge():
 
 
 def demo_build_export(root: Path) -> Path:
-    """The export of a real build (builder.pipeline.build: embedded demo corpus, every stage,
-    builder/hub.py's export) of sw, fi and vi, with a scripted model so that it keeps DEMO_ROWS
+    """The export of a real build (builder.pipeline.runner.build: embedded demo corpus, every stage,
+    builder/publish/export.py's export) of sw, fi and vi, with a scripted model so that it keeps DEMO_ROWS
     rows (as the demo does, a couple per language and none for some); returns the folder."""
     from _scripted_engine import ScriptedEngine
     from builder.config import BuildConfig
-    from builder.pipeline import build
+    from builder.pipeline.runner.runner import build
 
     config = BuildConfig(langs=list(DEMO_ROWS), corpus="embedded", max_docs=2, candidates=1, rounds=1, target_size=2,
                          shard_size=4, work_dir=str(root / "work"), output_dir=str(root / "x-instruction-data"),

@@ -25,7 +25,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def embedded_model_dir() -> Path:
-    from builder.models import embedded_model_dir
+    from builder.engines.models import embedded_model_dir
 
     return embedded_model_dir()
 

@@ -16,7 +16,7 @@ import pytest
 from _cli_build import build_args, cli
 from builder.cli import main
 from builder.languages import LANGUAGES, PAPER_LANGUAGES, get_language, parse_languages
-from builder.lid import covers, detect, matches
+from builder.languages.lid import covers, detect, matches
 
 # UDHR-style sentences written for this test (not a UDHR translation), one text per row.
 YORUBA = [
@@ -74,7 +74,7 @@ def test_a_macrolanguage_reads_the_individual_language_fineweb2_uses_and_says_so
     from builder.languages import _derived_language
 
     _derived_language.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="builder.language_data"):
+    with caplog.at_level(logging.WARNING, logger="builder.languages.data"):
         lang = get_language(code)
     assert lang.code == code and lang.fineweb2 == individual
     assert f"config {individual}" in caplog.text and "macrolanguage" in caplog.text

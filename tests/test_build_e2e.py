@@ -15,7 +15,7 @@ import datasets
 import pytest
 
 from builder.cli import main
-from builder.lid import detect, matches
+from builder.languages.lid import detect, matches
 
 pytestmark = pytest.mark.slow
 

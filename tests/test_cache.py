@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.cache import RequestCache, cached_generate, request_key, request_keys
+from builder.engines.cache import RequestCache, cached_generate, request_key, request_keys
 from builder.engines.base import Completion, Engine, SamplingParams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "shared.sqlite"
     writer = textwrap.dedent(f"""
         import sys
-        from builder.cache import RequestCache
+        from builder.engines.cache import RequestCache
         cache = RequestCache({str(path)!r})
         worker = int(sys.argv[1])
         for start in range(0, 300, 10):  # many small transactions, interleaved with the others

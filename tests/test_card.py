@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from huggingface_hub import DatasetCard
 
-from builder.card import CARD_MARKER, render_card, template_text
-from builder.card.verbs import top_verbs, verb_object
-from builder.hub import export_local
+from builder.publish.card import CARD_MARKER, render_card, template_text
+from builder.publish.card.verbs import top_verbs, verb_object
+from builder.publish.export import export_local
 from tests._hub_fixture import synthetic_build
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from importlib import resources
 
 import pytest
 
-from builder.lid import detect, is_english, matches
+from builder.languages.lid import detect, is_english, matches
 
 LANGS = ("bn", "hi", "ta", "th", "ur")
 GENRES = {

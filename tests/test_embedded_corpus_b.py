@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import builder
-from builder.lid import detect, is_english, matches
+from builder.languages.lid import detect, is_english, matches
 
 LANGS = ["fi", "id", "sw", "tr", "vi"]
 DATA = Path(builder.__file__).resolve().parent / "data"

@@ -19,10 +19,11 @@ import pytest
 import yaml
 from datasets import get_dataset_config_names, load_dataset
 
-from builder.card.layout import read_front_matter
-from builder.funnel import describe
-from builder.hub import DELETED_EMPTY, SKIPPED_EMPTY, PushError, export_local, push
-from builder.pipeline import split_heldout
+from builder.publish.card.layout import read_front_matter
+from builder.pipeline.runner.funnel import describe
+from builder.publish.export import export_local
+from builder.publish.push import DELETED_EMPTY, SKIPPED_EMPTY, PushError, push
+from builder.pipeline.runner.runner import split_heldout
 from tests._hub_fixture import running_hub, synthetic_build
 
 REPO = "org/x-instruction"
@@ -34,7 +35,7 @@ def cli_build(tmp_path_factory, shared_data):
     from _scripted_engine import ScriptedEngine
     from test_pipeline import writer_and_judge
 
-    import builder.pipeline
+    import builder.pipeline.runner.runner
     from builder.cli import main
 
     root = tmp_path_factory.mktemp("empty-vi")
@@ -50,7 +51,7 @@ def cli_build(tmp_path_factory, shared_data):
     printed, logged = io.StringIO(), io.StringIO()  # capsys is per test; this build serves the module
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed), \
             contextlib.redirect_stderr(logged):
-        patch.setattr(builder.pipeline, "create_engine", lambda *a, **kw: ScriptedEngine(writer_and_judge))
+        patch.setattr(builder.pipeline.runner, "create_engine", lambda *a, **kw: ScriptedEngine(writer_and_judge))
         code = main(args)
     assert code == 0, logged.getvalue()
     info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))
@@ -219,7 +220,7 @@ def test_a_published_language_that_became_empty_is_deleted_without_prune(local_h
 
 
 def test_an_old_export_with_an_empty_config_pushes_without_it(local_hub, tmp_path, capsys):
-    from builder.hub_cli import main
+    from builder.cli.push import main
 
     out = _old_style_export(tmp_path)
     assert main(["--repo", REPO, "--output-dir", str(out)]) == 0

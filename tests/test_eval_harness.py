@@ -16,7 +16,7 @@ import pytest
 from _engine_helpers import free_port, judged_answers
 from builder.engines import pick_engine
 from builder.engines.base import Completion, Engine, EngineError
-from builder.judge.cli import add_eval_arguments, config_from_args, main
+from builder.cli.eval import add_eval_arguments, config_from_args, main
 from builder.judge.harness import EngineSpec, EvalConfig, Harness
 from builder.judge.questions import load_questions
 

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from _engine_helpers import ChatServer, judged_answers
-from builder.judge.cli import main
+from builder.cli.eval import main
 from builder.prompts import answer_prompt
 
 MT_BENCH_LIMIT = 3

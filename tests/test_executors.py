@@ -15,7 +15,7 @@ from builder.engines import create_engine
 from builder.engines.base import EngineError, SamplingParams
 from builder.executors.data_parallel import contiguous_chunks
 from builder.executors.shards import ShardTask
-from builder.pipeline import Pipeline
+from builder.pipeline.runner.runner import Pipeline
 
 
 def _config(tmp_path: Path, model_dir: Path, **kw) -> BuildConfig:
@@ -95,7 +95,7 @@ def test_weightless_driver_engine_matches_the_real_one(tiny_model_dir, tiny_engi
 
 
 def _write_entries(path: str, worker: int, shared: int, own: int) -> None:
-    from builder.cache import RequestCache
+    from builder.engines.cache import RequestCache
 
     cache = RequestCache(path)
     for start in range(0, own, 10):  # many short transactions, interleaved with the other writers
@@ -105,7 +105,7 @@ def _write_entries(path: str, worker: int, shared: int, own: int) -> None:
 
 
 def test_request_cache_stays_complete_with_concurrent_writers(tmp_path):
-    from builder.cache import RequestCache
+    from builder.engines.cache import RequestCache
 
     path = str(tmp_path / "cache.sqlite")
     ctx = multiprocessing.get_context("spawn")

@@ -7,8 +7,8 @@ import hashlib
 import pytest
 from datasets import Dataset, get_dataset_config_names, load_dataset
 
-from builder.card.layout import read_front_matter
-from builder.hub import export_local
+from builder.publish.card.layout import read_front_matter
+from builder.publish.export import export_local
 from tests._hub_fixture import synthetic_build
 
 
@@ -64,12 +64,12 @@ def test_reexport_is_byte_identical(export, build):
 
 
 def test_single_language_is_the_default_and_stale_shards_go(tmp_path, monkeypatch):
-    import builder.hub
+    import builder.publish.export
 
     build = synthetic_build(["ta"], rows=6)
     with monkeypatch.context() as patch:  # an earlier export of this folder wrote two shards
         ta = build.configs["ta"]["train"]
-        patch.setattr(builder.hub, "MAX_SHARD_BYTES", ta.data.nbytes // 2 + 1)
+        patch.setattr(builder.publish.export, "MAX_SHARD_BYTES", ta.data.nbytes // 2 + 1)
         export_local(tmp_path / "x", {"ta": ta}, build.build_info)
     stale = tmp_path / "x" / "ta" / "train-00001-of-00002.parquet"
     assert stale.is_file()
@@ -126,7 +126,7 @@ def test_language_config_with_foreign_rows_is_refused(tmp_path):
 
 
 def test_a_language_registered_at_run_time_stays_a_language_on_rerender(tmp_path, monkeypatch):
-    from builder.card import write_card
+    from builder.publish.card import write_card
     from builder.languages import LANGUAGES, Language
 
     # a private-use code (qaa-qtz): CLDR knows no such language, so only the card remembers it
@@ -145,7 +145,7 @@ def test_a_language_registered_at_run_time_stays_a_language_on_rerender(tmp_path
 def test_a_config_listed_in_the_card_without_its_folder_is_named(tmp_path):
     import shutil
 
-    from builder.card.layout import Layout
+    from builder.publish.card.layout import Layout
 
     build = synthetic_build(["sw", "bn"], rows=3)
     out = export_local(tmp_path / "x", build.configs, build.build_info)

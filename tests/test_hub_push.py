@@ -10,9 +10,10 @@ import pytest
 from datasets import get_dataset_config_names, load_dataset
 from huggingface_hub import DatasetCard
 
-from builder.card.layout import read_front_matter
-from builder.export_dir import MANIFEST
-from builder.hub import HubAuthError, PushError, export_local, push
+from builder.publish.card.layout import read_front_matter
+from builder.publish.export_dir import MANIFEST
+from builder.publish.export import export_local
+from builder.publish.push import HubAuthError, PushError, push
 from tests._hub_fixture import running_hub, synthetic_build
 
 REPO = "org/x-instruction"
@@ -129,7 +130,7 @@ def test_a_failed_commit_is_reported_and_a_rerun_completes_the_repo(local_hub, t
 
 
 def test_a_bad_token_says_how_to_log_in_and_never_leaks(local_hub, tmp_path, monkeypatch, capsys, caplog):
-    from builder.hub_cli import add_push_arguments, run_push
+    from builder.cli.push import add_push_arguments, run_push
 
     caplog.set_level(logging.DEBUG)
     build = synthetic_build(["sw"], rows=4)
@@ -154,7 +155,7 @@ def test_a_bad_token_says_how_to_log_in_and_never_leaks(local_hub, tmp_path, mon
 
 
 def test_the_real_token_never_lands_in_output_card_or_repo(local_hub, tmp_path, capsys, caplog):
-    from builder.hub_cli import main
+    from builder.cli.push import main
 
     caplog.set_level(logging.DEBUG)
     build = synthetic_build(["sw", "bn"], rows=4)
@@ -221,7 +222,7 @@ def test_an_export_missing_published_configs_is_refused_unless_pruned(local_hub,
 
 
 def test_the_local_hub_serves_datasets_own_push_to_hub(local_hub, tmp_path):
-    """The fixture speaks what Dataset.push_to_hub needs too, not only what builder.hub sends."""
+    """The fixture speaks what Dataset.push_to_hub needs too, not only what builder.publish.hub sends."""
     ds = synthetic_build(["sw"], rows=3).configs["sw"]["train"]
     ds.push_to_hub("org/plain", config_name="sw", split="train")
     loaded = load_dataset("org/plain", "sw", split="train", cache_dir=str(tmp_path / "c"))
@@ -233,7 +234,7 @@ def test_build_push_to_hub_pushes_after_the_export(local_hub, tmp_path):
     from _scripted_engine import ScriptedEngine
     from test_pipeline import _config, writer_and_judge
 
-    from builder.pipeline import build
+    from builder.pipeline.runner.runner import build
 
     config = _config(tmp_path, langs=["sw"], push_to_hub=REPO, private=True)
     result = build(config, engines={"scripted": ScriptedEngine(writer_and_judge)})

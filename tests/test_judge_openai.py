@@ -16,8 +16,8 @@ pytest.importorskip("builder.engines.openai_engine", reason="the openai engine i
 
 from _engine_helpers import ChatServer, judged_answers  # noqa: E402
 from builder.engines import create_engine  # noqa: E402
-from builder.judge.cli import main  # noqa: E402
-from builder.lid import detect, matches  # noqa: E402
+from builder.cli.eval import main  # noqa: E402
+from builder.languages.lid import detect, matches  # noqa: E402
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
 GOOD_ANSWER = "GOOD. Mvua hunyesha wakati mawingu yanapojaa maji mengi na matone yanakuwa mazito sana."

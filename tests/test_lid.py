@@ -7,7 +7,7 @@ import json
 import pytest
 
 from builder.languages import PAPER_LANGUAGES, get_language, parse_languages
-from builder.lid import detect, is_english, matches, script_of
+from builder.languages.lid import detect, is_english, matches, script_of
 
 
 def test_udhr_articles_are_identified_in_every_language(shared_data):

@@ -10,7 +10,7 @@ import hashlib
 import pytest
 
 from _cli_build import build_args, cli, published, read_json, udhr_corpus
-from builder.export_dir import MANIFEST
+from builder.publish.export_dir import MANIFEST
 
 USER_FILES = {
     "README.md": b"# My dataset\nWritten by hand.\n",
@@ -95,16 +95,16 @@ def test_a_full_disk_while_exporting_leaves_the_previous_export(tmp_path, args, 
     out = tmp_path / "out"
     before = _digests(out)
 
-    import builder.hub
+    import builder.publish.export
 
-    real = builder.hub.write_card
+    real = builder.publish.export.write_card
 
     def full_disk(root, **kw):
         real(root, **kw)  # the plots and README are being written when the disk fills up
         (root / "README.md").write_bytes(b"")
         raise OSError(errno.ENOSPC, "No space left on device", str(root / "README.md"))
 
-    monkeypatch.setattr(builder.hub, "write_card", full_disk)
+    monkeypatch.setattr(builder.publish.export, "write_card", full_disk)
     run = cli(args + ["--candidates", "3"], capsys)  # a different build, so every file would change
     assert run.code != 0
     assert "No space left on device" in run.err

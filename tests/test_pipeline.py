@@ -10,7 +10,7 @@ import pytest
 
 from _scripted_engine import ScriptedEngine, last_user
 from builder.config import BuildConfig
-from builder.pipeline import EmptyBuildError, Pipeline, build
+from builder.pipeline.runner.runner import EmptyBuildError, Pipeline, build
 
 TOPICS = ["cook a local dish", "plan a trip to the coast", "look after a vegetable garden", "save money each month",
           "prepare for a job interview", "learn the history of the city", "treat a mild fever at home",

@@ -1,4 +1,4 @@
-"""Negative controls for the rater (builder/quality.py): a rater that cannot tell matched from
+"""Negative controls for the rater (builder/quality/rater.py): a rater that cannot tell matched from
 mismatched pairs is reported, warned about, and fails the build under --min-rater-auc."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from datasets import Dataset
 
-from builder.cache import CachedModel, RequestCache
-from builder.quality import QualityGateError, check_rater, rater_controls, report_lines
+from builder.engines.cache import CachedModel, RequestCache
+from builder.quality.rater.rater import QualityGateError, check_rater, rater_controls, report_lines
 from builder.stages.refine import RefineConfig
 
 from _scripted_engine import ScriptedEngine, last_user

@@ -28,9 +28,9 @@ def test_redact_removes_keys_bearer_tokens_and_url_passwords(monkeypatch):
 
 def test_hub_and_openai_share_the_redaction():
     import builder.engines.openai_engine
-    import builder.hub
+    import builder.publish.push
 
-    assert builder.hub.redact is builder.engines.openai_engine.redact is redact
+    assert builder.publish.push.redact is builder.engines.openai_engine.redact is redact
 
 
 def test_a_server_echoing_the_key_does_not_print_it(tmp_path, monkeypatch, capsys, embedded_model_dir):

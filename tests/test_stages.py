@@ -7,7 +7,7 @@ import re
 import pytest
 
 from _scripted_engine import ScriptedEngine, last_user
-from builder.cache import CachedModel, RequestCache
+from builder.engines.cache import CachedModel, RequestCache
 from builder.stages.diversify import DiversifyConfig, Embedder, diversify
 from builder.stages.generate import Generate, GenerateConfig
 from builder.stages.refine import Refine, RefineConfig, parse_judgement

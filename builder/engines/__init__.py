@@ -33,7 +33,7 @@ def create_engine(engine: str = "auto", model: str = "smollm2-135m", *, load_wei
 
     `load_weights=False` gives a stand-in with the same identity and tokenizer that cannot
     generate: for a driver whose workers load the model (`builder/executors`)."""
-    from ..models import model_identity, resolve_model
+    from .models import model_identity, resolve_model
 
     kind = pick_engine(engine)
     if kind == "openai":

@@ -31,7 +31,7 @@ def load_tokenizer(name: str):
     """A Hugging Face tokenizer from the embedded alias, a local folder or a Hub id."""
     from transformers import AutoTokenizer
 
-    from ..models import resolve_model
+    from .models import resolve_model
 
     return AutoTokenizer.from_pretrained(resolve_model(name))
 

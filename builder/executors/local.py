@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..blocks import make_block
+from ..pipeline.stage_configs import make_block
 from ..config import BuildConfig
 from .shards import ShardResult, ShardTask, map_shard
 

@@ -15,12 +15,12 @@ import os
 import socket
 from pathlib import Path
 
-from ..blocks import make_block, stage_model
-from ..cache import CachedModel, RequestCache
+from ..pipeline.stage_configs import make_block, stage_model
+from ..engines.cache import CachedModel, RequestCache
 from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
-from ..schema import GENERATED, PREPARED, REFINED
-from ..workdir import StageDir, alive_rows, empty_dataset, read_shard
+from ..stages.schema import GENERATED, PREPARED, REFINED
+from ..pipeline.workdir import StageDir, alive_rows, empty_dataset, read_shard
 
 # (input features, output features) of each model stage
 STAGE_FEATURES = {"generate": (PREPARED, GENERATED), "refine": (GENERATED, REFINED)}

@@ -2,7 +2,7 @@
 
 This is the question the dataset exists for: an English-centric model asked "Answer in
 Swahili." often answers in English. Each answer goes through the project's language ID
-(builder.lid), which answers True, False or None ("too short to tell"; never a guess).
+(builder.languages.lid), which answers True, False or None ("too short to tell"; never a guess).
 
 * ``fidelity``: the share of answers in the expected language among those the detector could
   decide, with a bootstrap interval;
@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from ..languages import get_language
-from ..lid import detect, matches
+from ..languages.lid import detect, matches
 from .bootstrap import percentile_interval, resample_weights, rounded
 
 

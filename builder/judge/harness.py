@@ -27,13 +27,13 @@ import os
 from pathlib import Path
 
 from .. import __version__
-from ..cache import RequestCache, cached_generate
+from ..engines.cache import RequestCache, cached_generate
 from ..engines import Engine, EngineError, SamplingParams, create_engine, pick_engine
 from ..engines.base import EngineStats
 from ..engines.openai_engine import ServerUnreachable
 from ..languages import parse_languages
-from ..lid import detect, matches
-from ..models import EMBEDDED_ALIASES
+from ..languages.lid import detect, matches
+from ..engines.models import EMBEDDED_ALIASES
 from ..prompts import ANSWER
 from .aggregate import judge_pairs, pairwise_summary
 from .bootstrap import check_confidence

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 from typing import Callable, Sequence, Union
 
-from ..cache import RequestCache, cached_generate
+from ..engines.cache import RequestCache, cached_generate
 from ..engines.base import Engine, Prompt, PromptTooLongError, SamplingParams
 from .prompts import Turn, judge_messages, judge_template_hash, prefill_of
 

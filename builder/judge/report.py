@@ -138,7 +138,7 @@ def markdown(report: dict) -> str:
               f"- Intervals: percentile bootstrap, {agg['bootstrap_samples']} resamples of the pairs"
               + (" grouped by question (a question's samples and turns are resampled together)."
                  if meta["answers"]["samples"] > 1 or multi_turn else "."),
-              "- Language: builder.lid on each answer; answers too short to decide are left out of the share; "
+              "- Language: builder.languages.lid on each answer; answers too short to decide are left out of the share; "
               "empty answers count as not in the language.",
               "- Length-controlled score: a logistic fit of the preference on the log length ratio, read at equal length."]
     if report.get("notes"):

@@ -41,7 +41,7 @@ class Embedder:
     def __init__(self, name: str, device: str | None = None):
         from sentence_transformers import SentenceTransformer
 
-        from ..models import resolve_embedder
+        from ..engines.models import resolve_embedder
 
         self.name = name
         self.model = SentenceTransformer(resolve_embedder(name), device=device or "cpu")
@@ -94,7 +94,7 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
 
 
 def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig) -> str:
-    from ..workdir import fingerprint
+    from ..pipeline.workdir import fingerprint
 
     return fingerprint("diversify", dataclasses.asdict(config), instructions, scores)
 
@@ -106,7 +106,7 @@ def diversify_checkpointed(work: Path, lang: str, instructions: list[str], score
     only when it runs."""
     from datasets import Dataset, Features, Value
 
-    from ..workdir import StageDir, read_shard
+    from ..pipeline.workdir import StageDir, read_shard
 
     features = Features({"cluster": Value("int64"), "kept": Value("bool")})
     stage = StageDir(work, lang, "diversify", diversify_fingerprint(instructions, scores, config))

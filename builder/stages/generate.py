@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..cache import CachedModel
+from ..engines.cache import CachedModel
 from ..engines.base import SamplingParams, stable_hash
 from ..prompts import BACKWARD_TURN, GENERATOR, backward_messages, generator_messages
 from .instructions import clean_instruction, instruction_problem

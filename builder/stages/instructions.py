@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..lid import detect, matches
+from ..languages.lid import detect, matches
 
 _PREFIX = re.compile(
     r"^\s*(?:(?:sure|okay|ok|certainly|of course)[,!.]?\s*(?:here(?:'s| is)[^:]*:)?\s*|"

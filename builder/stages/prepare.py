@@ -42,7 +42,7 @@ from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
 from ..corpus.meta_talk import meta_talk
 from ..engines.prompt_tokens import count_text_tokens
 from ..languages import get_language
-from ..lid import covers, detect, matches
+from ..languages.lid import covers, detect, matches
 
 logger = logging.getLogger(__name__)
 

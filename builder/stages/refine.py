@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ..cache import CachedModel
+from ..engines.cache import CachedModel
 from ..engines.base import SamplingParams
-from ..lid import detect, matches
+from ..languages.lid import detect, matches
 from ..prompts import EVALUATE, REFINE_RESPONSE, REWRITE, evaluate_messages, refine_response_messages, rewrite_messages
 from .instructions import clean_instruction, instruction_problem
 

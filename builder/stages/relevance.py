@@ -1,4 +1,4 @@
-"""relevance: add each pair's calibrated cross-lingual relevance (builder/relevance.py) after refine.
+"""relevance: add each pair's calibrated cross-lingual relevance (builder/quality/relevance.py) after refine.
 
 It runs on a whole language at once (calibration compares a pair with the language's other
 pairs) and keeps its result in the work dir as `{lang}/relevance-{fp}/`: one shard (id,
@@ -14,9 +14,9 @@ from typing import Callable
 
 from datasets import Dataset, Features, Value
 
-from ..relevance import MAX_MISMATCHED, Encoder, score_pairs
-from ..schema import RELEVANT
-from ..workdir import StageDir, fingerprint, read_shard
+from ..quality.relevance import MAX_MISMATCHED, Encoder, score_pairs
+from .schema import RELEVANT
+from ..pipeline.workdir import StageDir, fingerprint, read_shard
 
 SCORES = Features({"id": Value("string"), "relevance": Value("float32")})
 
@@ -51,8 +51,8 @@ def add_relevance(table: Dataset, work: Path, lang: str, fp: str, encoder: Calla
 def rank_shards(paths: list[Path], work: Path, lang: str, fp: str, encoder: Encoder) -> list[Path]:
     """generate's shards with each row's candidates ordered by relevance to its text (the first
     one becomes the instruction the rater sees first); one output shard per input, kept on resume."""
-    from ..relevance import rank_candidates
-    from ..schema import GENERATED
+    from ..quality.relevance import rank_candidates
+    from .schema import GENERATED
 
     stage = StageDir(work, lang, "rank", fp)
     for index, path in enumerate(paths):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..lid import detect, matches
+from ..languages.lid import detect, matches
 from .instructions import instruction_problem
 
 
@@ -13,7 +13,7 @@ class SelectConfig:
     accept_score: int = 4
     min_response_chars: int = 80
     max_response_chars: int = 8000
-    min_relevance: float = 0.0  # off_topic below this; 0 disables (builder/relevance.py)
+    min_relevance: float = 0.0  # off_topic below this; 0 disables (builder/quality/relevance.py)
 
 
 class Select:

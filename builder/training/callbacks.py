@@ -2,7 +2,7 @@
 X-Instruction exists to move: does the model answer in the language it was asked to answer in?
 
 Every N steps (and before the first and after the last step) the model answers a few held-out
-prompts greedily; language ID (`builder.lid`) checks each answer, and the callback logs, per
+prompts greedily; language ID (`builder.languages.lid`) checks each answer, and the callback logs, per
 group (a language) and overall:
 
 * `lang_share/<group>`: answers detected in the expected language / answers;
@@ -30,7 +30,7 @@ from collections import defaultdict
 import torch
 from transformers import GenerationConfig, Trainer, TrainerCallback
 
-from ..lid import detect, matches
+from ..languages.lid import detect, matches
 
 logger = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ def apply_chat_template_path(model, tokenizer, path: str | None):
         return model, tokenizer, []
     from trl import clone_chat_template
 
-    from ..models import resolve_model
+    from ..engines.models import resolve_model
 
     model, tokenizer, added = clone_chat_template(model, tokenizer, resolve_model(path))
     if added:

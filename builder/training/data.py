@@ -20,7 +20,7 @@ from typing import Callable, TypeVar
 import datasets
 from datasets import Dataset, get_dataset_config_names
 
-from ..card.layout import BUILD_INFO_FILE
+from ..publish.card.layout import BUILD_INFO_FILE
 from ..languages import Language, UnknownLanguageError, get_language, parse_languages
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class LanguageSplits:
 
 
 def looks_local(path: str) -> bool:
-    """A folder rather than a Hub id (`org/name`), the rule `builder.models.resolve_model` applies to models."""
+    """A folder rather than a Hub id (`org/name`), the rule `builder.engines.models.resolve_model` applies to models."""
     return os.path.exists(path) or path.startswith((".", "/", "~")) or path.count("/") != 1
 
 

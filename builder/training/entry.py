@@ -1,5 +1,5 @@
 """The entry point of the training scripts: parse (TRL's parser: flags and `--config` YAML), run,
-and report bad input in one line, as `x-instruction` does (builder/cli.py main)."""
+and report bad input in one line, as `x-instruction` does (builder/cli/__init__.py main)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def base_model_path(model_args) -> str:
     """What `from_pretrained` loads for `--model_name_or_path`: resolved as the builder resolves
     `--model` (the embedded alias smollm2-135m, a Hub id, or a local folder), so a name that
     works for `x-instruction build` works here, offline included."""
-    from ..models import EMBEDDED_MODEL, resolve_model
+    from ..engines.models import EMBEDDED_MODEL, resolve_model
 
     name = model_args.model_name_or_path
     if not name:

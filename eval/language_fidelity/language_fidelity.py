@@ -1,13 +1,13 @@
 """Language fidelity metric: the share of answers written in the language that was asked for.
 
 Load it by path: evaluate.load("eval/language_fidelity"). Language ID is the project's
-(builder.lid: langdetect plus script rules, offline), the same the judge harness reports.
+(builder.languages.lid: langdetect plus script rules, offline), the same the judge harness reports.
 """
 
 import datasets
 import evaluate
 
-from builder.citation import CITATION as _CITATION
+from builder.publish.citation import CITATION as _CITATION
 
 from builder.judge.fidelity import language_fidelity
 

@@ -8,7 +8,7 @@ metric computed over the report's records.jsonl give the same numbers.
 import datasets
 import evaluate
 
-from builder.citation import CITATION as _CITATION
+from builder.publish.citation import CITATION as _CITATION
 
 from builder.judge.aggregate import PARTIAL
 from builder.judge.aggregate import RULES

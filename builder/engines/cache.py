@@ -1,0 +1,232 @@
+"""A persistent per-request cache for model calls, shared by builder and eval.
+
+Every request is keyed by (engine identity, prompt template hash, sampling parameters, prompt),
+so a rerun of the same command sends only the requests that never finished, and changing a
+prompt's wording (which changes its template hash) or the model invalidates exactly the
+answers that depended on it.
+
+Storage is one SQLite file in WAL mode: readers never block the writer, several processes
+(e.g. one per GPU) can share it, and a killed run loses at most the batch it was writing.
+Writes retry on "database is locked" with backoff, on top of SQLite's own busy timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from tqdm.auto import tqdm
+
+from .base import Completion, Engine, Prompt, SamplingParams, prompt_key, stable_hash
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+
+
+class RequestCache:
+    """`get(key)` / `put(key, value)` over SQLite; values are anything JSON can hold."""
+
+    def __init__(self, path: str | Path, timeout: float = 30.0, retries: int = 8):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self.retries = retries
+        self._local = threading.local()  # one connection per thread: sqlite3 objects are not shared
+        try:
+            self._open_checked()
+        except sqlite3.DatabaseError as err:
+            if isinstance(err, sqlite3.OperationalError):  # locked, unwritable: not the file's fault
+                raise
+            self._set_aside(err)
+            self._open_checked()
+
+    def _open_checked(self) -> None:
+        """Create the table, and make SQLite read every page once: a file that is not a database,
+        or a damaged one, fails here rather than in the middle of a stage."""
+        self._with_retries(lambda db: db.execute(_SCHEMA))
+        result = self._with_retries(lambda db: db.execute("PRAGMA quick_check").fetchone())
+        if result and result[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check: {result[0]}")
+
+    def _set_aside(self, err: Exception) -> None:
+        """Only cached answers are lost with a broken cache (finished shards do not depend on it),
+        so it is renamed, not deleted, and the build goes on with an empty one."""
+        self.close()
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, aside)
+        for extra in ("-wal", "-shm"):  # the journal belongs to the broken file
+            Path(f"{self.path}{extra}").unlink(missing_ok=True)
+        logger.warning("request cache %s is unreadable (%s); renamed it to %s and starting an empty cache. "
+                       "Finished shards are kept; requests they still need are sent again", self.path, err,
+                       aside.name)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            self._local.db = db
+        return db
+
+    def _with_retries(self, action):
+        delay = 0.05
+        for attempt in range(self.retries + 1):
+            try:
+                return action(self._db())
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if attempt == self.retries:
+                    raise sqlite3.OperationalError(
+                        f"request cache {self.path} stayed locked after {self.retries} retries; another "
+                        "process holds a long write lock on it (or the file sits on a network file "
+                        "system, where SQLite locking is unreliable: point the cache at local disk)"
+                    ) from error
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def get(self, key: str) -> Any | None:
+        row = self._with_retries(lambda db: db.execute("SELECT value FROM requests WHERE key = ?", (key,)).fetchone())
+        return self._decode(key, row[0]) if row else None
+
+    def _decode(self, key: str, value: str) -> Any | None:
+        """A stored value that is not JSON (a damaged row) is a miss: the request is sent again."""
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as err:
+            self._damaged(key, err)
+            return None
+
+    def _damaged(self, key: str, err: Exception) -> None:
+        logger.warning("request cache %s: entry %s is not valid JSON (%s); treating it as a miss",
+                       self.path, key[:16], err)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        loads = json.loads
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._with_retries(
+                lambda db: db.execute(f"SELECT key, value FROM requests WHERE key IN ({marks})", chunk).fetchall()
+            )
+            for k, v in rows:  # decoded inline: this loop is the cost of a cached rerun
+                try:
+                    found[k] = loads(v)
+                except json.JSONDecodeError as err:
+                    self._damaged(k, err)
+        return found
+
+    def put(self, key: str, value: Any) -> None:
+        self.put_many({key: value})
+
+    def put_many(self, items: dict[str, Any]) -> None:
+        """Write several entries in one transaction (all or none survive a crash)."""
+        rows = [(k, json.dumps(v, ensure_ascii=False), time.time()) for k, v in items.items()]
+
+        def write(db: sqlite3.Connection):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO requests (key, value, created) VALUES (?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        if rows:
+            self._with_retries(write)
+
+    def __len__(self) -> int:
+        return self._with_retries(lambda db: db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def request_key(engine: Engine, template_hash: str, params: SamplingParams, prompt: Prompt) -> str:
+    """The cache key of one request."""
+    return stable_hash(engine.identity(), template_hash, params.to_dict(), prompt_key(prompt))
+
+
+def request_keys(engine: Engine, template_hash: str, params: SamplingParams, prompts: list[Prompt]) -> list[str]:
+    """`request_key` of each prompt, the same strings, with the parts the prompts share encoded
+    once: the JSON of [a, b, c, d] is that of [a, b, c] without its "]", then ", ", d's, "]"."""
+    head = json.dumps([engine.identity(), template_hash, params.to_dict()], ensure_ascii=False, sort_keys=True,
+                      default=str)[:-1] + ", "
+    sha256, dumps = hashlib.sha256, json.dumps
+    return [sha256(f"{head}{dumps(prompt_key(p), ensure_ascii=False)}]".encode("utf-8")).hexdigest() for p in prompts]
+
+
+def cached_generate(
+    engine: Engine,
+    prompts: list[Prompt],
+    params: SamplingParams,
+    cache: RequestCache | None,
+    template_hash: str,
+    chunk_size: int = 64,
+    desc: str | None = None,
+) -> list[Completion]:
+    """`engine.generate` with the cache in front: only uncached prompts reach the engine.
+
+    Misses are sent `chunk_size` at a time and each chunk is written to the cache as soon as
+    it returns, so a run that dies keeps everything finished before it. Identical prompts in
+    one call are generated once. `chunk_size=1` sends one request per call (a baseline).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    keys = request_keys(engine, template_hash, params, prompts)
+    found = cache.get_many(keys) if cache is not None else {}
+    results: dict[str, Completion] = {k: Completion.from_dict(v) for k, v in found.items()}
+    todo = list(dict.fromkeys(k for k in keys if k not in results))
+    by_key = dict(zip(keys, prompts))
+    if todo and found:
+        logger.info("%s: %d of %d requests cached, generating %d", desc or "generate", len(keys) - len(todo), len(keys), len(todo))
+    # `with`: a failed request closes the bar now, not at exit below the error report.
+    with tqdm(total=len(todo), desc=desc or f"generate ({engine.name})", unit="request", disable=len(todo) < 2,
+              leave=False) as bar:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            completions = engine.generate([by_key[k] for k in chunk], params)
+            fresh = dict(zip(chunk, completions))
+            results.update(fresh)
+            if cache is not None:
+                cache.put_many({k: c.to_dict() for k, c in fresh.items()})
+            bar.update(len(chunk))
+    return [results[k] for k in keys]
+
+
+class CachedModel:
+    """An engine bound to a cache: what the builder's stages call. Counts cache hits."""
+
+    def __init__(self, engine: Engine, cache: RequestCache | None = None, *, chunk_size: int = 64):
+        self.engine = engine
+        self.cache = cache
+        self.chunk_size = chunk_size
+        self.hits = 0
+
+    def __call__(self, prompts: list[Prompt], params: SamplingParams, template_hash: str) -> list[Completion]:
+        if not prompts:
+            return []
+        calls_before = self.engine.stats.calls
+        out = cached_generate(self.engine, prompts, params, self.cache, template_hash, chunk_size=self.chunk_size)
+        self.hits += len(prompts) - (self.engine.stats.calls - calls_before)
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        return self.engine.identity()

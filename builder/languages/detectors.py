@@ -1,0 +1,122 @@
+"""The offline language-ID detectors the builder can use, behind one small interface.
+
+Each detector answers `(code, probability)` with codes normalised to ISO 639-1 where the
+detector uses an older or regional form (langdetect's `zh-cn`, CLD2's `iw`), and lists the codes
+it can answer at all (`languages`), which decides which detector covers which language.
+benchmarks/bench_lid.py measures them on the same texts; builder/languages/lid.py picks per language.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property, lru_cache
+
+@lru_cache(maxsize=None)
+def _norm(code: str) -> str:
+    """Deprecated and regional forms to the registry's code (iw -> he, zh-cn -> zh), via CLDR."""
+    import langcodes
+
+    try:
+        return langcodes.Language.get(code).language or code
+    except ValueError:
+        return code
+
+
+class Detector:
+    name = ""
+
+    @cached_property
+    def languages(self) -> frozenset[str]:
+        raise NotImplementedError
+
+    def classify(self, text: str) -> tuple[str, float]:
+        """(code, probability), or ("und", 0.0) when the detector finds nothing."""
+        raise NotImplementedError
+
+
+class LangdetectDetector(Detector):
+    """Google's language-detection port: 55 languages; samples n-grams at random, so seeded."""
+
+    name = "langdetect"
+    _lock = threading.Lock()
+
+    @cached_property
+    def _factory(self):
+        from langdetect import DetectorFactory, detector_factory
+
+        with self._lock:  # the factory is global: load its profiles once, seeded
+            DetectorFactory.seed = 0
+            detector_factory.init_factory()
+        return detector_factory._factory
+
+    @cached_property
+    def languages(self) -> frozenset[str]:
+        return frozenset(_norm(c) for c in self._factory.get_lang_list())
+
+    def classify(self, text: str) -> tuple[str, float]:
+        from langdetect.lang_detect_exception import LangDetectException
+
+        try:
+            best = self._factory.create()
+            best.append(text)
+            top = best.get_probabilities()[0]
+        except (LangDetectException, IndexError):
+            return "und", 0.0
+        return _norm(top.lang), float(top.prob)
+
+
+class Py3langidDetector(Detector):
+    """langid.py's naive Bayes model (97 languages) in numpy, probabilities normalised."""
+
+    name = "py3langid"
+
+    @cached_property
+    def _identifier(self):
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    @cached_property
+    def languages(self) -> frozenset[str]:
+        return frozenset(_norm(c) for c in self._identifier.nb_classes)
+
+    def classify(self, text: str) -> tuple[str, float]:
+        lang, prob = self._identifier.classify(text)
+        return _norm(lang), float(prob)
+
+
+class Cld2Detector(Detector):
+    """Chromium's CLD2 (C++): ~80 languages by default; the score is the share of the text."""
+
+    name = "pycld2"
+
+    @cached_property
+    def languages(self) -> frozenset[str]:
+        import pycld2
+
+        names = set(pycld2.DETECTED_LANGUAGES)
+        return frozenset(_norm(code) for name, code in pycld2.LANGUAGES if name in names)
+
+    def classify(self, text: str) -> tuple[str, float]:
+        import pycld2
+
+        try:
+            _, _, details = pycld2.detect(text, bestEffort=True)
+        except pycld2.error:  # invalid UTF-8 (lone surrogates): nothing to detect
+            return "und", 0.0
+        _, code, percent, _ = details[0]
+        return ("und", 0.0) if code == "un" else (_norm(code), percent / 100.0)
+
+
+DETECTORS = {d.name: d for d in (LangdetectDetector, Py3langidDetector, Cld2Detector)}
+
+
+@lru_cache(maxsize=None)
+def get_detector(name: str) -> Detector | None:
+    """The detector `name`, or None when its package is not installed."""
+    detector = DETECTORS[name]()
+    try:
+        detector.languages  # noqa: B018  (imports the package and loads the model once)
+    except ImportError:
+        return None
+    return detector

@@ -1,0 +1,471 @@
+"""Runs the stages in order, with shards, resume and the yield funnel.
+
+prepare streams the corpus into shards; generate and refine map over those shards with
+`Dataset.map(batched=True)` and write a shard each; relevance, select and diversify run on the
+whole language, and their result is kept (builder/pipeline/final_stage.py), so a rerun whose refine
+shards and settings are unchanged reads it back. Model calls go through one request cache, so a
+rerun after a kill (same command) skips finished shards, answers finished requests from the
+cache and ends with the same rows as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import datasets
+from datasets import Dataset
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..engines.cache import CachedModel, RequestCache
+from ..config import BuildConfig
+from .stage_configs import generate_config, make_block, refine_config, stage_model
+from ..engines import create_engine
+from ..engines.base import Engine, EngineStats
+from ..executors import ShardTask, distributed, make_executor
+from ..executors.shards import add_results, engine_options
+from .funnel import Funnel
+from ..prompts import template_versions
+from ..corpus.meta_talk import VERSION as META_TALK_VERSION
+from ..quality.relevance import CachedEncoder
+from ..publish.provenance import public_rows, public_settings
+from ..redact import redact_url
+from ..stages.schema import DIVERSIFIED, GENERATED, PREPARED, PUBLISHED, REFINED
+from ..stages.diversify import DiversifyConfig, Embedder, diversify_checkpointed
+from ..stages.generate import GenerateConfig
+from ..stages.refine import RefineConfig
+from ..stages.relevance import rank_shards
+from ..stages.select import Select, SelectConfig
+from .final_stage import FinalStage, final_fingerprint
+from .workdir import StageDir, fingerprint, read_stage, shard_alive_rows
+
+logger = logging.getLogger(__name__)
+
+WORK_BUILD_INFO = "build_info.json"  # the unredacted build info, kept in the work dir
+
+
+class EmptyBuildError(RuntimeError):
+    """Every row of every language was filtered out; the funnel says where."""
+
+
+@dataclasses.dataclass
+class BuildResult:
+    languages: dict[str, Dataset]  # published rows per language
+    audit: Dataset  # every row with its candidates, judgements and drop reason
+    funnel: Funnel
+    build_info: dict
+    output_dir: Path | None = None
+    push_summary: dict | None = None  # {config: "uploaded" | "unchanged"} after --push-to-hub
+
+
+class Models:
+    """The engines a build needs, each loaded once and shared by every language.
+
+    With a distributed executor the workers load the models, and the driver's engines are
+    stand-ins with the same identity and tokenizer (`load_weights=False`)."""
+
+    def __init__(self, config: BuildConfig, cache: RequestCache, engines: dict[str, Engine] | None = None):
+        """`engines` maps a model name to an engine that is already loaded (reused instead of
+        loading that model again, e.g. across several builds in one process)."""
+        options = engine_options(config)
+        load_weights = not distributed(config)
+        engines = dict(engines or {})
+
+        def load(name: str) -> Engine:
+            if name not in engines:
+                engines[name] = create_engine(config.engine, name, load_weights=load_weights, **options)
+            return engines[name]
+
+        self.engines = engines
+        self.chunk = config.batch_size * 4
+        self.generator = CachedModel(load(stage_model(config, "generate")), cache, chunk_size=self.chunk)
+        self.evaluator = CachedModel(load(stage_model(config, "refine")), cache, chunk_size=self.chunk)
+        # Before any request: prepare bounds texts in the generator's tokens, and an engine on a
+        # server must first find a way to count them (None: the engine holds its tokenizer).
+        self.token_counts = self.generator.engine.prepare_token_counts(config.tokenizer)
+        # A preloaded engine may have served earlier builds: report only this build's work.
+        self._baseline = {id(e): dataclasses.replace(e.stats) for e in engines.values()}
+        self.worker_stats = EngineStats()  # what a distributed executor's workers did
+        self.worker_hits = 0
+
+    def count_tokens(self, text: str) -> int:
+        return self.generator.engine.count_tokens(text)
+
+    def stats(self) -> dict:
+        total = EngineStats()
+        for engine in self.engines.values():
+            base = self._baseline[id(engine)]
+            for field in dataclasses.fields(total):
+                delta = getattr(engine.stats, field.name) - getattr(base, field.name)
+                setattr(total, field.name, getattr(total, field.name) + delta)
+        for field in dataclasses.fields(total):
+            setattr(total, field.name, getattr(total, field.name) + getattr(self.worker_stats, field.name))
+        hits = self.generator.hits + (self.evaluator.hits if self.evaluator is not self.generator else 0)
+        return {**total.to_dict(), "cache_hits": hits + self.worker_hits}
+
+
+@contextlib.contextmanager
+def _quiet_datasets():
+    """One progress bar per stage is ours; per-shard `map` bars would bury it."""
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+class Pipeline:
+    def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None, executor=None):
+        """`executor` replaces the one `config` asks for (tests inject a Ray worker that crashes)."""
+        from ..corpus.readers import check_corpus
+
+        # A language with nothing to read fails here, in seconds, before any model loads.
+        check_corpus(config.corpus, config.langs, text_column=config.text_column, lang_column=config.lang_column)
+        self.config = config
+        self.work = Path(config.work_dir)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.cache = RequestCache(self.work / "cache.sqlite")
+        self.models = Models(config, self.cache, engines)
+        self.executor = executor
+        self.funnel = Funnel()
+        self.timings: dict[str, float] = {}
+        self.quality: dict[str, dict] = {}  # per language: the relevance gate's (and rater's) AUC
+        # Embeddings for ranking candidates and for relevance, kept in the work dir (builder/quality/relevance.py).
+        self.encoder = CachedEncoder(config.relevance_encoder, self.work / "embeddings.sqlite")
+        self.diversified = 0  # rows diversify clustered in this process (not read back from the work dir)
+
+    # -- settings that decide each stage's output ------------------------------------------
+    def _fingerprints(self, lang: str) -> dict[str, str]:
+        from ..corpus.readers import corpus_files_read
+
+        c = self.config
+        gen = self.models.generator.identity()
+        counted = (self.models.token_counts,) if self.models.token_counts else ()  # a served model's tokenizer
+        # Which files and rows a language reads decides its prepared rows as much as the spec does.
+        read = (corpus_files_read(c.corpus, lang, lang_column=c.lang_column), c.lang_column)
+        prep = fingerprint("prepare", META_TALK_VERSION, lang, c.corpus, c.text_column, c.split, c.max_docs, c.min_tokens, c.max_tokens, gen,
+                           *counted, *read)
+        generate = fingerprint(prep, self._generate_config().__dict__, gen, c.seeds, c.generator is not None,
+                               template_versions())
+        rank = fingerprint(generate, "rank", c.relevance_encoder)  # candidates ordered by relevance
+        refine = fingerprint(rank, self._refine_config().__dict__, self.models.evaluator.identity())
+        return {"prepare": prep, "generate": generate, "rank": rank, "refine": refine}
+
+    def _generate_config(self) -> GenerateConfig:
+        return generate_config(self.config)
+
+    def _refine_config(self) -> RefineConfig:
+        return refine_config(self.config)
+
+    # -- stages -----------------------------------------------------------------------------
+    def prepare(self, lang: str, fp: str) -> list[Path]:
+        from ..corpus.readers import read_corpus
+        from ..stages.prepare import Prepare, PrepareConfig
+
+        stage = StageDir(self.work, lang, "prepare", fp)
+        if stage.complete and stage.intact():
+            return stage.shards()
+        stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
+        c = self.config
+        block = Prepare(lang, PrepareConfig(min_tokens=c.min_tokens, max_tokens=c.max_tokens), self.models.count_tokens)
+        rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
+                           limit=c.max_docs)
+        index, buffer = 0, []
+        for row in tqdm(rows, desc=f"prepare {lang}", unit="doc", leave=False):
+            buffer.append(row)
+            if len(buffer) == c.shard_size:
+                stage.write(index, self._prepare_shard(block, buffer))
+                index, buffer = index + 1, []
+        if buffer or index == 0:
+            stage.write(index, self._prepare_shard(block, buffer))
+        stage.mark_complete()
+        return stage.shards()
+
+    @staticmethod
+    def _prepare_shard(block, rows: list[dict]) -> Dataset:
+        batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
+        out = block(batch) if rows else {name: [] for name in PREPARED}
+        return Dataset.from_dict({name: out[name] for name in PREPARED}, features=PREPARED)
+
+    # -- the whole build --------------------------------------------------------------------
+    def run(self) -> BuildResult:
+        with _quiet_datasets():
+            if self.executor is None:
+                self.executor = make_executor(self.config, self.models)
+            try:
+                return self._run()
+            finally:
+                self.executor.close()
+                self.cache.close()  # checkpoints SQLite's WAL into cache.sqlite
+
+    def _timed(self, stage: str, start: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    def _run(self) -> BuildResult:
+        c = self.config
+        fps = {lang: self._fingerprints(lang) for lang in c.langs}
+        if not all(StageDir(self.work, lang, "relevance", self._relevance_fp(fps[lang])).complete for lang in c.langs):
+            self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
+        start = time.perf_counter()
+        prepared = {lang: self.prepare(lang, fps[lang]["prepare"]) for lang in c.langs}
+        self._timed("prepare", start)
+
+        for lang in c.langs:  # settings errors (no seed pairs, ...) now, not inside a worker later
+            make_block(c, "generate", lang, self.models.generator)
+        generated = self._model_stage("generate", prepared, fps, PREPARED)
+        start = time.perf_counter()
+        ranked = {lang: rank_shards(generated[lang], self.work, lang, fps[lang]["rank"], self.encoder)
+                  for lang in c.langs}
+        self._timed("relevance", start)
+        refined = self._model_stage("refine", ranked, fps, GENERATED)
+        finals = {lang: FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang])) for lang in c.langs}
+        if all(final.ready() for final in finals.values()):  # an unchanged rerun: read the last tables back
+            return self._finish(self._read_finals(finals))
+
+        tables: dict[str, Dataset] = {}
+        for lang in c.langs:
+            # Columns as lists (a slice): iterating a lazy column formats it row by row.
+            tables[lang] = read_stage(prepared[lang], PREPARED)
+            self.funnel.record(lang, "prepare", [None] * len(tables[lang]), tables[lang]["dropped"][:])
+            before = tables[lang]["dropped"][:]
+            tables[lang] = read_stage(generated[lang], GENERATED)
+            after = tables[lang]["dropped"][:]
+            self.funnel.record(lang, "generate", before, after)
+            tables[lang] = read_stage(refined[lang], REFINED)
+            self.funnel.record(lang, "refine", after, tables[lang]["dropped"][:])
+
+        start = time.perf_counter()
+        tables = self._relevance(tables, fps)
+        self._timed("relevance", start)
+        start = time.perf_counter()
+        self._rater_controls(tables)
+        self._timed("rater_controls", start)
+
+        start = time.perf_counter()
+        for lang in c.langs:
+            before = tables[lang]["dropped"][:]
+            select = Select(lang, SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance))
+            tables[lang] = tables[lang].map(select, batched=True,
+                                            keep_in_memory=True,
+                                            new_fingerprint=f"select-{fps[lang]['refine']}-{c.min_relevance}")
+            self.funnel.record(lang, "select", before, tables[lang]["dropped"][:])
+        self._timed("select", start)
+
+        start = time.perf_counter()
+        tables = self._diversify(tables)
+        self._timed("diversify", start)
+        funnel = self.funnel.to_dict()
+        for lang, final in finals.items():
+            final.save(tables[lang], funnel[lang], self.quality.get(lang, {}))
+        return self._finish(tables)
+
+    def _final_fp(self, refined: list[Path], fps: dict) -> str:
+        """What decides a language's last table (builder/pipeline/final_stage.py): the refine shards and
+        the settings of relevance, the rater's controls, select and diversify."""
+        c = self.config
+        return final_fingerprint(refined, fps["refine"], self._relevance_fp(fps), c.accept_score, c.min_relevance,
+                                 c.target_size, c.embedder, c.seed, distributed(c))
+
+    def _read_finals(self, finals: dict) -> dict[str, Dataset]:
+        start = time.perf_counter()
+        tables = {}
+        for lang, final in finals.items():
+            tables[lang], funnel, self.quality[lang] = final.load()
+            self.funnel.restore(lang, funnel)
+        self._timed("final (read back)", start)
+        return tables
+
+    def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
+        """Hand the shards a previous run did not finish to the executor; return every output shard."""
+        start = time.perf_counter()
+        tasks, outputs, total, finished = [], {}, 0, 0
+        for lang in self.config.langs:
+            stage = StageDir(self.work, lang, name, fps[lang][name])
+            outputs[lang] = [stage.shard(i) for i in range(len(inputs[lang]))]
+            for index, path in enumerate(inputs[lang]):
+                alive = shard_alive_rows(path, in_features)
+                total += alive
+                if stage.has(index):
+                    finished += alive
+                else:
+                    tasks.append(ShardTask(name, lang, fps[lang][name], index, str(path)))
+        with tqdm(total=total, initial=finished, desc=name, unit="row") as bar:
+            results = self.executor.run(name, tasks, bar)
+        self.models.worker_hits += add_results(self.models.worker_stats, results)
+        missing = [str(p) for paths in outputs.values() for p in paths if not p.is_file()]
+        if missing:  # an executor that returns without every shard written is a bug, not a resume point
+            raise RuntimeError(f"{name}: the {self.executor.name} executor finished without writing {missing[:3]}")
+        self._timed(name, start)
+        return outputs
+
+    def _relevance(self, tables: dict[str, Dataset], fps: dict) -> dict[str, Dataset]:
+        """Each pair's relevance (builder/stages/relevance.py), read back from the work dir on a rerun."""
+        from ..stages.relevance import add_relevance
+
+        out = {}
+        for lang in self.config.langs:
+            out[lang], self.quality.setdefault(lang, {})["relevance"] = add_relevance(
+                tables[lang], self.work, lang, self._relevance_fp(fps[lang]), lambda: self.encoder, self.config.seed)
+        return out
+
+    def _relevance_fp(self, fps: dict) -> str:
+        from ..stages.relevance import relevance_fingerprint
+
+        return relevance_fingerprint(fps["refine"], self.config.relevance_encoder, self.config.seed)
+
+    def _rater_controls(self, tables: dict[str, Dataset]) -> None:
+        """The rater's negative controls (builder/quality/rater.py), through the request cache."""
+        from ..quality.rater import rater_controls
+
+        for lang in self.config.langs:
+            if distributed(self.config):  # the driver holds no weights; the workers hold the rater
+                report = {"auc": None, "note": "not measured with a distributed executor"}
+            else:
+                report = rater_controls(self.models.evaluator, lang, tables[lang], self._refine_config(),
+                                        self.config.seed)
+            self.quality.setdefault(lang, {})["rater"] = report
+
+    def _diversify(self, tables: dict[str, Dataset]) -> dict[str, Dataset]:
+        c = self.config
+        embedder = None
+        out = {}
+
+        def load_embedder() -> Embedder:  # loaded once, and only when some language's inputs are new
+            nonlocal embedder
+            embedder = embedder or Embedder(c.embedder)
+            return embedder
+
+        for lang in tqdm(c.langs, desc="diversify", unit="lang"):
+            table = tables[lang]
+            dropped = table["dropped"][:]
+            alive = [i for i, d in enumerate(dropped) if d is None]
+            clusters = [-1] * len(table)
+            before = list(dropped)
+            if alive:
+                # Whole columns read once, as slices: a lazy column indexed or iterated row by row
+                # formats one row at a time.
+                instructions, scores = table["instruction"][:], table["score"][:]
+                labels, kept, ran = diversify_checkpointed(
+                    self.work, lang, [instructions[i] for i in alive], [scores[i] for i in alive],
+                    DiversifyConfig(target_size=c.target_size, embedder=c.embedder, seed=c.seed), load_embedder)
+                self.diversified += len(alive) if ran else 0
+                for i, label, keep in zip(alive, labels, kept):
+                    clusters[i] = label
+                    if not keep:
+                        dropped[i] = "cluster_duplicate"
+            table = table.remove_columns(["dropped"]).add_column("dropped", dropped).add_column("cluster", clusters)
+            out[lang] = table.cast(DIVERSIFIED)
+            self.funnel.record(lang, "diversify", before, dropped)
+        return out
+
+    # -- output -----------------------------------------------------------------------------
+    def _meta(self) -> dict:
+        c = self.config
+        gen, ev = self.models.generator.identity(), self.models.evaluator.identity()
+        sampling = {"generate": self._generate_config().sampling().to_dict(),
+                    "refine": dataclasses.asdict(self._refine_config())}
+        return {"generator_model": gen["model"], "generator_revision": gen["revision"], "evaluator_model": ev["model"],
+                "engine": gen["engine"], "sampling": json.dumps(sampling, sort_keys=True),
+                "prompts": json.dumps(template_versions(), sort_keys=True), "builder_version": __version__}
+
+    def _finish(self, tables: dict[str, Dataset]) -> BuildResult:
+        c = self.config
+        meta = self._meta()
+        published = {lang: _published_rows(table, meta) for lang, table in tables.items()}
+        audit = datasets.concatenate_datasets(list(tables.values())) if tables else Dataset.from_dict({})
+        gen = self.models.generator.identity()
+        local_only = ("work_dir", "output_dir", "dry_run", "overwrite",  # where and how, not what was built
+                      "project_kept", "project_tokens_per_s", "pipeline_requests_per_s")
+        settings = {**{k: v for k, v in c.to_dict().items() if k not in local_only},
+                    "model": gen["model"], "model_revision": gen["revision"], "engine": gen["engine"],
+                    "evaluator_model": self.models.evaluator.identity()["model"],
+                    "sampling": json.loads(meta["sampling"]), "prompts": template_versions()}
+        info = {
+            "builder_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "settings": {**settings, "base_url": redact_url(settings.get("base_url"))},
+            "funnel": self.funnel.to_dict(),
+            "engine_stats": self.models.stats(),
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "quality": self.quality,
+            "relevance_encoder": {"name": c.relevance_encoder, "texts_embedded": self.encoder.encoded},
+            "diversify": {"embedder": c.embedder, "texts_embedded": self.diversified},
+        }
+        # The exact provenance (absolute corpus and model paths) stays in the work dir; what is
+        # published names local files relative to where the build ran (builder/publish/provenance.py).
+        text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        (self.work / WORK_BUILD_INFO).write_text(text + "\n", encoding="utf-8")
+        published = {lang: public_rows(ds) for lang, ds in published.items()}
+        info = {**info, "settings": public_settings(info["settings"])}
+        return BuildResult(published, public_rows(audit), self.funnel, info)
+
+
+def _published_rows(table: Dataset, meta: dict) -> Dataset:
+    """The rows no stage dropped, sorted by id (a stable order, whatever order shards finished
+    in), with PUBLISHED's columns and `meta` on every row. In Arrow: row by row in Python this
+    is a cost that grows with every published row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = table.with_format("arrow")[:]  # the rows as they stand (an indices mapping applied)
+    data = data.filter(pc.is_null(data["dropped"]))
+    data = data.take(pc.sort_indices(data, sort_keys=[("id", "ascending")]))
+    schema = PUBLISHED.arrow_schema
+    columns = [data[k].cast(schema.field(k).type) for k in PUBLISHED if k != "meta"]
+    columns.append(pa.array([meta] * data.num_rows, type=schema.field("meta").type))
+    # A fingerprint from the input's: without one, `Dataset()` hashes every row.
+    return Dataset(pa.Table.from_arrays(columns, schema=schema),
+                   fingerprint=fingerprint(table._fingerprint, "published", meta))
+
+
+def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
+    """train, plus a `test` split of n rows chosen by id (stable across reruns).
+
+    A language with n rows or fewer keeps them all in train and gets no test split: holding
+    them all out would leave an empty train split, which `datasets` cannot load.
+    """
+    if n <= 0 or len(dataset) <= n:
+        if n > 0 and len(dataset):
+            lang = dataset[0]["lang"] if "lang" in dataset.column_names else "this language"
+            logger.warning("--heldout %d: %s has only %d rows; all stay in train and it has no test split",
+                           n, lang, len(dataset))
+        return {"train": dataset}
+    order = sorted(range(len(dataset)), key=lambda i: fingerprint("heldout", dataset[i]["id"]))
+    test = sorted(order[:n])
+    train = sorted(order[n:])
+    return {"train": dataset.select(train), "test": dataset.select(test)}
+
+
+def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
+    """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
+    from .preflight import check_build_start
+    from ..quality.rater import check_rater
+
+    # folders (an output dir holding files no export wrote included), Hub repo and token,
+    # packages: before any model loads, not after hours of model time
+    check_build_start(config)
+    result = Pipeline(config, engines).run()
+    check_rater(result.build_info["quality"], config.min_rater_auc)
+    if not any(len(d) for d in result.languages.values()):
+        raise EmptyBuildError(
+            "every row was filtered out; nothing to publish. Funnel:\n" + result.funnel.table()
+            + "\nLower --accept-score, use a stronger --model, or check the corpus language and --text-column."
+        )
+    from ..publish.export import export_local
+
+    configs = {lang: split_heldout(ds, config.heldout) for lang, ds in result.languages.items()}
+    configs["candidates"] = {"train": result.audit}
+    result.output_dir = export_local(config.output_dir, configs, result.build_info, overwrite=config.overwrite)
+    if config.push_to_hub:
+        from ..publish.push import push
+
+        result.push_summary = push(result.output_dir, config.push_to_hub, private=config.private)
+    return result

@@ -1,0 +1,216 @@
+"""The work directory: stage outputs as Parquet shards, written atomically, found again on resume.
+
+Layout: `{work_dir}/{lang}/{stage}-{fingerprint}/shard-00000.parquet`. The fingerprint hashes
+everything that decides a stage's output (its settings, the model, the prompt versions and the
+upstream stage's fingerprint), so changing a setting starts that stage and every later one
+afresh while earlier shards are reused. A shard exists only once complete: it is written to a
+temporary name and renamed.
+
+A work dir cannot lie: each shard's sha256 is recorded beside it (`shard-00000.parquet.sha256`)
+before the shard is renamed into place, and checked whenever the shard is found or read. A
+shard that fails the check (a flipped bit, a truncated copy) is moved aside to
+`*.corrupt`, named in a warning, and counts as not done, so the next pass redoes it from its
+inputs (model stages answer from the request cache; prepare rereads the corpus).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import Dataset, Features
+
+from ..engines.base import stable_hash
+from ..stages.schema import DIVERSIFIED, GENERATED, PREPARED, REFINED
+
+logger = logging.getLogger(__name__)
+
+DONE = "_DONE"
+CHECKSUM_SUFFIX = ".sha256"
+CORRUPT_SUFFIX = ".corrupt"
+OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED, "final": DIVERSIFIED}
+
+
+class CorruptShardError(ValueError):
+    """A shard failed its checksum while being read; it was moved aside, and a rerun redoes it."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksum_path(shard: Path) -> Path:
+    return shard.with_name(shard.name + CHECKSUM_SUFFIX)
+
+
+def _problem(shard: Path, features: Features | None) -> str | None:
+    """Why `shard` cannot be trusted, or None when its bytes are the ones written."""
+    record = checksum_path(shard)
+    if not record.is_file():
+        # A work dir from a builder that recorded no checksums: trust a shard that still opens
+        # as Parquet with the stage's columns and adopt its checksum; others are redone. (Older
+        # builders wrote empty model-stage shards with the input's columns.)
+        try:
+            names = pq.read_schema(shard).names
+        except (OSError, pa.ArrowException) as err:
+            return f"not readable as Parquet ({err})"
+        if features is not None and names != list(features):
+            return f"its columns {names} are not the stage's {list(features)}"
+        _write_atomic(record, file_sha256(shard))
+        return None
+    expected = record.read_text(encoding="ascii", errors="replace").strip()
+    actual = file_sha256(shard)
+    if actual != expected:
+        return f"sha256 {actual[:12]}... differs from the {expected[:12]}... recorded when it was written"
+    return None
+
+
+def _quarantine(shard: Path, problem: str) -> Path:
+    aside = shard.with_name(shard.name + CORRUPT_SUFFIX)
+    os.replace(shard, aside)
+    checksum_path(shard).unlink(missing_ok=True)
+    logger.warning("work dir shard %s is corrupt: %s. Moved it aside to %s; it is redone from its inputs",
+                   shard, problem, aside.name)
+    return aside
+
+
+def verify_shard(shard: Path, features: Features | None = None) -> bool:
+    """True when `shard` exists with the bytes it was written with; a corrupt one is moved aside."""
+    if not shard.is_file():
+        return False
+    problem = _problem(shard, features)
+    if problem is None:
+        return True
+    _quarantine(shard, problem)
+    return False
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="ascii")
+    os.replace(tmp, path)
+
+
+def fingerprint(*parts) -> str:
+    return stable_hash(*parts)[:12]
+
+
+class StageDir:
+    def __init__(self, root: Path, lang: str, stage: str, fp: str):
+        self.path = Path(root) / lang / f"{stage}-{fp}"
+        self.features = OUTPUT_FEATURES.get(stage)
+
+    def shard(self, index: int) -> Path:
+        return self.path / f"shard-{index:05d}.parquet"
+
+    def shards(self) -> list[Path]:
+        return sorted(self.path.glob("shard-*.parquet")) if self.path.is_dir() else []
+
+    def has(self, index: int) -> bool:
+        """The shard is there and intact (a corrupt one is moved aside, so it is redone)."""
+        return verify_shard(self.shard(index), self.features)
+
+    @property
+    def complete(self) -> bool:
+        return (self.path / DONE).is_file()
+
+    def intact(self) -> bool:
+        """A complete stage still holds every shard it wrote, each with its recorded bytes."""
+        shards = self.shards()
+        ok = all([verify_shard(shard, self.features) for shard in shards])  # a list: check (and move aside) every one
+        expected = self._recorded_count()
+        if ok and expected is not None and expected != len(shards):
+            logger.warning("work dir stage %s holds %d shards but wrote %d; it is redone", self.path,
+                           len(shards), expected)
+            return False
+        return ok
+
+    def _recorded_count(self) -> int | None:
+        text = (self.path / DONE).read_text(encoding="utf-8").strip()
+        try:
+            return int(json.loads(text)["shards"]) if text else None  # empty: an older builder's marker
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def mark_complete(self) -> None:
+        _write_atomic(self.path / DONE, json.dumps({"shards": len(self.shards())}))
+
+    def reset(self) -> None:
+        """Remove a partial stage (used for prepare, whose dedup state spans all shards)."""
+        for shard in self.shards():
+            shard.unlink()
+            checksum_path(shard).unlink(missing_ok=True)
+        (self.path / DONE).unlink(missing_ok=True)
+
+    def write(self, index: int, dataset: Dataset) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.shard(index)
+        tmp = target.with_suffix(f".tmp-{os.getpid()}")
+        pq.write_table(dataset.data.table, tmp)
+        # The checksum is in place before the shard: a shard that exists always has its record.
+        _write_atomic(checksum_path(target), file_sha256(tmp))
+        os.replace(tmp, target)  # atomic: a killed run leaves no half-written shard behind
+        return target
+
+
+def alive_rows(dataset: Dataset) -> int:
+    """Rows no stage has dropped yet (what the model stages work on and their bars count)."""
+    return dataset["dropped"][:].count(None)  # a slice: iterating a lazy column formats row by row
+
+
+def shard_alive_rows(path: Path, features: Features) -> int:
+    """alive_rows of a shard, verified like read_shard, reading only its `dropped` column."""
+    _verify_or_raise(Path(path), features)
+    return pq.read_table(path, columns=["dropped"]).column("dropped").null_count
+
+
+def recorded_checksums(paths: list[Path]) -> list[str]:
+    """The sha256 recorded beside each shard (checked whenever the shard was found or read)."""
+    return [checksum_path(Path(p)).read_text(encoding="ascii").strip() for p in paths]
+
+
+def empty_dataset(features: Features) -> Dataset:
+    """No rows, but the stage's columns: the next stage reads every shard with its own schema."""
+    return Dataset.from_dict({name: [] for name in features}, features=features)
+
+
+def _verify_or_raise(path: Path, features: Features) -> None:
+    if not verify_shard(path, features):
+        raise CorruptShardError(f"work dir shard {path} is missing or corrupt (moved aside if it was there); "
+                                "run the same command again to redo it")
+
+
+def _read_verified(path: Path, features: Features) -> pa.Table:
+    path = Path(path)
+    _verify_or_raise(path, features)
+    table = pq.read_table(path)
+    if table.schema.names != list(features):  # same columns in another order (a stage that rebuilt some)
+        table = table.select(list(features))
+    return table.cast(features.arrow_schema)
+
+
+def _content_fingerprint(paths: list[Path], features: Features) -> str:
+    """A Dataset fingerprint from the shards' recorded checksums (verified just before): without
+    one, `Dataset()` hashes the whole table, a cost that grows with the data."""
+    return stable_hash("shards", recorded_checksums(paths), str(features))[:16]
+
+
+def read_shard(path: Path, features: Features) -> Dataset:
+    table = _read_verified(path, features)
+    return Dataset(table, fingerprint=_content_fingerprint([path], features))
+
+
+def read_stage(paths: list[Path], features: Features) -> Dataset:
+    if not paths:
+        return empty_dataset(features)
+    table = pa.concat_tables([_read_verified(p, features) for p in paths])
+    return Dataset(table, fingerprint=_content_fingerprint(paths, features))
