@@ -225,7 +225,7 @@ def relevance_encoder() -> tuple[str, str]:
 def part_build(opts):
     from builder.config import BuildConfig
     from builder.engines import create_engine
-    from builder.pipeline.runner.runner import EmptyBuildError, build
+    from builder.pipeline.runner import EmptyBuildError, build
 
     encoder, note = relevance_encoder()
     tmp = Path(tempfile.mkdtemp(prefix="gpu-check-build-"))

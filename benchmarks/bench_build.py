@@ -17,7 +17,7 @@ from pathlib import Path
 from _build_args import build_parser
 from builder.config import BuildConfig
 from builder.engines import create_engine
-from builder.pipeline.runner.runner import build
+from builder.pipeline.runner import build
 
 
 def run(config: BuildConfig, engines: dict) -> tuple[float, dict]:

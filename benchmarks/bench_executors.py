@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _build_args import build_parser
 from builder.config import BuildConfig
-from builder.pipeline.runner.runner import build
+from builder.pipeline.runner import build
 
 
 def run(tmp: Path, name: str, args, **executor) -> tuple[float, dict, list]:

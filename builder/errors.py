@@ -33,9 +33,16 @@ class Failure:
     hint: str = ""
 
 
-def one_line(text: str) -> str:
-    """Library messages (transformers', datasets') span several lines; a report is one."""
-    return " ".join(str(text).split())
+def one_line(text: str | BaseException, first_only: bool = False) -> str:
+    """Library messages (transformers', datasets') span several lines; a report is one: the lines
+    joined, or with `first_only` the first line alone, for a message that our own hint follows
+    (transformers' later lines give advice of their own). An exception without a message reads
+    as its class name."""
+    line = str(text).strip()
+    line = line.splitlines()[0] if first_only and line else " ".join(line.split())
+    if not line and isinstance(text, BaseException):
+        return type(text).__name__
+    return line
 
 
 def _loaded(module: str, name: str) -> type | None:
@@ -61,7 +68,7 @@ def _network(err: BaseException) -> Failure:
     hint = ("HF_HUB_OFFLINE is set, so nothing is fetched from the Hub: unset it, or use a local copy"
             if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
             else "check the network connection and the address, then run the same command again")
-    return Failure(RUNTIME, f"network error{url}: {one_line(str(err)) or type(err).__name__}", hint)
+    return Failure(RUNTIME, f"network error{url}: {one_line(err)}", hint)
 
 
 def _corrupt_archive(err: BaseException) -> bool:
@@ -91,7 +98,7 @@ def describe(err: BaseException) -> Failure | None:
     if isinstance(err, KeyError):  # str(KeyError) is the repr of its key
         return Failure(BAD_INPUT, one_line(err.args[0] if err.args else "missing key"))
     if isinstance(err, ValueError):
-        return Failure(BAD_INPUT, one_line(str(err)) or type(err).__name__)
+        return Failure(BAD_INPUT, one_line(err))
     if _is(err, _loaded("yaml", "YAMLError")):
         return Failure(BAD_INPUT, f"not valid YAML: {one_line(str(err))}")
     if isinstance(err, ImportError):

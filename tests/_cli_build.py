@@ -41,7 +41,7 @@ def build_args(root: Path, corpus: str, langs: str = "sw", *extra: str) -> list[
 
 def cli(args: list[str], capsys) -> Run:
     """Run the CLI with every model replaced by a fresh ScriptedEngine (recorded in Run.engines)."""
-    import builder.pipeline.runner.runner
+    import builder.pipeline.runner
     from builder.cli import main
 
     engines = []

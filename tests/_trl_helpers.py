@@ -151,7 +151,7 @@ def demo_build_export(root: Path) -> Path:
     rows (as the demo does, a couple per language and none for some); returns the folder."""
     from _scripted_engine import ScriptedEngine
     from builder.config import BuildConfig
-    from builder.pipeline.runner.runner import build
+    from builder.pipeline.runner import build
 
     config = BuildConfig(langs=list(DEMO_ROWS), corpus="embedded", max_docs=2, candidates=1, rounds=1, target_size=2,
                          shard_size=4, work_dir=str(root / "work"), output_dir=str(root / "x-instruction-data"),

@@ -106,14 +106,16 @@ def test_a_language_no_detector_knows_is_trusted_when_the_script_agrees():
 
 
 def test_prepare_keeps_a_language_no_detector_knows_and_says_so_once(caplog):
-    from builder.stages.prepare import Prepare, PrepareConfig, iter_prepare
+    from builder.stages.prepare import Prepare, PrepareConfig
+
+    from _prepare_helpers import iter_prepare
 
     rows = [{"text": t, "source": {"corpus": "test", "config": None, "split": "train", "row": str(i)}}
             for i, t in enumerate([BAMBARA, "Латиница? Нет: этот текст написан кириллицей, а не латиницей, как бамана."])]
     with caplog.at_level(logging.WARNING, logger="builder.stages.prepare"):
         for _ in range(2):
             block = Prepare("bm", PrepareConfig(min_tokens=1, min_chars=10), lambda text: len(text.split()))
-            out = list(iter_prepare([dict(r) for r in rows], block, progress=False))
+            out = list(iter_prepare([dict(r) for r in rows], block))
     assert [r["dropped"] for r in out] == [None, "wrong_language"]  # trusted label; Cyrillic is not Bambara
     assert caplog.text.count("no installed language-ID model knows this language") == 1
 

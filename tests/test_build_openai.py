@@ -18,7 +18,7 @@ from builder.cli import main
 from builder.config import BuildConfig
 from builder.engines import SamplingParams
 from builder.engines.openai_engine import OpenAIEngine
-from builder.pipeline.runner.runner import Pipeline
+from builder.pipeline.runner import Pipeline
 
 
 def _build(tmp_path: Path, name: str, *args: str) -> int:

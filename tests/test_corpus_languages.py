@@ -22,7 +22,7 @@ from builder.cli import main
 from builder.config import BuildConfig
 from builder.corpus import CorpusError, MissingColumnError, read_corpus
 from builder.corpus.by_language import check_corpus, name_language
-from builder.pipeline.runner.runner import Pipeline
+from builder.pipeline.runner import Pipeline
 
 UDHR_FOLDER_LANGS = ("bn", "fi", "hi", "sw")  # bn sorts first: the file every language read before
 

@@ -19,9 +19,9 @@ from _engine_helpers import Reply, ScriptedServer, completion_body
 from _scripted_engine import ScriptedEngine, last_user
 from builder.cli import main
 from builder.config import BuildConfig
-from builder.pipeline.runner.dry_run import dry_run
-from builder.pipeline.runner.projection import duration
-from builder.quality.rater.rater import CONTROL_PAIRS
+from builder.pipeline.dry_run import dry_run
+from builder.pipeline.projection import duration
+from builder.quality.rater import CONTROL_PAIRS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_throughput import write_corpus  # noqa: E402

@@ -20,10 +20,10 @@ import yaml
 from datasets import get_dataset_config_names, load_dataset
 
 from builder.publish.card.layout import read_front_matter
-from builder.pipeline.runner.funnel import describe
+from builder.pipeline.funnel import describe
 from builder.publish.export import export_local
 from builder.publish.push import DELETED_EMPTY, SKIPPED_EMPTY, PushError, push
-from builder.pipeline.runner.runner import split_heldout
+from builder.pipeline.runner import split_heldout
 from tests._hub_fixture import running_hub, synthetic_build
 
 REPO = "org/x-instruction"
@@ -35,7 +35,7 @@ def cli_build(tmp_path_factory, shared_data):
     from _scripted_engine import ScriptedEngine
     from test_pipeline import writer_and_judge
 
-    import builder.pipeline.runner.runner
+    import builder.pipeline.runner
     from builder.cli import main
 
     root = tmp_path_factory.mktemp("empty-vi")

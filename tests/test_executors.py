@@ -15,7 +15,7 @@ from builder.engines import create_engine
 from builder.engines.base import EngineError, SamplingParams
 from builder.executors.data_parallel import contiguous_chunks
 from builder.executors.shards import ShardTask
-from builder.pipeline.runner.runner import Pipeline
+from builder.pipeline.runner import Pipeline
 
 
 def _config(tmp_path: Path, model_dir: Path, **kw) -> BuildConfig:

@@ -222,7 +222,7 @@ def test_an_export_missing_published_configs_is_refused_unless_pruned(local_hub,
 
 
 def test_the_local_hub_serves_datasets_own_push_to_hub(local_hub, tmp_path):
-    """The fixture speaks what Dataset.push_to_hub needs too, not only what builder.publish.hub sends."""
+    """The fixture speaks what Dataset.push_to_hub needs too, not only what builder.publish.push sends."""
     ds = synthetic_build(["sw"], rows=3).configs["sw"]["train"]
     ds.push_to_hub("org/plain", config_name="sw", split="train")
     loaded = load_dataset("org/plain", "sw", split="train", cache_dir=str(tmp_path / "c"))
@@ -234,7 +234,7 @@ def test_build_push_to_hub_pushes_after_the_export(local_hub, tmp_path):
     from _scripted_engine import ScriptedEngine
     from test_pipeline import _config, writer_and_judge
 
-    from builder.pipeline.runner.runner import build
+    from builder.pipeline.runner import build
 
     config = _config(tmp_path, langs=["sw"], push_to_hub=REPO, private=True)
     result = build(config, engines={"scripted": ScriptedEngine(writer_and_judge)})

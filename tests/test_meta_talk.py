@@ -9,7 +9,9 @@ import pytest
 
 from builder.corpus.meta_talk import meta_talk
 from builder.languages import PAPER_LANGUAGES
-from builder.stages.prepare import Prepare, PrepareConfig, iter_prepare, token_counter
+from builder.stages.prepare import Prepare, PrepareConfig
+
+from _prepare_helpers import TokenCounter, iter_prepare
 
 SW_META = ("Sawa, nimeelewa ombi lako kikamilifu. Nitakuandikia maneno 30,000 kuhusu historia ya Pwani ya "
            "Afrika Mashariki, nikianza na biashara ya Bahari ya Hindi na kuendelea hadi uhuru wa nchi za eneo hili.")
@@ -47,9 +49,9 @@ def test_no_human_written_text_in_the_ten_languages_is_flagged(shared_data):
 def test_prepare_drops_meta_talk_with_its_own_reason(embedded_model_dir):
     from transformers import AutoTokenizer
 
-    block = Prepare("sw", PrepareConfig(), token_counter(AutoTokenizer.from_pretrained(embedded_model_dir)))
+    block = Prepare("sw", PrepareConfig(), TokenCounter(AutoTokenizer.from_pretrained(embedded_model_dir)))
     rows = [{"text": t, "source": {"corpus": "t", "config": None, "split": "train", "row": str(i)}}
             for i, t in enumerate([SW_META, SW_TEXT])]
-    out = list(iter_prepare(rows, block, progress=False))
+    out = list(iter_prepare(rows, block))
     assert [r["dropped"] for r in out] == ["meta_talk", None]
     assert block.counts["dropped"]["meta_talk"] == 1

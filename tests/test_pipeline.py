@@ -10,7 +10,7 @@ import pytest
 
 from _scripted_engine import ScriptedEngine, last_user
 from builder.config import BuildConfig
-from builder.pipeline.runner.runner import EmptyBuildError, Pipeline, build
+from builder.pipeline.runner import EmptyBuildError, Pipeline, build
 
 TOPICS = ["cook a local dish", "plan a trip to the coast", "look after a vegetable garden", "save money each month",
           "prepare for a job interview", "learn the history of the city", "treat a mild fever at home",
@@ -142,7 +142,8 @@ def test_cli_bad_input_gives_one_clear_line(tmp_path, capsys):
 
 
 def test_yaml_config_with_cli_override(tmp_path):
-    from builder.cli import config_from_args, make_parser
+    from builder.cli import make_parser
+    from builder.cli.build import config_from_args
 
     yaml_file = tmp_path / "build.yaml"
     yaml_file.write_text("langs: sw,fi\nrounds: 3\ncandidates: 2\n")

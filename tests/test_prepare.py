@@ -18,19 +18,18 @@ from builder.stages.prepare import (
     OUTPUT_COLUMNS,
     Prepare,
     PrepareConfig,
-    funnel_counts,
-    iter_prepare,
-    token_counter,
+    prepare_features,
 )
 
 from _corpus_helpers import ENGLISH, SWAHILI
+from _prepare_helpers import TokenCounter, funnel_counts, iter_prepare
 
 
 @pytest.fixture(scope="module")
 def count_tokens(embedded_model_dir):
     from transformers import AutoTokenizer
 
-    return token_counter(AutoTokenizer.from_pretrained(embedded_model_dir))
+    return TokenCounter(AutoTokenizer.from_pretrained(embedded_model_dir))
 
 
 def _rows(texts, corpus="test"):
@@ -40,7 +39,7 @@ def _rows(texts, corpus="test"):
 
 def _run(texts, count_tokens, lang="sw", **config):
     block = Prepare(lang, PrepareConfig(**config), count_tokens)
-    return list(iter_prepare(_rows(texts), block, progress=False)), block
+    return list(iter_prepare(_rows(texts), block)), block
 
 
 def test_kept_rows_carry_all_columns(count_tokens):
@@ -130,7 +129,7 @@ def test_dataset_map_batched_holds_dedup_state_across_batches(count_tokens):
     # The first batch holds only dropped rows: `features=` is what lets map type `lid`.
     texts = ["", ENGLISH[0], SWAHILI[0], SWAHILI[1], SWAHILI[0], SWAHILI[2], SWAHILI[1] + " ", ENGLISH[1]]
     block = Prepare("sw", PrepareConfig(), count_tokens)
-    ds = Dataset.from_list(_rows(texts)).map(block, batched=True, batch_size=2, features=block.features,
+    ds = Dataset.from_list(_rows(texts)).map(block, batched=True, batch_size=2, features=block.output_features,
                                              load_from_cache_file=False)
     assert ds.num_rows == len(texts)
     assert set(OUTPUT_COLUMNS) <= set(ds.column_names)
@@ -146,25 +145,25 @@ def test_dataset_map_batched_holds_dedup_state_across_batches(count_tokens):
 def test_dataset_map_keeps_the_other_input_columns(count_tokens):
     block = Prepare("sw", PrepareConfig(), count_tokens)
     ds = Dataset.from_list([{**row, "url": f"https://sw.example/{i}"} for i, row in enumerate(_rows(SWAHILI[:2]))])
-    out = ds.map(block, batched=True, features=block.features_for(ds))
+    out = ds.map(block, batched=True, features=prepare_features(ds.features))
     assert out["url"] == ["https://sw.example/0", "https://sw.example/1"]
-    assert out["dropped"] == [None, None] and out.features["n_tokens"].dtype == "int64"
+    assert out["dropped"] == [None, None] and out.features["n_tokens"].dtype == "int32"
 
 
 def test_every_row_filtered_does_not_crash(count_tokens):
     block = Prepare("sw", PrepareConfig(), count_tokens)
-    ds = Dataset.from_list(_rows(ENGLISH * 2)).map(block, batched=True, features=block.features)
+    ds = Dataset.from_list(_rows(ENGLISH * 2)).map(block, batched=True, features=block.output_features)
     assert ds["dropped"] == ["wrong_language", "wrong_language", "wrong_language", "wrong_language"]
     assert ds.filter(lambda d: d is None, input_columns="dropped").num_rows == 0
     assert block.counts["kept"] == 0 and block.counts["dropped"]["wrong_language"] == 4
     out, block = _run(ENGLISH, count_tokens)
-    assert list(iter_prepare(_rows(ENGLISH), block, only_kept=True, progress=False)) == []
+    assert list(iter_prepare(_rows(ENGLISH), block, only_kept=True)) == []
 
 
 def test_empty_corpus(tmp_path, count_tokens):
     (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
     block = Prepare("sw", PrepareConfig(), count_tokens)
-    assert list(iter_prepare(read_corpus(str(tmp_path / "empty.jsonl"), "sw"), block, progress=False)) == []
+    assert list(iter_prepare(read_corpus(str(tmp_path / "empty.jsonl"), "sw"), block)) == []
     assert block.counts == {"rows_in": 0, "kept": 0, "dropped": dict.fromkeys(DROP_REASONS, 0)}
 
 
@@ -183,13 +182,13 @@ def test_udhr_in_every_language_passes_prepare(shared_data, count_tokens):
     english = _load_udhr(shared_data, "en")
     for lang in PAPER_LANGUAGES:
         block = Prepare(lang, PrepareConfig(max_tokens=2048), count_tokens)
-        out = list(iter_prepare(read_corpus(str(shared_data / "udhr" / f"{lang}.jsonl"), lang), block, progress=False))
+        out = list(iter_prepare(read_corpus(str(shared_data / "udhr" / f"{lang}.jsonl"), lang), block))
         reasons = {row["dropped"] for row in out}
         assert reasons <= {None, "too_short"}, (lang, block.counts)
         assert block.counts["kept"] >= 10, (lang, block.counts)
         assert all(row["lid"]["script"] == block.language.script for row in out if row["dropped"] is None)
         wrong = Prepare(lang, PrepareConfig(max_tokens=2048), count_tokens)
-        list(iter_prepare(_rows(english), wrong, progress=False))
+        list(iter_prepare(_rows(english), wrong))
         assert wrong.counts["kept"] == 0 and wrong.counts["dropped"]["wrong_language"] >= 10, (lang, wrong.counts)
 
 

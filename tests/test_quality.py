@@ -7,7 +7,7 @@ import pytest
 from datasets import Dataset
 
 from builder.engines.cache import CachedModel, RequestCache
-from builder.quality.rater.rater import QualityGateError, check_rater, rater_controls, report_lines
+from builder.quality.rater import QualityGateError, check_rater, rater_controls, report_lines
 from builder.stages.refine import RefineConfig
 
 from _scripted_engine import ScriptedEngine, last_user

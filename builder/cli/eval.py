@@ -25,7 +25,7 @@ import httpx
 from ..engines import EngineError
 from ..errors import guard, one_line
 from ..judge.aggregate import PARTIAL, RULES
-from ..judge.harness import SETTINGS, EngineSpec, EvalConfig, Harness
+from ..judge.harness import EngineSpec, EvalConfig, Harness
 from ..judge.prompts import FORMATS
 from ..judge.questions import EMBEDDED
 
@@ -127,7 +127,7 @@ def run_eval(args: argparse.Namespace) -> int:
     except RUN_ERRORS as error:
         if getattr(args, "verbose", False):
             raise
-        print(f"x-instruction eval: error: {_one_line(error)}", file=sys.stderr)
+        print(f"x-instruction eval: error: {one_line(error)}", file=sys.stderr)
         return 2
     by_turn = report.get("by_turn", {})
     # multi-turn sets get a turn column: "all" (pooled), then each turn
@@ -154,10 +154,6 @@ def _summary_row(label: str, s: dict) -> str:
     fidelity = s["fidelity_a"]["fidelity"]
     return (f"{label}{''.join(cells)}  {s['valid_pairs']:>5}  {s['invalid_judgements']:>7}  "
             f"{'n/a' if fidelity is None else f'{100 * fidelity:.1f}%':>11}")
-
-
-def _one_line(error: BaseException) -> str:
-    return one_line(str(error)) or type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,27 @@
-"""`x-instruction languages --all`: every language `--langs` accepts and who can identify it."""
+"""`x-instruction languages`: the registered languages, or with `--all` every language `--langs`
+accepts and who can identify it."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 
+from ..languages import LANGUAGES, Language, UnknownLanguageError, get_language
 from ..languages.data import scripts_in_use, supported_codes
-from ..languages import Language, UnknownLanguageError, get_language
 from ..languages.detectors import DETECTORS, get_detector
+
+
+def add_languages_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true",
+                        help="every language --langs accepts (from Unicode CLDR), with the language-ID detectors that know it")
+
+
+def run_languages(args: argparse.Namespace) -> int:
+    if args.all:
+        return print_all_languages()
+    for lang in LANGUAGES.values():
+        print(f"{lang.code:4} {lang.name:12} {lang.script:5} fineweb-2: {lang.fineweb2 or '-':10} culturax: {lang.culturax or '-'}")
+    return 0
 
 
 def all_languages() -> list[Language]:

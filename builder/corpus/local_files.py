@@ -205,11 +205,3 @@ def read_named(path: Path, name: str, text_column: str | None = None,
     relative to the corpus folder) rather than after the bare file name."""
     for text, row in read_file(path, text_column, lang_filter):
         yield text, name + row[len(path.name):] if row.startswith(path.name + ":") else row
-
-
-def read_path(path: Path, text_column: str | None = None, lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
-    """A file, or every supported file under a folder; folder rows are named by relative path."""
-    files = corpus_files(path) if path.is_dir() else [path]
-    root = path if path.is_dir() else path.parent
-    for file in files:
-        yield from read_named(file, file.relative_to(root).as_posix(), text_column, lang_filter)

@@ -114,6 +114,17 @@ class EngineStats:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def __add__(self, other: "EngineStats") -> "EngineStats":
+        return EngineStats(*(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)))
+
+    def __radd__(self, other: "EngineStats | int") -> "EngineStats":
+        # sum() starts from 0
+        return self if other == 0 else self + other
+
+    def __sub__(self, other: "EngineStats") -> "EngineStats":
+        """The work done between two snapshots: `engine.stats - before`."""
+        return EngineStats(*(getattr(self, f.name) - getattr(other, f.name) for f in dataclasses.fields(self)))
+
 
 def prompt_key(prompt: Prompt) -> str:
     """A stable string for a prompt, used in cache keys."""
@@ -134,12 +145,14 @@ class Engine(abc.ABC):
         self.model_id = model_id
         self.revision = revision
         self.stats = EngineStats()
+        self.progress_desc = f"generate ({self.name})"
 
     def identity(self) -> dict[str, Any]:
         """What makes two engines produce the same output for the same request (cache keys, `meta`)."""
         return {"engine": self.name, "model": self.model_id, "revision": self.revision}
 
-    def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+    def generate(self, prompts: list[Prompt], params: SamplingParams, *, desc: str | None = None) -> list[Completion]:
+        """`desc` labels the engine's progress bar (the stage or role asking); "generate (engine)" by default."""
         if not isinstance(prompts, list):
             raise TypeError(f"generate() takes a list of prompts, got {type(prompts).__name__}")
         if not prompts:
@@ -153,6 +166,7 @@ class Engine(abc.ABC):
                     f"prompt {i} must be a non-empty string or a non-empty list of "
                     "{'role': ..., 'content': ...} messages"
                 )
+        self.progress_desc = desc or f"generate ({self.name})"  # read by the subclasses' bars
         start = time.perf_counter()
         completions = self._generate(prompts, params)
         self.stats.add(completions, time.perf_counter() - start)

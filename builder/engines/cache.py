@@ -12,6 +12,7 @@ Writes retry on "database is locked" with backoff, on top of SQLite's own busy t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ from typing import Any, Iterable
 
 from tqdm.auto import tqdm
 
-from .base import Completion, Engine, Prompt, SamplingParams, prompt_key, stable_hash
+from .base import Completion, Engine, EngineStats, Prompt, SamplingParams, prompt_key, stable_hash
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ def cached_generate(
     Misses are sent `chunk_size` at a time and each chunk is written to the cache as soon as
     it returns, so a run that dies keeps everything finished before it. Identical prompts in
     one call are generated once. `chunk_size=1` sends one request per call (a baseline).
+    `desc` labels the progress bars (this one and the engine's): who is asking.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -202,7 +204,7 @@ def cached_generate(
               leave=False) as bar:
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
-            completions = engine.generate([by_key[k] for k in chunk], params)
+            completions = engine.generate([by_key[k] for k in chunk], params, desc=desc)
             fresh = dict(zip(chunk, completions))
             results.update(fresh)
             if cache is not None:
@@ -212,20 +214,29 @@ def cached_generate(
 
 
 class CachedModel:
-    """An engine bound to a cache: what the builder's stages call. Counts cache hits."""
+    """An engine bound to a cache: what the builder's stages call. `stats` counts the engine's
+    work done through this object only (an engine may serve several), `hits` the requests the
+    cache answered."""
 
-    def __init__(self, engine: Engine, cache: RequestCache | None = None, *, chunk_size: int = 64):
+    def __init__(self, engine: Engine, cache: RequestCache | None = None, *, chunk_size: int = 64,
+                 desc: str | None = None):
+        """`desc` labels the progress bars, e.g. "refine (transformers)"."""
         self.engine = engine
         self.cache = cache
         self.chunk_size = chunk_size
+        self.desc = desc
+        self.stats = EngineStats()
         self.hits = 0
 
     def __call__(self, prompts: list[Prompt], params: SamplingParams, template_hash: str) -> list[Completion]:
         if not prompts:
             return []
-        calls_before = self.engine.stats.calls
-        out = cached_generate(self.engine, prompts, params, self.cache, template_hash, chunk_size=self.chunk_size)
-        self.hits += len(prompts) - (self.engine.stats.calls - calls_before)
+        before = dataclasses.replace(self.engine.stats)
+        out = cached_generate(self.engine, prompts, params, self.cache, template_hash, chunk_size=self.chunk_size,
+                              desc=self.desc)
+        done = self.engine.stats - before
+        self.stats += done  # a new object: a snapshot taken before stays as it was
+        self.hits += len(prompts) - done.calls
         return out
 
     def identity(self) -> dict[str, Any]:

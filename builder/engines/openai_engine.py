@@ -440,7 +440,7 @@ class OpenAIEngine(Engine):
     async def _agenerate(self, session: _Session, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         fitted, truncated = self._fit_prompts(prompts, params)
         limit = asyncio.Semaphore(self.concurrency)
-        bar = tqdm(total=len(prompts), desc=f"generate ({self.name})", unit="prompt",
+        bar = tqdm(total=len(prompts), desc=self.progress_desc, unit="prompt",
                    disable=not self.progress or len(prompts) < 2, leave=False)
         client = session.get()
 

@@ -20,6 +20,7 @@ from typing import Callable
 
 import httpx
 
+from ..errors import one_line
 from ..redact import redact, redact_url
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ def load_named_tokenizer(name: str):
     try:
         return load_tokenizer(name)
     except Exception as exc:  # OSError, ValueError, offline-mode and Hub errors alike
-        raise ValueError(f"tokenizer {name!r} could not be loaded ({_first_line(exc)}); {TOKENIZER_HINT}") from None
+        # The first line only: transformers' later lines give advice that TOKENIZER_HINT replaces.
+        reason = one_line(exc, first_only=True)
+        raise ValueError(f"tokenizer {name!r} could not be loaded ({reason}); {TOKENIZER_HINT}") from None
 
 
 def tokenize_url(base_url: str) -> str:
@@ -71,8 +74,8 @@ class ServerTokenCounter:
             self._count("hello")
         except httpx.TransportError as exc:
             raise ValueError(
-                f"cannot reach {self.url} to count tokens ({type(exc).__name__}: {_first_line(exc)}); start the "
-                "server there or fix --base-url"
+                f"cannot reach {self.url} to count tokens ({type(exc).__name__}: {one_line(exc, first_only=True)}); "
+                "start the server there or fix --base-url"
             ) from None
         except _NoTokenize as exc:
             return str(exc)
@@ -85,7 +88,7 @@ class ServerTokenCounter:
             try:
                 self._cache[text] = self._count(text)
             except (httpx.TransportError, _NoTokenize) as exc:
-                raise ValueError(f"{self.url} stopped counting tokens: {_first_line(exc)}") from None
+                raise ValueError(f"{self.url} stopped counting tokens: {one_line(exc, first_only=True)}") from None
         return self._cache[text]
 
     def _count(self, text: str) -> int:
@@ -144,8 +147,3 @@ def choose_token_counter(engine, tokenizer: str | None) -> tuple[str, object]:
         f"cannot count tokens for served model {engine.model_id!r}: the server has no usable /tokenize "
         f"({refusal}) and the model name is not a tokenizer on this machine; {TOKENIZER_HINT}"
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

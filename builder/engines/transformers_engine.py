@@ -15,6 +15,7 @@ Two choices here matter for the rest of the project:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 
@@ -120,7 +121,7 @@ class TransformersEngine(Engine):
         results: list[Completion | None] = [None] * len(prompts)
         per_batch = max(1, self.batch_size // params.n)
         batches = [order[i : i + per_batch] for i in range(0, len(order), per_batch)]
-        bar = tqdm(total=len(prompts), desc=f"generate ({self.name})", unit="prompt",
+        bar = tqdm(total=len(prompts), desc=self.progress_desc, unit="prompt",
                    disable=not self.progress or len(batches) < 2, leave=False)
         for batch in batches:
             outs = self._generate_batch([encoded[i] for i in batch], [prompts[i] for i in batch], params)
@@ -139,10 +140,10 @@ class TransformersEngine(Engine):
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in encoded], device=self.device)
         attention = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in encoded], device=self.device)
-        cache = None
+        prefilled = {}
         if params.n > 1:
             if width > 1:  # a one-token prompt leaves nothing to pre-fill
-                cache = self._shared_prefill(input_ids, attention, params.n)
+                prefilled = self._shared_prefill(input_ids, attention, params.n)
             input_ids = input_ids.repeat_interleave(params.n, dim=0)
             attention = attention.repeat_interleave(params.n, dim=0)
 
@@ -173,11 +174,9 @@ class TransformersEngine(Engine):
                     generators.append(g)
             processors.append(_GumbelSampling(params.temperature, params.top_p, generators))
         extra = {"tokenizer": self.tokenizer} if params.stop else {}
-        if cache is not None:
-            extra["past_key_values"] = cache
         output = self.model.generate(
             input_ids=input_ids, attention_mask=attention, generation_config=config,
-            logits_processor=processors, **extra,
+            logits_processor=processors, **extra, **prefilled,
         )
         new_tokens = output[:, width:].tolist()
 
@@ -192,8 +191,9 @@ class TransformersEngine(Engine):
             completions.append(Completion(texts, reasons, prompt_tokens=len(ids), completion_tokens=used))
         return completions
 
-    def _shared_prefill(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int):
-        """Run each prompt once and copy its KV cache for the n samples.
+    def _shared_prefill(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int) -> dict:
+        """Run each prompt once and copy its KV cache for the n samples: the keyword argument
+        that hands it to generate().
 
         generate(num_return_sequences=n) would encode every prompt n times; for long prompts
         and short outputs (an instruction per web text) the prompt is most of the work. The
@@ -203,9 +203,13 @@ class TransformersEngine(Engine):
         # every prompt position would cost a fifth of the prefill.
         out = self.model(input_ids=input_ids[:, :-1], attention_mask=attention[:, :-1],
                          position_ids=positions[:, :-1], use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
+        # transformers 5.24 renamed the KV cache `past_key_values` -> `cache`, in model outputs
+        # and in generate() (the old name warns and goes in 6.0); older 5.x, which the vllm
+        # extra pins, knows only the old name. The output's own field says which one applies.
+        name = "cache" if "cache" in {f.name for f in dataclasses.fields(out)} else "past_key_values"
+        cache = getattr(out, name)
         cache.batch_repeat_interleave(n)
-        return cache
+        return {name: cache}
 
     def _finish(self, tokens: list[int], params: SamplingParams) -> tuple[str, str, int]:
         """Cut one generated row at EOS or a stop string; return (text, finish reason, tokens used)."""

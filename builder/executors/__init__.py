@@ -1,9 +1,11 @@
 """Where the model stages run: in this process, one process per GPU, or on a Ray cluster.
 
-Every executor takes the same list of `ShardTask`s (the shards a stage has not finished yet)
-and writes the same output shards into the work directory, so resume, select, diversify and
-publishing do not know which one ran. Only generate and refine (the model stages) go through
-an executor; prepare, select and diversify run in the driver.
+Every executor keeps one contract (`Executor`, executors/base.py): it takes the list of
+`ShardTask`s (the shards a stage has not finished yet), writes the same output shards into the
+work directory through the same `StageWorker`, and returns a `ShardResult` per shard, so resume,
+the build's statistics, select, diversify and publishing do not know which one ran. Only
+generate and refine (the model stages) go through an executor; prepare, relevance, select and
+diversify run in the driver.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import dataclasses
 
 from ..config import BuildConfig
 from ..engines import pick_engine
+from .base import Executor
 from .local import LocalExecutor
 from .shards import ShardResult, ShardTask
 
-__all__ = ["LocalExecutor", "ShardResult", "ShardTask", "distributed", "make_executor"]
+__all__ = ["Executor", "LocalExecutor", "ShardResult", "ShardTask", "distributed", "make_executor"]
 
 
 def distributed(config: BuildConfig) -> bool:
@@ -23,7 +26,7 @@ def distributed(config: BuildConfig) -> bool:
     return config.executor == "ray" or config.data_parallel > 1
 
 
-def make_executor(config: BuildConfig, models):
+def make_executor(config: BuildConfig, models) -> Executor:
     """The executor `config` asks for; `models` are the driver's (used by the local executor)."""
     if distributed(config):
         # `auto` is decided once, here, so every worker loads the engine the driver's cache

@@ -38,8 +38,8 @@ def _rank_main(rank: int, config: BuildConfig, threads: int | None, inbox, resul
     """A rank's process. It lives for the whole build: each message is one stage's shards for
     this rank, and the engine stays loaded from one stage to the next when both use the same
     model (the default), so the model is loaded once per rank, not once per stage."""
-    from ..pipeline.stage_configs import stage_model
     from ..engines import create_engine
+    from ..pipeline.stage_configs import stage_model
 
     engines = {}
     try:

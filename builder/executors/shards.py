@@ -15,15 +15,12 @@ import os
 import socket
 from pathlib import Path
 
-from ..pipeline.stage_configs import make_block, stage_model
-from ..engines.cache import CachedModel, RequestCache
 from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
-from ..stages.schema import GENERATED, PREPARED, REFINED
-from ..pipeline.workdir import StageDir, alive_rows, empty_dataset, read_shard
-
-# (input features, output features) of each model stage
-STAGE_FEATURES = {"generate": (PREPARED, GENERATED), "refine": (GENERATED, REFINED)}
+from ..engines.cache import CachedModel, RequestCache
+from ..pipeline.stage_configs import make_block, stage_model
+from ..pipeline.workdir import StageDir, alive_rows, read_shard
+from ..stages.base import Stage, apply_stage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,17 +59,17 @@ class ShardResult:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @property
+    def stats(self) -> EngineStats:
+        """The model calls that made this shard (cache hits are not calls)."""
+        return EngineStats(**{f.name: getattr(self, f.name) for f in dataclasses.fields(EngineStats)})
 
-def map_shard(task: ShardTask, block, work_dir: str | Path) -> int:
+
+def map_shard(task: ShardTask, block: Stage, work_dir: str | Path) -> int:
     """Read the task's input shard, apply the block, write the output shard; return the
     number of input rows that were still alive (not dropped)."""
-    in_features, out_features = STAGE_FEATURES[task.stage]
-    shard = read_shard(Path(task.source), in_features)
-    if len(shard):
-        out = shard.map(block, batched=True, batch_size=None, features=out_features, keep_in_memory=True,
-                        new_fingerprint=f"{task.fingerprint}-{task.index}")
-    else:  # `map` over no rows returns its input unchanged, with the input's columns
-        out = empty_dataset(out_features)
+    shard = read_shard(Path(task.source), block.input_features)
+    out = apply_stage(shard, block, f"{task.fingerprint}-{task.index}")
     StageDir(Path(work_dir), task.lang, task.stage, task.fingerprint).write(task.index, out)
     return alive_rows(shard)
 
@@ -95,19 +92,24 @@ def engine_options(config: BuildConfig) -> dict:
 
 
 class StageWorker:
-    """Runs the shards of one model stage in a worker process, with one engine loaded once."""
+    """Runs the shards of one model stage, with one engine loaded once: in a worker process (a
+    data-parallel rank, a Ray actor) or in the driver (the local executor, which passes the
+    driver's engine and request cache so nothing is loaded or opened twice)."""
 
     def __init__(self, config: BuildConfig, stage: str, driver_host: str | None = None,
-                 engine: Engine | None = None):
+                 engine: Engine | None = None, cache: RequestCache | None = None):
         from ..engines import create_engine
 
         self.config = config
         self.stage = stage
         self.owns_engine = engine is None  # a rank passes the engine it keeps across stages
+        self.owns_cache = cache is None
         self.engine = engine or create_engine(config.engine, stage_model(config, stage), **engine_options(config))
-        self.cache = RequestCache(worker_cache_path(config.work_dir, driver_host))
-        self.model = CachedModel(self.engine, self.cache, chunk_size=config.batch_size * 4)
-        self._blocks: dict[str, object] = {}
+        # `is None`, not `or`: an empty cache has len() 0
+        self.cache = cache if cache is not None else RequestCache(worker_cache_path(config.work_dir, driver_host))
+        self.model = CachedModel(self.engine, self.cache, chunk_size=config.batch_size * 4,
+                                 desc=f"{stage} ({self.engine.name})")
+        self._blocks: dict[str, Stage] = {}
 
     def block(self, lang: str):
         if lang not in self._blocks:
@@ -117,26 +119,13 @@ class StageWorker:
     def run(self, task: ShardTask) -> ShardResult:
         if task.stage != self.stage:
             raise ValueError(f"a {self.stage} worker was given a {task.stage} shard")
-        before, hits = dataclasses.replace(self.engine.stats), self.model.hits
+        before, hits = self.model.stats, self.model.hits
         alive = map_shard(task, self.block(task.lang), self.config.work_dir)
-        after = self.engine.stats
-        return ShardResult(task.lang, task.index, alive, calls=after.calls - before.calls,
-                           prompt_tokens=after.prompt_tokens - before.prompt_tokens,
-                           completion_tokens=after.completion_tokens - before.completion_tokens,
-                           wall_s=after.wall_s - before.wall_s, cache_hits=self.model.hits - hits,
-                           worker=f"{socket.gethostname()}:{os.getpid()}")
+        return ShardResult(task.lang, task.index, alive, **(self.model.stats - before).to_dict(),
+                           cache_hits=self.model.hits - hits, worker=f"{socket.gethostname()}:{os.getpid()}")
 
     def close(self) -> None:
-        self.cache.close()
+        if self.owns_cache:
+            self.cache.close()
         if self.owns_engine:
             self.engine.close()
-
-
-def add_results(stats: EngineStats, results: list[ShardResult]) -> int:
-    """Fold workers' results into `stats`; return their cache hits."""
-    for r in results:
-        stats.calls += r.calls
-        stats.prompt_tokens += r.prompt_tokens
-        stats.completion_tokens += r.completion_tokens
-        stats.wall_s += r.wall_s
-    return sum(r.cache_hits for r in results)

@@ -27,13 +27,13 @@ import os
 from pathlib import Path
 
 from .. import __version__
-from ..engines.cache import RequestCache, cached_generate
 from ..engines import Engine, EngineError, SamplingParams, create_engine, pick_engine
 from ..engines.base import EngineStats
+from ..engines.cache import RequestCache, cached_generate
+from ..engines.models import EMBEDDED_ALIASES
 from ..engines.openai_engine import ServerUnreachable
 from ..languages import parse_languages
 from ..languages.lid import detect, matches
-from ..engines.models import EMBEDDED_ALIASES
 from ..prompts import ANSWER
 from .aggregate import judge_pairs, pairwise_summary
 from .bootstrap import check_confidence
@@ -49,8 +49,7 @@ SETTINGS = {
     "en": "English question, answer in the target language",
     "native": "target-language question, answer in the target language (zero-shot)",
 }
-ROLES = ("model", "reference", "judge", "translate")
-# The command-line flags that configure each role: (model, engine, base URL).
+# The engine roles and the command-line flags that configure each: (model, engine, base URL).
 ROLE_FLAGS = {
     "model": ("--model", "--engine", "--base-url"),
     "reference": ("--reference-model", "--reference-engine", "--reference-base-url"),
@@ -166,7 +165,7 @@ class EvalConfig:
         check_confidence(self.confidence)
         if self.samples > 1 and self.answer_temperature == 0:
             raise ValueError(f"samples={self.samples} needs a temperature > 0 (greedy samples are identical)")
-        for role in ROLES:
+        for role in ROLE_FLAGS:
             spec = getattr(self, role)
             if spec is not None:
                 spec.check_served_name(role)
@@ -188,15 +187,12 @@ class Task:
 
 
 def _stats_delta(engine: Engine, before: EngineStats, requests: int) -> dict:
-    after = engine.stats
-    calls = after.calls - before.calls
+    done = engine.stats - before
     return {
         # reused: answered from the cache, or the same prompt as another request of this run
-        "requests": requests, "calls": calls, "reused": max(requests - calls, 0),
-        "prompt_tokens": after.prompt_tokens - before.prompt_tokens,
-        "completion_tokens": after.completion_tokens - before.completion_tokens,
-        "wall_s": round(after.wall_s - before.wall_s, 3),
-        "engine": engine.identity(),
+        "requests": requests, "calls": done.calls, "reused": max(requests - done.calls, 0),
+        "prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
+        "wall_s": round(done.wall_s, 3), "engine": engine.identity(),
     }
 
 
@@ -512,7 +508,3 @@ def _add_delta(totals: dict[str, dict], role: str, delta: dict) -> None:
 
 def _json(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
-
-
-def run_harness(config: EvalConfig, engines: dict[str, Engine] | None = None) -> dict:
-    return Harness(config, engines).run()

@@ -10,8 +10,8 @@ import dataclasses
 import logging
 from typing import Callable, Sequence, Union
 
-from ..engines.cache import RequestCache, cached_generate
 from ..engines.base import Engine, Prompt, PromptTooLongError, SamplingParams
+from ..engines.cache import RequestCache, cached_generate
 from .prompts import Turn, judge_messages, judge_template_hash, prefill_of
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,6 @@ TRUNCATED = "truncated"  # the output stops inside the format (max tokens hit)
 MALFORMED = "malformed"  # a tag whose content is not a number
 OUT_OF_RANGE = "out_of_range"  # a number outside 0..10
 CONFLICTING = "conflicting"  # the same tag with different values, or several verdicts
-STATUSES = (OK, EMPTY, MISSING, INCOMPLETE, TRUNCATED, MALFORMED, OUT_OF_RANGE, CONFLICTING)
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 _VALUE = re.compile(rf"^[*_\s]*({_NUMBER})[*_\s]*(?:(?:/|out\s+of)\s*10(?:\.0+)?)?[*_\s.]*$", re.IGNORECASE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property, lru_cache
 
+
 @lru_cache(maxsize=None)
 def _norm(code: str) -> str:
     """Deprecated and regional forms to the registry's code (iw -> he, zh-cn -> zh), via CLDR."""

@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..engines.cache import RequestCache
 from ..config import PIPELINE_REQUESTS_PER_S, BuildConfig
 from ..corpus.hub_datasets import is_hub_spec
-from .runner import BuildResult, Pipeline
-from .projection import Cost, Limits, Pilot, Size, render, size_text
+from ..engines.cache import RequestCache
 from ..quality.rater import CONTROL_PAIRS
+from .projection import Cost, Limits, Pilot, Size, render, size_text
+from .runner import BuildResult, Pipeline
 
 COUNT_CAP = 1_000_000  # a local corpus is counted this far without --max-docs
 

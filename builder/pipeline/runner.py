@@ -10,7 +10,6 @@ cache and ends with the same rows as an uninterrupted run.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -23,26 +22,35 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..engines.cache import CachedModel, RequestCache
 from ..config import BuildConfig
-from .stage_configs import generate_config, make_block, refine_config, stage_model
 from ..engines import create_engine
 from ..engines.base import Engine, EngineStats
-from ..executors import ShardTask, distributed, make_executor
-from ..executors.shards import add_results, engine_options
-from .funnel import Funnel
+from ..engines.cache import CachedModel, RequestCache
+from ..executors import ShardResult, ShardTask, distributed, make_executor
+from ..executors.shards import engine_options
+from ..progress import quiet_datasets_bars
 from ..prompts import template_versions
-from ..corpus.meta_talk import VERSION as META_TALK_VERSION
-from ..quality.relevance import CachedEncoder
 from ..publish.provenance import public_rows, public_settings
+from ..quality.relevance import CachedEncoder
 from ..redact import redact_url
-from ..stages.schema import DIVERSIFIED, GENERATED, PREPARED, PUBLISHED, REFINED
-from ..stages.diversify import DiversifyConfig, Embedder, diversify_checkpointed
-from ..stages.generate import GenerateConfig
-from ..stages.refine import RefineConfig
+from ..stages.base import apply_stage
+from ..stages.diversify import Diversify, Embedder
 from ..stages.relevance import rank_shards
-from ..stages.select import Select, SelectConfig
+from ..stages.schema import GENERATED, PREPARED, PUBLISHED, REFINED
+from ..stages.select import Select
 from .final_stage import FinalStage, final_fingerprint
+from .funnel import Funnel
+from .stage_configs import (
+    diversify_config,
+    final_settings,
+    generate_config,
+    make_block,
+    prepare_config,
+    refine_config,
+    select_config,
+    stage_fingerprints,
+    stage_model,
+)
 from .workdir import StageDir, fingerprint, read_stage, shard_alive_rows
 
 logger = logging.getLogger(__name__)
@@ -52,6 +60,10 @@ WORK_BUILD_INFO = "build_info.json"  # the unredacted build info, kept in the wo
 
 class EmptyBuildError(RuntimeError):
     """Every row of every language was filtered out; the funnel says where."""
+
+    def __init__(self, message: str, funnel: Funnel | None = None):
+        super().__init__(message)
+        self.funnel = funnel  # so a caller can explain one language (builder/x_instruction.py)
 
 
 @dataclasses.dataclass
@@ -65,7 +77,8 @@ class BuildResult:
 
 
 class Models:
-    """The engines a build needs, each loaded once and shared by every language.
+    """The engines a build needs, each loaded once and shared by every language, and what they
+    cost: the executor's `ShardResult`s plus the driver's own calls (the rater's controls).
 
     With a distributed executor the workers load the models, and the driver's engines are
     stand-ins with the same identity and tokenizer (`load_weights=False`)."""
@@ -83,43 +96,33 @@ class Models:
             return engines[name]
 
         self.engines = engines
-        self.chunk = config.batch_size * 4
-        self.generator = CachedModel(load(stage_model(config, "generate")), cache, chunk_size=self.chunk)
-        self.evaluator = CachedModel(load(stage_model(config, "refine")), cache, chunk_size=self.chunk)
+        self.cache = cache
+        chunk = config.batch_size * 4
+        # The driver's own calls (a preloaded engine may have served earlier builds: counting
+        # through these, not the engines' totals, reports only this build's work).
+        self.generator = CachedModel(load(stage_model(config, "generate")), cache, chunk_size=chunk)
+        self.evaluator = CachedModel(load(stage_model(config, "refine")), cache, chunk_size=chunk,
+                                     desc="rater controls")
         # Before any request: prepare bounds texts in the generator's tokens, and an engine on a
         # server must first find a way to count them (None: the engine holds its tokenizer).
         self.token_counts = self.generator.engine.prepare_token_counts(config.tokenizer)
-        # A preloaded engine may have served earlier builds: report only this build's work.
-        self._baseline = {id(e): dataclasses.replace(e.stats) for e in engines.values()}
-        self.worker_stats = EngineStats()  # what a distributed executor's workers did
-        self.worker_hits = 0
+        self.shard_stats = EngineStats()  # what the executor's shards cost, wherever they ran
+        self.shard_hits = 0
+
+    def engine(self, stage: str) -> Engine:
+        """The driver's engine of a model stage (the local executor runs the stage on it)."""
+        return (self.generator if stage == "generate" else self.evaluator).engine
 
     def count_tokens(self, text: str) -> int:
         return self.generator.engine.count_tokens(text)
 
+    def record(self, results: list[ShardResult]) -> None:
+        self.shard_stats += sum((r.stats for r in results), EngineStats())
+        self.shard_hits += sum(r.cache_hits for r in results)
+
     def stats(self) -> dict:
-        total = EngineStats()
-        for engine in self.engines.values():
-            base = self._baseline[id(engine)]
-            for field in dataclasses.fields(total):
-                delta = getattr(engine.stats, field.name) - getattr(base, field.name)
-                setattr(total, field.name, getattr(total, field.name) + delta)
-        for field in dataclasses.fields(total):
-            setattr(total, field.name, getattr(total, field.name) + getattr(self.worker_stats, field.name))
-        hits = self.generator.hits + (self.evaluator.hits if self.evaluator is not self.generator else 0)
-        return {**total.to_dict(), "cache_hits": hits + self.worker_hits}
-
-
-@contextlib.contextmanager
-def _quiet_datasets():
-    """One progress bar per stage is ours; per-shard `map` bars would bury it."""
-    was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
+        total = self.generator.stats + self.evaluator.stats + self.shard_stats
+        return {**total.to_dict(), "cache_hits": self.generator.hits + self.evaluator.hits + self.shard_hits}
 
 
 class Pipeline:
@@ -144,38 +147,20 @@ class Pipeline:
 
     # -- settings that decide each stage's output ------------------------------------------
     def _fingerprints(self, lang: str) -> dict[str, str]:
-        from ..corpus.readers import corpus_files_read
-
-        c = self.config
-        gen = self.models.generator.identity()
-        counted = (self.models.token_counts,) if self.models.token_counts else ()  # a served model's tokenizer
-        # Which files and rows a language reads decides its prepared rows as much as the spec does.
-        read = (corpus_files_read(c.corpus, lang, lang_column=c.lang_column), c.lang_column)
-        prep = fingerprint("prepare", META_TALK_VERSION, lang, c.corpus, c.text_column, c.split, c.max_docs, c.min_tokens, c.max_tokens, gen,
-                           *counted, *read)
-        generate = fingerprint(prep, self._generate_config().__dict__, gen, c.seeds, c.generator is not None,
-                               template_versions())
-        rank = fingerprint(generate, "rank", c.relevance_encoder)  # candidates ordered by relevance
-        refine = fingerprint(rank, self._refine_config().__dict__, self.models.evaluator.identity())
-        return {"prepare": prep, "generate": generate, "rank": rank, "refine": refine}
-
-    def _generate_config(self) -> GenerateConfig:
-        return generate_config(self.config)
-
-    def _refine_config(self) -> RefineConfig:
-        return refine_config(self.config)
+        return stage_fingerprints(self.config, lang, self.models.generator.identity(),
+                                  self.models.evaluator.identity(), self.models.token_counts)
 
     # -- stages -----------------------------------------------------------------------------
     def prepare(self, lang: str, fp: str) -> list[Path]:
         from ..corpus.readers import read_corpus
-        from ..stages.prepare import Prepare, PrepareConfig
+        from ..stages.prepare import Prepare
 
         stage = StageDir(self.work, lang, "prepare", fp)
         if stage.complete and stage.intact():
             return stage.shards()
         stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
         c = self.config
-        block = Prepare(lang, PrepareConfig(min_tokens=c.min_tokens, max_tokens=c.max_tokens), self.models.count_tokens)
+        block = Prepare(lang, prepare_config(c), self.models.count_tokens)
         rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
                            limit=c.max_docs)
         index, buffer = 0, []
@@ -191,13 +176,15 @@ class Pipeline:
 
     @staticmethod
     def _prepare_shard(block, rows: list[dict]) -> Dataset:
+        # Called directly, not through `map`: its dedup state spans the shards of a streamed corpus.
+        features = block.output_features
         batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
-        out = block(batch) if rows else {name: [] for name in PREPARED}
-        return Dataset.from_dict({name: out[name] for name in PREPARED}, features=PREPARED)
+        out = block(batch) if rows else {name: [] for name in features}
+        return Dataset.from_dict({name: out[name] for name in features}, features=features)
 
     # -- the whole build --------------------------------------------------------------------
     def run(self) -> BuildResult:
-        with _quiet_datasets():
+        with quiet_datasets_bars():  # one bar per stage is ours
             if self.executor is None:
                 self.executor = make_executor(self.config, self.models)
             try:
@@ -212,7 +199,7 @@ class Pipeline:
     def _run(self) -> BuildResult:
         c = self.config
         fps = {lang: self._fingerprints(lang) for lang in c.langs}
-        if not all(StageDir(self.work, lang, "relevance", self._relevance_fp(fps[lang])).complete for lang in c.langs):
+        if not all(StageDir(self.work, lang, "relevance", fps[lang]["relevance"]).complete for lang in c.langs):
             self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
         start = time.perf_counter()
         prepared = {lang: self.prepare(lang, fps[lang]["prepare"]) for lang in c.langs}
@@ -252,15 +239,13 @@ class Pipeline:
         start = time.perf_counter()
         for lang in c.langs:
             before = tables[lang]["dropped"][:]
-            select = Select(lang, SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance))
-            tables[lang] = tables[lang].map(select, batched=True,
-                                            keep_in_memory=True,
-                                            new_fingerprint=f"select-{fps[lang]['refine']}-{c.min_relevance}")
+            select = Select(lang, select_config(c))
+            tables[lang] = apply_stage(tables[lang], select, f"select-{fps[lang]['refine']}-{c.min_relevance}")
             self.funnel.record(lang, "select", before, tables[lang]["dropped"][:])
         self._timed("select", start)
 
         start = time.perf_counter()
-        tables = self._diversify(tables)
+        tables = self._diversify(tables, fps)
         self._timed("diversify", start)
         funnel = self.funnel.to_dict()
         for lang, final in finals.items():
@@ -270,9 +255,8 @@ class Pipeline:
     def _final_fp(self, refined: list[Path], fps: dict) -> str:
         """What decides a language's last table (builder/pipeline/final_stage.py): the refine shards and
         the settings of relevance, the rater's controls, select and diversify."""
-        c = self.config
-        return final_fingerprint(refined, fps["refine"], self._relevance_fp(fps), c.accept_score, c.min_relevance,
-                                 c.target_size, c.embedder, c.seed, distributed(c))
+        return final_fingerprint(refined, fps["refine"], fps["relevance"], *final_settings(self.config),
+                                 distributed(self.config))
 
     def _read_finals(self, finals: dict) -> dict[str, Dataset]:
         start = time.perf_counter()
@@ -299,7 +283,7 @@ class Pipeline:
                     tasks.append(ShardTask(name, lang, fps[lang][name], index, str(path)))
         with tqdm(total=total, initial=finished, desc=name, unit="row") as bar:
             results = self.executor.run(name, tasks, bar)
-        self.models.worker_hits += add_results(self.models.worker_stats, results)
+        self.models.record(results)
         missing = [str(p) for paths in outputs.values() for p in paths if not p.is_file()]
         if missing:  # an executor that returns without every shard written is a bug, not a resume point
             raise RuntimeError(f"{name}: the {self.executor.name} executor finished without writing {missing[:3]}")
@@ -313,13 +297,8 @@ class Pipeline:
         out = {}
         for lang in self.config.langs:
             out[lang], self.quality.setdefault(lang, {})["relevance"] = add_relevance(
-                tables[lang], self.work, lang, self._relevance_fp(fps[lang]), lambda: self.encoder, self.config.seed)
+                tables[lang], self.work, lang, fps[lang]["relevance"], lambda: self.encoder, self.config.seed)
         return out
-
-    def _relevance_fp(self, fps: dict) -> str:
-        from ..stages.relevance import relevance_fingerprint
-
-        return relevance_fingerprint(fps["refine"], self.config.relevance_encoder, self.config.seed)
 
     def _rater_controls(self, tables: dict[str, Dataset]) -> None:
         """The rater's negative controls (builder/quality/rater.py), through the request cache."""
@@ -329,11 +308,11 @@ class Pipeline:
             if distributed(self.config):  # the driver holds no weights; the workers hold the rater
                 report = {"auc": None, "note": "not measured with a distributed executor"}
             else:
-                report = rater_controls(self.models.evaluator, lang, tables[lang], self._refine_config(),
+                report = rater_controls(self.models.evaluator, lang, tables[lang], refine_config(self.config),
                                         self.config.seed)
             self.quality.setdefault(lang, {})["rater"] = report
 
-    def _diversify(self, tables: dict[str, Dataset]) -> dict[str, Dataset]:
+    def _diversify(self, tables: dict[str, Dataset], fps: dict) -> dict[str, Dataset]:
         c = self.config
         embedder = None
         out = {}
@@ -344,34 +323,21 @@ class Pipeline:
             return embedder
 
         for lang in tqdm(c.langs, desc="diversify", unit="lang"):
-            table = tables[lang]
-            dropped = table["dropped"][:]
-            alive = [i for i, d in enumerate(dropped) if d is None]
-            clusters = [-1] * len(table)
-            before = list(dropped)
-            if alive:
-                # Whole columns read once, as slices: a lazy column indexed or iterated row by row
-                # formats one row at a time.
-                instructions, scores = table["instruction"][:], table["score"][:]
-                labels, kept, ran = diversify_checkpointed(
-                    self.work, lang, [instructions[i] for i in alive], [scores[i] for i in alive],
-                    DiversifyConfig(target_size=c.target_size, embedder=c.embedder, seed=c.seed), load_embedder)
-                self.diversified += len(alive) if ran else 0
-                for i, label, keep in zip(alive, labels, kept):
-                    clusters[i] = label
-                    if not keep:
-                        dropped[i] = "cluster_duplicate"
-            table = table.remove_columns(["dropped"]).add_column("dropped", dropped).add_column("cluster", clusters)
-            out[lang] = table.cast(DIVERSIFIED)
-            self.funnel.record(lang, "diversify", before, dropped)
+            # Columns as lists (a slice): iterating a lazy column formats it row by row.
+            before = tables[lang]["dropped"][:]
+            stage = Diversify(lang, diversify_config(c), self.work, c.embedder, load_embedder)
+            key = fingerprint(fps[lang]["relevance"], "diversify", *final_settings(c))
+            out[lang] = apply_stage(tables[lang], stage, key)
+            self.diversified += stage.clustered
+            self.funnel.record(lang, "diversify", before, out[lang]["dropped"][:])
         return out
 
     # -- output -----------------------------------------------------------------------------
     def _meta(self) -> dict:
         c = self.config
         gen, ev = self.models.generator.identity(), self.models.evaluator.identity()
-        sampling = {"generate": self._generate_config().sampling().to_dict(),
-                    "refine": dataclasses.asdict(self._refine_config())}
+        sampling = {"generate": generate_config(c).sampling().to_dict(),
+                    "refine": dataclasses.asdict(refine_config(c))}
         return {"generator_model": gen["model"], "generator_revision": gen["revision"], "evaluator_model": ev["model"],
                 "engine": gen["engine"], "sampling": json.dumps(sampling, sort_keys=True),
                 "prompts": json.dumps(template_versions(), sort_keys=True), "builder_version": __version__}
@@ -446,8 +412,8 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
 
 def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
     """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
-    from .preflight import check_build_start
     from ..quality.rater import check_rater
+    from .preflight import check_build_start
 
     # folders (an output dir holding files no export wrote included), Hub repo and token,
     # packages: before any model loads, not after hours of model time
@@ -457,7 +423,8 @@ def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> Buil
     if not any(len(d) for d in result.languages.values()):
         raise EmptyBuildError(
             "every row was filtered out; nothing to publish. Funnel:\n" + result.funnel.table()
-            + "\nLower --accept-score, use a stronger --model, or check the corpus language and --text-column."
+            + "\nLower --accept-score, use a stronger --model, or check the corpus language and --text-column.",
+            result.funnel,
         )
     from ..publish.export import export_local
 

@@ -1,18 +1,31 @@
-"""How a `BuildConfig` becomes the model stages' blocks.
+"""How a `BuildConfig` becomes each stage's config, the model stages' blocks, and the
+fingerprints that name each stage's output in the work dir.
 
 The pipeline (for fingerprints and `meta`) and every executor's workers (which build their own
 blocks next to their own engine) read the settings from here, so a shard is mapped the same
-way whichever process maps it.
+way whichever process maps it, and a fingerprint hashes the very config its stage runs with.
 """
 
 from __future__ import annotations
 
-from ..engines.cache import CachedModel
+import dataclasses
+
 from ..config import BuildConfig
+from ..corpus.meta_talk import VERSION as META_TALK_VERSION
+from ..engines.cache import CachedModel
+from ..prompts import template_versions
+from ..stages.diversify import DiversifyConfig
 from ..stages.generate import Generate, GenerateConfig
+from ..stages.prepare import PrepareConfig
 from ..stages.refine import Refine, RefineConfig
+from ..stages.select import SelectConfig
+from .workdir import fingerprint
 
 MODEL_STAGES = ("generate", "refine")
+
+
+def prepare_config(c: BuildConfig) -> PrepareConfig:
+    return PrepareConfig(min_tokens=c.min_tokens, max_tokens=c.max_tokens)
 
 
 def generate_config(c: BuildConfig) -> GenerateConfig:
@@ -23,6 +36,42 @@ def generate_config(c: BuildConfig) -> GenerateConfig:
 
 def refine_config(c: BuildConfig) -> RefineConfig:
     return RefineConfig(rounds=c.rounds, accept_score=c.accept_score, refine_response=c.refine_response, seed=c.seed)
+
+
+def select_config(c: BuildConfig) -> SelectConfig:
+    return SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance)
+
+
+def diversify_config(c: BuildConfig) -> DiversifyConfig:
+    return DiversifyConfig(target_size=c.target_size, seed=c.seed)
+
+
+def stage_fingerprints(c: BuildConfig, lang: str, generator: dict, evaluator: dict,
+                       token_counts: str | None = None) -> dict[str, str]:
+    """The fingerprint of each stage's output for one language; each hashes the previous one, so
+    a change upstream renames everything after it. `generator`/`evaluator` are the engines'
+    identities; `token_counts` says how a served model's tokens are counted (None: its tokenizer)."""
+    from ..corpus.readers import corpus_files_read
+    from ..stages.relevance import relevance_fingerprint
+
+    asdict = dataclasses.asdict
+    counted = (token_counts,) if token_counts else ()
+    # Which files and rows a language reads decides its prepared rows as much as its config does.
+    read = (c.corpus, c.text_column, c.split, c.max_docs, corpus_files_read(c.corpus, lang, lang_column=c.lang_column),
+            c.lang_column)
+    prepare = fingerprint("prepare", META_TALK_VERSION, lang, asdict(prepare_config(c)), generator, *counted, *read)
+    generate = fingerprint(prepare, asdict(generate_config(c)), generator, c.seeds, c.generator is not None,
+                           template_versions())
+    rank = fingerprint(generate, "rank", c.relevance_encoder)  # candidates ordered by relevance
+    refine = fingerprint(rank, asdict(refine_config(c)), evaluator)
+    return {"prepare": prepare, "generate": generate, "rank": rank, "refine": refine,
+            "relevance": relevance_fingerprint(refine, c.relevance_encoder, c.seed)}
+
+
+def final_settings(c: BuildConfig) -> tuple:
+    """The settings of the stages after relevance (select, diversify and its embedder): with the
+    refine shards, they decide a language's last table (builder/pipeline/final_stage.py)."""
+    return dataclasses.asdict(select_config(c)), dataclasses.asdict(diversify_config(c)), c.embedder
 
 
 def seeds_for(c: BuildConfig, lang: str) -> list[dict]:

@@ -15,7 +15,6 @@ rows stay in `candidates`, build_info.json lists it under `empty_configs`, and t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..progress import quiet_datasets_bars
 from .card import write_card
 from .card.layout import (
     BUILD_INFO_FILE,
@@ -95,26 +95,13 @@ def _write_split(root: Path, config: str, split: str, ds) -> set[str]:
     folder = root / config
     folder.mkdir(parents=True, exist_ok=True)
     names = set()
-    with _quiet_datasets_bars():  # one bar per config (below) instead of one per shard
+    with quiet_datasets_bars():  # one bar per config (below) instead of one per shard
         for index in range(num_shards):
             name = shard_name(split, index, num_shards)
             # Written in the staging folder (export_dir.staged_export): never half a shard in the export.
             ds.shard(num_shards, index, contiguous=True).to_parquet(folder / name, batch_size=ROWS_PER_ROW_GROUP)
             names.add(name)
     return names
-
-
-@contextlib.contextmanager
-def _quiet_datasets_bars():
-    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
-    was_disabled = are_progress_bars_disabled()
-    disable_progress_bars()
-    try:
-        yield
-    finally:
-        if not was_disabled:
-            enable_progress_bars()
 
 
 def _without_empty(configs: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .relevance import NOT_ENOUGH_ROWS, auc
 from ..stages.refine import Refine, RefineConfig, _Pair
+from .relevance import NOT_ENOUGH_ROWS, auc
 
 # Below this AUC a gate barely separates matched from mismatched pairs: the build warns, the
 # card shows a banner, and --min-rater-auc turns it into a failed build.

@@ -23,13 +23,14 @@ from typing import Callable
 
 import numpy as np
 
+from .schema import DIVERSIFIED, RELEVANT
+
 logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class DiversifyConfig:
     target_size: int = 32000
-    embedder: str = "all-MiniLM-L6-v2"
     seed: int = 0
     batch_size: int = 256
     min_cluster_size: int = 2
@@ -93,23 +94,25 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
     return [int(x) for x in labels], kept.tolist()
 
 
-def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig) -> str:
+def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: str) -> str:
     from ..pipeline.workdir import fingerprint
 
-    return fingerprint("diversify", dataclasses.asdict(config), instructions, scores)
+    # the embedder beside the config's fields, in one mapping: the key work dirs already hold
+    return fingerprint("diversify", {**dataclasses.asdict(config), "embedder": embedder}, instructions, scores)
 
 
 def diversify_checkpointed(work: Path, lang: str, instructions: list[str], scores: list[int],
-                           config: DiversifyConfig, embedder: Callable[[], Embedder]) -> tuple[list[int], list[bool], bool]:
+                           config: DiversifyConfig, embedder_name: str,
+                           embedder: Callable[[], Embedder]) -> tuple[list[int], list[bool], bool]:
     """diversify's (clusters, kept) for one language, read back from the work dir when these
-    inputs were clustered before; the last item says whether it ran now. `embedder` is called
-    only when it runs."""
+    inputs were clustered before; the last item says whether it ran now. `embedder` (a loader
+    of the model `embedder_name` names) is called only when it runs."""
     from datasets import Dataset, Features, Value
 
     from ..pipeline.workdir import StageDir, read_shard
 
     features = Features({"cluster": Value("int64"), "kept": Value("bool")})
-    stage = StageDir(work, lang, "diversify", diversify_fingerprint(instructions, scores, config))
+    stage = StageDir(work, lang, "diversify", diversify_fingerprint(instructions, scores, config, embedder_name))
     ran = not (stage.complete and stage.intact())
     if ran:
         stage.reset()
@@ -132,3 +135,38 @@ def top_up(kept: np.ndarray, labels: np.ndarray, centroids: np.ndarray, vectors:
     distance = np.linalg.norm(vectors[rest] - centroids[labels[rest]], axis=1)
     order = np.lexsort((-distance, -np.asarray(scores, dtype=float)[rest]))
     kept[rest[order[:missing]]] = True
+
+
+class Diversify:
+    """The stage: given a whole language in one batch (`batch_size=None`), sets `cluster` on
+    every alive row and drops all but the kept pair of each cluster as "cluster_duplicate".
+    Its result is kept in the work dir (`diversify_checkpointed`); `clustered` counts the rows
+    it clustered now rather than read back."""
+
+    name = "diversify"
+    input_features = RELEVANT
+    output_features = DIVERSIFIED
+
+    def __init__(self, lang: str, config: DiversifyConfig, work: Path, embedder_name: str,
+                 embedder: Callable[[], Embedder]):
+        self.lang = lang
+        self.config = config
+        self.work = Path(work)
+        self.embedder_name = embedder_name
+        self.embedder = embedder
+        self.clustered = 0
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        dropped = list(batch["dropped"])
+        alive = [i for i, d in enumerate(dropped) if d is None]
+        clusters = [-1] * len(dropped)
+        if alive:
+            labels, kept, ran = diversify_checkpointed(
+                self.work, self.lang, [batch["instruction"][i] for i in alive], [batch["score"][i] for i in alive],
+                self.config, self.embedder_name, self.embedder)
+            self.clustered += len(alive) if ran else 0
+            for i, label, keep in zip(alive, labels, kept):
+                clusters[i] = label
+                if not keep:
+                    dropped[i] = "cluster_duplicate"
+        return {"dropped": dropped, "cluster": clusters}

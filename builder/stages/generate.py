@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..engines.cache import CachedModel
 from ..engines.base import SamplingParams, stable_hash
+from ..engines.cache import CachedModel
 from ..prompts import BACKWARD_TURN, GENERATOR, backward_messages, generator_messages
 from .instructions import clean_instruction, instruction_problem
+from .schema import GENERATED, PREPARED
 
 
 @dataclasses.dataclass
@@ -45,6 +46,8 @@ class Generate:
     """A batched `Dataset.map` function: adds `candidates`, `rejected` and `instruction`."""
 
     name = "generate"
+    input_features = PREPARED
+    output_features = GENERATED
 
     def __init__(self, lang: str, model: CachedModel, config: GenerateConfig, seeds: list[dict],
                  *, fine_tuned: bool = False):

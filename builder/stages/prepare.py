@@ -1,22 +1,19 @@
 """prepare: clean web text, check its language and length, and remove duplicates.
 
 A datatrove-style block: one `name`, the work in one method, no executor inside. It is a
-callable for `Dataset.map(batched=True)` and has `iter_prepare` for streams:
+callable for `Dataset.map(batched=True)`, and `process` takes one row at a time for streams:
 
-    from datasets import Dataset
-    from transformers import AutoTokenizer
-    from builder.corpus import read_corpus
-    from builder.stages.prepare import Prepare, PrepareConfig, iter_prepare, token_counter
+    from builder.stages.prepare import Prepare, PrepareConfig, prepare_features
 
-    block = Prepare("sw", PrepareConfig(), token_counter(AutoTokenizer.from_pretrained(model_dir)))
-    kept = [row for row in iter_prepare(read_corpus("fineweb2", "sw", limit=10_000), block)
-            if row["dropped"] is None]
-    block.counts  # {"rows_in": 10000, "kept": ..., "dropped": {"too_long": ..., ...}}
+    # count_tokens: the generation model's tokenizer, e.g. an engine's `count_tokens`.
+    block = Prepare("sw", PrepareConfig(), engine.count_tokens)
+    kept = [out for row in rows if (out := block.process(row["text"], row.get("source")))["dropped"] is None]
+    block.counts  # {"rows_in": ..., "kept": ..., "dropped": {"too_long": ..., ...}}
 
     # or, on a Dataset, in ONE process (the block holds the dedup state across batches).
     # `features=` types the columns up front: a first batch of dropped rows has only None
     # in `lid`, and `map` cannot guess a type from None.
-    ds = ds.map(block, batched=True, features=block.features_for(ds), load_from_cache_file=False)
+    ds = ds.map(block, batched=True, features=prepare_features(ds.features), load_from_cache_file=False)
 
 Every input row comes out, with `dropped` set to the reason it left the funnel (None when
 kept), so the dataset card can show the funnel and users can audit or re-filter.
@@ -36,13 +33,15 @@ import functools
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
+
+from datasets import Features, Value
 
 from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
 from ..corpus.meta_talk import meta_talk
-from ..engines.prompt_tokens import count_text_tokens
 from ..languages import get_language
 from ..languages.lid import covers, detect, matches
+from .schema import PREPARED, SOURCE
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ DROP_REASONS = (
     "empty", "boilerplate", "too_short", "exact_duplicate", "garbled", "too_long",
     "wrong_language", "near_duplicate", "meta_talk",
 )
-OUTPUT_COLUMNS = ("id", "lang", "text", "source", "lid", "n_tokens", "dropped")
+OUTPUT_COLUMNS = tuple(PREPARED)
 # Scripts written without spaces between words: word shingles would be whole phrases.
 NO_SPACE_SCRIPTS = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Tibt"})
 # No tokenizer averages more characters per token than this on natural text (English on
@@ -91,21 +90,10 @@ class PrepareConfig:
 
 
 def prepare_features(input_features=None):
-    """`datasets.Features` of the rows `Prepare` returns (pass as `map(..., features=)`).
-
-    `map` keeps the input's other columns, so pass the input dataset's features to get them
-    typed too: `prepare_features(ds.features)`.
-    """
-    from datasets import Features, Value
-
-    string = Value("string")
-    return Features({
-        **(input_features or {}),
-        "id": string, "lang": string, "text": string,
-        "source": {"corpus": string, "config": string, "split": string, "row": string},
-        "lid": {"lang": string, "score": Value("float64"), "script": string, "reliable": Value("bool")},
-        "n_tokens": Value("int64"), "dropped": string,
-    })
+    """`datasets.Features` of the rows `Prepare` returns (pass as `map(..., features=)`): the
+    stored schema, PREPARED. `map` keeps the input's other columns, so pass the input dataset's
+    features to get them typed too: `prepare_features(ds.features)`."""
+    return Features({**(input_features or {}), **PREPARED})
 
 
 def _band_digest(band: bytes) -> bytes:
@@ -115,20 +103,6 @@ def _band_digest(band: bytes) -> bytes:
 def row_id(lang: str, normalised: str) -> str:
     """Stable id: the same text in the same language gets the same id in every run."""
     return hashlib.sha256(f"{lang}\0{normalised}".encode("utf-8")).hexdigest()[:16]
-
-
-class TokenCounter:
-    """`count_tokens` for a Hugging Face tokenizer: content tokens, no BOS/EOS. Picklable."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-
-    def __call__(self, text: str) -> int:
-        return count_text_tokens(self.tokenizer, text)
-
-
-def token_counter(tokenizer) -> TokenCounter:
-    return TokenCounter(tokenizer)
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,10 +118,12 @@ class Prepare:
     """Batched `map` function: all input rows out, each with its `dropped` reason or None."""
 
     name = "prepare"
+    input_features = Features({"text": Value("string"), "source": SOURCE})
+    output_features = PREPARED
 
     def __init__(self, lang: str, config: PrepareConfig | None = None, count_tokens: Callable[[str], int] | None = None):
         if count_tokens is None:
-            raise TypeError("Prepare needs count_tokens: the generation model's tokenizer, e.g. token_counter(tokenizer)")
+            raise TypeError("Prepare needs count_tokens: the generation model's tokenizer, e.g. an engine's count_tokens")
         from datasketch import MinHash, MinHashLSH
 
         self.language = get_language(lang)
@@ -166,13 +142,6 @@ class Prepare:
         self._dropped: Counter[str] = Counter()
         self.garbled_kinds: Counter[str] = Counter()  # which defect the "garbled" rows had
 
-    @property
-    def features(self):
-        return prepare_features()
-
-    def features_for(self, dataset):
-        """Features for `dataset.map(self, batched=True, features=...)`, keeping its other columns."""
-        return prepare_features(dataset.features)
 
     # --- the stats a funnel shows -------------------------------------------------------
 
@@ -264,28 +233,3 @@ class Prepare:
         minhash.update_batch(list(self._shingles(key)))
         return minhash
 
-
-def iter_prepare(rows: Iterable[dict], block: Prepare, *, only_kept: bool = False,
-                 progress: bool = True, total: int | None = None) -> Iterator[dict]:
-    """Stream `{"text", "source"}` rows through `block`; yields its output rows lazily.
-
-    Memory holds one row at a time plus the block's dedup state (which grows with the kept
-    rows only). `only_kept=True` skips the dropped rows; `block.counts` still counts them.
-    """
-    from tqdm.auto import tqdm
-
-    for row in tqdm(rows, desc=f"prepare {block.lang}", unit="doc", total=total, disable=not progress):
-        out = block.process(row.get("text"), row.get("source"))
-        if not only_kept or out["dropped"] is None:
-            yield out
-
-
-def funnel_counts(dropped: Iterable[str | None]) -> dict:
-    """`counts` rebuilt from a `dropped` column, e.g. of a `map` result that came from the cache."""
-    tally = Counter(dropped)
-    rows_in = sum(tally.values())
-    unknown = set(tally) - set(DROP_REASONS) - {None}
-    if unknown:
-        raise ValueError(f"unknown drop reasons {sorted(unknown)}; known: {', '.join(DROP_REASONS)}")
-    return {"rows_in": rows_in, "kept": tally.get(None, 0),
-            "dropped": {reason: tally.get(reason, 0) for reason in DROP_REASONS}}

@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ..engines.cache import CachedModel
 from ..engines.base import SamplingParams
+from ..engines.cache import CachedModel
 from ..languages.lid import detect, matches
 from ..prompts import EVALUATE, REFINE_RESPONSE, REWRITE, evaluate_messages, refine_response_messages, rewrite_messages
 from .instructions import clean_instruction, instruction_problem
+from .schema import GENERATED, REFINED
 
 SCORE_PREFILL = "Score:"
 # A digit 1-5, optionally bold or "/5" or "out of 5"; not part of a range ("1-5", echoed from
@@ -80,6 +81,8 @@ class Refine:
     """A batched `Dataset.map` function: adds `output`, `score`, `rounds`, `judgements`."""
 
     name = "refine"
+    input_features = GENERATED
+    output_features = REFINED
 
     def __init__(self, lang: str, model: CachedModel, config: RefineConfig):
         self.lang = lang

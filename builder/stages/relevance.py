@@ -14,9 +14,9 @@ from typing import Callable
 
 from datasets import Dataset, Features, Value
 
-from ..quality.relevance import MAX_MISMATCHED, Encoder, score_pairs
-from .schema import RELEVANT
 from ..pipeline.workdir import StageDir, fingerprint, read_shard
+from ..quality.relevance import MAX_MISMATCHED, Encoder, score_pairs
+from .schema import REFINED, RELEVANT
 
 SCORES = Features({"id": Value("string"), "relevance": Value("float32")})
 
@@ -25,27 +25,52 @@ def relevance_fingerprint(refine_fp: str, encoder: str, seed: int) -> str:
     return fingerprint(refine_fp, "relevance", encoder, seed, MAX_MISMATCHED)
 
 
-def add_relevance(table: Dataset, work: Path, lang: str, fp: str, encoder: Callable[[], Encoder],
-                  seed: int) -> tuple[Dataset, dict]:
-    """`table` (REFINED) with a `relevance` column, and the language's report; `encoder` is
-    called only when the stage is not in the work dir yet."""
-    stage = StageDir(work, lang, "relevance", fp)
-    if not (stage.complete and stage.intact()):
+class Relevance:
+    """The stage: given a whole language in one batch (`batch_size=None`: calibration compares a
+    pair with the language's other pairs), adds `relevance`; `report` is the language's
+    calibration report. `encoder` is called only when the stage is not in the work dir yet."""
+
+    name = "relevance"
+    input_features = REFINED
+    output_features = RELEVANT
+
+    def __init__(self, lang: str, work: Path, fp: str, encoder: Callable[[], Encoder], seed: int):
+        self.stage = StageDir(work, lang, "relevance", fp)
+        self.encoder = encoder
+        self.seed = seed
+        self.report: dict | None = None
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        if not (self.stage.complete and self.stage.intact()):
+            self._score(batch)
+        scores = read_shard(self.stage.shard(0), SCORES)
+        by_id = dict(zip(scores["id"][:], scores["relevance"][:]))
+        self.report = json.loads((self.stage.path / "report.json").read_text(encoding="utf-8"))
+        return {"relevance": [by_id.get(i) for i in batch["id"]]}
+
+    def _score(self, batch: dict[str, list]) -> None:
+        stage = self.stage
         stage.reset()
-        # Columns as lists (slices): iterating a lazy column formats it row by row.
-        alive = [d is None for d in table["dropped"][:]]
-        instructions = [q if keep else None for q, keep in zip(table["instruction"][:], alive)]
-        outputs = [r if keep else None for r, keep in zip(table["output"][:], alive)]
-        relevance, report = score_pairs(encoder(), instructions, outputs, seed=seed) if any(alive) else \
-            ([None] * len(table), {"pairs": 0, "auc": None, "note": "no pairs"})
-        stage.write(0, Dataset.from_dict({"id": table["id"][:], "relevance": relevance}, features=SCORES))
+        alive = [d is None for d in batch["dropped"]]
+        instructions = [q if keep else None for q, keep in zip(batch["instruction"], alive)]
+        outputs = [r if keep else None for r, keep in zip(batch["output"], alive)]
+        relevance, report = score_pairs(self.encoder(), instructions, outputs, seed=self.seed) if any(alive) else \
+            ([None] * len(alive), {"pairs": 0, "auc": None, "note": "no pairs"})
+        stage.write(0, Dataset.from_dict({"id": list(batch["id"]), "relevance": relevance}, features=SCORES))
         (stage.path / "report.json").write_text(json.dumps(report, sort_keys=True), encoding="utf-8")
         stage.mark_complete()
-    scores = read_shard(stage.shard(0), SCORES)
-    by_id = dict(zip(scores["id"][:], scores["relevance"][:]))
-    report = json.loads((stage.path / "report.json").read_text(encoding="utf-8"))
-    column = [by_id.get(i) for i in table["id"][:]]
-    return table.add_column("relevance", column).cast(RELEVANT), report
+
+
+def add_relevance(table: Dataset, work: Path, lang: str, fp: str, encoder: Callable[[], Encoder],
+                  seed: int) -> tuple[Dataset, dict]:
+    """`table` (REFINED) with a `relevance` column, and the language's report."""
+    from .base import apply_stage
+
+    stage = Relevance(lang, work, fp, encoder, seed)
+    out = apply_stage(table, stage, fingerprint(fp, "relevance-column", table._fingerprint))
+    if stage.report is None:  # no rows: nothing to call the stage with
+        stage(table.to_dict())
+    return out, stage.report
 
 
 def rank_shards(paths: list[Path], work: Path, lang: str, fp: str, encoder: Encoder) -> list[Path]:

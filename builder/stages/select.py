@@ -6,6 +6,7 @@ import dataclasses
 
 from ..languages.lid import detect, matches
 from .instructions import instruction_problem
+from .schema import RELEVANT
 
 
 @dataclasses.dataclass
@@ -20,6 +21,8 @@ class Select:
     """A batched `Dataset.map` function: only rewrites `dropped`."""
 
     name = "select"
+    input_features = RELEVANT
+    output_features = RELEVANT  # only `dropped` changes
 
     def __init__(self, lang: str, config: SelectConfig):
         self.lang = lang

@@ -17,8 +17,16 @@ from datasets import Dataset
 from ..prompts import EVALUATE, evaluate_messages
 from ..stages.refine import SCORE_PREFILL, parse_judgement
 from .card import TrainingData, template_label
-from .data import (EMPTY_HINT, EmptyLanguageError, check_columns, check_not_empty, hold_out, load_config,
-                   load_dataset, load_languages)
+from .data import (
+    EMPTY_HINT,
+    EmptyLanguageError,
+    check_columns,
+    check_not_empty,
+    hold_out,
+    load_config,
+    load_dataset,
+    load_languages,
+)
 from .formats import evaluator_example
 from .mixing import mix_languages
 from .probes import check_or_skip

@@ -16,8 +16,16 @@ import os
 from datasets import Dataset
 
 from ..languages import get_language, parse_languages
-from .data import (EMPTY_HINT, EmptyLanguageError, check_columns, check_not_empty, drop_incomplete_pairs, load_config,
-                   load_dataset, load_languages)
+from .data import (
+    EMPTY_HINT,
+    EmptyLanguageError,
+    check_columns,
+    check_not_empty,
+    drop_incomplete_pairs,
+    load_config,
+    load_dataset,
+    load_languages,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ than breaking the card, since cards are also rendered for exports made by older 
 
 from __future__ import annotations
 
-from ..citation import CITATION
 from ...corpus.hub_datasets import hub_repo
+from ..citation import CITATION
 from .layout import ALL_CONFIG, Layout, ordered_splits
 from .stats import empty_languages, language_name, pretty_json, prompts_table
 

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ...pipeline.funnel import describe
 from ...languages import UnknownLanguageError, get_language
+from ...pipeline.funnel import describe
 from .layout import Layout, is_language, ordered_splits
 
 ROW_COLUMNS = ["instruction", "output", "score", "cluster", "source", "meta"]

@@ -1,0 +1,34 @@
+"""The contract every stage keeps: a batched `Dataset.map` function with declared column types.
+
+A stage takes a batch (column name -> list of values) and returns the columns it adds or
+rewrites; like `Dataset.map(batched=True)`, the row after the stage is the input row updated
+with what it returned. `input_features` are the columns it reads, `output_features` the whole
+row after it (what `map(..., features=)` gets), both from builder/stages/schema.py, so Parquet
+shards written by any process, at any time, have the same types.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from datasets import Features
+
+
+@runtime_checkable
+class Stage(Protocol):
+    name: str
+    input_features: Features
+    output_features: Features
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]: ...
+
+
+def apply_stage(table, stage: Stage, fingerprint: str, batch_size: int | None = None):
+    """`table` mapped through `stage`, typed by its `output_features`. `batch_size=None` hands
+    the stage the whole table at once (stages that compare rows: relevance, diversify)."""
+    from ..pipeline.workdir import empty_dataset
+
+    if not len(table):  # `map` over no rows returns its input unchanged, with the input's columns
+        return empty_dataset(stage.output_features)
+    return table.map(stage, batched=True, batch_size=batch_size, features=stage.output_features,
+                     keep_in_memory=True, new_fingerprint=fingerprint)

