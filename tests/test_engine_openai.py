@@ -312,6 +312,35 @@ def test_connections_are_kept_from_one_call_to_the_next():
     assert len(server.ports) == 12 and len(set(server.ports)) == 2
 
 
+def test_a_forked_child_leaves_the_parents_kept_connections_working():
+    """The child inherits the parent's session and pooled keep-alive sockets; after the child has
+    used the engine and exited, the parent answers at once on the connections it kept (no retry
+    allowed). The engine never frees in the child what it inherited: closing those sockets there
+    would unregister them from the epoll set parent and child share."""
+    import os
+
+    with PortCountingServer() as server:
+        engine = fast_engine(server.url, concurrency=2, max_retries=0, timeout=5)
+        assert [c.text for c in engine.generate([CHAT] * 4, GREEDY)] == ["ok"] * 4  # 2 connections kept
+        pid = os.fork()
+        if pid == 0:  # the child: its own session, then exit with everything it inherited still alive
+            code = 1
+            try:
+                code = 0 if engine.generate([CHAT] * 2, GREEDY)[0].text == "ok" else 1
+                import gc
+
+                gc.collect()  # what would free the inherited session, were it not kept
+            finally:
+                os._exit(code)
+        assert os.waitpid(pid, 0)[1] == 0
+        start = time.monotonic()
+        assert [c.text for c in engine.generate([CHAT] * 4, GREEDY)] == ["ok"] * 4
+        assert time.monotonic() - start < 2
+        engine.close()
+    parent_ports = server.ports[:4] + server.ports[6:]
+    assert len(set(parent_ports)) == 2  # the parent still uses the connections it kept
+
+
 def test_an_engine_works_after_close_fork_and_pickle():
     """close() ends the engine's loop thread and a later call starts another; a forked child (a
     worker process) and an unpickled copy open their own connections instead of the parent's."""

@@ -242,3 +242,12 @@ def test_build_push_to_hub_pushes_after_the_export(local_hub, tmp_path):
     assert local_hub.state.repos[("dataset", REPO)].private
     loaded = load_dataset(REPO, "sw", split="train", cache_dir=str(tmp_path / "c"))
     assert loaded.to_list() == result.languages["sw"].to_list()
+
+
+def test_a_network_error_without_a_message_still_reads_as_one_line(tmp_path):
+    """A bare TimeoutError() has no text: the push error names its class instead of failing on it."""
+    from builder.publish.push import _explain
+
+    err = _explain(TimeoutError(), "uploading config sw", "org/x-instruction", tmp_path, None)
+    assert isinstance(err, PushError)
+    assert "(TimeoutError: TimeoutError)" in str(err) and "rerun the same command" in str(err)

@@ -7,7 +7,8 @@ created on it keeps its connections from one call to the next. Synchronous calle
 `run()`; async callers `await arun()`, which does not block their own loop.
 
 After a fork the child has the parent's objects but not its threads: `alive()` is False there
-and the owner starts a new `LoopThread`, leaving the parent's connections alone.
+and the owner starts a new `LoopThread`; it keeps the inherited one referenced and never closes
+it, since closing the parent's sockets from the child would disturb the parent's loop.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class LoopThread:
             return
         self._closed = True
         if self.pid != os.getpid() or not self.thread.is_alive():
+            return
+        if threading.current_thread() is self.thread:
+            # The finalizer ran on the loop itself (the engine freed by a callback there): it
+            # cannot wait for its own loop, so it only asks the loop to stop.
+            self.loop.call_soon(self.loop.stop)
             return
         if self.on_close is not None:
             try:

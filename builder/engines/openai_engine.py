@@ -38,6 +38,7 @@ import os
 import random
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -53,6 +54,10 @@ from .loop_thread import LoopThread
 from .prompt_tokens import continues_reply, count_text_tokens, cut_at_stop, encode_prompts, render_prompt, request_seed
 
 logger = logging.getLogger(__name__)
+
+# Loop threads and sessions a forked child inherited: kept referenced so the child never frees
+# them (see OpenAIEngine._connection).
+_FORK_ORPHANS: list = []
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -120,12 +125,17 @@ class _Session:
         # aiohttp's `trust_env` would look it up (and ~/.netrc) in a worker thread per request.
         self.proxy = _env_proxy(base_url)
         self.session: aiohttp.ClientSession | None = None
+        # Requests in flight over all calls on this engine (made on the loop, like the session).
+        # Taken before a request's deadline starts, so with the connector's pool of the same size
+        # no request spends its timeout waiting for a connection another call holds.
+        self.in_flight: asyncio.Semaphore | None = None
 
     def get(self) -> aiohttp.ClientSession:
         if self.session is None:
             connector = aiohttp.TCPConnector(limit=self.concurrency, ssl=_ssl_context())
             self.session = aiohttp.ClientSession(connector=connector, proxy=self.proxy,
                                                  timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self.in_flight = asyncio.Semaphore(self.concurrency)
         return self.session
 
     async def close(self) -> None:
@@ -204,18 +214,25 @@ class OpenAIEngine(Engine):
         self._loop: LoopThread | None = None  # with its session, made on the first request
         self._session: _Session | None = None
         self._finalizer: weakref.finalize | None = None
+        self._connecting = threading.Lock()
 
     def _connection(self) -> tuple[LoopThread, _Session]:
-        """The loop thread and session, made on first use and again after a fork or `close()`
-        (a forked child inherits neither the thread nor, safely, the parent's sockets)."""
-        if self._loop is None or not self._loop.alive():
-            if self._finalizer is not None:
-                self._finalizer()  # a no-op for a copy inherited through fork
-            self._session = _Session(self.base_url, self.concurrency, self.timeout)
-            self._loop = LoopThread("openai-engine", on_close=self._session.close)
-            # Closes the session when the engine is garbage-collected or the interpreter exits.
-            self._finalizer = weakref.finalize(self, self._loop.close)
-        return self._loop, self._session
+        """The loop thread and session, made on first use and again after a fork or `close()`.
+        A lock: two threads calling a fresh engine at once must not each start a loop."""
+        with self._connecting:
+            if self._loop is None or not self._loop.alive():
+                if self._loop is not None and self._loop.pid != os.getpid():
+                    # Inherited through fork: never let the child free the parent's session. Its
+                    # connector would close the pooled sockets, and that unregisters them from the
+                    # epoll set parent and child share, so the parent's replies would stop arriving.
+                    _FORK_ORPHANS.append((self._loop, self._session, self._finalizer))
+                elif self._finalizer is not None:
+                    self._finalizer()
+                self._session = _Session(self.base_url, self.concurrency, self.timeout)
+                self._loop = LoopThread("openai-engine", on_close=self._session.close)
+                # Closes the session when the engine is garbage-collected or the interpreter exits.
+                self._finalizer = weakref.finalize(self, self._loop.close)
+            return self._loop, self._session
 
     def close(self) -> None:
         """Close the HTTP session and stop its loop thread; a later call opens new ones."""
@@ -225,7 +242,10 @@ class OpenAIEngine(Engine):
 
     def __getstate__(self) -> dict:
         # A pickled engine (sent to another process) opens its own connection there.
-        return {**self.__dict__, "_loop": None, "_session": None, "_finalizer": None}
+        return {**self.__dict__, "_loop": None, "_session": None, "_finalizer": None, "_connecting": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _connecting=threading.Lock())
 
     def __repr__(self) -> str:  # the key is never part of it: it is not even stored
         return (f"OpenAIEngine(model={self.model_id!r}, base_url={redact_url(self.base_url)!r}, "
@@ -342,7 +362,8 @@ class OpenAIEngine(Engine):
         try:
             # The overall deadline covers a server that trickles bytes, and the connection set-up.
             async with asyncio.timeout(self.timeout):
-                async with session.post(url, data=payload, headers=self._headers()) as reply:
+                # No redirects followed: a POST redirected is a misconfigured URL (as with httpx).
+                async with session.post(url, data=payload, headers=self._headers(), allow_redirects=False) as reply:
                     response = _Reply(reply.status, reply.reason, reply.headers, await reply.read())
         except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
             raise _Retryable(f"no complete reply within timeout={self.timeout} s") from None
@@ -439,10 +460,10 @@ class OpenAIEngine(Engine):
 
     async def _agenerate(self, session: _Session, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         fitted, truncated = self._fit_prompts(prompts, params)
-        limit = asyncio.Semaphore(self.concurrency)
         bar = tqdm(total=len(prompts), desc=self.progress_desc, unit="prompt",
                    disable=not self.progress or len(prompts) < 2, leave=False)
         client = session.get()
+        limit = session.in_flight
 
         async def one(prompt: Prompt):
             result = await self._complete(client, limit, prompt, params)

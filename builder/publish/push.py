@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..errors import one_line
 from ..redact import redact
 from .card import CARD_MARKER, write_card
 from .card.layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD, Layout, read_front_matter
@@ -75,7 +76,7 @@ def _operations(root: Path, files: list[str], remote: dict, owned_prefix: str | 
 def _explain(err: Exception, what: str, repo_id: str, root: Path, token: str | None) -> PushError:
     response = getattr(err, "response", None)
     status = getattr(response, "status_code", None)
-    detail = redact(getattr(err, "server_message", None) or str(err).splitlines()[0], [token])
+    detail = redact(getattr(err, "server_message", None) or one_line(err, first_only=True), [token])
     if status in (401, 403):
         return HubAuthError(f"The Hub refused the token while {what} of {repo_id} (HTTP {status}: {detail}). "
                             + LOGIN_HELP)

