@@ -24,7 +24,20 @@ def run_script(prog: str, main: Callable, make_parser: Callable, argv: list[str]
     logging.getLogger("builder").setLevel(logging.DEBUG if verbose else logging.INFO)
 
     def body() -> int:
-        main(*make_parser().parse_args_and_config(args=argv))  # its trainer is for Python callers, not an exit code
+        try:
+            main(*make_parser().parse_args_and_config(args=argv))  # its trainer is for Python callers, not an exit code
+        finally:
+            _end_process_group()
         return 0
 
     return guard(prog, body, verbose=verbose)
+
+
+def _end_process_group() -> None:
+    """Under `accelerate launch`/`torchrun`, leave the process group before the interpreter exits,
+    as torch.distributed asks: a gloo group torn down at exit instead can abort a rank
+    ("terminate called without an active exception") after training finished."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
