@@ -47,6 +47,9 @@ class Recorder(logging.Handler):
         super().__init__(logging.WARNING)
         self.ours = ours
         self.found: list[dict] = []
+        # The same record reaches this handler twice when the "transformers" logger still passes
+        # records up to the root (transformers turns that off only once it configures itself).
+        self._seen: list[logging.LogRecord] = []
 
     def _is_ours(self, location: str | None) -> bool:
         return location is not None and Path(location.rsplit(":", 1)[0]).resolve().is_relative_to(self.ours)
@@ -58,6 +61,9 @@ class Recorder(logging.Handler):
                                "origin": origin, "caller": caller})
 
     def emit(self, record):
+        if any(record is seen for seen in self._seen):
+            return
+        self._seen.append(record)
         caller = _caller()
         if "deprecat" in record.getMessage().lower() and self._is_ours(caller):
             self.found.append({"kind": "log", "category": record.name, "message": record.getMessage(),
