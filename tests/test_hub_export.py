@@ -152,3 +152,44 @@ def test_a_config_listed_in_the_card_without_its_folder_is_named(tmp_path):
     shutil.rmtree(out / "bn")
     with pytest.raises(FileNotFoundError, match="holds no Parquet shards for bn"):
         Layout.scan(out)
+
+
+def test_an_audit_given_as_parts_is_written_one_part_at_a_time(build, tmp_path):
+    """Parts: each loader runs when its part is written, the part before is released by then,
+    an empty part writes nothing, and the config loads as the parts' rows in order."""
+    import gc
+    import weakref
+
+    from builder.publish.export import Parts
+
+    audit = build.configs["candidates"]["train"]
+    pieces = [audit.select(range(0, 10)), audit.select([]), audit.select(range(10, len(audit)))]
+    alive, loaded = [], []
+
+    def loader(i):
+        def load():
+            gc.collect()
+            loaded.append((i, sum(ref() is not None for ref in alive)))  # parts still held when this one loads
+            part = Dataset.from_dict(pieces[i].to_dict(), features=audit.features)  # a copy no one else holds
+            alive.append(weakref.ref(part))
+            return part
+        return load
+
+    configs = {**{k: v for k, v in build.configs.items() if k != "candidates"},
+               "candidates": {"train": Parts(tuple(loader(i) for i in range(3)), len(audit))}}
+    out = export_local(tmp_path / "x", configs, build.build_info)
+    assert loaded == [(0, 0), (1, 0), (2, 0)]
+    assert sorted(p.name for p in (out / "candidates").iterdir()) == [
+        "train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+    again = load_dataset(str(out), "candidates", split="train", cache_dir=str(tmp_path / "cache"))
+    assert again.to_list() == audit.to_list()
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"num_examples: {len(audit)}" in card
+
+
+def test_a_language_config_given_as_parts_is_refused(build, tmp_path):
+    from builder.publish.export import Parts
+
+    sw = build.configs["sw"]["train"]
+    with pytest.raises(TypeError, match="a language config takes a datasets.Dataset, not Parts"):
+        export_local(tmp_path / "x", {"sw": {"train": Parts((lambda: sw,), len(sw))}}, build.build_info)

@@ -172,3 +172,22 @@ def test_a_corpus_file_edited_in_place_is_prepared_again(built, stub):
     sw = [text for text, lang in zip(candidates["output"], candidates["lang"]) if lang == "sw"]
     assert len(sw) == len(lines)  # the edited row replaced the old one: none was added
     assert sum("Edited in place after the first build." in text for text in sw) == 1
+
+
+def test_a_seeds_file_edited_in_place_is_generated_again(built, stub):
+    """Same --seeds path, new pairs: the few-shot prompts changed, so generate must ask again."""
+    live, _ = built
+    seeds = live / "seeds.jsonl"
+    pairs = [json.loads(line) for line in
+             (Path(__file__).resolve().parents[1] / "builder" / "data" / "seeds" / "sw.jsonl").read_text(
+                 encoding="utf-8").splitlines()]
+    seeds.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    _build(live, stub.url, "--seeds", str(seeds))
+    sent = stub.stats()["completions"]
+    _build(live, stub.url, "--seeds", str(seeds))
+    assert stub.stats()["completions"] == sent  # unchanged: the control
+
+    pairs[0]["instruction"] = "Describe how a Swahili proverb is used, with one example."
+    seeds.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    _build(live, stub.url, "--seeds", str(seeds))
+    assert stub.stats()["completions"] > sent  # the edited seed is in new prompts

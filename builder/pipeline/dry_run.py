@@ -35,10 +35,10 @@ class PilotPipeline(Pipeline):
 
     controls = Cost()
 
-    def _rater_controls(self, tables) -> None:
+    def _rater_controls(self, lang, table) -> None:  # called once per language: the costs add up
         before, start = self.models.stats(), time.perf_counter()
-        super()._rater_controls(tables)
-        self.controls = Cost.between(before, self.models.stats(), time.perf_counter() - start)
+        super()._rater_controls(lang, table)
+        self.controls = self.controls + Cost.between(before, self.models.stats(), time.perf_counter() - start)
 
 
 def count_documents(config: BuildConfig, lang: str) -> int | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from datasets import Dataset
 
 from .. import __version__
@@ -44,7 +45,14 @@ class FinalStage:
         (self.stage.path / REPORT).write_text(text, encoding="utf-8")
         self.stage.mark_complete()
 
-    def load(self) -> tuple[Dataset, dict, dict]:
-        """(table, funnel entry, quality) as saved."""
+    def report(self) -> tuple[dict, dict]:
+        """(funnel entry, quality) as saved, without reading the table."""
         report = json.loads((self.stage.path / REPORT).read_text(encoding="utf-8"))
-        return read_shard(self.stage.shard(0), DIVERSIFIED), report["funnel"], report["quality"]
+        return report["funnel"], report["quality"]
+
+    def table(self) -> Dataset:
+        """The saved table, read into memory (one language: callers read one at a time)."""
+        return read_shard(self.stage.shard(0), DIVERSIFIED)
+
+    def num_rows(self) -> int:
+        return pq.ParquetFile(self.stage.shard(0)).metadata.num_rows

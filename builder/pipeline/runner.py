@@ -2,22 +2,24 @@
 
 prepare streams the corpus into shards; generate and refine map over those shards with
 `Dataset.map(batched=True)` and write a shard each; relevance, select and diversify run on the
-whole language, and their result is kept (builder/pipeline/final_stage.py), so a rerun whose refine
-shards and settings are unchanged reads it back. Model calls go through one request cache, so a
-rerun after a kill (same command) skips finished shards, answers finished requests from the
-cache and ends with the same rows as an uninterrupted run.
+whole language, one language at a time, and their result is kept (builder/pipeline/final_stage.py),
+so a rerun whose refine shards and settings are unchanged reads it back. From there to the
+export, memory holds one language's table at a time (the audit config is written per language).
+Model calls go through one request cache, so a rerun after a kill (same command) skips finished
+shards, answers finished requests from the cache and ends with the same rows as an
+uninterrupted run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import datasets
 from datasets import Dataset
 from tqdm.auto import tqdm
 
@@ -30,6 +32,7 @@ from ..executors import ShardResult, ShardTask, distributed, make_executor
 from ..executors.shards import engine_options
 from ..progress import quiet_datasets_bars
 from ..prompts import template_versions
+from ..publish.export import Parts
 from ..publish.provenance import public_rows, public_settings
 from ..quality.relevance import CachedEncoder
 from ..redact import redact_url
@@ -51,7 +54,7 @@ from .stage_configs import (
     stage_fingerprints,
     stage_model,
 )
-from .workdir import StageDir, fingerprint, read_stage, shard_alive_rows
+from .workdir import StageDir, fingerprint, read_dropped, read_stage, shard_alive_rows
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class EmptyBuildError(RuntimeError):
 @dataclasses.dataclass
 class BuildResult:
     languages: dict[str, Dataset]  # published rows per language
-    audit: Dataset  # every row with its candidates, judgements and drop reason
+    audit: Parts  # every row with its candidates, judgements and drop reason, one part per language
     funnel: Funnel
     build_info: dict
     output_dir: Path | None = None
@@ -144,6 +147,7 @@ class Pipeline:
         # Embeddings for ranking candidates and for relevance, kept in the work dir (builder/quality/relevance.py).
         self.encoder = CachedEncoder(config.relevance_encoder, self.work / "embeddings.sqlite")
         self.diversified = 0  # rows diversify clustered in this process (not read back from the work dir)
+        self._embedder: Embedder | None = None  # diversify's, loaded when a language first needs it
 
     # -- settings that decide each stage's output ------------------------------------------
     def _fingerprints(self, lang: str) -> dict[str, str]:
@@ -213,59 +217,59 @@ class Pipeline:
                   for lang in c.langs}
         self._timed("relevance", start)
         refined = self._model_stage("refine", ranked, fps, GENERATED)
-        finals = {lang: FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang])) for lang in c.langs}
-        if all(final.ready() for final in finals.values()):  # an unchanged rerun: read the last tables back
-            return self._finish(self._read_finals(finals))
+        # One language at a time from here on, each saved and released before the next: what is
+        # in memory is one language's table, not every language's (builder/pipeline/final_stage.py).
+        finals = {}
+        for lang in tqdm(c.langs, desc="relevance, select, diversify", unit="lang"):
+            finals[lang] = FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang]))
+            if finals[lang].ready():  # an unchanged rerun: the funnel and reports as saved
+                start = time.perf_counter()
+                funnel, self.quality[lang] = finals[lang].report()
+                self.funnel.restore(lang, funnel)
+                self._timed("final (read back)", start)
+                continue
+            table = self._final_table(lang, prepared[lang], generated[lang], refined[lang], fps[lang])
+            finals[lang].save(table, self.funnel.to_dict()[lang], self.quality.get(lang, {}))
+            del table
+        return self._finish(finals)
 
-        tables: dict[str, Dataset] = {}
-        for lang in c.langs:
-            # Columns as lists (a slice): iterating a lazy column formats it row by row.
-            tables[lang] = read_stage(prepared[lang], PREPARED)
-            self.funnel.record(lang, "prepare", [None] * len(tables[lang]), tables[lang]["dropped"][:])
-            before = tables[lang]["dropped"][:]
-            tables[lang] = read_stage(generated[lang], GENERATED)
-            after = tables[lang]["dropped"][:]
-            self.funnel.record(lang, "generate", before, after)
-            tables[lang] = read_stage(refined[lang], REFINED)
-            self.funnel.record(lang, "refine", after, tables[lang]["dropped"][:])
+    def _final_table(self, lang: str, prepared: list[Path], generated: list[Path], refined: list[Path],
+                     fps: dict) -> Dataset:
+        """One language's rows through relevance, the rater's controls, select and diversify,
+        with its funnel recorded on the way."""
+        c = self.config
+        # Only the `dropped` column of the earlier stages; columns as lists (a slice): iterating
+        # a lazy column formats it row by row.
+        dropped = read_dropped(prepared, PREPARED)
+        self.funnel.record(lang, "prepare", [None] * len(dropped), dropped)
+        after = read_dropped(generated, GENERATED)
+        self.funnel.record(lang, "generate", dropped, after)
+        table = read_stage(refined, REFINED)
+        self.funnel.record(lang, "refine", after, table["dropped"][:])
 
         start = time.perf_counter()
-        tables = self._relevance(tables, fps)
+        table = self._relevance(lang, table, fps)
         self._timed("relevance", start)
         start = time.perf_counter()
-        self._rater_controls(tables)
+        self._rater_controls(lang, table)
         self._timed("rater_controls", start)
 
         start = time.perf_counter()
-        for lang in c.langs:
-            before = tables[lang]["dropped"][:]
-            select = Select(lang, select_config(c))
-            tables[lang] = apply_stage(tables[lang], select, f"select-{fps[lang]['refine']}-{c.min_relevance}")
-            self.funnel.record(lang, "select", before, tables[lang]["dropped"][:])
+        before = table["dropped"][:]
+        table = apply_stage(table, Select(lang, select_config(c)), f"select-{fps['refine']}-{c.min_relevance}")
+        self.funnel.record(lang, "select", before, table["dropped"][:])
         self._timed("select", start)
 
         start = time.perf_counter()
-        tables = self._diversify(tables, fps)
+        table = self._diversify(lang, table, fps)
         self._timed("diversify", start)
-        funnel = self.funnel.to_dict()
-        for lang, final in finals.items():
-            final.save(tables[lang], funnel[lang], self.quality.get(lang, {}))
-        return self._finish(tables)
+        return table
 
     def _final_fp(self, refined: list[Path], fps: dict) -> str:
         """What decides a language's last table (builder/pipeline/final_stage.py): the refine shards and
         the settings of relevance, the rater's controls, select and diversify."""
         return final_fingerprint(refined, fps["refine"], fps["relevance"], *final_settings(self.config),
                                  distributed(self.config))
-
-    def _read_finals(self, finals: dict) -> dict[str, Dataset]:
-        start = time.perf_counter()
-        tables = {}
-        for lang, final in finals.items():
-            tables[lang], funnel, self.quality[lang] = final.load()
-            self.funnel.restore(lang, funnel)
-        self._timed("final (read back)", start)
-        return tables
 
     def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
         """Hand the shards a previous run did not finish to the executor; return every output shard."""
@@ -290,47 +294,39 @@ class Pipeline:
         self._timed(name, start)
         return outputs
 
-    def _relevance(self, tables: dict[str, Dataset], fps: dict) -> dict[str, Dataset]:
+    def _relevance(self, lang: str, table: Dataset, fps: dict) -> Dataset:
         """Each pair's relevance (builder/stages/relevance.py), read back from the work dir on a rerun."""
         from ..stages.relevance import add_relevance
 
-        out = {}
-        for lang in self.config.langs:
-            out[lang], self.quality.setdefault(lang, {})["relevance"] = add_relevance(
-                tables[lang], self.work, lang, fps[lang]["relevance"], lambda: self.encoder, self.config.seed)
-        return out
+        table, self.quality.setdefault(lang, {})["relevance"] = add_relevance(
+            table, self.work, lang, fps["relevance"], lambda: self.encoder, self.config.seed)
+        return table
 
-    def _rater_controls(self, tables: dict[str, Dataset]) -> None:
+    def _rater_controls(self, lang: str, table: Dataset) -> None:
         """The rater's negative controls (builder/quality/rater.py), through the request cache."""
         from ..quality.rater import rater_controls
 
-        for lang in self.config.langs:
-            if distributed(self.config):  # the driver holds no weights; the workers hold the rater
-                report = {"auc": None, "note": "not measured with a distributed executor"}
-            else:
-                report = rater_controls(self.models.evaluator, lang, tables[lang], refine_config(self.config),
-                                        self.config.seed)
-            self.quality.setdefault(lang, {})["rater"] = report
+        if distributed(self.config):  # the driver holds no weights; the workers hold the rater
+            report = {"auc": None, "note": "not measured with a distributed executor"}
+        else:
+            report = rater_controls(self.models.evaluator, lang, table, refine_config(self.config), self.config.seed)
+        self.quality.setdefault(lang, {})["rater"] = report
 
-    def _diversify(self, tables: dict[str, Dataset], fps: dict) -> dict[str, Dataset]:
+    def _diversify(self, lang: str, table: Dataset, fps: dict) -> Dataset:
         c = self.config
-        embedder = None
-        out = {}
 
         def load_embedder() -> Embedder:  # loaded once, and only when some language's inputs are new
-            nonlocal embedder
-            embedder = embedder or Embedder(c.embedder)
-            return embedder
+            self._embedder = self._embedder or Embedder(c.embedder)
+            return self._embedder
 
-        for lang in tqdm(c.langs, desc="diversify", unit="lang"):
-            # Columns as lists (a slice): iterating a lazy column formats it row by row.
-            before = tables[lang]["dropped"][:]
-            stage = Diversify(lang, diversify_config(c), self.work, c.embedder, load_embedder)
-            key = fingerprint(fps[lang]["relevance"], "diversify", *final_settings(c))
-            out[lang] = apply_stage(tables[lang], stage, key)
-            self.diversified += stage.clustered
-            self.funnel.record(lang, "diversify", before, out[lang]["dropped"][:])
-        return out
+        # Columns as lists (a slice): iterating a lazy column formats it row by row.
+        before = table["dropped"][:]
+        stage = Diversify(lang, diversify_config(c), self.work, c.embedder, load_embedder)
+        key = fingerprint(fps["relevance"], "diversify", *final_settings(c))
+        table = apply_stage(table, stage, key)
+        self.diversified += stage.clustered
+        self.funnel.record(lang, "diversify", before, table["dropped"][:])
+        return table
 
     # -- output -----------------------------------------------------------------------------
     def _meta(self) -> dict:
@@ -342,11 +338,16 @@ class Pipeline:
                 "engine": gen["engine"], "sampling": json.dumps(sampling, sort_keys=True),
                 "prompts": json.dumps(template_versions(), sort_keys=True), "builder_version": __version__}
 
-    def _finish(self, tables: dict[str, Dataset]) -> BuildResult:
+    def _finish(self, finals: dict[str, FinalStage]) -> BuildResult:
         c = self.config
         meta = self._meta()
-        published = {lang: _published_rows(table, meta) for lang, table in tables.items()}
-        audit = datasets.concatenate_datasets(list(tables.values())) if tables else Dataset.from_dict({})
+        published = {}
+        for lang, final in finals.items():  # one language's whole table in memory at a time
+            published[lang] = public_rows(_published_rows(final.table(), meta))
+        # The audit config (every row, candidates and judgements included) is the biggest table:
+        # the export reads and writes it one language at a time (builder/publish/export.py).
+        audit = Parts(tuple(functools.partial(_audit_part, final) for final in finals.values()),
+                      sum(final.num_rows() for final in finals.values()))
         gen = self.models.generator.identity()
         local_only = ("work_dir", "output_dir", "dry_run", "overwrite",  # where and how, not what was built
                       "project_kept", "project_tokens_per_s", "pipeline_requests_per_s")
@@ -369,9 +370,12 @@ class Pipeline:
         # published names local files relative to where the build ran (builder/publish/provenance.py).
         text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
         (self.work / WORK_BUILD_INFO).write_text(text + "\n", encoding="utf-8")
-        published = {lang: public_rows(ds) for lang, ds in published.items()}
         info = {**info, "settings": public_settings(info["settings"])}
-        return BuildResult(published, public_rows(audit), self.funnel, info)
+        return BuildResult(published, audit, self.funnel, info)
+
+
+def _audit_part(final: FinalStage) -> Dataset:
+    return public_rows(final.table())
 
 
 def _published_rows(table: Dataset, meta: dict) -> Dataset:

@@ -60,8 +60,10 @@ def stage_fingerprints(c: BuildConfig, lang: str, generator: dict, evaluator: di
     read = (c.corpus, c.text_column, c.split, c.max_docs, corpus_files_read(c.corpus, lang, lang_column=c.lang_column),
             c.lang_column)
     prepare = fingerprint("prepare", META_TALK_VERSION, lang, asdict(prepare_config(c)), generator, *counted, *read)
-    generate = fingerprint(prepare, asdict(generate_config(c)), generator, c.seeds, c.generator is not None,
-                           template_versions())
+    # The seed pairs themselves, not only the file's name: a seeds file edited in place changes
+    # the prompts, so generate runs again.
+    generate = fingerprint(prepare, asdict(generate_config(c)), generator, c.seeds, seeds_for(c, lang),
+                           c.generator is not None, template_versions())
     rank = fingerprint(generate, "rank", c.relevance_encoder)  # candidates ordered by relevance
     refine = fingerprint(rank, asdict(refine_config(c)), evaluator)
     return {"prepare": prepare, "generate": generate, "rank": rank, "refine": refine,

@@ -151,11 +151,12 @@ class StageDir:
             checksum_path(shard).unlink(missing_ok=True)
         (self.path / DONE).unlink(missing_ok=True)
 
-    def write(self, index: int, dataset: Dataset) -> Path:
+    def write(self, index: int, data: Dataset | pa.Table) -> Path:
+        """Write shard `index` (a Dataset, or an Arrow table already typed by the stage's features)."""
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.shard(index)
         tmp = target.with_suffix(f".tmp-{os.getpid()}")
-        pq.write_table(dataset.data.table, tmp)
+        pq.write_table(data if isinstance(data, pa.Table) else data.data.table, tmp)
         # The checksum is in place before the shard: a shard that exists always has its record.
         _write_atomic(checksum_path(target), file_sha256(tmp))
         os.replace(tmp, target)  # atomic: a killed run leaves no half-written shard behind
@@ -171,6 +172,15 @@ def shard_alive_rows(path: Path, features: Features) -> int:
     """alive_rows of a shard, verified like read_shard, reading only its `dropped` column."""
     _verify_or_raise(Path(path), features)
     return pq.read_table(path, columns=["dropped"]).column("dropped").null_count
+
+
+def read_dropped(paths: list[Path], features: Features) -> list:
+    """The `dropped` column of a stage's shards in order, verified like read_shard, reading only that column."""
+    out: list = []
+    for path in paths:
+        _verify_or_raise(Path(path), features)
+        out += pq.read_table(path, columns=["dropped"]).column("dropped").to_pylist()
+    return out
 
 
 def recorded_checksums(paths: list[Path]) -> list[str]:
@@ -207,6 +217,11 @@ def _content_fingerprint(paths: list[Path], features: Features) -> str:
 def read_shard(path: Path, features: Features) -> Dataset:
     table = _read_verified(path, features)
     return Dataset(table, fingerprint=_content_fingerprint([path], features))
+
+
+def read_shard_table(path: Path, features: Features) -> pa.Table:
+    """read_shard's table without the Dataset around it (for code that works in Arrow)."""
+    return _read_verified(path, features)
 
 
 def read_stage(paths: list[Path], features: Features) -> Dataset:

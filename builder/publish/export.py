@@ -4,7 +4,8 @@
     export_local("out/x-instruction", {"sw": {"train": sw}, "bn": {"train": bn},
                                        "candidates": {"train": audit}}, build_info)
 
-The folder *is* the repository: `{config}/{split}-00000-of-00001.parquet` per config, a virtual
+The folder *is* the repository: `{config}/{split}-00000-of-00001.parquet` per config (more
+shards when a split passes 500 MB, or when it is given as `Parts`: one or more per part), a virtual
 `all` config in the card's `configs:` YAML, `build_info.json`, `README.md` and `plots/`. So
 `load_dataset(folder, "sw")` and `load_dataset("org/x-instruction", "sw")` read the same files.
 A language that kept no row gets no config at all (`datasets` cannot load an empty split); its
@@ -15,10 +16,12 @@ rows stay in `candidates`, build_info.json lists it under `empty_configs`, and t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 from pathlib import Path
+from typing import Callable
 
 from tqdm.auto import tqdm
 
@@ -42,16 +45,37 @@ ROWS_PER_ROW_GROUP = 1000  # fixed, so that the same rows always give the same P
 
 
 
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """A split too big to hold in memory at once, given as parts that are loaded one at a time
+    when the split is written and released after (the build's audit config: one part per
+    language). Each loader returns a Dataset; all parts have the same features."""
+
+    loaders: tuple[Callable[[], "Dataset"], ...]
+    num_rows: int
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def __iter__(self):
+        for load in self.loaders:
+            yield load()
+
+
 def _as_splits(name: str, value) -> dict:
     from datasets import Dataset
 
-    splits = {"train": value} if isinstance(value, Dataset) else dict(value)
+    splits = {"train": value} if isinstance(value, (Dataset, Parts)) else dict(value)
     if not splits:
         raise ValueError(f"config {name!r} has no split; give it e.g. {{'train': dataset}}")
     for split, ds in splits.items():
         if not SPLIT_NAME.match(split):
             raise ValueError(f"config {name!r}: split name {split!r} must be letters, digits or '_'")
-        if not isinstance(ds, Dataset):
+        if isinstance(ds, Parts) and is_language(name):
+            # the `all` config aligns the language configs' features, which needs them whole
+            raise TypeError(f"config {name!r}, split {split!r}: a language config takes a datasets.Dataset, "
+                            "not Parts (Parts are for audit configs)")
+        if not isinstance(ds, (Dataset, Parts)):
             raise TypeError(f"config {name!r}, split {split!r}: expected a datasets.Dataset, got {type(ds).__name__}")
     return splits
 
@@ -89,18 +113,33 @@ def _align_languages(configs: dict[str, dict]) -> dict[str, dict]:
     return aligned
 
 
-def _write_split(root: Path, config: str, split: str, ds) -> set[str]:
+def _num_shards(ds) -> int:
     fraction = len(ds) / ds.data.num_rows if ds.data.num_rows else 1.0  # a selection of a bigger table
-    num_shards = max(1, math.ceil(ds.data.nbytes * fraction / MAX_SHARD_BYTES))
+    return max(1, math.ceil(ds.data.nbytes * fraction / MAX_SHARD_BYTES))
+
+
+def _write_split(root: Path, config: str, split: str, value) -> set[str]:
+    """Write one split as `{split}-{i}-of-{n}.parquet` files; a Dataset is cut into shards of
+    at most 500 MB, and `Parts` are written part by part (at least one file each), so only
+    one part is in memory. Files go to the staging folder (export_dir.staged_export): never
+    half a shard in the export."""
     folder = root / config
     folder.mkdir(parents=True, exist_ok=True)
-    names = set()
+    parts = value if isinstance(value, Parts) else [value]
+    pending: list[Path] = []  # written under a temporary name until the count of shards is known
     with quiet_datasets_bars():  # one bar per config (below) instead of one per shard
-        for index in range(num_shards):
-            name = shard_name(split, index, num_shards)
-            # Written in the staging folder (export_dir.staged_export): never half a shard in the export.
-            ds.shard(num_shards, index, contiguous=True).to_parquet(folder / name, batch_size=ROWS_PER_ROW_GROUP)
-            names.add(name)
+        for ds in parts:
+            count = _num_shards(ds) if len(ds) else 0  # an empty part writes no file
+            for index in range(count):
+                path = folder / f".{split}-pending-{len(pending):05d}.parquet"
+                ds.shard(count, index, contiguous=True).to_parquet(path, batch_size=ROWS_PER_ROW_GROUP)
+                pending.append(path)
+            del ds  # released before the next part is loaded
+    names = set()
+    for index, path in enumerate(pending):
+        name = shard_name(split, index, len(pending))
+        path.rename(folder / name)
+        names.add(name)
     return names
 
 

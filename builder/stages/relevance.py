@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Callable
 
+import pyarrow as pa
 from datasets import Dataset, Features, Value
 
-from ..pipeline.workdir import StageDir, fingerprint, read_shard
+from ..pipeline.workdir import StageDir, fingerprint, read_shard, read_shard_table
 from ..quality.relevance import MAX_MISMATCHED, Encoder, score_pairs
 from .schema import REFINED, RELEVANT
 
@@ -80,13 +81,17 @@ def rank_shards(paths: list[Path], work: Path, lang: str, fp: str, encoder: Enco
     from .schema import GENERATED
 
     stage = StageDir(work, lang, "rank", fp)
+    schema = GENERATED.arrow_schema
     for index, path in enumerate(paths):
         if stage.has(index):
             continue
-        table = read_shard(path, GENERATED)
-        ranked = rank_candidates(encoder, table["candidates"][:], table["text"][:])
-        first = [c[0] if c else q for c, q in zip(ranked, table["instruction"][:])]
-        table = table.remove_columns(["candidates", "instruction"]).add_column("candidates", ranked) \
-            .add_column("instruction", first).cast(GENERATED)
+        # In Arrow, not through Dataset.remove_columns/add_column/cast: each of those costs a
+        # fingerprint and a copy of the features, more than the ranking itself on a small shard.
+        table = read_shard_table(path, GENERATED)
+        ranked = rank_candidates(encoder, table.column("candidates").to_pylist(), table.column("text").to_pylist())
+        first = [c[0] if c else q for c, q in zip(ranked, table.column("instruction").to_pylist())]
+        for name, values in (("candidates", ranked), ("instruction", first)):
+            column = schema.names.index(name)
+            table = table.set_column(column, schema.field(name), pa.array(values, type=schema.field(name).type))
         stage.write(index, table)
     return [stage.shard(i) for i in range(len(paths))]

@@ -229,13 +229,18 @@ def dataset_infos(layout: Layout):
         download = 0
         for split in ordered_splits(layout.configs[name]):
             paths = [layout.root / f for f in layout.configs[name][split]]
-            table = pq.read_table(paths)
-            splits.add(SplitInfo(name=split, num_bytes=table.nbytes, num_examples=table.num_rows))
+            # One shard in memory at a time: the audit config can be bigger than memory allows.
+            num_bytes = num_rows = 0
+            for path in paths:
+                table = pq.read_table(path)
+                num_bytes, num_rows = num_bytes + table.nbytes, num_rows + table.num_rows
+                del table
+            splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=num_rows))
             download += sum(p.stat().st_size for p in paths)
             if name in languages:
                 acc = totals.setdefault(split, [0, 0])
-                acc[0] += table.nbytes
-                acc[1] += table.num_rows
+                acc[0] += num_bytes
+                acc[1] += num_rows
         features = Features.from_arrow_schema(pq.read_schema(layout.root / layout.files(name)[0]))
         infos[name] = DatasetInfo(features=features, splits=splits, download_size=download,
                                   dataset_size=sum(s.num_bytes for s in splits.values()))
