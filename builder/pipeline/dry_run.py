@@ -67,7 +67,7 @@ def dry_run(config: BuildConfig, engines: dict | None = None) -> str:
         raise ValueError("; ".join(notes))
     settings = result.build_info["settings"]
     limits = Limits(config.target_size, config.project_tokens_per_s, config.pipeline_requests_per_s,
-                    "measured with benchmarks/bench_throughput.py on 2 CPU cores"
+                    "measured with benchmarks/bench_throughput.py on 2 CPU cores, embedding models on GPUs"
                     if config.pipeline_requests_per_s == PIPELINE_REQUESTS_PER_S else "as given")
     where = f"{settings['model']} on {settings['engine']}"
     for size in sizes:
