@@ -191,3 +191,32 @@ def test_diversify_checkpoints_are_keyed_by_the_embedder_as_before():
     as_a_field = {"target_size": 32000, "embedder": "all-MiniLM-L6-v2", "seed": 0, "batch_size": 256,
                   "min_cluster_size": 2}
     assert key == fingerprint("diversify", as_a_field, ["How do I cook rice?"], [5])
+
+
+def test_two_threads_on_one_engine_each_label_their_own_bar():
+    """One engine, two callers on two threads at once: each call's progress bar is labelled
+    with its own caller's `desc`, not with whichever call set a label last."""
+    import threading
+
+    from builder.engines.base import Completion, Engine, SamplingParams
+
+    both_labelled = threading.Barrier(2)
+    seen: dict[str, str] = {}
+
+    class Labelled(Engine):
+        name = "labelled"
+
+        def _generate(self, prompts, params):
+            both_labelled.wait(timeout=10)  # both calls have set their label before either reads it
+            seen[prompts[0]] = self.progress_desc
+            return [Completion(["x"], ["stop"], 1, 1) for _ in prompts]
+
+    engine = Labelled("m")
+    callers = [threading.Thread(target=engine.generate, args=([role], SamplingParams()), kwargs={"desc": role})
+               for role in ("generate (labelled)", "refine (labelled)")]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=20)
+    assert seen == {"generate (labelled)": "generate (labelled)", "refine (labelled)": "refine (labelled)"}
+    assert engine.progress_desc == "generate (labelled)"  # this thread made no call: the default

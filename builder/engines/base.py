@@ -11,6 +11,7 @@ import abc
 import dataclasses
 import hashlib
 import json
+import threading
 import time
 from typing import Any, Union
 
@@ -145,7 +146,14 @@ class Engine(abc.ABC):
         self.model_id = model_id
         self.revision = revision
         self.stats = EngineStats()
-        self.progress_desc = f"generate ({self.name})"
+        # The label of each thread's latest call: one engine serves callers on several threads
+        # (a judge harness, the data-parallel executor), and each bar shows its own caller's.
+        self._progress_descs: dict[int, str] = {}
+
+    @property
+    def progress_desc(self) -> str:
+        """What this thread's latest `generate()` call asked its progress bar to say."""
+        return self._progress_descs.get(threading.get_ident(), f"generate ({self.name})")
 
     def identity(self) -> dict[str, Any]:
         """What makes two engines produce the same output for the same request (cache keys, `meta`)."""
@@ -166,7 +174,7 @@ class Engine(abc.ABC):
                     f"prompt {i} must be a non-empty string or a non-empty list of "
                     "{'role': ..., 'content': ...} messages"
                 )
-        self.progress_desc = desc or f"generate ({self.name})"  # read by the subclasses' bars
+        self._progress_descs[threading.get_ident()] = desc or f"generate ({self.name})"  # the bars' label
         start = time.perf_counter()
         completions = self._generate(prompts, params)
         self.stats.add(completions, time.perf_counter() - start)

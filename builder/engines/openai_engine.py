@@ -454,13 +454,15 @@ class OpenAIEngine(Engine):
         start = time.perf_counter()
         loop, session = self._connection()
         # Runs on the engine's loop (where its session lives); the caller's loop is not blocked.
-        completions = await loop.arun(self._agenerate(session, prompts, params))
+        completions = await loop.arun(self._agenerate(session, prompts, params, f"generate ({self.name})"))
         self.stats.add(completions, time.perf_counter() - start)
         return completions
 
-    async def _agenerate(self, session: _Session, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+    async def _agenerate(self, session: _Session, prompts: list[Prompt], params: SamplingParams,
+                         desc: str) -> list[Completion]:
+        # `desc` is read on the caller's thread: this runs on the engine's loop thread.
         fitted, truncated = self._fit_prompts(prompts, params)
-        bar = tqdm(total=len(prompts), desc=self.progress_desc, unit="prompt",
+        bar = tqdm(total=len(prompts), desc=desc, unit="prompt",
                    disable=not self.progress or len(prompts) < 2, leave=False)
         client = session.get()
         limit = session.in_flight
@@ -493,7 +495,7 @@ class OpenAIEngine(Engine):
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         loop, session = self._connection()
-        return loop.run(self._agenerate(session, prompts, params))
+        return loop.run(self._agenerate(session, prompts, params, self.progress_desc))
 
 
 @functools.cache
