@@ -220,3 +220,13 @@ def test_two_threads_on_one_engine_each_label_their_own_bar():
         caller.join(timeout=20)
     assert seen == {"generate (labelled)": "generate (labelled)", "refine (labelled)": "refine (labelled)"}
     assert engine.progress_desc == "generate (labelled)"  # this thread made no call: the default
+
+
+def test_a_finished_pipeline_leaves_its_sqlite_stores_closed(tmp_path):
+    """While the Pipeline object lives on, the request cache and the embedding store are closed
+    (their write-ahead logs checkpointed into the .sqlite files): the work dir can be copied or
+    measured as it stands."""
+    pipeline = Pipeline(_config(tmp_path), engines={"scripted": ScriptedEngine(writer_and_judge)})
+    pipeline.run()
+    work = tmp_path / "work"
+    assert sorted(p.name for p in work.glob("*.sqlite*")) == ["cache.sqlite", "embeddings.sqlite"]

@@ -196,6 +196,7 @@ class Pipeline:
             finally:
                 self.executor.close()
                 self.cache.close()  # checkpoints SQLite's WAL into cache.sqlite
+                self.encoder.close()  # and embeddings.sqlite's
 
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start

@@ -233,6 +233,11 @@ class CachedEncoder(Encoder):
         self._encoder = self._encoder or load_encoder(self.name, self._device)
         return self._encoder
 
+    def close(self) -> None:
+        """Close the store's connection (checkpointing its WAL into embeddings.sqlite); a later
+        lookup opens it again."""
+        self._store.close()
+
     def instructions(self, texts):
         return self._cached(list(texts), "instructions")
 
