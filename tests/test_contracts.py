@@ -180,9 +180,11 @@ def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
         [True, True, True, False, False]
 
 
-def test_diversify_checkpoints_are_keyed_by_the_embedder_as_before():
+def test_diversify_checkpoints_are_keyed_by_the_embedder_and_the_builders_version(monkeypatch):
     """The embedder's name left DiversifyConfig (nothing read it there) but still keys the
-    clustering kept in the work dir, with the same key as when it was a field."""
+    clustering kept in the work dir, in the same mapping as when it was a field; the builder's
+    version keys it too, as it keys the final table."""
+    import builder
     from builder.pipeline.workdir import fingerprint
     from builder.stages.diversify import diversify_fingerprint
 
@@ -190,7 +192,9 @@ def test_diversify_checkpoints_are_keyed_by_the_embedder_as_before():
     assert key != diversify_fingerprint(["How do I cook rice?"], [5], DiversifyConfig(), "another-embedder")
     as_a_field = {"target_size": 32000, "embedder": "all-MiniLM-L6-v2", "seed": 0, "batch_size": 256,
                   "min_cluster_size": 2}
-    assert key == fingerprint("diversify", as_a_field, ["How do I cook rice?"], [5])
+    assert key == fingerprint("diversify", builder.__version__, as_a_field, ["How do I cook rice?"], [5])
+    monkeypatch.setattr(builder, "__version__", "99.0.0")
+    assert key != diversify_fingerprint(["How do I cook rice?"], [5], DiversifyConfig(), "all-MiniLM-L6-v2")
 
 
 def test_two_threads_on_one_engine_each_label_their_own_bar():

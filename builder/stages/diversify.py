@@ -95,10 +95,13 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
 
 
 def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: str) -> str:
+    from .. import __version__
     from ..pipeline.workdir import fingerprint
 
-    # the embedder beside the config's fields, in one mapping: the key work dirs already hold
-    return fingerprint("diversify", {**dataclasses.asdict(config), "embedder": embedder}, instructions, scores)
+    # The embedder beside the config's fields, in one mapping; the builder's version, as the
+    # final table's key has it, so a release that changes the clustering clusters again.
+    return fingerprint("diversify", __version__, {**dataclasses.asdict(config), "embedder": embedder},
+                       instructions, scores)
 
 
 def diversify_checkpointed(work: Path, lang: str, instructions: list[str], scores: list[int],
