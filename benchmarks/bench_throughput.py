@@ -174,24 +174,16 @@ def install_timers() -> Timers:
     from builder.pipeline import workdir
     from builder.engines.cache import RequestCache
     from builder.engines.openai_engine import OpenAIEngine
-    from builder.stages import relevance as relevance_stage
 
     timers = Timers()
     timers.wrap(RequestCache, "get_many", "cache get_many")
     timers.wrap(RequestCache, "put_many", "cache put_many")
     timers.wrap(OpenAIEngine, "_generate", "engine client (HTTP round trips)")
-    # The stages' own functions run inside map, so this share includes the model stages' calls.
+    # relevance, select and diversify (the model stages' shards are mapped in Arrow, builder/stages/base.py)
     timers.wrap(Dataset, "map", "Dataset.map (stage functions included)")
     timers.wrap(workdir.StageDir, "write", "parquet write (StageDir.write)")
-    # read_shard is imported by name into other modules: patch those names too.
-    original = workdir.read_shard
-    timers.wrap(workdir, "read_shard", "parquet read (read_shard)")
-    import builder.executors.shards as shards
-    import builder.pipeline.runner as pipeline
-
-    for module in (shards, pipeline, relevance_stage):
-        if getattr(module, "read_shard", None) is original:
-            module.read_shard = workdir.read_shard
+    # Every shard read (read_shard, read_shard_table) goes through this one function.
+    timers.wrap(workdir, "_read_verified", "parquet read (shards)")
     return timers
 
 

@@ -19,8 +19,8 @@ from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
 from ..engines.cache import CachedModel, RequestCache
 from ..pipeline.stage_configs import make_block, stage_model
-from ..pipeline.workdir import StageDir, alive_rows, read_shard
-from ..stages.base import Stage, apply_stage
+from ..pipeline.workdir import StageDir, read_shard_table
+from ..stages.base import Stage, apply_stage_to_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +68,10 @@ class ShardResult:
 def map_shard(task: ShardTask, block: Stage, work_dir: str | Path) -> int:
     """Read the task's input shard, apply the block, write the output shard; return the
     number of input rows that were still alive (not dropped)."""
-    shard = read_shard(Path(task.source), block.input_features)
-    out = apply_stage(shard, block, f"{task.fingerprint}-{task.index}")
+    shard = read_shard_table(Path(task.source), block.input_features)
+    out = apply_stage_to_table(shard, block)
     StageDir(Path(work_dir), task.lang, task.stage, task.fingerprint).write(task.index, out)
-    return alive_rows(shard)
+    return shard.column("dropped").null_count
 
 
 def worker_cache_path(work_dir: str | Path, driver_host: str | None) -> Path:

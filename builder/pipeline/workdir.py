@@ -163,13 +163,9 @@ class StageDir:
         return target
 
 
-def alive_rows(dataset: Dataset) -> int:
-    """Rows no stage has dropped yet (what the model stages work on and their bars count)."""
-    return dataset["dropped"][:].count(None)  # a slice: iterating a lazy column formats row by row
-
-
 def shard_alive_rows(path: Path, features: Features) -> int:
-    """alive_rows of a shard, verified like read_shard, reading only its `dropped` column."""
+    """Rows of a shard no stage has dropped yet (what the model stages work on and their bars
+    count), verified like read_shard, reading only its `dropped` column."""
     _verify_or_raise(Path(path), features)
     return pq.read_table(path, columns=["dropped"]).column("dropped").null_count
 

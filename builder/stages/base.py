@@ -32,3 +32,18 @@ def apply_stage(table, stage: Stage, fingerprint: str, batch_size: int | None = 
         return empty_dataset(stage.output_features)
     return table.map(stage, batched=True, batch_size=batch_size, features=stage.output_features,
                      keep_in_memory=True, new_fingerprint=fingerprint)
+
+
+def apply_stage_to_table(table, stage: Stage):
+    """`apply_stage` for one shard held as an Arrow table, with the whole shard as one batch:
+    the same rows and types as `Dataset.map(stage, batched=True, features=...)` gives, without
+    the Dataset around it. Per shard, map's fingerprinting and features copies cost more than a
+    fast model's replies (benchmarks/bench_throughput.py)."""
+    import pyarrow as pa
+
+    schema = stage.output_features.arrow_schema
+    if not table.num_rows:
+        return schema.empty_table()
+    batch = table.to_pydict()
+    row = {**batch, **stage(batch)}  # like map: the input row, updated with what the stage returned
+    return pa.Table.from_pydict({name: row[name] for name in stage.output_features}, schema=schema)
