@@ -82,6 +82,30 @@ def test_the_stages_a_table_runs_through_are_typed_even_with_no_rows(tmp_path):
     assert len(out) == 0 and out.features == Diversify.output_features  # `map` alone would drop `cluster`
 
 
+def test_a_shard_mapped_in_arrow_equals_the_shard_dataset_map_gives():
+    """The model stages' shards go through apply_stage_to_table (Arrow, no Dataset): the same
+    rows and column types as apply_stage (Dataset.map with the stage's features), with and
+    without rows, for both model stages."""
+    from builder.stages.base import apply_stage_to_table
+
+    seeds = [{"instruction": "How do I cook rice with coconut milk?", "output": SWAHILI[3]}]
+    model = CachedModel(ScriptedEngine(writer_and_judge))
+    prepare = Prepare("sw", PrepareConfig(min_tokens=5), lambda text: len(text.split()))
+    rows = Dataset.from_dict({"text": SWAHILI + [SWAHILI[0], ""], "source": [None] * (len(SWAHILI) + 2)},
+                             features=prepare.input_features)
+    table = apply_stage(rows, prepare, "prepare")
+    for stage in (Generate("sw", model, GenerateConfig(candidates=2, few_shot=1), seeds),
+                  Refine("sw", model, RefineConfig(rounds=2))):
+        by_map = apply_stage(table, stage, f"map-{stage.name}")
+        in_arrow = apply_stage_to_table(table.data.table, stage)
+        assert in_arrow.schema.equals(by_map.data.table.schema, check_metadata=False), stage.name
+        assert in_arrow.equals(by_map.data.table), stage.name
+        assert by_map["dropped"].count(None) > 0, stage.name  # rows made it through: the chain is not empty
+        assert apply_stage_to_table(table.data.table.slice(0, 0), stage).schema.equals(
+            apply_stage(table.select([]), stage, f"empty-{stage.name}").data.table.schema, check_metadata=False)
+        table = by_map
+
+
 def test_prepare_has_one_schema():
     assert Prepare.output_features == PREPARED == prepare_features()
     assert PREPARED["n_tokens"].dtype == "int32" and PREPARED["lid"]["score"].dtype == "float32"
