@@ -249,7 +249,7 @@ def run_one(args) -> dict:
                              engine="openai", base_url=stub.url,
                              tokenizer=None if args.tokenizer == "server" else args.tokenizer,
                              min_relevance=args.min_relevance, relevance_encoder=args.relevance_encoder,
-                             embedder=args.embedder,
+                             embedder=args.embedder, prepare_workers=args.prepare_workers,
                              shard_size=args.shard_size, batch_size=args.batch_size,
                              work_dir=str(tmp / "work"),
                              output_dir=str(tmp / "out"), overwrite=True)
@@ -332,6 +332,8 @@ def main() -> None:
                              "no encoder cost, to measure the pipeline alone")
     parser.add_argument("--embedder", default="all-MiniLM-L6-v2",
                         help="diversify's embedder: the default's, or free (no model cost: the pipeline alone)")
+    parser.add_argument("--prepare-workers", type=int, default=1,
+                        help="the build's --prepare-workers (processes for prepare's per-text checks)")
     parser.add_argument("--shard-size", type=int, default=64, help="the build's --shard-size")
     parser.add_argument("--batch-size", type=int, default=16,
                         help="the build's --batch-size (requests go out batch_size x 4 per engine call)")
@@ -350,7 +352,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", str(size), "--langs", args.langs, "--latency", str(args.latency),
                "--concurrency", str(args.concurrency), "--tokenizer", args.tokenizer,
                "--min-relevance", str(args.min_relevance), "--relevance-encoder", args.relevance_encoder,
-               "--embedder", args.embedder,
+               "--embedder", args.embedder, "--prepare-workers", str(args.prepare_workers),
                "--shard-size", str(args.shard_size), "--batch-size", str(args.batch_size)] + (
                    ["--profile", args.profile, "--profile-run", args.profile_run] if args.profile else [])
         out = subprocess.run(cmd, capture_output=True, text=True)

@@ -225,7 +225,13 @@ class BuildConfig:
         metadata={"help": "--dry-run: the pipeline's own ceiling in model requests/s, set against the model's time "
                           "(default: measured with benchmarks/bench_throughput.py on 2 CPU cores, embedding models on GPUs)"},
     )
-    # how the model stages run (builder/executors); none of these changes a row
+    # how the stages run (prepare's workers, builder/executors); none of these changes a row
+    prepare_workers: Annotated[int, Field(ge=0)] = dataclasses.field(
+        default=1,
+        metadata={"help": "processes for prepare's per-text checks (cleaning, language ID, MinHash), beside the "
+                          "driver, which keeps the dedup state and counts tokens; 1: none, in the driver; 0: one per "
+                          "CPU core. For large corpora on many cores: prepare is the build's CPU-bound stage"},
+    )
     executor: str = dataclasses.field(
         default="local",
         metadata={"help": "where generate and refine run: local (this process) or ray (Ray Data actors; see README)"},

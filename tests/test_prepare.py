@@ -198,7 +198,7 @@ def test_thai_near_duplicates_use_character_shingles(shared_data, count_tokens):
     # Thai has no spaces between words: a one-word edit must still read as a near duplicate.
     edited = base[:-20] + "ทุกคน" + base[-20:]
     out, block = _run([base, edited, articles[0]], count_tokens, lang="th", max_tokens=4096)
-    assert block._char_shingles
+    assert block.checker._char_shingles
     assert [row["dropped"] for row in out] == [None, "near_duplicate", None]
 
 

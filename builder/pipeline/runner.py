@@ -43,6 +43,7 @@ from ..stages.schema import GENERATED, PREPARED, PUBLISHED, REFINED
 from ..stages.select import Select
 from .final_stage import FinalStage, final_fingerprint
 from .funnel import Funnel
+from .prepare_pool import PreparePool
 from .stage_configs import (
     diversify_config,
     final_settings,
@@ -155,7 +156,7 @@ class Pipeline:
                                   self.models.evaluator.identity(), self.models.token_counts)
 
     # -- stages -----------------------------------------------------------------------------
-    def prepare(self, lang: str, fp: str) -> list[Path]:
+    def prepare(self, lang: str, fp: str, pool: PreparePool) -> list[Path]:
         from ..corpus.readers import read_corpus
         from ..stages.prepare import Prepare
 
@@ -167,23 +168,20 @@ class Pipeline:
         block = Prepare(lang, prepare_config(c), self.models.count_tokens)
         rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
                            limit=c.max_docs)
-        index, buffer = 0, []
-        for row in tqdm(rows, desc=f"prepare {lang}", unit="doc", leave=False):
-            buffer.append(row)
-            if len(buffer) == c.shard_size:
-                stage.write(index, self._prepare_shard(block, buffer))
-                index, buffer = index + 1, []
-        if buffer or index == 0:
-            stage.write(index, self._prepare_shard(block, buffer))
+        with tqdm(desc=f"prepare {lang}", unit="doc", leave=False) as bar:
+            for index, (shard, checks) in enumerate(pool.checked(_shards(rows, c.shard_size), lang,
+                                                                 prepare_config(c))):
+                stage.write(index, self._prepare_shard(block, shard, checks))
+                bar.update(len(shard))
         stage.mark_complete()
         return stage.shards()
 
     @staticmethod
-    def _prepare_shard(block, rows: list[dict]) -> Dataset:
+    def _prepare_shard(block, rows: list[dict], checks) -> Dataset:
         # Called directly, not through `map`: its dedup state spans the shards of a streamed corpus.
         features = block.output_features
         batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
-        out = block(batch) if rows else {name: [] for name in features}
+        out = block(batch, checks) if rows else {name: [] for name in features}
         return Dataset.from_dict({name: out[name] for name in features}, features=features)
 
     # -- the whole build --------------------------------------------------------------------
@@ -207,7 +205,8 @@ class Pipeline:
         if not all(StageDir(self.work, lang, "relevance", fps[lang]["relevance"]).complete for lang in c.langs):
             self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
         start = time.perf_counter()
-        prepared = {lang: self.prepare(lang, fps[lang]["prepare"]) for lang in c.langs}
+        with PreparePool(c.prepare_workers) as pool:  # one set of worker processes for every language
+            prepared = {lang: self.prepare(lang, fps[lang]["prepare"], pool) for lang in c.langs}
         self._timed("prepare", start)
 
         for lang in c.langs:  # settings errors (no seed pairs, ...) now, not inside a worker later
@@ -377,6 +376,18 @@ class Pipeline:
 
 def _audit_part(final: FinalStage) -> Dataset:
     return public_rows(final.table())
+
+
+def _shards(rows, size: int):
+    """`rows` in lists of `size`; one empty list for no rows (prepare writes an empty shard then)."""
+    shard, any_yielded = [], False
+    for row in rows:
+        shard.append(row)
+        if len(shard) == size:
+            yield shard
+            shard, any_yielded = [], True
+    if shard or not any_yielded:
+        yield shard
 
 
 def _published_rows(table: Dataset, meta: dict) -> Dataset:

@@ -35,12 +35,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 
+import numpy as np
+
 from datasets import Features, Value
 
 from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
 from ..corpus.meta_talk import meta_talk
 from ..languages import get_language
-from ..languages.lid import covers, detect, matches
+from ..languages.lid import LIDResult, covers, detect, matches
 from .schema import PREPARED, SOURCE
 
 logger = logging.getLogger(__name__)
@@ -114,107 +116,64 @@ def _say_if_uncovered(language) -> None:
                        language.name, language.script)
 
 
-class Prepare:
-    """Batched `map` function: all input rows out, each with its `dropped` reason or None."""
+@dataclasses.dataclass
+class TextChecks:
+    """What prepare learns from one text alone, without any other row: cleaning, the checks
+    that need no dedup state, language ID and the MinHash. Pure, so several processes can
+    compute it (`check_texts`); `Prepare` then decides each row in corpus order, with the
+    dedup state. The expensive parts (LID, MinHash) are left None for a text that fails a
+    cheap check."""
 
-    name = "prepare"
-    input_features = Features({"text": Value("string"), "source": SOURCE})
-    output_features = PREPARED
+    cleaned: str
+    removed: int  # boilerplate characters cut
+    key: str  # dedup_key(cleaned)
+    id: str
+    early: str | None = None  # empty / boilerplate / too_short (in characters)
+    garbled: str | None = None  # garbled_reason
+    meta_talk: bool = False
+    too_long_chars: bool = False
+    lid: LIDResult | None = None  # detect() on the start of the text
+    hashvalues: "np.ndarray | None" = None  # the MinHash's values
 
-    def __init__(self, lang: str, config: PrepareConfig | None = None, count_tokens: Callable[[str], int] | None = None):
-        if count_tokens is None:
-            raise TypeError("Prepare needs count_tokens: the generation model's tokenizer, e.g. an engine's count_tokens")
-        from datasketch import MinHash, MinHashLSH
+
+class TextChecker:
+    """Computes `TextChecks` for one language and config (one set of MinHash permutations)."""
+
+    def __init__(self, lang: str, config: PrepareConfig):
+        from datasketch import MinHash
 
         self.language = get_language(lang)
         self.lang = self.language.code
-        self.config = config or PrepareConfig()
-        self.count_tokens = count_tokens
-        cfg = self.config
+        self.config = config
         self._char_shingles = self.language.script in NO_SPACE_SCRIPTS
-        _say_if_uncovered(self.language)
         # One set of permutations for every MinHash: creating them per row costs more than hashing.
-        self._permutations = MinHash(cfg.num_perm, seed=cfg.minhash_seed).permutations
-        # The index is the one state that grows with the corpus (with its kept rows): storing
-        # each band as an 8-byte digest instead of 13 raw 32-bit values saves ~15% of it.
-        self._lsh = MinHashLSH(threshold=cfg.near_dup_threshold, num_perm=cfg.num_perm, hashfunc=_band_digest)
-        self._rows_in = 0
-        self._dropped: Counter[str] = Counter()
-        self.garbled_kinds: Counter[str] = Counter()  # which defect the "garbled" rows had
+        self._permutations = MinHash(config.num_perm, seed=config.minhash_seed).permutations
 
-
-    # --- the stats a funnel shows -------------------------------------------------------
-
-    @property
-    def counts(self) -> dict:
-        """{"rows_in", "kept", "dropped": {reason: n}} over every row this block has seen."""
-        dropped = {reason: self._dropped.get(reason, 0) for reason in DROP_REASONS}
-        return {"rows_in": self._rows_in, "kept": self._rows_in - sum(dropped.values()), "dropped": dropped}
-
-    # --- the work -----------------------------------------------------------------------
-
-    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        texts = batch["text"]
-        sources = batch["source"] if "source" in batch else [None] * len(texts)
-        out: dict[str, list] = {column: [] for column in OUTPUT_COLUMNS}
-        for text, source in zip(texts, sources):
-            for column, value in self.process(text, source).items():
-                out[column].append(value)
-        return out
-
-    def process(self, text: str | None, source: dict | None = None) -> dict:
-        """One row in, one row out (see OUTPUT_COLUMNS); updates the counts and dedup state."""
-        self._rows_in += 1
+    def check(self, text: str | None) -> TextChecks:
+        cfg = self.config
         cleaned, removed = clean_text(text or "")
         key = dedup_key(cleaned)
-        row = {"id": row_id(self.lang, key), "lang": self.lang, "text": cleaned, "source": source,
-               "lid": None, "n_tokens": None, "dropped": None}
-        row["dropped"] = self._check(row, key, removed, bool((text or "").strip()))
-        if row["dropped"] is not None:
-            self._dropped[row["dropped"]] += 1
-        return row
-
-    def _check(self, row: dict, key: str, removed: int, had_text: bool) -> str | None:
-        cfg, cleaned = self.config, row["text"]
-        if not had_text:
-            return "empty"
-        if len(cleaned) < cfg.min_chars or not key:
+        checks = TextChecks(cleaned, removed, key, row_id(self.lang, key))
+        if not (text or "").strip():
+            checks.early = "empty"
+        elif len(cleaned) < cfg.min_chars or not key:
             # Long enough before the page chrome was cut: the chrome is why it is short.
-            return "boilerplate" if removed and len(cleaned) + removed >= cfg.min_chars else (
+            checks.early = "boilerplate" if removed and len(cleaned) + removed >= cfg.min_chars else (
                 "too_short" if cleaned else "empty")
-        if row["id"] in self._lsh:  # the index's keys are the ids of kept rows: exact dedup for free
-            return "exact_duplicate"
-        kind = garbled_reason(cleaned)
-        if kind:
-            self.garbled_kinds[kind] += 1
-            return "garbled"
-        if meta_talk(cleaned, self.lang):  # a chat model talking about a request, not text
-            return "meta_talk"
-        if len(cleaned) > cfg.max_tokens * MAX_CHARS_PER_TOKEN:
-            return "too_long"
-        row["n_tokens"] = n_tokens = int(self.count_tokens(cleaned))
-        if n_tokens < cfg.min_tokens:
-            return "too_short"
-        if n_tokens > cfg.max_tokens:
-            return "too_long"
-        if self._wrong_language(row):
-            return "wrong_language"
-        minhash = self._minhash(key)
-        if self._lsh.query(minhash):
-            return "near_duplicate"
-        self._lsh.insert(row["id"], minhash, check_duplication=False)  # exact dedup ran above
-        return None
-
-    def _wrong_language(self, row: dict) -> bool:
-        result = detect(row["text"][: self.config.lid_chars])
-        row["lid"] = result.to_dict()
-        verdict = matches(result, self.lang)
-        if verdict is None:  # too short to tell: never drop on it (notes: short texts are unreliable)
-            return False
-        if verdict is False:
-            return True
-        # Detected as this language but with a low probability: a page mixing languages.
-        return result.reliable and result.lang in self.language.lid_codes and result.score < self.config.lid_min_score
+        if checks.early:
+            return checks
+        checks.garbled = garbled_reason(cleaned)
+        if checks.garbled:
+            return checks
+        checks.meta_talk = meta_talk(cleaned, self.lang)  # a chat model talking about a request, not text
+        if checks.meta_talk:
+            return checks
+        checks.too_long_chars = len(cleaned) > cfg.max_tokens * MAX_CHARS_PER_TOKEN
+        if checks.too_long_chars:
+            return checks
+        checks.lid = detect(cleaned[: cfg.lid_chars])
+        checks.hashvalues = self._minhash(key).hashvalues
+        return checks
 
     def _shingles(self, key: str) -> set[bytes]:
         if self._char_shingles:
@@ -233,3 +192,116 @@ class Prepare:
         minhash.update_batch(list(self._shingles(key)))
         return minhash
 
+
+_CHECKERS: dict[tuple, TextChecker] = {}  # per worker process: one checker per language and config
+
+
+def check_texts(lang: str, config: PrepareConfig, texts: list[str | None]) -> list[TextChecks]:
+    """`TextChecks` of each text: what a prepare worker process runs (builder/pipeline/prepare_pool.py)."""
+    key = (lang, dataclasses.astuple(config))
+    checker = _CHECKERS.get(key) or _CHECKERS.setdefault(key, TextChecker(lang, config))
+    return [checker.check(text) for text in texts]
+
+
+class Prepare:
+    """Batched `map` function: all input rows out, each with its `dropped` reason or None."""
+
+    name = "prepare"
+    input_features = Features({"text": Value("string"), "source": SOURCE})
+    output_features = PREPARED
+
+    def __init__(self, lang: str, config: PrepareConfig | None = None, count_tokens: Callable[[str], int] | None = None):
+        if count_tokens is None:
+            raise TypeError("Prepare needs count_tokens: the generation model's tokenizer, e.g. an engine's count_tokens")
+        from datasketch import MinHashLSH
+
+        self.language = get_language(lang)
+        self.lang = self.language.code
+        self.config = config or PrepareConfig()
+        self.count_tokens = count_tokens
+        cfg = self.config
+        _say_if_uncovered(self.language)
+        self.checker = TextChecker(self.lang, cfg)
+        # The index is the one state that grows with the corpus (with its kept rows): storing
+        # each band as an 8-byte digest instead of 13 raw 32-bit values saves ~15% of it.
+        self._lsh = MinHashLSH(threshold=cfg.near_dup_threshold, num_perm=cfg.num_perm, hashfunc=_band_digest)
+        self._rows_in = 0
+        self._dropped: Counter[str] = Counter()
+        self.garbled_kinds: Counter[str] = Counter()  # which defect the "garbled" rows had
+
+
+    # --- the stats a funnel shows -------------------------------------------------------
+
+    @property
+    def counts(self) -> dict:
+        """{"rows_in", "kept", "dropped": {reason: n}} over every row this block has seen."""
+        dropped = {reason: self._dropped.get(reason, 0) for reason in DROP_REASONS}
+        return {"rows_in": self._rows_in, "kept": self._rows_in - sum(dropped.values()), "dropped": dropped}
+
+    # --- the work -----------------------------------------------------------------------
+
+    def __call__(self, batch: dict[str, list], checks: list[TextChecks] | None = None) -> dict[str, list]:
+        """All rows of `batch` out, in order. `checks`: the texts' `TextChecks`, when worker
+        processes computed them already (else they are computed here)."""
+        texts = batch["text"]
+        sources = batch["source"] if "source" in batch else [None] * len(texts)
+        if checks is None:
+            checks = [self.checker.check(text) for text in texts]
+        out: dict[str, list] = {column: [] for column in OUTPUT_COLUMNS}
+        for text_checks, source in zip(checks, sources):
+            for column, value in self.decide(text_checks, source).items():
+                out[column].append(value)
+        return out
+
+    def process(self, text: str | None, source: dict | None = None) -> dict:
+        """One row in, one row out (see OUTPUT_COLUMNS); updates the counts and dedup state."""
+        return self.decide(self.checker.check(text), source)
+
+    def decide(self, checks: TextChecks, source: dict | None = None) -> dict:
+        """The row for one text's `TextChecks`, judged against the rows kept before it (rows
+        must come in corpus order); updates the counts and dedup state."""
+        self._rows_in += 1
+        row = {"id": checks.id, "lang": self.lang, "text": checks.cleaned, "source": source,
+               "lid": None, "n_tokens": None, "dropped": None}
+        row["dropped"] = self._check(row, checks)
+        if row["dropped"] is not None:
+            self._dropped[row["dropped"]] += 1
+        return row
+
+    def _check(self, row: dict, checks: TextChecks) -> str | None:
+        from datasketch import LeanMinHash
+
+        cfg = self.config
+        if checks.early:
+            return checks.early
+        if row["id"] in self._lsh:  # the index's keys are the ids of kept rows: exact dedup for free
+            return "exact_duplicate"
+        if checks.garbled:
+            self.garbled_kinds[checks.garbled] += 1
+            return "garbled"
+        if checks.meta_talk:
+            return "meta_talk"
+        if checks.too_long_chars:
+            return "too_long"
+        row["n_tokens"] = n_tokens = int(self.count_tokens(checks.cleaned))
+        if n_tokens < cfg.min_tokens:
+            return "too_short"
+        if n_tokens > cfg.max_tokens:
+            return "too_long"
+        if self._wrong_language(row, checks.lid):
+            return "wrong_language"
+        minhash = LeanMinHash(seed=cfg.minhash_seed, hashvalues=checks.hashvalues, scheme="affine32")
+        if self._lsh.query(minhash):
+            return "near_duplicate"
+        self._lsh.insert(row["id"], minhash, check_duplication=False)  # exact dedup ran above
+        return None
+
+    def _wrong_language(self, row: dict, result: LIDResult) -> bool:
+        row["lid"] = result.to_dict()
+        verdict = matches(result, self.lang)
+        if verdict is None:  # too short to tell: never drop on it (notes: short texts are unreliable)
+            return False
+        if verdict is False:
+            return True
+        # Detected as this language but with a low probability: a page mixing languages.
+        return result.reliable and result.lang in self.language.lid_codes and result.score < self.config.lid_min_score
