@@ -19,7 +19,9 @@ Every input row comes out, with `dropped` set to the reason it left the funnel (
 kept), so the dataset card can show the funnel and users can audit or re-filter.
 
 Checks, cheapest first, so the expensive ones (tokenizer, language ID, MinHash) only see
-rows that survived the cheap ones:
+rows that survived the cheap ones (with `--prepare-workers`, the workers run language ID and
+MinHash on every text that passed the checks needing no other row, a little extra work spread
+over more cores; builder/pipeline/prepare_pool.py):
   empty -> boilerplate / too_short (characters) -> exact_duplicate -> garbled ->
   too_short / too_long (model tokens) -> wrong_language -> near_duplicate.
 Duplicates are judged against KEPT rows only: a copy of a row dropped for its language is
@@ -122,7 +124,7 @@ class TextChecks:
     that need no dedup state, language ID and the MinHash. Pure, so several processes can
     compute it (`check_texts`); `Prepare` then decides each row in corpus order, with the
     dedup state. The expensive parts (LID, MinHash) are left None for a text that fails a
-    cheap check."""
+    cheap check, and when `Prepare` checks texts itself (it computes them as rows need them)."""
 
     cleaned: str
     removed: int  # boilerplate characters cut
@@ -149,7 +151,10 @@ class TextChecker:
         # One set of permutations for every MinHash: creating them per row costs more than hashing.
         self._permutations = MinHash(config.num_perm, seed=config.minhash_seed).permutations
 
-    def check(self, text: str | None) -> TextChecks:
+    def check(self, text: str | None, *, expensive: bool = True) -> TextChecks:
+        """`expensive=False` leaves LID and the MinHash to `Prepare`, which then computes them
+        only for rows that pass its dedup and token checks (one process: no work wasted on
+        duplicates); worker processes compute them for every text that passed the checks here."""
         cfg = self.config
         cleaned, removed = clean_text(text or "")
         key = dedup_key(cleaned)
@@ -171,9 +176,16 @@ class TextChecker:
         checks.too_long_chars = len(cleaned) > cfg.max_tokens * MAX_CHARS_PER_TOKEN
         if checks.too_long_chars:
             return checks
-        checks.lid = detect(cleaned[: cfg.lid_chars])
-        checks.hashvalues = self._minhash(key).hashvalues
+        if expensive:
+            checks.lid = self.lid(cleaned)
+            checks.hashvalues = self.minhash_values(key)
         return checks
+
+    def lid(self, cleaned: str) -> LIDResult:
+        return detect(cleaned[: self.config.lid_chars])
+
+    def minhash_values(self, key: str) -> np.ndarray:
+        return self._minhash(key).hashvalues
 
     def _shingles(self, key: str) -> set[bytes]:
         if self._char_shingles:
@@ -246,7 +258,7 @@ class Prepare:
         texts = batch["text"]
         sources = batch["source"] if "source" in batch else [None] * len(texts)
         if checks is None:
-            checks = [self.checker.check(text) for text in texts]
+            checks = [self.checker.check(text, expensive=False) for text in texts]
         out: dict[str, list] = {column: [] for column in OUTPUT_COLUMNS}
         for text_checks, source in zip(checks, sources):
             for column, value in self.decide(text_checks, source).items():
@@ -255,7 +267,7 @@ class Prepare:
 
     def process(self, text: str | None, source: dict | None = None) -> dict:
         """One row in, one row out (see OUTPUT_COLUMNS); updates the counts and dedup state."""
-        return self.decide(self.checker.check(text), source)
+        return self.decide(self.checker.check(text, expensive=False), source)
 
     def decide(self, checks: TextChecks, source: dict | None = None) -> dict:
         """The row for one text's `TextChecks`, judged against the rows kept before it (rows
@@ -288,9 +300,11 @@ class Prepare:
             return "too_short"
         if n_tokens > cfg.max_tokens:
             return "too_long"
-        if self._wrong_language(row, checks.lid):
+        lid = checks.lid if checks.lid is not None else self.checker.lid(checks.cleaned)
+        if self._wrong_language(row, lid):
             return "wrong_language"
-        minhash = LeanMinHash(seed=cfg.minhash_seed, hashvalues=checks.hashvalues, scheme="affine32")
+        hashvalues = checks.hashvalues if checks.hashvalues is not None else self.checker.minhash_values(checks.key)
+        minhash = LeanMinHash(seed=cfg.minhash_seed, hashvalues=hashvalues, scheme="affine32")
         if self._lsh.query(minhash):
             return "near_duplicate"
         self._lsh.insert(row["id"], minhash, check_duplication=False)  # exact dedup ran above
