@@ -169,8 +169,7 @@ class Pipeline:
         rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
                            limit=c.max_docs)
         with tqdm(desc=f"prepare {lang}", unit="doc", leave=False) as bar:
-            for index, (shard, checks) in enumerate(pool.checked(_shards(rows, c.shard_size), lang,
-                                                                 prepare_config(c))):
+            for index, (shard, checks) in enumerate(pool.checked(_shards(rows, c.shard_size), lang, block.config)):
                 stage.write(index, self._prepare_shard(block, shard, checks))
                 bar.update(len(shard))
         stage.mark_complete()

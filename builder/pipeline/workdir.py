@@ -163,20 +163,21 @@ class StageDir:
         return target
 
 
+def _dropped_column(path: Path, features: Features) -> pa.ChunkedArray:
+    """A shard's `dropped` column alone, the shard verified like read_shard."""
+    _verify_or_raise(Path(path), features)
+    return pq.read_table(path, columns=["dropped"]).column("dropped")
+
+
 def shard_alive_rows(path: Path, features: Features) -> int:
     """Rows of a shard no stage has dropped yet (what the model stages work on and their bars
     count), verified like read_shard, reading only its `dropped` column."""
-    _verify_or_raise(Path(path), features)
-    return pq.read_table(path, columns=["dropped"]).column("dropped").null_count
+    return _dropped_column(path, features).null_count
 
 
 def read_dropped(paths: list[Path], features: Features) -> list:
     """The `dropped` column of a stage's shards in order, verified like read_shard, reading only that column."""
-    out: list = []
-    for path in paths:
-        _verify_or_raise(Path(path), features)
-        out += pq.read_table(path, columns=["dropped"]).column("dropped").to_pylist()
-    return out
+    return [reason for path in paths for reason in _dropped_column(path, features).to_pylist()]
 
 
 def recorded_checksums(paths: list[Path]) -> list[str]:
