@@ -276,6 +276,11 @@ class BuildConfig:
             logger.info("--base-url given: using --engine openai")
             self.engine = "openai"
         if self.engine == "openai":
+            # Here, before prepare and before any model loads: the password is masked in every
+            # later log line, and a URL password with a key set is refused (engines/credentials.py).
+            from .engines.credentials import check_credentials
+
+            check_credentials(self.base_url, "--base-url")
             return
         if self.base_url:
             raise ValueError(f"--base-url is for --engine openai (a model on a server); --engine {self.engine} "

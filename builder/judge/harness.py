@@ -30,6 +30,7 @@ from .. import __version__
 from ..engines import Engine, EngineError, SamplingParams, create_engine, pick_engine
 from ..engines.base import EngineStats
 from ..engines.cache import RequestCache, cached_generate
+from ..engines.credentials import check_credentials
 from ..engines.models import EMBEDDED_ALIASES
 from ..engines.openai_engine import ServerUnreachable
 from ..languages import parse_languages
@@ -169,6 +170,8 @@ class EvalConfig:
             spec = getattr(self, role)
             if spec is not None:
                 spec.check_served_name(role)
+                if not spec.is_local:  # before any model loads (see engines/credentials.py)
+                    check_credentials(spec.base_url, ROLE_FLAGS[role][2])
 
     def prefill(self) -> bool:
         if PREFILLS[self.judge_format] is None:
