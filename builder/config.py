@@ -269,6 +269,10 @@ class BuildConfig:
             self.max_docs = EMBEDDED_DEMO_DOCS
 
     def _check_engine(self) -> None:
+        from .engines.credentials import check_credentials
+        from .redact import register_url
+
+        register_url(self.base_url)  # masked in every later line, whatever this check says of it
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; choose one of: {', '.join(ENGINES)}")
         # A server URL names the engine: `auto` would otherwise load a local model and ignore it.
@@ -276,10 +280,7 @@ class BuildConfig:
             logger.info("--base-url given: using --engine openai")
             self.engine = "openai"
         if self.engine == "openai":
-            # Here, before prepare and before any model loads: the password is masked in every
-            # later log line, and a URL password with a key set is refused (engines/credentials.py).
-            from .engines.credentials import check_credentials
-
+            # Here, before prepare and before any model loads (engines/credentials.py).
             check_credentials(self.base_url, "--base-url")
             return
         if self.base_url:

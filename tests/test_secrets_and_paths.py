@@ -163,6 +163,20 @@ def test_no_credential_reaches_any_output(tmp_path, command, credential):
     assert _leaks({"stdout": done.stdout, "stderr": done.stderr}, tmp_path) == []
 
 
+@pytest.mark.parametrize("command", ["build", "eval"])
+def test_a_final_error_that_quotes_the_credential_is_masked(tmp_path, command):
+    """HTTP 400 ends the command with the server's message, which quotes the Basic-auth header
+    made of the URL's user:password: the error line keeps the message and masks the value."""
+    with StubServer(echo_status=400) as stub:
+        url = f"http://{USER}:{PASSWORD}@127.0.0.1:{stub.port}/v1"
+        done = _run(_command(tmp_path, command, url), _env(), tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode in (1, 2), err[-3000:]
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "HTTP 400" in errors[0] and "'authorization': 'Basic ***'" in errors[0], err[-3000:]
+    assert _leaks({"stdout": done.stdout, "stderr": done.stderr}, tmp_path) == []
+
+
 @pytest.mark.parametrize("verbose", [False, True], ids=["plain", "-v"])
 @pytest.mark.parametrize("command", ["build", "eval"])
 def test_server_down_error_shows_no_password(tmp_path, command, verbose):
