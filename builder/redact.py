@@ -6,7 +6,7 @@ and all) in its error. `redact` removes what would let a reader act as the user:
 
 - the values of secret-looking environment variables (OPENAI_API_KEY, HF_TOKEN, ...) and any
   secret passed in, wherever they appear;
-- `Authorization: Bearer ...` / `Bearer ...` credentials, whatever their value;
+- HTTP credentials after their scheme (`Authorization: Bearer ...`, `Basic ...`, `token ...`);
 - `user:password@` in URLs, and the password of a URL the user gave (`register_url`) wherever
   it appears on its own.
 
