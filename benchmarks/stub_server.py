@@ -11,10 +11,13 @@ Replies pass the builder's parsers:
 * an evaluator prompt (it ends with the pre-filled "Score:") gets " N\\nReason: ...", N from
   1 to 5 chosen by a hash of the prompt, so some pairs are refined in a second round.
 
-    python benchmarks/stub_server.py --port 8000 [--latency 0.05] [--die-after N]
+    python benchmarks/stub_server.py --port 8000 [--latency 0.05] [--die-after N] [--echo-headers STATUS]
 
 `--die-after N` kills the server (SIGKILL, no goodbye) when completion request N+1 arrives:
 a server lost in the middle of a build, at a point that is the same on every run.
+`--echo-headers STATUS` answers the first completion request with that HTTP status and an error
+message that quotes the request's headers, Authorization included, as some servers do (503: the
+client retries and goes on; 400: it stops): for tests that no credential reaches the user's output.
 
 From Python, `StubServer(latency=0.0)` runs it in a child process (`with StubServer() as s: s.url`).
 """
@@ -81,11 +84,19 @@ def _usage(prompt_text: str, texts: list[str]) -> dict:
             "total_tokens": prompt_tokens + completion_tokens}
 
 
-def create_app(latency: float = 0.0, die_after: int | None = None):
+def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: int | None = None):
     """The FastAPI app; `latency` seconds are awaited before each completion reply."""
     app = FastAPI()
-    stats = {"completions": 0, "tokenize": 0}
+    stats = {"completions": 0, "tokenize": 0, "echoed": 0}
     arrived = [0]
+
+    def echo(request: Request) -> JSONResponse | None:
+        """The first completion request's error reply that quotes its headers (`echo_status`)."""
+        if echo_status is None or stats["echoed"]:
+            return None
+        stats["echoed"] += 1
+        return JSONResponse({"error": {"message": f"cannot serve this now; request headers: {dict(request.headers)}"}},
+                            status_code=echo_status)
 
     async def wait():
         arrived[0] += 1
@@ -97,6 +108,8 @@ def create_app(latency: float = 0.0, die_after: int | None = None):
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         body = await request.json()
+        if (refused := echo(request)) is not None:
+            return refused
         messages = body.get("messages") or []
         text = "\n".join(str(m.get("content", "")) for m in messages)
         texts = _reply_texts(text, int(body.get("n") or 1))
@@ -110,6 +123,8 @@ def create_app(latency: float = 0.0, die_after: int | None = None):
     @app.post("/v1/completions")
     async def completions(request: Request):
         body = await request.json()
+        if (refused := echo(request)) is not None:
+            return refused
         text = str(body.get("prompt", ""))
         texts = _reply_texts(text, int(body.get("n") or 1))
         await wait()
@@ -149,9 +164,11 @@ def free_port() -> int:
 class StubServer:
     """The stub in a child process (its CPU time is then apart from the caller's)."""
 
-    def __init__(self, latency: float = 0.0, port: int | None = None, die_after: int | None = None):
+    def __init__(self, latency: float = 0.0, port: int | None = None, die_after: int | None = None,
+                 echo_status: int | None = None):
         self.latency = latency
         self.die_after = die_after
+        self.echo_status = echo_status
         self.port = port or free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         self.url = self.root + "/v1"
@@ -161,7 +178,9 @@ class StubServer:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--port", str(self.port),
                                          "--latency", str(self.latency)]
-                                        + ([] if self.die_after is None else ["--die-after", str(self.die_after)]),
+                                        + ([] if self.die_after is None else ["--die-after", str(self.die_after)])
+                                        + ([] if self.echo_status is None
+                                           else ["--echo-headers", str(self.echo_status)]),
                                         env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
@@ -202,8 +221,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each completion reply")
     parser.add_argument("--die-after", type=int, default=None, help="be killed when completion request N+1 arrives")
+    parser.add_argument("--echo-headers", type=int, default=None, metavar="STATUS",
+                        help="answer the first completion request with STATUS and its headers quoted in the error")
     args = parser.parse_args()
-    uvicorn.run(create_app(args.latency, args.die_after), host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(args.latency, args.die_after, args.echo_headers), host=args.host, port=args.port,
+                log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -269,6 +269,10 @@ class BuildConfig:
             self.max_docs = EMBEDDED_DEMO_DOCS
 
     def _check_engine(self) -> None:
+        from .engines.credentials import check_credentials
+        from .redact import register_url
+
+        register_url(self.base_url)  # masked in every later line, whatever this check says of it
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; choose one of: {', '.join(ENGINES)}")
         # A server URL names the engine: `auto` would otherwise load a local model and ignore it.
@@ -276,6 +280,8 @@ class BuildConfig:
             logger.info("--base-url given: using --engine openai")
             self.engine = "openai"
         if self.engine == "openai":
+            # Here, before prepare and before any model loads (engines/credentials.py).
+            check_credentials(self.base_url, "--base-url")
             return
         if self.base_url:
             raise ValueError(f"--base-url is for --engine openai (a model on a server); --engine {self.engine} "

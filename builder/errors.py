@@ -2,7 +2,8 @@
 scripts): an error a user can act on becomes one line naming the file, URL or option involved,
 with exit code 2 for bad input or settings and 1 for a failure of the run's environment (disk,
 network, a server). `-v` re-raises, so Python prints the traceback. An error of any other class is
-a bug: its traceback is printed, followed by a line asking for a report.
+a bug: its traceback is printed, followed by a line asking for a report. No credential reaches
+stderr on any of these paths (builder/logsetup.py: `guard` installs the redaction for the command).
 
 The mapping lives here, once; entry points call `guard(...)`.
 """
@@ -14,7 +15,6 @@ import errno
 import os
 import sqlite3
 import sys
-import traceback
 import zlib
 from typing import Callable
 
@@ -129,15 +129,22 @@ def _import_error(err: ImportError) -> Failure:
 
 
 def report(prog: str, failure: Failure) -> None:
-    print(f"{prog}: error: {failure.message}", file=sys.stderr)
+    from .redact import redact
+
+    # An exception's text may quote a URL with its password or a server's echo of our headers.
+    print(f"{prog}: error: {redact(failure.message)}", file=sys.stderr)
     if failure.hint:
-        print(failure.hint, file=sys.stderr)
+        print(redact(failure.hint), file=sys.stderr)
 
 
 def guard(prog: str, run: Callable[[], int | None], *, verbose: bool = False,
           hints: dict[type, str] | None = None) -> int:
     """Run a command's body and turn what it raises into an exit code and a report on stderr.
-    `hints` adds a command's own advice to an error class (build: how to resume after EngineError)."""
+    `hints` adds a command's own advice to an error class (build: how to resume after EngineError).
+    Every log line, warning and traceback of the command is masked from here on (logsetup.py)."""
+    from .logsetup import format_exception, install_redaction
+
+    install_redaction()
     try:
         return run() or 0
     except BrokenPipeError:
@@ -150,7 +157,7 @@ def guard(prog: str, run: Callable[[], int | None], *, verbose: bool = False,
             raise
         failure = describe(err)
         if failure is None:
-            traceback.print_exception(err)
+            sys.stderr.write(format_exception(err))
             print(f"{prog}: internal error ({type(err).__name__}). {REPORT_HINT}", file=sys.stderr)
             return RUNTIME
         for cls, hint in (hints or {}).items():

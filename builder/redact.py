@@ -6,8 +6,11 @@ and all) in its error. `redact` removes what would let a reader act as the user:
 
 - the values of secret-looking environment variables (OPENAI_API_KEY, HF_TOKEN, ...) and any
   secret passed in, wherever they appear;
-- `Authorization: Bearer ...` / `Bearer ...` credentials, whatever their value;
-- `user:password@` in URLs.
+- HTTP credentials after their scheme (`Authorization: Bearer ...`, `Basic ...`, `token ...`);
+- `user:password@` in URLs, and the password of a URL the user gave (`register_url`) wherever
+  it appears on its own.
+
+Commands apply it to every log record, printed warning and error line (builder/logsetup.py).
 
     >>> redact("bad header Authorization: Bearer sk-123456789", ["sk-123456789"])
     'bad header Authorization: Bearer ***'
@@ -17,8 +20,10 @@ and all) in its error. `redact` removes what would let a reader act as the user:
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import urllib.parse
 from collections.abc import Iterable
 
 MASK = "***"
@@ -26,8 +31,54 @@ MASK = "***"
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)", re.IGNORECASE)
 # Shorter values are too likely to occur in ordinary text ("1", "true") to be replaced.
 _MIN_SECRET_LEN = 8
-_BEARER = re.compile(r"(\b(?:Bearer|Basic|Token)\s+)[^\s'\",;}]+", re.IGNORECASE)
+# An HTTP credential after its scheme: `Bearer`/`Basic` as HTTP clients write them, any value; in
+# other spellings ("token", "basic") only a value with a digit or a symbol inside it, as every
+# credential has: every log line goes through here, and "basic tokenization" or "token counts."
+# are words, not credentials.
+_BEARER = re.compile(r"(\b(?:Bearer|Basic)\s+)[^\s'\",;}]+")
+_BEARER_ANY_CASE = re.compile(
+    r"(\b(?:bearer|basic|token)\s+)(?=[^\s'\",;}]*(?:[0-9_~+/=-]|\.[^\s'\",;}]))[^\s'\",;}]+", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]+@")
+# A password the user gave is masked at any length a password can sensibly have: unlike an
+# environment value, it is known to be a secret. Below this even a masked word would garble logs.
+_MIN_REGISTERED_LEN = 4
+# Secrets known to this process besides the environment's: passwords of --base-url and the like.
+_REGISTERED: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` in every later `redact` of this process."""
+    if value and len(value) >= _MIN_REGISTERED_LEN:
+        _REGISTERED.add(value)
+
+
+def register_url(url: str | None) -> None:
+    """Mask the password of `url`'s `user:password@` from now on, as typed, decoded, and in the
+    Basic-auth form (base64 of user:password) an HTTP client sends and a server may echo."""
+    if not url:
+        return
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        user, password = parts.username, parts.password
+    except ValueError:  # not a URL (the config check says so); nothing to take from it
+        return
+    if not password:
+        return
+    plain_user, plain_password = urllib.parse.unquote(user or ""), urllib.parse.unquote(password)
+    for value in {password, plain_password}:
+        register_secret(value)
+    for encoding in ("utf-8", "latin-1"):  # aiohttp encodes Basic credentials as latin-1, httpx as utf-8
+        try:
+            register_secret(base64.b64encode(f"{plain_user}:{plain_password}".encode(encoding)).decode("ascii"))
+        except UnicodeEncodeError:
+            continue
+
+
+def known_secrets(extra: Iterable[str | None] = ()) -> list[str]:
+    """`extra`, the environment's secrets and the registered ones, longest first (so a secret that
+    contains another is masked whole)."""
+    values = {s for s in extra if s and len(s) >= _MIN_SECRET_LEN} | set(env_secrets()) | _REGISTERED
+    return sorted(values, key=len, reverse=True)
 
 
 def env_secrets() -> list[str]:
@@ -37,14 +88,14 @@ def env_secrets() -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """`text` without credentials: `secrets`, the environment's secrets, bearer tokens, URL passwords."""
+    """`text` without credentials: `secrets`, the environment's secrets, registered passwords,
+    bearer tokens, URL passwords."""
     if not text:
         return text
-    known = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LEN} | set(env_secrets()), key=len,
-                   reverse=True)
-    for secret in known:
+    for secret in known_secrets(secrets):
         text = text.replace(secret, MASK)
-    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    for pattern in (_BEARER, _BEARER_ANY_CASE):
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return _URL_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
 
 

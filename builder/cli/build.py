@@ -11,6 +11,7 @@ import typing
 
 from ..config import BuildConfig
 from ..config_checks import flag_type
+from ..redact import redact
 
 
 def _base_type(name: str) -> type:
@@ -64,7 +65,7 @@ def run_build(args: argparse.Namespace) -> int:
         result = build(config)
     except (EmptyBuildError, PushError, QualityGateError) as err:
         # A failed push leaves the export on disk; the same command resumes the push.
-        print(f"x-instruction: {err}", file=sys.stderr)
+        print(f"x-instruction: {redact(str(err))}", file=sys.stderr)
         return 1
     _print_summary(config, result)
     return 0

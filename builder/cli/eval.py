@@ -28,6 +28,7 @@ from ..judge.aggregate import PARTIAL, RULES
 from ..judge.harness import EngineSpec, EvalConfig, Harness
 from ..judge.prompts import FORMATS
 from ..judge.questions import EMBEDDED
+from ..redact import redact
 
 ENGINE_CHOICES = ("auto", "transformers", "vllm", "openai")
 ENGINE_HELP = "auto (default): openai when a base URL is given, else vllm with a GPU, else transformers"
@@ -127,7 +128,7 @@ def run_eval(args: argparse.Namespace) -> int:
     except RUN_ERRORS as error:
         if getattr(args, "verbose", False):
             raise
-        print(f"x-instruction eval: error: {one_line(error)}", file=sys.stderr)
+        print(f"x-instruction eval: error: {redact(one_line(error))}", file=sys.stderr)
         return 2
     by_turn = report.get("by_turn", {})
     # multi-turn sets get a turn column: "all" (pooled), then each turn

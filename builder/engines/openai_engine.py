@@ -17,7 +17,9 @@ silent server costs at most `timeout` seconds per attempt, never a hang. A serve
 on the first attempt: retrying cannot make it appear.
 
 The API key is read from the environment variable `api_key_env` when a call starts and only
-ever placed in the Authorization header; it is not stored on the engine, logged or repr'd.
+ever placed in the Authorization header; it is not stored on the engine, logged or repr'd. A base
+URL with `user:password@` and the key together are refused at construction, and a credential
+about to go over plain http:// to another machine is warned about once (credentials.py).
 
 Servers differ; the engine evens out what the pipeline relies on:
 * `n` samples: a server that ignores `n` (transformers serve) answers with one choice; the
@@ -50,6 +52,7 @@ from tqdm.auto import tqdm
 
 from ..redact import redact, redact_url
 from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
+from .credentials import check_credentials, plain_http_host, url_credentials, warn_plain_http
 from .loop_thread import LoopThread
 from .prompt_tokens import continues_reply, count_text_tokens, cut_at_stop, encode_prompts, render_prompt, request_seed
 
@@ -191,6 +194,10 @@ class OpenAIEngine(Engine):
             raise ValueError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
         self.base_url = normalize_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
         self.api_key_env = api_key_env
+        check_credentials(self.base_url, "base_url (or $OPENAI_BASE_URL)", api_key_env)
+        # Set when a credential sent there would cross the network unencrypted (see _headers).
+        self._plain_http_host = plain_http_host(self.base_url)
+        self._url_credentials = url_credentials(self.base_url)
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_retries = max_retries
@@ -309,8 +316,13 @@ class OpenAIEngine(Engine):
     # ----- requests -----
 
     def _headers(self) -> dict[str, str]:
+        """The headers of every request (the completions and /tokenize): the last step before one
+        is sent, so the plain-http warning comes before the first."""
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env)
+        if self._plain_http_host and (key or self._url_credentials):
+            what = f"the API key in ${self.api_key_env}" if key else "the user:password of the base URL"
+            warn_plain_http(self._plain_http_host, what)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
@@ -432,7 +444,8 @@ class OpenAIEngine(Engine):
             got = data["choices"][: params.n - k]
             if want_n > 1 and len(data["choices"]) < want_n:
                 if not self._server_ignores_n:
-                    logger.warning("%s ignores n=%d; asking for each sample separately", self.base_url, want_n)
+                    logger.warning("%s ignores n=%d; asking for each sample separately", redact_url(self.base_url),
+                                   want_n)
                 self._server_ignores_n = True
             choices.extend(got)
             usage = data.get("usage") or {}

@@ -62,6 +62,7 @@ class ServerTokenCounter:
 
     def __init__(self, url: str, model: str, headers: Callable[[], dict[str, str]], timeout: float):
         self.url = url
+        self.shown_url = redact_url(url)  # for messages: without the base URL's user:password@
         self.model = model
         self._headers = headers  # read per request, like the engine's, so no API key is kept here
         self._client = httpx.Client(timeout=timeout)
@@ -74,7 +75,8 @@ class ServerTokenCounter:
             self._count("hello")
         except httpx.TransportError as exc:
             raise ValueError(
-                f"cannot reach {self.url} to count tokens ({type(exc).__name__}: {one_line(exc, first_only=True)}); "
+                f"cannot reach {self.shown_url} to count tokens "
+                f"({type(exc).__name__}: {one_line(exc, first_only=True)}); "
                 "start the server there or fix --base-url"
             ) from None
         except _NoTokenize as exc:
@@ -88,7 +90,8 @@ class ServerTokenCounter:
             try:
                 self._cache[text] = self._count(text)
             except (httpx.TransportError, _NoTokenize) as exc:
-                raise ValueError(f"{self.url} stopped counting tokens: {one_line(exc, first_only=True)}") from None
+                raise ValueError(
+                    f"{self.shown_url} stopped counting tokens: {one_line(exc, first_only=True)}") from None
         return self._cache[text]
 
     def _count(self, text: str) -> int:
@@ -96,16 +99,16 @@ class ServerTokenCounter:
         response = self._client.post(self.url, json=body, headers=self._headers())
         if response.status_code != 200:
             said = redact(" ".join(response.text[:120].split()), [self._headers().get("Authorization")])
-            raise _NoTokenize(f"{redact_url(self.url)} answered HTTP {response.status_code}: {said}")
+            raise _NoTokenize(f"{self.shown_url} answered HTTP {response.status_code}: {said}")
         try:
             data = response.json()
         except ValueError:
-            raise _NoTokenize(f"{self.url} answered with a body that is not JSON") from None
+            raise _NoTokenize(f"{self.shown_url} answered with a body that is not JSON") from None
         if isinstance(data, dict) and isinstance(data.get("count"), int):
             return data["count"]
         if isinstance(data, dict) and isinstance(data.get("tokens"), list):
             return len(data["tokens"])
-        raise _NoTokenize(f"{self.url} answered JSON without 'count' or 'tokens'")
+        raise _NoTokenize(f"{self.shown_url} answered JSON without 'count' or 'tokens'")
 
     def close(self) -> None:
         self._client.close()
@@ -130,7 +133,7 @@ def choose_token_counter(engine, tokenizer: str | None) -> tuple[str, object]:
         server.close()
         raise
     if refusal is None:
-        logger.warning("Counting tokens with the server's %s (pass --tokenizer to count locally)", server.url)
+        logger.warning("Counting tokens with the server's %s (pass --tokenizer to count locally)", server.shown_url)
         # The model is already in prepare's fingerprint; the URL is not, so a server that moves
         # to another port does not redo prepare.
         return "server /tokenize", server
@@ -141,7 +144,7 @@ def choose_token_counter(engine, tokenizer: str | None) -> tuple[str, object]:
         logger.debug("served model name %r is no local tokenizer: %s", engine.model_id, exc)
     else:
         logger.warning("Counting tokens with the tokenizer of the served model name %s (%s has no /tokenize)",
-                       engine.model_id, engine.base_url)
+                       engine.model_id, redact_url(engine.base_url))
         return f"tokenizer:{engine.model_id}", loaded
     raise ValueError(
         f"cannot count tokens for served model {engine.model_id!r}: the server has no usable /tokenize "

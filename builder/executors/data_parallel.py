@@ -39,8 +39,10 @@ def _rank_main(rank: int, config: BuildConfig, threads: int | None, inbox, resul
     this rank, and the engine stays loaded from one stage to the next when both use the same
     model (the default), so the model is loaded once per rank, not once per stage."""
     from ..engines import create_engine
+    from ..logsetup import install_redaction
     from ..pipeline.stage_configs import stage_model
 
+    install_redaction()  # a spawned process starts with plain logging: mask its lines as the driver's are
     engines = {}
     try:
         if threads is not None:

@@ -30,11 +30,13 @@ from .. import __version__
 from ..engines import Engine, EngineError, SamplingParams, create_engine, pick_engine
 from ..engines.base import EngineStats
 from ..engines.cache import RequestCache, cached_generate
+from ..engines.credentials import check_credentials
 from ..engines.models import EMBEDDED_ALIASES
 from ..engines.openai_engine import ServerUnreachable
 from ..languages import parse_languages
 from ..languages.lid import detect, matches
 from ..prompts import ANSWER
+from ..redact import register_url
 from .aggregate import judge_pairs, pairwise_summary
 from .bootstrap import check_confidence
 from .fidelity import answer_language, language_fidelity
@@ -73,6 +75,7 @@ class EngineSpec:
         # A base URL says where the model is served, so "auto" with one is the openai engine.
         engine = "openai" if self.engine == "auto" and self.base_url else pick_engine(self.engine)
         object.__setattr__(self, "engine", engine)
+        register_url(self.base_url)  # its password is masked in every later line
         for name, flag in (("batch_size", "--batch-size"), ("concurrency", "--concurrency")):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)} ({flag})")
@@ -169,6 +172,8 @@ class EvalConfig:
             spec = getattr(self, role)
             if spec is not None:
                 spec.check_served_name(role)
+                if not spec.is_local:  # before any model loads (see engines/credentials.py)
+                    check_credentials(spec.base_url, ROLE_FLAGS[role][2])
 
     def prefill(self) -> bool:
         if PREFILLS[self.judge_format] is None:

@@ -46,8 +46,12 @@ class PreparePool:
                 yield shard, None
             return
         if self._pool is None:
-            # spawn, not fork: the driver may hold an engine's loop thread and torch's threads
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            # spawn, not fork: the driver may hold an engine's loop thread and torch's threads.
+            # A spawned worker starts with plain logging: it masks credentials as the driver does.
+            from ..logsetup import install_redaction
+
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=install_redaction)
         pending: collections.deque = collections.deque()
         for shard in shards:
             pending.append((shard, self._pool.submit(check_texts, lang, config, [row["text"] for row in shard])))
