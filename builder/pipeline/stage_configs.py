@@ -21,7 +21,9 @@ from ..stages.refine import Refine, RefineConfig
 from ..stages.select import SelectConfig
 from .workdir import fingerprint
 
-MODEL_STAGES = ("generate", "refine")
+# rater_controls: the rater scores mismatched pairs (builder/quality/rater.py), in the executor
+# like refine, since a distributed driver holds no weights.
+MODEL_STAGES = ("generate", "refine", "rater_controls")
 
 
 def prepare_config(c: BuildConfig) -> PrepareConfig:
@@ -88,7 +90,7 @@ def stage_model(c: BuildConfig, stage: str) -> str:
     """The model a stage runs: the generator writes instructions, the evaluator scores them."""
     if stage == "generate":
         return c.generator or c.model
-    if stage == "refine":
+    if stage in ("refine", "rater_controls"):
         return c.evaluator or c.model
     raise ValueError(f"{stage!r} is not a model stage; model stages: {', '.join(MODEL_STAGES)}")
 
@@ -99,4 +101,8 @@ def make_block(c: BuildConfig, stage: str, lang: str, model: CachedModel):
         return Generate(lang, model, generate_config(c), seeds_for(c, lang), fine_tuned=c.generator is not None)
     if stage == "refine":
         return Refine(lang, model, refine_config(c))
+    if stage == "rater_controls":
+        from ..quality.rater import RaterControls
+
+        return RaterControls(lang, model, refine_config(c))
     raise ValueError(f"{stage!r} is not a model stage; model stages: {', '.join(MODEL_STAGES)}")

@@ -58,6 +58,11 @@ RELEVANT = Features({**REFINED, "relevance": Value("float32")})
 
 DIVERSIFIED = Features({**RELEVANT, "cluster": Value("int32")})
 
+# The rater's negative controls (builder/quality/rater.py): mismatched pairs (a text with another
+# text's instruction), scored by the rater like a model stage's shard.
+MISMATCHED = Features({"text": Value("string"), "instruction": Value("string")})
+MISMATCHED_SCORED = Features({**MISMATCHED, "score": Value("int32")})
+
 # What is published per language (the audit config `candidates` keeps DIVERSIFIED minus nothing).
 PUBLISHED = Features({
     "id": Value("string"),
