@@ -156,7 +156,9 @@ class BuildConfig:
     )
     refine_response: bool = dataclasses.field(
         default=False,
-        metadata={"help": "also rewrite kept responses as assistant answers (off: keeps the natural text)"},
+        metadata={"help": "also rewrite kept responses as assistant answers; a rewrite is published, with its own "
+                          "score, only when the rater scores it no lower than the original (off: keeps the natural "
+                          "text)"},
     )
     target_size: Annotated[int, Field(ge=1)] = dataclasses.field(
         default=32000,

@@ -206,6 +206,19 @@ def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
         [True, True, True, False, False]
 
 
+def test_a_change_in_what_refine_computes_redoes_refine_on_an_old_work_dir(tmp_path, monkeypatch):
+    """refine's version is in its fingerprint: a work dir from a builder whose refine computed
+    less (version 1 did not judge rewritten responses) gets refine again, its generation reused."""
+    import builder.pipeline.stage_configs as stage_configs
+
+    identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
+    now = stage_configs.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
+    monkeypatch.setattr(stage_configs, "REFINE_VERSION", 1)
+    old = stage_configs.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
+    assert [now[s] == old[s] for s in ("prepare", "generate", "rank", "refine", "relevance")] == \
+        [True, True, True, False, False]
+
+
 def test_diversify_checkpoints_are_keyed_by_the_embedder_and_the_builders_version(monkeypatch):
     """The embedder's name left DiversifyConfig (nothing read it there) but still keys the
     clustering kept in the work dir, in the same mapping as when it was a field; the builder's

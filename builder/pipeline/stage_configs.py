@@ -17,6 +17,7 @@ from ..prompts import template_versions
 from ..stages.diversify import DiversifyConfig
 from ..stages.generate import Generate, GenerateConfig
 from ..stages.prepare import PrepareConfig
+from ..stages.refine import VERSION as REFINE_VERSION
 from ..stages.refine import Refine, RefineConfig
 from ..stages.select import SelectConfig
 from .workdir import fingerprint
@@ -67,7 +68,7 @@ def stage_fingerprints(c: BuildConfig, lang: str, generator: dict, evaluator: di
     generate = fingerprint(prepare, asdict(generate_config(c)), generator, c.seeds, seeds_for(c, lang),
                            c.generator is not None, template_versions())
     rank = fingerprint(generate, "rank", c.relevance_encoder)  # candidates ordered by relevance
-    refine = fingerprint(rank, asdict(refine_config(c)), evaluator)
+    refine = fingerprint(rank, REFINE_VERSION, asdict(refine_config(c)), evaluator)
     return {"prepare": prepare, "generate": generate, "rank": rank, "refine": refine,
             "relevance": relevance_fingerprint(refine, c.relevance_encoder, c.seed)}
 

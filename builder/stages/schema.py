@@ -17,6 +17,9 @@ JUDGEMENT = {
     "raw": Value("string"),
     "score": Value("int32"),
     "status": Value("string"),  # ok | retried | unparseable
+    # Which text was judged: "original" (the row's text) or "rewritten" (refine_response's
+    # rewrite of it). Null in datasets from builders before this field: read null as "original".
+    "response": Value("string"),
 }
 META = {
     "generator_model": Value("string"),
