@@ -150,12 +150,15 @@ class BuildConfig:
     # Fail the build when the rater separates matched from mismatched pairs worse than this.
     min_rater_auc: Annotated[float | None, Field(ge=0, le=1)] = dataclasses.field(
         default=None,
-        metadata={"help": "fail the build when the rater's AUC on matched vs mismatched pairs is below this "
-                          "(default: only a warning below 0.6)"},
+        metadata={"help": "fail the build when the rater's AUC on matched vs mismatched pairs is below this, or "
+                          "cannot be measured for a language (fewer than 2 kept pairs) (default: only a warning "
+                          "below 0.6)"},
     )
     refine_response: bool = dataclasses.field(
         default=False,
-        metadata={"help": "also rewrite kept responses as assistant answers (off: keeps the natural text)"},
+        metadata={"help": "also rewrite kept responses as assistant answers; a rewrite is published, with its own "
+                          "score, only when the rater scores it no lower than the original (off: keeps the natural "
+                          "text)"},
     )
     target_size: Annotated[int, Field(ge=1)] = dataclasses.field(
         default=32000,

@@ -143,19 +143,21 @@ def test_the_local_executor_reports_every_shard_and_the_build_counts_them_once(t
     executor.run = recording_run
     info = pipeline.run().build_info
     stats = info["engine_stats"]
-    # every request the engine answered is counted once: in the shards' results or in the
-    # driver's own calls (the rater's controls), never in both
+    # every request the engine answered is counted once, in the shards' results: the rater's
+    # controls are a stage of the executor too, and the driver makes no calls of its own
     assert stats["calls"] == len(engine.prompts) == engine.stats.calls > 0
     shard_calls = sum(r.calls for stage_results in results.values() for r in stage_results)
-    assert 0 < shard_calls < stats["calls"] and stats["calls"] - shard_calls == pipeline.models.evaluator.stats.calls
+    assert shard_calls == stats["calls"] and pipeline.models.evaluator.stats.calls == 0
+    assert sum(r.calls for r in results["rater_controls"]) == 12  # 6 mismatched pairs a language
     assert stats["prompt_tokens"] == engine.stats.prompt_tokens and stats["cache_hits"] == 0
     assert {r.worker for rs in results.values() for r in rs} == {f"{socket.gethostname()}:{os.getpid()}"}
-    assert labels == {"generate": "generate (scripted)", "refine": "refine (scripted)"}
+    assert labels == {"generate": "generate (scripted)", "refine": "refine (scripted)",
+                      "rater_controls": "rater_controls (scripted)"}
     assert executor.workers == {}  # closed with the build; the driver's cache and engine are not the worker's
 
     # the same command on a work dir whose shards are gone: every request comes from the cache
     for folder in (tmp_path / "work").glob("*/*"):
-        if folder.name.split("-")[0] in ("generate", "rank", "refine", "final"):
+        if folder.name.split("-")[0] in ("generate", "rank", "refine", "rater_pairs", "rater_controls", "final"):
             shutil.rmtree(folder)
     again = ScriptedEngine(writer_and_judge)
     info2 = build(_config(tmp_path), engines={"scripted": again}).build_info
@@ -201,6 +203,19 @@ def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
     first = stage_fingerprints(_config(tmp_path), "sw", identity, identity)
     other = stage_fingerprints(_config(tmp_path, rounds=1), "sw", identity, identity)
     assert [first[s] == other[s] for s in ("prepare", "generate", "rank", "refine", "relevance")] == \
+        [True, True, True, False, False]
+
+
+def test_a_change_in_what_refine_computes_redoes_refine_on_an_old_work_dir(tmp_path, monkeypatch):
+    """refine's version is in its fingerprint: a work dir from a builder whose refine computed
+    less (version 1 did not judge rewritten responses) gets refine again, its generation reused."""
+    import builder.pipeline.stage_configs as stage_configs
+
+    identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
+    now = stage_configs.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
+    monkeypatch.setattr(stage_configs, "REFINE_VERSION", 1)
+    old = stage_configs.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
+    assert [now[s] == old[s] for s in ("prepare", "generate", "rank", "refine", "relevance")] == \
         [True, True, True, False, False]
 
 

@@ -34,10 +34,50 @@ def _rows(result) -> list[dict]:
 
 
 def _shards(work: Path) -> dict[str, bool]:
-    """The stage shards. The last tables (final-*) are left out: their key includes whether the
-    rater's controls were measured, which a distributed driver (holding no weights) does not do."""
-    return {str(p.relative_to(work)): p.stat().st_size > 0 for p in sorted(work.glob("*/*/shard-*.parquet"))
-            if not p.parent.name.startswith("final-")}
+    """Every stage's shards, the rater's controls and the last tables (final-*) included."""
+    return {str(p.relative_to(work)): p.stat().st_size > 0 for p in sorted(work.glob("*/*/shard-*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def always_five_dir(tmp_path_factory, embedded_model_dir) -> Path:
+    """A 3 M-parameter Llama built to answer any prompt with "5" and stop: the rater that rates
+    every pair 5, whose controls must measure chance (AUC 0.5) wherever it runs. Every token's
+    embedding is +100 in dimension 0 except "5"'s (-100); the head maps +dim0 to "5" and -dim0
+    to end of turn, so greedy and sampled replies alike are "5"."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False, max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    five = tokenizer.convert_tokens_to_ids("5")
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:, 0] = 100.0
+        model.model.embed_tokens.weight[five, 0] = -100.0
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[five, 0] = 10.0
+        model.lm_head.weight[tokenizer.eos_token_id, 0] = -10.0
+    out = tmp_path_factory.mktemp("always-five")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def five_rater_build(tmp_path_factory, tiny_model_dir, always_five_dir):
+    """The reference for the rater's controls: a local build whose rater says 5 to everything."""
+    tmp = tmp_path_factory.mktemp("five-local")
+    result = Pipeline(_config(tmp, tiny_model_dir, langs=["sw"], rounds=1, evaluator=str(always_five_dir))).run()
+    rater = result.build_info["quality"]["sw"]["rater"]
+    # measured on real pairs: refine kept some, and every control was scored
+    assert rater == {"pairs": rater["pairs"], "auc": 0.5, "mean_matched": 5.0, "mean_mismatched": 5.0}
+    assert rater["pairs"] >= 2
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +184,33 @@ def test_data_parallel_two_processes_give_the_same_rows(tmp_path, tiny_model_dir
     assert len(workers["generate"]) == 2 and workers["refine"] == workers["generate"]
     assert executor.procs == []  # closed with the build
     assert _shards(tmp_path / "work") == _shards(local_work)
+    assert result.build_info["quality"] == reference.build_info["quality"]
     # the workers' calls are counted in the driver's statistics
     for key in ("calls", "prompt_tokens", "completion_tokens"):
         assert result.build_info["engine_stats"][key] == reference.build_info["engine_stats"][key], key
     # and they wrote the shared cache: the same command again sends nothing
     again = Pipeline(_config(tmp_path, tiny_model_dir, data_parallel=2)).run()
     assert again.build_info["engine_stats"]["calls"] == 0 and _rows(again) == rows
+
+
+def test_data_parallel_measures_the_rater_controls_and_min_rater_auc_holds(tmp_path, tiny_model_dir, always_five_dir,
+                                                                         five_rater_build, capsys):
+    """Through the CLI: the ranks score the controls (the driver holds no weights), the AUC
+    equals the local build's, and --min-rater-auc fails the build on it instead of passing."""
+    from builder.cli import main
+
+    args = ["build", "--langs", "sw", "--corpus", "embedded", "--max-docs", "8", "--shard-size", "3",
+            "--candidates", "2", "--rounds", "1", "--few-shot", "1", "--max-instruction-tokens", "12",
+            "--target-size", "50", "--model", str(tiny_model_dir), "--evaluator", str(always_five_dir),
+            "--engine", "transformers", "--data-parallel", "2", "--work-dir", str(tmp_path / "work"),
+            "--output-dir", str(tmp_path / "out")]
+    assert main([*args, "--min-rater-auc", "0.6"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "x-instruction: the rater's AUC on matched vs mismatched pairs is below --min-rater-auc 0.6: sw 0.50.")
+    work_info = json.loads((tmp_path / "work" / "build_info.json").read_text(encoding="utf-8"))
+    assert work_info["quality"] == five_rater_build.build_info["quality"]
+    assert work_info["engine_stats"]["calls"] == five_rater_build.build_info["engine_stats"]["calls"]
+    assert len(list((tmp_path / "work" / "sw").glob("rater_controls-*/shard-00000.parquet"))) == 1
 
 
 def test_data_parallel_with_a_separate_evaluator_swaps_the_rank_engine(tmp_path, tiny_model_dir):
@@ -210,6 +271,15 @@ def test_ray_executor_gives_the_same_rows_as_local(tmp_path, tiny_model_dir, loc
     assert _shards(tmp_path / "work") == _shards(local_work)  # the same work-dir layout
     assert result.build_info["engine_stats"]["calls"] == reference.build_info["engine_stats"]["calls"]
     assert ray_cluster.is_initialized()  # a cluster the caller started is left running
+
+
+@pytest.mark.ray
+def test_ray_measures_the_rater_controls_as_locally(tmp_path, tiny_model_dir, always_five_dir, five_rater_build,
+                                                   ray_cluster):
+    config = _config(tmp_path, tiny_model_dir, langs=["sw"], rounds=1, evaluator=str(always_five_dir), executor="ray")
+    result = Pipeline(config).run()
+    assert result.build_info["quality"] == five_rater_build.build_info["quality"]
+    assert result.build_info["engine_stats"]["calls"] == five_rater_build.build_info["engine_stats"]["calls"]
 
 
 @pytest.mark.ray

@@ -7,9 +7,10 @@ import pytest
 from datasets import Dataset
 
 from builder.engines.cache import CachedModel, RequestCache
-from builder.quality.rater import QualityGateError, check_rater, rater_controls, report_lines
+from builder.quality.rater import NO_SCORES, QualityGateError, check_rater, rater_controls, report_lines
 from builder.stages.refine import RefineConfig
 
+from _cli_build import build_args, cli
 from _scripted_engine import ScriptedEngine, last_user
 
 PAIRS = [
@@ -66,3 +67,35 @@ def test_one_row_gives_no_rater_number(tmp_path):
     assert report["auc"] is None and report["note"] == "not enough rows to calibrate"
     assert engine.prompts == []
     assert "rater - (not enough rows to calibrate)" in "\n".join(report_lines({"sw": {"rater": report}}))
+
+
+def test_a_rater_whose_control_replies_never_parse_gives_no_number(tmp_path):
+    model, engine = _rater(tmp_path, lambda prompt: " fine")
+    report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
+    assert report["auc"] is None and report["note"] == NO_SCORES and report["pairs"] == 4
+    assert len(engine.prompts) == 8  # each control asked twice (greedy, then the sampled retry)
+
+
+def test_min_rater_auc_never_passes_without_a_number():
+    unmeasured = {"sw": {"rater": {"pairs": 1, "auc": None, "note": "not enough rows to calibrate"}},
+                  "fi": {"rater": {"pairs": 4, "auc": 0.75, "mean_matched": 4.0, "mean_mismatched": 2.5}}}
+    with pytest.raises(QualityGateError, match=r"^--min-rater-auc 0.7 needs the rater's AUC, which could not be "
+                                               r"measured for sw \(not enough rows to calibrate\)\. .*leave out "
+                                               r"--min-rater-auc$"):
+        check_rater(unmeasured, 0.7)
+    with pytest.raises(QualityGateError, match=r"could not be measured for sw \(not measured\)"):
+        check_rater({"sw": {"relevance": {"auc": 0.9}}}, 0.7)  # no rater report at all
+    with pytest.raises(QualityGateError, match=r"below --min-rater-auc 0.8: fi 0.75"):
+        check_rater(unmeasured, 0.8)  # a low number is named first
+    check_rater(unmeasured, None)
+
+
+def test_min_rater_auc_on_a_language_too_small_to_measure_fails_the_build(tmp_path, capsys):
+    """One document: one pair, no mismatched pair to score, so no AUC: the gate the user asked
+    for fails with the reason instead of passing in silence."""
+    run = cli(build_args(tmp_path, "embedded", "sw", "--max-docs", "1", "--min-rater-auc", "0.6"), capsys)
+    assert run.code == 1
+    assert run.err.strip().splitlines()[-1] == (
+        "x-instruction: --min-rater-auc 0.6 needs the rater's AUC, which could not be measured for sw (not enough "
+        "rows to calibrate). Give each language at least 2 pairs that refine keeps (more text, or a stronger "
+        "--evaluator), leave it out of --langs, or leave out --min-rater-auc")

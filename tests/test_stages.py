@@ -136,6 +136,38 @@ def test_unparseable_judgement_is_retried_once_then_never_read_as_a_score():
     assert out["judgements"][0][0]["status"] == "unparseable" and out["judgements"][0][0]["score"] is None
 
 
+SW_REWRITE = ("Ili kupika ugali, chemsha maji kwanza, kisha ongeza unga wa mahindi polepole huku ukikoroga "
+              "kwa mwiko hadi uwe mzito. Funika sufuria kwa dakika tano kabla ya kula.")
+
+
+def test_refine_response_scores_the_rewrite_and_keeps_the_better_text():
+    """The rewrite is judged with the evaluate prompt and the kept instruction; it is published,
+    with its own score, only when it scores no lower; both judgements are kept."""
+    original = {"How do I cook ugali?": " 3\nReason: web text", "What is ugali?": " 4\nReason: good",
+                "Why is ugali eaten?": " 4\nReason: good", "Where is ugali eaten?": " 4\nReason: good"}
+    rewritten = {"How do I cook ugali?": " 5\nReason: an answer", "What is ugali?": " 2\nReason: worse",
+                 "Why is ugali eaten?": " fine"}  # never a score, not even on the retry
+
+    def reply(prompt, params, k):
+        content = last_user(prompt)
+        instruction = re.search(r"Instruction: (.*)", content).group(1)
+        if content.startswith("Rewrite the"):  # drifting into English: never judged, never published
+            return "Ugali is maize porridge." if instruction == "Where is ugali eaten?" else SW_REWRITE
+        response = content.split("Response:\n", 1)[1].split("\n\nHow well", 1)[0]
+        return (rewritten if response == SW_REWRITE else original)[instruction]
+
+    batch = {**_batch(4), "candidates": [[q] for q in original], "instruction": list(original)}
+    out = Refine("sw", CachedModel(ScriptedEngine(reply)), RefineConfig(rounds=1, refine_response=True))(batch)
+    assert out["output"] == [SW_REWRITE, SW_TEXT, SW_TEXT, SW_TEXT]
+    assert out["score"] == [5, 4, 4, 4] and out["rounds"] == [1, 1, 1, 1] and out["dropped"] == [None] * 4
+    judged = [[(j["round"], j["response"], j["score"], j["status"]) for j in js] for js in out["judgements"]]
+    assert judged == [[(1, "original", 3, "ok"), (1, "rewritten", 5, "ok")],
+                      [(1, "original", 4, "ok"), (1, "rewritten", 2, "ok")],
+                      [(1, "original", 4, "ok"), (1, "rewritten", None, "unparseable")],
+                      [(1, "original", 4, "ok")]]
+    assert all(j["instruction"] == q for q, js in zip(original, out["judgements"]) for j in js)
+
+
 def test_select_names_each_reason():
     stage = Select("sw", SelectConfig(accept_score=4))
     batch = {"dropped": [None, None, None, None, "garbled", None],

@@ -51,6 +51,9 @@ def test_judgements_of_a_build_become_examples(tmp_path):
          "score": 5, "status": "retried"},
         {"round": 3, "instruction": "Unreadable", "prompt_hash": "h", "raw": "Score: great", "score": None,
          "status": "unparseable"},
+        # a --refine-response rewrite was judged, not `text`: no example of `text` is made from it
+        {"round": 3, "instruction": INSTRUCTIONS["sw"][0], "prompt_hash": "h", "raw": "Score: 1\nReason: Wrong.",
+         "score": 1, "status": "ok", "response": "rewritten"},
     ]
     (tmp_path / "candidates").mkdir()
     Dataset.from_list([{"id": "a", "lang": "sw", "text": TEXTS["sw"][0], "judgements": judgements}]).to_parquet(

@@ -3,9 +3,9 @@
 Every executor keeps one contract (`Executor`, executors/base.py): it takes the list of
 `ShardTask`s (the shards a stage has not finished yet), writes the same output shards into the
 work directory through the same `StageWorker`, and returns a `ShardResult` per shard, so resume,
-the build's statistics, select, diversify and publishing do not know which one ran. Only
-generate and refine (the model stages) go through an executor; prepare, relevance, select and
-diversify run in the driver.
+the build's statistics, select, diversify and publishing do not know which one ran. Only the
+model stages (generate, refine and the rater's negative controls) go through an executor;
+prepare, relevance, select and diversify run in the driver.
 """
 
 from __future__ import annotations

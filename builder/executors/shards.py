@@ -67,11 +67,12 @@ class ShardResult:
 
 def map_shard(task: ShardTask, block: Stage, work_dir: str | Path) -> int:
     """Read the task's input shard, apply the block, write the output shard; return the
-    number of input rows that were still alive (not dropped)."""
+    number of input rows that were still alive (not dropped), which the block worked on."""
     shard = read_shard_table(Path(task.source), block.input_features)
     out = apply_stage_to_table(shard, block)
     StageDir(Path(work_dir), task.lang, task.stage, task.fingerprint).write(task.index, out)
-    return shard.column("dropped").null_count
+    # rater_controls' pairs have no `dropped` column: every one of them is scored
+    return shard.column("dropped").null_count if "dropped" in shard.column_names else shard.num_rows
 
 
 def worker_cache_path(work_dir: str | Path, driver_host: str | None) -> Path:

@@ -39,7 +39,7 @@ from ..redact import redact_url
 from ..stages.base import apply_stage
 from ..stages.diversify import Diversify, Embedder
 from ..stages.relevance import rank_shards
-from ..stages.schema import GENERATED, PREPARED, PUBLISHED, REFINED
+from ..stages.schema import GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, PUBLISHED, REFINED
 from ..stages.select import Select
 from .final_stage import FinalStage, final_fingerprint
 from .funnel import Funnel
@@ -55,7 +55,16 @@ from .stage_configs import (
     stage_fingerprints,
     stage_model,
 )
-from .workdir import StageDir, fingerprint, read_dropped, read_stage, shard_alive_rows
+from .workdir import (
+    StageDir,
+    fingerprint,
+    read_columns,
+    read_dropped,
+    read_shard,
+    read_stage,
+    recorded_checksums,
+    shard_alive_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +91,7 @@ class BuildResult:
 
 class Models:
     """The engines a build needs, each loaded once and shared by every language, and what they
-    cost: the executor's `ShardResult`s plus the driver's own calls (the rater's controls).
+    cost: the executor's `ShardResult`s plus the driver's own calls through these engines.
 
     With a distributed executor the workers load the models, and the driver's engines are
     stand-ins with the same identity and tokenizer (`load_weights=False`)."""
@@ -105,8 +114,7 @@ class Models:
         # The driver's own calls (a preloaded engine may have served earlier builds: counting
         # through these, not the engines' totals, reports only this build's work).
         self.generator = CachedModel(load(stage_model(config, "generate")), cache, chunk_size=chunk)
-        self.evaluator = CachedModel(load(stage_model(config, "refine")), cache, chunk_size=chunk,
-                                     desc="rater controls")
+        self.evaluator = CachedModel(load(stage_model(config, "refine")), cache, chunk_size=chunk)
         # Before any request: prepare bounds texts in the generator's tokens, and an engine on a
         # server must first find a way to count them (None: the engine holds its tokenizer).
         self.token_counts = self.generator.engine.prepare_token_counts(config.tokenizer)
@@ -216,26 +224,29 @@ class Pipeline:
                   for lang in c.langs}
         self._timed("relevance", start)
         refined = self._model_stage("refine", ranked, fps, GENERATED)
+        finals = {lang: FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang])) for lang in c.langs}
+        ready = {lang: final.ready() for lang, final in finals.items()}
+        start = time.perf_counter()
+        rater = self._rater_controls([lang for lang in c.langs if not ready[lang]], refined, fps)
+        self._timed("rater_controls", start)
         # One language at a time from here on, each saved and released before the next: what is
         # in memory is one language's table, not every language's (builder/pipeline/final_stage.py).
-        finals = {}
         for lang in tqdm(c.langs, desc="relevance, select, diversify", unit="lang"):
-            finals[lang] = FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang]))
-            if finals[lang].ready():  # an unchanged rerun: the funnel and reports as saved
+            if ready[lang]:  # an unchanged rerun: the funnel and reports as saved
                 start = time.perf_counter()
                 funnel, self.quality[lang] = finals[lang].report()
                 self.funnel.restore(lang, funnel)
                 self._timed("final (read back)", start)
                 continue
-            table = self._final_table(lang, prepared[lang], generated[lang], refined[lang], fps[lang])
+            table = self._final_table(lang, prepared[lang], generated[lang], refined[lang], fps[lang], rater[lang])
             finals[lang].save(table, self.funnel.to_dict()[lang], self.quality.get(lang, {}))
             del table
         return self._finish(finals)
 
     def _final_table(self, lang: str, prepared: list[Path], generated: list[Path], refined: list[Path],
-                     fps: dict) -> Dataset:
-        """One language's rows through relevance, the rater's controls, select and diversify,
-        with its funnel recorded on the way."""
+                     fps: dict, rater: dict) -> Dataset:
+        """One language's rows through relevance, select and diversify, with its funnel and
+        quality reports (`rater`: the rater's controls) recorded on the way."""
         c = self.config
         # Only the `dropped` column of the earlier stages; columns as lists (a slice): iterating
         # a lazy column formats it row by row.
@@ -249,9 +260,7 @@ class Pipeline:
         start = time.perf_counter()
         table = self._relevance(lang, table, fps)
         self._timed("relevance", start)
-        start = time.perf_counter()
-        self._rater_controls(lang, table)
-        self._timed("rater_controls", start)
+        self.quality.setdefault(lang, {})["rater"] = rater
 
         start = time.perf_counter()
         before = table["dropped"][:]
@@ -267,8 +276,10 @@ class Pipeline:
     def _final_fp(self, refined: list[Path], fps: dict) -> str:
         """What decides a language's last table (builder/pipeline/final_stage.py): the refine shards and
         the settings of relevance, the rater's controls, select and diversify."""
+        from ..quality.rater import CONTROLS_VERSION
+
         return final_fingerprint(refined, fps["refine"], fps["relevance"], *final_settings(self.config),
-                                 distributed(self.config))
+                                 CONTROLS_VERSION)
 
     def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
         """Hand the shards a previous run did not finish to the executor; return every output shard."""
@@ -301,15 +312,36 @@ class Pipeline:
             table, self.work, lang, fps["relevance"], lambda: self.encoder, self.config.seed)
         return table
 
-    def _rater_controls(self, lang: str, table: Dataset) -> None:
-        """The rater's negative controls (builder/quality/rater.py), through the request cache."""
-        from ..quality.rater import rater_controls
+    def _rater_controls(self, langs: list[str], refined: dict[str, list[Path]], fps: dict) -> dict[str, dict]:
+        """The rater's negative controls (builder/quality/rater.py) of `langs`: the driver picks
+        each language's mismatched pairs and writes them as a shard, and the executor scores every
+        language's shard in one stage, `rater_controls`, wherever the rater runs (a distributed
+        driver holds no weights). Kept in the work dir, and through the request cache."""
+        from ..quality.rater import CONTROL_PAIRS, control_pairs, controls_report
 
-        if distributed(self.config):  # the driver holds no weights; the workers hold the rater
-            report = {"auc": None, "note": "not measured with a distributed executor"}
-        else:
-            report = rater_controls(self.models.evaluator, lang, table, refine_config(self.config), self.config.seed)
-        self.quality.setdefault(lang, {})["rater"] = report
+        matched, stages, tasks, pairs = {}, {}, [], 0
+        for lang in langs:
+            # The four columns the controls read, not the language's whole table.
+            table = read_columns(refined[lang], REFINED, ("dropped", "judgements", "instruction", "output"))
+            matched[lang], mismatched = control_pairs(table, self.config.seed)
+            if not mismatched["text"]:  # fewer than 2 kept rows: nothing to score, no worker to start
+                stages[lang] = None
+                continue
+            fp = fingerprint(fps[lang]["refine"], "rater_controls", recorded_checksums(refined[lang]), CONTROL_PAIRS,
+                             self.config.seed)
+            stages[lang] = StageDir(self.work, lang, "rater_controls", fp)
+            if stages[lang].has(0):
+                continue
+            source = StageDir(self.work, lang, "rater_pairs", fp).write(
+                0, Dataset.from_dict(mismatched, features=MISMATCHED))
+            tasks.append(ShardTask("rater_controls", lang, fp, 0, str(source)))
+            pairs += len(mismatched["text"])
+        if tasks:
+            with tqdm(total=pairs, desc="rater controls", unit="pair") as bar:
+                self.models.record(self.executor.run("rater_controls", tasks, bar))
+        return {lang: controls_report(matched[lang], [] if stages[lang] is None else
+                                      read_shard(stages[lang].shard(0), MISMATCHED_SCORED)["score"][:])
+                for lang in langs}
 
     def _diversify(self, lang: str, table: Dataset, fps: dict) -> Dataset:
         c = self.config

@@ -17,11 +17,14 @@ from ..prompts import template_versions
 from ..stages.diversify import DiversifyConfig
 from ..stages.generate import Generate, GenerateConfig
 from ..stages.prepare import PrepareConfig
+from ..stages.refine import VERSION as REFINE_VERSION
 from ..stages.refine import Refine, RefineConfig
 from ..stages.select import SelectConfig
 from .workdir import fingerprint
 
-MODEL_STAGES = ("generate", "refine")
+# rater_controls: the rater scores mismatched pairs (builder/quality/rater.py), in the executor
+# like refine, since a distributed driver holds no weights.
+MODEL_STAGES = ("generate", "refine", "rater_controls")
 
 
 def prepare_config(c: BuildConfig) -> PrepareConfig:
@@ -65,7 +68,7 @@ def stage_fingerprints(c: BuildConfig, lang: str, generator: dict, evaluator: di
     generate = fingerprint(prepare, asdict(generate_config(c)), generator, c.seeds, seeds_for(c, lang),
                            c.generator is not None, template_versions())
     rank = fingerprint(generate, "rank", c.relevance_encoder)  # candidates ordered by relevance
-    refine = fingerprint(rank, asdict(refine_config(c)), evaluator)
+    refine = fingerprint(rank, REFINE_VERSION, asdict(refine_config(c)), evaluator)
     return {"prepare": prepare, "generate": generate, "rank": rank, "refine": refine,
             "relevance": relevance_fingerprint(refine, c.relevance_encoder, c.seed)}
 
@@ -88,7 +91,7 @@ def stage_model(c: BuildConfig, stage: str) -> str:
     """The model a stage runs: the generator writes instructions, the evaluator scores them."""
     if stage == "generate":
         return c.generator or c.model
-    if stage == "refine":
+    if stage in ("refine", "rater_controls"):
         return c.evaluator or c.model
     raise ValueError(f"{stage!r} is not a model stage; model stages: {', '.join(MODEL_STAGES)}")
 
@@ -99,4 +102,8 @@ def make_block(c: BuildConfig, stage: str, lang: str, model: CachedModel):
         return Generate(lang, model, generate_config(c), seeds_for(c, lang), fine_tuned=c.generator is not None)
     if stage == "refine":
         return Refine(lang, model, refine_config(c))
+    if stage == "rater_controls":
+        from ..quality.rater import RaterControls
+
+        return RaterControls(lang, model, refine_config(c))
     raise ValueError(f"{stage!r} is not a model stage; model stages: {', '.join(MODEL_STAGES)}")

@@ -26,14 +26,15 @@ import pyarrow.parquet as pq
 from datasets import Dataset, Features
 
 from ..engines.base import stable_hash
-from ..stages.schema import DIVERSIFIED, GENERATED, PREPARED, REFINED
+from ..stages.schema import DIVERSIFIED, GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, REFINED
 
 logger = logging.getLogger(__name__)
 
 DONE = "_DONE"
 CHECKSUM_SUFFIX = ".sha256"
 CORRUPT_SUFFIX = ".corrupt"
-OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED, "final": DIVERSIFIED}
+OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED, "final": DIVERSIFIED,
+                   "rater_pairs": MISMATCHED, "rater_controls": MISMATCHED_SCORED}
 
 
 class CorruptShardError(ValueError):
@@ -178,6 +179,18 @@ def shard_alive_rows(path: Path, features: Features) -> int:
 def read_dropped(paths: list[Path], features: Features) -> list:
     """The `dropped` column of a stage's shards in order, verified like read_shard, reading only that column."""
     return [reason for path in paths for reason in _dropped_column(path, features).to_pylist()]
+
+
+def read_columns(paths: list[Path], features: Features, columns) -> dict[str, list]:
+    """Some columns of a stage's shards in order, as lists, each shard verified like read_shard."""
+    out = {name: [] for name in columns}
+    for path in paths:
+        _verify_or_raise(Path(path), features)
+        table = pq.read_table(path, columns=list(columns)).cast(
+            pa.schema([features.arrow_schema.field(name) for name in columns]))
+        for name in columns:
+            out[name].extend(table.column(name).to_pylist())
+    return out
 
 
 def recorded_checksums(paths: list[Path]) -> list[str]:

@@ -2,7 +2,10 @@
 
 The rater scores a sample of mismatched pairs per language (a response with an instruction
 written for another text of that language) with the same prompt, sampling and retry as refine
-(through refine's own judging code and the request cache). If it cannot tell these from the
+(through refine's own judging code and the request cache). The driver picks the pairs and
+writes them as a shard; the executor scores them as the model stage `rater_controls`
+(`RaterControls`), so the controls are the same whether the rater runs in the driver, in
+data-parallel ranks or on Ray actors. If it cannot tell these from the
 matched pairs, its scores carry no information: the AUC of matched round-1 scores against
 mismatched scores says how well it separates them (0.5 = chance). The same AUC is reported for
 the relevance gate (matched vs shuffled pairs, builder/quality/relevance.py).
@@ -13,36 +16,76 @@ from __future__ import annotations
 import numpy as np
 
 from ..stages.refine import Refine, RefineConfig, _Pair
+from ..stages.schema import MISMATCHED, MISMATCHED_SCORED
 from .relevance import NOT_ENOUGH_ROWS, auc
 
 # Below this AUC a gate barely separates matched from mismatched pairs: the build warns, the
 # card shows a banner, and --min-rater-auc turns it into a failed build.
 WARN_AUC = 0.6
 CONTROL_PAIRS = 64  # mismatched pairs scored per language
+# Part of the key of a language's last table (builder/pipeline/final_stage.py): 2: the controls
+# are measured under every executor (before, a distributed build left them out).
+CONTROLS_VERSION = 2
+NO_SCORES = "no reply of the rater to the controls parsed as a score"
 
 
 class QualityGateError(RuntimeError):
     """--min-rater-auc was not met; the work dir keeps every shard and cached request."""
 
 
-def rater_controls(model, lang: str, table, config: RefineConfig, seed: int, sample: int = CONTROL_PAIRS) -> dict:
-    """Score mismatched pairs with the rater; report its AUC and mean score on matched and mismatched."""
+def control_pairs(table, seed: int, sample: int = CONTROL_PAIRS) -> tuple[list, dict]:
+    """(matched, pairs) for one language's refined rows: the round-1 scores of the rows refine
+    kept, and up to `sample` of those rows' responses each with another kept row's instruction
+    (columns "text" and "instruction"; none when fewer than 2 rows are kept)."""
     rows = [i for i, d in enumerate(table["dropped"][:]) if d is None]
     # Whole columns read once, as slices: indexing a lazy column row by row builds a Dataset per row.
     judgements, instructions, outputs = (table[c][:] for c in ("judgements", "instruction", "output"))
     matched = [judgements[i][0]["score"] for i in rows if judgements[i]]
     if len(rows) < 2:
-        return {"pairs": len(rows), "auc": None, "note": NOT_ENOUGH_ROWS}
+        return matched, {"text": [], "instruction": []}
     rng = np.random.default_rng(seed)
     picked = sorted(rng.choice(rows, size=min(sample, len(rows)), replace=False).tolist())
     shift = 1 + int(rng.integers(0, len(rows) - 1))
     other = {row: rows[(k + shift) % len(rows)] for k, row in enumerate(rows)}  # never the row itself
-    pairs = [_Pair(outputs[i], [], instructions[other[i]]) for i in picked]
-    Refine(lang, model, config)._judge(pairs, round_no=1)
-    mismatched = [p.judgements[0]["score"] for p in pairs]
+    return matched, {"text": [outputs[i] for i in picked], "instruction": [instructions[other[i]] for i in picked]}
+
+
+class RaterControls:
+    """The model stage `rater_controls`: a shard of mismatched pairs, each scored by the rater
+    through refine's own judging code (its round 1: the same prompt, sampling and retry)."""
+
+    name = "rater_controls"
+    input_features = MISMATCHED
+    output_features = MISMATCHED_SCORED
+
+    def __init__(self, lang: str, model, config: RefineConfig):
+        self.refine = Refine(lang, model, config)
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        pairs = [_Pair(text, [], instruction) for text, instruction in zip(batch["text"], batch["instruction"])]
+        if pairs:
+            self.refine._judge(pairs, round_no=1)
+        return {"score": [p.judgements[0]["score"] for p in pairs]}
+
+
+def controls_report(matched: list, mismatched: list) -> dict:
+    """The rater's AUC on matched vs mismatched pairs and the mean score of each."""
+    if not mismatched:  # fewer than 2 kept rows: no mismatched pair to make
+        return {"pairs": len(matched), "auc": None, "note": NOT_ENOUGH_ROWS}
     value = auc(matched, mismatched)
-    return {"pairs": len(pairs), "auc": None if value is None else round(value, 4),
-            "mean_matched": _mean(matched), "mean_mismatched": _mean(mismatched)}
+    report = {"pairs": len(mismatched), "auc": None if value is None else round(value, 4),
+              "mean_matched": _mean(matched), "mean_mismatched": _mean(mismatched)}
+    if value is None:
+        report["note"] = NO_SCORES
+    return report
+
+
+def rater_controls(model, lang: str, table, config: RefineConfig, seed: int, sample: int = CONTROL_PAIRS) -> dict:
+    """Score mismatched pairs with the rater in this process; report its AUC and mean score on
+    matched and mismatched (the build runs the same steps through its executor)."""
+    matched, pairs = control_pairs(table, seed, sample)
+    mismatched = RaterControls(lang, model, config)(pairs)["score"]
+    return controls_report(matched, mismatched)
 
 
 def _mean(scores) -> float | None:
@@ -71,13 +114,20 @@ def report_lines(quality: dict) -> list[str]:
 
 
 def check_rater(quality: dict, min_auc: float | None) -> None:
-    """Raise when a language's rater AUC is below `min_auc` (languages without a value are skipped)."""
+    """Raise when a language's rater AUC is below `min_auc`, or was not measured: a gate the user
+    asked for never passes without a number."""
     if min_auc is None:
         return
-    low = {lang: g["rater"]["auc"] for lang, g in quality.items()
-           if g.get("rater", {}).get("auc") is not None and g["rater"]["auc"] < min_auc}
+    reports = {lang: g.get("rater") or {} for lang, g in quality.items()}
+    low = {lang: r["auc"] for lang, r in reports.items() if r.get("auc") is not None and r["auc"] < min_auc}
     if low:
         listed = ", ".join(f"{lang} {value:.2f}" for lang, value in sorted(low.items()))
         raise QualityGateError(f"the rater's AUC on matched vs mismatched pairs is below --min-rater-auc {min_auc}: "
                                f"{listed}. Use a stronger --evaluator; the work dir keeps every shard, so the same "
                                "command resumes")
+    unmeasured = {lang: r.get("note", "not measured") for lang, r in reports.items() if r.get("auc") is None}
+    if unmeasured:
+        listed = ", ".join(f"{lang} ({note})" for lang, note in sorted(unmeasured.items()))
+        raise QualityGateError(f"--min-rater-auc {min_auc} needs the rater's AUC, which could not be measured for "
+                               f"{listed}. Give each language at least 2 pairs that refine keeps (more text, or a "
+                               "stronger --evaluator), leave it out of --langs, or leave out --min-rater-auc")

@@ -9,6 +9,11 @@ rounds "iter-k".
 Scores come from the evaluator's text. A reply that does not parse is asked again once with
 sampling; if it still does not parse, the judgement is stored as "unparseable" with no score.
 It is never read as a number.
+
+With `refine_response`, a kept pair's response is rewritten in an assistant's register and the
+rewrite is judged with the same prompt and the kept instruction. The rewrite is published, with
+its score, only when it scores at least as well as the original text; both judgements are kept
+(`response`: "original" or "rewritten"), so `score` always describes the published `output`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ _NUMBER = r"\**\s*([1-5])\**(?:\s*(?:/|out of)\s*5(?!\d))?(?!\d|\.\d|\s*[-–]\s
 _SCORE = re.compile(r"^\s*" + _NUMBER)
 _SCORE_ANYWHERE = re.compile(r"score\s*[:=]?\s*" + _NUMBER, re.IGNORECASE)
 _REASON = re.compile(r"reason\s*:\s*(.+)", re.IGNORECASE | re.DOTALL)
+
+# Part of refine's fingerprint: a change in what the stage computes for the same settings redoes
+# it on an old work dir. 2: rewritten responses are judged; judgements name the response judged.
+VERSION = 2
 
 
 def parse_judgement(continuation: str) -> tuple[int | None, str]:
@@ -89,7 +98,9 @@ class Refine:
         self.model = model
         self.config = config
 
-    def _judge(self, pairs: list[_Pair], round_no: int) -> None:
+    def _judge(self, pairs: list[_Pair], round_no: int, response: str = "original") -> None:
+        """Score each pair's current instruction against its text; `response` names that text in
+        the judgement ("original", or "rewritten" for refine_response's rewrite)."""
         prompts = [evaluate_messages(p.current, p.text, self.lang) + [{"role": "assistant", "content": SCORE_PREFILL}]
                    for p in pairs]
         greedy = SamplingParams(max_new_tokens=self.config.max_new_tokens, temperature=0.0, seed=self.config.seed)
@@ -107,7 +118,8 @@ class Refine:
         for pair, reply, (score, reason), status in zip(pairs, replies, parsed, statuses):
             pair.rounds = round_no
             pair.judgements.append({"round": round_no, "instruction": pair.current, "prompt_hash": EVALUATE.hash,
-                                    "raw": SCORE_PREFILL + reply, "score": score, "status": status})
+                                    "raw": SCORE_PREFILL + reply, "score": score, "status": status,
+                                    "response": response})
             pair.last_score, pair.last_reason = score, reason
             if score is not None and (pair.best is None or score > pair.best[0]):
                 pair.best = (score, pair.current)
@@ -161,11 +173,23 @@ class Refine:
         return out
 
     def _refine_responses(self, out: dict[str, list], rows: list[int]) -> None:
-        """Rewrite kept responses in an assistant's register; keep the original when the rewrite
-        leaves the target language (small models drift into English)."""
+        """Rewrite kept responses in an assistant's register, judge each rewrite like the original
+        (same prompt, the kept instruction) and publish it only when it scores no lower. A rewrite
+        that leaves the target language (small models drift into English) or is cut off is not judged."""
         prompts = [refine_response_messages(out["instruction"][i], out["output"][i], self.lang) for i in rows]
         params = SamplingParams(max_new_tokens=self.config.response_max_new_tokens, temperature=0.0)
+        rewrites = {}
         for i, completion in zip(rows, self.model(prompts, params, REFINE_RESPONSE.hash)):
             rewritten = completion.text.strip()
             if rewritten and completion.finish_reasons[0] == "stop" and matches(detect(rewritten), self.lang):
-                out["output"][i] = rewritten
+                rewrites[i] = _Pair(rewritten, [], out["instruction"][i])
+        # Judged under the row's last round number (its sampled retry uses that round's seed, as
+        # the original's did); `response` tells the two judgements of that round apart.
+        for round_no in sorted({out["rounds"][i] for i in rewrites}):
+            same_round = [pair for i, pair in rewrites.items() if out["rounds"][i] == round_no]
+            self._judge(same_round, round_no, response="rewritten")
+        for i, pair in rewrites.items():
+            judgement = pair.judgements[-1]
+            out["judgements"][i] = out["judgements"][i] + [judgement]
+            if judgement["score"] is not None and judgement["score"] >= out["score"][i]:
+                out["output"][i], out["score"][i] = pair.text, judgement["score"]

@@ -17,6 +17,9 @@ JUDGEMENT = {
     "raw": Value("string"),
     "score": Value("int32"),
     "status": Value("string"),  # ok | retried | unparseable
+    # Which text was judged: "original" (the row's text) or "rewritten" (refine_response's
+    # rewrite of it). Null in datasets from builders before this field: read null as "original".
+    "response": Value("string"),
 }
 META = {
     "generator_model": Value("string"),
@@ -57,6 +60,11 @@ REFINED = Features({
 RELEVANT = Features({**REFINED, "relevance": Value("float32")})
 
 DIVERSIFIED = Features({**RELEVANT, "cluster": Value("int32")})
+
+# The rater's negative controls (builder/quality/rater.py): mismatched pairs (a text with another
+# text's instruction), scored by the rater like a model stage's shard.
+MISMATCHED = Features({"text": Value("string"), "instruction": Value("string")})
+MISMATCHED_SCORED = Features({**MISMATCHED, "score": Value("int32")})
 
 # What is published per language (the audit config `candidates` keeps DIVERSIFIED minus nothing).
 PUBLISHED = Features({

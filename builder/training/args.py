@@ -127,7 +127,8 @@ class EvaluatorArguments(TrainingDataArguments):
     from_judgements: bool = field(
         default=False,
         metadata={"help": "Read the builder's `judgements` column (the audit config `candidates`): one example per "
-                  "parsed judgement, its score and reason as the evaluator wrote them."},
+                  "parsed judgement of the row's `text`, its score and reason as the evaluator wrote them "
+                  "(judgements of a --refine-response rewrite are skipped: the rewrite is not the row's text)."},
     )
     score_check_steps: int = field(
         default=0,

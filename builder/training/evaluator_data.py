@@ -45,6 +45,8 @@ def _scored_rows(dataset: Dataset, args, where: str) -> list[dict]:
         check_columns(dataset, ("text", "lang", "judgements"), where, _HINT)
         for row in dataset:
             for judgement in row["judgements"] or []:
+                if judgement.get("response") == "rewritten":  # it judged the rewrite, not `text`
+                    continue
                 score, reason = parse_judgement(judgement["raw"][len("Score:"):]) if judgement["raw"] else (None, "")
                 if judgement["status"] in ("ok", "retried") and score is not None:
                     rows.append({"instruction": judgement["instruction"], "text": row["text"], "lang": row["lang"],

@@ -39,7 +39,8 @@ FIELD_DOCS = {
     "text": "the cleaned web text the candidates were written for",
     "candidates": "every English instruction candidate the generator wrote for the text",
     "judgements": "per refinement round: round, instruction judged, prompt hash, raw evaluator text, "
-                  "parsed score, parse status",
+                  "parsed score, parse status, and the response judged (original: the text; rewritten: "
+                  "the response refinement's rewrite, judged after the last round)",
     "dropped": "why the row left the funnel (null for kept rows)",
     "lid": "detected language, score and script of the text",
 }
