@@ -13,7 +13,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from _cli_build import build_args, cli
+from _cli_build import build_args, cli, published, read_json
 from builder.cli import main
 from builder.languages import LANGUAGES, PAPER_LANGUAGES, get_language, parse_languages
 from builder.languages.lid import covers, detect, matches
@@ -32,6 +32,21 @@ YORUBA = [
     "àti ìdílé rẹ̀ lè gbé ìgbésí ayé tí ó yẹ ọmọnìyàn.",
     "Gbogbo ènìyàn ló dọ́gba níwájú òfin, wọ́n sì ní ẹ̀tọ́ sí ààbò òfin láìsí ìyàtọ̀ kankan, bí ó ti wù kí àwọ̀ "
     "ara wọn, èdè wọn tàbí ẹ̀sìn wọn rí.",
+]
+# Web-style Yoruba paragraphs written for this test (a recipe, a market report, the weather,
+# greetings, cocoa farmers): what a user with a Yoruba crawl and no seed pairs has.
+YORUBA_WEB = [
+    "Láti se ẹ̀wà tí ó dùn, ẹ kọ́kọ́ ṣa òkúta kúrò nínú ẹ̀wà náà, kí ẹ sì fọ̀ ọ́ dáadáa. Ẹ gbé e kaná pẹ̀lú omi tó "
+    "pọ̀ tó, kí ẹ sì jẹ́ kí ó hó fún wákàtí kan. Lẹ́yìn náà, ẹ fi iyọ̀, ata àti epo pupa sí i, kí ẹ sì dá a rú títí "
+    "yóò fi rọ̀.",
+    "Ọjà Ọba ní ìlú Ìbàdàn kún fún èrò ní ọjọ́ Àbámẹ́ta. Àwọn oníṣòwò ń ta iṣu, àgbàdo, ẹja gbígbẹ àti aṣọ àdìrẹ. "
+    "Ọ̀pọ̀ àwọn olùrajà sọ pé owó oúnjẹ ti gbówó lórí ju ti ọdún tó kọjá lọ.",
+    "Òjò ńlá rọ̀ ní alẹ́ àná, omi sì ya wọ inú ọ̀pọ̀lọpọ̀ ilé ní àdúgbò náà. Àwọn ọlọ́pàá ní kí àwọn ará ìlú má ṣe "
+    "wakọ̀ gba àwọn ọ̀nà tí omi ti bò mọ́lẹ̀ títí tí omi náà yóò fi lọ sílẹ̀.",
+    "Tí o bá fẹ́ kọ́ èdè Yorùbá, bẹ̀rẹ̀ pẹ̀lú ìkíni. A máa ń sọ pé 'Ẹ káàárọ̀' ní òwúrọ̀, 'Ẹ káàsán' ní ọ̀sán, àti "
+    "'Ẹ kúurọ̀lẹ́' ní ìrọ̀lẹ́. Ọmọdé gbọdọ̀ dọ̀bálẹ̀ tàbí kúnlẹ̀ nígbà tí ó bá ń kí àgbàlagbà.",
+    "Àwọn àgbẹ̀ kòkó ní ìpínlẹ̀ Ondo ń ṣàròyé pé àrùn kan ti ba ọ̀pọ̀lọpọ̀ igi kòkó jẹ́ lọ́dún yìí. Wọ́n ní àwọn "
+    "nílò oògùn àti ìrànlọ́wọ́ láti ọ̀dọ̀ ìjọba kí ìkórè wọn má baà dín kù.",
 ]
 BAMBARA = "Mɔgɔ bɛɛ bɛ bange hɔrɔnya la, danbe ni josira la. Hakili ni taasi b'u bɛɛ la, u ka kan ka badenya ko kɛ."
 
@@ -143,17 +158,20 @@ def test_languages_all_lists_every_code_with_its_detectors(caplog):
 
 # --- a real build of a non-paper language -----------------------------------------------------
 
+_YORUBA_SEEDS = (("Is anyone allowed to hold another person as a slave?", YORUBA[3]),
+                 ("What should everyone be paid for their work?", YORUBA[4]))
+
+
 def _yoruba_inputs(tmp_path: Path) -> tuple[str, str]:
-    """A `{lang}.jsonl` corpus of the Yoruba texts, and a seeds file (there are no embedded
-    demo seeds for Yoruba: the user brings two pairs)."""
+    """A `{lang}.jsonl` corpus of the Yoruba texts, and a seeds file of two Yoruba pairs (without
+    it, Yoruba would borrow other languages' embedded seeds)."""
     corpus = tmp_path / "crawl" / "yo.jsonl"
     corpus.parent.mkdir()
     corpus.write_text("".join(json.dumps({"id": f"yo-{i}", "text": t}, ensure_ascii=False) + "\n"
                               for i, t in enumerate(YORUBA)), encoding="utf-8")
     seeds = tmp_path / "seeds.jsonl"
-    seeds.write_text("".join(json.dumps({"instruction": q, "output": a}, ensure_ascii=False) + "\n" for q, a in (
-        ("Is anyone allowed to hold another person as a slave?", YORUBA[3]),
-        ("What should everyone be paid for their work?", YORUBA[4]))), encoding="utf-8")
+    seeds.write_text("".join(json.dumps({"instruction": q, "output": a}, ensure_ascii=False) + "\n"
+                             for q, a in _YORUBA_SEEDS), encoding="utf-8")
     return str(corpus.parent / "{lang}.jsonl"), str(seeds)
 
 
@@ -181,3 +199,124 @@ def test_build_yoruba_on_the_tiny_model_keeps_every_text_through_language_id(tmp
     assert code in (0, 1), printed
     funnel = next(line.split() for line in printed.splitlines() if line.startswith("yo "))
     assert funnel[1:4] == ["3", "3", "3"], printed
+
+
+# --- a language without a seed file ------------------------------------------------------------
+
+def _few_shot(prompt: list[dict]) -> list[tuple[str, str, str]]:
+    """(language named, example text, instruction) for each worked example of a backward prompt."""
+    shots = prompt[1:-1]
+    return [(user["content"].split("Here is a text in ", 1)[1].split(":", 1)[0],
+             user["content"].split("\n\n")[1], assistant["content"]) for user, assistant in zip(shots[::2], shots[1::2])]
+
+
+def _backward_prompts(run, language: str) -> list[list[dict]]:
+    return [p for e in run.engines for p in e.prompts
+            if p[0]["role"] == "system" and f"a given {language} text" in p[0]["content"]]
+
+
+def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt_and_builds(
+        tmp_path, capsys, caplog, monkeypatch):
+    from builder.corpus import embedded, seed_donors
+
+    monkeypatch.setattr(seed_donors, "_warned", set())  # another test may have borrowed for yo already
+    corpus = tmp_path / "crawl" / "yo.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_text("".join(json.dumps({"id": f"yo-web-{i}", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(YORUBA_WEB)), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="builder.corpus.seed_donors"):
+        run = cli(build_args(tmp_path, str(corpus.parent / "{lang}.jsonl"), "yo", "--max-docs", "5"), capsys)
+    assert run.code == 0, run.err
+    assert "no embedded demo seeds" not in run.out + run.err
+    # one warning for the language, naming the donors and why they were chosen
+    assert caplog.text.count("no seed pairs for Yoruba (yo)") == 1, caplog.text
+    assert "embedded seeds of fi, id, sw, tr, vi (same script, Latn)" in caplog.text
+    info = read_json(tmp_path / "out" / "build_info.json")
+    assert info["seeds_borrowed"] == {"yo": ["fi", "id", "sw", "tr", "vi"]}
+    rows = published(tmp_path / "out", "yo")
+    assert len(rows) >= 1 and {r["lang"] for r in rows} == {"yo"}
+
+    # Every Yoruba text was asked about with two embedded pairs of two different Latin-script
+    # languages, each under its own language's name, and then the Yoruba text itself.
+    donors = {(get_language(code).name, pair["output"]): pair["instruction"]
+              for code in ("fi", "id", "sw", "tr", "vi") for pair in embedded.load_seeds(code)}
+    prompts = _backward_prompts(run, "Yoruba")
+    assert sorted(p[-1]["content"].split("\n\n")[1] for p in prompts) == sorted(YORUBA_WEB)
+    for prompt in prompts:
+        shots = _few_shot(prompt)
+        assert len(shots) == 2 and shots[0][0] != shots[1][0]
+        assert all(donors[(name, text)] == instruction for name, text, instruction in shots)
+        assert prompt[-1]["content"].startswith("Here is a text in Yoruba:")
+
+
+def test_a_users_seed_file_wins_over_borrowed_seeds(tmp_path, capsys, caplog, monkeypatch):
+    from builder.corpus import seed_donors
+
+    monkeypatch.setattr(seed_donors, "_warned", set())
+    corpus, seeds = _yoruba_inputs(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="builder.corpus.seed_donors"):
+        run = cli(build_args(tmp_path, corpus, "yo", "--seeds", seeds), capsys)
+    assert run.code == 0, run.err
+    assert "no seed pairs" not in caplog.text
+    assert read_json(tmp_path / "out" / "build_info.json")["seeds_borrowed"] == {}
+    mine = {(q, a) for q, a in _YORUBA_SEEDS}
+    prompts = _backward_prompts(run, "Yoruba")
+    assert prompts and all({(i, t) for _, t, i in _few_shot(p)} <= mine for p in prompts)
+    assert all(name == "Yoruba" for p in prompts for name, _, _ in _few_shot(p))
+
+
+@pytest.mark.parametrize("code, donors", [
+    ("yo", ["fi", "id", "sw", "tr", "vi"]),  # Latin
+    ("ne", ["hi"]),  # Devanagari
+    ("fa", ["ur"]), ("ps", ["ur"]),  # Arabic
+    ("as", ["bn"]),  # Assamese is written in the Bengali script
+    ("am", ["bn", "fi", "hi", "id", "sw", "ta", "th", "tr", "ur", "vi"]),  # no embedded Ethiopic: all
+    ("sw", ["fi", "id", "tr", "vi"]),  # never itself
+])
+def test_seed_donors_share_the_script_else_all_embedded_languages(code, donors):
+    from builder.corpus.seed_donors import donor_languages
+
+    assert donor_languages(code) == donors
+
+
+def test_borrowed_seeds_interleave_the_donors_and_only_for_languages_without_their_own():
+    from builder.corpus import embedded, read_seeds
+
+    seeds = read_seeds(None, "ne")
+    assert seeds == [{**pair, "lang": "hi"} for pair in embedded.load_seeds("hi")]
+    yo = read_seeds("embedded", "yo")
+    assert [s["lang"] for s in yo[:6]] == ["fi", "id", "sw", "tr", "vi", "fi"]
+    assert len(yo) == sum(len(embedded.load_seeds(c)) for c in ("fi", "id", "sw", "tr", "vi"))
+    assert read_seeds(None, "yo", limit=3) == yo[:3]
+    assert all("lang" not in s for s in read_seeds(None, "sw"))  # a language's own pairs are not borrowed
+
+
+def test_the_generate_fingerprint_holds_the_borrowed_seeds(tmp_path, monkeypatch):
+    """Editing a donor's embedded seed changes the prompts of a borrowing language, so its
+    generate output must be named anew (and a language that does not borrow from it must not)."""
+    import shutil
+
+    from builder.config import BuildConfig
+    from builder.corpus import embedded
+    from builder.pipeline.stage_configs import stage_fingerprints
+
+    root = tmp_path / "data"
+    shutil.copytree(embedded.data_root() / "seeds", root / "seeds")
+    monkeypatch.setattr(embedded, "data_root", lambda: root)
+    corpus, _ = _yoruba_inputs(tmp_path)
+    (tmp_path / "crawl" / "ne.jsonl").write_text(json.dumps({"text": "नेपाल हिमालयको देश हो।"}, ensure_ascii=False) + "\n",
+                                                 encoding="utf-8")
+    identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
+
+    def generate_fp(lang):
+        c = BuildConfig(langs=[lang], corpus=corpus, model="scripted", work_dir=str(tmp_path / "w"),
+                        output_dir=str(tmp_path / "o"))
+        return stage_fingerprints(c, lang, identity, identity)["generate"]
+
+    before = {lang: generate_fp(lang) for lang in ("yo", "ne")}
+    sw = root / "seeds" / "sw.jsonl"
+    rows = [json.loads(line) for line in sw.read_text(encoding="utf-8").splitlines()]
+    rows[0]["instruction"] = "What does this Swahili proverb teach?"
+    sw.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert generate_fp("yo") != before["yo"]
+    assert generate_fp("ne") == before["ne"]  # Nepali borrows from Hindi only
