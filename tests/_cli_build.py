@@ -39,15 +39,16 @@ def build_args(root: Path, corpus: str, langs: str = "sw", *extra: str) -> list[
             "--work-dir", str(root / "work"), "--output-dir", str(root / "out"), *extra]
 
 
-def cli(args: list[str], capsys) -> Run:
-    """Run the CLI with every model replaced by a fresh ScriptedEngine (recorded in Run.engines)."""
+def cli(args: list[str], capsys, reply=writer_and_judge) -> Run:
+    """Run the CLI with every model replaced by a fresh ScriptedEngine answering `reply`
+    (recorded in Run.engines)."""
     import builder.pipeline.runner
     from builder.cli import main
 
     engines = []
 
     def create(*a, **kw):
-        engines.append(ScriptedEngine(writer_and_judge))
+        engines.append(ScriptedEngine(reply))
         return engines[-1]
 
     with pytest.MonkeyPatch.context() as patch:

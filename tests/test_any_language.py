@@ -48,6 +48,35 @@ YORUBA_WEB = [
     "Àwọn àgbẹ̀ kòkó ní ìpínlẹ̀ Ondo ń ṣàròyé pé àrùn kan ti ba ọ̀pọ̀lọpọ̀ igi kòkó jẹ́ lọ́dún yìí. Wọ́n ní àwọn "
     "nílò oògùn àti ìrànlọ́wọ́ láti ọ̀dọ̀ ìjọba kí ìkórè wọn má baà dín kù.",
 ]
+# For each Yoruba text, an English instruction it answers (written with the texts): a writer that
+# knows them makes pairs the default relevance gate should keep, so the Yoruba builds below run
+# with the gate on and check it on true pairs.
+ANSWERS = {
+    YORUBA[0]: "What right does every person have to live in peace and freedom?",
+    YORUBA[1]: "Does everyone have a right to education, and should primary school be free?",
+    YORUBA[2]: "Who may marry and found a family, and who must protect the family?",
+    YORUBA[3]: "Is anyone allowed to hold another person as a slave?",
+    YORUBA[4]: "What should everyone be paid for their work?",
+    YORUBA[5]: "Is everyone equal before the law, whatever their colour, language or religion?",
+    YORUBA_WEB[0]: "How do I cook beans with palm oil and pepper?",
+    YORUBA_WEB[1]: "What is sold at Oba market in Ibadan, and how have food prices changed?",
+    YORUBA_WEB[2]: "What happened after the heavy rain last night, and what did the police advise drivers?",
+    YORUBA_WEB[3]: "How do you greet people in Yoruba at different times of the day?",
+    YORUBA_WEB[4]: "Why are cocoa farmers in Ondo State worried this year, and what help do they ask for?",
+}
+
+
+def yoruba_writer_and_judge(prompt, params, k):
+    """The instruction each Yoruba text answers, worded two ways (two distinct candidates); the
+    judge rates every one 5, so what the build keeps is the relevance gate's choice."""
+    from _scripted_engine import last_user
+
+    if prompt[-1]["role"] == "assistant":  # the evaluator, pre-filled with "Score:"
+        return " 5\nReason: answers it."
+    answer = ANSWERS[last_user(prompt).split("\n\n")[1]]
+    return [answer, f"Please tell me: {answer[0].lower()}{answer[1:]}"][k % 2]
+
+
 BAMBARA = "Mɔgɔ bɛɛ bɛ bange hɔrɔnya la, danbe ni josira la. Hakili ni taasi b'u bɛɛ la, u ka kan ka badenya ko kɛ."
 
 
@@ -175,16 +204,35 @@ def _yoruba_inputs(tmp_path: Path) -> tuple[str, str]:
     return str(corpus.parent / "{lang}.jsonl"), str(seeds)
 
 
-def test_build_yoruba_to_a_loadable_config_and_a_card_naming_it(tmp_path, capsys):
+def _answers(text: str) -> tuple[str, str]:
+    """Both wordings yoruba_writer_and_judge gives for `text`."""
+    answer = ANSWERS[text]
+    return answer, f"Please tell me: {answer[0].lower()}{answer[1:]}"
+
+
+def test_build_yoruba_with_the_users_seeds_to_a_loadable_config_and_a_card_naming_it(
+        tmp_path, capsys, caplog, monkeypatch):
+    from builder.corpus import seed_donors
+
+    monkeypatch.setattr(seed_donors, "_warned", set())  # a borrowing warning here would be new
     corpus, seeds = _yoruba_inputs(tmp_path)
-    run = cli(build_args(tmp_path, corpus, "yo", "--seeds", seeds, "--min-relevance", "0"), capsys)
+    with caplog.at_level(logging.WARNING, logger="builder.corpus.seed_donors"):
+        run = cli(build_args(tmp_path, corpus, "yo", "--seeds", seeds), capsys, yoruba_writer_and_judge)
     assert run.code == 0, run.err
     assert "wrong_language" not in run.out + run.err
+    # the default relevance gate is on: what it publishes are true pairs
     rows = datasets.load_dataset(str(tmp_path / "out"), "yo", split="train")
     assert len(rows) >= 1 and set(rows["lang"]) == {"yo"}
+    assert all(row["instruction"] in _answers(row["output"]) for row in rows)
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "config_name: yo" in card and "| `yo` (default) | Yoruba |" in card
     assert "\n- yo\n" in card.split("\n---\n", 1)[0]  # the Hub's `language:` metadata
+    # The user's seed file wins: their Yoruba pairs are the worked examples, nothing is borrowed.
+    assert "no seed pairs" not in caplog.text
+    assert read_json(tmp_path / "out" / "build_info.json")["seeds_borrowed"] == {}
+    prompts = _backward_prompts(run, "Yoruba")
+    assert prompts and all({(i, t) for _, t, i in _few_shot(p)} <= set(_YORUBA_SEEDS) for p in prompts)
+    assert all(name == "Yoruba" for p in prompts for name, _, _ in _few_shot(p))
 
 
 def test_build_yoruba_on_the_tiny_model_keeps_every_text_through_language_id(tmp_path, tiny_model_dir):
@@ -192,7 +240,7 @@ def test_build_yoruba_on_the_tiny_model_keeps_every_text_through_language_id(tmp
     code, printed = _cli("build", "--langs", "yo", "--corpus", corpus, "--seeds", seeds,
                          "--model", str(tiny_model_dir), "--engine", "transformers", "--max-docs", "3",
                          "--candidates", "2", "--rounds", "1", "--max-instruction-tokens", "8", "--shard-size", "2",
-                         "--min-relevance", "0", "--accept-score", "1",
+                         "--accept-score", "1",
                          "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out"))
     # The random model's judgements never parse (seeded weights and sampling: always so), so the
     # build ends with the empty-build message and exit 1; a crash would be exit 1 too, with an
@@ -228,7 +276,8 @@ def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt
     corpus.write_text("".join(json.dumps({"id": f"yo-web-{i}", "text": t}, ensure_ascii=False) + "\n"
                               for i, t in enumerate(YORUBA_WEB)), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="builder.corpus.seed_donors"):
-        run = cli(build_args(tmp_path, str(corpus.parent / "{lang}.jsonl"), "yo", "--max-docs", "5"), capsys)
+        run = cli(build_args(tmp_path, str(corpus.parent / "{lang}.jsonl"), "yo", "--max-docs", "5"), capsys,
+                  yoruba_writer_and_judge)
     assert run.code == 0, run.err
     assert "no embedded demo seeds" not in run.out + run.err
     # one warning for the language, naming the donors and why they were chosen
@@ -236,8 +285,10 @@ def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt
     assert "embedded seeds of fi, id, sw, tr, vi (same script, Latn)" in caplog.text
     info = read_json(tmp_path / "out" / "build_info.json")
     assert info["seeds_borrowed"] == {"yo": ["fi", "id", "sw", "tr", "vi"]}
+    # the default relevance gate is on: what it publishes are true pairs
     rows = published(tmp_path / "out", "yo")
     assert len(rows) >= 1 and {r["lang"] for r in rows} == {"yo"}
+    assert all(row["instruction"] in _answers(row["output"]) for row in rows)
 
     # Every Yoruba text was asked about with two embedded pairs of two different Latin-script
     # languages, each under its own language's name, and then the Yoruba text itself.
@@ -250,22 +301,6 @@ def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt
         assert len(shots) == 2 and shots[0][0] != shots[1][0]
         assert all(donors[(name, text)] == instruction for name, text, instruction in shots)
         assert prompt[-1]["content"].startswith("Here is a text in Yoruba:")
-
-
-def test_a_users_seed_file_wins_over_borrowed_seeds(tmp_path, capsys, caplog, monkeypatch):
-    from builder.corpus import seed_donors
-
-    monkeypatch.setattr(seed_donors, "_warned", set())
-    corpus, seeds = _yoruba_inputs(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="builder.corpus.seed_donors"):
-        run = cli(build_args(tmp_path, corpus, "yo", "--seeds", seeds), capsys)
-    assert run.code == 0, run.err
-    assert "no seed pairs" not in caplog.text
-    assert read_json(tmp_path / "out" / "build_info.json")["seeds_borrowed"] == {}
-    mine = {(q, a) for q, a in _YORUBA_SEEDS}
-    prompts = _backward_prompts(run, "Yoruba")
-    assert prompts and all({(i, t) for _, t, i in _few_shot(p)} <= mine for p in prompts)
-    assert all(name == "Yoruba" for p in prompts for name, _, _ in _few_shot(p))
 
 
 @pytest.mark.parametrize("code, donors", [
