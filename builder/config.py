@@ -64,7 +64,8 @@ class BuildConfig:
     seeds: str | None = dataclasses.field(
         default=None,
         metadata={"help": "seed (instruction, output) pairs for few-shot generation: a .jsonl/.parquet file or "
-                          "hub:ID (default: embedded)"},
+                          "hub:ID (default: embedded; a language without embedded seeds borrows those of languages in "
+                          "its script)"},
     )
     # models
     model: str = dataclasses.field(

@@ -123,7 +123,9 @@ def backward_messages(text: str, lang: str, seeds: list[dict]) -> list[dict[str,
     language = get_language(lang).name
     messages = [{"role": "system", "content": BACKWARD_SYSTEM.format(language=language)}]
     for seed in seeds:
-        messages.append({"role": "user", "content": BACKWARD_TURN.format(language=language, text=seed["output"].strip())})
+        # A borrowed seed (builder/corpus/seed_donors.py) is shown under its own language's name.
+        shown = get_language(seed["lang"]).name if seed.get("lang") else language
+        messages.append({"role": "user", "content": BACKWARD_TURN.format(language=shown, text=seed["output"].strip())})
         messages.append({"role": "assistant", "content": seed["instruction"].strip()})
     messages.append({"role": "user", "content": BACKWARD_TURN.format(language=language, text=text.strip())})
     return messages

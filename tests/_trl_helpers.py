@@ -155,7 +155,9 @@ def demo_build_export(root: Path) -> Path:
 
     config = BuildConfig(langs=list(DEMO_ROWS), corpus="embedded", max_docs=2, candidates=1, rounds=1, target_size=2,
                          shard_size=4, work_dir=str(root / "work"), output_dir=str(root / "x-instruction-data"),
-                         model="scripted", min_relevance=0)  # the scripted instructions fix the rows kept
+                         model="scripted", min_relevance=0)
+    # min_relevance 0: the scripted instructions are picked by the text's order, not its content,
+    # so the script, not the relevance gate judging noise, fixes the rows kept (DEMO_ROWS).
     result = build(config, engines={"scripted": ScriptedEngine(_demo_writer_and_judge())})
     assert {lang: len(rows) for lang, rows in result.languages.items()} == DEMO_ROWS
     return Path(result.output_dir)

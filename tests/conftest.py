@@ -16,10 +16,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def shared_data_verdict(folder: Path, environ=os.environ) -> tuple[str, str] | None:
+    """None when the real-text folder is there; else ("skip" or "fail", why). A fresh clone has
+    no such folder, so its tests skip; CI has it, so there (CI=true) its absence is an error, not
+    thirty quiet skips that would let a run pass without reading any real text."""
+    if folder.is_dir():
+        return None
+    if environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        return "fail", (f"{folder} is absent, and CI is set: the tests that read real text cannot run. "
+                        "Put the shared data folder beside the checkout, or unset CI to skip them")
+    return "skip", f"{folder} is absent (it sits beside the checkout in CI, not in a fresh clone)"
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"{SHARED_DATA} is absent (it sits beside the checkout in CI, not in a fresh clone)")
+    verdict = shared_data_verdict(SHARED_DATA)
+    if verdict is not None:
+        action, why = verdict
+        (pytest.fail if action == "fail" else pytest.skip)(why)
     return SHARED_DATA
 
 

@@ -78,6 +78,8 @@ def server():
 @pytest.fixture(scope="module")
 def options(tmp_path_factory, shared_data, server) -> dict:
     corpus = udhr_corpus(tmp_path_factory.mktemp("corpus"), shared_data)
+    # min_relevance 0: writer_and_judge picks each instruction's topic by a hash of the text, not by
+    # what it says, so the relevance gate would judge noise; the rows kept are the script's
     return {"corpus": corpus, "engine": "openai", "base_url": server.url, "model": "served", "max_docs": 8, "min_tokens": 5,
             "candidates": 2, "rounds": 1, "target_size": 4, "shard_size": 2, "min_relevance": 0, "heldout": 1}
 

@@ -239,7 +239,14 @@ def _cli_build(root: Path, model: Path, langs: str, corpus: str, *extra: str) ->
         code = main(["build", "--langs", langs, "--corpus", corpus, "--model", str(model), *FAST, *extra,
                      "--work-dir", str(root / "work"), "--output-dir", str(root / "out")])
     printed = out.getvalue() + err.getvalue()
-    assert code in (0, 1), printed  # 1: the random model's pairs are all rejected, which is expected
+    # The random model's judgements never parse (deterministic: seeded weights and sampling), so
+    # every pair is dropped and the build ends with the empty-build message, exit 1. A crash is
+    # exit 1 too: it is told apart by the message, and by its "internal error" line.
+    assert code == 1 and "x-instruction: every row was filtered out; nothing to publish" in printed, printed
+    assert "internal error" not in printed and "Traceback" not in printed, printed
+    for lang in langs.split(","):
+        row = next(line for line in printed.splitlines() if line.startswith(f"{lang} "))
+        assert row.split()[4] == "0" and "unparseable_judgement" in row, printed  # refine kept none
     prepared = {}
     for lang in langs.split(","):
         shards = sorted((root / "work" / lang).glob("prepare-*/shard-*.parquet"))

@@ -26,8 +26,11 @@ def test_embedded_seeds(tmp_path, monkeypatch):
     monkeypatch.setattr(embedded, "data_root", lambda: tmp_path)
     assert read_seeds(None, "sw") == PAIRS
     assert read_seeds("embedded", "sw") == PAIRS
-    with pytest.raises(CorpusError, match="no embedded demo seeds for language 'ta'"):
-        read_seeds(None, "ta")
+    # Tamil has no seeds here: it borrows the only embedded ones, each marked with its language
+    assert read_seeds(None, "ta") == [{**p, "lang": "sw"} for p in PAIRS]
+    (tmp_path / "seeds" / "sw.jsonl").unlink()
+    with pytest.raises(CorpusError, match="no embedded demo seeds for language 'ta' \\(embedded: none\\)"):
+        read_seeds(None, "ta")  # nothing to borrow from
 
 
 def test_seed_files_jsonl_and_parquet_skip_empty_pairs(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -78,8 +80,11 @@ def test_rates_count_only_valid_pairs_and_invalid_judgements_are_reported():
     assert summary["loss_rate"] == 0
     assert summary["score"] == pytest.approx(8.5 / 9, abs=1e-4)
     assert summary["consistency"] == pytest.approx(6 / 9, abs=1e-4)
-    # invalid judgements never enter the mean scores (the official script averaged -1 in)
-    assert summary["mean_score_a"] > 5 and summary["mean_score_b"] >= 0
+    # invalid judgements never enter the mean scores (the official script averaged -1 in): each
+    # valid pair's score is the mean over its two orders, A (8+8)x6, (5+6)x2, (9+1); B (5+5)x6,
+    # (5+4)x2, (1+9), over 9 pairs
+    assert summary["mean_score_a"] == pytest.approx(64 / 9, abs=1e-4)
+    assert summary["mean_score_b"] == pytest.approx(44 / 9, abs=1e-4)
 
 
 def test_partial_single_counts_pairs_with_one_valid_order():
@@ -101,7 +106,12 @@ def test_one_item():
     summary = pairwise_summary([s(9, 2)], [s(2, 9)], lengths_a=[100], lengths_b=[80])
     assert summary["win_rate"] == 1.0 and summary["win_rate_ci"] == [1.0, 1.0]
     assert summary["valid_pairs"] == 1
-    assert summary["length"]["length_controlled_score"] is not None
+    # One win, A 101/81 times B's length (+1 each): the ridge-penalised logistic fit (ridge 0.01)
+    # has its optimum at intercept 3.2392, slope 0.7148 (found independently with scipy's BFGS);
+    # the length-controlled score is sigmoid(3.2392), and one pair has no spread to resample
+    lc = summary["length"]["length_controlled_score"]
+    assert lc == pytest.approx(1 / (1 + math.exp(-3.23918538)), abs=1e-4)
+    assert summary["length"]["length_controlled_score_ci"] == [lc, lc]
 
 
 def test_zero_valid_pairs_gives_no_rates_and_no_intervals():

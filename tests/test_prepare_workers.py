@@ -44,6 +44,10 @@ def builds(tmp_path_factory, shared_data):
     _corpus(root / "corpus", shared_data)
     with StubServer() as stub:
         for workers in ("1", "2"):
+            # --min-relevance 0: the stub's questions are canned (topics picked by a hash of the prompt),
+            # unrelated to their text by construction, so the relevance gate would only judge noise;
+            # the default gate runs in test_build_e2e (the embedded model) and on true pairs in
+            # test_any_language's Yoruba builds.
             code = main(["build", "--corpus", str(root / "corpus"), "--langs", ",".join(LANGS), "--engine", "openai",
                          "--base-url", stub.url, "--model", "smollm2-135m", "--min-relevance", "0",
                          "--shard-size", "16", "--prepare-workers", workers,

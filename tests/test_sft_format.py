@@ -67,7 +67,7 @@ def test_chat_format_without_a_template_asks_for_one(export, tiny_model_dir, tmp
     with pytest.raises(ValueError, match="has no chat template, which the 'chat' format needs.*--chat_template_path"):
         make_trainer(export, base, tmp_path, "chat")
     # A plain-text run needs no template, and refuses one it would not use.
-    assert make_trainer(export, base, tmp_path, "prompt_completion") is not None
+    assert len(make_trainer(export, base, tmp_path, "prompt_completion").train_dataset) == 6
     with pytest.raises(ValueError, match="--chat_template_path only applies to --prompt_format chat"):
         make_trainer(export, base, tmp_path, "prompt_completion", chat_template_path=str(tiny_model_dir))
 

@@ -219,17 +219,18 @@ def test_cached_model_sends_only_misses(tmp_path):
 
 
 def test_generate_and_refine_run_on_a_real_tiny_model(tiny_engine):
-    """The stages accept real engine output (random text from a random Llama) without crashing:
-    garbage candidates are rejected with reasons and the rows dropped, never kept."""
+    """The stages accept real engine output (random text from a random Llama) without crashing.
+    The random words pass the instruction checks (they are English subwords); the rater's reply
+    holds no score, so the pair is dropped as unparseable, never read as a score."""
     gen = Generate("sw", CachedModel(tiny_engine), GenerateConfig(candidates=2, max_new_tokens=8), SEEDS)(_batch(2))
     for i in range(2):
         assert len(gen["candidates"][i]) + len(gen["rejected"][i]) == 2
         assert (gen["dropped"][i] is None) == bool(gen["candidates"][i])
     batch = {**_batch(1), "candidates": [["How do I cook ugali?"]], "instruction": ["How do I cook ugali?"]}
     out = Refine("sw", CachedModel(tiny_engine), RefineConfig(rounds=1, max_new_tokens=4))(batch)
-    status = out["judgements"][0][0]["status"]
-    assert status in ("ok", "retried", "unparseable")
-    assert (out["score"][0] is None) == (status == "unparseable")
+    # Seeded weights and sampling: the reply (and its retry) is random words every time.
+    assert [(j["status"], j["score"]) for j in out["judgements"][0]] == [("unparseable", None)]
+    assert out["score"] == [None] and out["dropped"] == ["unparseable_judgement"]
 
 
 def test_top_up_fills_empty_clusters_with_best_scored_distinct_rows():

@@ -1,7 +1,8 @@
 """Seed pairs (English instruction, target-language output) for the generator's worked examples.
 
 Sources:
-- the embedded demo seeds (`None` or `"embedded"`);
+- the embedded demo seeds (`None` or `"embedded"`); a language without any borrows those of
+  other languages, its own script first (builder/corpus/seed_donors.py);
 - a local `.jsonl`/`.parquet` file with `instruction` and `output` columns;
 - `hub:ID[:CONFIG]`: any Hub dataset with those two columns, streamed;
 - Bactrian-X (`bactrian-x` or `hub:MBZUAI/Bactrian-X`), joined across two configs. Its
@@ -22,6 +23,7 @@ from . import embedded
 from .errors import CorpusError, MissingColumnError
 from .hub_datasets import HUB_PREFIX, columns_of, describe, load_streaming
 from .local_files import _lines
+from .seed_donors import borrowed_seeds
 
 SEED_COLUMNS = ("instruction", "output")
 _SEED_OPTION = "a seed file with 'instruction' and 'output' columns (rename yours)"
@@ -105,9 +107,16 @@ def bactrian_join(repo: str, lang: str, limit: int | None = None) -> list[dict]:
 
 
 def read_seeds(spec: str | None, lang: str, *, limit: int | None = None) -> list[dict]:
-    """[{"instruction": English, "output": text in `lang`}] from the source `spec` names."""
+    """[{"instruction": English, "output": text in `lang`}] from the source `spec` names. For a
+    language without embedded seeds, the default source lends other languages' pairs, each with
+    the `lang` its output is written in."""
     code = get_language(lang).code
     if spec in (None, "", "embedded"):
+        if code not in embedded.available_languages("seeds"):
+            # No pairs of its own: borrow other languages' (builder/corpus/seed_donors.py).
+            borrowed = borrowed_seeds(code)
+            if borrowed:
+                return borrowed[:limit] if limit is not None else borrowed
         seeds = embedded.load_seeds(code)
         return seeds[:limit] if limit is not None else seeds
     repo = SEED_DATASETS.get(spec.lower())

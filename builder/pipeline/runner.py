@@ -45,6 +45,7 @@ from .final_stage import FinalStage, final_fingerprint
 from .funnel import Funnel
 from .prepare_pool import PreparePool
 from .stage_configs import (
+    borrowed_seed_languages,
     diversify_config,
     final_settings,
     generate_config,
@@ -396,6 +397,8 @@ class Pipeline:
             "quality": self.quality,
             "relevance_encoder": {"name": c.relevance_encoder, "texts_embedded": self.encoder.encoded},
             "diversify": {"embedder": c.embedder, "texts_embedded": self.diversified},
+            # Languages whose few-shot examples came from other languages' seeds, and from which.
+            "seeds_borrowed": {lang: donors for lang in c.langs if (donors := borrowed_seed_languages(c, lang))},
         }
         # The exact provenance (absolute corpus and model paths) stays in the work dir; what is
         # published names local files relative to where the build ran (builder/publish/provenance.py).

@@ -87,6 +87,15 @@ def seeds_for(c: BuildConfig, lang: str) -> list[dict]:
     return read_seeds(c.seeds, lang)
 
 
+def borrowed_seed_languages(c: BuildConfig, lang: str) -> list[str]:
+    """The languages whose embedded seeds `lang` borrowed ([] when it has its own or the user's)."""
+    if c.seeds not in (None, "", "embedded"):
+        return []  # the user's pairs: no need to read (or stream) them again to know that
+    from ..corpus.seed_donors import seed_languages
+
+    return seed_languages(seeds_for(c, lang))
+
+
 def stage_model(c: BuildConfig, stage: str) -> str:
     """The model a stage runs: the generator writes instructions, the evaluator scores them."""
     if stage == "generate":
