@@ -31,7 +31,7 @@ from typing import Any
 from ..languages import ENGLISH, LANGUAGES, Language, get_language
 from .errors import CorpusError
 from .hub_datasets import is_hub_spec
-from .local_files import SUPPORTED_SUFFIXES, corpus_files, read_named
+from .local_files import SUPPORTED_SUFFIXES, check_file_type, corpus_files, read_named
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def select_files(spec: str, code: str, *, lang_column: str | None = None) -> Sel
             "a path, a path with {lang} (crawl/{lang}.jsonl), fineweb2, culturax or hub:ID[:CONFIG]"
         )
     if path.is_file():
+        check_file_type(path)
         _check_file_language(spec, path, code, lang_column)
         return Selection((CorpusFile(path, path.name),), "file")
     groups, unnamed = split_by_language(path)
@@ -183,6 +184,8 @@ def _pattern_files(spec: str, code: str) -> list[CorpusFile]:
         for match in _expand(spec.replace(PLACEHOLDER, name)):
             if _names_another_language(regex, match, code):
                 continue  # crawl/{lang}*.jsonl for sw must not take swe_Latn.jsonl (Swedish)
+            if not match.is_dir():
+                check_file_type(match)
             files = _folder_files(match) if match.is_dir() else [CorpusFile(match, match.name)]
             for file in files:
                 found.setdefault(file.path, file)

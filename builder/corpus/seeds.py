@@ -104,6 +104,16 @@ def bactrian_join(repo: str, lang: str, limit: int | None = None) -> list[dict]:
     return [{"instruction": english[i], "output": out} for i, out in outputs.items() if i in english]
 
 
+def check_seed_source(spec: str | None, lang: str) -> None:
+    """At the start of a build, before any model loads: a local seed file exists, has a seed
+    file's type, and its rows up to the first pair are JSON with instruction/output columns (the
+    embedded seeds are checked the same way). A Hub source is checked when it is streamed; the
+    rest of a local file is checked when the generate stage reads it whole."""
+    if spec not in (None, "", "embedded") and (spec.lower() in SEED_DATASETS or spec.startswith(HUB_PREFIX)):
+        return
+    read_seeds(spec, lang, limit=1)
+
+
 def read_seeds(spec: str | None, lang: str, *, limit: int | None = None) -> list[dict]:
     """[{"instruction": English, "output": text in `lang`}] from the source `spec` names."""
     code = get_language(lang).code

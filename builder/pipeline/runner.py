@@ -276,6 +276,7 @@ class Pipeline:
         tasks, outputs, total, finished = [], {}, 0, 0
         for lang in self.config.langs:
             stage = StageDir(self.work, lang, name, fps[lang][name])
+            stage.sweep()  # before any worker writes this stage's shards
             outputs[lang] = [stage.shard(i) for i in range(len(inputs[lang]))]
             for index, path in enumerate(inputs[lang]):
                 alive = shard_alive_rows(path, in_features)
@@ -373,6 +374,19 @@ class Pipeline:
         return BuildResult(published, audit, self.funnel, info)
 
 
+def _no_rows(config: BuildConfig) -> ValueError:
+    """The corpus gave no row to any language (an empty file, one of blank lines): bad input."""
+    from ..corpus.errors import CorpusError
+    from ..corpus.readers import corpus_files_read
+
+    where = []
+    for lang in config.langs:
+        files = [path for path, *_ in corpus_files_read(config.corpus, lang, lang_column=config.lang_column)]
+        where.append(f"{lang} in {', '.join(files) or config.corpus}")
+    return CorpusError(f"the corpus has no rows: nothing to read for {'; '.join(where)} (the file is empty or holds "
+                       "only blank lines). Pass --corpus a file or folder with text")
+
+
 def _audit_part(final: FinalStage) -> Dataset:
     return public_rows(final.table())
 
@@ -428,13 +442,15 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
 def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
     """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
     from ..quality.rater import check_rater
-    from .preflight import check_build_start
+    from .preflight import AUDIT_CONFIG, check_build_start
 
     # folders (an output dir holding files no export wrote included), Hub repo and token,
     # packages: before any model loads, not after hours of model time
     check_build_start(config)
     result = Pipeline(config, engines).run()
     check_rater(result.build_info["quality"], config.min_rater_auc)
+    if not any(result.funnel.rows_in.get(lang) for lang in config.langs):
+        raise _no_rows(config)  # not the filters' doing: their advice would mislead
     if not any(len(d) for d in result.languages.values()):
         raise EmptyBuildError(
             "every row was filtered out; nothing to publish. Funnel:\n" + result.funnel.table()
@@ -444,7 +460,7 @@ def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> Buil
     from ..publish.export import export_local
 
     configs = {lang: split_heldout(ds, config.heldout) for lang, ds in result.languages.items()}
-    configs["candidates"] = {"train": result.audit}
+    configs[AUDIT_CONFIG] = {"train": result.audit}
     result.output_dir = export_local(config.output_dir, configs, result.build_info, overwrite=config.overwrite)
     if config.push_to_hub:
         from ..publish.push import push
