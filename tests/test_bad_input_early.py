@@ -198,25 +198,60 @@ def test_sqlite_full_names_the_file_the_cause_and_the_resume(tmp_path, capsys):
     assert err[1].startswith("free space on that disk") and err[1].endswith(RESUME)
 
 
-def test_sqlite_on_a_really_full_disk(tmp_path, capsys):
-    from builder.engines.cache import RequestCache
-    from builder.errors import guard
-
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 kB tmpfs (the test runs as root, as CI does); skipped where mounting is not allowed."""
     full = tmp_path / "full"
     full.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        cache = RequestCache(full / "cache.sqlite")
-        assert guard("x-instruction", lambda: _fill(cache)) == 1
-        cache.close()
-    finally:
-        subprocess.run(["umount", str(full)], check=True)
-    err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith("x-instruction: error: ") and err[0].endswith(f": {full / 'cache.sqlite'}")
-    assert "disk is full" in err[0] or "disk I/O error" in err[0]
-    assert err[1].endswith(RESUME)
+    yield full
+    subprocess.run(["umount", str(full)], check=True)
+
+
+def _fill_up(folder) -> None:
+    with pytest.raises(OSError, match="No space left"), open(folder / "filler", "wb") as f:
+        f.write(b"x" * 1_000_000)
+
+
+def test_sqlite_on_a_really_full_disk(small_disk, capsys):
+    """A cache that fills the disk (SQLITE_FULL), then a later run opening it while the disk is
+    still full (SQLite says "disk I/O error": its shared-memory file cannot be created)."""
+    from builder.engines.cache import RequestCache
+    from builder.errors import guard
+
+    path = small_disk / "work" / "cache.sqlite"
+    cache = RequestCache(path)
+    assert guard("x-instruction", lambda: _fill(cache)) == 1
+    cache.close()
+    full, hint = capsys.readouterr().err.splitlines()
+    assert full == f"x-instruction: error: No space left on device (SQLite: database or disk is full): {path}"
+    assert hint.endswith(RESUME)
+
+    for extra in ("-wal", "-shm"):  # as a run that ended cleanly leaves it
+        path.with_name(path.name + extra).unlink(missing_ok=True)
+    _fill_up(small_disk)
+    assert guard("x-instruction", lambda: RequestCache(path).get("key")) == 1
+    reopened, hint = capsys.readouterr().err.splitlines()
+    assert reopened.startswith("x-instruction: error: ") and reopened.endswith(f": {path}")
+    assert "(SQLite: disk I/O error)" in reopened or "(SQLite: database or disk is full)" in reopened
+    assert hint.endswith(RESUME)
+
+
+def test_a_shard_on_a_really_full_disk_names_the_shard_and_leaves_no_temporary_file(small_disk, capsys):
+    import pyarrow as pa
+
+    from builder.errors import guard
+    from builder.pipeline.workdir import StageDir
+
+    stage = StageDir(small_disk / "work", "sw", "prepare", "abc")
+    table = pa.table({"text": [os.urandom(1000).hex() for _ in range(200)]})  # 400 kB: does not fit
+    assert guard("x-instruction", lambda: stage.write(0, table)) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"x-instruction: error: No space left on device: {stage.shard(0)}",
+        "free space on that disk (or choose another folder), " + RESUME]
+    assert list(stage.path.iterdir()) == []
 
 
 def test_sqlite_io_error_names_the_file_and_the_disk():
@@ -276,9 +311,10 @@ def test_a_done_marker_that_fails_to_write_leaves_no_temporary_file(tmp_path, mo
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pathlib.Path, "write_text", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as info:
         stage.mark_complete()
     assert sorted(p.name for p in stage.path.iterdir()) == []
+    assert info.value.filename == str(stage.path / "_DONE")  # the report names the file
 
 
 def test_a_resume_sweeps_temporary_files_of_dead_runs(tmp_path, shared_data, capsys):

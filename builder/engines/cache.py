@@ -46,9 +46,13 @@ class RequestCache:
             self._open_checked()
         except sqlite3.DatabaseError as err:
             if isinstance(err, sqlite3.OperationalError):  # locked, unwritable: not the file's fault
+                self.close()
                 raise
             self._set_aside(err)
             self._open_checked()
+        except OSError:  # a full disk (storage_error): no connection is left holding the file open
+            self.close()
+            raise
 
     def _open_checked(self) -> None:
         """Create the table, and make SQLite read every page once: a file that is not a database,
@@ -74,8 +78,12 @@ class RequestCache:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            except BaseException:  # e.g. a full disk: the file is not left open
+                db.close()
+                raise
             self._local.db = db
         return db
 

@@ -99,18 +99,22 @@ def verify_shard(shard: Path, features: Features | None = None) -> bool:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with _removed_on_failure(tmp):
+    with _writing(tmp, path):
         tmp.write_text(text, encoding="ascii")
         os.replace(tmp, path)
 
 
 @contextlib.contextmanager
-def _removed_on_failure(tmp: Path):
-    """A write that fails (a full disk) leaves no temporary file: a 0-byte one would stay forever."""
+def _writing(tmp: Path, target: Path):
+    """A write through `tmp` to `target` that fails (a full disk) leaves no temporary file (a
+    0-byte one would stay forever), and an OSError that names no file (pyarrow's, or a write to an
+    open file) is raised again naming `target`, so the report says where the disk is full."""
     try:
         yield
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None and err.errno:
+            raise OSError(err.errno, os.strerror(err.errno), str(target)) from err
         raise
 
 
@@ -204,7 +208,7 @@ class StageDir:
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.shard(index)
         tmp = target.with_suffix(f".tmp-{os.getpid()}")
-        with _removed_on_failure(tmp):
+        with _writing(tmp, target):
             pq.write_table(data if isinstance(data, pa.Table) else data.data.table, tmp)
             # The checksum is in place before the shard: a shard that exists always has its record.
             _write_atomic(checksum_path(target), file_sha256(tmp))
