@@ -126,6 +126,15 @@ def test_a_csv_matched_by_a_lang_pattern_is_refused_before_the_model_loads(tmp_p
     assert f"{tmp_path / 'sw.csv'}: unsupported file type" in line
 
 
+@pytest.mark.parametrize("case", ["wrong-column", "not-json"])
+def test_a_damaged_first_row_of_the_corpus_is_refused_before_the_model_loads(case, tmp_path, capsys, monkeypatch):
+    corpus = tmp_path / "sw.jsonl"
+    corpus.write_text('{"content": "Habari za asubuhi"}\n' if case == "wrong-column" else "text: Habari\n")
+    line = _refused(build_args(tmp_path, str(corpus)), capsys, monkeypatch)
+    assert (f"{corpus}:1 has no column 'text'; available columns: content" if case == "wrong-column"
+            else f"{corpus}:1 is not valid JSON") in line
+
+
 def test_overwrite_into_a_folder_with_foreign_shards_is_refused_before_the_model_loads(tmp_path, capsys,
                                                                                        monkeypatch):
     foreign = tmp_path / "out" / "sw" / "train-00000-of-00003.parquet"
@@ -360,12 +369,29 @@ def test_an_export_with_a_users_file_is_refused_without_overwrite(tmp_path, shar
     assert notes.read_text() == "keep me\n"
 
 
-def test_an_empty_corpus_says_it_has_no_rows(tmp_path, capsys):
+def test_an_empty_corpus_says_it_has_no_rows_before_the_model_loads(tmp_path, capsys, monkeypatch):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    run = cli(build_args(tmp_path, str(empty)), capsys)
+    line = _refused(build_args(tmp_path, str(empty)), capsys, monkeypatch)
+    assert line == (f"x-instruction: error: the corpus has no rows: nothing to read for sw in {empty} (the file is "
+                    "empty or holds only blank lines). Pass --corpus a file or folder with text")
+
+
+def test_a_corpus_of_blank_lines_says_it_has_no_rows_after_reading_it(tmp_path, capsys):
+    """Blank lines are known only once the file was read (by prepare, after the model loaded)."""
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n  \n\n")
+    run = cli(build_args(tmp_path, str(blank)), capsys)
     assert run.code == 2, run.err
-    lines = _error_lines(run.err)
-    assert lines == [f"x-instruction: error: the corpus has no rows: nothing to read for sw in {empty} (the file is "
-                     "empty or holds only blank lines). Pass --corpus a file or folder with text"], run.err
+    assert _error_lines(run.err) == [f"x-instruction: error: the corpus has no rows: nothing to read for sw in {blank} "
+                                     "(the file is empty or holds only blank lines). Pass --corpus a file or folder "
+                                     "with text"], run.err
     assert "--accept-score" not in run.err
+
+
+def test_an_empty_language_beside_one_with_rows_is_not_refused(tmp_path, capsys, monkeypatch):
+    (tmp_path / "sw.jsonl").write_text('{"text": "Habari za asubuhi, rafiki yangu mpendwa."}\n')
+    (tmp_path / "fi.jsonl").write_text("")
+    from builder.corpus.readers import check_corpus
+
+    assert set(check_corpus(str(tmp_path / "{lang}.jsonl"), ["sw", "fi"])) == {"sw", "fi"}

@@ -24,7 +24,7 @@ from .hub_datasets import HUB_PREFIX, columns_of, describe, load_streaming
 from .local_files import _lines
 
 SEED_COLUMNS = ("instruction", "output")
-_SEED_OPTION = "a seed file with 'instruction' and 'output' columns (rename yours)"
+_SEED_FIX = "A seed file needs 'instruction' and 'output' columns: rename yours"
 # Shorthand -> repo id; tests point it at a local folder laid out like the Hub repo.
 SEED_DATASETS: dict[str, str] = {"bactrian-x": "MBZUAI/Bactrian-X"}
 BACTRIAN_REPO = "MBZUAI/Bactrian-X"
@@ -33,7 +33,7 @@ BACTRIAN_REPO = "MBZUAI/Bactrian-X"
 def _pair(row: dict, where: str) -> dict | None:
     missing = [c for c in SEED_COLUMNS if c not in row]
     if missing:
-        raise MissingColumnError(where, missing[0], row, option=_SEED_OPTION)
+        raise MissingColumnError(where, missing[0], row, fix=_SEED_FIX)
     instruction, output = (row[c] or "" for c in SEED_COLUMNS)
     if not (str(instruction).strip() and str(output).strip()):
         return None  # an empty side teaches the generator nothing
@@ -67,7 +67,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[dict, str]]:
     names = table.schema_arrow.names
     missing = [c for c in SEED_COLUMNS if c not in names]
     if missing:
-        raise MissingColumnError(str(path), missing[0], names, option=_SEED_OPTION)
+        raise MissingColumnError(str(path), missing[0], names, fix=_SEED_FIX)
     for batch in table.iter_batches(columns=list(SEED_COLUMNS)):
         for row in batch.to_pylist():
             yield row, str(path)
@@ -78,7 +78,7 @@ def _hub_rows(repo: str, config: str | None) -> Iterator[tuple[dict, str]]:
     columns = columns_of(dataset)
     missing = [c for c in SEED_COLUMNS if c not in columns]
     if missing:
-        raise MissingColumnError(describe(repo, config, "train"), missing[0], columns, option=_SEED_OPTION)
+        raise MissingColumnError(describe(repo, config, "train"), missing[0], columns, fix=_SEED_FIX)
     for row in dataset.select_columns(list(SEED_COLUMNS)):
         yield row, describe(repo, config)
 

@@ -39,12 +39,16 @@ def check_build_start(config: BuildConfig, *, export: bool = True) -> None:
 def check_seeds(config: BuildConfig) -> None:
     """A local --seeds file: there, of a seed file's type, and JSON with instruction/output up
     to its first pair (the generate stage reads the rest)."""
+    from ..corpus.errors import CorpusError
     from ..corpus.seeds import check_seed_source
     from .stage_configs import uses_seeds
 
     if uses_seeds(config):
         for lang in config.langs:
-            check_seed_source(config.seeds, lang)
+            try:
+                check_seed_source(config.seeds, lang)
+            except CorpusError as err:
+                raise SetupError(f"--seeds: {err}") from None
 
 
 def check_packages(config: BuildConfig) -> None:

@@ -132,10 +132,12 @@ class Models:
 class Pipeline:
     def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None, executor=None):
         """`executor` replaces the one `config` asks for (tests inject a Ray worker that crashes)."""
+        from ..corpus.by_language import check_not_all_empty
         from ..corpus.readers import check_corpus
 
         # A language with nothing to read fails here, in seconds, before any model loads.
-        check_corpus(config.corpus, config.langs, text_column=config.text_column, lang_column=config.lang_column)
+        check_not_all_empty(check_corpus(config.corpus, config.langs, text_column=config.text_column,
+                                         lang_column=config.lang_column))
         self.config = config
         self.work = Path(config.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -375,16 +377,16 @@ class Pipeline:
 
 
 def _no_rows(config: BuildConfig) -> ValueError:
-    """The corpus gave no row to any language (an empty file, one of blank lines): bad input."""
-    from ..corpus.errors import CorpusError
+    """The corpus gave no row to any language (a file of blank lines; an empty one is refused
+    before any model loads, by check_corpus): bad input."""
+    from ..corpus.errors import no_rows
     from ..corpus.readers import corpus_files_read
 
     where = []
     for lang in config.langs:
         files = [path for path, *_ in corpus_files_read(config.corpus, lang, lang_column=config.lang_column)]
         where.append(f"{lang} in {', '.join(files) or config.corpus}")
-    return CorpusError(f"the corpus has no rows: nothing to read for {'; '.join(where)} (the file is empty or holds "
-                       "only blank lines). Pass --corpus a file or folder with text")
+    return no_rows(where)
 
 
 def _audit_part(final: FinalStage) -> Dataset:
