@@ -1,7 +1,10 @@
-"""Checks at the start of a build that need no model: the folders it writes, the Hub repo and
+"""Checks at the start of a build that need no model: the folders it writes (and, with
+--overwrite, foreign shard files in its config folders), the --seeds file, the Hub repo and
 token it pushes with, and the optional packages its engine and executor need. Each failure is
 one line naming the option and the fix, seconds after the command starts instead of after an
-hour of generation (`x-instruction build` and `builder.pipeline.runner.build` call `check_build_start`).
+hour of generation (`x-instruction build` and `builder.pipeline.runner.build` call `check_build_start`;
+the corpus is checked by `check_corpus` in the Pipeline, also before any model loads).
+`x-instruction push` calls `check_push_start`.
 """
 
 from __future__ import annotations
