@@ -73,11 +73,6 @@ def owned_files(root: Path) -> set[str]:
     return owned & _files(root)
 
 
-def is_export(root: Path) -> bool:
-    """`root` holds an export: its manifest, or the card of an export from before manifests."""
-    return (root / MANIFEST).is_file() or bool(_old_export_files(root))
-
-
 def _bookkeeping(name: str) -> bool:
     """The manifest, and the temporary copy a killed export may leave of it: the builder's own."""
     return name == MANIFEST or name.startswith(f".{MANIFEST}.tmp-")
