@@ -132,6 +132,8 @@ def read_yaml_options(path) -> dict[str, Any]:
 
     import yaml
 
+    if Path(path).is_dir():
+        raise ConfigError(f"{path} is a folder; --config wants a YAML file of option: value lines, e.g. build.yaml")
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except yaml.MarkedYAMLError as err:

@@ -82,6 +82,9 @@ def _os_error(err: OSError) -> Failure:
     if err.errno == errno.ENOSPC:
         return Failure(RUNTIME, _os_message(err), "free space on that disk (or choose another folder), "
                        "then run the same command again: finished work is kept")
+    if err.errno == errno.EIO:  # e.g. SQLite's "disk I/O error", which a full disk gives too
+        return Failure(RUNTIME, _os_message(err), "check that disk (is it full?), free space if it is, then run "
+                       "the same command again: finished work is kept")
     if err.errno == errno.EROFS:
         return Failure(RUNTIME, _os_message(err), "choose a folder on a writable file system")
     if isinstance(err, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):

@@ -39,6 +39,7 @@ def test_a_corpus_of_blank_lines_fails_cleanly_every_time(tmp_path, capsys):
     args = build_args(tmp_path, str(tmp_path / "blank.txt"))
     for attempt in range(2):
         run = cli(args, capsys)
-        assert run.code == 1, run.err
-        assert "every row was filtered out" in run.err and "schema" not in run.err
+        assert run.code == 2, run.err  # bad input: the corpus, not the filters or the model
+        assert f"the corpus has no rows: nothing to read for sw in {tmp_path / 'blank.txt'}" in run.err
+        assert "--accept-score" not in run.err and "schema" not in run.err
         _assert_stage_columns(tmp_path / "work", "sw")

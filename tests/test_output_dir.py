@@ -1,5 +1,6 @@
-"""`--output-dir` is not the builder's to clobber: a folder holding a user's files is refused
-(before any model runs) unless --overwrite, no file the builder did not write is ever deleted,
+"""`--output-dir` is not the builder's to clobber: a folder holding a user's files (an earlier
+export included) is refused (before any model runs) unless --overwrite, no file the builder did
+not write is ever deleted,
 and an export that fails half-way (a full disk) leaves the previous one intact."""
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def test_a_folder_of_user_files_is_refused_before_any_work(tmp_path, args, users
 
 def test_overwrite_replaces_same_names_and_deletes_nothing_else(tmp_path, args, users_folder, capsys):
     # A file named like a shard of a config the export writes would be read as part of it: even
-    # --overwrite leaves it alone and says so, instead of deleting it.
+    # --overwrite leaves it alone and says so, instead of deleting it, before any model runs.
     run = cli(args + ["--overwrite"], capsys)
     assert run.code == 2 and "sw/train-00000-of-00003.parquet" in run.err and "Move them away" in run.err
+    assert run.calls == 0 and not (tmp_path / "work" / "sw").exists()
     assert (users_folder / "sw/train-00000-of-00003.parquet").read_bytes() == USER_FILES[
         "sw/train-00000-of-00003.parquet"]
     assert (users_folder / "README.md").read_bytes() == USER_FILES["README.md"]
@@ -71,8 +73,12 @@ def test_overwrite_replaces_same_names_and_deletes_nothing_else(tmp_path, args, 
     manifest = read_json(users_folder / MANIFEST)["files"]
     assert "notes.txt" not in manifest and "README.md" in manifest
 
-    # the folder is now an export: the same command needs no --overwrite, and keeps notes.txt
+    # The folder is now an export that also holds the user's notes.txt: a later export could
+    # replace a file of the user's by one of the same name, so it asks for --overwrite again
+    # (the README's promise), and keeps notes.txt with it.
     run = cli(args, capsys)
+    assert run.code == 2 and "did not write (notes.txt)" in run.err and "--overwrite" in run.err
+    run = cli(args + ["--overwrite"], capsys)
     assert run.code == 0, run.err
     assert (users_folder / "notes.txt").read_bytes() == USER_FILES["notes.txt"]
 
@@ -85,6 +91,8 @@ def test_reexport_removes_only_its_own_stale_files(tmp_path, args, capsys, share
     assert (out / "fi").is_dir()
     (out / "fi" / "my-notes.md").write_text("mine")  # a file the user put into the export later
     run = cli(build_args(tmp_path, corpus, "sw"), capsys)
+    assert run.code == 2 and "did not write (fi/my-notes.md)" in run.err  # it asks for --overwrite
+    run = cli(build_args(tmp_path, corpus, "sw", "--overwrite"), capsys)
     assert run.code == 0, run.err
     assert not list((out / "fi").glob("*.parquet")) and (out / "fi" / "my-notes.md").read_text() == "mine"
     assert not (out / "plots" / "lengths-fi.png").exists()

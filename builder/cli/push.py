@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import RUNTIME
+
 
 def add_push_arguments(parser: argparse.ArgumentParser, *, default_output_dir: str | None = None) -> None:
     parser.add_argument("--repo", required=True, metavar="ORG/NAME",
@@ -30,13 +32,16 @@ def add_push_arguments(parser: argparse.ArgumentParser, *, default_output_dir: s
 def _push(output_dir, repo: str, *, private: bool, revision: str | None, prune: bool) -> int:
     from huggingface_hub import constants
 
+    from ..pipeline.preflight import check_push_start
     from ..publish.push import PushError, push
 
+    # Bad input (repo id, folder, token) raises here, before any request: exit code 2 (errors.guard).
+    check_push_start(repo, output_dir)
     try:
         summary = push(output_dir, repo, private=private, revision=revision, prune=prune)
-    except (PushError, FileNotFoundError, ValueError) as err:  # ValueError: a shard that is not Parquet
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except PushError as err:  # the Hub refused or failed: the message says how to resume
+        print(f"x-instruction push: error: {err}", file=sys.stderr)
+        return RUNTIME
     width = max(len(k) for k in summary)
     for config, state in summary.items():
         print(f"{config:<{width}}  {state}")

@@ -29,9 +29,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..languages import ENGLISH, LANGUAGES, Language, get_language
-from .errors import CorpusError
+from .errors import CorpusError, no_rows
 from .hub_datasets import is_hub_spec
-from .local_files import SUPPORTED_SUFFIXES, corpus_files, read_named
+from .local_files import SUPPORTED_SUFFIXES, check_file_type, corpus_files, read_named
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def select_files(spec: str, code: str, *, lang_column: str | None = None) -> Sel
             "a path, a path with {lang} (crawl/{lang}.jsonl), fineweb2, culturax or hub:ID[:CONFIG]"
         )
     if path.is_file():
+        check_file_type(path)
         _check_file_language(spec, path, code, lang_column)
         return Selection((CorpusFile(path, path.name),), "file")
     groups, unnamed = split_by_language(path)
@@ -183,6 +184,8 @@ def _pattern_files(spec: str, code: str) -> list[CorpusFile]:
         for match in _expand(spec.replace(PLACEHOLDER, name)):
             if _names_another_language(regex, match, code):
                 continue  # crawl/{lang}*.jsonl for sw must not take swe_Latn.jsonl (Swedish)
+            if not match.is_dir():
+                check_file_type(match)
             files = _folder_files(match) if match.is_dir() else [CorpusFile(match, match.name)]
             for file in files:
                 found.setdefault(file.path, file)
@@ -277,7 +280,28 @@ def check_corpus(spec: str, codes: list[str], *, text_column: str | None = None,
     _log_selections(spec, selections, lang_column)
     if lang_column:
         _check_column(spec, selections, text_column, lang_column)
+    else:
+        _check_first_rows(selections, text_column)
     return selections
+
+
+def _check_first_rows(selections: dict[str, Selection], text_column: str | None) -> None:
+    """Read the first row of each language's first file: a wrong --text-column, or a file that is
+    not JSON Lines, UTF-8 or Parquet, fails in seconds. A bad row further on is found when
+    prepare reads the whole file."""
+    seen: set[Path] = set()
+    for selection in selections.values():
+        first = next(iter(selection.files), None)
+        if first is not None and first.path not in seen:
+            seen.add(first.path)
+            next(iter(first.read(text_column)), None)
+
+
+def check_not_all_empty(selections: dict[str, Selection]) -> None:
+    """Refuse a build whose every language reads only empty files (check_corpus's selections):
+    known without reading them. Blank lines are found when prepare reads the files."""
+    if selections and all(f.path.stat().st_size == 0 for s in selections.values() for f in s.files):
+        raise no_rows([f"{code} in {', '.join(str(f.path) for f in s.files)}" for code, s in selections.items()])
 
 
 def _log_selections(spec: str, selections: dict[str, Selection], lang_column: str | None) -> None:

@@ -10,13 +10,22 @@ class CorpusError(ValueError):
 
 
 class MissingColumnError(CorpusError):
-    def __init__(self, source: str, column: str, available: Iterable[str], option: str = "--text-column"):
+    def __init__(self, source: str, column: str, available: Iterable[str], option: str = "--text-column",
+                 fix: str | None = None):
+        """`fix` replaces the advice to name the column with `option` (for a file whose columns
+        are fixed, such as a seed file)."""
         self.column = column
         self.available = list(available)
         super().__init__(
             f"{source} has no column {column!r}; available columns: {', '.join(map(str, self.available)) or '(none)'}. "
-            f"Name the column that holds the text with {option} COLUMN"
+            + (fix or f"Name the column that holds the text with {option} COLUMN")
         )
+
+
+def no_rows(where: list[str]) -> CorpusError:
+    """No language has a row to read: `where` says, per language, which files it read."""
+    return CorpusError(f"the corpus has no rows: nothing to read for {'; '.join(where)} (the file is empty or holds "
+                       "only blank lines). Pass --corpus a file or folder with text")
 
 
 class NotUTF8Error(CorpusError):

@@ -184,19 +184,25 @@ def read_parquet(path: Path, text_column: str = "text", lang_filter: RowFilter |
 
 
 def read_file(path: Path, text_column: str | None = None, lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+    check_file_type(path)
     if _has_suffix(path, JSONL_SUFFIXES):
         return read_jsonl(path, text_column or "text", lang_filter)
     if _has_suffix(path, PARQUET_SUFFIXES):
         return read_parquet(path, text_column or "text", lang_filter)
-    if _has_suffix(path, TEXT_SUFFIXES):
-        if lang_filter is not None:
-            raise CorpusError(f"{path} is plain text and has no {lang_filter.column!r} column; "
-                              f"{LANG_COLUMN_OPTION} needs JSON Lines or Parquet files")
-        return read_text(path)  # one column only: --text-column does not apply
-    raise CorpusError(
-        f"{path}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)} "
-        "(or a folder of such files)"
-    )
+    if lang_filter is not None:
+        raise CorpusError(f"{path} is plain text and has no {lang_filter.column!r} column; "
+                          f"{LANG_COLUMN_OPTION} needs JSON Lines or Parquet files")
+    return read_text(path)  # one column only: --text-column does not apply
+
+
+def check_file_type(path: Path) -> None:
+    """A corpus file named on its own must be of a type this module reads (checked when the build
+    starts, before any model loads, and again by read_file)."""
+    if not _has_suffix(path, SUPPORTED_SUFFIXES):
+        raise CorpusError(
+            f"{path}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)} "
+            "(or a folder of such files)"
+        )
 
 
 def read_named(path: Path, name: str, text_column: str | None = None,

@@ -26,7 +26,7 @@ from .local_files import _lines
 from .seed_donors import borrowed_seeds
 
 SEED_COLUMNS = ("instruction", "output")
-_SEED_OPTION = "a seed file with 'instruction' and 'output' columns (rename yours)"
+_SEED_FIX = "A seed file needs 'instruction' and 'output' columns: rename yours"
 # Shorthand -> repo id; tests point it at a local folder laid out like the Hub repo.
 SEED_DATASETS: dict[str, str] = {"bactrian-x": "MBZUAI/Bactrian-X"}
 BACTRIAN_REPO = "MBZUAI/Bactrian-X"
@@ -35,7 +35,7 @@ BACTRIAN_REPO = "MBZUAI/Bactrian-X"
 def _pair(row: dict, where: str) -> dict | None:
     missing = [c for c in SEED_COLUMNS if c not in row]
     if missing:
-        raise MissingColumnError(where, missing[0], row, option=_SEED_OPTION)
+        raise MissingColumnError(where, missing[0], row, fix=_SEED_FIX)
     instruction, output = (row[c] or "" for c in SEED_COLUMNS)
     if not (str(instruction).strip() and str(output).strip()):
         return None  # an empty side teaches the generator nothing
@@ -69,7 +69,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[dict, str]]:
     names = table.schema_arrow.names
     missing = [c for c in SEED_COLUMNS if c not in names]
     if missing:
-        raise MissingColumnError(str(path), missing[0], names, option=_SEED_OPTION)
+        raise MissingColumnError(str(path), missing[0], names, fix=_SEED_FIX)
     for batch in table.iter_batches(columns=list(SEED_COLUMNS)):
         for row in batch.to_pylist():
             yield row, str(path)
@@ -80,7 +80,7 @@ def _hub_rows(repo: str, config: str | None) -> Iterator[tuple[dict, str]]:
     columns = columns_of(dataset)
     missing = [c for c in SEED_COLUMNS if c not in columns]
     if missing:
-        raise MissingColumnError(describe(repo, config, "train"), missing[0], columns, option=_SEED_OPTION)
+        raise MissingColumnError(describe(repo, config, "train"), missing[0], columns, fix=_SEED_FIX)
     for row in dataset.select_columns(list(SEED_COLUMNS)):
         yield row, describe(repo, config)
 
@@ -104,6 +104,16 @@ def bactrian_join(repo: str, lang: str, limit: int | None = None) -> list[dict]:
             if len(english) == len(outputs):
                 break  # both configs list the same ids: stop streaming once all are found
     return [{"instruction": english[i], "output": out} for i, out in outputs.items() if i in english]
+
+
+def check_seed_source(spec: str | None, lang: str) -> None:
+    """At the start of a build, before any model loads: a local seed file exists, has a seed
+    file's type, and its rows up to the first pair are JSON with instruction/output columns (the
+    embedded seeds are checked the same way). A Hub source is checked when it is streamed; the
+    rest of a local file is checked when the generate stage reads it whole."""
+    if spec not in (None, "", "embedded") and (spec.lower() in SEED_DATASETS or spec.startswith(HUB_PREFIX)):
+        return
+    read_seeds(spec, lang, limit=1)
 
 
 def read_seeds(spec: str | None, lang: str, *, limit: int | None = None) -> list[dict]:

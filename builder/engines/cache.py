@@ -13,6 +13,7 @@ Writes retry on "database is locked" with backoff, on top of SQLite's own busy t
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
@@ -45,9 +46,13 @@ class RequestCache:
             self._open_checked()
         except sqlite3.DatabaseError as err:
             if isinstance(err, sqlite3.OperationalError):  # locked, unwritable: not the file's fault
+                self.close()
                 raise
             self._set_aside(err)
             self._open_checked()
+        except OSError:  # a full disk (storage_error): no connection is left holding the file open
+            self.close()
+            raise
 
     def _open_checked(self) -> None:
         """Create the table, and make SQLite read every page once: a file that is not a database,
@@ -73,8 +78,12 @@ class RequestCache:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            except BaseException:  # e.g. a full disk: the file is not left open
+                db.close()
+                raise
             self._local.db = db
         return db
 
@@ -85,6 +94,9 @@ class RequestCache:
                 return action(self._db())
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) and "busy" not in str(error):
+                    disk = storage_error(self.path, error)
+                    if disk is not None:
+                        raise disk from error
                     raise
                 if attempt == self.retries:
                     raise sqlite3.OperationalError(
@@ -141,7 +153,10 @@ class RequestCache:
                 db.executemany("INSERT OR REPLACE INTO requests (key, value, created) VALUES (?, ?, ?)", rows)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # A full disk or an I/O error has SQLite roll back by itself; a second ROLLBACK
+                # would fail and hide that error behind "no transaction is active".
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
 
         if rows:
@@ -158,6 +173,19 @@ class RequestCache:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def storage_error(path: Path, error: sqlite3.Error) -> OSError | None:
+    """A full disk (SQLITE_FULL) or a failed read or write (SQLITE_IOERR, which is also what a
+    full disk gives when SQLite's write-ahead log cannot grow) as the OSError it stands for, naming
+    the database file: the error report then names the cause and how to resume (builder/errors.py).
+    None for every other SQLite error."""
+    primary = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes keep it in the low byte
+    if primary == sqlite3.SQLITE_FULL:
+        return OSError(errno.ENOSPC, f"No space left on device (SQLite: {error})", str(path))
+    if primary == sqlite3.SQLITE_IOERR:
+        return OSError(errno.EIO, f"disk I/O error, the disk may be full (SQLite: {error})", str(path))
+    return None
 
 
 def request_key(engine: Engine, template_hash: str, params: SamplingParams, prompt: Prompt) -> str:

@@ -1,7 +1,10 @@
-"""Checks at the start of a build that need no model: the folders it writes, the Hub repo and
+"""Checks at the start of a build that need no model: the folders it writes (and, with
+--overwrite, foreign shard files in its config folders), the --seeds file, the Hub repo and
 token it pushes with, and the optional packages its engine and executor need. Each failure is
 one line naming the option and the fix, seconds after the command starts instead of after an
-hour of generation (`x-instruction build` and `builder.pipeline.runner.build` call `check_build_start`).
+hour of generation (`x-instruction build` and `builder.pipeline.runner.build` call `check_build_start`;
+the corpus is checked by `check_corpus` in the Pipeline, also before any model loads).
+`x-instruction push` calls `check_push_start`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from ..config import BuildConfig
 from ..publish.export_dir import check_output_dir as check_export_target
 
+AUDIT_CONFIG = "candidates"  # the export's config of every row (builder.pipeline.runner.build)
 RAY_HINT = "--executor ray needs Ray, which is not installed: pip install 'x-instruction[ray]' (or use --executor local)"
 
 
@@ -25,11 +29,29 @@ def check_build_start(config: BuildConfig, *, export: bool = True) -> None:
     which writes only its work dir."""
     check_packages(config)
     check_work_dir(Path(config.work_dir))
+    check_seeds(config)
     if export:
         check_output_dir(Path(config.output_dir))
-        check_export_target(config.output_dir, config.overwrite)  # files the builder did not write
+        # Files the builder did not write; with --overwrite, shard files in any config folder the
+        # export may write (each language's and the audit config's).
+        check_export_target(config.output_dir, config.overwrite, configs=[*config.langs, AUDIT_CONFIG])
         if config.push_to_hub:
             check_push(config.push_to_hub)
+
+
+def check_seeds(config: BuildConfig) -> None:
+    """A local --seeds file: there, of a seed file's type, and JSON with instruction/output up
+    to its first pair (the generate stage reads the rest)."""
+    from ..corpus.errors import CorpusError
+    from ..corpus.seeds import check_seed_source
+    from .stage_configs import uses_seeds
+
+    if uses_seeds(config):
+        for lang in config.langs:
+            try:
+                check_seed_source(config.seeds, lang)
+            except CorpusError as err:
+                raise SetupError(f"--seeds: {err}") from None
 
 
 def check_packages(config: BuildConfig) -> None:
@@ -72,16 +94,38 @@ def _check_folder(path: Path, option: str, why: str) -> None:
     _probe(parent, option, path)
 
 
-def check_push(repo_id: str) -> None:
-    from huggingface_hub import get_token
+def check_push(repo_id: str, option: str = "--push-to-hub") -> None:
+    check_repo_id(repo_id, option)
+    check_token(repo_id, option)
+
+
+def check_repo_id(repo_id: str, option: str) -> None:
     from huggingface_hub.utils import validate_repo_id
 
     try:
         validate_repo_id(repo_id)
     except ValueError as err:
-        raise SetupError(f"--push-to-hub {repo_id!r} is not a Hub repository id (org/name): "
+        raise SetupError(f"{option} {repo_id!r} is not a Hub repository id (org/name): "
                          f"{' '.join(str(err).split())}") from None
+
+
+def check_token(repo_id: str, option: str) -> None:
+    from huggingface_hub import get_token
+
     if get_token() is None:
         from ..publish.push import LOGIN_HELP
 
-        raise SetupError(f"--push-to-hub {repo_id}: no Hugging Face token found. {LOGIN_HELP}")
+        raise SetupError(f"{option} {repo_id}: no Hugging Face token found. {LOGIN_HELP}")
+
+
+def check_push_start(repo_id: str, output_dir) -> None:
+    """`x-instruction push`: the repository id, the export folder and the token, before any
+    request to the Hub (exit code 2, like `build --push-to-hub`)."""
+    from ..publish.card.layout import Layout
+
+    check_repo_id(repo_id, "--repo")
+    try:
+        Layout.scan(output_dir)
+    except FileNotFoundError as err:  # missing, or no Parquet shards: the message says which
+        raise SetupError(f"--output-dir {err}") from None
+    check_token(repo_id, "--repo")

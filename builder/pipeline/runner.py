@@ -141,10 +141,12 @@ class Models:
 class Pipeline:
     def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None, executor=None):
         """`executor` replaces the one `config` asks for (tests inject a Ray worker that crashes)."""
+        from ..corpus.by_language import check_not_all_empty
         from ..corpus.readers import check_corpus
 
         # A language with nothing to read fails here, in seconds, before any model loads.
-        check_corpus(config.corpus, config.langs, text_column=config.text_column, lang_column=config.lang_column)
+        check_not_all_empty(check_corpus(config.corpus, config.langs, text_column=config.text_column,
+                                         lang_column=config.lang_column))
         self.config = config
         self.work = Path(config.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -288,6 +290,7 @@ class Pipeline:
         tasks, outputs, total, finished = [], {}, 0, 0
         for lang in self.config.langs:
             stage = StageDir(self.work, lang, name, fps[lang][name])
+            stage.sweep()  # before any worker writes this stage's shards
             outputs[lang] = [stage.shard(i) for i in range(len(inputs[lang]))]
             for index, path in enumerate(inputs[lang]):
                 alive = shard_alive_rows(path, in_features)
@@ -408,6 +411,19 @@ class Pipeline:
         return BuildResult(published, audit, self.funnel, info)
 
 
+def _no_rows(config: BuildConfig) -> ValueError:
+    """The corpus gave no row to any language (a file of blank lines; an empty one is refused
+    before any model loads, by check_corpus): bad input."""
+    from ..corpus.errors import no_rows
+    from ..corpus.readers import corpus_files_read
+
+    where = []
+    for lang in config.langs:
+        files = [path for path, *_ in corpus_files_read(config.corpus, lang, lang_column=config.lang_column)]
+        where.append(f"{lang} in {', '.join(files) or config.corpus}")
+    return no_rows(where)
+
+
 def _audit_part(final: FinalStage) -> Dataset:
     return public_rows(final.table())
 
@@ -463,13 +479,15 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
 def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
     """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
     from ..quality.rater import check_rater
-    from .preflight import check_build_start
+    from .preflight import AUDIT_CONFIG, check_build_start
 
     # folders (an output dir holding files no export wrote included), Hub repo and token,
     # packages: before any model loads, not after hours of model time
     check_build_start(config)
     result = Pipeline(config, engines).run()
     check_rater(result.build_info["quality"], config.min_rater_auc)
+    if not any(result.funnel.rows_in.get(lang) for lang in config.langs):
+        raise _no_rows(config)  # not the filters' doing: their advice would mislead
     if not any(len(d) for d in result.languages.values()):
         raise EmptyBuildError(
             "every row was filtered out; nothing to publish. Funnel:\n" + result.funnel.table()
@@ -479,7 +497,7 @@ def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> Buil
     from ..publish.export import export_local
 
     configs = {lang: split_heldout(ds, config.heldout) for lang, ds in result.languages.items()}
-    configs["candidates"] = {"train": result.audit}
+    configs[AUDIT_CONFIG] = {"train": result.audit}
     result.output_dir = export_local(config.output_dir, configs, result.build_info, overwrite=config.overwrite)
     if config.push_to_hub:
         from ..publish.push import push

@@ -79,8 +79,13 @@ def final_settings(c: BuildConfig) -> tuple:
     return dataclasses.asdict(select_config(c)), dataclasses.asdict(diversify_config(c)), c.embedder
 
 
+def uses_seeds(c: BuildConfig) -> bool:
+    """A fine-tuned generator and zero-shot prompting show the model no seed pairs."""
+    return not (c.generator or c.few_shot == 0)
+
+
 def seeds_for(c: BuildConfig, lang: str) -> list[dict]:
-    if c.generator or c.few_shot == 0:
+    if not uses_seeds(c):
         return []
     from ..corpus.readers import read_seeds
 

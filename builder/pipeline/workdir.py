@@ -15,10 +15,12 @@ inputs (model stages answer from the request cache; prepare rereads the corpus).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 DONE = "_DONE"
 CHECKSUM_SUFFIX = ".sha256"
 CORRUPT_SUFFIX = ".corrupt"
+_TEMP = re.compile(r"\.tmp-(\d+)$")  # what _write_atomic and StageDir.write name their temporary files
 OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED, "final": DIVERSIFIED,
                    "rater_pairs": MISMATCHED, "rater_controls": MISMATCHED_SCORED}
 
@@ -97,8 +100,52 @@ def verify_shard(shard: Path, features: Features | None = None) -> bool:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="ascii")
-    os.replace(tmp, path)
+    with _writing(tmp, path):
+        tmp.write_text(text, encoding="ascii")
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _writing(tmp: Path, target: Path):
+    """A write through `tmp` to `target` that fails (a full disk) leaves no temporary file (a
+    0-byte one would stay forever), and an OSError that names no file (pyarrow's, or a write to an
+    open file) is raised again naming `target`, so the report says where the disk is full."""
+    try:
+        yield
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None and err.errno:
+            raise OSError(err.errno, os.strerror(err.errno), str(target)) from err
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        # An earlier process with this pid (a container's build often gets the same one): this
+        # process writes nothing in a folder while it sweeps it.
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_temps(folder: Path) -> list[Path]:
+    """Remove the temporary files (`*.tmp-<pid>`) that processes of this host which are gone left
+    in `folder`: a run killed in the middle of a write. Called by the driver on resume, before
+    the stage is written again; a live process's temporary file is left alone."""
+    swept = []
+    for path in folder.glob("*.tmp-*") if folder.is_dir() else ():
+        found = _TEMP.search(path.name)
+        if found and not _pid_alive(int(found.group(1))):
+            path.unlink(missing_ok=True)
+            swept.append(path)
+    if swept:
+        logger.info("work dir %s: removed %d temporary file(s) left by an earlier run", folder, len(swept))
+    return swept
 
 
 def fingerprint(*parts) -> str:
@@ -145,8 +192,13 @@ class StageDir:
     def mark_complete(self) -> None:
         _write_atomic(self.path / DONE, json.dumps({"shards": len(self.shards())}))
 
+    def sweep(self) -> None:
+        """Remove what an earlier, killed run left half-written here (before the stage is written again)."""
+        sweep_temps(self.path)
+
     def reset(self) -> None:
         """Remove a partial stage (used for prepare, whose dedup state spans all shards)."""
+        self.sweep()
         for shard in self.shards():
             shard.unlink()
             checksum_path(shard).unlink(missing_ok=True)
@@ -157,10 +209,11 @@ class StageDir:
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.shard(index)
         tmp = target.with_suffix(f".tmp-{os.getpid()}")
-        pq.write_table(data if isinstance(data, pa.Table) else data.data.table, tmp)
-        # The checksum is in place before the shard: a shard that exists always has its record.
-        _write_atomic(checksum_path(target), file_sha256(tmp))
-        os.replace(tmp, target)  # atomic: a killed run leaves no half-written shard behind
+        with _writing(tmp, target):
+            pq.write_table(data if isinstance(data, pa.Table) else data.data.table, tmp)
+            # The checksum is in place before the shard: a shard that exists always has its record.
+            _write_atomic(checksum_path(target), file_sha256(tmp))
+            os.replace(tmp, target)  # atomic: a killed run leaves no half-written shard behind
         return target
 
 

@@ -1,9 +1,11 @@
 """The export folder as something the builder owns only in part.
 
 `--output-dir` may be a folder the user already uses. The builder writes there only if the
-folder is new, empty or holds an earlier export (a manifest, `.x-instruction-manifest.json`,
-lists every file an export wrote), or if the user passes `--overwrite`; and it only ever
-deletes files a manifest lists, so a user's own files survive every export.
+folder is new, empty or holds an earlier export and nothing else (a manifest,
+`.x-instruction-manifest.json`, lists every file an export wrote), or if the user passes
+`--overwrite`; and it only ever deletes files a manifest lists, so a user's own files survive
+every export. A file the user adds to an export folder makes the next export ask for
+`--overwrite` too: a later export could otherwise replace it by a file of the same name.
 
 An export is written whole into a staging folder beside the target and then moved into place
 by renames, which need no free space: a full disk or a crash while writing leaves the previous
@@ -71,41 +73,49 @@ def owned_files(root: Path) -> set[str]:
     return owned & _files(root)
 
 
-def is_export(root: Path) -> bool:
-    """`root` holds an export: its manifest, or the card of an export from before manifests."""
-    return (root / MANIFEST).is_file() or bool(_old_export_files(root))
+def _bookkeeping(name: str) -> bool:
+    """The manifest, and the temporary copy a killed export may leave of it: the builder's own."""
+    return name == MANIFEST or name.startswith(f".{MANIFEST}.tmp-")
 
 
-def check_output_dir(output_dir, overwrite: bool = False) -> None:
-    """Refuse, before any work, an output folder that is a file, or a folder with files in it
-    that no export made (unless `overwrite`). Files a user adds to an export folder later are
-    kept by every re-export. Called again right before the export is moved into place."""
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:_LISTED]) + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def check_output_dir(output_dir, overwrite: bool = False, configs=()) -> None:
+    """Refuse an output folder that is a file, or a folder holding files no export made (an
+    earlier export with a file the user added to it included) unless `overwrite`; with or without
+    it, refuse shard-named files no export made in the folders of `configs` (the config folders
+    the export writes), which `datasets` would read as part of those configs. Called when the
+    build starts, before any model loads, with every config the build may write, and again right
+    before the export is moved into place, with those it wrote."""
     root = Path(output_dir)
     if root.exists() and not root.is_dir():
         raise ValueError(f"--output-dir {root} is a file, not a folder; pass a new or empty folder")
-    if not root.is_dir() or overwrite or is_export(root):
+    if not root.is_dir():
         return
-    foreign = sorted(_files(root))
-    if foreign:
-        shown = ", ".join(foreign[:_LISTED]) + (f" and {len(foreign) - _LISTED} more" if len(foreign) > _LISTED else "")
-        raise ValueError(f"--output-dir {root} already holds files this builder did not write ({shown}). "
+    foreign = sorted(f for f in _files(root) - owned_files(root) if not _bookkeeping(f))
+    if foreign and not overwrite:
+        raise ValueError(f"--output-dir {root} already holds files this builder did not write ({_shown(foreign)}). "
                          "Choose a new or empty folder, or pass --overwrite to export into it anyway (files "
                          "the export writes replace those of the same name; no other file is deleted)")
-
-
-def _shadowing(root: Path, new: set[str], owned: set[str]) -> list[str]:
-    """Foreign shard-named files in a config folder the export writes: `datasets` would read
-    them as part of that config, so even --overwrite does not leave them beside the export."""
-    folders = {f.split("/", 1)[0] for f in new if "/" in f}
-    return sorted(f for f in _files(root) - owned - new
-                  if "/" in f and f.split("/", 1)[0] in folders and SHARD.match(f.rsplit("/", 1)[1]))
+    folders = set(configs)
+    shadowing = [f for f in foreign if "/" in f and f.split("/", 1)[0] in folders and SHARD.match(f.rsplit("/", 1)[1])]
+    if shadowing:
+        raise ValueError(f"--output-dir {root} holds shard files this builder did not write in the config "
+                         f"folders it exports ({_shown(shadowing)}); `datasets` would read them as part of those "
+                         "configs. Move them away, then export again")
 
 
 def _write_manifest(folder: Path, files: set[str]) -> None:
     tmp = folder / f".{MANIFEST}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps({"builder_version": __version__, "files": sorted(files)}, indent=1) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, folder / MANIFEST)
+    try:
+        tmp.write_text(json.dumps({"builder_version": __version__, "files": sorted(files)}, indent=1) + "\n",
+                       encoding="utf-8")
+        os.replace(tmp, folder / MANIFEST)
+    except BaseException:  # a full disk: no 0-byte temporary file is left in the user's folder
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _remove_empty_dirs(root: Path, files: set[str]) -> None:
@@ -121,13 +131,9 @@ def _move_into_place(staging: Path, root: Path, overwrite: bool) -> None:
         _write_manifest(staging, new)
         os.replace(staging, root)
         return
-    check_output_dir(root, overwrite)  # the folder may have changed during a long build
+    # The folder may have changed during a long build.
+    check_output_dir(root, overwrite, configs={f.split("/", 1)[0] for f in new if "/" in f})
     owned = owned_files(root)
-    shadowing = _shadowing(root, new, owned)
-    if shadowing:
-        raise ValueError(f"--output-dir {root} holds shard files this builder did not write in the config "
-                         f"folders it exports ({', '.join(shadowing[:_LISTED])}); `datasets` would read them as "
-                         "part of those configs. Move them away, then export again")
     # Listed first: a crash in the middle still leaves every file of both exports owned.
     _write_manifest(root, owned | new)
     for name in sorted(new):
