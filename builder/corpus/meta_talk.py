@@ -52,7 +52,7 @@ MARKERS: dict[str, tuple[str, ...]] = {
 }
 
 # Scripts written without spaces between words: a phrase in them gets no word boundary.
-_NO_SPACES = re.compile("[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
+UNSPACED = re.compile("[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
 _BOUNDARY: str | None = None
 
 
@@ -74,8 +74,8 @@ def _word_chars() -> str:
 
 def _pattern(lang: str) -> re.Pattern:
     phrases = sorted({*MARKERS["en"], *MARKERS.get(lang, ())}, key=len, reverse=True)
-    words = "|".join(re.escape(p) for p in phrases if not _NO_SPACES.search(p))
-    unspaced = [re.escape(p) for p in phrases if _NO_SPACES.search(p)]
+    words = "|".join(re.escape(p) for p in phrases if not UNSPACED.search(p))
+    unspaced = [re.escape(p) for p in phrases if UNSPACED.search(p)]
     word = _word_chars()  # one boundary around all the spaced phrases: one large class compiles once
     return re.compile("|".join([rf"(?<!{word})(?:{words})(?!{word})", *unspaced]), re.IGNORECASE)
 

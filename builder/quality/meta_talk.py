@@ -32,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..corpus.meta_talk import UNSPACED
 from ..stages.schema import RELEVANT
 from .relevance import Encoder
 
@@ -101,15 +102,14 @@ CONTRASTS = (
 # Arabic/Urdu and CJK scripts, or at a line break. Thai and other scripts written without spaces
 # between words use a space where others end a sentence or clause.
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？।॥።؟۔])\s+|\n+")
-_NO_SPACES = re.compile("[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
 MIN_UNIT, MAX_UNIT = 20, 160  # characters: shorter sentences join the next; of longer ones, the head or the tail
-UNITS_PER_END = 2  # the first two and the last two sentences are scored, each alone
+UNITS_PER_END = 2  # the first and the last sentence, and the one beside each when it is short
 
 
 def _sentences(text: str) -> list[str]:
     parts = []
     for part in _SENTENCE_END.split(text.strip()):
-        parts += part.split() if _NO_SPACES.search(part) else [part]
+        parts += part.split() if UNSPACED.search(part) else [part]
     sentences: list[str] = []
     carry = ""
     for part in parts:
