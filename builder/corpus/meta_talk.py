@@ -3,49 +3,81 @@
 Web crawls now hold chat-model output pasted into pages ("Sawa, nimeelewa ombi lako
 kikamilifu. Nitakuandikia maneno 30,000..." = "OK, I understood your request; I will write you
 30,000 words..."). Such a paragraph answers no instruction the generator could write, and the
-rater does not notice. The markers are phrases a model uses about the conversation itself:
-the reader's request, "as an AI / a language model", "here is the article you asked for",
-"I hope this helps". They are matched in the opening and the closing of the text (where models
-put them) in the text's language and in English. Precision is measured by
-benchmarks/bench_meta_talk.py on the embedded corpus, the seeds and UDHR (none flagged).
+rater does not notice. This is the cheap first pass, run in prepare on every text: a few exact
+phrases that name the conversation with a model ("I understood your request", "as a language
+model", "here is the text you asked for"), matched in the opening and the closing of the text
+(where models put them), in the text's language and in English.
+
+A phrase that ordinary service text also uses is not a marker: "your request" or "your
+application" alone ("Tuma ombi lako...", "Lähetä pyyntösi", "Talebinizi...") is how job adverts
+and service pages talk, and "I hope this helps" / "Semoga membantu!" ends recipes and forum
+answers as often as chat replies. Phrases match whole words in every script that separates
+words (a Turkish phrase must not match inside a longer word); Thai and other scripts without
+spaces between words cannot have word boundaries, so theirs match as written.
+
+The rule knows few phrases and only the paper's ten languages: the multilingual detector
+(builder/quality/meta_talk.py) catches the rest where the encoder runs.
+`python benchmarks/bench_meta_talk.py` measures both.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-VERSION = 1  # part of prepare's fingerprint: changing the markers redoes prepare
+VERSION = 2  # part of prepare's fingerprint: changing the markers redoes prepare
 HEAD, TAIL = 400, 250  # characters searched at each end
 
-# Lower-case phrases; each names the conversation (the reader's request, the model itself).
+# Lower-case phrases; each names the conversation with a model (the request it understood, the
+# model itself, the text it was asked for).
 MARKERS: dict[str, tuple[str, ...]] = {
-    "en": ("your request", "as an ai", "as a language model", "as an ai language model", "i'm sorry, but i can",
-           "i hope this helps", "here is the article you", "here's the article you", "let me know if you need",
-           "certainly! here", "sure! here", "i will write you", "i'll write you"),
-    "sw": ("ombi lako", "nimeelewa ombi", "nitakuandikia", "kama modeli ya lugha", "kama akili bandia",
-           "natumaini hii itakusaidia", "hapa kuna makala uliyo"),
-    "id": ("permintaan anda", "permintaanmu", "sebagai model bahasa", "sebagai ai", "semoga membantu!",
-           "berikut adalah artikel yang anda", "saya akan menuliskan untuk anda"),
-    "fi": ("pyyntösi", "kielimallina", "tekoälynä en", "tässä on pyytämäsi", "toivottavasti tästä oli apua",
-           "kirjoitan sinulle"),
-    "tr": ("isteğinizi", "talebinizi", "bir dil modeli olarak", "bir yapay zeka olarak", "işte istediğiniz",
-           "umarım yardımcı olur", "sizin için yazacağım"),
-    "vi": ("yêu cầu của bạn", "là một mô hình ngôn ngữ", "là một ai", "dưới đây là bài viết bạn",
-           "hy vọng điều này giúp ích", "tôi sẽ viết cho bạn"),
-    "hi": ("आपका अनुरोध", "आपके अनुरोध", "एक भाषा मॉडल के रूप में", "एआई के रूप में", "उम्मीद है कि यह मददगार",
-           "मैं आपके लिए लिखूंगा", "मैं आपके लिए लिखूँगा"),
-    "bn": ("আপনার অনুরোধ", "ভাষা মডেল হিসেবে", "এআই হিসেবে", "আশা করি এটি সাহায্য", "আমি আপনার জন্য লিখব"),
-    "ta": ("உங்கள் கோரிக்கை", "மொழி மாதிரியாக", "செயற்கை நுண்ணறிவாக", "இது உதவும் என்று நம்புகிறேன்"),
-    "th": ("คำขอของคุณ", "ในฐานะโมเดลภาษา", "ในฐานะ ai", "หวังว่าจะเป็นประโยชน์", "ฉันจะเขียนให้คุณ"),
-    "ur": ("آپ کی درخواست", "ماڈل کے طور پر", "مصنوعی ذہانت کے طور پر", "امید ہے کہ یہ مددگار"),
+    "en": ("as an ai language model", "as a language model", "as an ai assistant", "i am an ai language model",
+           "i'm an ai language model", "i understood your request", "i have understood your request",
+           "here is the article you asked for", "here's the article you asked for", "here is the text you asked for",
+           "here's the text you asked for", "here is the article you requested", "here is the text you requested",
+           "let me know if you would like me to", "let me know if you'd like me to"),
+    "sw": ("nimeelewa ombi lako", "kama modeli ya lugha", "hapa kuna makala uliyoomba", "hapa kuna maandishi uliyoomba"),
+    "id": ("sebagai model bahasa", "saya mengerti permintaan anda", "saya memahami permintaan anda",
+           "berikut adalah artikel yang anda minta", "berikut adalah teks yang anda minta"),
+    "fi": ("kielimallina", "tekoälymallina", "tekoälynä en", "tässä on pyytämäsi", "ymmärsin pyyntösi"),
+    "tr": ("bir dil modeli olarak", "yapay zeka dil modeli olarak", "isteğinizi anladım", "talebinizi anladım",
+           "işte istediğiniz metin", "işte istediğiniz makale"),
+    "vi": ("là một mô hình ngôn ngữ", "tôi đã hiểu yêu cầu của bạn", "dưới đây là bài viết bạn yêu cầu",
+           "dưới đây là bài viết mà bạn yêu cầu"),
+    "hi": ("एक भाषा मॉडल के रूप में", "एआई भाषा मॉडल के रूप में", "मैंने आपका अनुरोध समझ लिया"),
+    "bn": ("ভাষা মডেল হিসেবে", "আপনার অনুরোধ বুঝতে পেরেছি"),
+    "ta": ("மொழி மாதிரியாக",),
+    "th": ("ในฐานะโมเดลภาษา", "นี่คือบทความที่คุณขอ"),
+    "ur": ("زبان کے ماڈل کے طور پر", "لسانی ماڈل کے طور پر"),
 }
+
+# Scripts written without spaces between words: a phrase in them gets no word boundary.
+UNSPACED = re.compile("[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
+_BOUNDARY: str | None = None
+
+
+def _word_chars() -> str:
+    """A character class of what continues a word: `\\w` plus combining marks. Python's `\\w`
+    leaves out the vowel signs of Devanagari, Bengali or Tamil ("ो" in "अनुरोधों"), so `(?!\\w)`
+    alone would end a Hindi word in the middle."""
+    global _BOUNDARY
+    if _BOUNDARY is None:  # the Basic Multilingual Plane holds the marks of every script with markers
+        marks = [c for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")]
+        ranges, start = [], marks[0]
+        for prev, here in zip(marks, marks[1:] + [-1]):
+            if here != prev + 1:
+                ranges.append(f"\\u{start:04x}-\\u{prev:04x}" if prev > start else f"\\u{start:04x}")
+                start = here
+        _BOUNDARY = r"[\w" + "".join(ranges) + "]"
+    return _BOUNDARY
 
 
 def _pattern(lang: str) -> re.Pattern:
-    phrases = {*MARKERS["en"], *MARKERS.get(lang, ())}
-    # Latin-script phrases must not start or end inside a word ("ombi lako" in "maombi lakoni").
-    return re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" if p.isascii() else re.escape(p)
-                               for p in sorted(phrases, key=len, reverse=True)), re.IGNORECASE)
+    phrases = sorted({*MARKERS["en"], *MARKERS.get(lang, ())}, key=len, reverse=True)
+    words = "|".join(re.escape(p) for p in phrases if not UNSPACED.search(p))
+    unspaced = [re.escape(p) for p in phrases if UNSPACED.search(p)]
+    word = _word_chars()  # one boundary around all the spaced phrases: one large class compiles once
+    return re.compile("|".join([rf"(?<!{word})(?:{words})(?!{word})", *unspaced]), re.IGNORECASE)
 
 
 _PATTERNS: dict[str, re.Pattern] = {}

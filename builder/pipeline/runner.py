@@ -268,6 +268,7 @@ class Pipeline:
         start = time.perf_counter()
         before = table["dropped"][:]
         table = apply_stage(table, Select(lang, select_config(c)), f"select-{fps['refine']}-{c.min_relevance}")
+        table = self._meta_talk(lang, table)  # its drops count as select's: select is what decides publishing
         self.funnel.record(lang, "select", before, table["dropped"][:])
         self._timed("select", start)
 
@@ -279,10 +280,11 @@ class Pipeline:
     def _final_fp(self, refined: list[Path], fps: dict) -> str:
         """What decides a language's last table (builder/pipeline/final_stage.py): the refine shards and
         the settings of relevance, the rater's controls, select and diversify."""
+        from ..quality.meta_talk import gate_settings
         from ..quality.rater import CONTROLS_VERSION
 
         return final_fingerprint(refined, fps["refine"], fps["relevance"], *final_settings(self.config),
-                                 CONTROLS_VERSION)
+                                 CONTROLS_VERSION, gate_settings(self.config.relevance_encoder))
 
     def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
         """Hand the shards a previous run did not finish to the executor; return every output shard."""
@@ -314,6 +316,20 @@ class Pipeline:
 
         table, self.quality.setdefault(lang, {})["relevance"] = add_relevance(
             table, self.work, lang, fps["relevance"], lambda: self.encoder, self.config.seed)
+        return table
+
+    def _meta_talk(self, lang: str, table: Dataset) -> Dataset:
+        """Chat-model talk the phrase rule missed, among the pairs select kept: the multilingual
+        detector (builder/quality/meta_talk.py), on the relevance encoder's embedding store."""
+        from ..quality.meta_talk import ENCODER, MetaTalkGate, gate_settings
+
+        if self.config.relevance_encoder != ENCODER:  # its threshold holds for that encoder only
+            self.quality.setdefault(lang, {})["meta_talk"] = {
+                "note": f"not checked: calibrated on {ENCODER}, not {self.config.relevance_encoder}"}
+            return table
+        gate = MetaTalkGate(lambda: self.encoder)
+        table = apply_stage(table, gate, fingerprint(table._fingerprint, *gate_settings(ENCODER)))
+        self.quality.setdefault(lang, {})["meta_talk"] = gate.report
         return table
 
     def _rater_controls(self, langs: list[str], refined: dict[str, list[Path]], fps: dict) -> dict[str, dict]:

