@@ -427,12 +427,19 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
 
 def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
     """Run the pipeline, write the Hub layout to `config.output_dir`, push when asked."""
-    from ..quality.rater import check_rater
+    from .lock import hold_work_dir
     from .preflight import check_build_start
 
     # folders (an output dir holding files no export wrote included), Hub repo and token,
     # packages: before any model loads, not after hours of model time
     check_build_start(config)
+    with hold_work_dir(config.work_dir):  # one build per work dir, until its export is written
+        return _run_and_export(config, engines)
+
+
+def _run_and_export(config: BuildConfig, engines: dict[str, Engine] | None) -> BuildResult:
+    from ..quality.rater import check_rater
+
     result = Pipeline(config, engines).run()
     check_rater(result.build_info["quality"], config.min_rater_auc)
     if not any(len(d) for d in result.languages.values()):
