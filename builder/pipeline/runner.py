@@ -33,6 +33,7 @@ from ..executors.shards import engine_options
 from ..progress import quiet_datasets_bars
 from ..prompts import template_versions
 from ..publish.export import Parts
+from ..publish.messages import messages_column
 from ..publish.provenance import public_rows, public_settings
 from ..quality.relevance import CachedEncoder
 from ..redact import redact_url
@@ -391,7 +392,7 @@ def _shards(rows, size: int):
 
 def _published_rows(table: Dataset, meta: dict) -> Dataset:
     """The rows no stage dropped, sorted by id (a stable order, whatever order shards finished
-    in), with PUBLISHED's columns and `meta` on every row. In Arrow: row by row in Python this
+    in), with PUBLISHED's columns, `meta` on every row and the pair as `messages`. In Arrow: row by row in Python this
     is a cost that grows with every published row."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -400,8 +401,9 @@ def _published_rows(table: Dataset, meta: dict) -> Dataset:
     data = data.filter(pc.is_null(data["dropped"]))
     data = data.take(pc.sort_indices(data, sort_keys=[("id", "ascending")]))
     schema = PUBLISHED.arrow_schema
-    columns = [data[k].cast(schema.field(k).type) for k in PUBLISHED if k != "meta"]
-    columns.append(pa.array([meta] * data.num_rows, type=schema.field("meta").type))
+    made = {"meta": pa.array([meta] * data.num_rows, type=schema.field("meta").type),
+            "messages": messages_column(*(data[k].to_pylist() for k in ("instruction", "output", "lang")))}
+    columns = [made[k] if k in made else data[k].cast(schema.field(k).type) for k in PUBLISHED]
     # A fingerprint from the input's: without one, `Dataset()` hashes every row.
     return Dataset(pa.Table.from_arrays(columns, schema=schema),
                    fingerprint=fingerprint(table._fingerprint, "published", meta))
