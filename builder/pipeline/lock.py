@@ -89,11 +89,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _busy(path: Path, holder: Holder | None, work_dir: Path) -> WorkDirBusyError:
+def _busy(path: Path, holder: Holder | None, work_dir: Path, unsure: bool = False) -> WorkDirBusyError:
+    """`unsure`: the holder cannot be checked from here (another host, or no flock), so the user
+    may have to clear a dead one by hand; otherwise it is known to run."""
     who = holder.describe() if holder else "a process that has not written its PID yet"
+    clear = f" (if that build is no longer running, delete {path})" if unsure else ""
     return WorkDirBusyError(
         f"--work-dir {work_dir} is in use by another build ({who}); wait for it to finish and run the same "
-        f"command again, or pass another --work-dir (if that build is no longer running, delete {path})")
+        f"command again, or pass another --work-dir{clear}")
 
 
 LOCKED, BUSY, NO_FLOCK = "locked", "busy", "no flock"
@@ -147,11 +150,11 @@ def acquire(work_dir: str | Path) -> int:
         if holder is not None:
             if holder.host != me.host:
                 # A flock taken on another machine may not be visible here: whether that build runs is unknown.
-                raise _busy(path, holder, work_dir)
+                raise _busy(path, holder, work_dir, unsure=True)
             # With flock the kernel has answered (free = its holder is dead, even if its PID was reused);
             # without it, the recorded PID decides.
             if state == NO_FLOCK and (holder.pid == me.pid or _pid_alive(holder.pid)):
-                raise _busy(path, holder, work_dir)
+                raise _busy(path, holder, work_dir, unsure=True)
             logger.warning("%s: taking over the lock of a build that is no longer running (%s)", path,
                            holder.describe())
         os.ftruncate(fd, 0)
