@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import re
 
 import pytest
 from datasets import get_dataset_config_names, load_dataset
@@ -279,6 +280,8 @@ def test_a_heldout_build_publishes_train_and_test_with_messages(local_hub, tmp_p
     assert files["sw"] == {"train": "sw/train-*.parquet", "test": "sw/test-*.parquet"}
     assert files["all"] == {"train": ["fi/train-*.parquet", "sw/train-*.parquet"],
                             "test": ["fi/test-*.parquet", "sw/test-*.parquet"]}
+    text = DatasetCard.load(REPO, repo_type="dataset").text
+    assert not re.search(r"^\| `[^`]+` \| `[^`]*` \|\s*\|$", text, re.M)  # every column of the schema has a meaning
     infos = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in card["dataset_info"]}
     assert infos["all"]["test"] == 2 and infos["sw"]["test"] == 1
     assert any(i["config_name"] == "sw" and {"name": "messages", "list": [{"name": "role", "dtype": "string"},
