@@ -6,10 +6,11 @@ every export publishes (builder/publish/messages.py); inference prompts from `an
 
 * `chat` (default): a user turn with `answer_prompt(instruction, lang)` and an assistant turn
   with the response (the published `messages` as they are), rendered by the model's chat
-  template; the loss covers the assistant turn only (TRL `assistant_only_loss`). At inference the same single user message goes
-  through the same template, which is what the builder's engines do with chat prompts.
-* `prompt_completion`: plain text, for base models and raw-text inference: the prompt is
-  `answer_prompt(...)` followed by a line break, the completion is the response, and the loss
+  template; the loss covers the assistant turn only (TRL `assistant_only_loss`). At inference
+  the same single user message goes through the same template, which is what the builder's
+  engines do with chat prompts.
+* `prompt_completion`: plain text, for base models and raw-text inference: the prompt is the
+  user turn, `answer_prompt(...)`, followed by a line break, the completion is the response, and the loss
   covers the completion (plus the EOS token TRL appends) only.
 """
 
