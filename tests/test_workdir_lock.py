@@ -101,3 +101,28 @@ def test_a_lock_recorded_by_another_host_is_not_taken_over(tmp_path):
     with pytest.raises(WorkDirBusyError, match=r"in use by another build \(PID 4242 on host gpu-node-7, since "
                                                r"2026-12-01\).*if that build is no longer running, delete "):
         acquire(tmp_path)
+
+
+@pytest.mark.slow  # two spawned ranks, each importing torch and loading the tiny model
+def test_data_parallel_ranks_run_inside_the_drivers_lock(tmp_path, tiny_model_dir):
+    """The ranks are processes of the same build: they run its shard tasks while the driver
+    holds the lock, and are never refused as "another build"."""
+    from test_executors import _config
+
+    from builder.executors.data_parallel import DataParallelExecutor
+    from builder.pipeline.runner import Pipeline
+
+    config = _config(tmp_path, tiny_model_dir, langs=["sw"], data_parallel=2, rounds=1)
+    executor, workers = DataParallelExecutor(config), set()
+    run = executor.run
+
+    def recording_run(stage, tasks, bar):
+        results = run(stage, tasks, bar)
+        workers.update(r.worker for r in results)
+        return results
+
+    executor.run = recording_run
+    with hold_work_dir(config.work_dir):  # as build() holds it around the pipeline and the export
+        result = Pipeline(config, executor=executor).run()
+        assert json.loads((Path(config.work_dir) / LOCK_FILE).read_text())["pid"] == os.getpid()
+    assert len(workers) == 2 and result.build_info["engine_stats"]["calls"] > 0
