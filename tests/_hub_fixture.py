@@ -50,6 +50,8 @@ def _text(rng: random.Random, script: str, chars: int) -> str:
 def final_features():
     from datasets import Features, Value
 
+    from builder.stages.schema import MESSAGES
+
     return Features({
         "id": Value("string"), "lang": Value("string"), "instruction": Value("string"), "output": Value("string"),
         "score": Value("int64"), "rounds": Value("int64"), "cluster": Value("int64"),
@@ -58,6 +60,7 @@ def final_features():
         "meta": {"generator_model": Value("string"), "generator_revision": Value("string"),
                  "evaluator_model": Value("string"), "engine": Value("string"), "sampling": Value("string"),
                  "prompts": Value("string"), "builder_version": Value("string")},
+        "messages": MESSAGES,
     })
 
 
@@ -84,6 +87,7 @@ def synthetic_build(langs, rows: int | dict = 24, seed: int = 0, heldout: int = 
     from datasets import Dataset
 
     from builder.languages import get_language
+    from builder.publish.messages import answer_messages
 
     rng = random.Random(seed)
     settings = {**SETTINGS, "langs": list(langs), "seed": seed}
@@ -115,7 +119,7 @@ def synthetic_build(langs, rows: int | dict = 24, seed: int = 0, heldout: int = 
                          "rounds": 2, "cluster": i % 8,
                          "source": {"corpus": settings["corpus"], "config": lang.fineweb2, "split": "train",
                                     "row": f"urn:uuid:{rng.getrandbits(64):016x}"},
-                         "meta": meta})
+                         "meta": meta, "messages": answer_messages(instruction, text, code)})
         split_at = len(kept) - heldout
         splits = {"train": Dataset.from_list(kept[:split_at], features=final_features())}
         if heldout:

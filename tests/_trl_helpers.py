@@ -16,6 +16,7 @@ import pytest
 import yaml
 from datasets import Dataset
 
+from builder.publish.messages import answer_messages
 from builder.stages.schema import PUBLISHED
 
 TEXTS = {
@@ -72,7 +73,8 @@ def pair_rows(lang: str, n: int, start: int = 0) -> list[dict]:
             "cluster": i % 4,
             "source": {"corpus": "test", "config": lang, "split": "train", "row": str(i)},
             "meta": {"generator_model": "test", "generator_revision": None, "evaluator_model": "test",
-                     "engine": "transformers", "sampling": "{}", "prompts": "{}", "builder_version": "0.1.0"},
+                     "engine": "transformers", "sampling": "{}", "prompts": "{}", "builder_version": "0.2.0"},
+            "messages": answer_messages(instructions[i % len(instructions)], texts[i % len(texts)], lang),
         })
     return rows
 

@@ -17,7 +17,7 @@ from builder.publish.export import export_local
 from tests._hub_fixture import synthetic_build
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ["## Configs", "## How to load", "## Schema", "## Statistics", "## Yield funnel",
+SECTIONS = ["## Configs", "## How to load", "## How to use", "## Schema", "## Statistics", "## Yield funnel",
             "## Generation settings", "## Instruction topics", "## Known limitations", "## Licence", "## Citation"]
 
 
@@ -152,3 +152,31 @@ def test_card_shows_the_quality_gates_their_banner_and_the_relevance_plot(tmp_pa
     assert "sw: the rater gate" in banner and "AUC 0.52 < 0.6" in banner and "th:" not in banner
     assert "![Relevance of the scored pairs per language](plots/relevance.png)" in text
     assert (out / "plots" / "relevance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_column_a_build_publishes_has_a_meaning_on_the_card():
+    from builder.publish.card.metadata import FIELD_DOCS
+    from builder.stages.schema import DIVERSIFIED, PUBLISHED
+
+    assert [name for name in {**DIVERSIFIED, **PUBLISHED} if not FIELD_DOCS.get(name)] == []
+
+
+def test_how_to_use_shows_trl_sft_and_the_builders_script_on_messages(embedded):
+    _, out = embedded
+    text = (out / "README.md").read_text(encoding="utf-8")
+    use = text.split("## How to use", 1)[1].split("## Schema", 1)[0]
+    assert "trl sft --model_name_or_path" in use and "--dataset_config bn" in use
+    assert "accelerate launch trl_scripts/sft.py" in use and "--languages bn,sw,th" in use
+    assert "every other column, config and split is unchanged" in use and "Answer in Bengali." in use
+    assert "rows.map" not in text and "import answer_prompt" not in text  # no code of this package needed
+    assert "| `messages` | `list[struct{role: string, content: string}]` | the pair as a chat" in text
+
+
+def test_an_export_without_messages_says_how_to_get_them(tmp_path):
+    """An older builder's export (no `messages`): the card does not show commands that would fail on it."""
+    build = synthetic_build(["sw"], rows=4)
+    old = {name: {split: ds.remove_columns("messages") if "messages" in ds.column_names else ds
+                  for split, ds in splits.items()} for name, splits in build.configs.items()}
+    out = export_local(tmp_path / "x", old, build.build_info)
+    use = (out / "README.md").read_text(encoding="utf-8").split("## How to use", 1)[1].split("## Schema", 1)[0]
+    assert "older than 0.2.0 and has no `messages` column" in use and "trl sft --" not in use

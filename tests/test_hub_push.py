@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import re
 
 import pytest
 from datasets import get_dataset_config_names, load_dataset
@@ -251,3 +252,38 @@ def test_a_network_error_without_a_message_still_reads_as_one_line(tmp_path):
     err = _explain(TimeoutError(), "uploading config sw", "org/x-instruction", tmp_path, None)
     assert isinstance(err, PushError)
     assert "(TimeoutError: TimeoutError)" in str(err) and "rerun the same command" in str(err)
+
+
+def test_a_heldout_build_publishes_train_and_test_with_messages(local_hub, tmp_path):
+    """`x-instruction build --heldout 1 --push-to-hub`: each language and `all` have train and test
+    on the Hub, the card's YAML lists both (what the viewer reads), and `messages` loads as a chat."""
+    from _scripted_engine import ScriptedEngine
+    from test_pipeline import _config, writer_and_judge
+
+    from builder.pipeline.runner import build
+    from builder.prompts import answer_prompt
+
+    config = _config(tmp_path, langs=["sw", "fi"], heldout=1, min_relevance=0, push_to_hub=REPO)
+    result = build(config, engines={"scripted": ScriptedEngine(writer_and_judge)})
+    cache = str(tmp_path / "c")
+    for lang in ("sw", "fi"):
+        test = load_dataset(REPO, lang, split="test", cache_dir=cache)
+        train = load_dataset(REPO, lang, split="train", cache_dir=cache)
+        assert len(test) == 1 and len(train) == len(result.languages[lang]) - 1
+        assert not set(test["id"]) & set(train["id"])
+        for row in test.to_list() + train.to_list():
+            assert row["messages"] == [{"role": "user", "content": answer_prompt(row["instruction"], lang)},
+                                       {"role": "assistant", "content": row["output"].strip()}]
+    assert len(load_dataset(REPO, "all", split="test", cache_dir=cache)) == 2
+    card = DatasetCard.load(REPO, repo_type="dataset").data.to_dict()
+    files = {c["config_name"]: {f["split"]: f["path"] for f in c["data_files"]} for c in card["configs"]}
+    assert files["sw"] == {"train": "sw/train-*.parquet", "test": "sw/test-*.parquet"}
+    assert files["all"] == {"train": ["fi/train-*.parquet", "sw/train-*.parquet"],
+                            "test": ["fi/test-*.parquet", "sw/test-*.parquet"]}
+    text = DatasetCard.load(REPO, repo_type="dataset").text
+    assert not re.search(r"^\| `[^`]+` \| `[^`]*` \|\s*\|$", text, re.M)  # every column of the schema has a meaning
+    infos = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in card["dataset_info"]}
+    assert infos["all"]["test"] == 2 and infos["sw"]["test"] == 1
+    assert any(i["config_name"] == "sw" and {"name": "messages", "list": [{"name": "role", "dtype": "string"},
+                                                                         {"name": "content", "dtype": "string"}]}
+               in i["features"] for i in card["dataset_info"])

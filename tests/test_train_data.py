@@ -44,11 +44,13 @@ def test_language_the_dataset_lacks_lists_its_configs(export):
 
 
 def test_missing_columns_are_named(tmp_path):
+    # An export by a builder before 0.2.0 has no `messages`: the error says how to get it.
     rows = [{"id": "1", "lang": "sw", "instruction": "Why?", "text": "Kwa sababu."}]
     write_config(tmp_path, "sw", {"train": rows}, features=None)
     write_readme(tmp_path, {"sw": ["train"]})
-    with pytest.raises(ValueError, match=r"config 'sw' of .* lacks the column\(s\) output \(it has: id, lang, "
-                                         r"instruction, text\)"):
+    with pytest.raises(ValueError, match=r"config 'sw' of .* lacks the column\(s\) messages \(it has: id, lang, "
+                                         r"instruction, text\).*builders before 0.2.0 lack it: run the same "
+                                         r"`x-instruction build` again"):
         load_language(str(tmp_path), "sw")
 
 
@@ -62,7 +64,7 @@ def test_empty_config_is_an_error(tmp_path):
 
 def test_blank_pairs_are_dropped_and_all_blank_is_an_error(tmp_path):
     rows = pair_rows("sw", 3)
-    rows[0]["output"] = "   "
+    rows[0]["messages"][1]["content"] = "   "  # a blank response
     write_config(tmp_path, "sw", {"train": rows})
     write_readme(tmp_path, {"sw": ["train"]})
     assert len(load_language(str(tmp_path), "sw").train) == 2

@@ -66,7 +66,11 @@ DIVERSIFIED = Features({**RELEVANT, "cluster": Value("int32")})
 MISMATCHED = Features({"text": Value("string"), "instruction": Value("string")})
 MISMATCHED_SCORED = Features({**MISMATCHED, "score": Value("int32")})
 
+# A conversation as TRL and the Hub viewer read it (builder/publish/messages.py fills it).
+MESSAGES = List({"role": Value("string"), "content": Value("string")})
+
 # What is published per language (the audit config `candidates` keeps DIVERSIFIED minus nothing).
+# `messages` came last (builder 0.2.0), so the columns before it are where they always were.
 PUBLISHED = Features({
     "id": Value("string"),
     "lang": Value("string"),
@@ -78,4 +82,5 @@ PUBLISHED = Features({
     "cluster": Value("int32"),
     "source": SOURCE,
     "meta": META,
+    "messages": MESSAGES,
 })

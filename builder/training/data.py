@@ -26,7 +26,8 @@ from ..publish.card.layout import BUILD_INFO_FILE
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PAIR_COLUMNS = ("instruction", "output")  # what every training format needs
+# What every training format is made from: the published conversation (builder/publish/messages.py).
+PAIR_COLUMNS = ("messages",)
 EMPTY_HINT = "the build kept no pair for this language; leave it out of --languages (`all` skips empty languages)"
 
 
@@ -113,7 +114,9 @@ def resolve_languages(path: str, spec: str) -> list[Language]:
 
 X_INSTRUCTION_COLUMNS_HINT = (
     "An X-Instruction config has id, lang, instruction (English), output (the target-language response), "
-    "score, ... Is this the right dataset or config?"
+    "score, ..., messages (the pair as a chat; exports by builders before 0.2.0 lack it: run the same "
+    "`x-instruction build` again with a current builder, which reuses its work dir). Is this the right dataset "
+    "or config?"
 )
 
 
@@ -130,10 +133,17 @@ def check_not_empty(dataset: Dataset, where: str, hint: str = "", error: type[Va
         raise error(f"{where} has no rows{': ' + hint if hint else ''}")
 
 
+def _filled(value) -> bool:
+    """A non-blank text, or a conversation (`messages`) with turns whose texts are all non-blank."""
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(turn, dict) and _filled(turn.get("content")) for turn in value)
+    return isinstance(value, str) and bool(value.strip())
+
+
 def drop_incomplete_pairs(dataset: Dataset, where: str, columns=PAIR_COLUMNS) -> Dataset:
-    """Drop rows whose instruction or output is missing or blank: they would train on nothing."""
+    """Drop rows whose instruction or response is missing or blank: they would train on nothing."""
     kept = dataset.filter(
-        lambda batch: [all(isinstance(v, str) and v.strip() for v in values) for values in zip(*(batch[c] for c in columns))],
+        lambda batch: [all(_filled(v) for v in values) for values in zip(*(batch[c] for c in columns))],
         batched=True, desc=f"Dropping incomplete pairs of {where}",
     )
     if len(kept) < len(dataset):

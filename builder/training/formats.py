@@ -1,14 +1,16 @@
 """How a pair becomes a training example, and the matching prompt at inference.
 
 The wording of every prompt lives in `builder.prompts`; this module only decides how that
-wording reaches the model, in one of two formats:
+wording reaches the model, in one of two formats. Training rows come from the `messages` column
+every export publishes (builder/publish/messages.py); inference prompts from `answer_input`.
 
 * `chat` (default): a user turn with `answer_prompt(instruction, lang)` and an assistant turn
-  with the response, rendered by the model's chat template; the loss covers the assistant
-  turn only (TRL `assistant_only_loss`). At inference the same single user message goes
-  through the same template, which is what the builder's engines do with chat prompts.
-* `prompt_completion`: plain text, for base models and raw-text inference: the prompt is
-  `answer_prompt(...)` followed by a line break, the completion is the response, and the loss
+  with the response (the published `messages` as they are), rendered by the model's chat
+  template; the loss covers the assistant turn only (TRL `assistant_only_loss`). At inference
+  the same single user message goes through the same template, which is what the builder's
+  engines do with chat prompts.
+* `prompt_completion`: plain text, for base models and raw-text inference: the prompt is the
+  user turn, `answer_prompt(...)`, followed by a line break, the completion is the response, and the loss
   covers the completion (plus the EOS token TRL appends) only.
 """
 
@@ -36,13 +38,10 @@ def answer_input(instruction: str, lang: str, fmt: str):
     return answer_prompt(instruction, lang) + TEXT_PROMPT_END
 
 
-def answer_example(instruction: str, output: str, lang: str, fmt: str) -> dict:
-    """A TRL dataset row: {"messages": [...]} (chat) or {"prompt": ..., "completion": ...}."""
-    response = output.strip()
-    prompt = answer_input(instruction, lang, fmt)
-    if fmt == "chat":
-        return {"messages": prompt + [{"role": "assistant", "content": response}]}
-    return {"prompt": prompt, "completion": response}
+def plain_text_example(messages: list[dict]) -> dict:
+    """A published conversation (`messages`: user, assistant) as a plain-text TRL row: the user
+    turn and a line break as `prompt`, the response as `completion`."""
+    return {"prompt": messages[0]["content"] + TEXT_PROMPT_END, "completion": messages[-1]["content"]}
 
 
 def generator_example(text: str, instruction: str, lang: str) -> dict:

@@ -1,4 +1,4 @@
-"""The training set of trl_scripts/sft.py: X-Instruction configs -> mixed, formatted TRL rows."""
+"""The training set of trl_scripts/sft.py: the `messages` of X-Instruction configs, mixed by language."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datasets import Dataset, concatenate_datasets
 from ..prompts import ANSWER
 from .card import TrainingData, template_label
 from .data import load_language, load_languages
-from .formats import answer_example
+from .formats import plain_text_example
 from .mixing import mix_languages, parse_weights
 from .probes import answer_probes, check_or_skip
 
@@ -32,13 +32,14 @@ def concat(evals: dict[str, Dataset], per_language: bool) -> Dataset | dict[str,
 
 
 def format_pairs(dataset: Dataset, lang: str, fmt: str, name: str) -> Dataset:
-    """Pairs of one language -> TRL rows, keeping `id` and setting `lang` to the config's code."""
-    keep = {"id"} & set(dataset.column_names)
-    return dataset.map(
-        lambda row: {**answer_example(row["instruction"], row["output"], lang, fmt), "lang": lang},
-        remove_columns=[c for c in dataset.column_names if c not in keep],
-        desc=f"Formatting {name} pairs ({lang}, {fmt})",
-    )
+    """Published rows of one language -> TRL rows: `messages` as published (chat), or their plain-text
+    prompt/completion; `id` kept and `lang` set to the config's code, for mixing and the card."""
+    keep = [c for c in ("id", "messages") if c in dataset.column_names]
+    rows = dataset.select_columns(keep)
+    if fmt != "chat":
+        rows = rows.map(lambda row: plain_text_example(row["messages"]), remove_columns=["messages"],
+                        desc=f"Plain-text {name} pairs ({lang})")
+    return rows.add_column("lang", [lang] * len(rows))
 
 
 def load_sft_data(dataset_name: str | None, args, *, train_split: str = "train", test_split: str = "test",

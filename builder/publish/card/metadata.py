@@ -36,8 +36,15 @@ FIELD_DOCS = {
     "source": "where the text came from: corpus, its config and split, and the original row id or URL",
     "meta": "how the row was made: generator and evaluator models and revisions, engine, sampling "
             "parameters (JSON), prompt versions and hashes (JSON), builder version",
+    "messages": "the pair as a chat, ready for TRL and the viewer: a user turn with `instruction` plus the "
+                "answer-language hint (the paper's training prompt), then an assistant turn with `output`",
     "text": "the cleaned web text the candidates were written for",
-    "candidates": "every English instruction candidate the generator wrote for the text",
+    "n_tokens": "length of the cleaned text in tokens of the generator model's tokenizer, the unit of "
+                "--min-tokens/--max-tokens (null when the row was dropped before it was counted)",
+    "candidates": "the English instruction candidates the generator wrote for the text that passed the checks "
+                  "(the first one is the instruction that went into refinement)",
+    "rejected": "the candidates the instruction checks turned away: the model's raw text and the reason "
+                "(e.g. not_english, asks_to_translate, repeats_text, duplicate_candidate)",
     "judgements": "per refinement round: round, instruction judged, prompt hash, raw evaluator text, "
                   "parsed score, parse status, and the response judged (original: the text; rewritten: "
                   "the response refinement's rewrite, judged after the last round)",
@@ -218,6 +225,9 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
         "quality": quality_rows(build_info),
         "quality_warnings": quality_warnings(build_info),
         "answer_template": ANSWER.text,
+        # A language registered only in the build's process has no name here: the card's own name for it.
+        "answer_hint": ANSWER.format(instruction="", language=language_name(first_lang or "sw")).strip(),
+        "has_messages": first_lang is not None and "messages" in infos[first_lang].features,
     }
 
 
