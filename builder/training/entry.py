@@ -24,20 +24,27 @@ def run_script(prog: str, main: Callable, make_parser: Callable, argv: list[str]
     logging.getLogger("builder").setLevel(logging.DEBUG if verbose else logging.INFO)
 
     def body() -> int:
+        finished = False
         try:
             main(*make_parser().parse_args_and_config(args=argv))  # its trainer is for Python callers, not an exit code
+            finished = True
         finally:
-            _end_process_group()
+            _end_process_group(wait_for_peers=finished)
         return 0
 
     return guard(prog, body, verbose=verbose)
 
 
-def _end_process_group() -> None:
+def _end_process_group(wait_for_peers: bool) -> None:
     """Under `accelerate launch`/`torchrun`, leave the process group before the interpreter exits,
     as torch.distributed asks: a gloo group torn down at exit instead can abort a rank
-    ("terminate called without an active exception") after training finished."""
+    ("terminate called without an active exception") after training finished. After a run that
+    finished, every rank first waits for the others: a rank that destroys its group while a peer
+    is still inside its last collective closes that peer's connections under it, which aborted
+    the peer the same way. After an error there is no barrier (the peers may never reach it)."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if wait_for_peers:
+            dist.barrier()
         dist.destroy_process_group()
