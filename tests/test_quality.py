@@ -37,7 +37,12 @@ def test_a_rater_that_always_says_5_is_at_chance_and_fails_the_gate(tmp_path):
     report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
     assert report == {"pairs": 4, "auc": 0.5, "mean_matched": 5.0, "mean_mismatched": 5.0}
     quality = {"sw": {"rater": report}}
-    assert any(line.startswith("WARNING sw: the rater gate") for line in report_lines(quality))
+    # four mismatched pairs are too few for an AUC: the summary says so instead of warning on noise
+    assert "rater: 4 pairs: too few for an AUC (need 10)" in "\n".join(report_lines(quality))
+    assert not any(line.startswith("WARNING") for line in report_lines(quality))
+    many = {"sw": {"rater": {**report, "pairs": 64}}}
+    assert any(line.startswith("WARNING sw: the rater gate") and "0.50 [0.38, 0.62], 64 pairs" in line
+               for line in report_lines(many))
     with pytest.raises(QualityGateError, match=r"--min-rater-auc 0.6: sw 0.50"):
         check_rater(quality, 0.6)
     check_rater(quality, None)  # no threshold: only the warning
@@ -65,4 +70,4 @@ def test_one_row_gives_no_rater_number(tmp_path):
     report = rater_controls(model, "sw", _table(PAIRS[:1], [5]), RefineConfig(), seed=0)
     assert report["auc"] is None and report["note"] == "not enough rows to calibrate"
     assert engine.prompts == []
-    assert "rater - (not enough rows to calibrate)" in "\n".join(report_lines({"sw": {"rater": report}}))
+    assert "rater: not enough rows to calibrate" in "\n".join(report_lines({"sw": {"rater": report}}))

@@ -38,7 +38,7 @@ from ..quality.relevance import CachedEncoder
 from ..redact import redact_url
 from ..stages.base import apply_stage
 from ..stages.diversify import Diversify, Embedder
-from ..stages.relevance import rank_shards
+from ..stages.relevance import pool_hash, rank_shards, reference_pool
 from ..stages.schema import GENERATED, PREPARED, PUBLISHED, REFINED
 from ..stages.select import Select
 from .final_stage import FinalStage, final_fingerprint
@@ -60,6 +60,9 @@ from .workdir import StageDir, fingerprint, read_dropped, read_stage, shard_aliv
 logger = logging.getLogger(__name__)
 
 WORK_BUILD_INFO = "build_info.json"  # the unredacted build info, kept in the work dir
+# Ids of pairs kept below the seeds' floor (--relevance-floor flag) listed per language in the
+# quality report, so that a user can drop them from the export; a build that flags more is not a demo.
+MAX_FLAGGED_IDS = 1000
 
 
 class EmptyBuildError(RuntimeError):
@@ -145,6 +148,8 @@ class Pipeline:
         self.funnel = Funnel()
         self.timings: dict[str, float] = {}
         self.quality: dict[str, dict] = {}  # per language: the relevance gate's (and rater's) AUC
+        self.pools: dict[str, list[str]] = {}  # per language: the relevance gate's pool of other instructions
+        self.strength: dict[str, float | None] = {}  # the language in hand: each row's relevance strength
         # Embeddings for ranking candidates and for relevance, kept in the work dir (builder/quality/relevance.py).
         self.encoder = CachedEncoder(config.relevance_encoder, self.work / "embeddings.sqlite")
         self.diversified = 0  # rows diversify clustered in this process (not read back from the work dir)
@@ -216,11 +221,15 @@ class Pipeline:
                   for lang in c.langs}
         self._timed("relevance", start)
         refined = self._model_stage("refine", ranked, fps, GENERATED)
+        # Each language's pairs are also compared with the seeds' and the other languages'
+        # instructions (builder/stages/relevance.py: reference_pool).
+        kept = {lang: _kept_instructions(refined[lang]) for lang in c.langs}
+        self.pools = {lang: reference_pool(lang, kept) for lang in c.langs}
         # One language at a time from here on, each saved and released before the next: what is
         # in memory is one language's table, not every language's (builder/pipeline/final_stage.py).
         finals = {}
         for lang in tqdm(c.langs, desc="relevance, select, diversify", unit="lang"):
-            finals[lang] = FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang]))
+            finals[lang] = FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang], self.pools[lang]))
             if finals[lang].ready():  # an unchanged rerun: the funnel and reports as saved
                 start = time.perf_counter()
                 funnel, self.quality[lang] = finals[lang].report()
@@ -255,19 +264,29 @@ class Pipeline:
 
         start = time.perf_counter()
         before = table["dropped"][:]
-        table = apply_stage(table, Select(lang, select_config(c)), f"select-{fps['refine']}-{c.min_relevance}")
+        report = self.quality[lang]["relevance"]
+        select = Select(lang, select_config(c, report.get("floor")), self.strength)
+        table = apply_stage(table, select, fingerprint("select", fps["refine"], dataclasses.asdict(select.config),
+                                                       report.get("pool_hash")))
         self.funnel.record(lang, "select", before, table["dropped"][:])
         self._timed("select", start)
 
         start = time.perf_counter()
         table = self._diversify(lang, table, fps)
         self._timed("diversify", start)
+        if report.get("floor") is not None:  # how many pairs the seeds' floor dropped, or published flagged
+            after = table["dropped"][:]
+            flagged = [i for i, d in zip(table["id"][:], after) if d is None and select.below_floor(self.strength.get(i))]
+            report["below_floor"] = {"mode": select.config.floor_mode, "kept": len(flagged),
+                                     "dropped": sum(d == "below_seed_floor" for d in after),
+                                     "kept_ids": flagged[:MAX_FLAGGED_IDS]}
         return table
 
-    def _final_fp(self, refined: list[Path], fps: dict) -> str:
+    def _final_fp(self, refined: list[Path], fps: dict, pool: list[str]) -> str:
         """What decides a language's last table (builder/pipeline/final_stage.py): the refine shards and
-        the settings of relevance, the rater's controls, select and diversify."""
-        return final_fingerprint(refined, fps["refine"], fps["relevance"], *final_settings(self.config),
+        the settings of relevance (its pool of other instructions included), the rater's controls,
+        select and diversify."""
+        return final_fingerprint(refined, fps["refine"], fps["relevance"], pool_hash(pool), *final_settings(self.config),
                                  distributed(self.config))
 
     def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
@@ -297,8 +316,8 @@ class Pipeline:
         """Each pair's relevance (builder/stages/relevance.py), read back from the work dir on a rerun."""
         from ..stages.relevance import add_relevance
 
-        table, self.quality.setdefault(lang, {})["relevance"] = add_relevance(
-            table, self.work, lang, fps["relevance"], lambda: self.encoder, self.config.seed)
+        table, self.quality.setdefault(lang, {})["relevance"], self.strength = add_relevance(
+            table, self.work, lang, fps["relevance"], lambda: self.encoder, self.config.seed, self.pools[lang])
         return table
 
     def _rater_controls(self, lang: str, table: Dataset) -> None:
@@ -371,6 +390,18 @@ class Pipeline:
         (self.work / WORK_BUILD_INFO).write_text(text + "\n", encoding="utf-8")
         info = {**info, "settings": public_settings(info["settings"])}
         return BuildResult(published, audit, self.funnel, info)
+
+
+def _kept_instructions(refined: list[Path]) -> list[str]:
+    """The instructions of the rows refine kept, from its shards' two columns."""
+    import pyarrow.parquet as pq
+
+    kept = []
+    for path in refined:
+        table = pq.read_table(path, columns=["instruction", "dropped"])
+        kept += [q for q, d in zip(table.column("instruction").to_pylist(), table.column("dropped").to_pylist())
+                 if q and d is None]
+    return kept
 
 
 def _audit_part(final: FinalStage) -> Dataset:

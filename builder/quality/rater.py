@@ -14,10 +14,7 @@ import numpy as np
 
 from ..stages.refine import Refine, RefineConfig, _Pair
 from .relevance import NOT_ENOUGH_ROWS, auc
-
-# Below this AUC a gate barely separates matched from mismatched pairs: the build warns, the
-# card shows a banner, and --min-rater-auc turns it into a failed build.
-WARN_AUC = 0.6
+from .report import WARN_AUC, report_lines  # noqa: F401 (the summary's lines live in report.py)
 CONTROL_PAIRS = 64  # mismatched pairs scored per language
 
 
@@ -48,26 +45,6 @@ def rater_controls(model, lang: str, table, config: RefineConfig, seed: int, sam
 def _mean(scores) -> float | None:
     scores = [s for s in scores if s is not None]
     return round(float(np.mean(scores)), 3) if scores else None
-
-
-def report_lines(quality: dict) -> list[str]:
-    """Terminal lines: per language, each gate's AUC and mean of matched / mismatched; warnings last."""
-    lines, warnings = ["", "quality (AUC matched vs mismatched; 0.5 = chance):"], []
-    for lang, gates in quality.items():
-        parts = []
-        for gate in ("relevance", "rater"):
-            entry = gates.get(gate)
-            if not entry:
-                continue
-            if entry.get("auc") is None:
-                parts.append(f"{gate} - ({entry.get('note', 'not measured')})")
-                continue
-            parts.append(f"{gate} AUC {entry['auc']:.2f} (mean {entry['mean_matched']} vs {entry['mean_mismatched']})")
-            if entry["auc"] < WARN_AUC:
-                warnings.append(f"WARNING {lang}: the {gate} gate barely separates matched from mismatched pairs "
-                                f"(AUC {entry['auc']:.2f} < {WARN_AUC}); its scores say little about these pairs")
-        lines.append(f"  {lang}: " + "; ".join(parts))
-    return lines + warnings
 
 
 def check_rater(quality: dict, min_auc: float | None) -> None:
