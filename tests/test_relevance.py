@@ -324,3 +324,18 @@ def test_relevance_floor_auto_flags_with_the_embedded_model_and_is_off_without_t
     assert mode(relevance_floor="drop") == "drop"
     with pytest.raises(ValueError, match="--relevance-floor 'never': choose one of: auto, drop, flag, off"):
         mode(relevance_floor="never")
+
+
+def test_a_languages_pool_holds_every_seed_and_other_languages_instructions_never_its_own():
+    from builder.quality.seed_reference import seed_instructions
+    from builder.stages.relevance import MAX_POOL_OTHERS, reference_pools
+
+    many = [f"Question {i} about the harvest?" for i in range(MAX_POOL_OTHERS + 40)]
+    pools = reference_pools({"sw": ["How do I cook ugali?"], "fi": many, "hi": []})
+    seeds = seed_instructions()
+    assert len(seeds) == 50 and all(pool[:50] == seeds for pool in pools.values())
+    assert pools["fi"][50:] == ["How do I cook ugali?"]
+    assert len(pools["sw"]) == 50 + MAX_POOL_OTHERS and set(pools["sw"][50:]) < set(many)
+    assert "How do I cook ugali?" in pools["hi"] and len(pools["hi"]) == 50 + MAX_POOL_OTHERS
+    # the choice depends on the texts, not on their order
+    assert reference_pools({"sw": [], "fi": many[::-1]})["sw"] == reference_pools({"sw": [], "fi": many})["sw"]

@@ -38,7 +38,7 @@ from ..quality.relevance import CachedEncoder
 from ..redact import redact_url
 from ..stages.base import apply_stage
 from ..stages.diversify import Diversify, Embedder
-from ..stages.relevance import pool_hash, rank_shards, reference_pool
+from ..stages.relevance import pool_hash, rank_shards, reference_pools
 from ..stages.schema import GENERATED, PREPARED, PUBLISHED, REFINED
 from ..stages.select import Select
 from .final_stage import FinalStage, final_fingerprint
@@ -222,9 +222,8 @@ class Pipeline:
         self._timed("relevance", start)
         refined = self._model_stage("refine", ranked, fps, GENERATED)
         # Each language's pairs are also compared with the seeds' and the other languages'
-        # instructions (builder/stages/relevance.py: reference_pool).
-        kept = {lang: _kept_instructions(refined[lang]) for lang in c.langs}
-        self.pools = {lang: reference_pool(lang, kept) for lang in c.langs}
+        # instructions (builder/stages/relevance.py: reference_pools).
+        self.pools = reference_pools({lang: _kept_instructions(refined[lang]) for lang in c.langs})
         # One language at a time from here on, each saved and released before the next: what is
         # in memory is one language's table, not every language's (builder/pipeline/final_stage.py).
         finals = {}

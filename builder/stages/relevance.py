@@ -99,7 +99,7 @@ def add_relevance(table: Dataset, work: Path, lang: str, fp: str, encoder: Calla
                   seed: int, pool: list[str] | None = None) -> tuple[Dataset, dict, dict]:
     """`table` (REFINED) with a `relevance` column, the language's report, and each row's
     strength by id (for select's floor). `pool`: English instructions written for other texts
-    (reference_pool), mismatched for every pair here."""
+    (reference_pools), mismatched for every pair here."""
     from .base import apply_stage
 
     stage = Relevance(lang, work, fp, encoder, seed, pool)
@@ -137,13 +137,27 @@ def rank_shards(paths: list[Path], work: Path, lang: str, fp: str, encoder: Enco
 MAX_POOL_OTHERS = 256
 
 
-def reference_pool(lang: str, instructions: dict[str, list[str]]) -> list[str]:
-    """The English instructions a language's pairs are also compared with: every embedded seed's,
-    and up to MAX_POOL_OTHERS of the build's other languages' (`instructions`: each language's
-    kept instructions), chosen by a hash of the text so that the choice does not depend on order."""
-    from ..engines.base import stable_hash
+def reference_pools(instructions: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per language, the English instructions its pairs are also compared with: every embedded
+    seed's, and up to MAX_POOL_OTHERS of the build's other languages' (`instructions`: each
+    language's kept instructions), chosen by a hash of the text so that the choice does not
+    depend on order. Each instruction is hashed once, whatever the number of languages."""
     from ..quality.seed_reference import seed_instructions
 
-    others = sorted({q for other, qs in instructions.items() if other != lang for q in qs if q},
-                    key=lambda q: stable_hash("pool", q))
-    return seed_instructions() + others[:MAX_POOL_OTHERS]
+    seeds = seed_instructions()
+    firsts = {lang: _first_by_hash(qs) for lang, qs in instructions.items()}
+    pools = {}
+    for lang in instructions:
+        others = sorted({pair for other, pairs in firsts.items() if other != lang for pair in pairs})
+        pools[lang] = seeds + [q for _, q in others[:MAX_POOL_OTHERS]]
+    return pools
+
+
+def _first_by_hash(instructions: list[str]) -> list[tuple[str, str]]:
+    """(hash, instruction) of the MAX_POOL_OTHERS instructions with the lowest hashes: another
+    language's pool takes its share from these."""
+    import heapq
+
+    from ..engines.base import stable_hash
+
+    return heapq.nsmallest(MAX_POOL_OTHERS, {(stable_hash("pool", q), q) for q in instructions if q})

@@ -238,8 +238,9 @@ def quality_rows(build_info: dict) -> list[dict]:
         below = (entry or {}).get("below_floor")
         if not below:
             return "-"
-        fate = f"{below['dropped']} dropped" if below["mode"] == "drop" else f"{below['kept']} kept, flagged"
-        return f"strength {entry['floor']:.2f}: {fate} of {entry['pairs']}"
+        if below["mode"] == "drop":
+            return f"strength {entry['floor']:.2f}: {below['dropped']} of {entry['pairs']} pairs dropped"
+        return f"strength {entry['floor']:.2f}: {below['kept']} kept, flagged ({entry['pairs']} pairs scored)"
 
     def rater(entry: dict | None) -> str:
         if not entry:
