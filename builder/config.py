@@ -11,6 +11,8 @@ from pydantic import Field
 
 from .config_checks import check_values, read_yaml_options
 from .engines import ENGINES
+
+RELEVANCE_FLOOR_MODES = ("auto", "drop", "flag", "off")
 from .languages import PAPER_LANGUAGES, parse_languages
 
 logger = logging.getLogger(__name__)
@@ -148,11 +150,20 @@ class BuildConfig:
         metadata={"help": "drop pairs whose relevance (share of the language's mismatched pairings that are less "
                           "alike, 0-1) is below this as off_topic; 0 disables (default: 0.8)"},
     )
+    # The seeds' floor beside the percentile (builder/quality/seed_reference.py): the demo's tiny
+    # model writes few instructions its text answers, so there it flags instead of emptying the demo.
+    relevance_floor: str = dataclasses.field(
+        default="auto",
+        metadata={"help": "pairs whose relevance is below the seeds' floor (the relevance that 9 in 10 embedded seed "
+                          "pairs reach): drop (as below_seed_floor), flag (keep, and count them in the summary and "
+                          "card), off; auto: drop, but flag with the embedded demo model and off with --min-relevance 0 "
+                          "(default: auto)"},
+    )
     # Fail the build when the rater separates matched from mismatched pairs worse than this.
     min_rater_auc: Annotated[float | None, Field(ge=0, le=1)] = dataclasses.field(
         default=None,
         metadata={"help": "fail the build when the rater's AUC on matched vs mismatched pairs is below this, or "
-                          "cannot be measured for a language (fewer than 2 kept pairs) (default: only a warning "
+                          "cannot be measured for a language (fewer than 10 kept pairs) (default: only a warning "
                           "below 0.6)"},
     )
     refine_response: bool = dataclasses.field(
@@ -269,6 +280,8 @@ class BuildConfig:
             raise ValueError(f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})")
         self._check_engine()
         self._check_executor()
+        if self.relevance_floor not in RELEVANCE_FLOOR_MODES:
+            raise ValueError(f"--relevance-floor {self.relevance_floor!r}: choose one of: {', '.join(RELEVANCE_FLOOR_MODES)}")
         if self.corpus == "embedded" and self.max_docs is None:
             self.max_docs = EMBEDDED_DEMO_DOCS
 

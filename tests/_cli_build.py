@@ -34,9 +34,12 @@ def udhr_corpus(folder: Path, shared_data: Path, langs=("sw",)) -> str:
 
 
 def build_args(root: Path, corpus: str, langs: str = "sw", *extra: str) -> list[str]:
+    # --relevance-floor flag: the scripted writer's instructions name a random topic, below the
+    # seeds' floor; flagging keeps them (the percentile gate stays at its default).
+    floor = [] if "--relevance-floor" in extra else ["--relevance-floor", "flag"]
     return ["build", "--langs", langs, "--corpus", corpus, "--model", "scripted", "--max-docs", "4",
             "--candidates", "2", "--rounds", "1", "--target-size", "3", "--shard-size", "2",
-            "--work-dir", str(root / "work"), "--output-dir", str(root / "out"), *extra]
+            "--work-dir", str(root / "work"), "--output-dir", str(root / "out"), *floor, *extra]
 
 
 def cli(args: list[str], capsys, reply=writer_and_judge) -> Run:

@@ -146,10 +146,12 @@ def test_card_shows_the_quality_gates_their_banner_and_the_relevance_plot(tmp_pa
     out = export_local(tmp_path / "x", build.configs, info)
     text = (out / "README.md").read_text(encoding="utf-8")
     assert "### Quality gates" in text
-    assert "| Swahili (`sw`) | 0.97 (0.91 vs 0.48) | 0.52 (4.9 vs 4.8) |" in text
-    assert "| Thai (`th`) | - (not enough rows to calibrate) | 0.88 (4.1 vs 2.0) |" in text
-    banner = text.split("> **The quality gates barely separate matched from mismatched pairs**", 1)[1].split("\n\n")[0]
-    assert "sw: the rater gate" in banner and "AUC 0.52 < 0.6" in banner and "th:" not in banner
+    # every AUC with its 95% interval and the pairs it rests on (builder/quality/report.py)
+    assert "| Swahili (`sw`) | 0.97 [0.71, 1.00], 12 pairs (mean 0.91 vs 0.48) | - | - | " \
+           "0.52 [0.27, 0.76], 12 pairs (mean 4.9 vs 4.8) |" in text
+    assert "| Thai (`th`) | not enough rows to calibrate | - | - | 0.88 [0.60, 0.97], 12 pairs (mean 4.1 vs 2.0) |" in text
+    banner = text.split("> **The quality gates warn about this build**", 1)[1].split("\n\n")[0]
+    assert "sw: the rater gate" in banner and "AUC 0.52 [0.27, 0.76], 12 pairs; < 0.6" in banner and "th:" not in banner
     assert "![Relevance of the scored pairs per language](plots/relevance.png)" in text
     assert (out / "plots" / "relevance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

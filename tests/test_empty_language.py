@@ -47,6 +47,7 @@ def cli_build(tmp_path_factory, shared_data):
     (corpus / "vi.jsonl").write_bytes((udhr / "en.jsonl").read_bytes())  # mislabelled: English, not Vietnamese
     args = ["build", "--langs", "sw,vi", "--corpus", str(corpus / "{lang}.jsonl"), "--model", "scripted",
             "--candidates", "2", "--rounds", "2", "--target-size", "3", "--shard-size", "8", "--heldout", "50",
+            "--relevance-floor", "flag",  # as tests/_cli_build.py: the scripted instructions name a random topic
             "--work-dir", str(root / "work"), "--output-dir", str(out)]
     printed, logged = io.StringIO(), io.StringIO()  # capsys is per test; this build serves the module
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed), \

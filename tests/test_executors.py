@@ -72,11 +72,13 @@ def always_five_dir(tmp_path_factory, embedded_model_dir) -> Path:
 def five_rater_build(tmp_path_factory, tiny_model_dir, always_five_dir):
     """The reference for the rater's controls: a local build whose rater says 5 to everything."""
     tmp = tmp_path_factory.mktemp("five-local")
-    result = Pipeline(_config(tmp, tiny_model_dir, langs=["sw"], rounds=1, evaluator=str(always_five_dir))).run()
+    # 14 documents: at least the 10 kept pairs an AUC needs (builder/quality/relevance.py MIN_AUC_PAIRS)
+    result = Pipeline(_config(tmp, tiny_model_dir, langs=["sw"], rounds=1, max_docs=14,
+                              evaluator=str(always_five_dir))).run()
     rater = result.build_info["quality"]["sw"]["rater"]
     # measured on real pairs: refine kept some, and every control was scored
     assert rater == {"pairs": rater["pairs"], "auc": 0.5, "mean_matched": 5.0, "mean_mismatched": 5.0}
-    assert rater["pairs"] >= 2
+    assert rater["pairs"] >= 10
     return result
 
 
@@ -199,7 +201,7 @@ def test_data_parallel_measures_the_rater_controls_and_min_rater_auc_holds(tmp_p
     equals the local build's, and --min-rater-auc fails the build on it instead of passing."""
     from builder.cli import main
 
-    args = ["build", "--langs", "sw", "--corpus", "embedded", "--max-docs", "8", "--shard-size", "3",
+    args = ["build", "--langs", "sw", "--corpus", "embedded", "--max-docs", "14", "--shard-size", "3",
             "--candidates", "2", "--rounds", "1", "--few-shot", "1", "--max-instruction-tokens", "12",
             "--target-size", "50", "--model", str(tiny_model_dir), "--evaluator", str(always_five_dir),
             "--engine", "transformers", "--data-parallel", "2", "--work-dir", str(tmp_path / "work"),
@@ -276,7 +278,8 @@ def test_ray_executor_gives_the_same_rows_as_local(tmp_path, tiny_model_dir, loc
 @pytest.mark.ray
 def test_ray_measures_the_rater_controls_as_locally(tmp_path, tiny_model_dir, always_five_dir, five_rater_build,
                                                    ray_cluster):
-    config = _config(tmp_path, tiny_model_dir, langs=["sw"], rounds=1, evaluator=str(always_five_dir), executor="ray")
+    config = _config(tmp_path, tiny_model_dir, langs=["sw"], rounds=1, max_docs=14, evaluator=str(always_five_dir),
+                     executor="ray")
     result = Pipeline(config).run()
     assert result.build_info["quality"] == five_rater_build.build_info["quality"]
     assert result.build_info["engine_stats"]["calls"] == five_rater_build.build_info["engine_stats"]["calls"]

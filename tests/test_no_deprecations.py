@@ -44,6 +44,7 @@ def test_the_transformers_engine_calls_generate_without_deprecations(tmp_path, t
 def test_a_build_through_export_has_no_deprecations(tmp_path):
     report, output = _warned_build(tmp_path, "--langs", "sw,fi", "--model", "scripted", "--max-docs", "6",
                                    "--candidates", "2", "--rounds", "2", "--target-size", "3", "--shard-size", "4",
+                                   "--relevance-floor", "flag",  # as tests/_cli_build.py: scripted instructions
                                    scripted=True)
     assert report["code"] == 0, output[-3000:]
     assert (tmp_path / "out" / "sw").is_dir() and (tmp_path / "out" / "fi").is_dir()

@@ -38,10 +38,18 @@ def test_a_rater_that_always_says_5_is_at_chance_and_fails_the_gate(tmp_path):
     report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
     assert report == {"pairs": 4, "auc": 0.5, "mean_matched": 5.0, "mean_mismatched": 5.0}
     quality = {"sw": {"rater": report}}
-    assert any(line.startswith("WARNING sw: the rater gate") for line in report_lines(quality))
-    with pytest.raises(QualityGateError, match=r"--min-rater-auc 0.6: sw 0.50"):
+    # four mismatched pairs are too few for an AUC: the summary says so instead of warning on noise
+    assert "rater: 4 pairs: too few for an AUC (need 10)" in "\n".join(report_lines(quality))
+    assert not any(line.startswith("WARNING") for line in report_lines(quality))
+    many = {"sw": {"rater": {**report, "pairs": 64}}}
+    assert any(line.startswith("WARNING sw: the rater gate") and "0.50 [0.38, 0.62], 64 pairs" in line
+               for line in report_lines(many))
+    # nor is it a number the gate passes or fails on
+    with pytest.raises(QualityGateError, match=r"could not be measured for sw \(4 pairs: too few for an AUC \(need 10\)\)"):
         check_rater(quality, 0.6)
-    check_rater(quality, None)  # no threshold: only the warning
+    with pytest.raises(QualityGateError, match=r"--min-rater-auc 0.6: sw 0.50"):
+        check_rater(many, 0.6)
+    check_rater(many, None)  # no threshold: only the warning
     sent = len(engine.prompts)
     rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
     assert len(engine.prompts) == sent  # the controls come from the request cache on a rerun
@@ -57,7 +65,9 @@ def test_a_rater_that_knows_the_pairs_separates_them(tmp_path):
     model, _ = _rater(tmp_path, judge)
     report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
     assert report["auc"] == 1.0 and report["mean_mismatched"] == 1.0
-    check_rater({"sw": {"rater": report}}, 0.9)
+    check_rater({"sw": {"rater": {**report, "pairs": 64}}}, 0.9)
+    with pytest.raises(QualityGateError, match=r"4 pairs: too few"):  # a perfect score from 4 pairs is no pass
+        check_rater({"sw": {"rater": report}}, 0.9)
     assert not any(line.startswith("WARNING") for line in report_lines({"sw": {"rater": report}}))
 
 
@@ -66,7 +76,7 @@ def test_one_row_gives_no_rater_number(tmp_path):
     report = rater_controls(model, "sw", _table(PAIRS[:1], [5]), RefineConfig(), seed=0)
     assert report["auc"] is None and report["note"] == "not enough rows to calibrate"
     assert engine.prompts == []
-    assert "rater - (not enough rows to calibrate)" in "\n".join(report_lines({"sw": {"rater": report}}))
+    assert "rater: not enough rows to calibrate" in "\n".join(report_lines({"sw": {"rater": report}}))
 
 
 def test_a_rater_whose_control_replies_never_parse_gives_no_number(tmp_path):
@@ -78,7 +88,7 @@ def test_a_rater_whose_control_replies_never_parse_gives_no_number(tmp_path):
 
 def test_min_rater_auc_never_passes_without_a_number():
     unmeasured = {"sw": {"rater": {"pairs": 1, "auc": None, "note": "not enough rows to calibrate"}},
-                  "fi": {"rater": {"pairs": 4, "auc": 0.75, "mean_matched": 4.0, "mean_mismatched": 2.5}}}
+                  "fi": {"rater": {"pairs": 40, "auc": 0.75, "mean_matched": 4.0, "mean_mismatched": 2.5}}}
     with pytest.raises(QualityGateError, match=r"^--min-rater-auc 0.7 needs the rater's AUC, which could not be "
                                                r"measured for sw \(not enough rows to calibrate\)\. .*leave out "
                                                r"--min-rater-auc$"):
@@ -97,5 +107,5 @@ def test_min_rater_auc_on_a_language_too_small_to_measure_fails_the_build(tmp_pa
     assert run.code == 1
     assert run.err.strip().splitlines()[-1] == (
         "x-instruction: --min-rater-auc 0.6 needs the rater's AUC, which could not be measured for sw (not enough "
-        "rows to calibrate). Give each language at least 2 pairs that refine keeps (more text, or a stronger "
+        "rows to calibrate). Give each language at least 10 pairs that refine keeps (more text, or a stronger "
         "--evaluator), leave it out of --langs, or leave out --min-rater-auc")

@@ -73,7 +73,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def _print_summary(config: BuildConfig, result) -> None:
     """The funnel, the rater's report, the model's cost, where the export is and where it was pushed."""
-    from ..quality.rater import report_lines
+    from ..quality.report import report_lines
 
     print(result.funnel.table())
     print("\n".join(report_lines(result.build_info["quality"])))

@@ -39,7 +39,7 @@ from ..quality.relevance import CachedEncoder
 from ..redact import redact_url
 from ..stages.base import apply_stage
 from ..stages.diversify import Diversify, Embedder
-from ..stages.relevance import rank_shards
+from ..stages.relevance import pool_hash, rank_shards, reference_pools
 from ..stages.schema import GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, PUBLISHED, REFINED
 from ..stages.select import Select
 from .final_stage import FinalStage, final_fingerprint
@@ -71,6 +71,9 @@ from .workdir import (
 logger = logging.getLogger(__name__)
 
 WORK_BUILD_INFO = "build_info.json"  # the unredacted build info, kept in the work dir
+# Ids of pairs kept below the seeds' floor (--relevance-floor flag) listed per language in the
+# quality report, so that a user can drop them from the export; a build that flags more is not a demo.
+MAX_FLAGGED_IDS = 1000
 
 
 class EmptyBuildError(RuntimeError):
@@ -157,6 +160,8 @@ class Pipeline:
         self.funnel = Funnel()
         self.timings: dict[str, float] = {}
         self.quality: dict[str, dict] = {}  # per language: the relevance gate's (and rater's) AUC
+        self.pools: dict[str, list[str]] = {}  # per language: the relevance gate's pool of other instructions
+        self.strength: dict[str, float | None] = {}  # the language in hand: each row's relevance strength
         # Embeddings for ranking candidates and for relevance, kept in the work dir (builder/quality/relevance.py).
         self.encoder = CachedEncoder(config.relevance_encoder, self.work / "embeddings.sqlite")
         self.diversified = 0  # rows diversify clustered in this process (not read back from the work dir)
@@ -228,7 +233,11 @@ class Pipeline:
                   for lang in c.langs}
         self._timed("relevance", start)
         refined = self._model_stage("refine", ranked, fps, GENERATED)
-        finals = {lang: FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang])) for lang in c.langs}
+        # Each language's pairs are also compared with the seeds' and the other languages'
+        # instructions (builder/stages/relevance.py: reference_pools).
+        self.pools = reference_pools({lang: _kept_instructions(refined[lang]) for lang in c.langs})
+        finals = {lang: FinalStage(self.work, lang, self._final_fp(refined[lang], fps[lang], self.pools[lang]))
+                  for lang in c.langs}
         ready = {lang: final.ready() for lang, final in finals.items()}
         start = time.perf_counter()
         rater = self._rater_controls([lang for lang in c.langs if not ready[lang]], refined, fps)
@@ -268,7 +277,10 @@ class Pipeline:
 
         start = time.perf_counter()
         before = table["dropped"][:]
-        table = apply_stage(table, Select(lang, select_config(c)), f"select-{fps['refine']}-{c.min_relevance}")
+        report = self.quality[lang]["relevance"]
+        select = Select(lang, select_config(c, report.get("floor")), self.strength)
+        table = apply_stage(table, select, fingerprint("select", fps["refine"], dataclasses.asdict(select.config),
+                                                       report.get("pool_hash")))
         table = self._meta_talk(lang, table)  # its drops count as select's: select is what decides publishing
         self.funnel.record(lang, "select", before, table["dropped"][:])
         self._timed("select", start)
@@ -276,15 +288,22 @@ class Pipeline:
         start = time.perf_counter()
         table = self._diversify(lang, table, fps)
         self._timed("diversify", start)
+        if report.get("floor") is not None:  # how many pairs the seeds' floor dropped, or published flagged
+            after = table["dropped"][:]
+            flagged = [i for i, d in zip(table["id"][:], after) if d is None and select.below_floor(self.strength.get(i))]
+            report["below_floor"] = {"mode": select.config.floor_mode, "kept": len(flagged),
+                                     "dropped": sum(d == "below_seed_floor" for d in after),
+                                     "kept_ids": flagged[:MAX_FLAGGED_IDS]}
         return table
 
-    def _final_fp(self, refined: list[Path], fps: dict) -> str:
+    def _final_fp(self, refined: list[Path], fps: dict, pool: list[str]) -> str:
         """What decides a language's last table (builder/pipeline/final_stage.py): the refine shards and
-        the settings of relevance, the rater's controls, select and diversify."""
+        the settings of relevance (its pool of other instructions included), the rater's controls,
+        select and diversify."""
         from ..quality.meta_talk import gate_settings
         from ..quality.rater import CONTROLS_VERSION
 
-        return final_fingerprint(refined, fps["refine"], fps["relevance"], *final_settings(self.config),
+        return final_fingerprint(refined, fps["refine"], fps["relevance"], pool_hash(pool), *final_settings(self.config),
                                  CONTROLS_VERSION, gate_settings(self.config.relevance_encoder))
 
     def _model_stage(self, name, inputs, fps, in_features) -> dict[str, list[Path]]:
@@ -315,8 +334,8 @@ class Pipeline:
         """Each pair's relevance (builder/stages/relevance.py), read back from the work dir on a rerun."""
         from ..stages.relevance import add_relevance
 
-        table, self.quality.setdefault(lang, {})["relevance"] = add_relevance(
-            table, self.work, lang, fps["relevance"], lambda: self.encoder, self.config.seed)
+        table, self.quality.setdefault(lang, {})["relevance"], self.strength = add_relevance(
+            table, self.work, lang, fps["relevance"], lambda: self.encoder, self.config.seed, self.pools[lang])
         return table
 
     def _meta_talk(self, lang: str, table: Dataset) -> Dataset:
@@ -439,6 +458,18 @@ def _no_rows(config: BuildConfig) -> ValueError:
         files = [path for path, *_ in corpus_files_read(config.corpus, lang, lang_column=config.lang_column)]
         where.append(f"{lang} in {', '.join(files) or config.corpus}")
     return no_rows(where)
+
+
+def _kept_instructions(refined: list[Path]) -> list[str]:
+    """The instructions of the rows refine kept, from its shards' two columns."""
+    import pyarrow.parquet as pq
+
+    kept = []
+    for path in refined:
+        table = pq.read_table(path, columns=["instruction", "dropped"])
+        kept += [q for q, d in zip(table.column("instruction").to_pylist(), table.column("dropped").to_pylist())
+                 if q and d is None]
+    return kept
 
 
 def _audit_part(final: FinalStage) -> Dataset:

@@ -41,8 +41,24 @@ def refine_config(c: BuildConfig) -> RefineConfig:
     return RefineConfig(rounds=c.rounds, accept_score=c.accept_score, refine_response=c.refine_response, seed=c.seed)
 
 
-def select_config(c: BuildConfig) -> SelectConfig:
-    return SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance)
+def select_config(c: BuildConfig, relevance_floor: float | None = None) -> SelectConfig:
+    """`relevance_floor`: the seeds' floor the language's relevance report gives (None: none yet)."""
+    return SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance, relevance_floor=relevance_floor,
+                        floor_mode=floor_mode(c))
+
+
+def floor_mode(c: BuildConfig) -> str:
+    """--relevance-floor with `auto` resolved: off when --min-relevance 0 turned the relevance
+    gate off; the embedded demo model's instructions rarely reach the floor, so its build flags
+    them rather than publish nothing (README, Quality gates); else drop."""
+    if c.relevance_floor != "auto":
+        return c.relevance_floor
+    if c.min_relevance == 0:
+        return "off"
+    from ..engines.models import EMBEDDED_ALIASES, EMBEDDED_MODEL_ID
+
+    model = c.generator or c.model
+    return "flag" if model in EMBEDDED_ALIASES or model == EMBEDDED_MODEL_ID else "drop"
 
 
 def diversify_config(c: BuildConfig) -> DiversifyConfig:

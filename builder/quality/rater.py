@@ -18,10 +18,7 @@ import numpy as np
 from ..stages.refine import Refine, RefineConfig, _Pair
 from ..stages.schema import MISMATCHED, MISMATCHED_SCORED
 from .relevance import NOT_ENOUGH_ROWS, auc
-
-# Below this AUC a gate barely separates matched from mismatched pairs: the build warns, the
-# card shows a banner, and --min-rater-auc turns it into a failed build.
-WARN_AUC = 0.6
+from .report import WARN_AUC, report_lines  # noqa: F401 (the summary's lines live in report.py)
 CONTROL_PAIRS = 64  # mismatched pairs scored per language
 # Part of the key of a language's last table (builder/pipeline/final_stage.py): 2: the controls
 # are measured under every executor (before, a distributed build left them out).
@@ -93,32 +90,20 @@ def _mean(scores) -> float | None:
     return round(float(np.mean(scores)), 3) if scores else None
 
 
-def report_lines(quality: dict) -> list[str]:
-    """Terminal lines: per language, each gate's AUC and mean of matched / mismatched; warnings last."""
-    lines, warnings = ["", "quality (AUC matched vs mismatched; 0.5 = chance):"], []
-    for lang, gates in quality.items():
-        parts = []
-        for gate in ("relevance", "rater"):
-            entry = gates.get(gate)
-            if not entry:
-                continue
-            if entry.get("auc") is None:
-                parts.append(f"{gate} - ({entry.get('note', 'not measured')})")
-                continue
-            parts.append(f"{gate} AUC {entry['auc']:.2f} (mean {entry['mean_matched']} vs {entry['mean_mismatched']})")
-            if entry["auc"] < WARN_AUC:
-                warnings.append(f"WARNING {lang}: the {gate} gate barely separates matched from mismatched pairs "
-                                f"(AUC {entry['auc']:.2f} < {WARN_AUC}); its scores say little about these pairs")
-        lines.append(f"  {lang}: " + "; ".join(parts))
-    return lines + warnings
-
-
 def check_rater(quality: dict, min_auc: float | None) -> None:
     """Raise when a language's rater AUC is below `min_auc`, or was not measured: a gate the user
     asked for never passes without a number."""
     if min_auc is None:
         return
+    from .relevance import MIN_AUC_PAIRS, too_few
+
     reports = {lang: g.get("rater") or {} for lang, g in quality.items()}
+    # An AUC from fewer pairs than the summary prints one for (builder/quality/report.py) is not
+    # a number to pass or fail on: the gate treats it as not measured, and says so.
+    for lang, r in reports.items():
+        n = r.get("auc_pairs", r.get("pairs"))
+        if r.get("auc") is not None and n is not None and n < MIN_AUC_PAIRS:
+            reports[lang] = {"auc": None, "note": too_few(n)}
     low = {lang: r["auc"] for lang, r in reports.items() if r.get("auc") is not None and r["auc"] < min_auc}
     if low:
         listed = ", ".join(f"{lang} {value:.2f}" for lang, value in sorted(low.items()))
@@ -129,5 +114,5 @@ def check_rater(quality: dict, min_auc: float | None) -> None:
     if unmeasured:
         listed = ", ".join(f"{lang} ({note})" for lang, note in sorted(unmeasured.items()))
         raise QualityGateError(f"--min-rater-auc {min_auc} needs the rater's AUC, which could not be measured for "
-                               f"{listed}. Give each language at least 2 pairs that refine keeps (more text, or a "
+                               f"{listed}. Give each language at least {MIN_AUC_PAIRS} pairs that refine keeps (more text, or a "
                                "stronger --evaluator), leave it out of --langs, or leave out --min-rater-auc")

