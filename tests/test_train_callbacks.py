@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from builder.publish.messages import answer_messages
 from builder.training.callbacks import LanguageShareCallback, Probe, language_shares
 from builder.training.probes import answer_probes, read_instructions
 
@@ -64,6 +65,7 @@ def test_the_check_sees_a_model_learn_to_answer_in_swahili(tiny_model_dir, tmp_p
     rows = pair_rows("sw", 10)
     for row in rows:  # one answer to learn, long enough for language ID to be sure
         row["output"] = TEXTS["sw"][0]
+        row["messages"] = answer_messages(row["instruction"], row["output"], "sw")  # what training reads
     write_config(tmp_path / "export", "sw", {"train": rows})
     write_readme(tmp_path / "export", {"sw": ["train"]})
     x_args = XInstructionArguments(languages="sw", eval_size=2, language_check_steps=20, language_check_prompts=2,

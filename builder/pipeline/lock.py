@@ -176,9 +176,22 @@ def release(fd: int) -> None:
 
 @contextlib.contextmanager
 def hold_work_dir(work_dir: str | Path):
-    """`with hold_work_dir(config.work_dir):` the build; see the module docstring."""
+    """`with hold_work_dir(config.work_dir):` the build; see the module docstring. A work dir this
+    call created is removed again when the build left nothing in it but the lock (it failed at
+    start, e.g. on a corpus with no file for a language): a refused command leaves no trace."""
+    work_dir = Path(work_dir)
+    created = not work_dir.exists()
     fd = acquire(work_dir)
     try:
         yield
     finally:
+        if created:
+            _remove_if_only_the_lock(work_dir)  # still holding the flock: no other build is inside
         release(fd)
+
+
+def _remove_if_only_the_lock(work_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        if [p.name for p in work_dir.iterdir()] == [LOCK_FILE]:
+            (work_dir / LOCK_FILE).unlink()
+            work_dir.rmdir()
