@@ -40,7 +40,11 @@ class RayStageWorker:
         return {key: [r[key] for r in results] for key in ShardResult.__dataclass_fields__}
 
     def run(self, task: ShardTask) -> ShardResult:
-        return self.worker.run(task)
+        import ray
+
+        result = self.worker.run(task)
+        result.node = ray.get_runtime_context().get_node_id()  # build_info counts shards per node
+        return result
 
 
 def _plain(row: dict) -> dict:
