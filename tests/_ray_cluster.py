@@ -82,7 +82,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 class RayCluster:
-    """A head node and worker nodes, each with one CPU and a custom resource named after it."""
+    """A head node and worker nodes, each with its CPUs and a custom resource named after it."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -97,13 +97,13 @@ class RayCluster:
                                                                 os.environ.get("PYTHONPATH")]))}
         self.nodes: dict[str, RayNode] = {}
 
-    def start_node(self, name: str, timeout: float = 120.0) -> RayNode:
+    def start_node(self, name: str, cpus: int = 1, timeout: float = 120.0) -> RayNode:
         ray = Path(sys.executable).with_name("ray")
         where = ["--head", "--port", str(self.port), "--include-dashboard", "false"] if not self.nodes \
             else ["--address", self.address]
         temp_dir = self.root / name  # a node's own sockets, object store spill and logs
         log = self.root / f"{name}.log"
-        cmd = [str(ray), "start", *where, "--num-cpus", "1", "--resources", json.dumps({name: 1}),
+        cmd = [str(ray), "start", *where, "--num-cpus", str(cpus), "--resources", json.dumps({name: 1}),
                "--node-ip-address", "127.0.0.1", "--temp-dir", str(temp_dir),
                "--object-store-memory", str(100 * 2**20), "--disable-usage-stats", "--block"]
         with open(log, "w") as out:
