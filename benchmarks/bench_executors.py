@@ -2,6 +2,7 @@
 
     python benchmarks/bench_executors.py                    # embedded model, 10 languages
     python benchmarks/bench_executors.py --langs sw,fi --max-docs 4
+    python benchmarks/bench_executors.py --langs sw --max-docs 4 --shard-size 1   # shards for two nodes
 
 Prints wall time per executor (local; --data-parallel 2; Ray Data on a local cluster; Ray Data
 on a cluster of two nodes started with `ray start`, each with half the cores) as a ratio to the
@@ -24,7 +25,8 @@ from builder.pipeline.runner import build
 
 
 def run(tmp: Path, name: str, args, **executor) -> tuple[float, dict, list, dict]:
-    config = BuildConfig(langs=args.langs, max_docs=args.max_docs, model=args.model, engine="transformers",
+    sharding = {"shard_size": args.shard_size} if args.shard_size else {}
+    config = BuildConfig(langs=args.langs, max_docs=args.max_docs, model=args.model, engine="transformers", **sharding,
                          work_dir=str(tmp / name / "work"), output_dir=str(tmp / name / "out"), **executor)
     start = time.perf_counter()
     result = build(config)
@@ -56,7 +58,10 @@ def two_nodes(tmp: Path, args) -> tuple[float, dict, list, dict]:
 
 
 def main() -> None:
-    args = build_parser(__doc__).parse_args()
+    parser = build_parser(__doc__)
+    parser.add_argument("--shard-size", type=int, default=None,
+                        help="texts per shard (the unit an executor hands out; default: the builder's)")
+    args = parser.parse_args()
 
     start = time.perf_counter()
     import ray

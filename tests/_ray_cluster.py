@@ -3,8 +3,9 @@
 Each node is one `ray start --block` process in a session of its own, with its own temp dir (so
 its own raylet, object store and logs): stopping a node kills that process group, and nothing
 else, so Ray clusters of other users of the machine are left alone (a global `ray stop` would
-end them too). Token authentication (on by default for `ray start` since Ray 2.59) uses a token
-file of this cluster's own, so no state in ~/.ray is read or written.
+end them too). Token authentication (on by default for `ray start` since Ray 2.59) is asked for
+explicitly, with a token file of this cluster's own, so the test does not depend on whether
+~/.ray/auth_token exists; the driver gets the same environment (README, "Scale-out").
 """
 
 from __future__ import annotations

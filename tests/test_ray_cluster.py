@@ -29,7 +29,8 @@ def _args(model: Path, rater: Path, tmp: Path, name: str) -> list[str]:
     # Two languages of four shards each: eight generate shards to spread over two nodes.
     return ["build", "--langs", "sw,fi", "--corpus", "embedded", "--max-docs", "8", "--shard-size", "2",
             "--candidates", "2", "--rounds", "1", "--few-shot", "1", "--max-instruction-tokens", "12",
-            "--target-size", "50", "--model", str(model), "--evaluator", str(rater), "--min-relevance", "0", "--engine", "transformers",
+            "--target-size", "50", "--model", str(model), "--evaluator", str(rater), "--min-relevance", "0",
+            "--engine", "transformers",
             "--work-dir", str(tmp / name / "work"), "--output-dir", str(tmp / name / "out")]
 
 
@@ -97,8 +98,8 @@ def test_two_nodes_from_the_cli_give_the_local_export(tmp_path, tiny_model_dir, 
                                                       cluster):
     nodes = {name: node.node_id() for name, node in cluster.nodes.items()}
     start = time.perf_counter()
-    run = _cli([*_args(tiny_model_dir, always_five_dir, tmp_path, "ray"), "--executor", "ray", "--ray-address", cluster.address,
-                "--ray-actors", "2"], _driver_env(cluster))
+    run = _cli([*_args(tiny_model_dir, always_five_dir, tmp_path, "ray"), "--executor", "ray",
+                "--ray-address", cluster.address, "--ray-actors", "2"], _driver_env(cluster))
     print(f"two-node build: {time.perf_counter() - start:.1f} s")
     assert run.returncode == 0, run.stderr[-3000:]
     assert _parquet(tmp_path / "ray" / "out") == _parquet(local_export)  # byte for byte
