@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -59,6 +60,7 @@ def two_nodes(tmp: Path, args) -> tuple[float, dict, list, dict]:
         for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"):
             os.environ.pop(key, None)
         cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 def main() -> None:
