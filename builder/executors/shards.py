@@ -55,6 +55,7 @@ class ShardResult:
     wall_s: float = 0.0
     cache_hits: int = 0
     worker: str = ""  # host:pid of the process that mapped the shard
+    node: str = ""  # the Ray node id of that process ("" outside Ray)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -125,6 +125,7 @@ class Models:
         self.token_counts = self.generator.engine.prepare_token_counts(config.tokenizer)
         self.shard_stats = EngineStats()  # what the executor's shards cost, wherever they ran
         self.shard_hits = 0
+        self.shard_nodes: dict[str, int] = {}  # Ray node id -> shards it mapped (empty outside Ray)
 
     def engine(self, stage: str) -> Engine:
         """The driver's engine of a model stage (the local executor runs the stage on it)."""
@@ -136,6 +137,9 @@ class Models:
     def record(self, results: list[ShardResult]) -> None:
         self.shard_stats += sum((r.stats for r in results), EngineStats())
         self.shard_hits += sum(r.cache_hits for r in results)
+        for r in results:
+            if r.node:
+                self.shard_nodes[r.node] = self.shard_nodes.get(r.node, 0) + 1
 
     def stats(self) -> dict:
         total = self.generator.stats + self.evaluator.stats + self.shard_stats
@@ -439,6 +443,8 @@ class Pipeline:
             # Languages whose few-shot examples came from other languages' seeds, and from which.
             "seeds_borrowed": {lang: donors for lang in c.langs if (donors := borrowed_seed_languages(c, lang))},
         }
+        if self.models.shard_nodes:  # where a Ray build's shards ran, and the nodes it lost on the way
+            info["ray"] = {"shards_per_node": self.models.shard_nodes, **getattr(self.executor, "losses", {})}
         # The exact provenance (absolute corpus and model paths) stays in the work dir; what is
         # published names local files relative to where the build ran (builder/publish/provenance.py).
         text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
