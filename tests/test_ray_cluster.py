@@ -119,6 +119,25 @@ def _wait_for_a_shard_started_on(work: Path, node_id: str, build: subprocess.Pop
     return started[0].parent.name
 
 
+def _build_losing_node_b(cluster, args: list[str], work: Path):
+    """Run the CLI build and kill node_b's raylet (the node is gone, its actor with it) as soon
+    as its actor starts a shard; return the finished process, its stderr, the stage the shard
+    belonged to and the seconds from start to the kill."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", *args], env=_driver_env(cluster),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stage = _wait_for_a_shard_started_on(work, cluster.nodes["node_b"].node_id(), proc)
+        os.kill(cluster.nodes["node_b"].raylet_pid(), signal.SIGKILL)
+        killed = time.perf_counter() - start
+        _, err = proc.communicate(timeout=BUILD_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc, err, stage, killed
+
+
 def test_a_node_lost_mid_build_is_survived(tmp_path, tiny_model_dir, always_five_dir, local_export, cluster):
     """node_b's raylet is killed as soon as its actor starts a shard: the build ends on node_a
     with the same export, and says which node it lost and how many shards ran again."""
@@ -126,17 +145,7 @@ def test_a_node_lost_mid_build_is_survived(tmp_path, tiny_model_dir, always_five
     args = [*_args(tiny_model_dir, always_five_dir, tmp_path, "ray"), "--executor", "ray",
             "--ray-address", cluster.address, "--ray-actors", "2"]
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", *args], env=_driver_env(cluster),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        stage = _wait_for_a_shard_started_on(tmp_path / "ray" / "work", lost, proc)
-        os.kill(cluster.nodes["node_b"].raylet_pid(), signal.SIGKILL)  # the node is gone, its actor with it
-        killed = time.perf_counter() - start
-        out, err = proc.communicate(timeout=BUILD_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc, err, stage, killed = _build_losing_node_b(cluster, args, tmp_path / "ray" / "work")
     print(f"build with node_b lost in {stage} after {killed:.1f} s: {time.perf_counter() - start:.1f} s")
     print("\n".join(line for line in err.splitlines() if "ray:" in line))
     assert proc.returncode == 0, err[-3000:]
@@ -161,16 +170,7 @@ def test_with_no_node_left_the_build_stops_and_the_same_command_resumes(tmp_path
     args = [*_args(tiny_model_dir, always_five_dir, tmp_path, "ray"), "--executor", "ray",
             "--ray-address", cluster.address, "--ray-actors", "1"]
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", *args], env=_driver_env(cluster),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_a_shard_started_on(tmp_path / "ray" / "work", lost, proc)
-        os.kill(cluster.nodes["node_b"].raylet_pid(), signal.SIGKILL)
-        out, err = proc.communicate(timeout=BUILD_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc, err, _, _ = _build_losing_node_b(cluster, args, tmp_path / "ray" / "work")
     said = [line for line in err.splitlines() if line.startswith("x-instruction: error: the Ray cluster lost")]
     print(f"build stopped after {time.perf_counter() - start:.1f} s: {said}")
     assert proc.returncode == 1, err[-3000:]
