@@ -17,8 +17,8 @@ import numpy as np
 
 from ..stages.refine import Refine, RefineConfig, _Pair
 from ..stages.schema import MISMATCHED, MISMATCHED_SCORED
-from .relevance import NOT_ENOUGH_ROWS, auc
-from .report import WARN_AUC, report_lines  # noqa: F401 (the summary's lines live in report.py)
+from .relevance import MIN_AUC_PAIRS, NOT_ENOUGH_ROWS, auc
+from .report import WARN_AUC, auc_text, printed_auc, report_lines  # noqa: F401 (the summary's lines live in report.py)
 CONTROL_PAIRS = 64  # mismatched pairs scored per language
 # Part of the key of a language's last table (builder/pipeline/final_stage.py): 2: the controls
 # are measured under every executor (before, a distributed build left them out).
@@ -95,22 +95,18 @@ def check_rater(quality: dict, min_auc: float | None) -> None:
     asked for never passes without a number."""
     if min_auc is None:
         return
-    from .relevance import MIN_AUC_PAIRS, too_few
-
     reports = {lang: g.get("rater") or {} for lang, g in quality.items()}
-    # An AUC from fewer pairs than the summary prints one for (builder/quality/report.py) is not
-    # a number to pass or fail on: the gate treats it as not measured, and says so.
-    for lang, r in reports.items():
-        n = r.get("auc_pairs", r.get("pairs"))
-        if r.get("auc") is not None and n is not None and n < MIN_AUC_PAIRS:
-            reports[lang] = {"auc": None, "note": too_few(n)}
-    low = {lang: r["auc"] for lang, r in reports.items() if r.get("auc") is not None and r["auc"] < min_auc}
+    # Only an AUC the summary prints (enough pairs: builder/quality/report.py) is a number to pass
+    # or fail on; one from fewer pairs counts as not measured, with the summary's reason.
+    values = {lang: printed_auc(r) for lang, r in reports.items()}
+    low = {lang: v for lang, v in values.items() if v is not None and v < min_auc}
     if low:
         listed = ", ".join(f"{lang} {value:.2f}" for lang, value in sorted(low.items()))
         raise QualityGateError(f"the rater's AUC on matched vs mismatched pairs is below --min-rater-auc {min_auc}: "
                                f"{listed}. Use a stronger --evaluator; the work dir keeps every shard, so the same "
                                "command resumes")
-    unmeasured = {lang: r.get("note", "not measured") for lang, r in reports.items() if r.get("auc") is None}
+    unmeasured = {lang: auc_text(r) if r.get("auc") is not None else r.get("note", "not measured")
+                  for lang, r in reports.items() if values[lang] is None}
     if unmeasured:
         listed = ", ".join(f"{lang} ({note})" for lang, note in sorted(unmeasured.items()))
         raise QualityGateError(f"--min-rater-auc {min_auc} needs the rater's AUC, which could not be measured for "

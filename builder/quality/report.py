@@ -31,7 +31,7 @@ def auc_text(entry: dict | None) -> str:
     return f"{entry['auc']:.2f} [{low:.2f}, {high:.2f}], {n} pairs"
 
 
-def _printed_auc(entry: dict | None) -> float | None:
+def printed_auc(entry: dict | None) -> float | None:
     """The AUC when it is printed (enough pairs), else None."""
     if not entry or entry.get("auc") is None:
         return None
@@ -40,7 +40,7 @@ def _printed_auc(entry: dict | None) -> float | None:
 
 
 def relevance_text(entry: dict) -> str:
-    parts = [f"relevance AUC {auc_text(entry)}" if _printed_auc(entry) is not None else f"relevance: {auc_text(entry)}"]
+    parts = [f"relevance AUC {auc_text(entry)}" if printed_auc(entry) is not None else f"relevance: {auc_text(entry)}"]
     if entry.get("mean_matched") is not None:
         parts.append(f"mean {entry['mean_matched']} vs {entry.get('mean_mismatched', '-')}")
     if entry.get("resolution"):
@@ -54,7 +54,7 @@ def relevance_text(entry: dict) -> str:
 
 def rater_text(entry: dict) -> str:
     text = auc_text(entry)
-    if _printed_auc(entry) is None:
+    if printed_auc(entry) is None:
         return f"rater: {text}"
     return f"rater AUC {text} (mean {entry['mean_matched']} vs {entry['mean_mismatched']})"
 
@@ -69,7 +69,7 @@ def warnings(lang: str, gates: dict) -> list[str]:
         out.append(f"WARNING {lang}: the relevance encoder {encoder} cannot tell the seeds' true pairs from shuffled "
                    f"ones ({', '.join(control.get('seed_languages', []))} seeds: AUC {auc_text(control)}), so its "
                    "relevance says little about these pairs; pass another --relevance-encoder")
-    value = _printed_auc(relevance)
+    value = printed_auc(relevance)
     if control_ok and value is not None and value < WARN_AUC:
         out.append(f"WARNING {lang}: the generated instructions are barely more related to their own text than to "
                    f"other texts (relevance AUC {auc_text(relevance)}), while the encoder separates the seeds' true "
@@ -81,7 +81,7 @@ def warnings(lang: str, gates: dict) -> list[str]:
             "kept and flagged (--relevance-floor flag), not dropped"
         out.append(f"WARNING {lang}: {below['kept'] + below['dropped']} of {pairs} pairs relate to their text less than "
                    f"9 in 10 seed pairs do (the seeds' floor, strength {relevance['floor']:.2f}; {fate}); {WEAK_GENERATOR}")
-    rater = _printed_auc(gates.get("rater"))
+    rater = printed_auc(gates.get("rater"))
     if rater is not None and rater < WARN_AUC:
         out.append(f"WARNING {lang}: the rater gate barely separates matched from mismatched pairs (AUC "
                    f"{auc_text(gates['rater'])}; < {WARN_AUC}): its scores say little about these pairs; use a "
