@@ -33,6 +33,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .workdir import pid_alive
+
 try:
     import fcntl
 except ImportError:  # not on Windows: there the recorded PID alone decides
@@ -77,16 +79,6 @@ def _read(fd: int) -> Holder | None:
         return Holder(int(data["pid"]), str(data["host"]), str(data.get("started", "?")))
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
 
 
 def _busy(path: Path, holder: Holder | None, work_dir: Path, unsure: bool = False) -> WorkDirBusyError:
@@ -153,7 +145,7 @@ def acquire(work_dir: str | Path) -> int:
                 raise _busy(path, holder, work_dir, unsure=True)
             # With flock the kernel has answered (free = its holder is dead, even if its PID was reused);
             # without it, the recorded PID decides.
-            if state == NO_FLOCK and (holder.pid == me.pid or _pid_alive(holder.pid)):
+            if state == NO_FLOCK and (holder.pid == me.pid or pid_alive(holder.pid)):
                 raise _busy(path, holder, work_dir, unsure=True)
             logger.warning("%s: taking over the lock of a build that is no longer running (%s)", path,
                            holder.describe())

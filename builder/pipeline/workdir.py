@@ -119,11 +119,8 @@ def _writing(tmp: Path, target: Path):
         raise
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        # An earlier process with this pid (a container's build often gets the same one): this
-        # process writes nothing in a folder while it sweeps it.
-        return False
+def pid_alive(pid: int) -> bool:
+    """A process with this pid exists on this host (the work dir's lock asks this too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -140,7 +137,10 @@ def sweep_temps(folder: Path) -> list[Path]:
     swept = []
     for path in folder.glob("*.tmp-*") if folder.is_dir() else ():
         found = _TEMP.search(path.name)
-        if found and not _pid_alive(int(found.group(1))):
+        pid = int(found.group(1)) if found else None
+        # Our own pid is an earlier process's that had it (a container's build often gets the
+        # same one): this process writes nothing in a folder while it sweeps it.
+        if pid is not None and (pid == os.getpid() or not pid_alive(pid)):
             path.unlink(missing_ok=True)
             swept.append(path)
     if swept:
