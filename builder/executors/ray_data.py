@@ -44,6 +44,11 @@ class RayStageWorker:
     """A Ray Data actor: one engine, called with batches of shard tasks."""
 
     def __init__(self, config: BuildConfig, stage: str, driver_host: str):
+        from ..logsetup import install_redaction
+
+        # An actor's process starts with plain logging, and Ray forwards what it logs to the
+        # driver's terminal as text, past the driver's masking: mask it here, as a rank does.
+        install_redaction()
         self.worker = StageWorker(config, stage, driver_host=driver_host)
 
     def __call__(self, batch: dict) -> dict:
