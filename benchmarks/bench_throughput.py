@@ -171,7 +171,7 @@ class RssByPhase:
 def install_timers() -> Timers:
     from datasets import Dataset
 
-    from builder.pipeline import workdir
+    from builder.core import workdir
     from builder.engines.cache import RequestCache
     from builder.engines.openai_engine import OpenAIEngine
 

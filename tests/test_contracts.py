@@ -24,7 +24,7 @@ from builder.stages.generate import Generate, GenerateConfig
 from builder.stages.prepare import Prepare, PrepareConfig, prepare_features
 from builder.stages.refine import Refine, RefineConfig
 from builder.stages.relevance import Relevance
-from builder.stages.schema import PREPARED
+from builder.core.schema import PREPARED
 from builder.stages.select import Select, SelectConfig
 from test_pipeline import writer_and_judge
 
@@ -178,7 +178,7 @@ def test_engine_stats_add_and_subtract():
 # -- settings -> stage configs and fingerprints ------------------------------------------------
 
 def test_prepare_fingerprint_hashes_the_whole_prepare_config(tmp_path, monkeypatch):
-    import builder.pipeline.stage_configs as stage_configs
+    import builder.stages.configs as stage_configs
 
     config = _config(tmp_path)
     identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
@@ -198,7 +198,7 @@ def test_prepare_fingerprint_hashes_the_whole_prepare_config(tmp_path, monkeypat
 
 
 def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
-    from builder.pipeline.stage_configs import stage_fingerprints
+    from builder.stages.configs import stage_fingerprints
 
     identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
     first = stage_fingerprints(_config(tmp_path), "sw", identity, identity)
@@ -210,7 +210,7 @@ def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
 def test_a_change_in_what_refine_computes_redoes_refine_on_an_old_work_dir(tmp_path, monkeypatch):
     """refine's version is in its fingerprint: a work dir from a builder whose refine computed
     less (version 1 did not judge rewritten responses) gets refine again, its generation reused."""
-    import builder.pipeline.stage_configs as stage_configs
+    import builder.stages.configs as stage_configs
 
     identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
     now = stage_configs.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
@@ -225,7 +225,7 @@ def test_diversify_checkpoints_are_keyed_by_the_embedder_and_the_builders_versio
     clustering kept in the work dir, in the same mapping as when it was a field; the builder's
     version keys it too, as it keys the final table."""
     import builder
-    from builder.pipeline.workdir import fingerprint
+    from builder.core.workdir import fingerprint
     from builder.stages.diversify import diversify_fingerprint
 
     key = diversify_fingerprint(["How do I cook rice?"], [5], DiversifyConfig(), "all-MiniLM-L6-v2")

@@ -18,8 +18,8 @@ from pathlib import Path
 from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
 from ..engines.cache import CachedModel, RequestCache
-from ..pipeline.stage_configs import make_block, stage_model
-from ..pipeline.workdir import StageDir, read_shard_table
+from ..stages.configs import make_block, stage_model
+from ..core.workdir import StageDir, read_shard_table
 from ..stages.base import Stage, apply_stage_to_table
 
 

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 from datasets import Dataset
 
 from .. import __version__
-from ..stages.schema import DIVERSIFIED
-from .workdir import StageDir, fingerprint, read_shard, recorded_checksums
+from ..core.schema import DIVERSIFIED
+from ..core.workdir import StageDir, fingerprint, read_shard, recorded_checksums
 
 REPORT = "final.json"
 

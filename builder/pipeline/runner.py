@@ -40,12 +40,12 @@ from ..redact import redact_url
 from ..stages.base import apply_stage
 from ..stages.diversify import Diversify, Embedder
 from ..stages.relevance import pool_hash, rank_shards, reference_pools
-from ..stages.schema import GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, PUBLISHED, REFINED
+from ..core.schema import GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, PUBLISHED, REFINED
 from ..stages.select import Select
 from .final_stage import FinalStage, final_fingerprint
-from .funnel import Funnel
+from ..core.funnel import Funnel
 from .prepare_pool import PreparePool
-from .stage_configs import (
+from ..stages.configs import (
     borrowed_seed_languages,
     diversify_config,
     final_settings,
@@ -57,7 +57,7 @@ from .stage_configs import (
     stage_fingerprints,
     stage_model,
 )
-from .workdir import (
+from ..core.workdir import (
     StageDir,
     fingerprint,
     read_columns,
@@ -305,7 +305,7 @@ class Pipeline:
         the settings of relevance (its pool of other instructions included), the rater's controls,
         select and diversify."""
         from ..quality.meta_talk import gate_settings
-        from ..quality.rater import CONTROLS_VERSION
+        from ..stages.rater_controls import CONTROLS_VERSION
 
         return final_fingerprint(refined, fps["refine"], fps["relevance"], pool_hash(pool), *final_settings(self.config),
                                  CONTROLS_VERSION, gate_settings(self.config.relevance_encoder))

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from datasets import Features
 
+from ..core.workdir import empty_dataset
+
 
 @runtime_checkable
 class Stage(Protocol):
@@ -26,8 +28,6 @@ class Stage(Protocol):
 def apply_stage(table, stage: Stage, fingerprint: str, batch_size: int | None = None):
     """`table` mapped through `stage`, typed by its `output_features`. `batch_size=None` hands
     the stage the whole table at once (stages that compare rows: relevance, diversify)."""
-    from ..pipeline.workdir import empty_dataset
-
     if not len(table):  # `map` over no rows returns its input unchanged, with the input's columns
         return empty_dataset(stage.output_features)
     return table.map(stage, batched=True, batch_size=batch_size, features=stage.output_features,

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .schema import DIVERSIFIED, RELEVANT
+from ..core.schema import DIVERSIFIED, RELEVANT
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
 
 def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: str) -> str:
     from .. import __version__
-    from ..pipeline.workdir import fingerprint
+    from ..core.workdir import fingerprint
 
     # The embedder beside the config's fields, in one mapping; the builder's version, as the
     # final table's key has it, so a release that changes the clustering clusters again.
@@ -112,7 +112,7 @@ def diversify_checkpointed(work: Path, lang: str, instructions: list[str], score
     of the model `embedder_name` names) is called only when it runs."""
     from datasets import Dataset, Features, Value
 
-    from ..pipeline.workdir import StageDir, read_shard
+    from ..core.workdir import StageDir, read_shard
 
     features = Features({"cluster": Value("int64"), "kept": Value("bool")})
     stage = StageDir(work, lang, "diversify", diversify_fingerprint(instructions, scores, config, embedder_name))

@@ -17,9 +17,9 @@ from typing import Callable
 import pyarrow as pa
 from datasets import Dataset, Features, Value
 
-from ..pipeline.workdir import StageDir, fingerprint, read_shard, read_shard_table
+from ..core.workdir import StageDir, fingerprint, read_shard, read_shard_table
 from ..quality.relevance import MAX_MISMATCHED, MIN_AUC_PAIRS, Encoder, score_pairs
-from .schema import REFINED, RELEVANT
+from ..core.schema import REFINED, RELEVANT
 
 # strength: the pair's cosine above its mismatches' in standard deviations, for the seeds' floor
 SCORES = Features({"id": Value("string"), "relevance": Value("float32"), "strength": Value("float32")})
@@ -113,7 +113,7 @@ def rank_shards(paths: list[Path], work: Path, lang: str, fp: str, encoder: Enco
     """generate's shards with each row's candidates ordered by relevance to its text (the first
     one becomes the instruction the rater sees first); one output shard per input, kept on resume."""
     from ..quality.relevance import rank_candidates
-    from .schema import GENERATED
+    from ..core.schema import GENERATED
 
     stage = StageDir(work, lang, "rank", fp)
     schema = GENERATED.arrow_schema
@@ -158,6 +158,6 @@ def _first_by_hash(instructions: list[str]) -> list[tuple[str, str]]:
     language's pool takes its share from these."""
     import heapq
 
-    from ..engines.base import stable_hash
+    from ..core.hashing import stable_hash
 
     return heapq.nsmallest(MAX_POOL_OTHERS, {(stable_hash("pool", q), q) for q in instructions if q})

@@ -11,16 +11,21 @@ from __future__ import annotations
 import dataclasses
 
 from ..config import BuildConfig
+from ..core.hashing import fingerprint
 from ..corpus.meta_talk import VERSION as META_TALK_VERSION
+from ..corpus.readers import corpus_files_read, read_seeds
+from ..corpus.seed_donors import seed_languages
 from ..engines.cache import CachedModel
+from ..engines.models import EMBEDDED_ALIASES, EMBEDDED_MODEL_ID
 from ..prompts import template_versions
-from ..stages.diversify import DiversifyConfig
-from ..stages.generate import Generate, GenerateConfig
-from ..stages.prepare import PrepareConfig
-from ..stages.refine import VERSION as REFINE_VERSION
-from ..stages.refine import Refine, RefineConfig
-from ..stages.select import SelectConfig
-from .workdir import fingerprint
+from .diversify import DiversifyConfig
+from .generate import Generate, GenerateConfig
+from .prepare import PrepareConfig
+from .refine import VERSION as REFINE_VERSION
+from .refine import Refine, RefineConfig
+from .rater_controls import RaterControls
+from .relevance import relevance_fingerprint
+from .select import SelectConfig
 
 # rater_controls: the rater scores mismatched pairs (builder/quality/rater.py), in the executor
 # like refine, since a distributed driver holds no weights.
@@ -55,8 +60,6 @@ def floor_mode(c: BuildConfig) -> str:
         return c.relevance_floor
     if c.min_relevance == 0:
         return "off"
-    from ..engines.models import EMBEDDED_ALIASES, EMBEDDED_MODEL_ID
-
     model = c.generator or c.model
     return "flag" if model in EMBEDDED_ALIASES or model == EMBEDDED_MODEL_ID else "drop"
 
@@ -70,9 +73,6 @@ def stage_fingerprints(c: BuildConfig, lang: str, generator: dict, evaluator: di
     """The fingerprint of each stage's output for one language; each hashes the previous one, so
     a change upstream renames everything after it. `generator`/`evaluator` are the engines'
     identities; `token_counts` says how a served model's tokens are counted (None: its tokenizer)."""
-    from ..corpus.readers import corpus_files_read
-    from ..stages.relevance import relevance_fingerprint
-
     asdict = dataclasses.asdict
     counted = (token_counts,) if token_counts else ()
     # Which files and rows a language reads decides its prepared rows as much as its config does.
@@ -103,8 +103,6 @@ def uses_seeds(c: BuildConfig) -> bool:
 def seeds_for(c: BuildConfig, lang: str) -> list[dict]:
     if not uses_seeds(c):
         return []
-    from ..corpus.readers import read_seeds
-
     return read_seeds(c.seeds, lang)
 
 
@@ -112,8 +110,6 @@ def borrowed_seed_languages(c: BuildConfig, lang: str) -> list[str]:
     """The languages whose embedded seeds `lang` borrowed ([] when it has its own or the user's)."""
     if c.seeds not in (None, "", "embedded"):
         return []  # the user's pairs: no need to read (or stream) them again to know that
-    from ..corpus.seed_donors import seed_languages
-
     return seed_languages(seeds_for(c, lang))
 
 
@@ -133,7 +129,5 @@ def make_block(c: BuildConfig, stage: str, lang: str, model: CachedModel):
     if stage == "refine":
         return Refine(lang, model, refine_config(c))
     if stage == "rater_controls":
-        from ..quality.rater import RaterControls
-
         return RaterControls(lang, model, refine_config(c))
     raise ValueError(f"{stage!r} is not a model stage; model stages: {', '.join(MODEL_STAGES)}")

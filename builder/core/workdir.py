@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Dataset, Features
 
-from ..engines.base import stable_hash
-from ..stages.schema import DIVERSIFIED, GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, REFINED
+from .hashing import fingerprint, stable_hash  # noqa: F401 (fingerprint: the work dir's folder keys)
+from .schema import DIVERSIFIED, GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, REFINED
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +146,6 @@ def sweep_temps(folder: Path) -> list[Path]:
     if swept:
         logger.info("work dir %s: removed %d temporary file(s) left by an earlier run", folder, len(swept))
     return swept
-
-
-def fingerprint(*parts) -> str:
-    return stable_hash(*parts)[:12]
 
 
 class StageDir:

@@ -41,7 +41,7 @@ class Funnel:
 
     def explain(self, lang: str) -> str:
         """One line, e.g. `vi: 0 of 2 rows kept (prepare: too_long 2)`."""
-        return f"{lang}: {describe(self.to_dict()[lang])}"
+        return f"{lang}: {funnel_line(self.to_dict()[lang])}"
 
     def to_dict(self) -> dict:
         return {
@@ -65,7 +65,7 @@ class Funnel:
 
 
 
-def describe(entry: dict) -> str:
+def funnel_line(entry: dict) -> str:
     """One line for a funnel entry ({"rows_in", "rows_out", "dropped", "stages"}, as in build_info.json):
     "0 of 2 rows kept (prepare: too_long 2)". Entries written before stages recorded their own
     reasons (or recounted from the audit table) give the reasons without stages."""
