@@ -223,7 +223,7 @@ class FreeEmbedder:
 
 
 def use_free_embedder() -> None:
-    import builder.pipeline.runner as runner
+    import builder.pipeline.language_stages as runner  # where the build makes its Embedder
 
     original = runner.Embedder
     runner.Embedder = lambda name, device=None: FreeEmbedder() if name == "free" else original(name, device)

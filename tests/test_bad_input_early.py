@@ -35,7 +35,7 @@ def _refused(args: list[str], capsys, monkeypatch) -> str:
     def no_model(*args, **kwargs):
         pytest.fail("a model was loaded before the bad input was refused")
 
-    monkeypatch.setattr(builder.pipeline.runner, "create_engine", no_model)
+    monkeypatch.setattr(builder.pipeline.loaded_models, "create_engine", no_model)
     monkeypatch.setattr(builder.judge.harness.EngineSpec, "build", no_model)
     code = main(args)
     err = capsys.readouterr().err

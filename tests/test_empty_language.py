@@ -23,7 +23,7 @@ from builder.publish.layout import read_front_matter
 from builder.core.funnel import funnel_line
 from builder.publish.export import export_local
 from builder.publish.push import DELETED_EMPTY, SKIPPED_EMPTY, PushError, push
-from builder.pipeline.runner import split_heldout
+from builder.publish.rows import split_heldout
 from tests._hub_fixture import running_hub, synthetic_build
 
 REPO = "org/x-instruction"
@@ -52,7 +52,7 @@ def cli_build(tmp_path_factory, shared_data):
     printed, logged = io.StringIO(), io.StringIO()  # capsys is per test; this build serves the module
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed), \
             contextlib.redirect_stderr(logged):
-        patch.setattr(builder.pipeline.runner, "create_engine", lambda *a, **kw: ScriptedEngine(writer_and_judge))
+        patch.setattr(builder.pipeline.loaded_models, "create_engine", lambda *a, **kw: ScriptedEngine(writer_and_judge))
         code = main(args)
     assert code == 0, logged.getvalue()
     info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))

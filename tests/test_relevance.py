@@ -11,7 +11,7 @@ from datasets import Dataset
 
 from builder.quality.relevance import NOT_ENOUGH_ROWS, auc, calibrate, load_encoder, score_pairs, shuffled_relevance
 from builder.core.schema import REFINED
-from builder.stages.relevance import add_relevance
+from builder.pipeline.language_stages import add_relevance
 from builder.stages.select import Select, SelectConfig
 
 

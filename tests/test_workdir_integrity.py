@@ -136,7 +136,7 @@ def test_a_shard_from_an_older_builder_is_checked_by_its_columns(tmp_path):
 
     from builder.core.schema import GENERATED, PREPARED
 
-    stage = StageDir(tmp_path, "sw", "generate", "abc")
+    stage = StageDir(tmp_path, "sw", "generate", "abc", GENERATED)  # the column types the plan gives generate
     stage.path.mkdir(parents=True)
     good, bad = stage.shard(0), stage.shard(1)
     pq.write_table(Dataset.from_dict({n: [] for n in GENERATED}, features=GENERATED).data.table, good)

@@ -28,7 +28,6 @@ import pyarrow.parquet as pq
 from datasets import Dataset, Features
 
 from .hashing import fingerprint, stable_hash  # noqa: F401 (fingerprint: the work dir's folder keys)
-from .schema import DIVERSIFIED, GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, REFINED
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +35,7 @@ DONE = "_DONE"
 CHECKSUM_SUFFIX = ".sha256"
 CORRUPT_SUFFIX = ".corrupt"
 _TEMP = re.compile(r"\.tmp-(\d+)$")  # what _write_atomic and StageDir.write name their temporary files
-OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED, "final": DIVERSIFIED,
-                   "rater_pairs": MISMATCHED, "rater_controls": MISMATCHED_SCORED}
+REPORT = "report.json"  # a language stage's report, beside its shard (StoredOutput)
 
 
 class CorruptShardError(ValueError):
@@ -149,9 +147,11 @@ def sweep_temps(folder: Path) -> list[Path]:
 
 
 class StageDir:
-    def __init__(self, root: Path, lang: str, stage: str, fp: str):
+    def __init__(self, root: Path, lang: str, stage: str, fp: str, features: Features | None = None):
+        """`features`: the stage's column types (builder/stages/plan.py), which a shard written
+        before checksums were recorded must have to be trusted (None: not checked)."""
         self.path = Path(root) / lang / f"{stage}-{fp}"
-        self.features = OUTPUT_FEATURES.get(stage)
+        self.features = features
 
     def shard(self, index: int) -> Path:
         return self.path / f"shard-{index:05d}.parquet"
@@ -288,3 +288,56 @@ def read_stage(paths: list[Path], features: Features) -> Dataset:
         return empty_dataset(features)
     table = pa.concat_tables([_read_verified(p, features) for p in paths])
     return Dataset(table, fingerprint=_content_fingerprint(paths, features))
+
+
+class StoredOutput:
+    """One language's output of a stage, kept in the work dir as `{lang}/{stage}-{fp}/`: one
+    shard and, when the stage reports, `report.json`. Every stage whose output is reused per
+    language goes through this (relevance's scores, diversify's clusters, the language's last
+    table), as the shard stages go through `StageDir`: a complete, intact folder is read back,
+    anything else is made again."""
+
+    def __init__(self, stage: StageDir, features: Features):
+        self.stage = stage
+        self.features = features
+        stage.features = features
+
+    def ready(self, accept=None) -> bool:
+        """Written completely, with its shard's recorded bytes (a damaged one is moved aside),
+        and its report accepted by `accept(report)` when given (relevance: the same pool)."""
+        if not (self.stage.complete and self.stage.intact() and self.stage.shard(0).is_file()):
+            return False
+        return accept is None or accept(self.report())
+
+    def report(self) -> dict | None:
+        path = self.stage.path / REPORT
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def table(self) -> Dataset:
+        """The saved table, read into memory (one language: callers read one at a time)."""
+        return read_shard(self.stage.shard(0), self.features)
+
+    def num_rows(self) -> int:
+        return pq.ParquetFile(self.stage.shard(0)).metadata.num_rows
+
+    def save(self, data: Dataset | dict, report: dict | None = None) -> None:
+        self.stage.reset()
+        if isinstance(data, dict):
+            data = Dataset.from_dict(data, features=self.features)
+        if data._indices is not None:  # the shard holds the rows as selected, not the table below
+            data = data.flatten_indices(keep_in_memory=True)
+        self.stage.write(0, data)
+        if report is not None:
+            text = json.dumps(report, sort_keys=True, ensure_ascii=False)
+            (self.stage.path / REPORT).write_text(text, encoding="utf-8")
+        self.stage.mark_complete()
+
+    def get(self, make, accept=None) -> tuple[Dataset, dict | None, bool]:
+        """(table, report, made now): read back when ready, else `make() -> (data, report)` is
+        saved first. Both come back as read from the work dir, so a first run and a rerun see
+        the same values (float32 columns, JSON's types)."""
+        made = not self.ready(accept)
+        if made:
+            self.save(*make())
+        return self.table(), self.report(), made
+

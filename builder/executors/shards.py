@@ -18,7 +18,7 @@ from pathlib import Path
 from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
 from ..engines.cache import CachedModel, RequestCache
-from ..stages.configs import make_block, stage_model
+from ..stages.plan import make_block, stage_model
 from ..core.workdir import StageDir, read_shard_table
 from ..stages.base import Stage, apply_stage_to_table
 

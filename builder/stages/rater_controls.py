@@ -11,7 +11,7 @@ from ..core.schema import MISMATCHED, MISMATCHED_SCORED
 from ..quality.rater import CONTROL_PAIRS, control_pairs, controls_report
 from .refine import Pair, Refine, RefineConfig
 
-# Part of the key of a language's last table (builder/pipeline/final_stage.py): 2: the controls
+# Part of the key of a language's last table (builder/pipeline/language_stages.py: final_output): 2: the controls
 # are measured under every executor (before, a distributed build left them out).
 CONTROLS_VERSION = 2
 
