@@ -98,13 +98,13 @@ def verify_shard(shard: Path, features: Features | None = None) -> bool:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with _writing(tmp, path):
+    with writing(tmp, path):
         tmp.write_text(text, encoding="ascii")
         os.replace(tmp, path)
 
 
 @contextlib.contextmanager
-def _writing(tmp: Path, target: Path):
+def writing(tmp: Path, target: Path):
     """A write through `tmp` to `target` that fails (a full disk) leaves no temporary file (a
     0-byte one would stay forever), and an OSError that names no file (pyarrow's, or a write to an
     open file) is raised again naming `target`, so the report says where the disk is full."""
@@ -205,7 +205,7 @@ class StageDir:
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.shard(index)
         tmp = target.with_suffix(f".tmp-{os.getpid()}")
-        with _writing(tmp, target):
+        with writing(tmp, target):
             pq.write_table(data if isinstance(data, pa.Table) else data.data.table, tmp)
             # The checksum is in place before the shard: a shard that exists always has its record.
             _write_atomic(checksum_path(target), file_sha256(tmp))
@@ -305,9 +305,14 @@ class StoredOutput:
     def ready(self, accept=None) -> bool:
         """Written completely, with its shard's recorded bytes (a damaged one is moved aside),
         and its report accepted by `accept(report)` when given (relevance: the same pool)."""
+        return self._saved_report(accept) is not False
+
+    def _saved_report(self, accept=None) -> dict | None | bool:
+        """The saved report (None: the stage wrote none) when ready, else False."""
         if not (self.stage.complete and self.stage.intact() and self.stage.shard(0).is_file()):
             return False
-        return accept is None or accept(self.report())
+        report = self.report()
+        return report if accept is None or accept(report) else False
 
     def report(self) -> dict | None:
         path = self.stage.path / REPORT
@@ -336,8 +341,10 @@ class StoredOutput:
         """(table, report, made now): read back when ready, else `make() -> (data, report)` is
         saved first. Both come back as read from the work dir, so a first run and a rerun see
         the same values (float32 columns, JSON's types)."""
-        made = not self.ready(accept)
+        report = self._saved_report(accept)  # read once, whether it is reused or not
+        made = report is False
         if made:
             self.save(*make())
-        return self.table(), self.report(), made
+            report = self.report()
+        return self.table(), report, made
 

@@ -59,9 +59,16 @@ def record_shard_funnel(funnel, lang: str, outputs: dict[str, dict[str, list[Pat
             before = after
 
 
-def kept_instructions(refined: list[Path]) -> list[str]:
-    """The instructions of the rows refine kept, from its shards' two columns (verified)."""
-    columns = read_columns(refined, REFINED, ("instruction", "dropped"))
+KEPT = ("dropped", "instruction")  # what the pools and the rater's controls both read: read once
+
+
+def kept_columns(refined: list[Path]) -> dict[str, list]:
+    """The `dropped` and `instruction` columns of refine's shards (verified)."""
+    return read_columns(refined, REFINED, KEPT)
+
+
+def kept_instructions(columns: dict[str, list]) -> list[str]:
+    """The instructions of the rows refine kept (`columns`: kept_columns)."""
     return [q for q, d in zip(columns["instruction"], columns["dropped"]) if q and d is None]
 
 
@@ -96,15 +103,16 @@ class LanguageStages:
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
-    def rater_controls(self, langs: list[str], refined: dict[str, list[Path]], fps: dict) -> dict[str, dict]:
+    def rater_controls(self, langs: list[str], refined: dict[str, list[Path]], kept: dict[str, dict],
+                       fps: dict) -> dict[str, dict]:
         """The rater's negative controls (builder/quality/rater.py) of `langs`: the driver picks
         each language's mismatched pairs and writes them as a shard, and the executor scores every
         language's shard in one stage, `rater_controls`, wherever the rater runs (a distributed
         driver holds no weights). Kept in the work dir, and through the request cache."""
         matched, stages, tasks, pairs = {}, {}, [], 0
         for lang in langs:
-            # The four columns the controls read, not the language's whole table.
-            table = read_columns(refined[lang], REFINED, ("dropped", "judgements", "instruction", "output"))
+            # The four columns the controls read, not the language's whole table (two read already: `kept`).
+            table = {**kept[lang], **read_columns(refined[lang], REFINED, ("judgements", "output"))}
             matched[lang], mismatched = control_pairs(table, self.config.seed)
             if not mismatched["text"]:  # fewer than 2 kept rows: nothing to score, no worker to start
                 stages[lang] = None

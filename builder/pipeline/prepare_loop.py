@@ -26,21 +26,21 @@ def prepare(work: Path, config: BuildConfig, lang: str, fp: str, pool: PreparePo
         return stage.shards()
     stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
     c = config
-    block = make_stage("prepare", Context(c, lang, count_tokens=count_tokens))
+    source = make_stage("prepare", Context(c, lang, count_tokens=count_tokens))
     rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
                        limit=c.max_docs)
     with tqdm(desc=f"prepare {lang}", unit="doc", leave=False) as bar:
-        for index, (shard, checks) in enumerate(pool.checked(shards_of(rows, c.shard_size), lang, block.config)):
-            stage.write(index, prepare_shard(block, shard, checks))
+        for index, (shard, checks) in enumerate(pool.checked(shards_of(rows, c.shard_size), lang, source.config)):
+            stage.write(index, prepare_shard(source, shard, checks))
             bar.update(len(shard))
     stage.mark_complete()
     return stage.shards()
 
 
-def prepare_shard(block, rows: list[dict], checks) -> Dataset:
-    features = block.output_features
+def prepare_shard(stage, rows: list[dict], checks) -> Dataset:
+    features = stage.output_features
     batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
-    out = block(batch, checks) if rows else {name: [] for name in features}
+    out = stage(batch, checks) if rows else {name: [] for name in features}
     return Dataset.from_dict({name: out[name] for name in features}, features=features)
 
 

@@ -36,7 +36,7 @@ from ..quality.relevance import CachedEncoder
 from ..stages.plan import EXECUTOR, Context, funnel_stages, make_stage, shard_stages, stage_fingerprints
 from ..stages.relevance import reference_pools
 from .build_info import build_info, row_meta
-from .language_stages import LanguageStages, final_output, kept_instructions, record_shard_funnel
+from .language_stages import LanguageStages, final_output, kept_columns, kept_instructions, record_shard_funnel
 from .loaded_models import Models
 from .lock import hold_work_dir
 from .preflight import AUDIT_CONFIG, check_build_start
@@ -119,11 +119,12 @@ class Pipeline:
         last = outputs[upstream]
         # Each language's pairs are also compared with the seeds' and the other languages'
         # instructions (builder/stages/relevance.py: reference_pools).
-        pools = reference_pools({lang: kept_instructions(last[lang]) for lang in langs})
+        kept = {lang: kept_columns(last[lang]) for lang in langs}
+        pools = reference_pools({lang: kept_instructions(kept[lang]) for lang in langs})
         finals = {lang: final_output(self.work, c, lang, last[lang], fps[lang], pools[lang]) for lang in langs}
         ready = {lang: final.ready(accept=lambda saved: saved is not None) for lang, final in finals.items()}
         rater = self._step("rater_controls", lambda: self.stages.rater_controls(
-            [lang for lang in langs if not ready[lang]], last, fps))
+            [lang for lang in langs if not ready[lang]], last, kept, fps))
         # One language at a time from here on, each saved and released before the next: what is
         # in memory is one language's table, not every language's.
         for lang in tqdm(langs, desc="relevance, select, diversify", unit="lang"):

@@ -46,12 +46,12 @@ def driver_stage(spec: StageSpec, work: Path, lang: str, inputs: list[Path], fp:
     """Map one language's shards through a driver stage (`make_stage()`: the stage object, made
     only when some shard is not in the work dir yet); one output shard per input."""
     stage = StageDir(work, lang, spec.name, fp, spec.output_features)
-    block = None
+    made = None
     for index, path in enumerate(inputs):
         if stage.has(index):
             continue
-        block = block or make_stage()
-        stage.write(index, apply_stage_to_table(read_shard_table(path, spec.input_features), block))
+        made = made or make_stage()
+        stage.write(index, apply_stage_to_table(read_shard_table(path, spec.input_features), made))
     return [stage.shard(i) for i in range(len(inputs))]
 
 

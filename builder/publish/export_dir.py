@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from .. import __version__
+from ..core.workdir import writing
 from .card import CARD_MARKER
 from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD
 
@@ -109,13 +110,10 @@ def check_export_target(output_dir, overwrite: bool = False, configs=()) -> None
 
 def _write_manifest(folder: Path, files: set[str]) -> None:
     tmp = folder / f".{MANIFEST}.tmp-{os.getpid()}"
-    try:
+    with writing(tmp, folder / MANIFEST):  # a full disk: no 0-byte temporary file is left in the user's folder
         tmp.write_text(json.dumps({"builder_version": __version__, "files": sorted(files)}, indent=1) + "\n",
                        encoding="utf-8")
         os.replace(tmp, folder / MANIFEST)
-    except BaseException:  # a full disk: no 0-byte temporary file is left in the user's folder
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _remove_empty_dirs(root: Path, files: set[str]) -> None:

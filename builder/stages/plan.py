@@ -195,7 +195,7 @@ def make_stage(name: str, x: Context):
     return entry.factory(x)
 
 
-def make_block(c: BuildConfig, stage: str, lang: str, model):
+def make_model_stage(c: BuildConfig, stage: str, lang: str, model):
     """The batched `Dataset.map` function of a model stage for one language (workers build their own)."""
     if spec(stage).runs_on != EXECUTOR:
         raise ValueError(f"{stage!r} is not a model stage; model stages: {', '.join(model_stages())}")
