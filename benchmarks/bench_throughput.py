@@ -108,9 +108,9 @@ class RssByPhase:
     20 ms and charges the sample to the phase running then (set by wrapping the Pipeline's
     phase methods), so the report says where memory goes, not only how high it went."""
 
-    PHASES = (("builder.pipeline.runner", "Pipeline", "prepare", "prepare"),
-              ("builder.pipeline.runner", "Pipeline", "_model_stage", "generate/refine"),
-              ("builder.pipeline.runner", "Pipeline", "_final_table", "relevance..diversify"),
+    PHASES = (("builder.pipeline.runner", None, "prepare", "prepare"),
+              ("builder.pipeline.runner", None, "run_shard_stage", "generate/rank/refine"),
+              ("builder.pipeline.language_stages", "LanguageStages", "final_table", "relevance..diversify"),
               ("builder.pipeline.runner", "Pipeline", "_finish", "published rows"),
               ("builder.publish.export", None, "export_local", "export"))
 
