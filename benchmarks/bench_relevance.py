@@ -87,7 +87,7 @@ def measure(encoder: Encoder, pairs: list[tuple[str, str]]) -> dict:
 def rater_auc(model_name: str, langs: list[str], udhr: Path) -> None:
     from builder.engines.cache import CachedModel
     from builder.engines import create_engine
-    from builder.stages.refine import Refine, RefineConfig, _Pair
+    from builder.stages.refine import Refine, RefineConfig, Pair
 
     model = CachedModel(create_engine("transformers", model_name))
     print(f"## rater {model_name}")
@@ -96,9 +96,9 @@ def rater_auc(model_name: str, langs: list[str], udhr: Path) -> None:
     for lang in langs:
         pairs = items(lang, udhr)
         shift = 1 + len(pairs) // 2
-        matched = [_Pair(r, [], q) for q, r in pairs]
-        shuffled = [_Pair(r, [], pairs[(i + shift) % len(pairs)][0]) for i, (_, r) in enumerate(pairs)]
-        Refine(lang, model, RefineConfig())._judge(matched + shuffled, round_no=1)
+        matched = [Pair(r, [], q) for q, r in pairs]
+        shuffled = [Pair(r, [], pairs[(i + shift) % len(pairs)][0]) for i, (_, r) in enumerate(pairs)]
+        Refine(lang, model, RefineConfig()).judge(matched + shuffled, round_no=1)
         pos = [p.judgements[0]["score"] for p in matched]
         neg = [p.judgements[0]["score"] for p in shuffled]
         value = auc(pos, neg)

@@ -108,9 +108,9 @@ class RssByPhase:
     20 ms and charges the sample to the phase running then (set by wrapping the Pipeline's
     phase methods), so the report says where memory goes, not only how high it went."""
 
-    PHASES = (("builder.pipeline.runner", "Pipeline", "prepare", "prepare"),
-              ("builder.pipeline.runner", "Pipeline", "_model_stage", "generate/refine"),
-              ("builder.pipeline.runner", "Pipeline", "_final_table", "relevance..diversify"),
+    PHASES = (("builder.pipeline.runner", None, "prepare", "prepare"),
+              ("builder.pipeline.runner", None, "run_shard_stage", "generate/rank/refine"),
+              ("builder.pipeline.language_stages", "LanguageStages", "final_table", "relevance..diversify"),
               ("builder.pipeline.runner", "Pipeline", "_finish", "published rows"),
               ("builder.publish.export", None, "export_local", "export"))
 
@@ -171,7 +171,7 @@ class RssByPhase:
 def install_timers() -> Timers:
     from datasets import Dataset
 
-    from builder.pipeline import workdir
+    from builder.core import workdir
     from builder.engines.cache import RequestCache
     from builder.engines.openai_engine import OpenAIEngine
 
@@ -223,7 +223,7 @@ class FreeEmbedder:
 
 
 def use_free_embedder() -> None:
-    import builder.pipeline.runner as runner
+    import builder.pipeline.language_stages as runner  # where the build makes its Embedder
 
     original = runner.Embedder
     runner.Embedder = lambda name, device=None: FreeEmbedder() if name == "free" else original(name, device)

@@ -26,6 +26,11 @@ REPORT_HINT = ("This is a bug in x-instruction, not in your input. Please report
                "and the traceback above (run with -v for debug logs).")
 
 
+class EngineError(RuntimeError):
+    """A generation backend failed in a way the caller should report, not retry (defined here,
+    below the engines, so that the exit-code policy knows it; builder.engines re-exports it)."""
+
+
 @dataclasses.dataclass
 class Failure:
     code: int
@@ -92,10 +97,8 @@ def _os_error(err: OSError) -> Failure:
     return Failure(RUNTIME, _os_message(err))
 
 
-def describe(err: BaseException) -> Failure | None:
+def failure_for(err: BaseException) -> Failure | None:
     """The report for a known error class, or None for an unexpected one (a bug)."""
-    from .engines.base import EngineError
-
     if isinstance(err, KeyboardInterrupt):
         return Failure(INTERRUPTED, "interrupted", "finished work is kept; run the same command again to resume")
     if isinstance(err, KeyError):  # str(KeyError) is the repr of its key
@@ -158,7 +161,7 @@ def guard(prog: str, run: Callable[[], int | None], *, verbose: bool = False,
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - this is the top-level boundary
         if verbose:
             raise
-        failure = describe(err)
+        failure = failure_for(err)
         if failure is None:
             sys.stderr.write(format_exception(err))
             print(f"{prog}: internal error ({type(err).__name__}). {REPORT_HINT}", file=sys.stderr)

@@ -35,7 +35,7 @@ from . import __version__
 from .config import BuildConfig
 from .languages import LANGUAGES, PAPER_LANGUAGES
 from .publish.citation import CITATION
-from .stages.schema import PUBLISHED
+from .core.schema import PUBLISHED
 
 DESCRIPTION = (
     "Cross-lingual instruction data: English instructions written by a model for natural web text "
@@ -90,7 +90,7 @@ class XInstruction(datasets.GeneratorBasedBuilder):
                                     homepage="https://arxiv.org/abs/2405.19744", license="see the source corpus")
 
     def _split_generators(self, dl_manager):
-        from .publish.card.layout import Layout, ordered_splits
+        from .publish.layout import Layout, ordered_splits
 
         if self.config.data_dir and self.config.options:
             raise ValueError("give either data_dir= (an existing export to read) or options= (a build to run), "

@@ -55,7 +55,7 @@ def cli(args: list[str], capsys, reply=writer_and_judge) -> Run:
         return engines[-1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(builder.pipeline.runner, "create_engine", create)
+        patch.setattr(builder.pipeline.loaded_models, "create_engine", create)
         code = main(args)
     captured = capsys.readouterr()
     return Run(code, captured.out, captured.err, engines)

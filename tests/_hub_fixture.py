@@ -50,7 +50,7 @@ def _text(rng: random.Random, script: str, chars: int) -> str:
 def final_features():
     from datasets import Features, Value
 
-    from builder.stages.schema import MESSAGES
+    from builder.core.schema import MESSAGES
 
     return Features({
         "id": Value("string"), "lang": Value("string"), "instruction": Value("string"), "output": Value("string"),

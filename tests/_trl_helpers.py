@@ -17,7 +17,7 @@ import yaml
 from datasets import Dataset
 
 from builder.publish.messages import answer_messages
-from builder.stages.schema import PUBLISHED
+from builder.core.schema import PUBLISHED
 
 TEXTS = {
     "sw": [

@@ -93,7 +93,7 @@ def _scripted_engines():
     from _scripted_engine import ScriptedEngine
     from test_pipeline import writer_and_judge
 
-    builder.pipeline.runner.create_engine = lambda *a, **kw: ScriptedEngine(writer_and_judge)
+    builder.pipeline.loaded_models.create_engine = lambda *a, **kw: ScriptedEngine(writer_and_judge)
 
 
 def main(argv: list[str]) -> int:

@@ -336,7 +336,7 @@ def test_the_generate_fingerprint_holds_the_borrowed_seeds(tmp_path, monkeypatch
 
     from builder.config import BuildConfig
     from builder.corpus import embedded
-    from builder.pipeline.stage_configs import stage_fingerprints
+    from builder.stages.plan import stage_fingerprints
 
     root = tmp_path / "data"
     shutil.copytree(embedded.data_root() / "seeds", root / "seeds")

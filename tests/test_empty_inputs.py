@@ -7,7 +7,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 
 from _cli_build import build_args, cli, published, read_json, udhr_corpus
-from builder.stages.schema import GENERATED, PREPARED, REFINED
+from builder.core.schema import GENERATED, PREPARED, REFINED
 
 STAGES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED}
 

@@ -19,11 +19,11 @@ import pytest
 import yaml
 from datasets import get_dataset_config_names, load_dataset
 
-from builder.publish.card.layout import read_front_matter
-from builder.pipeline.funnel import describe
+from builder.publish.layout import read_front_matter
+from builder.core.funnel import funnel_line
 from builder.publish.export import export_local
 from builder.publish.push import DELETED_EMPTY, SKIPPED_EMPTY, PushError, push
-from builder.pipeline.runner import split_heldout
+from builder.publish.rows import split_heldout
 from tests._hub_fixture import running_hub, synthetic_build
 
 REPO = "org/x-instruction"
@@ -52,7 +52,7 @@ def cli_build(tmp_path_factory, shared_data):
     printed, logged = io.StringIO(), io.StringIO()  # capsys is per test; this build serves the module
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed), \
             contextlib.redirect_stderr(logged):
-        patch.setattr(builder.pipeline.runner, "create_engine", lambda *a, **kw: ScriptedEngine(writer_and_judge))
+        patch.setattr(builder.pipeline.loaded_models, "create_engine", lambda *a, **kw: ScriptedEngine(writer_and_judge))
         code = main(args)
     assert code == 0, logged.getvalue()
     info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))
@@ -92,7 +92,7 @@ def test_every_listed_config_loads_and_candidates_keeps_vi(cli_build, tmp_path):
 
 def test_summary_and_card_name_vi_and_its_funnel(cli_build):
     out, info, printed = cli_build
-    line = describe(info["funnel"]["vi"])
+    line = funnel_line(info["funnel"]["vi"])
     assert line.startswith("0 of 15 rows kept (prepare: ") and "wrong_language" in line
     assert "no config for vi" in printed and f"  vi: {line}" in printed
     assert "load_dataset(" in printed and "'sw'))" in printed  # the load hint names a config that exists

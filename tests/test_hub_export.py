@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from datasets import Dataset, get_dataset_config_names, load_dataset
 
-from builder.publish.card.layout import read_front_matter
+from builder.publish.layout import read_front_matter
 from builder.publish.export import export_local
 from tests._hub_fixture import synthetic_build
 
@@ -145,7 +145,7 @@ def test_a_language_registered_at_run_time_stays_a_language_on_rerender(tmp_path
 def test_a_config_listed_in_the_card_without_its_folder_is_named(tmp_path):
     import shutil
 
-    from builder.publish.card.layout import Layout
+    from builder.publish.layout import Layout
 
     build = synthetic_build(["sw", "bn"], rows=3)
     out = export_local(tmp_path / "x", build.configs, build.build_info)

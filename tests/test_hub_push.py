@@ -11,7 +11,7 @@ import pytest
 from datasets import get_dataset_config_names, load_dataset
 from huggingface_hub import DatasetCard
 
-from builder.publish.card.layout import read_front_matter
+from builder.publish.layout import read_front_matter
 from builder.publish.export_dir import MANIFEST
 from builder.publish.export import export_local
 from builder.publish.push import HubAuthError, PushError, push

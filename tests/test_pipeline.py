@@ -91,7 +91,7 @@ def test_changing_a_refine_setting_reuses_generation(tmp_path):
     first, second = _config(tmp_path, rounds=1, accept_score=3), _config(tmp_path, rounds=2)
     build(first, engines={"scripted": ScriptedEngine(writer_and_judge)})
     work = tmp_path / "work"
-    fps = {lang: Pipeline(first, engines={"scripted": ScriptedEngine(writer_and_judge)})._fingerprints(lang)
+    fps = {lang: Pipeline(first, engines={"scripted": ScriptedEngine(writer_and_judge)}).fingerprints(lang)
            for lang in ("sw", "fi")}
     before = {lang: _stage_folders(work, lang) for lang in fps}
     generated = {lang: _shard_files(work / lang / f"generate-{fps[lang]['generate']}") for lang in fps}
@@ -101,7 +101,7 @@ def test_changing_a_refine_setting_reuses_generation(tmp_path):
     engine = ScriptedEngine(writer_and_judge)
     build(second, engines={"scripted": engine})
     for lang in ("sw", "fi"):
-        again = Pipeline(second, engines={"scripted": engine})._fingerprints(lang)
+        again = Pipeline(second, engines={"scripted": engine}).fingerprints(lang)
         after = _stage_folders(work, lang)
         # prepare, generate and rank: the same single folder, named by an unchanged fingerprint
         for stage in ("prepare", "generate", "rank"):

@@ -7,7 +7,8 @@ import pytest
 from datasets import Dataset
 
 from builder.engines.cache import CachedModel, RequestCache
-from builder.quality.rater import NO_SCORES, QualityGateError, check_rater, rater_controls, report_lines
+from builder.quality.rater import NO_SCORES, QualityGateError, check_rater, report_lines
+from builder.stages.rater_controls import rater_controls
 from builder.stages.refine import RefineConfig
 
 from _cli_build import build_args, cli

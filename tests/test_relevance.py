@@ -10,8 +10,8 @@ import pytest
 from datasets import Dataset
 
 from builder.quality.relevance import NOT_ENOUGH_ROWS, auc, calibrate, load_encoder, score_pairs, shuffled_relevance
-from builder.stages.schema import REFINED
-from builder.stages.relevance import add_relevance
+from builder.core.schema import REFINED
+from builder.pipeline.language_stages import add_relevance
 from builder.stages.select import Select, SelectConfig
 
 
@@ -320,7 +320,7 @@ def test_the_seeds_floor_drops_flags_or_ignores_a_pair_beside_the_percentile(mod
 
 def test_relevance_floor_auto_flags_with_the_embedded_model_and_is_off_without_the_relevance_gate(tmp_path):
     from builder.config import BuildConfig
-    from builder.pipeline.stage_configs import floor_mode
+    from builder.stages.configs import floor_mode
 
     def mode(**kw):
         return floor_mode(BuildConfig(langs=["sw"], corpus="embedded", work_dir=str(tmp_path), **kw))

@@ -51,7 +51,7 @@ def _cli_with(writer, args, capsys):
     from builder.cli import main
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(builder.pipeline.runner, "create_engine", lambda *a, **kw: ScriptedEngine(writer))
+        patch.setattr(builder.pipeline.loaded_models, "create_engine", lambda *a, **kw: ScriptedEngine(writer))
         code = main(args)
     captured = capsys.readouterr()
     return code, captured.out, captured.err

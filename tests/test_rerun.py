@@ -98,7 +98,7 @@ def test_an_unchanged_rerun_sends_no_request_embeds_nothing_and_redraws_no_plot(
 
     assert stub.stats()["completions"] == sent and info["engine_stats"]["calls"] == 0
     assert info["diversify"]["texts_embedded"] == 0 and info["relevance_encoder"]["texts_embedded"] == 0
-    # The last tables were read back (builder/pipeline/final_stage.py): select and diversify did not run.
+    # The last tables were read back (builder/pipeline/language_stages.py: final_output): select and diversify did not run.
     assert "final (read back)" in info["timings"] and "select" not in info["timings"]
     assert info["quality"] == first["quality"]
     assert info["funnel"] == first["funnel"]

@@ -10,7 +10,7 @@ from _scripted_engine import ScriptedEngine, last_user
 from builder.engines.cache import CachedModel, RequestCache
 from builder.stages.diversify import DiversifyConfig, Embedder, diversify
 from builder.stages.generate import Generate, GenerateConfig
-from builder.stages.refine import Refine, RefineConfig, parse_judgement
+from builder.stages.refine import Refine, RefineConfig, parse_score_reply
 from builder.stages.select import Select, SelectConfig
 
 SW_TEXT = ("Ugali ni chakula kikuu katika Afrika Mashariki. Chemsha maji, ongeza unga wa mahindi "
@@ -74,8 +74,8 @@ def test_generate_with_fine_tuned_generator_uses_single_turn_prompt():
     ("The response is good.", (None, "")),
     ("", (None, "")),
 ])
-def test_parse_judgement(reply, expected):
-    assert parse_judgement(reply) == expected
+def test_parse_score_reply(reply, expected):
+    assert parse_score_reply(reply) == expected
 
 
 def _refine_batch(candidates):

@@ -26,11 +26,11 @@ def scored_rows(n: int) -> list[dict]:
 
 
 def test_reply_is_what_the_refine_stage_parses():
-    from builder.stages.refine import SCORE_PREFILL, parse_judgement
+    from builder.stages.refine import SCORE_PREFILL, parse_score_reply
 
     reply = evaluator_reply(4, "Answers the question,  but with extra text.")
     assert reply == "Score: 4\nReason: Answers the question, but with extra text."
-    assert parse_judgement(reply[len(SCORE_PREFILL):]) == (4, "Answers the question, but with extra text.")
+    assert parse_score_reply(reply[len(SCORE_PREFILL):]) == (4, "Answers the question, but with extra text.")
 
 
 def test_scored_file_skips_bad_scores_and_balances(tmp_path):
@@ -71,7 +71,7 @@ def test_judgements_of_a_build_become_examples(tmp_path):
 def test_evaluator_trains_and_rates_as_the_refine_stage_asks(tmp_path, tiny_model_dir):
     from builder.engines import SamplingParams, create_engine
     from builder.prompts import evaluate_messages
-    from builder.stages.refine import SCORE_PREFILL, parse_judgement
+    from builder.stages.refine import SCORE_PREFILL, parse_score_reply
     from builder.training.callbacks import generate_answers
 
     write_jsonl(tmp_path / "scored.jsonl", scored_rows(10))

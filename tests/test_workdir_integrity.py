@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from _cli_build import build_args, cli, published, udhr_corpus
-from builder.pipeline.workdir import CORRUPT_SUFFIX, StageDir, checksum_path, verify_shard
+from builder.core.workdir import CORRUPT_SUFFIX, StageDir, checksum_path, verify_shard
 
 
 @pytest.fixture
@@ -134,9 +134,9 @@ def test_a_shard_from_an_older_builder_is_checked_by_its_columns(tmp_path):
     one with another stage's columns (the old empty-shard bug) is moved aside."""
     from datasets import Dataset
 
-    from builder.stages.schema import GENERATED, PREPARED
+    from builder.core.schema import GENERATED, PREPARED
 
-    stage = StageDir(tmp_path, "sw", "generate", "abc")
+    stage = StageDir(tmp_path, "sw", "generate", "abc", GENERATED)  # the column types the plan gives generate
     stage.path.mkdir(parents=True)
     good, bad = stage.shard(0), stage.shard(1)
     pq.write_table(Dataset.from_dict({n: [] for n in GENERATED}, features=GENERATED).data.table, good)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import hashlib
 import json
 import threading
 import time
 from typing import Any, Union
+
+from ..errors import EngineError
 
 # A prompt is either raw text (sent as is) or a chat conversation
 # ([{"role": "user", "content": "..."}]) that the engine renders with the model's chat template.
@@ -21,10 +22,6 @@ from typing import Any, Union
 # (the reply is pre-filled), which every engine supports (transformers' and vLLM's
 # `continue_final_message`).
 Prompt = Union[str, list[dict[str, str]]]
-
-
-class EngineError(RuntimeError):
-    """A generation backend failed in a way the caller should report, not retry."""
 
 
 class PromptTooLongError(EngineError, ValueError):
@@ -130,11 +127,6 @@ class EngineStats:
 def prompt_key(prompt: Prompt) -> str:
     """A stable string for a prompt, used in cache keys."""
     return prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False, sort_keys=True)
-
-
-def stable_hash(*parts: Any) -> str:
-    payload = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 class Engine(abc.ABC):

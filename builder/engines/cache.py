@@ -26,7 +26,8 @@ from typing import Any, Iterable
 
 from tqdm.auto import tqdm
 
-from .base import Completion, Engine, EngineStats, Prompt, SamplingParams, prompt_key, stable_hash
+from .base import Completion, Engine, EngineStats, Prompt, SamplingParams, prompt_key
+from ..core.hashing import stable_hash
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ check (`PromptTooLongError` or `truncate_prompt="left"`) means the same thing ev
 
 from __future__ import annotations
 
-from .base import Prompt, PromptTooLongError, SamplingParams, prompt_key, stable_hash
+from .base import Prompt, PromptTooLongError, SamplingParams, prompt_key
+from ..core.hashing import stable_hash
 
 
 def count_text_tokens(tokenizer, text: str) -> int:

@@ -22,7 +22,8 @@ import random
 import torch
 from tqdm.auto import tqdm
 
-from .base import Completion, Engine, EngineError, Prompt, SamplingParams, prompt_key, stable_hash
+from .base import Completion, Engine, EngineError, Prompt, SamplingParams, prompt_key
+from ..core.hashing import stable_hash
 from .prompt_tokens import count_text_tokens, cut_at_stop, encode_prompts, render_prompt
 
 logger = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ def _rank_main(rank: int, config: BuildConfig, threads: int | None, inbox, resul
     model (the default), so the model is loaded once per rank, not once per stage."""
     from ..engines import create_engine
     from ..logsetup import install_redaction
-    from ..pipeline.stage_configs import stage_model
+    from ..stages.plan import stage_model
 
     install_redaction()  # a spawned process starts with plain logging: mask its lines as the driver's are
     engines = {}

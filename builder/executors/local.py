@@ -14,7 +14,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, config: BuildConfig, models):
-        """`models`: the driver's `Models` (builder/pipeline/runner.py), whose engines do the work."""
+        """`models`: the driver's `Models` (builder/pipeline/loaded_models.py), whose engines do the work."""
         self.config = config
         self.models = models
         self.workers: dict[str, StageWorker] = {}

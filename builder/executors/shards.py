@@ -2,7 +2,7 @@
 
 A `ShardTask` names an input shard and the output shard it becomes; a `StageWorker` is what
 runs tasks in a worker process (a data-parallel rank, a Ray actor): it loads its own engine
-once, opens the shared request cache, builds each language's block from the `BuildConfig` and
+once, opens the shared request cache, builds each language's stage object from the `BuildConfig` and
 writes the output shard atomically. Because the output path is fixed by the task, a task that
 runs twice (a retried Ray batch, a resumed build) rewrites the same file with the same rows:
 nothing is duplicated and nothing is lost.
@@ -18,8 +18,8 @@ from pathlib import Path
 from ..config import BuildConfig
 from ..engines.base import Engine, EngineStats
 from ..engines.cache import CachedModel, RequestCache
-from ..pipeline.stage_configs import make_block, stage_model
-from ..pipeline.workdir import StageDir, read_shard_table
+from ..stages.plan import make_model_stage, stage_model
+from ..core.workdir import StageDir, read_shard_table
 from ..stages.base import Stage, apply_stage_to_table
 
 
@@ -66,11 +66,11 @@ class ShardResult:
         return EngineStats(**{f.name: getattr(self, f.name) for f in dataclasses.fields(EngineStats)})
 
 
-def map_shard(task: ShardTask, block: Stage, work_dir: str | Path) -> int:
-    """Read the task's input shard, apply the block, write the output shard; return the
-    number of input rows that were still alive (not dropped), which the block worked on."""
-    shard = read_shard_table(Path(task.source), block.input_features)
-    out = apply_stage_to_table(shard, block)
+def map_shard(task: ShardTask, stage: Stage, work_dir: str | Path) -> int:
+    """Read the task's input shard, apply the stage, write the output shard; return the
+    number of input rows that were still alive (not dropped), which the stage worked on."""
+    shard = read_shard_table(Path(task.source), stage.input_features)
+    out = apply_stage_to_table(shard, stage)
     StageDir(Path(work_dir), task.lang, task.stage, task.fingerprint).write(task.index, out)
     # rater_controls' pairs have no `dropped` column: every one of them is scored
     return shard.column("dropped").null_count if "dropped" in shard.column_names else shard.num_rows
@@ -111,18 +111,19 @@ class StageWorker:
         self.cache = cache if cache is not None else RequestCache(worker_cache_path(config.work_dir, driver_host))
         self.model = CachedModel(self.engine, self.cache, chunk_size=config.batch_size * 4,
                                  desc=f"{stage} ({self.engine.name})")
-        self._blocks: dict[str, Stage] = {}
+        self._stages: dict[str, Stage] = {}
 
-    def block(self, lang: str):
-        if lang not in self._blocks:
-            self._blocks[lang] = make_block(self.config, self.stage, lang, self.model)
-        return self._blocks[lang]
+    def stage_for(self, lang: str) -> Stage:
+        """This worker's stage object for one language, made once."""
+        if lang not in self._stages:
+            self._stages[lang] = make_model_stage(self.config, self.stage, lang, self.model)
+        return self._stages[lang]
 
     def run(self, task: ShardTask) -> ShardResult:
         if task.stage != self.stage:
             raise ValueError(f"a {self.stage} worker was given a {task.stage} shard")
         before, hits = self.model.stats, self.model.hits
-        alive = map_shard(task, self.block(task.lang), self.config.work_dir)
+        alive = map_shard(task, self.stage_for(task.lang), self.config.work_dir)
         return ShardResult(task.lang, task.index, alive, **(self.model.stats - before).to_dict(),
                            cache_hits=self.model.hits - hits, worker=f"{socket.gethostname()}:{os.getpid()}")
 

@@ -19,6 +19,8 @@ from functools import lru_cache
 import langcodes
 from langcodes.data_dicts import LIKELY_SUBTAGS, NORMALIZED_MACROLANGUAGES
 
+from .registry import LANGUAGES, Language
+
 logger = logging.getLogger(__name__)
 
 
@@ -127,8 +129,6 @@ def english_name(lang: str, script: str | None = None) -> str:
 
 def resolve(code: str, lang: str, script: str, *, explicit_script: bool):
     """A `Language` for `lang` in `script`; says once in the log how a macrolanguage was resolved."""
-    from . import Language
-
     tag = langcodes.Language.get(lang)
     iso3 = tag.to_alpha3()
     individual = _individual_for_macro().get(lang)
@@ -174,8 +174,6 @@ def closest(code: str, n: int = 3) -> list[str]:
 
 
 def unknown_message(code: str) -> str:
-    from . import LANGUAGES
-
     near = closest(code)
     hint = f"closest: {', '.join(f'{c} ({english_name(c)})' for c in near)}. " if near else ""
     return (f"unknown language code {code!r}; {hint}Known: {', '.join(sorted(LANGUAGES))} and every code "

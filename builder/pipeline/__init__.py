@@ -1,9 +1,12 @@
-"""The build, from settings to published tables.
+"""The build, from settings to published tables, over the stages declared in builder/stages/plan.py.
 
-- runner.py: `build()` and `Pipeline`, which run the stages in order for every language
-- stage_configs.py: how a `BuildConfig` becomes each stage's config, block and fingerprint
-- workdir.py: stage outputs as Parquet shards in the work dir, found again on resume
-- final_stage.py: each language's last table, kept so an unchanged rerun reads it back
-- funnel.py: how many rows each stage kept, and why the rest left
-- preflight.py: checks before any model loads; dry_run.py, projection.py: `--dry-run`
+- runner.py: `build()` and `Pipeline`, the build's table of contents
+- prepare_loop.py: the corpus streamed through prepare into shards (the source stage)
+- shard_stages.py: the other shard stages, in the executor or the driver, reused per shard
+- language_stages.py: relevance, the rater's controls, select and diversify, one language at a time
+- loaded_models.py: the engines a build loads, and what they cost
+- build_info.py: `meta` on every published row, and build_info.json
+- results.py: `BuildResult`, `EmptyBuildError`
+- preflight.py: checks before any model loads; lock.py: one build per work dir
+- dry_run.py, projection.py: `--dry-run`
 """

@@ -28,18 +28,17 @@ from .runner import BuildResult, Pipeline
 COUNT_CAP = 1_000_000  # a local corpus is counted this far without --max-docs
 
 
-class PilotPipeline(Pipeline):
-    """The pipeline, measuring the rater's negative controls apart: they cost at most
-    CONTROL_PAIRS requests per language whatever the corpus size, so they are not scaled per
-    document (builder/pipeline/projection.py)."""
+class ControlsCost:
+    """The pipeline's `on_stage` hook in the pilot, measuring the rater's negative controls apart:
+    they cost at most CONTROL_PAIRS requests per language whatever the corpus size, so they are
+    not scaled per document (builder/pipeline/projection.py)."""
 
-    controls = Cost()
+    def __init__(self):
+        self.cost = Cost()
 
-    def _rater_controls(self, *args) -> dict:  # every language's controls in one call
-        before, start = self.models.stats(), time.perf_counter()
-        reports = super()._rater_controls(*args)
-        self.controls = self.controls + Cost.between(before, self.models.stats(), time.perf_counter() - start)
-        return reports
+    def __call__(self, stage: str, before: dict, after: dict, seconds: float) -> None:
+        if stage == "rater_controls":  # every language's controls in one step
+            self.cost = self.cost + Cost.between(before, after, seconds)
 
 
 def count_documents(config: BuildConfig, lang: str) -> int | None:
@@ -97,7 +96,8 @@ def run_pilot(config: BuildConfig, engines: dict | None, folder: Path) -> tuple[
     pilot_config = dataclasses.replace(config, max_docs=config.pilot_docs, dry_run=False, push_to_hub=None,
                                        work_dir=str(folder / "work"))
     start = time.perf_counter()
-    pipeline = PilotPipeline(pilot_config, engines)
+    controls = ControlsCost()
+    pipeline = Pipeline(pilot_config, engines, on_stage=controls)
     _warm_up(pipeline, config)
     loaded = time.perf_counter()
     result = pipeline.run()
@@ -109,7 +109,7 @@ def run_pilot(config: BuildConfig, engines: dict | None, folder: Path) -> tuple[
     pilot = Pilot(
         langs=len(config.langs), docs=stages["read"], judged=stages["refine"], pool=stages["select"],
         total=Cost(stats["calls"], stats["prompt_tokens"], stats["completion_tokens"], wall),
-        controls=pipeline.controls, startup_s=loaded - start,
+        controls=controls.cost, startup_s=loaded - start,
         shard_bytes=sum(_bytes(folder / "work" / lang) for lang in config.langs),
         cache_bytes=_store_bytes(folder / "work" / "cache.sqlite", folder / "empty"),
         embedding_bytes=_store_bytes(folder / "work" / "embeddings.sqlite", folder / "empty"),

@@ -33,7 +33,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .workdir import pid_alive
+from ..core.workdir import pid_alive
 
 try:
     import fcntl

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..config import BuildConfig
-from ..publish.export_dir import check_output_dir as check_export_target
+from ..publish.export_dir import check_export_target
 
 AUDIT_CONFIG = "candidates"  # the export's config of every row (builder.pipeline.runner.build)
 RAY_HINT = "--executor ray needs Ray, which is not installed: pip install 'x-instruction[ray]' (or use --executor local)"
@@ -31,7 +31,7 @@ def check_build_start(config: BuildConfig, *, export: bool = True) -> None:
     check_work_dir(Path(config.work_dir))
     check_seeds(config)
     if export:
-        check_output_dir(Path(config.output_dir))
+        check_output_folder(Path(config.output_dir))
         # Files the builder did not write; with --overwrite, shard files in any config folder the
         # export may write (each language's and the audit config's).
         check_export_target(config.output_dir, config.overwrite, configs=[*config.langs, AUDIT_CONFIG])
@@ -44,7 +44,7 @@ def check_seeds(config: BuildConfig) -> None:
     to its first pair (the generate stage reads the rest)."""
     from ..corpus.errors import CorpusError
     from ..corpus.seeds import check_seed_source
-    from .stage_configs import uses_seeds
+    from ..stages.configs import uses_seeds
 
     if uses_seeds(config):
         for lang in config.langs:
@@ -77,7 +77,7 @@ def check_work_dir(path: Path) -> None:
     _check_folder(path, "--work-dir", "(it holds the shards and the request cache)")
 
 
-def check_output_dir(path: Path) -> None:
+def check_output_folder(path: Path) -> None:
     _check_folder(path, "--output-dir", "(the export writes a folder of Parquet files and a README.md)")
 
 
@@ -121,7 +121,7 @@ def check_token(repo_id: str, option: str) -> None:
 def check_push_start(repo_id: str, output_dir) -> None:
     """`x-instruction push`: the repository id, the export folder and the token, before any
     request to the Hub (exit code 2, like `build --push-to-hub`)."""
-    from ..publish.card.layout import Layout
+    from ..publish.layout import Layout
 
     check_repo_id(repo_id, "--repo")
     try:

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ..progress import quiet_datasets_bars
 from .card import write_card
-from .card.layout import (
+from .layout import (
     BUILD_INFO_FILE,
     EMPTY_CONFIGS_KEY,
     SPLIT_NAME,

@@ -25,8 +25,9 @@ import shutil
 from pathlib import Path
 
 from .. import __version__
+from ..core.workdir import writing
 from .card import CARD_MARKER
-from .card.layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD
+from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def _shown(names: list[str]) -> str:
     return ", ".join(names[:_LISTED]) + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
 
 
-def check_output_dir(output_dir, overwrite: bool = False, configs=()) -> None:
+def check_export_target(output_dir, overwrite: bool = False, configs=()) -> None:
     """Refuse an output folder that is a file, or a folder holding files no export made (an
     earlier export with a file the user added to it included) unless `overwrite`; with or without
     it, refuse shard-named files no export made in the folders of `configs` (the config folders
@@ -109,13 +110,10 @@ def check_output_dir(output_dir, overwrite: bool = False, configs=()) -> None:
 
 def _write_manifest(folder: Path, files: set[str]) -> None:
     tmp = folder / f".{MANIFEST}.tmp-{os.getpid()}"
-    try:
+    with writing(tmp, folder / MANIFEST):  # a full disk: no 0-byte temporary file is left in the user's folder
         tmp.write_text(json.dumps({"builder_version": __version__, "files": sorted(files)}, indent=1) + "\n",
                        encoding="utf-8")
         os.replace(tmp, folder / MANIFEST)
-    except BaseException:  # a full disk: no 0-byte temporary file is left in the user's folder
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _remove_empty_dirs(root: Path, files: set[str]) -> None:
@@ -132,7 +130,7 @@ def _move_into_place(staging: Path, root: Path, overwrite: bool) -> None:
         os.replace(staging, root)
         return
     # The folder may have changed during a long build.
-    check_output_dir(root, overwrite, configs={f.split("/", 1)[0] for f in new if "/" in f})
+    check_export_target(root, overwrite, configs={f.split("/", 1)[0] for f in new if "/" in f})
     owned = owned_files(root)
     # Listed first: a crash in the middle still leaves every file of both exports owned.
     _write_manifest(root, owned | new)
@@ -152,7 +150,7 @@ def staged_export(output_dir, overwrite: bool = False):
     """Yield an empty staging folder beside `output_dir`; on success move its files into
     `output_dir` (see the module docstring); on failure remove it and leave `output_dir` alone."""
     root = Path(output_dir)
-    check_output_dir(root, overwrite)
+    check_export_target(root, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = root.parent / f".{root.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)  # left by a killed run of this same process id

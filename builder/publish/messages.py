@@ -10,7 +10,7 @@ The wording lives in builder/prompts.py alone: this module only lays it out as t
 from __future__ import annotations
 
 from ..prompts import answer_prompt
-from ..stages.schema import MESSAGES
+from ..core.schema import MESSAGES
 
 
 def answer_messages(instruction: str, output: str, lang: str) -> list[dict]:

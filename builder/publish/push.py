@@ -22,7 +22,7 @@ from .. import __version__
 from ..errors import one_line
 from ..redact import redact
 from .card import CARD_MARKER, write_card
-from .card.layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD, Layout, read_front_matter
+from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD, Layout, read_front_matter
 
 logger = logging.getLogger(__name__)
 

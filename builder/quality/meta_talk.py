@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from ..corpus.meta_talk import UNSPACED
-from ..stages.schema import RELEVANT
+from ..core.schema import RELEVANT
 from .relevance import Encoder
 
 VERSION = 2  # part of the final stage's fingerprint: prototypes, snippets or threshold changed

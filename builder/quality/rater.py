@@ -4,7 +4,7 @@ The rater scores a sample of mismatched pairs per language (a response with an i
 written for another text of that language) with the same prompt, sampling and retry as refine
 (through refine's own judging code and the request cache). The driver picks the pairs and
 writes them as a shard; the executor scores them as the model stage `rater_controls`
-(`RaterControls`), so the controls are the same whether the rater runs in the driver, in
+(`RaterControls`, builder/stages/rater_controls.py), so the controls are the same whether the rater runs in the driver, in
 data-parallel ranks or on Ray actors. If it cannot tell these from the
 matched pairs, its scores carry no information: the AUC of matched round-1 scores against
 mismatched scores says how well it separates them (0.5 = chance). The same AUC is reported for
@@ -15,14 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..stages.refine import Refine, RefineConfig, _Pair
-from ..stages.schema import MISMATCHED, MISMATCHED_SCORED
 from .relevance import MIN_AUC_PAIRS, NOT_ENOUGH_ROWS, auc
 from .report import WARN_AUC, auc_text, printed_auc, report_lines  # noqa: F401 (the summary's lines live in report.py)
 CONTROL_PAIRS = 64  # mismatched pairs scored per language
-# Part of the key of a language's last table (builder/pipeline/final_stage.py): 2: the controls
-# are measured under every executor (before, a distributed build left them out).
-CONTROLS_VERSION = 2
 NO_SCORES = "no reply of the rater to the controls parsed as a score"
 
 
@@ -47,24 +42,6 @@ def control_pairs(table, seed: int, sample: int = CONTROL_PAIRS) -> tuple[list, 
     return matched, {"text": [outputs[i] for i in picked], "instruction": [instructions[other[i]] for i in picked]}
 
 
-class RaterControls:
-    """The model stage `rater_controls`: a shard of mismatched pairs, each scored by the rater
-    through refine's own judging code (its round 1: the same prompt, sampling and retry)."""
-
-    name = "rater_controls"
-    input_features = MISMATCHED
-    output_features = MISMATCHED_SCORED
-
-    def __init__(self, lang: str, model, config: RefineConfig):
-        self.refine = Refine(lang, model, config)
-
-    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        pairs = [_Pair(text, [], instruction) for text, instruction in zip(batch["text"], batch["instruction"])]
-        if pairs:
-            self.refine._judge(pairs, round_no=1)
-        return {"score": [p.judgements[0]["score"] for p in pairs]}
-
-
 def controls_report(matched: list, mismatched: list) -> dict:
     """The rater's AUC on matched vs mismatched pairs and the mean score of each."""
     if not mismatched:  # fewer than 2 kept rows: no mismatched pair to make
@@ -75,14 +52,6 @@ def controls_report(matched: list, mismatched: list) -> dict:
     if value is None:
         report["note"] = NO_SCORES
     return report
-
-
-def rater_controls(model, lang: str, table, config: RefineConfig, seed: int, sample: int = CONTROL_PAIRS) -> dict:
-    """Score mismatched pairs with the rater in this process; report its AUC and mean score on
-    matched and mismatched (the build runs the same steps through its executor)."""
-    matched, pairs = control_pairs(table, seed, sample)
-    mismatched = RaterControls(lang, model, config)(pairs)["score"]
-    return controls_report(matched, mismatched)
 
 
 def _mean(scores) -> float | None:

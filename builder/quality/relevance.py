@@ -298,7 +298,7 @@ class CachedEncoder(Encoder):
     def _cached(self, texts: list[str], role: str) -> np.ndarray:
         import base64
 
-        from ..engines.base import stable_hash
+        from ..core.hashing import stable_hash
 
         keys = [stable_hash(self.name, role, t) for t in texts]
         found = self._store.get_many(keys)

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from datasets import Features
 
+from ..core.workdir import empty_dataset
+
 
 @runtime_checkable
 class Stage(Protocol):
@@ -23,11 +25,26 @@ class Stage(Protocol):
     def __call__(self, batch: dict[str, list]) -> dict[str, list]: ...
 
 
+class Applied:
+    """A stage whose result is already known (`stored`: what its `run` gave, computed now or read
+    back from the work dir), as a `Dataset.map` function: `stage.apply(batch, stored)`. The
+    language stages compute in `run` and add their columns through this, so the pipeline keeps
+    what `run` gives without the stage touching the work dir."""
+
+    def __init__(self, stage, stored: dict[str, list]):
+        self.stage = stage
+        self.stored = stored
+        self.name = stage.name
+        self.input_features = stage.input_features
+        self.output_features = stage.output_features
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        return self.stage.apply(batch, self.stored)
+
+
 def apply_stage(table, stage: Stage, fingerprint: str, batch_size: int | None = None):
     """`table` mapped through `stage`, typed by its `output_features`. `batch_size=None` hands
     the stage the whole table at once (stages that compare rows: relevance, diversify)."""
-    from ..pipeline.workdir import empty_dataset
-
     if not len(table):  # `map` over no rows returns its input unchanged, with the input's columns
         return empty_dataset(stage.output_features)
     return table.map(stage, batched=True, batch_size=batch_size, features=stage.output_features,

@@ -7,25 +7,29 @@ language has no more kept pairs than the target size, every pair is kept and k-m
 labels them, with k = the number of pairs divided by `min_cluster_size` (at least 1) so the
 cluster column stays meaningful for the card's statistics.
 
-`diversify_checkpointed` keeps a language's result in the work dir as
-`{lang}/diversify-{fp}/shard-00000.parquet` (cluster and kept flag per input row), where the
-fingerprint hashes exactly what diversify reads (the instructions, their scores and the
-config): a rerun with the same inputs reads it back without loading the embedder, and any
-change upstream that alters an instruction or a score redoes the clustering.
+The stage is pure: `run` clusters a language and returns each alive row's cluster and kept
+flag. The pipeline keeps them in the work dir under `key` (builder/pipeline/language_stages.py),
+which hashes exactly what diversify reads (the instructions, their scores and the config): a
+rerun with the same inputs reads them back without loading the embedder, and any change
+upstream that alters an instruction or a score redoes the clustering.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from datasets import Features, Value
 
-from .schema import DIVERSIFIED, RELEVANT
+from .. import __version__
+from ..core.hashing import fingerprint
+from ..core.schema import DIVERSIFIED, RELEVANT
 
 logger = logging.getLogger(__name__)
+
+CLUSTERS = Features({"cluster": Value("int64"), "kept": Value("bool")})  # per alive row, what the work dir keeps
 
 
 @dataclasses.dataclass
@@ -95,35 +99,10 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
 
 
 def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: str) -> str:
-    from .. import __version__
-    from ..pipeline.workdir import fingerprint
-
     # The embedder beside the config's fields, in one mapping; the builder's version, as the
     # final table's key has it, so a release that changes the clustering clusters again.
     return fingerprint("diversify", __version__, {**dataclasses.asdict(config), "embedder": embedder},
                        instructions, scores)
-
-
-def diversify_checkpointed(work: Path, lang: str, instructions: list[str], scores: list[int],
-                           config: DiversifyConfig, embedder_name: str,
-                           embedder: Callable[[], Embedder]) -> tuple[list[int], list[bool], bool]:
-    """diversify's (clusters, kept) for one language, read back from the work dir when these
-    inputs were clustered before; the last item says whether it ran now. `embedder` (a loader
-    of the model `embedder_name` names) is called only when it runs."""
-    from datasets import Dataset, Features, Value
-
-    from ..pipeline.workdir import StageDir, read_shard
-
-    features = Features({"cluster": Value("int64"), "kept": Value("bool")})
-    stage = StageDir(work, lang, "diversify", diversify_fingerprint(instructions, scores, config, embedder_name))
-    ran = not (stage.complete and stage.intact())
-    if ran:
-        stage.reset()
-        labels, kept = diversify(instructions, scores, config, embedder())
-        stage.write(0, Dataset.from_dict({"cluster": labels, "kept": kept}, features=features))
-        stage.mark_complete()
-    table = read_shard(stage.shard(0), features).data.table
-    return table.column("cluster").to_pylist(), table.column("kept").to_pylist(), ran
 
 
 def top_up(kept: np.ndarray, labels: np.ndarray, centroids: np.ndarray, vectors: np.ndarray,
@@ -143,33 +122,45 @@ def top_up(kept: np.ndarray, labels: np.ndarray, centroids: np.ndarray, vectors:
 class Diversify:
     """The stage: given a whole language in one batch (`batch_size=None`), sets `cluster` on
     every alive row and drops all but the kept pair of each cluster as "cluster_duplicate".
-    Its result is kept in the work dir (`diversify_checkpointed`); `clustered` counts the rows
-    it clustered now rather than read back."""
+    `run` gives what the work dir keeps (cluster and kept flag per alive row); `apply` marks the
+    rows from it. `embedder` is called only when some row is alive and clustered."""
 
     name = "diversify"
     input_features = RELEVANT
     output_features = DIVERSIFIED
+    stored_features = CLUSTERS
 
-    def __init__(self, lang: str, config: DiversifyConfig, work: Path, embedder_name: str,
-                 embedder: Callable[[], Embedder]):
+    def __init__(self, lang: str, config: DiversifyConfig, embedder: Callable[[], Embedder]):
         self.lang = lang
         self.config = config
-        self.work = Path(work)
-        self.embedder_name = embedder_name
         self.embedder = embedder
-        self.clustered = 0
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        return self.apply(batch, self.run(batch)[0])
+
+    @staticmethod
+    def _alive(batch: dict[str, list]) -> list[int]:
+        return [i for i, d in enumerate(batch["dropped"]) if d is None]
+
+    def key(self, batch: dict[str, list], embedder_name: str) -> str:
+        """The fingerprint of what `run` reads: the alive rows' instructions and scores, and the config."""
+        alive = self._alive(batch)
+        return diversify_fingerprint([batch["instruction"][i] for i in alive], [batch["score"][i] for i in alive],
+                                     self.config, embedder_name)
+
+    def run(self, batch: dict[str, list]) -> tuple[dict[str, list], None]:
+        alive = self._alive(batch)
+        if not alive:
+            return {"cluster": [], "kept": []}, None
+        labels, kept = diversify([batch["instruction"][i] for i in alive], [batch["score"][i] for i in alive],
+                                 self.config, self.embedder())
+        return {"cluster": labels, "kept": kept}, None
+
+    def apply(self, batch: dict[str, list], clustered: dict[str, list]) -> dict[str, list]:
         dropped = list(batch["dropped"])
-        alive = [i for i, d in enumerate(dropped) if d is None]
         clusters = [-1] * len(dropped)
-        if alive:
-            labels, kept, ran = diversify_checkpointed(
-                self.work, self.lang, [batch["instruction"][i] for i in alive], [batch["score"][i] for i in alive],
-                self.config, self.embedder_name, self.embedder)
-            self.clustered += len(alive) if ran else 0
-            for i, label, keep in zip(alive, labels, kept):
-                clusters[i] = label
-                if not keep:
-                    dropped[i] = "cluster_duplicate"
+        for i, label, keep in zip(self._alive(batch), clustered["cluster"], clustered["kept"]):
+            clusters[i] = label
+            if not keep:
+                dropped[i] = "cluster_duplicate"
         return {"dropped": dropped, "cluster": clusters}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..engines.base import SamplingParams, stable_hash
+from ..core.hashing import stable_hash
+from ..engines.base import SamplingParams
 from ..engines.cache import CachedModel
 from ..prompts import BACKWARD_TURN, GENERATOR, backward_messages, generator_messages
 from .instructions import clean_instruction, instruction_problem
-from .schema import GENERATED, PREPARED
+from ..core.schema import GENERATED, PREPARED
 
 
 @dataclasses.dataclass

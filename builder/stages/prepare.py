@@ -45,7 +45,7 @@ from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
 from ..corpus.meta_talk import meta_talk
 from ..languages import get_language
 from ..languages.lid import LIDResult, covers, detect, matches
-from .schema import PREPARED, SOURCE
+from ..core.schema import PREPARED, SOURCE
 
 logger = logging.getLogger(__name__)
 

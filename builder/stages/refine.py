@@ -26,7 +26,7 @@ from ..engines.cache import CachedModel
 from ..languages.lid import detect, matches
 from ..prompts import EVALUATE, REFINE_RESPONSE, REWRITE, evaluate_messages, refine_response_messages, rewrite_messages
 from .instructions import clean_instruction, instruction_problem
-from .schema import GENERATED, REFINED
+from ..core.schema import GENERATED, REFINED
 
 SCORE_PREFILL = "Score:"
 # A digit 1-5, optionally bold or "/5" or "out of 5"; not part of a range ("1-5", echoed from
@@ -41,7 +41,7 @@ _REASON = re.compile(r"reason\s*:\s*(.+)", re.IGNORECASE | re.DOTALL)
 VERSION = 2
 
 
-def parse_judgement(continuation: str) -> tuple[int | None, str]:
+def parse_score_reply(continuation: str) -> tuple[int | None, str]:
     """(score, reason) from the evaluator's reply, which continues the pre-filled "Score:".
 
     The score must be the first thing after the pre-fill, or appear as "Score: N" later (models
@@ -73,7 +73,7 @@ class RefineConfig:
 
 
 @dataclasses.dataclass
-class _Pair:
+class Pair:
     """A row's refinement state across rounds."""
 
     text: str
@@ -98,14 +98,14 @@ class Refine:
         self.model = model
         self.config = config
 
-    def _judge(self, pairs: list[_Pair], round_no: int, response: str = "original") -> None:
+    def judge(self, pairs: list[Pair], round_no: int, response: str = "original") -> None:
         """Score each pair's current instruction against its text; `response` names that text in
         the judgement ("original", or "rewritten" for refine_response's rewrite)."""
         prompts = [evaluate_messages(p.current, p.text, self.lang) + [{"role": "assistant", "content": SCORE_PREFILL}]
                    for p in pairs]
         greedy = SamplingParams(max_new_tokens=self.config.max_new_tokens, temperature=0.0, seed=self.config.seed)
         replies = [c.text for c in self.model(prompts, greedy, EVALUATE.hash)]
-        parsed = [parse_judgement(r) for r in replies]
+        parsed = [parse_score_reply(r) for r in replies]
         statuses = ["ok"] * len(pairs)
         retry = [i for i, (score, _) in enumerate(parsed) if score is None]
         if retry:
@@ -113,7 +113,7 @@ class Refine:
             again = self.model([prompts[i] for i in retry], sampled, EVALUATE.hash)
             for i, completion in zip(retry, again):
                 replies[i] = completion.text
-                parsed[i] = parse_judgement(completion.text)
+                parsed[i] = parse_score_reply(completion.text)
                 statuses[i] = "retried" if parsed[i][0] is not None else "unparseable"
         for pair, reply, (score, reason), status in zip(pairs, replies, parsed, statuses):
             pair.rounds = round_no
@@ -124,7 +124,7 @@ class Refine:
             if score is not None and (pair.best is None or score > pair.best[0]):
                 pair.best = (score, pair.current)
 
-    def _next_instructions(self, pairs: list[_Pair], round_no: int) -> None:
+    def _next_instructions(self, pairs: list[Pair], round_no: int) -> None:
         """Give each low-scored pair its next instruction: an unused candidate, else a rewrite."""
         to_rewrite = []
         for pair in pairs:
@@ -148,7 +148,7 @@ class Refine:
         out = {"output": [None] * n, "score": [None] * n, "rounds": [0] * n, "judgements": [[] for _ in range(n)],
                "instruction": list(batch["instruction"]), "dropped": list(batch["dropped"])}
         active = [i for i in range(n) if batch["dropped"][i] is None]
-        pairs = {i: _Pair(batch["text"][i], list(batch["candidates"][i][1:]), batch["instruction"][i]) for i in active}
+        pairs = {i: Pair(batch["text"][i], list(batch["candidates"][i][1:]), batch["instruction"][i]) for i in active}
         for round_no in range(1, self.config.rounds + 1):
             if round_no > 1:
                 low = [p for p in pairs.values() if p.best is None or p.best[0] < self.config.accept_score]
@@ -158,7 +158,7 @@ class Refine:
                 todo = list(pairs.values())
             if not todo:
                 break
-            self._judge(todo, round_no)
+            self.judge(todo, round_no)
 
         for i, pair in pairs.items():
             out["rounds"][i] = pair.rounds
@@ -182,12 +182,12 @@ class Refine:
         for i, completion in zip(rows, self.model(prompts, params, REFINE_RESPONSE.hash)):
             rewritten = completion.text.strip()
             if rewritten and completion.finish_reasons[0] == "stop" and matches(detect(rewritten), self.lang):
-                rewrites[i] = _Pair(rewritten, [], out["instruction"][i])
+                rewrites[i] = Pair(rewritten, [], out["instruction"][i])
         # Judged under the row's last round number (its sampled retry uses that round's seed, as
         # the original's did); `response` tells the two judgements of that round apart.
         for round_no in sorted({out["rounds"][i] for i in rewrites}):
             same_round = [pair for i, pair in rewrites.items() if out["rounds"][i] == round_no]
-            self._judge(same_round, round_no, response="rewritten")
+            self.judge(same_round, round_no, response="rewritten")
         for i, pair in rewrites.items():
             judgement = pair.judgements[-1]
             out["judgements"][i] = out["judgements"][i] + [judgement]

@@ -6,7 +6,7 @@ import dataclasses
 
 from ..languages.lid import detect, matches
 from .instructions import instruction_problem
-from .schema import RELEVANT
+from ..core.schema import RELEVANT
 
 
 @dataclasses.dataclass

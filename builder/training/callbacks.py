@@ -209,9 +209,9 @@ class ScoreAgreementCallback(GenerationCheckCallback):
         self.references = references
 
     def evaluate(self, answers: list[str]) -> dict[str, float]:
-        from ..stages.refine import parse_judgement
+        from ..stages.refine import parse_score_reply
 
-        scores = [parse_judgement(answer)[0] for answer in answers]
+        scores = [parse_score_reply(answer)[0] for answer in answers]
         n = len(scores)
         return {
             "score_parsed": sum(s is not None for s in scores) / n,

@@ -21,7 +21,7 @@ import datasets
 from datasets import Dataset, get_dataset_config_names
 
 from ..languages import Language, UnknownLanguageError, get_language, parse_languages
-from ..publish.card.layout import BUILD_INFO_FILE
+from ..publish.layout import BUILD_INFO_FILE
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

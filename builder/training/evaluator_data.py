@@ -2,7 +2,7 @@
 
 The rater sees `evaluate_messages(instruction, text, lang)` and answers "Score: N" then
 "Reason: ...", the reply the refine stage pre-fills with "Score:" and parses with
-`parse_judgement`. Scores come from a column (pairs scored by people or a stronger model) or
+`parse_score_reply`. Scores come from a column (pairs scored by people or a stronger model) or
 from the builder's own `judgements` (the audit config `candidates`), which distils the
 evaluator a build used into a model of your choice, as the paper does with its evaluator.
 """
@@ -15,7 +15,7 @@ import random
 from datasets import Dataset
 
 from ..prompts import EVALUATE, evaluate_messages
-from ..stages.refine import SCORE_PREFILL, parse_judgement
+from ..stages.refine import SCORE_PREFILL, parse_score_reply
 from .card import TrainingData, template_label
 from .data import (
     EMPTY_HINT,
@@ -47,7 +47,7 @@ def _scored_rows(dataset: Dataset, args, where: str) -> list[dict]:
             for judgement in row["judgements"] or []:
                 if judgement.get("response") == "rewritten":  # it judged the rewrite, not `text`
                     continue
-                score, reason = parse_judgement(judgement["raw"][len("Score:"):]) if judgement["raw"] else (None, "")
+                score, reason = parse_score_reply(judgement["raw"][len("Score:"):]) if judgement["raw"] else (None, "")
                 if judgement["status"] in ("ok", "retried") and score is not None:
                     rows.append({"instruction": judgement["instruction"], "text": row["text"], "lang": row["lang"],
                                  "score": score, "reason": reason})

@@ -50,7 +50,7 @@ def generator_example(text: str, instruction: str, lang: str) -> dict:
 
 
 def evaluator_reply(score: int, reason: str) -> str:
-    """The reply the refine stage parses (`parse_judgement`): a score line, then a reason line."""
+    """The reply the refine stage parses (`parse_score_reply`): a score line, then a reason line."""
     reason = " ".join(reason.split()) if reason else ""
     return f"Score: {int(score)}\nReason: {reason}" if reason else f"Score: {int(score)}"
 

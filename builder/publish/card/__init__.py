@@ -16,7 +16,7 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, Layout, configs_yaml, dataset_infos
+from ..layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, Layout, configs_yaml, dataset_infos
 from .metadata import card_context, card_metadata
 from .plots import draw, funnel_chart, length_histogram, relevance_chart, verb_chart
 from .stats import funnels, language_stats

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...corpus.hub_datasets import hub_repo
 from ..citation import CITATION
-from .layout import ALL_CONFIG, Layout, ordered_splits
+from ..layout import ALL_CONFIG, Layout, ordered_splits
 from .stats import empty_languages, language_name, pretty_json, prompts_table
 
 PRETTY_NAME = "X-Instruction"

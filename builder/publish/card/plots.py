@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .stats import Funnel, LanguageStats
+from .stats import LanguageFunnel, LanguageStats
 from .verbs import VerbSummary
 
 _PNG = {"format": "png", "dpi": 100, "metadata": {"Software": None}}
@@ -103,7 +103,7 @@ def length_histogram(stats: LanguageStats, path: Path, key: str | None = None) -
     return _save(fig, path, key)
 
 
-def funnel_chart(funnels: dict[str, Funnel], path: Path, key: str | None = None) -> Path:
+def funnel_chart(funnels: dict[str, LanguageFunnel], path: Path, key: str | None = None) -> Path:
     """Per language: the rows kept and each drop reason, as one stacked bar of the input rows."""
     codes = sorted(funnels)
     reasons = sorted({r for f in funnels.values() for r in f.dropped},

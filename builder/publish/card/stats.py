@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ...languages import UnknownLanguageError, get_language
-from ...pipeline.funnel import describe
-from .layout import Layout, is_language, ordered_splits
+from ...core.funnel import funnel_line
+from ..layout import Layout, is_language, ordered_splits
 
 ROW_COLUMNS = ["instruction", "output", "score", "cluster", "source", "meta"]
 META_FIELDS = ["generator_model", "generator_revision", "evaluator_model", "engine", "builder_version"]
@@ -126,7 +126,7 @@ def _rows(layout: Layout, relpath: str) -> int:
 
 
 @dataclasses.dataclass
-class Funnel:
+class LanguageFunnel:
     code: str
     rows_in: int
     rows_out: int
@@ -145,7 +145,7 @@ class Funnel:
     @property
     def summary(self) -> str:
         """What the card says about an empty language, e.g. `0 of 2 rows kept (prepare: too_long 2)`."""
-        return describe({"rows_in": self.rows_in, "rows_out": self.rows_out, "dropped": self.dropped,
+        return funnel_line({"rows_in": self.rows_in, "rows_out": self.rows_out, "dropped": self.dropped,
                          "stages": self.stages})
 
 
@@ -155,7 +155,7 @@ def empty_languages(layout: Layout, build_info: dict) -> list[str]:
     return [c for c in layout.empty if c in recorded or c in layout.language_names or is_language(c)]
 
 
-def funnels(layout: Layout, build_info: dict) -> dict[str, Funnel]:
+def funnels(layout: Layout, build_info: dict) -> dict[str, LanguageFunnel]:
     """The funnel the pipeline recorded; for a language it did not record, recount the audit table.
 
     Covers the empty languages too: the funnel is where the card says why they kept nothing."""
@@ -165,7 +165,7 @@ def funnels(layout: Layout, build_info: dict) -> dict[str, Funnel]:
     for code in codes:
         entry = recorded.get(code)
         if entry:
-            out[code] = Funnel(code, int(entry.get("rows_in", 0)), int(entry.get("rows_out", 0)),
+            out[code] = LanguageFunnel(code, int(entry.get("rows_in", 0)), int(entry.get("rows_out", 0)),
                                {k: int(v) for k, v in (entry.get("dropped") or {}).items()},
                                list(entry.get("stages") or []), "build_info")
     missing = [c for c in codes if c not in out]
@@ -180,7 +180,7 @@ def funnels(layout: Layout, build_info: dict) -> dict[str, Funnel]:
                 if counts:
                     dropped = {str(k): v for k, v in counts.items() if k is not None}
                     total = sum(counts.values())
-                    out[code] = Funnel(code, total, counts.get(None, 0), dropped, [], "candidates")
+                    out[code] = LanguageFunnel(code, total, counts.get(None, 0), dropped, [], "candidates")
     return out
 
 

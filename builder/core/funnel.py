@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-STAGES = ("prepare", "generate", "refine", "select", "diversify")
-
-
 class Funnel:
-    def __init__(self):
+    def __init__(self, stages: tuple[str, ...]):
+        """`stages`: its columns, the stages that can drop rows in build order (builder/stages/plan.py: funnel_stages)."""
+        self.columns = tuple(stages)
         self.rows_in: dict[str, int] = {}
         self.stages: dict[str, list[dict]] = {}
         self.dropped: dict[str, Counter] = {}
 
     def record(self, lang: str, stage: str, dropped_before: list, dropped_after: list) -> None:
         """Count one stage from the `dropped` column before and after it ran."""
-        if stage == STAGES[0]:
+        if stage == self.columns[0]:
             self.rows_in[lang] = len(dropped_after)
         alive_in = sum(1 for d in dropped_before if d is None)
         alive_out = sum(1 for d in dropped_after if d is None)
@@ -41,7 +40,7 @@ class Funnel:
 
     def explain(self, lang: str) -> str:
         """One line, e.g. `vi: 0 of 2 rows kept (prepare: too_long 2)`."""
-        return f"{lang}: {describe(self.to_dict()[lang])}"
+        return f"{lang}: {funnel_line(self.to_dict()[lang])}"
 
     def to_dict(self) -> dict:
         return {
@@ -52,12 +51,12 @@ class Funnel:
 
     def table(self) -> str:
         """A plain-text table for the terminal."""
-        header = ["lang", "in", *STAGES, "top drop reasons"]
+        header = ["lang", "in", *self.columns, "top drop reasons"]
         rows = []
         for lang, stages in self.stages.items():
             outs = {s["stage"]: s["out"] for s in stages}
             reasons = ", ".join(f"{r} {n}" for r, n in self.dropped[lang].most_common(3)) or "-"
-            rows.append([lang, str(self.rows_in.get(lang, 0)), *(str(outs.get(s, "-")) for s in STAGES), reasons])
+            rows.append([lang, str(self.rows_in.get(lang, 0)), *(str(outs.get(s, "-")) for s in self.columns), reasons])
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in [header, *rows]]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -65,7 +64,7 @@ class Funnel:
 
 
 
-def describe(entry: dict) -> str:
+def funnel_line(entry: dict) -> str:
     """One line for a funnel entry ({"rows_in", "rows_out", "dropped", "stages"}, as in build_info.json):
     "0 of 2 rows kept (prepare: too_long 2)". Entries written before stages recorded their own
     reasons (or recounted from the audit table) give the reasons without stages."""

@@ -27,8 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Dataset, Features
 
-from ..engines.base import stable_hash
-from ..stages.schema import DIVERSIFIED, GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, REFINED
+from .hashing import fingerprint, stable_hash  # noqa: F401 (fingerprint: the work dir's folder keys)
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +35,7 @@ DONE = "_DONE"
 CHECKSUM_SUFFIX = ".sha256"
 CORRUPT_SUFFIX = ".corrupt"
 _TEMP = re.compile(r"\.tmp-(\d+)$")  # what _write_atomic and StageDir.write name their temporary files
-OUTPUT_FEATURES = {"prepare": PREPARED, "generate": GENERATED, "refine": REFINED, "final": DIVERSIFIED,
-                   "rater_pairs": MISMATCHED, "rater_controls": MISMATCHED_SCORED}
+REPORT = "report.json"  # a language stage's report, beside its shard (StoredOutput)
 
 
 class CorruptShardError(ValueError):
@@ -100,13 +98,13 @@ def verify_shard(shard: Path, features: Features | None = None) -> bool:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with _writing(tmp, path):
+    with writing(tmp, path):
         tmp.write_text(text, encoding="ascii")
         os.replace(tmp, path)
 
 
 @contextlib.contextmanager
-def _writing(tmp: Path, target: Path):
+def writing(tmp: Path, target: Path):
     """A write through `tmp` to `target` that fails (a full disk) leaves no temporary file (a
     0-byte one would stay forever), and an OSError that names no file (pyarrow's, or a write to an
     open file) is raised again naming `target`, so the report says where the disk is full."""
@@ -148,14 +146,12 @@ def sweep_temps(folder: Path) -> list[Path]:
     return swept
 
 
-def fingerprint(*parts) -> str:
-    return stable_hash(*parts)[:12]
-
-
 class StageDir:
-    def __init__(self, root: Path, lang: str, stage: str, fp: str):
+    def __init__(self, root: Path, lang: str, stage: str, fp: str, features: Features | None = None):
+        """`features`: the stage's column types (builder/stages/plan.py), which a shard written
+        before checksums were recorded must have to be trusted (None: not checked)."""
         self.path = Path(root) / lang / f"{stage}-{fp}"
-        self.features = OUTPUT_FEATURES.get(stage)
+        self.features = features
 
     def shard(self, index: int) -> Path:
         return self.path / f"shard-{index:05d}.parquet"
@@ -209,7 +205,7 @@ class StageDir:
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.shard(index)
         tmp = target.with_suffix(f".tmp-{os.getpid()}")
-        with _writing(tmp, target):
+        with writing(tmp, target):
             pq.write_table(data if isinstance(data, pa.Table) else data.data.table, tmp)
             # The checksum is in place before the shard: a shard that exists always has its record.
             _write_atomic(checksum_path(target), file_sha256(tmp))
@@ -292,3 +288,63 @@ def read_stage(paths: list[Path], features: Features) -> Dataset:
         return empty_dataset(features)
     table = pa.concat_tables([_read_verified(p, features) for p in paths])
     return Dataset(table, fingerprint=_content_fingerprint(paths, features))
+
+
+class StoredOutput:
+    """One language's output of a stage, kept in the work dir as `{lang}/{stage}-{fp}/`: one
+    shard and, when the stage reports, `report.json`. Every stage whose output is reused per
+    language goes through this (relevance's scores, diversify's clusters, the language's last
+    table), as the shard stages go through `StageDir`: a complete, intact folder is read back,
+    anything else is made again."""
+
+    def __init__(self, stage: StageDir, features: Features):
+        self.stage = stage
+        self.features = features
+        stage.features = features
+
+    def ready(self, accept=None) -> bool:
+        """Written completely, with its shard's recorded bytes (a damaged one is moved aside),
+        and its report accepted by `accept(report)` when given (relevance: the same pool)."""
+        return self._saved_report(accept) is not False
+
+    def _saved_report(self, accept=None) -> dict | None | bool:
+        """The saved report (None: the stage wrote none) when ready, else False."""
+        if not (self.stage.complete and self.stage.intact() and self.stage.shard(0).is_file()):
+            return False
+        report = self.report()
+        return report if accept is None or accept(report) else False
+
+    def report(self) -> dict | None:
+        path = self.stage.path / REPORT
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def table(self) -> Dataset:
+        """The saved table, read into memory (one language: callers read one at a time)."""
+        return read_shard(self.stage.shard(0), self.features)
+
+    def num_rows(self) -> int:
+        return pq.ParquetFile(self.stage.shard(0)).metadata.num_rows
+
+    def save(self, data: Dataset | dict, report: dict | None = None) -> None:
+        self.stage.reset()
+        if isinstance(data, dict):
+            data = Dataset.from_dict(data, features=self.features)
+        if data._indices is not None:  # the shard holds the rows as selected, not the table below
+            data = data.flatten_indices(keep_in_memory=True)
+        self.stage.write(0, data)
+        if report is not None:
+            text = json.dumps(report, sort_keys=True, ensure_ascii=False)
+            (self.stage.path / REPORT).write_text(text, encoding="utf-8")
+        self.stage.mark_complete()
+
+    def get(self, make, accept=None) -> tuple[Dataset, dict | None, bool]:
+        """(table, report, made now): read back when ready, else `make() -> (data, report)` is
+        saved first. Both come back as read from the work dir, so a first run and a rerun see
+        the same values (float32 columns, JSON's types)."""
+        report = self._saved_report(accept)  # read once, whether it is reused or not
+        made = report is False
+        if made:
+            self.save(*make())
+            report = self.report()
+        return self.table(), report, made
+

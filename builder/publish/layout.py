@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from ...languages import ENGLISH, LANGUAGES, UnknownLanguageError, get_language
+from ..languages import ENGLISH, LANGUAGES, UnknownLanguageError, get_language
 
 ALL_CONFIG = "all"
 PLOTS_DIR = "plots"

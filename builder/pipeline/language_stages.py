@@ -1,0 +1,197 @@
+"""The language stages: relevance, the rater's controls, select and diversify, each on a whole language.
+
+They read or rewrite a language's whole table, one language at a time. Each stage is pure
+(builder/stages/); what the work dir keeps of it goes through one store, `StoredOutput`
+(builder/core/workdir.py): relevance's scores and report (reused while the pool is the same),
+diversify's clusters (keyed by what it reads), and the language's last table with its funnel
+and quality reports (`final`, keyed by the last shard stage's checksums and the settings of
+every language stage in the plan), which an unchanged rerun reads back instead of running these
+stages at all. The rater's controls are a model stage scored by the executor, their pairs and
+scores kept as shards.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from datasets import Dataset
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..config import BuildConfig
+from ..core.hashing import fingerprint
+from ..core.schema import DIVERSIFIED, MISMATCHED, MISMATCHED_SCORED, REFINED
+from ..core.workdir import StageDir, StoredOutput, read_columns, read_dropped, read_shard, recorded_checksums
+from ..executors import ShardTask
+from ..quality.meta_talk import ENCODER, MetaTalkGate, gate_settings
+from ..quality.rater import CONTROL_PAIRS, control_pairs, controls_report
+from ..stages.base import Applied, apply_stage
+from ..stages.configs import diversify_config, select_config
+from ..stages.diversify import Diversify, Embedder
+from ..stages.plan import Context, language_stages, shard_stages
+from ..stages.relevance import Relevance, pool_hash
+from ..stages.select import Select
+
+# Ids of pairs kept below the seeds' floor (--relevance-floor flag) listed per language in the
+# quality report, so that a user can drop them from the export; a build that flags more is not a demo.
+MAX_FLAGGED_IDS = 1000
+
+
+def final_output(work: Path, config: BuildConfig, lang: str, last: list[Path], fps: dict, pool: list[str]) -> StoredOutput:
+    """A language's last table in the store: its key hashes the checksums of the last shard
+    stage's shards (checked by the shard stages on every run), that stage's fingerprint, the
+    pool relevance calibrates against, the settings of every language stage and the builder's version."""
+    upstream = shard_stages()[-1].name
+    settings = [spec.settings(Context(config, lang)) for spec in language_stages()]
+    fp = fingerprint("final", __version__, recorded_checksums(last), fps[upstream], pool_hash(pool), *settings)
+    return StoredOutput(StageDir(work, lang, "final", fp), DIVERSIFIED)
+
+
+def record_shard_funnel(funnel, lang: str, outputs: dict[str, dict[str, list[Path]]]) -> None:
+    """The funnel's shard-stage columns, from each one's `dropped` column alone."""
+    before = None
+    for spec in shard_stages():
+        if spec.funnel:
+            after = read_dropped(outputs[spec.name][lang], spec.output_features)
+            funnel.record(lang, spec.name, [None] * len(after) if before is None else before, after)
+            before = after
+
+
+KEPT = ("dropped", "instruction")  # what the pools and the rater's controls both read: read once
+
+
+def kept_columns(refined: list[Path]) -> dict[str, list]:
+    """The `dropped` and `instruction` columns of refine's shards (verified)."""
+    return read_columns(refined, REFINED, KEPT)
+
+
+def kept_instructions(columns: dict[str, list]) -> list[str]:
+    """The instructions of the rows refine kept (`columns`: kept_columns)."""
+    return [q for q, d in zip(columns["instruction"], columns["dropped"]) if q and d is None]
+
+
+def add_relevance(table: Dataset, work: Path, lang: str, fp: str, encoder: Callable, seed: int,
+                  pool: list[str] | None = None) -> tuple[Dataset, dict, dict]:
+    """`table` (REFINED) with a `relevance` column, the language's report, and each row's
+    strength by id (for select's floor). The scores are kept in the work dir while the pool
+    (English instructions written for other texts, mismatched for every pair here) is the same."""
+    stage = Relevance(lang, encoder, seed, pool)
+    batch = {name: table[name][:] for name in ("id", "dropped", "instruction", "output")}
+    same_pool = pool_hash(stage.pool)
+    scores, report, _ = StoredOutput(StageDir(work, lang, "relevance", fp), stage.stored_features).get(
+        lambda: stage.run(batch), accept=lambda saved: saved is not None and saved.get("pool_hash") == same_pool)
+    scores = {"id": scores["id"][:], "relevance": scores["relevance"][:], "strength": scores["strength"][:]}
+    out = apply_stage(table, Applied(stage, scores), fingerprint(fp, "relevance-column", table._fingerprint, same_pool))
+    return out, report, dict(zip(scores["id"], scores["strength"]))
+
+
+class LanguageStages:
+    """Runs the language stages of one build; `timings` and `diversified` are what they cost."""
+
+    def __init__(self, config: BuildConfig, work: Path, encoder, executor, models, timings: dict):
+        self.config = config
+        self.work = work
+        self.encoder = encoder
+        self.executor = executor
+        self.models = models
+        self.timings = timings
+        self.diversified = 0  # rows diversify clustered in this process (not read back from the work dir)
+        self._embedder: Embedder | None = None  # diversify's, loaded when a language first needs it
+
+    def _timed(self, stage: str, start: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    def rater_controls(self, langs: list[str], refined: dict[str, list[Path]], kept: dict[str, dict],
+                       fps: dict) -> dict[str, dict]:
+        """The rater's negative controls (builder/quality/rater.py) of `langs`: the driver picks
+        each language's mismatched pairs and writes them as a shard, and the executor scores every
+        language's shard in one stage, `rater_controls`, wherever the rater runs (a distributed
+        driver holds no weights). Kept in the work dir, and through the request cache."""
+        matched, stages, tasks, pairs = {}, {}, [], 0
+        for lang in langs:
+            # The four columns the controls read, not the language's whole table (two read already: `kept`).
+            table = {**kept[lang], **read_columns(refined[lang], REFINED, ("judgements", "output"))}
+            matched[lang], mismatched = control_pairs(table, self.config.seed)
+            if not mismatched["text"]:  # fewer than 2 kept rows: nothing to score, no worker to start
+                stages[lang] = None
+                continue
+            fp = fingerprint(fps[lang]["refine"], "rater_controls", recorded_checksums(refined[lang]), CONTROL_PAIRS,
+                             self.config.seed)
+            stages[lang] = StageDir(self.work, lang, "rater_controls", fp, MISMATCHED_SCORED)
+            if stages[lang].has(0):
+                continue
+            source = StageDir(self.work, lang, "rater_pairs", fp, MISMATCHED).write(
+                0, Dataset.from_dict(mismatched, features=MISMATCHED))
+            tasks.append(ShardTask("rater_controls", lang, fp, 0, str(source)))
+            pairs += len(mismatched["text"])
+        if tasks:
+            with tqdm(total=pairs, desc="rater controls", unit="pair") as bar:
+                self.models.record(self.executor.run("rater_controls", tasks, bar))
+        return {lang: controls_report(matched[lang], [] if stages[lang] is None else
+                                      read_shard(stages[lang].shard(0), MISMATCHED_SCORED)["score"][:])
+                for lang in langs}
+
+    def final_table(self, lang: str, table: Dataset, fps: dict, pool: list[str], rater: dict,
+                    funnel) -> tuple[Dataset, dict]:
+        """One language's rows (REFINED) through relevance, select and diversify, with its
+        funnel recorded on the way; returns the table and the language's quality reports
+        (`rater`: the rater's controls)."""
+        c = self.config
+        start = time.perf_counter()
+        table, report, strength = add_relevance(table, self.work, lang, fps["relevance"], lambda: self.encoder,
+                                                c.seed, pool)
+        self._timed("relevance", start)
+        quality = {"relevance": report, "rater": rater}
+
+        start = time.perf_counter()
+        before = table["dropped"][:]
+        select = Select(lang, select_config(c, report.get("floor")), strength)
+        table = apply_stage(table, select, fingerprint(table._fingerprint, "select", select.config))
+        table = self._meta_talk(table, quality)  # its drops count as select's: select is what decides publishing
+        funnel.record(lang, "select", before, table["dropped"][:])
+        self._timed("select", start)
+
+        start = time.perf_counter()
+        before = table["dropped"][:]
+        table = self._diversify(lang, table)
+        funnel.record(lang, "diversify", before, table["dropped"][:])
+        self._timed("diversify", start)
+        if report.get("floor") is not None:  # how many pairs the seeds' floor dropped, or published flagged
+            after = table["dropped"][:]
+            flagged = [i for i, d in zip(table["id"][:], after) if d is None and select.below_floor(strength.get(i))]
+            report["below_floor"] = {"mode": select.config.floor_mode, "kept": len(flagged),
+                                     "dropped": sum(d == "below_seed_floor" for d in after),
+                                     "kept_ids": flagged[:MAX_FLAGGED_IDS]}
+        return table, quality
+
+    def _meta_talk(self, table: Dataset, quality: dict) -> Dataset:
+        """Chat-model talk the phrase rule missed, among the pairs select kept: the multilingual
+        detector (builder/quality/meta_talk.py), on the relevance encoder's embedding store."""
+        if self.config.relevance_encoder != ENCODER:  # its threshold holds for that encoder only
+            quality["meta_talk"] = {"note": f"not checked: calibrated on {ENCODER}, not {self.config.relevance_encoder}"}
+            return table
+        gate = MetaTalkGate(lambda: self.encoder)
+        table = apply_stage(table, gate, fingerprint(table._fingerprint, *gate_settings(ENCODER)))
+        quality["meta_talk"] = gate.report
+        return table
+
+    def _load_embedder(self) -> Embedder:  # loaded once, and only when some language's inputs are new
+        self._embedder = self._embedder or Embedder(self.config.embedder)
+        return self._embedder
+
+    def _diversify(self, lang: str, table: Dataset) -> Dataset:
+        c = self.config
+        stage = Diversify(lang, diversify_config(c), self._load_embedder)
+        # Columns as lists (a slice): iterating a lazy column formats it row by row.
+        batch = {name: table[name][:] for name in ("dropped", "instruction", "score")}
+        alive = batch["dropped"].count(None)
+        clusters, key = {"cluster": [], "kept": []}, None
+        if alive:  # no row to cluster: nothing to keep in the work dir
+            key = stage.key(batch, c.embedder)
+            stored = StoredOutput(StageDir(self.work, lang, "diversify", key), stage.stored_features)
+            saved, _, made = stored.get(lambda: stage.run(batch))
+            clusters = {"cluster": saved["cluster"][:], "kept": saved["kept"][:]}
+            self.diversified += alive if made else 0
+        return apply_stage(table, Applied(stage, clusters), fingerprint(table._fingerprint, "diversify", key))

@@ -1,0 +1,56 @@
+"""The source stage: a language's corpus streamed through prepare into shards, in the driver.
+
+prepare is called directly, not through `map`: its dedup state spans every shard of a
+streamed corpus. Its per-text checks can run in worker processes (prepare_pool.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset
+from tqdm.auto import tqdm
+
+from ..config import BuildConfig
+from ..core.workdir import StageDir
+from ..corpus.readers import read_corpus
+from ..core.schema import PREPARED
+from ..stages.plan import Context, make_stage
+from .prepare_pool import PreparePool
+
+
+def prepare(work: Path, config: BuildConfig, lang: str, fp: str, pool: PreparePool, count_tokens) -> list[Path]:
+    """The language's prepared shards, reused when a complete, intact set is in the work dir."""
+    stage = StageDir(work, lang, "prepare", fp, PREPARED)
+    if stage.complete and stage.intact():
+        return stage.shards()
+    stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
+    c = config
+    source = make_stage("prepare", Context(c, lang, count_tokens=count_tokens))
+    rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
+                       limit=c.max_docs)
+    with tqdm(desc=f"prepare {lang}", unit="doc", leave=False) as bar:
+        for index, (shard, checks) in enumerate(pool.checked(shards_of(rows, c.shard_size), lang, source.config)):
+            stage.write(index, prepare_shard(source, shard, checks))
+            bar.update(len(shard))
+    stage.mark_complete()
+    return stage.shards()
+
+
+def prepare_shard(stage, rows: list[dict], checks) -> Dataset:
+    features = stage.output_features
+    batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
+    out = stage(batch, checks) if rows else {name: [] for name in features}
+    return Dataset.from_dict({name: out[name] for name in features}, features=features)
+
+
+def shards_of(rows, size: int):
+    """`rows` in lists of `size`; one empty list for no rows (prepare writes an empty shard then)."""
+    shard, any_yielded = [], False
+    for row in rows:
+        shard.append(row)
+        if len(shard) == size:
+            yield shard
+            shard, any_yielded = [], True
+    if shard or not any_yielded:
+        yield shard

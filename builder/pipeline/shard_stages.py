@@ -1,0 +1,64 @@
+"""The shard stages after prepare, one shard at a time: each stage's shards in the work dir,
+under its fingerprint, are reused on resume and the rest are mapped now.
+
+A model stage (`runs_on` executor) hands its unfinished shards to the executor, which maps them
+wherever the build's workers are; a driver stage (rank, or any stage added to the plan) maps
+them here, in Arrow, as the executors' workers do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..core.workdir import StageDir, read_shard_table, shard_alive_rows
+from ..executors import ShardTask
+from ..stages.base import apply_stage_to_table
+from ..stages.plan import EXECUTOR, StageSpec
+
+
+def executor_stage(spec: StageSpec, work: Path, langs: list[str], inputs: dict[str, list[Path]], fps: dict,
+                   executor, models) -> dict[str, list[Path]]:
+    """Hand the shards a previous run did not finish to the executor; return every output shard."""
+    tasks, outputs, total, finished = [], {}, 0, 0
+    for lang in langs:
+        stage = StageDir(work, lang, spec.name, fps[lang][spec.name], spec.output_features)
+        stage.sweep()  # before any worker writes this stage's shards
+        outputs[lang] = [stage.shard(i) for i in range(len(inputs[lang]))]
+        for index, path in enumerate(inputs[lang]):
+            alive = shard_alive_rows(path, spec.input_features)
+            total += alive
+            if stage.has(index):
+                finished += alive
+            else:
+                tasks.append(ShardTask(spec.name, lang, fps[lang][spec.name], index, str(path)))
+    with tqdm(total=total, initial=finished, desc=spec.name, unit="row") as bar:
+        results = executor.run(spec.name, tasks, bar)
+    models.record(results)
+    missing = [str(p) for paths in outputs.values() for p in paths if not p.is_file()]
+    if missing:  # an executor that returns without every shard written is a bug, not a resume point
+        raise RuntimeError(f"{spec.name}: the {executor.name} executor finished without writing {missing[:3]}")
+    return outputs
+
+
+def driver_stage(spec: StageSpec, work: Path, lang: str, inputs: list[Path], fp: str, make_stage) -> list[Path]:
+    """Map one language's shards through a driver stage (`make_stage()`: the stage object, made
+    only when some shard is not in the work dir yet); one output shard per input."""
+    stage = StageDir(work, lang, spec.name, fp, spec.output_features)
+    made = None
+    for index, path in enumerate(inputs):
+        if stage.has(index):
+            continue
+        made = made or make_stage()
+        stage.write(index, apply_stage_to_table(read_shard_table(path, spec.input_features), made))
+    return [stage.shard(i) for i in range(len(inputs))]
+
+
+def run_shard_stage(spec: StageSpec, work: Path, langs: list[str], inputs: dict[str, list[Path]], fps: dict,
+                    executor, models, make_stage) -> dict[str, list[Path]]:
+    """One shard stage for every language (`make_stage(lang)`: a driver stage's object)."""
+    if spec.runs_on == EXECUTOR:
+        return executor_stage(spec, work, langs, inputs, fps, executor, models)
+    return {lang: driver_stage(spec, work, lang, inputs[lang], fps[lang][spec.name], lambda: make_stage(lang))
+            for lang in langs}
