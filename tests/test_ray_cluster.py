@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from _ray_cluster import RayCluster
-from test_executors import always_five_dir  # noqa: F401 (a fixture: the rater that keeps every pair)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
