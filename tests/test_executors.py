@@ -235,6 +235,26 @@ def test_ray_executor_gives_the_same_rows_as_local(tmp_path, tiny_model_dir, loc
     assert _shards(tmp_path / "work") == _shards(local_work)  # the same work-dir layout
     assert result.build_info["engine_stats"]["calls"] == reference.build_info["engine_stats"]["calls"]
     assert ray_cluster.is_initialized()  # a cluster the caller started is left running
+    # where each model stage's time went on Ray, measured by its actors (benchmarks/bench_executors.py)
+    overhead = result.build_info["ray"]["overhead"]
+    assert {"generate", "refine"} <= set(overhead)
+    for stage in ("generate", "refine"):
+        spent = overhead[stage]
+        assert spent["actors_started"] >= 1 and spent["actor_start_s"] > 0 and spent["model_s"] > 0, spent
+        parts = spent["actor_start_s"] + spent["model_s"] + spent["cache_and_write_s"] + spent["scheduling_s"]
+        assert parts >= spent["wall_s"] * 0.99, spent  # one actor here: its start and work, then the rest
+
+
+def test_a_stages_overhead_splits_its_wall_time():
+    """Two actors of one stage: the slower one (start 2 s + shards 3 s) is the stage's path, so 1 s of
+    its 6 s went to scheduling; the cache and write time is the shards' time beyond the model's."""
+    from builder.executors.ray_data import stage_overhead
+
+    timings = [{"worker": "a", "start_s": 2.0, "shard_s": 1.5, "model_s": 1.0, "return_s": 0.25},
+               {"worker": "a", "start_s": 0.0, "shard_s": 1.5, "model_s": 1.0, "return_s": 0.25},
+               {"worker": "b", "start_s": 1.0, "shard_s": 2.0, "model_s": 1.5, "return_s": 0.5}]
+    assert stage_overhead(6.0, timings) == {"wall_s": 6.0, "actors_started": 2, "actor_start_s": 2.0, "model_s": 3.5,
+                                            "cache_and_write_s": 1.5, "return_s": 1.0, "scheduling_s": 1.0}
 
 
 @pytest.mark.ray
