@@ -444,7 +444,7 @@ class Pipeline:
             "seeds_borrowed": {lang: donors for lang in c.langs if (donors := borrowed_seed_languages(c, lang))},
         }
         if self.models.shard_nodes:  # where a Ray build's shards ran, and the nodes it lost on the way
-            info["ray"] = {"shards_per_node": self.models.shard_nodes, **getattr(self.executor, "losses", {})}
+            info["ray"] = {"shards_per_node": self.models.shard_nodes, **getattr(self.executor, "report", {})}
         # The exact provenance (absolute corpus and model paths) stays in the work dir; what is
         # published names local files relative to where the build ran (builder/publish/provenance.py).
         text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
