@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import itertools
 import json
 import os
 import random
@@ -50,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from stub_server import StubServer, free_port  # noqa: E402
+from stub_server import StubServer, free_port
 
 LANGS = ("bn", "fi", "hi", "id", "sw", "ta", "th", "tr", "ur", "vi")  # Bengali, Latin, Devanagari, Tamil, Thai, Arabic
 TOOLS = ("ours-generate", "ours-build", "distilabel", "curator")
@@ -124,9 +125,11 @@ def tree_rss(root) -> int:
 
 
 def run_tool(tool: str, python: str, job: Path, url: str, work: Path, stub: StubServer | None = None,
-             kill_at: int | None = None, import_only: bool = False, log: Path | None = None) -> dict:
+             kill_at: int | None = None, import_only: bool = False, log: Path | None = None,
+             timeout: float | None = None) -> dict:
     """Run one runner to its end (or SIGKILL its process group once the server has seen
-    `kill_at` requests); returns wall seconds, CPU seconds of its process tree, peak RSS."""
+    `kill_at` requests, or after `timeout` seconds: then `hung`); returns wall seconds, CPU
+    seconds of its process tree, peak RSS."""
     import psutil
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -140,11 +143,11 @@ def run_tool(tool: str, python: str, job: Path, url: str, work: Path, stub: Stub
     tool, _, shard = tool.partition("@")  # ours-generate@1024: shards (and request chunks) of 1024 rows
     env["BENCH_SHARD"] = shard
     cmd = [python, str(HERE / "peers" / RUNNERS[tool]), "--job", str(job), "--base-url", url, "--work", str(work)]
-    out = open(log, "a") if log else subprocess.DEVNULL
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    with open(log or os.devnull, "a") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
     root = psutil.Process(proc.pid)
-    peak, killed, stop = [0], [False], threading.Event()
+    peak, killed, hung, stop = [0], [False], [False], threading.Event()
 
     def watch():
         while not stop.wait(0.05):
@@ -152,6 +155,9 @@ def run_tool(tool: str, python: str, job: Path, url: str, work: Path, stub: Stub
             if kill_at is not None and not killed[0] and stub.stats()["completions"] >= kill_at:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed[0] = True
+            if timeout is not None and not killed[0] and time.perf_counter() - start > timeout:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed[0] = hung[0] = True
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -167,7 +173,8 @@ def run_tool(tool: str, python: str, job: Path, url: str, work: Path, stub: Stub
             pass
     elif proc.returncode != 0:
         raise SystemExit(f"bench_peers: {tool} failed (exit {proc.returncode}); its output is in {log}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_rss": peak[0], "killed": killed[0]}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_rss": peak[0], "killed": killed[0],
+            "hung": hung[0]}
 
 
 def busy_span(events: list) -> tuple[float, float, float]:
@@ -190,7 +197,7 @@ def fullness(events: list, cap: int) -> dict:
     if span <= 0:
         return {"mean_share": 0.0, "time_at_95": 0.0}
     area = full = 0.0
-    for (t, flight, _), (t_next, _, _) in zip(events, events[1:]):
+    for (t, flight, _), (t_next, _, _) in itertools.pairwise(events):
         t0, t1 = max(t, first), min(t_next, last_arrival)
         if t1 > t0:
             area += flight * (t1 - t0)
@@ -214,17 +221,22 @@ def measure(tool: str, python: str, job: Path, root: Path, server: dict, checks:
     if server.get("max_num_seqs"):
         result.update(fullness(events, server["max_num_seqs"]))
     if checks:
+        # A check run that takes far longer than the cold run has hung (distilabel's resume did):
+        # it is stopped and reported as such.
+        limit = max(120.0, 5 * run["wall"])
         with StubServer(**plain) as stub:  # the same command again: the cache should answer everything
-            run_tool(tool, python, job, stub.url, work, log=log)
+            again = run_tool(tool, python, job, stub.url, work, log=log, timeout=limit)
             result["second_run"] = stub.stats()["completions"]
+            result["second_hung"] = again["hung"]
         killed = root / f"{tool}-killed"
         shutil.rmtree(killed, ignore_errors=True)
         with StubServer(**plain) as stub:
-            run_tool(tool, python, job, stub.url, killed, stub=stub, kill_at=sent // 2, log=log)
+            run_tool(tool, python, job, stub.url, killed, stub=stub, kill_at=sent // 2, log=log, timeout=limit)
             result["killed_after"] = stub.stats()["completions"]
         with StubServer(**plain) as stub:
-            run_tool(tool, python, job, stub.url, killed, log=log)
+            rerun = run_tool(tool, python, job, stub.url, killed, log=log, timeout=limit)
             result["resume_sent"] = stub.stats()["completions"]
+            result["resume_hung"] = rerun["hung"]
     return result
 
 
@@ -257,8 +269,10 @@ def table(results: dict, n: int, server: str) -> str:
         if latency:
             row += [f"{100 * r.get('mean_share', 0):.0f}%", f"{100 * r.get('time_at_95', 0):.0f}%"]
         else:
-            row += [str(r.get("second_run", "-")),
-                    f"{r['killed_after']:,} / {r['resume_sent']:,}" if "resume_sent" in r else "-"]
+            hung = " (hung: stopped)"
+            row += [f"{r['second_run']:,}{hung if r['second_hung'] else ''}" if "second_run" in r else "-",
+                    f"{r['killed_after']:,} / {r['resume_sent']:,}{hung if r['resume_hung'] else ''}"
+                    if "resume_sent" in r else "-"]
         lines.append("| " + " | ".join(row) + " |")
     return f"{n:,} texts, {server} server\n\n" + "\n".join(lines)
 
@@ -338,16 +352,17 @@ def main() -> None:
                 results[tool] = r
                 print(f"  {server} {tool}: {r['requests']:,} requests, {r['rate']:,.0f}/s, "
                       f"load {os.getloadavg()[0]:.2f}", flush=True)
+                report[f"{n}-{server}"] = {t: {k: v for k, v in x.items() if k != "events"}
+                                           for t, x in results.items()}
+                if args.json:  # after every run: a long benchmark stopped early keeps what it measured
+                    args.json.write_text(json.dumps(report, indent=1))
             print("\n" + table(results, n, server) + "\n", flush=True)
             if server == "latency":
                 path = args.plot if n == max(int(x) for x in args.texts.split(",")) else \
                     args.plot.with_name(f"{args.plot.stem}_{n}{args.plot.suffix}")
                 plot(results, args.cap, path)
                 print(f"plot: {path}")
-            report[f"{n}-{server}"] = {t: {k: v for k, v in r.items() if k != "events"} for t, r in results.items()}
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 

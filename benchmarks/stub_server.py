@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import contextlib
 import csv
+import hashlib
 import math
 import os
 import random

@@ -15,7 +15,7 @@ import httpx
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from stub_server import Delays, StubServer  # noqa: E402
+from stub_server import Delays, StubServer
 
 
 def test_seeded_lognormal_delays_have_the_median_asked_for_and_a_long_tail():

@@ -13,10 +13,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from _job import MODEL, arguments, done, import_only  # noqa: E402
+from _job import MODEL, arguments, done, import_only
+from bench_throughput import use_free_embedder, use_free_encoder
 
-from bench_throughput import use_free_embedder, use_free_encoder  # noqa: E402
-from builder.cli import main as cli  # noqa: E402
+from builder.cli import main as cli
 
 
 def shard_flags() -> list[str]:

@@ -9,13 +9,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _job import MODEL, arguments, done, import_only, read_job  # noqa: E402
+from _job import MODEL, arguments, done, import_only, read_job
 
-from builder.config import BuildConfig  # noqa: E402
-from builder.engines import create_engine  # noqa: E402
-from builder.engines.cache import CachedModel, RequestCache  # noqa: E402
-from builder.executors.shards import engine_options  # noqa: E402
-from builder.pipeline.stage_configs import make_block  # noqa: E402
+from builder.config import BuildConfig
+from builder.engines import create_engine
+from builder.engines.cache import CachedModel, RequestCache
+from builder.executors.shards import engine_options
+from builder.pipeline.stage_configs import make_block
 
 
 def main() -> None:

@@ -9,9 +9,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _job import API_KEY, MODEL, arguments, done, import_only, read_job  # noqa: E402
-
-from bespokelabs import curator  # noqa: E402
+from _job import API_KEY, MODEL, arguments, done, import_only, read_job
+from bespokelabs import curator
 
 CONCURRENCY = 512  # the best measured setting; well above any server cap used here
 

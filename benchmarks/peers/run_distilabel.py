@@ -9,12 +9,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _job import API_KEY, MODEL, arguments, done, import_only, read_job  # noqa: E402
-
-from distilabel.models import OpenAILLM  # noqa: E402
-from distilabel.pipeline import Pipeline  # noqa: E402
-from distilabel.steps import LoadDataFromDicts  # noqa: E402
-from distilabel.steps.tasks import ChatGeneration  # noqa: E402
+from _job import API_KEY, MODEL, arguments, done, import_only, read_job
+from distilabel.models import OpenAILLM
+from distilabel.pipeline import Pipeline
+from distilabel.steps import LoadDataFromDicts
+from distilabel.steps.tasks import ChatGeneration
 
 BATCH = int(os.environ.get("BENCH_DISTILABEL_BATCH", "256"))
 
