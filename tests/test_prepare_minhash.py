@@ -50,7 +50,10 @@ def test_random_keys_match_datasketch():
     checker = TextChecker("sw", PrepareConfig())
     words = ["maji", "watu", "haki", "elimu", "kazi", "nchi", "ya", "na", "wa", "kwa"]
     keys = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 300))) for _ in range(200)]
-    for key, got in zip(keys, checker.minhash_many(keys)):
+    keys.insert(50, " ".join(f"{rng.choice(words)}{i}" for i in range(6000)))  # more shingles than one chunk
+    values = checker.minhash_many(keys)
+    assert len(values) == len(keys)
+    for key, got in zip(keys, values):
         assert np.array_equal(got, datasketch_values(checker, key))
 
 

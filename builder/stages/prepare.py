@@ -245,9 +245,19 @@ class TextChecker:
         digests = b"".join(sha1(g).digest()[:4] for grams in shingles for g in grams)
         hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
         a, b = self._affine
-        permuted = hv[:, None] * a + b  # uint32: the wraparound is the modulo 2^32
-        starts = np.cumsum([0] + [len(grams) for grams in shingles[:-1]])
-        return list(np.minimum.reduceat(permuted, starts, axis=0))
+        sizes = [len(grams) for grams in shingles]
+        values: list[np.ndarray] = []
+        first = start = 0
+        while first < len(keys):  # texts in chunks of ~MINHASH_CHUNK shingles: the products stay in the CPU's cache
+            last, total = first + 1, sizes[first]
+            while last < len(keys) and total + sizes[last] <= MINHASH_CHUNK:
+                total += sizes[last]
+                last += 1
+            permuted = hv[start:start + total, None] * a  # uint32: the wraparound is the modulo 2^32
+            permuted += b
+            values.extend(np.minimum.reduceat(permuted, np.cumsum([0] + sizes[first:last - 1]), axis=0))
+            first, start = last, start + total
+        return values
 
     def _shingles(self, key: str) -> list[bytes]:
         if self._char_shingles:
@@ -259,6 +269,9 @@ class TextChecker:
         return [g.encode("utf-8") for g in grams]
 
 
+# Shingles whose permuted values (num_perm x 4 bytes each: 2 MiB at 128) are reduced at once:
+# small enough for the CPU's cache, and a bounded array whatever the shard size.
+MINHASH_CHUNK = 4096
 # The 32-bit MurmurHash3 finalizer that datasketch's "affine32" scheme applies to each input
 # hash before its permutations (datasketch.minhash._fmix): shifts and multipliers.
 _FMIX32 = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)
