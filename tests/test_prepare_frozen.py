@@ -131,3 +131,20 @@ if __name__ == "__main__":
         sys.exit("usage: python tests/test_prepare_frozen.py --write")
     sys.path.insert(0, str(Path(__file__).parent))
     write()
+
+
+def test_batch_token_counts_equal_one_by_one(engine, embedded_model_dir):
+    """count_tokens_many (one batch encode on the Rust tokenizer) counts what count_tokens counts,
+    and a tokenizer left truncating by someone else still gets whole counts."""
+    from transformers import AutoTokenizer
+
+    from builder.corpus.cleaning import clean_text
+    from builder.engines.prompt_tokens import count_text_tokens, count_text_tokens_many
+
+    texts = [clean_text(row["text"])[0] for lang in PLANTED_LANGS for row in planted_corpus(lang)]
+    assert engine.count_tokens_many(texts) == [engine.count_tokens(text) for text in texts]
+    assert engine.count_tokens_many([]) == []
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
+    tokenizer.backend_tokenizer.enable_truncation(8)
+    counts = count_text_tokens_many(tokenizer, texts[:5])
+    assert counts == [count_text_tokens(tokenizer, text) for text in texts[:5]] and max(counts) > 8
