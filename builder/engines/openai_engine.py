@@ -54,7 +54,7 @@ from ..redact import redact, redact_url
 from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
 from .credentials import check_credentials, plain_http_host, url_credentials, warn_plain_http
 from .loop_thread import LoopThread
-from .prompt_tokens import continues_reply, count_text_tokens, cut_at_stop, encode_prompts, render_prompt, request_seed
+from .prompt_tokens import continues_reply, count_text_tokens, count_text_tokens_many, cut_at_stop, encode_prompts, render_prompt, request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +272,11 @@ class OpenAIEngine(Engine):
                 "tokenizer='<the served model's Hub id or folder>' or call prepare_token_counts() first"
             )
         return count_text_tokens(self.tokenizer, text)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        if self._count is not None or self.tokenizer is None:  # the server's /tokenize: one text a request
+            return [self.count_tokens(text) for text in texts]
+        return count_text_tokens_many(self.tokenizer, texts)
 
     def prepare_token_counts(self, tokenizer: str | None = None) -> str:
         """Choose how `count_tokens` counts (builder/engines/served_tokens.py): `tokenizer`, else

@@ -134,6 +134,9 @@ class Models:
     def count_tokens(self, text: str) -> int:
         return self.generator.engine.count_tokens(text)
 
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        return self.generator.engine.count_tokens_many(texts)
+
     def record(self, results: list[ShardResult]) -> None:
         self.shard_stats += sum((r.stats for r in results), EngineStats())
         self.shard_hits += sum(r.cache_hits for r in results)
@@ -186,7 +189,7 @@ class Pipeline:
             return stage.shards()
         stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
         c = self.config
-        block = Prepare(lang, prepare_config(c), self.models.count_tokens)
+        block = Prepare(lang, prepare_config(c), self.models.count_tokens, self.models.count_tokens_many)
         rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
                            limit=c.max_docs)
         with tqdm(desc=f"prepare {lang}", unit="doc", leave=False) as bar:
@@ -197,12 +200,13 @@ class Pipeline:
         return stage.shards()
 
     @staticmethod
-    def _prepare_shard(block, rows: list[dict], checks) -> Dataset:
+    def _prepare_shard(block, rows: list[dict], checks):
         # Called directly, not through `map`: its dedup state spans the shards of a streamed corpus.
-        features = block.output_features
+        # An Arrow table, not a Dataset: a Dataset fingerprints its table by pickling it whole.
+        from ..stages.prepare import prepare_table
+
         batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
-        out = block(batch, checks) if rows else {name: [] for name in features}
-        return Dataset.from_dict({name: out[name] for name in features}, features=features)
+        return prepare_table(block(batch, checks) if rows else {name: [] for name in block.output_features})
 
     # -- the whole build --------------------------------------------------------------------
     def run(self) -> BuildResult:
