@@ -14,6 +14,8 @@ nearly all distinct: the worst case for the dedup index. 5% exact copies, 3% Eng
 
     python benchmarks/bench_prepare.py                 # N = 2,000 and 20,000 rows
     python benchmarks/bench_prepare.py --rows 500      # quicker
+    python benchmarks/bench_prepare.py --parts         # ms per document, part by part (prepare_parts.py)
+    python benchmarks/bench_prepare.py --parts --docs 10000 --udhr ../shared/data/udhr
 """
 
 from __future__ import annotations
@@ -149,11 +151,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000, help="N: rows of the small corpus (the large has 10*N)")
     parser.add_argument("--factor", type=int, default=10)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder with sw.jsonl and en.jsonl")
+    parser.add_argument("--parts", action="store_true", help="print prepare's cost per document, part by part")
+    parser.add_argument("--docs", type=int, default=10000, help="--parts: documents in all")
+    parser.add_argument("--udhr", type=Path, default=None, help="--parts: also draw sentences from this UDHR folder")
+    parser.add_argument("--repeats", type=int, default=3, help="--parts: runs; the best is shown")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="prepare", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.mode)
+    if args.parts:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from prepare_parts import report
+
+        return report(args.docs, args.udhr, args.repeats)
     if not (args.source / "sw.jsonl").is_file():
         raise SystemExit(f"{args.source}/sw.jsonl not found: pass --source FOLDER with sw.jsonl and en.jsonl "
                          "(one JSON object with a 'text' field per line)")

@@ -12,6 +12,15 @@ Replies pass the builder's parsers:
   1 to 5 chosen by a hash of the prompt, so some pairs are refined in a second round.
 
     python benchmarks/stub_server.py --port 8000 [--latency 0.05] [--die-after N] [--echo-headers STATUS]
+    python benchmarks/stub_server.py --latency-median 0.4 --max-num-seqs 64 --inflight-csv inflight.csv
+
+A real server's latency mode (benchmarks/bench_peers.py): `--latency-median S` draws each reply's
+delay from a lognormal distribution with that median (`--latency-sigma`, default 0.9: about 1 reply
+in 100 takes over 3 s), seeded (`--seed`), in the order requests get a slot, so every client sees
+the same delays. `--max-num-seqs C` serves at most C requests at once, like vLLM's flag of that
+name: the others wait in a queue and are not in flight. With either (or `--record-inflight`) the
+server records requests in flight and queued at each change, served at `GET /inflight` and written
+to `--inflight-csv` on shutdown. Without these flags it behaves as before: no cap, no recording.
 
 `--die-after N` kills the server (SIGKILL, no goodbye) when completion request N+1 arrives:
 a server lost in the middle of a build, at a point that is the same on every run.
@@ -26,8 +35,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import csv
 import hashlib
+import math
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -84,11 +97,80 @@ def _usage(prompt_text: str, texts: list[str]) -> dict:
             "total_tokens": prompt_tokens + completion_tokens}
 
 
-def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: int | None = None):
-    """The FastAPI app; `latency` seconds are awaited before each completion reply."""
+class Delays:
+    """Seconds before each completion reply: `fixed`, or with `median` set a seeded lognormal draw
+    per request (a long tail, as a real server's latency has: queueing, long prompts, preemption)."""
+
+    def __init__(self, fixed: float = 0.0, median: float | None = None, sigma: float = 0.9, seed: int = 0):
+        if median is not None and (median <= 0 or sigma < 0):
+            raise ValueError("the latency median must be > 0 and its sigma >= 0")
+        self.fixed, self.median, self.sigma = fixed, median, sigma
+        self.rng = random.Random(seed)
+
+    def draw(self) -> float:
+        if self.median is None:
+            return self.fixed
+        return self.rng.lognormvariate(math.log(self.median), self.sigma)
+
+
+class Slots:
+    """At most `cap` requests served at once (vLLM's --max-num-seqs; None: no cap). A request
+    beyond the cap waits in a queue and is not in flight. With `record`, every change of (in
+    flight, queued) is kept with its time since the first request arrived: the server's own view
+    of how full a client keeps it."""
+
+    def __init__(self, cap: int | None = None, record: bool = False):
+        if cap is not None and cap < 1:
+            raise ValueError("--max-num-seqs must be >= 1")
+        self.cap, self.record = cap, record
+        self.semaphore = asyncio.Semaphore(cap) if cap else None
+        self.in_flight = self.queued = 0
+        self.start: float | None = None
+        self.events: list[tuple[float, int, int]] = []
+
+    def _mark(self) -> None:
+        if self.record:
+            now = time.monotonic()
+            if self.start is None:
+                self.start = now
+            self.events.append((round(now - self.start, 6), self.in_flight, self.queued))
+
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        self.queued += 1
+        self._mark()
+        try:
+            if self.semaphore is not None:
+                await self.semaphore.acquire()
+        finally:  # a client that hangs up while queued leaves the queue
+            self.queued -= 1
+        self.in_flight += 1
+        self._mark()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self._mark()
+            if self.semaphore is not None:
+                self.semaphore.release()
+
+    def write_csv(self, path: str) -> None:
+        with open(path, "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["seconds", "in_flight", "queued"])
+            writer.writerows(self.events)
+
+
+def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: int | None = None,
+               delays: Delays | None = None, slots: Slots | None = None):
+    """The FastAPI app; `latency` seconds (or a draw from `delays`) are awaited before each
+    completion reply, inside one of `slots` (no cap by default)."""
     app = FastAPI()
     stats = {"completions": 0, "tokenize": 0, "echoed": 0}
     arrived = [0]
+    delays = delays or Delays(fixed=latency)
+    slots = slots or Slots()
+    app.state.slots = slots
 
     def echo(request: Request) -> JSONResponse | None:
         """The first completion request's error reply that quotes its headers (`echo_status`)."""
@@ -102,8 +184,10 @@ def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: 
         arrived[0] += 1
         if die_after is not None and arrived[0] > die_after:
             os.kill(os.getpid(), signal.SIGKILL)
-        if latency > 0:
-            await asyncio.sleep(latency)
+        async with slots.slot():
+            delay = delays.draw()  # drawn in the order requests get a slot: the same for every client
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
@@ -148,6 +232,10 @@ def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: 
     async def get_stats():
         return stats
 
+    @app.get("/inflight")
+    async def inflight():
+        return {"cap": slots.cap, "events": slots.events}
+
     @app.get("/health")
     async def health():
         return {"ok": True}
@@ -165,8 +253,14 @@ class StubServer:
     """The stub in a child process (its CPU time is then apart from the caller's)."""
 
     def __init__(self, latency: float = 0.0, port: int | None = None, die_after: int | None = None,
-                 echo_status: int | None = None):
+                 echo_status: int | None = None, latency_median: float | None = None, latency_sigma: float = 0.9,
+                 seed: int = 0, max_num_seqs: int | None = None, record: bool = False):
         self.latency = latency
+        # the latency mode (see the module's docstring): passed on only when asked for
+        self.real_latency = [] if latency_median is None else [
+            "--latency-median", str(latency_median), "--latency-sigma", str(latency_sigma), "--seed", str(seed)]
+        self.real_latency += [] if max_num_seqs is None else ["--max-num-seqs", str(max_num_seqs)]
+        self.real_latency += ["--record-inflight"] if record else []
         self.die_after = die_after
         self.echo_status = echo_status
         self.port = port or free_port()
@@ -180,7 +274,8 @@ class StubServer:
                                          "--latency", str(self.latency)]
                                         + ([] if self.die_after is None else ["--die-after", str(self.die_after)])
                                         + ([] if self.echo_status is None
-                                           else ["--echo-headers", str(self.echo_status)]),
+                                           else ["--echo-headers", str(self.echo_status)])
+                                        + self.real_latency,
                                         env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
@@ -197,6 +292,10 @@ class StubServer:
 
     def stats(self) -> dict:
         return httpx.get(self.root + "/stats", timeout=5).json()
+
+    def inflight(self) -> dict:
+        """{"cap": C, "events": [[seconds, in_flight, queued], ...]} (recorded in the latency mode)."""
+        return httpx.get(self.root + "/inflight", timeout=30).json()
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used (Linux /proc)."""
@@ -223,9 +322,25 @@ def main() -> None:
     parser.add_argument("--die-after", type=int, default=None, help="be killed when completion request N+1 arrives")
     parser.add_argument("--echo-headers", type=int, default=None, metavar="STATUS",
                         help="answer the first completion request with STATUS and its headers quoted in the error")
+    parser.add_argument("--latency-median", type=float, default=None, metavar="S",
+                        help="draw each reply's delay from a lognormal distribution with this median (seconds)")
+    parser.add_argument("--latency-sigma", type=float, default=0.9, help="the lognormal's sigma (its tail)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the delays")
+    parser.add_argument("--max-num-seqs", type=int, default=None, metavar="C",
+                        help="serve at most C requests at once; the rest wait in a queue (as vLLM's flag)")
+    parser.add_argument("--record-inflight", action="store_true", help="record requests in flight over time")
+    parser.add_argument("--inflight-csv", default=None, metavar="PATH", help="write the record here on shutdown")
     args = parser.parse_args()
-    uvicorn.run(create_app(args.latency, args.die_after, args.echo_headers), host=args.host, port=args.port,
-                log_level="warning", access_log=False)
+    if args.latency_median is not None and args.latency:
+        parser.error("--latency and --latency-median are two modes: pass one")
+    delays = Delays(args.latency, args.latency_median, args.latency_sigma, args.seed)
+    record = args.record_inflight or args.inflight_csv is not None or args.latency_median is not None \
+        or args.max_num_seqs is not None
+    slots = Slots(args.max_num_seqs, record)
+    uvicorn.run(create_app(args.latency, args.die_after, args.echo_headers, delays, slots), host=args.host,
+                port=args.port, log_level="warning", access_log=False)
+    if args.inflight_csv:  # uvicorn returns after a graceful shutdown (SIGTERM, Ctrl-C)
+        slots.write_csv(args.inflight_csv)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from .config_checks import check_values, read_yaml_options
+from .config_checks import Options, check_values
 from .engines import ENGINES
 
 RELEVANCE_FLOOR_MODES = ("auto", "drop", "flag", "off")
@@ -34,7 +33,7 @@ PIPELINE_REQUESTS_PER_S = 585.0
 
 
 @dataclasses.dataclass
-class BuildConfig:
+class BuildConfig(Options):
     # what to read
     langs: str | list[str] = dataclasses.field(
         default_factory=lambda: list(PAPER_LANGUAGES),
@@ -317,20 +316,6 @@ class BuildConfig:
             raise ValueError("--executor ray and --data-parallel run local engines (transformers, vllm) in "
                              "worker processes; with --engine openai the server batches and scales, so "
                              "use the local executor and raise the server's concurrency instead")
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: Any) -> "BuildConfig":
-        data = read_yaml_options(path)
-        unknown = sorted(set(data) - set(cls.field_names()))
-        if unknown:
-            raise ValueError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}")
-        check_values(cls, data, source=str(path))  # before the flags join, so the message names the file
-        data.update(overrides)
-        return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

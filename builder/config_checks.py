@@ -1,4 +1,4 @@
-"""Type and range checks of a settings dataclass (BuildConfig), from its own annotations.
+"""Type and range checks of a settings dataclass (BuildConfig, EvalConfig), from its own annotations.
 
 A field's annotation is its contract: `rounds: Annotated[int, Field(ge=1)]`. pydantic checks the
 values in strict mode, so YAML's `refine_response: "false"` (text) is not taken as true and
@@ -105,6 +105,19 @@ def check_values(cls: type, values: dict[str, Any], source: str | None = None) -
         messages = [_field_message(name, _hints(cls)[name], known[name], kinds) for name, kinds in by_field.items()]
         prefix = f"{source}: " if source else ""
         raise ConfigError(prefix + "; ".join(messages)) from None
+    _check_choices(cls, known, source)
+
+
+def _check_choices(cls: type, values: dict[str, Any], source: str | None) -> None:
+    """A field whose metadata lists "choices" takes one of them (a flag's argparse `choices=` says
+    the same; this covers YAML files and Python callers)."""
+    messages = []
+    for field in dataclasses.fields(cls):
+        choices = field.metadata.get("choices")
+        if choices and field.name in values and values[field.name] not in choices:
+            messages.append(f"{field.name} must be one of {', '.join(choices)}, got {values[field.name]!r}")
+    if messages:
+        raise ConfigError((f"{source}: " if source else "") + "; ".join(messages))
 
 
 def flag_type(cls: type, name: str) -> typing.Callable[[str], Any]:
@@ -146,3 +159,22 @@ def read_yaml_options(path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of option: value, got {type(data).__name__}")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+class Options:
+    """What a settings dataclass shares with the command line: its option names and a YAML file
+    of them (`--config`), checked against its annotations before the flags join."""
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_yaml(cls, path, **overrides: Any):
+        data = read_yaml_options(path)
+        unknown = sorted(set(data) - set(cls.field_names()))
+        if unknown:
+            raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}")
+        check_values(cls, data, source=str(path))  # before the flags join, so the message names the file
+        data.update(overrides)
+        return cls(**data)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from _scripted_engine import ScriptedEngine
-from test_pipeline import writer_and_judge
+from helpers.pipeline import writer_and_judge
 
 
 @dataclass

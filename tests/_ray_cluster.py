@@ -49,7 +49,10 @@ class RayNode:
         raise RuntimeError(f"node {self.name}: no --node_id in its raylet's command line")
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM to the node's process group (Ray shuts its processes down), SIGKILL to what is left."""
+        """SIGTERM to the node's process group (Ray shuts its processes down), SIGKILL to what is left.
+        Then SIGKILL to any process left in the node's session: a job's workers (the job
+        supervisor, its driver) run in process groups of their own, inside the session that
+        `start_new_session` gave the node, and can outlive their raylet."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(self.proc.pid, sig)
@@ -62,6 +65,25 @@ class RayNode:
             if not _group_alive(self.proc.pid):
                 break
         self.proc.wait(timeout=timeout)
+        for pid in _session_pids(self.proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Live processes of session `sid` (a node's `ray start` and everything it started)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(pid))
+    return pids
 
 
 def _group_alive(pgid: int) -> bool:
@@ -85,10 +107,12 @@ def _group_alive(pgid: int) -> bool:
 class RayCluster:
     """A head node and worker nodes, each with its CPUs and a custom resource named after it."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, dashboard: bool = False):
         self.root = root
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        # The dashboard holds Ray's job server (`ray job submit`); it needs `ray[default]`.
+        self.dashboard_port = free_port() if dashboard else None
         token = root / "auth_token"
         token.write_text(secrets.token_hex(32))
         self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
@@ -100,8 +124,9 @@ class RayCluster:
 
     def start_node(self, name: str, cpus: int = 1, timeout: float = 120.0) -> RayNode:
         ray = Path(sys.executable).with_name("ray")
-        where = ["--head", "--port", str(self.port), "--include-dashboard", "false"] if not self.nodes \
-            else ["--address", self.address]
+        dashboard = ["--include-dashboard", "false"] if self.dashboard_port is None else [
+            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port)]
+        where = ["--head", "--port", str(self.port), *dashboard] if not self.nodes else ["--address", self.address]
         temp_dir = self.root / name  # a node's own sockets, object store spill and logs
         log = self.root / f"{name}.log"
         cmd = [str(ray), "start", *where, "--num-cpus", str(cpus), "--resources", json.dumps({name: 1}),
@@ -117,6 +142,11 @@ class RayCluster:
                                    f"{log.read_text()[-2000:]}")
             time.sleep(0.5)
         return node
+
+    @property
+    def job_address(self) -> str:
+        """Where `ray job submit --address` reaches the head's job server."""
+        return f"http://127.0.0.1:{self.dashboard_port}"
 
     def stop(self) -> None:
         for node in reversed(list(self.nodes.values())):  # workers first, the head last

@@ -91,7 +91,7 @@ def _scripted_engines():
     """Every model replaced by the tests' scripted writer and judge (as tests/_cli_build.py does)."""
     import builder.pipeline.runner
     from _scripted_engine import ScriptedEngine
-    from test_pipeline import writer_and_judge
+    from helpers.pipeline import writer_and_judge
 
     builder.pipeline.loaded_models.create_engine = lambda *a, **kw: ScriptedEngine(writer_and_judge)
 

@@ -82,3 +82,11 @@ def _isolated_datasets_cache(tmp_path_factory, monkeypatch):
     except ImportError:
         return
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("datasets-cache"))
+
+
+@pytest.fixture(scope="module")
+def always_five_dir(tmp_path_factory, embedded_model_dir) -> Path:
+    """The rater that says 5 to every pair (tests/helpers/executors.py), saved to disk."""
+    from helpers.executors import save_always_five
+
+    return save_always_five(tmp_path_factory.mktemp("always-five"), embedded_model_dir)

@@ -17,22 +17,8 @@ from _cli_build import build_args, cli, published, read_json
 from builder.cli import main
 from builder.languages import LANGUAGES, PAPER_LANGUAGES, get_language, parse_languages
 from builder.languages.lid import covers, detect, matches
+from helpers.texts import YORUBA
 
-# UDHR-style sentences written for this test (not a UDHR translation), one text per row.
-YORUBA = [
-    "Gbogbo ènìyàn ló ní ẹ̀tọ́ láti gbé ayé ní àlàáfíà àti òmìnira. Kò sí ẹni tí ó gbọdọ̀ fi ìyà jẹ ọmọnìyàn "
-    "ẹlẹ́gbẹ́ rẹ̀, nítorí pé ọ̀wọ̀ àti iyì kan náà ni gbogbo wa ní.",
-    "Olúkúlùkù ènìyàn ló ní ẹ̀tọ́ sí ẹ̀kọ́. Ẹ̀kọ́ ní ilé-ìwé alákọ̀ọ́bẹ̀rẹ̀ gbọdọ̀ jẹ́ ọ̀fẹ́, kí àwọn ọmọdé lè kọ́ bí a "
-    "ṣe ń kà àti bí a ṣe ń kọ̀wé ní èdè wọn.",
-    "Ìdílé ni ìpìlẹ̀ àwùjọ, ìjọba àti àwùjọ sì gbọdọ̀ dáàbò bò ó. Ọkùnrin àti obìnrin tí ó ti tó ọjọ́ orí lè ṣe "
-    "ìgbéyàwó, kí wọ́n sì dá ìdílé sílẹ̀ láìsí ìdíwọ́.",
-    "Ẹnikẹ́ni kò gbọdọ̀ di ẹrú. Òwò ẹrú àti ìfiniṣẹrú ní gbogbo ọ̀nà jẹ́ èèwọ̀, òfin sì gbọdọ̀ dáàbò bo gbogbo "
-    "ènìyàn lọ́wọ́ rẹ̀.",
-    "Olúkúlùkù ló ní ẹ̀tọ́ láti ṣiṣẹ́, láti yan iṣẹ́ tí ó wù ú, àti láti gba owó-oṣù tí ó tọ́ fún iṣẹ́ rẹ̀, kí òun "
-    "àti ìdílé rẹ̀ lè gbé ìgbésí ayé tí ó yẹ ọmọnìyàn.",
-    "Gbogbo ènìyàn ló dọ́gba níwájú òfin, wọ́n sì ní ẹ̀tọ́ sí ààbò òfin láìsí ìyàtọ̀ kankan, bí ó ti wù kí àwọ̀ "
-    "ara wọn, èdè wọn tàbí ẹ̀sìn wọn rí.",
-]
 # Web-style Yoruba paragraphs written for this test (a recipe, a market report, the weather,
 # greetings, cocoa farmers): what a user with a Yoruba crawl and no seed pairs has.
 YORUBA_WEB = [
@@ -358,3 +344,31 @@ def test_the_generate_fingerprint_holds_the_borrowed_seeds(tmp_path, monkeypatch
     sw.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     assert generate_fp("yo") != before["yo"]
     assert generate_fp("ne") == before["ne"]  # Nepali borrows from Hindi only
+
+
+def test_borrowed_seeds_are_announced_once_per_build_under_data_parallel(tmp_path, tiny_model_dir):
+    """Two data-parallel ranks build their prompts from the borrowed seeds too; the warning that
+    names the donors comes from the driver alone. A real CLI process, so that the ranks' stderr
+    (spawned processes writing to the same stream) is in what is counted."""
+    import os
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "crawl" / "yo.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in YORUBA_WEB[:4]),
+                      encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "builder.cli", "build", "--langs", "yo", "--corpus", str(corpus.parent / "{lang}.jsonl"),
+         "--model", str(tiny_model_dir), "--engine", "transformers", "--data-parallel", "2", "--shard-size", "1",
+         "--candidates", "1", "--rounds", "1", "--few-shot", "1", "--max-instruction-tokens", "4",
+         "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out")],
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    # the random model's judgements never parse: every row is filtered out (exit 1, not a crash)
+    assert run.returncode == 1 and "every row was filtered out" in run.stderr, run.stderr[-3000:]
+    assert "internal error" not in run.stderr
+    # both ranks generated (each wrote shards), and the warning was logged once
+    assert len(list((tmp_path / "work" / "yo").glob("generate-*/shard-*.parquet"))) == 4
+    lines = [line for line in run.stderr.splitlines() if "no seed pairs for Yoruba (yo)" in line]
+    assert len(lines) == 1, run.stderr[-3000:]
+    assert "embedded seeds of fi, id, sw, tr, vi (same script, Latn)" in lines[0]

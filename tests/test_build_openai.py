@@ -33,16 +33,18 @@ def _one_doc(tmp_path: Path) -> str:
     return str(corpus)
 
 
-# ----- bad input: one line, before any request -----
+# ----- a server down, bad input: one line, before any request -----
 
 
 def test_server_down_is_one_line_before_any_request(tmp_path, capsys):
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    # a failure of the run's environment, not of the input: exit 1 (errors.guard), as eval's
     assert _build(tmp_path, "b", "--corpus", _one_doc(tmp_path), "--engine", "openai", "--base-url", url,
-                  "--model", "served-name") == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("x-instruction: error: cannot reach") and "/tokenize" in err and "Connection refused" in err
+                  "--model", "served-name") == 1
+    error, hint = capsys.readouterr().err.strip().splitlines()
+    assert error.startswith("x-instruction: error: cannot reach") and "/tokenize" in error
+    assert "Connection refused" in error and error.endswith("start the server there or fix --base-url")
+    assert hint == "Finished shards and cached requests are kept; run the same command again to resume."
     assert not (tmp_path / "b" / "work" / "sw").exists()  # prepare never started
 
 

@@ -24,7 +24,7 @@ from builder import __version__
 from builder.cli import main
 from builder.core.schema import PUBLISHED
 from builder.x_instruction import EXPORT_DIR, WORK_DIR, XInstruction
-from test_pipeline import writer_and_judge
+from helpers.pipeline import writer_and_judge
 
 FIELDS = ("id", "instruction", "output")
 

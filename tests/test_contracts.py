@@ -27,7 +27,7 @@ from builder.stages.refine import Refine, RefineConfig
 from builder.stages.relevance import Relevance
 from builder.core.schema import PREPARED
 from builder.stages.select import Select, SelectConfig
-from test_pipeline import writer_and_judge
+from helpers.pipeline import writer_and_judge
 
 
 def _config(tmp_path, **kw) -> BuildConfig:

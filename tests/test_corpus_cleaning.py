@@ -116,3 +116,52 @@ def test_no_false_garbled_or_boilerplate_on_udhr_in_every_language(shared_data):
             if not text.isascii():  # read with the wrong codec, every non-ASCII text is caught
                 misread = normalize_whitespace(text.encode("utf-8").decode("cp1252", "replace"))
                 assert garbled_reason(misread) in ("mojibake", "replacement_char"), (lang, misread)
+
+
+# --- the fast paths give what the per-character definitions give ------------------------------
+
+def _reference_letters(text):
+    return sum(1 for ch in text if unicodedata.category(ch)[0] in "LM")
+
+
+def _reference_dangling(text):
+    count, prev = 0, " "
+    for ch in text:
+        if unicodedata.category(ch) in ("Mn", "Mc") and (prev.isspace() or unicodedata.category(prev)[0] in "PZ"):
+            count += 1
+        prev = ch
+    return count
+
+
+def _reference_key(text):
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join("".join(" " if ch == "_" or unicodedata.category(ch)[0] in "PS" else ch for ch in text).split())
+
+
+def _reference_strip(text):
+    text = text.translate(dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u180e"), None))
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def _mixed_strings(n=3000, seed=5):
+    import random
+
+    rng = random.Random(seed)
+    points = [*range(0x20, 0x7F), *range(0x900, 0x9FF), *range(0xB80, 0xBFF), *range(0xE00, 0xE5C), *range(0x600, 0x6FF),
+              0x0, 0x7, 0x9, 0xA, 0xB, 0x85, 0x9F, 0xA0, 0xAD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x180E, 0x3000,
+              0x2028, 0x2029, 0x1680, 0x300, 0x301, 0xD7, 0xAB, 0xBB, 0x3001, 0x1F600, 0x1D11E, 0x11000, 0x11001, 0xFF3F,
+              0x25CC, 0xFFFD]
+    return ["".join(chr(rng.choice(points)) for _ in range(rng.randint(0, 80))) for _ in range(n)]
+
+
+def test_fast_paths_equal_the_per_character_definitions():
+    from builder.corpus import cleaning
+
+    # Every code point, in runs of 3,000 (a large alphabet: the other path), and mixed scripts.
+    every = [" ".join(chr(c) for c in range(start, min(start + 3000, 0x110000)) if not 0xD800 <= c <= 0xDFFF)
+             for start in range(0, 0x110000, 3000)]
+    for text in [*every, *_mixed_strings()]:
+        assert cleaning._letters(text) == _reference_letters(text)
+        assert count_dangling_marks(text) == _reference_dangling(text)
+        assert dedup_key(text) == _reference_key(text)
+        assert cleaning._DROPPED.sub("", text) == _reference_strip(text)

@@ -33,7 +33,7 @@ REPO = "org/x-instruction"
 def cli_build(tmp_path_factory, shared_data):
     """`x-instruction build` through builder.cli.main, with the scripted engine standing in for the model."""
     from _scripted_engine import ScriptedEngine
-    from test_pipeline import writer_and_judge
+    from helpers.pipeline import writer_and_judge
 
     import builder.pipeline.runner
     from builder.cli import main

@@ -383,3 +383,24 @@ def test_configuration_errors(monkeypatch):
     with pytest.raises(NotImplementedError, match="tokenizer="):
         OpenAIEngine("m").count_tokens("hi")
     assert isinstance(create_engine("openai", "served-name", base_url="http://127.0.0.1:9"), OpenAIEngine)
+
+
+def test_the_default_concurrency_keeps_a_whole_build_chunk_in_flight(tmp_path):
+    """A build passes the engine no concurrency and sends a stage's prompts `--batch-size` x 4 at
+    a time: the default must put that whole chunk in flight at once, or a server with real latency
+    serves a fraction of what it could (benchmarks/bench_peers.py: 8 in flight, cap 64)."""
+    import sys
+    from pathlib import Path
+
+    from builder.config import BuildConfig
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from stub_server import StubServer
+
+    chunk = BuildConfig(langs=["sw"]).batch_size * 4
+    with StubServer(latency=1.0, record=True) as stub:
+        engine = fast_engine(stub.url)
+        engine.generate([[{"role": "user", "content": f"text {i}"}] for i in range(chunk)], GREEDY)
+        engine.close()
+        in_flight = [event[1] for event in stub.inflight()["events"]]
+    assert max(in_flight) == chunk

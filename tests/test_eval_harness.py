@@ -17,7 +17,7 @@ from _engine_helpers import free_port, judged_answers
 from builder.engines import pick_engine
 from builder.engines.base import Completion, Engine, EngineError
 from builder.cli.eval import add_eval_arguments, config_from_args, main
-from builder.judge.harness import EngineSpec, EvalConfig, Harness
+from builder.judge.harness import EngineSpec, Harness, HarnessConfig
 from builder.judge.questions import load_questions
 
 evaluate = pytest.importorskip("evaluate")
@@ -139,7 +139,7 @@ class RuleJudge(Engine):
         return out
 
 
-def _config(tmp_path, **overrides) -> EvalConfig:
+def _config(tmp_path, **overrides) -> HarnessConfig:
     questions = load_questions(limit=6)
     refs = tmp_path / "refs.{lang}.jsonl"
     with open(tmp_path / "refs.fi.jsonl", "w", encoding="utf-8") as f:
@@ -153,7 +153,7 @@ def _config(tmp_path, **overrides) -> EvalConfig:
                     reference_answers=str(refs), native_questions=str(tmp_path / "q.{lang}.jsonl"),
                     answer_max_tokens=12, n_boot=100)
     settings.update(overrides)
-    return EvalConfig(**settings)
+    return HarnessConfig(**settings)
 
 
 def test_orders_are_mapped_back_to_the_systems(tmp_path, tiny_engine):
@@ -224,7 +224,7 @@ def test_each_sample_continues_its_own_conversation(tmp_path, shared_data, tiny_
     refs.write_text("".join(json.dumps({"question_id": int(q.question_id), "model_id": "ref", "choices": [
         {"index": 0, "turns": [f"Reference one for {q.question_id}. " * 3, "Reference two."]}]}) + "\n"
         for q in questions), encoding="utf-8")
-    config = EvalConfig(langs=["fi"], output_dir=str(tmp_path / "out"), settings=("en",),
+    config = HarnessConfig(langs=["fi"], output_dir=str(tmp_path / "out"), settings=("en",),
                         questions=str(shared_data / "mt_bench" / "question.jsonl"), limit=2, samples=2,
                         answer_temperature=0.9, answer_max_tokens=8, model=EngineSpec("transformers", "tiny"),
                         judge=EngineSpec("transformers", "rule"), reference_answers=str(refs), n_boot=50)
@@ -249,8 +249,9 @@ def test_each_sample_continues_its_own_conversation(tmp_path, shared_data, tiny_
 
 def test_engines_default_to_auto():
     args = add_eval_arguments(argparse.ArgumentParser()).parse_args(["--langs", "sw", "--reference-model", "smollm2-135m"])
-    assert (args.engine, args.reference_engine, args.judge_engine, args.translate_engine) == ("auto",) * 4
-    config = config_from_args(args)
+    settings = config_from_args(args)
+    assert (settings.engine, settings.reference_engine, settings.judge_engine, settings.translate_engine) == ("auto",) * 4
+    config = settings.harness_config()
     assert config.reference.engine == config.model.engine == pick_engine("auto")  # a local engine, here
     # a base URL says the model is served: auto means openai then
     assert EngineSpec("auto", "served-name", base_url="http://127.0.0.1:8000/v1").engine == "openai"
@@ -303,7 +304,7 @@ def _refused_argv(tmp_path) -> tuple[list[str], str]:
 def test_a_refused_connection_fails_at_once_with_one_line(tmp_path, capsys):
     argv, line = _refused_argv(tmp_path)
     start = time.monotonic()
-    assert main(argv) == 2
+    assert main(argv) == 1  # the run's environment failed, not the input (errors.guard, as for build)
     assert time.monotonic() - start < 2  # no retries with backoff
     assert capsys.readouterr().err.splitlines()[-1] == line
 
@@ -313,13 +314,13 @@ def test_a_refused_connection_through_the_installed_command(tmp_path):
     command = Path(sys.executable).with_name("x-instruction")
     done = subprocess.run([str(command), "eval", *argv], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 2
+    assert done.returncode == 1
     assert done.stderr == line + "\n"  # one line, no traceback, no retry warnings
 
 
 def test_an_unreachable_reference_names_its_flag(tmp_path, tiny_engine):
     url = f"http://127.0.0.1:{free_port()}/v1"
-    config = EvalConfig(langs=["sw"], output_dir=str(tmp_path), settings=("en",), limit=1, answer_max_tokens=4,
+    config = HarnessConfig(langs=["sw"], output_dir=str(tmp_path), settings=("en",), limit=1, answer_max_tokens=4,
                         model=EngineSpec("transformers", "tiny"), reference=EngineSpec("openai", "ref-model", url))
     with pytest.raises(EngineError, match=rf"^the reference engine cannot reach {url}/chat/completions: connection "
                                           r"refused .*point --reference-base-url at the one that serves 'ref-model'$"):

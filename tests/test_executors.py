@@ -16,15 +16,7 @@ from builder.engines.base import EngineError, SamplingParams
 from builder.executors.data_parallel import contiguous_chunks
 from builder.executors.shards import ShardTask
 from builder.pipeline.runner import Pipeline
-
-
-def _config(tmp_path: Path, model_dir: Path, **kw) -> BuildConfig:
-    # Two languages, three shards each: enough to spread over two workers and to crash one mid-stage.
-    base = dict(langs=["sw", "fi"], corpus="embedded", max_docs=8, shard_size=3, candidates=2, rounds=2,
-                few_shot=1, max_instruction_tokens=12, target_size=50, model=str(model_dir), engine="transformers",
-                work_dir=str(tmp_path / "work"), output_dir=str(tmp_path / "out"))
-    base.update(kw)
-    return BuildConfig(**base)
+from helpers.executors import executor_config as _config
 
 
 def _rows(result) -> list[dict]:
@@ -36,36 +28,6 @@ def _rows(result) -> list[dict]:
 def _shards(work: Path) -> dict[str, bool]:
     """Every stage's shards, the rater's controls and the last tables (final-*) included."""
     return {str(p.relative_to(work)): p.stat().st_size > 0 for p in sorted(work.glob("*/*/shard-*.parquet"))}
-
-
-@pytest.fixture(scope="module")
-def always_five_dir(tmp_path_factory, embedded_model_dir) -> Path:
-    """A 3 M-parameter Llama built to answer any prompt with "5" and stop: the rater that rates
-    every pair 5, whose controls must measure chance (AUC 0.5) wherever it runs. Every token's
-    embedding is +100 in dimension 0 except "5"'s (-100); the head maps +dim0 to "5" and -dim0
-    to end of turn, so greedy and sampled replies alike are "5"."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False, max_position_embeddings=2048,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
-    five = tokenizer.convert_tokens_to_ids("5")
-    with torch.no_grad():
-        model.model.embed_tokens.weight[:, 0] = 100.0
-        model.model.embed_tokens.weight[five, 0] = -100.0
-        model.lm_head.weight.zero_()
-        model.lm_head.weight[five, 0] = 10.0
-        model.lm_head.weight[tokenizer.eos_token_id, 0] = -10.0
-    out = tmp_path_factory.mktemp("always-five")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +235,26 @@ def test_ray_executor_gives_the_same_rows_as_local(tmp_path, tiny_model_dir, loc
     assert _shards(tmp_path / "work") == _shards(local_work)  # the same work-dir layout
     assert result.build_info["engine_stats"]["calls"] == reference.build_info["engine_stats"]["calls"]
     assert ray_cluster.is_initialized()  # a cluster the caller started is left running
+    # where each model stage's time went on Ray, measured by its actors (benchmarks/bench_executors.py)
+    overhead = result.build_info["ray"]["overhead"]
+    assert {"generate", "refine"} <= set(overhead)
+    for stage in ("generate", "refine"):
+        spent = overhead[stage]
+        assert spent["actors_started"] >= 1 and spent["actor_start_s"] > 0 and spent["model_s"] > 0, spent
+        parts = spent["actor_start_s"] + spent["model_s"] + spent["cache_and_write_s"] + spent["scheduling_s"]
+        assert parts >= spent["wall_s"] * 0.99, spent  # one actor here: its start and work, then the rest
+
+
+def test_a_stages_overhead_splits_its_wall_time():
+    """Two actors of one stage: the slower one (start 2 s + shards 3 s) is the stage's path, so 1 s of
+    its 6 s went to scheduling; the cache and write time is the shards' time beyond the model's."""
+    from builder.executors.ray_data import stage_overhead
+
+    timings = [{"worker": "a", "start_s": 2.0, "shard_s": 1.5, "model_s": 1.0, "return_s": 0.25},
+               {"worker": "a", "start_s": 0.0, "shard_s": 1.5, "model_s": 1.0, "return_s": 0.25},
+               {"worker": "b", "start_s": 1.0, "shard_s": 2.0, "model_s": 1.5, "return_s": 0.5}]
+    assert stage_overhead(6.0, timings) == {"wall_s": 6.0, "actors_started": 2, "actor_start_s": 2.0, "model_s": 3.5,
+                                            "cache_and_write_s": 1.5, "return_s": 1.0, "scheduling_s": 1.0}
 
 
 @pytest.mark.ray

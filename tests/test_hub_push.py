@@ -233,7 +233,8 @@ def test_the_local_hub_serves_datasets_own_push_to_hub(local_hub, tmp_path):
 
 def test_build_push_to_hub_pushes_after_the_export(local_hub, tmp_path):
     from _scripted_engine import ScriptedEngine
-    from test_pipeline import _config, writer_and_judge
+    from helpers.pipeline import pipeline_config as _config
+    from helpers.pipeline import writer_and_judge
 
     from builder.pipeline.runner import build
 
@@ -258,7 +259,8 @@ def test_a_heldout_build_publishes_train_and_test_with_messages(local_hub, tmp_p
     """`x-instruction build --heldout 1 --push-to-hub`: each language and `all` have train and test
     on the Hub, the card's YAML lists both (what the viewer reads), and `messages` loads as a chat."""
     from _scripted_engine import ScriptedEngine
-    from test_pipeline import _config, writer_and_judge
+    from helpers.pipeline import pipeline_config as _config
+    from helpers.pipeline import writer_and_judge
 
     from builder.pipeline.runner import build
     from builder.prompts import answer_prompt

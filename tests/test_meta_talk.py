@@ -170,7 +170,7 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     Yoruba phrases) and generate/refine, and the detector drops it where select decides; a rerun
     with another select setting runs the detector again from the embedding store alone."""
     from _cli_build import build_args, cli, published, read_json
-    from test_any_language import YORUBA
+    from helpers.texts import YORUBA
 
     reply = CHAT_OPENERS[-1][1]
     corpus = tmp_path / "crawl" / "yo.jsonl"

@@ -11,7 +11,8 @@ from _scripted_engine import ScriptedEngine
 from builder.core.schema import REFINED
 from builder.pipeline.runner import build
 from builder.stages import plan
-from test_pipeline import _config, writer_and_judge
+from helpers.pipeline import pipeline_config as _config
+from helpers.pipeline import writer_and_judge
 
 ROOT = Path(__file__).resolve().parents[1]
 

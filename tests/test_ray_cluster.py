@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from _ray_cluster import RayCluster
-from test_executors import always_five_dir  # noqa: F401 (a fixture: the rater that keeps every pair)
+from _ray_cluster import RayCluster, free_port
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -75,7 +74,10 @@ def start_cluster():
     root = Path(tempfile.mkdtemp(prefix="xi-ray-"))
     cluster = RayCluster(root)
 
-    def start(**nodes: int) -> RayCluster:
+    def start(dashboard: bool = False, env: dict | None = None, **nodes: int) -> RayCluster:
+        if dashboard:
+            cluster.dashboard_port = free_port()
+        cluster.env.update(env or {})
         begin = time.perf_counter()
         for name, cpus in nodes.items():
             cluster.start_node(name, cpus)
@@ -183,3 +185,71 @@ def test_with_no_node_left_the_build_stops_and_the_same_command_resumes(tmp_path
     assert run.returncode == 0, run.stderr[-3000:]
     assert _parquet(tmp_path / "ray" / "out") == _parquet(local_export)
     assert set(_ray_info(tmp_path, "ray")["shards_per_node"]) == {cluster.nodes["node_c"].node_id()}
+
+
+def _ray_cli(cluster: RayCluster, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    ray = Path(sys.executable).with_name("ray")
+    return subprocess.run([str(ray), *args], env=cluster.env, capture_output=True, text=True, timeout=timeout)
+
+
+def _secret_spots(secret: str, texts: dict[str, str]) -> list[str]:
+    """Where `secret` shows (as is, or base64 as a Basic-auth header would carry it)."""
+    import base64
+
+    forms = {secret, base64.b64encode(secret.encode()).decode()}
+    return [where for where, text in texts.items() if any(form in text for form in forms)]
+
+
+def _cluster_logs(cluster: RayCluster) -> dict[str, str]:
+    """Every log file the nodes wrote: the job's driver, each worker and actor (stdout and
+    stderr), the dashboard and its job manager, the raylets."""
+    return {str(p.relative_to(cluster.root)): p.read_text(errors="replace")
+            for node in cluster.nodes.values() for p in node.temp_dir.glob("session_*/logs/**/*") if p.is_file()}
+
+
+def test_ray_job_submit_runs_the_build_on_the_cluster(tmp_path, tiny_model_dir, always_five_dir, local_export,
+                                                      start_cluster):
+    """The README's job submission: `ray job submit --address http://HEAD:8265 -- x-instruction
+    build --executor ray ...` against a head whose dashboard holds the job server, and a worker
+    node. The job's driver runs on the head and joins the cluster with `--ray-address auto`
+    (Ray sets RAY_ADDRESS for a job). The export equals the local executor's, byte for byte; the
+    job's logs show the funnel, and no log of the job, its actors or the nodes shows the node's
+    HF_TOKEN or the cluster's auth token."""
+    from ray._private.utils import get_dashboard_dependency_error
+
+    if get_dashboard_dependency_error() is not None:  # the job server lives in Ray's dashboard
+        pytest.skip(f"ray job submit needs ray[default] (the test extra has it): {get_dashboard_dependency_error()}")
+    secret = "hf_" + os.urandom(12).hex()  # what a cluster with a gated model exports on every node
+    cluster = start_cluster(dashboard=True, env={"HF_TOKEN": secret}, node_a=1, node_b=1)
+    nodes = {node.node_id() for node in cluster.nodes.values()}
+    command = [str(Path(sys.executable).with_name("x-instruction")), "-v",
+               *_args(tiny_model_dir, always_five_dir, tmp_path, "job"), "--executor", "ray",
+               "--ray-address", "auto", "--ray-actors", "2"]
+    # each stage waits for both actors (see _driver_env), passed as a user passes a job's settings
+    runtime_env = {"env_vars": {"RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S": "300"}}
+    job_id = f"xi-build-{os.urandom(4).hex()}"
+    start = time.perf_counter()
+    submitted = _ray_cli(cluster, "job", "submit", "--address", cluster.job_address, "--submission-id", job_id,
+                         "--runtime-env-json", json.dumps(runtime_env), "--", *command, timeout=BUILD_TIMEOUT)
+    print(f"ray job submit, until the job ended: {time.perf_counter() - start:.1f} s")
+    status = _ray_cli(cluster, "job", "status", "--address", cluster.job_address, job_id)
+    logs = _ray_cli(cluster, "job", "logs", "--address", cluster.job_address, job_id).stdout
+    assert f"Job '{job_id}' succeeded" in status.stdout, (status.stdout, submitted.stderr[-2000:], logs[-3000:])
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+
+    assert _parquet(tmp_path / "job" / "out") == _parquet(local_export)  # byte for byte
+    info = json.loads((tmp_path / "job" / "work" / "build_info.json").read_text(encoding="utf-8"))
+    assert set(info["ray"]["shards_per_node"]) == nodes  # the job's actors ran on both nodes
+    # the job's logs show the funnel the build printed: its header, and each language's texts read
+    funnel = info["funnel"]
+    assert any(line.startswith("lang") and "prepare" in line for line in logs.splitlines()), logs[-3000:]
+    for lang in ("sw", "fi"):
+        assert any(line.split()[:2] == [lang, str(funnel[lang]["rows_in"])] for line in logs.splitlines()), lang
+
+    texts = {"ray job submit (stdout)": submitted.stdout, "ray job submit (stderr)": submitted.stderr,
+             "ray job logs": logs, **_cluster_logs(cluster)}
+    assert any("worker-" in name for name in texts), sorted(texts)  # the actors' own output was read too
+    assert _secret_spots(secret, texts) == []
+    assert _secret_spots((cluster.root / "auth_token").read_text().strip(), texts) == []
+    # the scan finds a secret where there is one (so an empty answer above means something)
+    assert _secret_spots(secret, {"planted": f"token={secret}"}) == ["planted"]

@@ -11,7 +11,7 @@ import hashlib
 
 from _cli_build import build_args, cli, published, read_json
 from _scripted_engine import last_user
-from test_pipeline import writer_and_judge
+from helpers.pipeline import writer_and_judge
 
 OPENING = "Hili ni jibu lililoandikwa upya kwa ajili yako. "
 

@@ -151,7 +151,8 @@ def test_embeddings_are_stored_and_a_rerun_loads_no_encoder(shared_data, tmp_pat
 def test_build_with_an_encoder_that_cannot_load_fails_in_one_line_and_keeps_the_work(tmp_path):
     from _scripted_engine import ScriptedEngine
     from builder.pipeline.runner import build
-    from test_pipeline import _config, writer_and_judge
+    from helpers.pipeline import pipeline_config as _config
+    from helpers.pipeline import writer_and_judge
 
     engine = ScriptedEngine(writer_and_judge)
     start = time.perf_counter()

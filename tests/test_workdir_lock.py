@@ -107,7 +107,7 @@ def test_a_lock_recorded_by_another_host_is_not_taken_over(tmp_path):
 def test_data_parallel_ranks_run_inside_the_drivers_lock(tmp_path, tiny_model_dir):
     """The ranks are processes of the same build: they run its shard tasks while the driver
     holds the lock, and are never refused as "another build"."""
-    from test_executors import _config
+    from helpers.executors import executor_config as _config
 
     from builder.executors.data_parallel import DataParallelExecutor
     from builder.pipeline.runner import Pipeline

@@ -41,7 +41,9 @@ def make_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="answer a question set, judge pairwise against a reference, check languages")
     add_eval_arguments(evaluate)
-    evaluate.set_defaults(func=run_eval)
+    # eval's errors name the command, as `python -m builder.judge` does; the build's resume hint
+    # (finished shards) does not apply to it: its cached requests are reused without being told.
+    evaluate.set_defaults(func=run_eval, prog="x-instruction eval", hints={})
     return parser
 
 
@@ -52,5 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     # A model server that failed mid-build: the shards and the request cache written so far
     # stay, so the same command resumes once the server is back.
     resume = {EngineError: "Finished shards and cached requests are kept; run the same command again to resume."}
-    return guard("x-instruction", lambda: args.func(args), verbose=args.verbose, hints=resume)
+    # One exit-code policy for every command (errors.guard): 2 bad input, 1 a failure of the run.
+    return guard(getattr(args, "prog", "x-instruction"), lambda: args.func(args), verbose=args.verbose,
+                 hints=getattr(args, "hints", resume))
 

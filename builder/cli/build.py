@@ -1,50 +1,23 @@
-"""`x-instruction build`: one flag per BuildConfig field, its help taken from the field's
-`metadata["help"]` (as TRL's HfArgumentParser does), then the build and its summary."""
+"""`x-instruction build`: one flag per BuildConfig field (builder/cli/options.py), then the build
+and its summary."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import types
-import typing
 
 from ..config import BuildConfig
-from ..config_checks import flag_type
 from ..redact import redact
-
-
-def _base_type(name: str) -> type:
-    """The field's type without None: `int | None` -> int."""
-    hint = typing.get_type_hints(BuildConfig)[name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return args[0]
-    return hint
+from . import options
+from .options import add_config_arguments
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML file of options (same names as the flags); flags override it")
-    for field in dataclasses.fields(BuildConfig):
-        flag = "--" + field.name.replace("_", "-")
-        kind = _base_type(field.name)
-        # SUPPRESS: only flags the user typed reach the config, so YAML values are not overwritten.
-        options = {"default": argparse.SUPPRESS, "help": field.metadata["help"]}
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **options)
-        elif field.name == "langs":  # text here; BuildConfig parses the list
-            parser.add_argument(flag, **options)
-        elif kind in (int, float):  # a wrong value reads as it does in a YAML file
-            parser.add_argument(flag, type=flag_type(BuildConfig, field.name), **options)
-        else:
-            parser.add_argument(flag, type=kind, **options)
+    add_config_arguments(parser, BuildConfig)
 
 
 def config_from_args(args: argparse.Namespace) -> BuildConfig:
-    given = {k: v for k, v in vars(args).items() if k in BuildConfig.field_names()}
-    if args.config:
-        return BuildConfig.from_yaml(args.config, **given)
-    return BuildConfig(**given)
+    return options.config_from_args(BuildConfig, args)
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from . import embedded
 from .errors import CorpusError, MissingColumnError
 from .hub_datasets import HUB_PREFIX, columns_of, describe, load_streaming
 from .local_files import _lines
-from .seed_donors import borrowed_seeds
+from .seed_donors import announce_borrowing, borrowed_seeds
 
 SEED_COLUMNS = ("instruction", "output")
 _SEED_FIX = "A seed file needs 'instruction' and 'output' columns: rename yours"
@@ -113,6 +113,8 @@ def check_seed_source(spec: str | None, lang: str) -> None:
     rest of a local file is checked when the generate stage reads it whole."""
     if spec not in (None, "", "embedded") and (spec.lower() in SEED_DATASETS or spec.startswith(HUB_PREFIX)):
         return
+    if spec in (None, "", "embedded") and get_language(lang).code not in embedded.available_languages("seeds"):
+        announce_borrowing(lang)  # here, in the driver only: the workers reading the seeds stay silent
     read_seeds(spec, lang, limit=1)
 
 

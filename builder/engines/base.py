@@ -179,6 +179,10 @@ class Engine(abc.ABC):
         """Tokens of `text` in this model's tokenizer (length bounds are measured in tokens)."""
         raise NotImplementedError(f"the {self.name} engine cannot count tokens")
 
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        """`count_tokens` of each text; an engine with a local tokenizer counts them in one batch."""
+        return [self.count_tokens(text) for text in texts]
+
     def prepare_token_counts(self, tokenizer: str | None = None) -> str | None:
         """Make `count_tokens` ready before a build sends its first request. A local engine
         counts with its model's own tokenizer: nothing to choose (None). An engine whose model

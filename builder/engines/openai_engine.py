@@ -54,7 +54,7 @@ from ..redact import redact, redact_url
 from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
 from .credentials import check_credentials, plain_http_host, url_credentials, warn_plain_http
 from .loop_thread import LoopThread
-from .prompt_tokens import continues_reply, count_text_tokens, cut_at_stop, encode_prompts, render_prompt, request_seed
+from .prompt_tokens import continues_reply, count_text_tokens, count_text_tokens_many, cut_at_stop, encode_prompts, render_prompt, request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,11 @@ logger = logging.getLogger(__name__)
 _FORK_ORPHANS: list = []
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Requests in flight by default. A build passes none and sends a stage's prompts 64 at a time
+# (--batch-size 16 x 4), so this lets a whole chunk be in flight: with 8, a server with real
+# latency and room for 64 sequences served 8 at a time (benchmarks/bench_peers.py). A rate-limited
+# API answers the excess with 429, which is retried with its Retry-After.
+DEFAULT_CONCURRENCY = 64
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # Phrases servers use when a prompt does not fit (vLLM, OpenAI, TGI, llama.cpp).
 _TOO_LONG_HINTS = ("context length", "maximum model length", "too long", "max_model_len", "context_length_exceeded")
@@ -173,7 +178,7 @@ class OpenAIEngine(Engine):
         *,
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         timeout: float = 60.0,
         max_retries: int = 5,
         backoff: float = 1.0,
@@ -267,6 +272,11 @@ class OpenAIEngine(Engine):
                 "tokenizer='<the served model's Hub id or folder>' or call prepare_token_counts() first"
             )
         return count_text_tokens(self.tokenizer, text)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        if self._count is not None or self.tokenizer is None:  # the server's /tokenize: one text a request
+            return [self.count_tokens(text) for text in texts]
+        return count_text_tokens_many(self.tokenizer, texts)
 
     def prepare_token_counts(self, tokenizer: str | None = None) -> str:
         """Choose how `count_tokens` counts (builder/engines/served_tokens.py): `tokenizer`, else

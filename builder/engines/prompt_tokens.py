@@ -19,6 +19,19 @@ def count_text_tokens(tokenizer, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def count_text_tokens_many(tokenizer, texts: list[str]) -> list[int]:
+    """`count_text_tokens` of each text, in one batch encode. A fast tokenizer's Rust side
+    (`backend_tokenizer`) counts without the offsets and Python token lists that `tokenizer(...)`
+    builds: ~1/3 less time on prepare's texts, the same counts. Only while it truncates and pads
+    nothing (transformers turns both off for a plain call; a tokenizer.json may turn them on)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if not texts:
+        return []
+    if backend is None or backend.truncation is not None or backend.padding is not None:
+        return [count_text_tokens(tokenizer, text) for text in texts]
+    return [len(encoding) for encoding in backend.encode_batch_fast(texts, add_special_tokens=False)]
+
+
 def render_prompt(tokenizer, prompt: Prompt, model_id: str) -> str:
     """The text the model sees: raw text as is, chat messages through the chat template."""
     if isinstance(prompt, str):

@@ -22,6 +22,7 @@ import httpx
 
 from ..errors import one_line
 from ..redact import redact, redact_url
+from .base import EngineError
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +71,13 @@ class ServerTokenCounter:
 
     def probe(self) -> str | None:
         """None when the endpoint counts for this model, else why not (one phrase).
-        Raises ValueError when nothing answers at all: the build could not run anyway."""
+        Raises EngineError when nothing answers at all: the build could not run anyway. A server
+        that is down is a failure of the run, not of the input (exit code 1, as for every
+        command: errors.guard), though the message still names --base-url in case it is a typo."""
         try:
             self._count("hello")
         except httpx.TransportError as exc:
-            raise ValueError(
+            raise EngineError(
                 f"cannot reach {self.shown_url} to count tokens "
                 f"({type(exc).__name__}: {one_line(exc, first_only=True)}); "
                 "start the server there or fix --base-url"
@@ -89,8 +92,8 @@ class ServerTokenCounter:
                 self._cache.clear()
             try:
                 self._cache[text] = self._count(text)
-            except (httpx.TransportError, _NoTokenize) as exc:
-                raise ValueError(
+            except (httpx.TransportError, _NoTokenize) as exc:  # it answered the probe: the run failed
+                raise EngineError(
                     f"{self.shown_url} stopped counting tokens: {one_line(exc, first_only=True)}") from None
         return self._cache[text]
 
@@ -121,7 +124,7 @@ class _NoTokenize(Exception):
 def choose_token_counter(engine, tokenizer: str | None) -> tuple[str, object]:
     """How `engine` (an OpenAIEngine) counts tokens: (a description for logs and fingerprints,
     a local tokenizer or a `ServerTokenCounter`). Raises ValueError, in one line, when there is
-    no way; nothing is sent to the completion endpoints before this returns."""
+    no way (EngineError when the server does not answer); nothing is sent to the completion endpoints before this returns."""
     if tokenizer is not None:
         loaded = load_named_tokenizer(tokenizer)
         logger.info("Counting tokens with the tokenizer %s (--tokenizer)", tokenizer)
@@ -129,7 +132,7 @@ def choose_token_counter(engine, tokenizer: str | None) -> tuple[str, object]:
     server = ServerTokenCounter(tokenize_url(engine.base_url), engine.model_id, engine._headers, min(engine.timeout, 30))
     try:
         refusal = server.probe()
-    except ValueError:
+    except EngineError:
         server.close()
         raise
     if refusal is None:

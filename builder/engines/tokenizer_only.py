@@ -10,7 +10,7 @@ to generate.
 from __future__ import annotations
 
 from .base import Completion, Engine, EngineError, Prompt, SamplingParams
-from .prompt_tokens import count_text_tokens
+from .prompt_tokens import count_text_tokens, count_text_tokens_many
 
 
 class TokenizerOnlyEngine(Engine):
@@ -30,6 +30,9 @@ class TokenizerOnlyEngine(Engine):
 
     def count_tokens(self, text: str) -> int:
         return count_text_tokens(self.tokenizer, text)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        return count_text_tokens_many(self.tokenizer, texts)
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         raise EngineError(

@@ -22,9 +22,9 @@ import random
 import torch
 from tqdm.auto import tqdm
 
-from .base import Completion, Engine, EngineError, Prompt, SamplingParams, prompt_key
 from ..core.hashing import stable_hash
-from .prompt_tokens import count_text_tokens, cut_at_stop, encode_prompts, render_prompt
+from .base import Completion, Engine, EngineError, Prompt, SamplingParams, prompt_key
+from .prompt_tokens import count_text_tokens, count_text_tokens_many, cut_at_stop, encode_prompts, render_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,9 @@ class TransformersEngine(Engine):
 
     def count_tokens(self, text: str) -> int:
         return count_text_tokens(self.tokenizer, text)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        return count_text_tokens_many(self.tokenizer, texts)
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         if self.model is None:

@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from .base import Completion, Engine, EngineError, Prompt, SamplingParams
-from .prompt_tokens import count_text_tokens, encode_prompts, request_seed
+from .prompt_tokens import count_text_tokens, count_text_tokens_many, encode_prompts, request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,9 @@ class VLLMEngine(Engine):
 
     def count_tokens(self, text: str) -> int:
         return count_text_tokens(self.tokenizer, text)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        return count_text_tokens_many(self.tokenizer, texts)
 
     def _sampling_params(self, prompt: Prompt, params: SamplingParams):
         return self._sampling_params_cls(

@@ -48,14 +48,24 @@ class RayStageWorker:
 
         # An actor's process starts with plain logging, and Ray forwards what it logs to the
         # driver's terminal as text, past the driver's masking: mask it here, as a rank does.
+        began = time.perf_counter()
         install_redaction()
         self.worker = StageWorker(config, stage, driver_host=driver_host)
+        self.start_s = time.perf_counter() - began  # the engine load: reported with this actor's first shard
 
     def __call__(self, batch: dict) -> dict:
         columns = {name: list(values) for name, values in batch.items()}
         rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
-        results = [self.run(ShardTask.from_row(_plain(row))).to_dict() for row in rows]
-        return {key: [r[key] for r in results] for key in ShardResult.__dataclass_fields__}
+        results = []
+        for row in rows:
+            began = time.perf_counter()
+            result = self.run(ShardTask.from_row(_plain(row))).to_dict()
+            # where the time goes (build_info.json's ray.overhead), beside the result's own model time
+            result.update(shard_s=time.perf_counter() - began, start_s=self.start_s, returned_at=time.time())
+            self.start_s = 0.0
+            results.append(result)
+        keys = results[0] if results else ShardResult.__dataclass_fields__
+        return {key: [r[key] for r in results] for key in keys}
 
     def run(self, task: ShardTask) -> ShardResult:
         import ray
@@ -89,6 +99,28 @@ def retried_elsewhere(folder: Path, results: list[ShardResult], lost: set[str]) 
         if node in lost and done_on.get((lang, int(index)), node) != node:
             retried.add(shard)
     return len(retried)
+
+
+def stage_overhead(wall_s: float, timings: list[dict]) -> dict:
+    """Where a stage's wall time went on Ray, from what each actor measured:
+    - actor_start_s: engine loads (the longest one is on the stage's path, actors start together);
+    - model_s: the model's own time; cache_and_write_s: the rest of each shard's work in its actor
+      (the node's request cache, prompts, writing the shard);
+    - return_s: results from actor to driver (Ray's object store);
+    - scheduling_s: the stage's wall time beyond its busiest actor's start and work: Ray Data's
+      planning, handing shards to actors, waiting for actors to be placed."""
+    per_actor: dict[str, float] = {}
+    for t in timings:
+        per_actor[t["worker"]] = per_actor.get(t["worker"], 0.0) + t["start_s"] + t["shard_s"]
+    work = sum(t["shard_s"] for t in timings)
+    model = sum(t["model_s"] for t in timings)
+    return {key: round(value, 3) for key, value in {
+        "wall_s": wall_s, "actors_started": sum(1 for t in timings if t["start_s"]),
+        "actor_start_s": max((t["start_s"] for t in timings), default=0.0),
+        "model_s": model, "cache_and_write_s": max(0.0, work - model),
+        "return_s": sum(t["return_s"] for t in timings),
+        "scheduling_s": max(0.0, wall_s - max(per_actor.values(), default=0.0)),
+    }.items()}
 
 
 def _plain(row: dict) -> dict:
@@ -137,6 +169,7 @@ class RayExecutor:
         self.cpus_per_actor = 1 if self.gpus_per_actor else max(1, int(cpus // self.actors))
         self.nodes = alive_nodes()
         self.losses: dict = {}  # build_info's record of nodes lost: {"lost_nodes": [...], "shards_retried": n}
+        self.overhead: dict[str, dict] = {}  # per stage, where its time went (see _time_stage)
         # each stage's results so far: a node may be declared dead only after its stage ended
         self.done: dict[str, list[ShardResult]] = {}
 
@@ -149,6 +182,7 @@ class RayExecutor:
         shutil.rmtree(attempts, ignore_errors=True)  # a previous run's attempts say nothing about this one
         results: list[ShardResult] = []
         self.done[stage] = results
+        began, timings = time.perf_counter(), []
         room = self._room()  # after a node was lost, fewer actors than asked for may fit
         if not room:
             lost = ", ".join(sorted(self.nodes - alive_nodes())) or "none"
@@ -156,7 +190,7 @@ class RayExecutor:
         pending, pool = tasks, ray.data.ActorPoolStrategy(size=min(self.actors, len(tasks), room))
         for round_ in range(MAX_RESTARTS + 1):
             try:
-                for result in self._map(stage, pending, pool):
+                for result in self._map(stage, pending, pool, timings):
                     results.append(result)
                     bar.set_postfix_str(result.lang)
                     bar.update(result.alive)
@@ -179,9 +213,15 @@ class RayExecutor:
                 # The nodes left may hold fewer actors: start with one and grow to what fits.
                 pool = ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, min(room, self.actors, len(pending))))
         self._note_losses()
+        self.overhead[stage] = stage_overhead(time.perf_counter() - began, timings)
         return results
 
-    def _map(self, stage: str, tasks: list[ShardTask], pool):
+    @property
+    def report(self) -> dict:
+        """build_info.json's `ray` record besides shards per node: nodes lost, and each stage's time."""
+        return {**self.losses, "overhead": self.overhead}
+
+    def _map(self, stage: str, tasks: list[ShardTask], pool, timings: list[dict]):
         import ray
 
         dataset = ray.data.from_items([t.to_row() for t in tasks], override_num_blocks=len(tasks))
@@ -201,7 +241,12 @@ class RayExecutor:
                 max_task_retries=MAX_RESTARTS,
             )
         for row in mapped.iter_rows():
-            yield ShardResult(**_plain(row))
+            row = _plain(row)
+            timing = {key: row.pop(key, 0.0) for key in ("shard_s", "start_s", "returned_at")}
+            # both clocks are wall clocks; across hosts their skew adds to this figure
+            timing["return_s"] = max(0.0, time.time() - timing.pop("returned_at")) if timing["returned_at"] else 0.0
+            timings.append({**timing, "worker": row.get("worker", ""), "model_s": row.get("wall_s", 0.0)})
+            yield ShardResult(**row)
 
     def _no_room(self, stage: str, why: str, pending: int, total: int, kept_losing: bool = False):
         from ..engines.base import EngineError

@@ -127,7 +127,10 @@ def _check_lowest(config) -> None:
 
 
 @dataclasses.dataclass
-class EvalConfig:
+class HarnessConfig:
+    """One evaluation run as the harness needs it: an EngineSpec per role. The command line and
+    YAML files give the flat settings of builder/judge/config.py's EvalConfig, which builds this."""
+
     langs: list[str]
     output_dir: str
     model: EngineSpec = dataclasses.field(default_factory=EngineSpec)
@@ -202,7 +205,7 @@ def _stats_delta(engine: Engine, before: EngineStats, requests: int) -> dict:
 
 
 class Harness:
-    def __init__(self, config: EvalConfig, engines: dict[str, Engine] | None = None):
+    def __init__(self, config: HarnessConfig, engines: dict[str, Engine] | None = None):
         """`engines` may hold ready engines by role (model, reference, judge, translate)."""
         self.config = config
         self.out = Path(config.output_dir)
@@ -488,7 +491,7 @@ def make_pairs(tasks: list[Task], answers: list[list[list[str]]], references: li
     return pairs
 
 
-def summarize_pairs(pairs: list[dict], config: EvalConfig) -> dict:
+def summarize_pairs(pairs: list[dict], config: HarnessConfig) -> dict:
     """The pairwise summary plus language fidelity of both systems, for one group of pairs.
 
     Intervals resample questions, not pairs, when a question gives several pairs (samples, or

@@ -57,7 +57,7 @@ def build_info(config: BuildConfig, models, meta: dict, funnel, timings: dict, q
         "seeds_borrowed": {lang: donors for lang in c.langs if (donors := borrowed_seed_languages(c, lang))},
     }
     if models.shard_nodes:  # where a Ray build's shards ran, and the nodes it lost on the way
-        info["ray"] = {"shards_per_node": models.shard_nodes, **getattr(executor, "losses", {})}
+        info["ray"] = {"shards_per_node": models.shard_nodes, **getattr(executor, "report", {})}
     text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     (Path(c.work_dir) / WORK_BUILD_INFO).write_text(text + "\n", encoding="utf-8")
     return {**info, "settings": public_settings(info["settings"])}

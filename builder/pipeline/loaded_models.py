@@ -55,6 +55,9 @@ class Models:
     def count_tokens(self, text: str) -> int:
         return self.generator.engine.count_tokens(text)
 
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        return self.generator.engine.count_tokens_many(texts)
+
     def record(self, results: list[ShardResult]) -> None:
         self.shard_stats += sum((r.stats for r in results), EngineStats())
         self.shard_hits += sum(r.cache_hits for r in results)

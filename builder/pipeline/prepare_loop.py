@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets import Dataset
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..config import BuildConfig
@@ -16,17 +16,19 @@ from ..core.workdir import StageDir
 from ..corpus.readers import read_corpus
 from ..core.schema import PREPARED
 from ..stages.plan import Context, make_stage
+from ..stages.prepare import prepare_table
 from .prepare_pool import PreparePool
 
 
-def prepare(work: Path, config: BuildConfig, lang: str, fp: str, pool: PreparePool, count_tokens) -> list[Path]:
+def prepare(work: Path, config: BuildConfig, lang: str, fp: str, pool: PreparePool, count_tokens,
+            count_tokens_many=None) -> list[Path]:
     """The language's prepared shards, reused when a complete, intact set is in the work dir."""
     stage = StageDir(work, lang, "prepare", fp, PREPARED)
     if stage.complete and stage.intact():
         return stage.shards()
     stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
     c = config
-    source = make_stage("prepare", Context(c, lang, count_tokens=count_tokens))
+    source = make_stage("prepare", Context(c, lang, count_tokens=count_tokens, count_tokens_many=count_tokens_many))
     rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
                        limit=c.max_docs)
     with tqdm(desc=f"prepare {lang}", unit="doc", leave=False) as bar:
@@ -37,11 +39,10 @@ def prepare(work: Path, config: BuildConfig, lang: str, fp: str, pool: PreparePo
     return stage.shards()
 
 
-def prepare_shard(stage, rows: list[dict], checks) -> Dataset:
-    features = stage.output_features
+def prepare_shard(stage, rows: list[dict], checks) -> pa.Table:
+    # An Arrow table, not a Dataset: a Dataset fingerprints its table by pickling it whole.
     batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
-    out = stage(batch, checks) if rows else {name: [] for name in features}
-    return Dataset.from_dict({name: out[name] for name in features}, features=features)
+    return prepare_table(stage(batch, checks) if rows else {name: [] for name in stage.output_features})
 
 
 def shards_of(rows, size: int):

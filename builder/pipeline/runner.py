@@ -105,7 +105,8 @@ class Pipeline:
         source, *mapped = shard_stages()
         with PreparePool(c.prepare_workers) as pool:  # one set of worker processes for every language
             outputs = {source.name: self._step(source.name, lambda: {
-                lang: prepare(self.work, c, lang, fps[lang][source.name], pool, self.models.count_tokens)
+                lang: prepare(self.work, c, lang, fps[lang][source.name], pool, self.models.count_tokens,
+                               self.models.count_tokens_many)
                 for lang in langs})}
         for spec in mapped:  # settings errors (no seed pairs, ...) now, not inside a worker later
             for lang in langs if spec.runs_on == EXECUTOR else ():

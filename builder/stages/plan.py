@@ -56,6 +56,7 @@ class Context:
     model: Any = None
     encoder: Callable[[], Any] | None = None
     count_tokens: Callable[[str], int] | None = None
+    count_tokens_many: Callable[[list[str]], list[int]] | None = None  # the same, one batch encode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +100,8 @@ def _generate_stage(x: Context) -> Generate:
 PLAN: list[StageSpec] = [
     # prepare's dedup state spans a language: the runner streams the corpus through it
     StageSpec("prepare", SHARD, DRIVER, None, PREPARED, _prepare_settings,
-              lambda x: Prepare(x.lang, configs.prepare_config(x.config), x.count_tokens), funnel=True),
+              lambda x: Prepare(x.lang, configs.prepare_config(x.config), x.count_tokens,
+                                x.count_tokens_many), funnel=True),
     StageSpec("generate", SHARD, EXECUTOR, PREPARED, GENERATED, _generate_settings, _generate_stage, funnel=True,
               model="generator"),
     StageSpec("rank", SHARD, DRIVER, GENERATED, GENERATED, lambda x: ("rank", x.config.relevance_encoder),

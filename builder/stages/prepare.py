@@ -38,8 +38,9 @@ from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
+import pyarrow as pa
 
-from datasets import Features, Value
+from datasets import Dataset, Features, Value
 
 from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
 from ..corpus.meta_talk import meta_talk
@@ -100,6 +101,30 @@ def prepare_features(input_features=None):
     return Features({**(input_features or {}), **PREPARED})
 
 
+@functools.lru_cache(maxsize=1)
+def _prepared_schema() -> pa.Schema:
+    # What Dataset.from_dict(..., features=PREPARED) gives, its feature metadata included, so
+    # the shards stay byte for byte what they were; made once.
+    return Dataset.from_dict({name: [] for name in PREPARED}, features=PREPARED).data.table.schema
+
+
+def prepare_table(out: dict[str, list]) -> pa.Table:
+    """The Arrow table of `Prepare`'s output columns, typed by PREPARED, ready for a shard.
+    Not a Dataset: `Dataset.from_dict` fingerprints the table it makes by pickling it whole,
+    which cost prepare ~0.25 ms a row."""
+    return pa.Table.from_pydict({name: out[name] for name in PREPARED}, schema=_prepared_schema())
+
+
+@functools.lru_cache(maxsize=None)
+def _lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """The bands and rows MinHashLSH chooses for this threshold: its choice integrates numerically
+    over ~600 (bands, rows) pairs, ~80 ms, once per language otherwise."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
 def _band_digest(band: bytes) -> bytes:
     return hashlib.blake2b(band, digest_size=8).digest()
 
@@ -136,6 +161,12 @@ class TextChecks:
     too_long_chars: bool = False
     lid: LIDResult | None = None  # detect() on the start of the text
     hashvalues: "np.ndarray | None" = None  # the MinHash's values
+    n_tokens: int | None = None  # the generation model's tokens, when counted ahead (a batch)
+
+    @property
+    def passed(self) -> bool:
+        """Passed every check that needs no other row and no model (the cheap ones)."""
+        return not (self.early or self.garbled or self.meta_talk or self.too_long_chars)
 
 
 class TextChecker:
@@ -148,8 +179,9 @@ class TextChecker:
         self.lang = self.language.code
         self.config = config
         self._char_shingles = self.language.script in NO_SPACE_SCRIPTS
-        # One set of permutations for every MinHash: creating them per row costs more than hashing.
-        self._permutations = MinHash(config.num_perm, seed=config.minhash_seed).permutations
+        # datasketch's permutations for this seed (a, b: uint32 arrays), made once.
+        a, b = MinHash(config.num_perm, seed=config.minhash_seed, scheme="affine32").permutations
+        self._affine = (a.astype(np.uint32), b.astype(np.uint32))
 
     def check(self, text: str | None, *, expensive: bool = True) -> TextChecks:
         """`expensive=False` leaves LID and the MinHash to `Prepare`, which then computes them
@@ -181,28 +213,77 @@ class TextChecker:
             checks.hashvalues = self.minhash_values(key)
         return checks
 
+    def check_many(self, texts: list[str | None]) -> list[TextChecks]:
+        """`check` of each text, the expensive parts one at a time over the whole batch (a
+        worker's shard): the language-ID model and the hashing stay in the CPU's caches."""
+        checks = [self.check(text, expensive=False) for text in texts]
+        todo = [c for c in checks if c.passed]
+        for c, lid in zip(todo, self.lid_many([c.cleaned for c in todo])):
+            c.lid = lid
+        for c, values in zip(todo, self.minhash_many([c.key for c in todo])):
+            c.hashvalues = values
+        return checks
+
     def lid(self, cleaned: str) -> LIDResult:
         return detect(cleaned[: self.config.lid_chars])
 
-    def minhash_values(self, key: str) -> np.ndarray:
-        return self._minhash(key).hashvalues
+    def lid_many(self, cleaned: list[str]) -> list[LIDResult]:
+        return [detect(text[: self.config.lid_chars]) for text in cleaned]
 
-    def _shingles(self, key: str) -> set[bytes]:
+    def minhash_values(self, key: str) -> np.ndarray:
+        return self.minhash_many([key])[0]
+
+    def minhash_many(self, keys: list[str]) -> list[np.ndarray]:
+        """datasketch's MinHash values (scheme affine32, SHA-1 of each shingle) of each key, the
+        same numbers `MinHash.update_batch` gives, computed for the whole batch at once: one
+        array operation instead of a few per text (tests/test_prepare_minhash.py checks them
+        against datasketch's own)."""
+        if not keys:
+            return []
+        shingles = [self._shingles(key) for key in keys]
+        sha1 = hashlib.sha1
+        digests = b"".join(sha1(g).digest()[:4] for grams in shingles for g in grams)
+        hv = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32))
+        a, b = self._affine
+        sizes = [len(grams) for grams in shingles]
+        values: list[np.ndarray] = []
+        first = start = 0
+        while first < len(keys):  # texts in chunks of ~MINHASH_CHUNK shingles: the products stay in the CPU's cache
+            last, total = first + 1, sizes[first]
+            while last < len(keys) and total + sizes[last] <= MINHASH_CHUNK:
+                total += sizes[last]
+                last += 1
+            permuted = hv[start:start + total, None] * a  # uint32: the wraparound is the modulo 2^32
+            permuted += b
+            values.extend(np.minimum.reduceat(permuted, np.cumsum([0] + sizes[first:last - 1]), axis=0))
+            first, start = last, start + total
+        return values
+
+    def _shingles(self, key: str) -> list[bytes]:
         if self._char_shingles:
             n = self.config.shingle_chars
             grams = {key[i:i + n] for i in range(max(1, len(key) - n + 1))}
         else:
             words, n = key.split(), self.config.shingle_words
             grams = {" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
-        return {g.encode("utf-8") for g in grams}
+        return [g.encode("utf-8") for g in grams]
 
-    def _minhash(self, key: str):
-        from datasketch import MinHash
 
-        minhash = MinHash(self.config.num_perm, seed=self.config.minhash_seed,
-                          permutations=self._permutations, scheme="affine32")
-        minhash.update_batch(list(self._shingles(key)))
-        return minhash
+# Shingles whose permuted values (num_perm x 4 bytes each: 2 MiB at 128) are reduced at once:
+# small enough for the CPU's cache, and a bounded array whatever the shard size.
+MINHASH_CHUNK = 4096
+# The 32-bit MurmurHash3 finalizer that datasketch's "affine32" scheme applies to each input
+# hash before its permutations (datasketch.minhash._fmix): shifts and multipliers.
+_FMIX32 = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)
+
+
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv = hv ^ (hv >> np.uint32(s1))
+    hv = hv * np.uint32(m1)
+    hv = hv ^ (hv >> np.uint32(s2))
+    hv = hv * np.uint32(m2)
+    return hv ^ (hv >> np.uint32(s3))
 
 
 _CHECKERS: dict[tuple, TextChecker] = {}  # per worker process: one checker per language and config
@@ -212,7 +293,7 @@ def check_texts(lang: str, config: PrepareConfig, texts: list[str | None]) -> li
     """`TextChecks` of each text: what a prepare worker process runs (builder/pipeline/prepare_pool.py)."""
     key = (lang, dataclasses.astuple(config))
     checker = _CHECKERS.get(key) or _CHECKERS.setdefault(key, TextChecker(lang, config))
-    return [checker.check(text) for text in texts]
+    return checker.check_many(texts)
 
 
 class Prepare:
@@ -222,7 +303,10 @@ class Prepare:
     input_features = Features({"text": Value("string"), "source": SOURCE})
     output_features = PREPARED
 
-    def __init__(self, lang: str, config: PrepareConfig | None = None, count_tokens: Callable[[str], int] | None = None):
+    def __init__(self, lang: str, config: PrepareConfig | None = None, count_tokens: Callable[[str], int] | None = None,
+                 count_tokens_many: Callable[[list[str]], list[int]] | None = None):
+        """`count_tokens_many`: the same counts for a list of texts at once (an engine's
+        `count_tokens_many`: one batch encode); without it, `count_tokens` counts one by one."""
         if count_tokens is None:
             raise TypeError("Prepare needs count_tokens: the generation model's tokenizer, e.g. an engine's count_tokens")
         from datasketch import MinHashLSH
@@ -231,12 +315,14 @@ class Prepare:
         self.lang = self.language.code
         self.config = config or PrepareConfig()
         self.count_tokens = count_tokens
+        self.count_tokens_many = count_tokens_many or (lambda texts: [count_tokens(text) for text in texts])
         cfg = self.config
         _say_if_uncovered(self.language)
         self.checker = TextChecker(self.lang, cfg)
         # The index is the one state that grows with the corpus (with its kept rows): storing
         # each band as an 8-byte digest instead of 13 raw 32-bit values saves ~15% of it.
-        self._lsh = MinHashLSH(threshold=cfg.near_dup_threshold, num_perm=cfg.num_perm, hashfunc=_band_digest)
+        self._lsh = MinHashLSH(num_perm=cfg.num_perm, params=_lsh_bands(cfg.near_dup_threshold, cfg.num_perm),
+                               hashfunc=_band_digest)
         self._rows_in = 0
         self._dropped: Counter[str] = Counter()
         self.garbled_kinds: Counter[str] = Counter()  # which defect the "garbled" rows had
@@ -259,11 +345,32 @@ class Prepare:
         sources = batch["source"] if "source" in batch else [None] * len(texts)
         if checks is None:
             checks = [self.checker.check(text, expensive=False) for text in texts]
+        self._ahead(checks)
         out: dict[str, list] = {column: [] for column in OUTPUT_COLUMNS}
         for text_checks, source in zip(checks, sources):
             for column, value in self.decide(text_checks, source).items():
                 out[column].append(value)
         return out
+
+    def _ahead(self, checks: list[TextChecks]) -> None:
+        """Token counts, language ID and MinHash for the whole batch before the ordered decision,
+        one part at a time: each part's tables stay in the CPU's caches (parts taking turns per
+        row cost ~2x), and the tokenizer encodes the batch in one call. Only for rows that may
+        reach the part: not a copy of a row kept in an earlier batch, inside the token bounds,
+        in the right language. A copy of a row earlier in the same batch is counted in vain
+        (`decide` drops it first); `decide` reads only what the row reaches, so the rows are
+        the same as deciding row by row."""
+        cfg = self.config
+        todo = [c for c in checks if c.passed and c.n_tokens is None and c.id not in self._lsh]
+        for c, n in zip(todo, self.count_tokens_many([c.cleaned for c in todo])):
+            c.n_tokens = int(n)
+        todo = [c for c in todo if cfg.min_tokens <= c.n_tokens <= cfg.max_tokens]
+        need = [c for c in todo if c.lid is None]
+        for c, lid in zip(need, self.checker.lid_many([c.cleaned for c in need])):
+            c.lid = lid
+        need = [c for c in todo if c.hashvalues is None and not self._wrong_language({}, c.lid)]
+        for c, values in zip(need, self.checker.minhash_many([c.key for c in need])):
+            c.hashvalues = values
 
     def process(self, text: str | None, source: dict | None = None) -> dict:
         """One row in, one row out (see OUTPUT_COLUMNS); updates the counts and dedup state."""
@@ -295,7 +402,9 @@ class Prepare:
             return "meta_talk"
         if checks.too_long_chars:
             return "too_long"
-        row["n_tokens"] = n_tokens = int(self.count_tokens(checks.cleaned))
+        if checks.n_tokens is None:
+            checks.n_tokens = int(self.count_tokens(checks.cleaned))
+        row["n_tokens"] = n_tokens = checks.n_tokens
         if n_tokens < cfg.min_tokens:
             return "too_short"
         if n_tokens > cfg.max_tokens:
