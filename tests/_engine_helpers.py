@@ -121,6 +121,10 @@ class ScriptedServer:
                 end = time.monotonic() + reply.delay
                 while time.monotonic() < end and not server._stop.is_set():
                     time.sleep(0.05)
+                # Counted out before the reply is written: once the client has read it, it may send
+                # its next request before this thread runs on, which would count one too many.
+                with server._lock:
+                    server.in_flight -= 1
                 payload = reply.body
                 if isinstance(payload, (dict, list)):
                     payload = json.dumps(payload)
@@ -135,9 +139,6 @@ class ScriptedServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                     pass
-                finally:
-                    with server._lock:
-                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

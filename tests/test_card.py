@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +185,23 @@ def test_an_export_without_messages_says_how_to_get_them(tmp_path):
     out = export_local(tmp_path / "x", old, build.build_info)
     use = (out / "README.md").read_text(encoding="utf-8").split("## How to use", 1)[1].split("## Schema", 1)[0]
     assert "older than 0.2.0 and has no `messages` column" in use and "trl sft --" not in use
+
+
+def test_the_funnel_chart_is_the_same_whatever_the_hash_seed(tmp_path):
+    # Two drop reasons tie: their order (and so their colours) used to follow a set's order,
+    # which changes with PYTHONHASHSEED, so two runs of one build drew different charts.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from builder.publish.card.plots import funnel_chart\n"
+        "from builder.publish.card.stats import LanguageFunnel\n"
+        "f = {c: LanguageFunnel(c, 6, 2, {'off_topic': 2, 'no_valid_instruction': 2, 'too_short': 1,"
+        " 'low_score': 1}, [], 'build_info') for c in ('sw', 'fi')}\n"
+        "funnel_chart(f, Path(sys.argv[1]))\n"
+    )
+    charts = []
+    for seed in range(6):
+        out = tmp_path / f"funnel-{seed}.png"
+        env = {**os.environ, "PYTHONHASHSEED": str(seed), "MPLBACKEND": "Agg"}
+        subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=120)
+        charts.append(out.read_bytes())
+    assert len(set(charts)) == 1

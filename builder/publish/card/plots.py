@@ -106,8 +106,10 @@ def length_histogram(stats: LanguageStats, path: Path, key: str | None = None) -
 def funnel_chart(funnels: dict[str, LanguageFunnel], path: Path, key: str | None = None) -> Path:
     """Per language: the rows kept and each drop reason, as one stacked bar of the input rows."""
     codes = sorted(funnels)
+    # Most frequent first; ties by name, since a set's order changes with PYTHONHASHSEED and the
+    # colours would swap between two runs of the same build.
     reasons = sorted({r for f in funnels.values() for r in f.dropped},
-                     key=lambda r: -sum(f.dropped.get(r, 0) for f in funnels.values()))
+                     key=lambda r: (-sum(f.dropped.get(r, 0) for f in funnels.values()), r))
     fig = _figure(8, 0.45 * len(codes) + 2.0)
     ax = fig.subplots()
     y = np.arange(len(codes))
