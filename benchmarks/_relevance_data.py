@@ -25,13 +25,17 @@ class Item:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def seed_items() -> list[Item]:
-    return [Item(path.stem, f"seed-{path.stem}-{k}", "answers", r["instruction"], r["output"])
-            for path in sorted((ROOT / "builder/data/seeds").glob("*.jsonl"))
-            for k, r in enumerate(read_jsonl(path))]
+    return [
+        Item(path.stem, f"seed-{path.stem}-{k}", "answers", r["instruction"], r["output"])
+        for path in sorted((ROOT / "builder/data/seeds").glob("*.jsonl"))
+        for k, r in enumerate(read_jsonl(path))
+    ]
 
 
 def labelled_items(udhr: Path, langs=UDHR_LANGS) -> list[Item]:
@@ -40,13 +44,28 @@ def labelled_items(udhr: Path, langs=UDHR_LANGS) -> list[Item]:
     corpus = {}
     for path in sorted((ROOT / "builder/data/corpus").glob("*.jsonl")):
         corpus.update({r["id"]: r["text"] for r in read_jsonl(path)})
-    articles = {lang: {r["article"]: r["text"] for r in read_jsonl(udhr / f"{lang}.jsonl")}
-                for lang in langs if (udhr / f"{lang}.jsonl").is_file()}
+    articles = {
+        lang: {r["article"]: r["text"] for r in read_jsonl(udhr / f"{lang}.jsonl")}
+        for lang in langs
+        if (udhr / f"{lang}.jsonl").is_file()
+    }
     items = []
     for row in read_jsonl(LABELS):
         if row["source"] == "udhr":
-            items += [Item(lang, f"udhr-{row['ref']}", row["label"], row["instruction"], texts[row["ref"]])
-                      for lang, texts in articles.items()]
+            items += [
+                Item(
+                    lang, f"udhr-{row['ref']}", row["label"], row["instruction"], texts[row["ref"]]
+                )
+                for lang, texts in articles.items()
+            ]
         else:
-            items.append(Item(row["ref"].split("-")[0], row["ref"], row["label"], row["instruction"], corpus[row["ref"]]))
+            items.append(
+                Item(
+                    row["ref"].split("-")[0],
+                    row["ref"],
+                    row["label"],
+                    row["instruction"],
+                    corpus[row["ref"]],
+                )
+            )
     return items

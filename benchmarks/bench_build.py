@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from _build_args import build_parser
+
 from builder.config import BuildConfig
 from builder.engines import create_engine
 from builder.pipeline.runner import build
@@ -33,8 +34,13 @@ def main() -> None:
     engine = create_engine("auto", args.model)
     load = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        config = BuildConfig(langs=args.langs, max_docs=args.max_docs, model=args.model,
-                             work_dir=str(Path(tmp) / "work"), output_dir=str(Path(tmp) / "out"))
+        config = BuildConfig(
+            langs=args.langs,
+            max_docs=args.max_docs,
+            model=args.model,
+            work_dir=str(Path(tmp) / "work"),
+            output_dir=str(Path(tmp) / "out"),
+        )
         first_wall, first = run(config, {args.model: engine})
         model_s = first["engine_stats"]["wall_s"]
         calls_before = engine.stats.calls
@@ -44,11 +50,17 @@ def main() -> None:
     docs = sum(f["rows_in"] for f in first["funnel"].values())
     kept = sum(f["rows_out"] for f in first["funnel"].values())
     print(f"model load: {load:.1f} s (once per process)")
-    print(f"build: {len(config.langs)} languages, {docs} documents -> {kept} pairs in {first_wall:.1f} s; "
-          f"{stats['calls']} model calls, {stats['prompt_tokens']} prompt + {stats['completion_tokens']} generated tokens")
-    print(f"  inside model calls {model_s:.1f} s; outside {first_wall - model_s:.1f} s = "
-          f"{(first_wall - model_s) / first_wall:.1%} of wall time; stage times {first['timings']}")
-    print(f"rerun: {rerun_calls} model calls, {second_wall:.1f} s = {second_wall / first_wall:.1%} of the first run")
+    print(
+        f"build: {len(config.langs)} languages, {docs} documents -> {kept} pairs in {first_wall:.1f} s; "
+        f"{stats['calls']} model calls, {stats['prompt_tokens']} prompt + {stats['completion_tokens']} generated tokens"
+    )
+    print(
+        f"  inside model calls {model_s:.1f} s; outside {first_wall - model_s:.1f} s = "
+        f"{(first_wall - model_s) / first_wall:.1%} of wall time; stage times {first['timings']}"
+    )
+    print(
+        f"rerun: {rerun_calls} model calls, {second_wall:.1f} s = {second_wall / first_wall:.1%} of the first run"
+    )
 
 
 if __name__ == "__main__":

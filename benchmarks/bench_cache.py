@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builder.engines.cache import RequestCache  # noqa: E402
 from builder.engines.base import Completion  # noqa: E402
+from builder.engines.cache import RequestCache  # noqa: E402
 
 
 def key(i: int) -> str:
@@ -31,7 +31,10 @@ def key(i: int) -> str:
 
 
 def value(i: int) -> dict:
-    texts = [f"What does case {i} say about topic {k} and how should a reader understand it today?" for k in range(4)]
+    texts = [
+        f"What does case {i} say about topic {k} and how should a reader understand it today?"
+        for k in range(4)
+    ]
     return Completion(texts, ["stop"] * 4, 180, 80).to_dict()
 
 
@@ -52,10 +55,14 @@ def lookups(cache: RequestCache, keys: list[str], batch: int, total: int) -> flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--entries", default="100000,1000000")
     parser.add_argument("--batch", default="64,500", help="keys per get_many call")
-    parser.add_argument("--lookups", type=int, default=50_000, help="keys looked up per measurement")
+    parser.add_argument(
+        "--lookups", type=int, default=50_000, help="keys looked up per measurement"
+    )
     args = parser.parse_args()
     rng = random.Random(0)
     for entries in (int(e) for e in args.entries.split(",")):
@@ -65,14 +72,20 @@ def main() -> None:
             filled = fill(cache, entries)
             cache.close()
             size = sum(os.path.getsize(p) for p in Path(tmp).iterdir()) / 2**20
-            cache = RequestCache(path)  # reopened, as a rerun finds it (includes the integrity check)
+            cache = RequestCache(
+                path
+            )  # reopened, as a rerun finds it (includes the integrity check)
             hits = [key(rng.randrange(entries)) for _ in range(args.lookups)]
             misses = [key(entries + i) for i in range(args.lookups)]
-            print(f"{entries} entries: filled in {filled:.1f} s ({entries / filled:,.0f} puts/s), "
-                  f"{size:.0f} MiB on disk")
+            print(
+                f"{entries} entries: filled in {filled:.1f} s ({entries / filled:,.0f} puts/s), "
+                f"{size:.0f} MiB on disk"
+            )
             for batch in (int(b) for b in args.batch.split(",")):
-                print(f"  get_many batch {batch}: hits {lookups(cache, hits, batch, args.lookups):,.0f} keys/s, "
-                      f"misses {lookups(cache, misses, batch, args.lookups):,.0f} keys/s")
+                print(
+                    f"  get_many batch {batch}: hits {lookups(cache, hits, batch, args.lookups):,.0f} keys/s, "
+                    f"misses {lookups(cache, misses, batch, args.lookups):,.0f} keys/s"
+                )
             cache.close()
 
 

@@ -21,12 +21,16 @@ from builder.stages.diversify import kmeans, pick_per_cluster
 def synthetic(n: int, dim: int, topics: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(topics, dim)).astype(np.float32)
-    vectors = centres[rng.integers(0, topics, size=n)] + 0.6 * rng.normal(size=(n, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, topics, size=n)] + 0.6 * rng.normal(size=(n, dim)).astype(
+        np.float32
+    )
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--k", type=int, default=32_000)
     parser.add_argument("--dim", type=int, default=384)
@@ -41,9 +45,11 @@ def main() -> None:
     kept = pick_per_cluster(labels, centroids, vectors, scores)
     total = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.n} vectors x {args.dim} -> k={args.k}: k-means {clustered:.1f} s, pick {total - clustered:.2f} s, "
-          f"total {total:.1f} s; {len(np.unique(labels))} non-empty clusters, kept {len(kept)}; "
-          f"peak RSS {peak:.0f} MiB (inputs loaded: {rss_before:.0f} MiB)")
+    print(
+        f"{args.n} vectors x {args.dim} -> k={args.k}: k-means {clustered:.1f} s, pick {total - clustered:.2f} s, "
+        f"total {total:.1f} s; {len(np.unique(labels))} non-empty clusters, kept {len(kept)}; "
+        f"peak RSS {peak:.0f} MiB (inputs loaded: {rss_before:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

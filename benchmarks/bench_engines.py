@@ -32,21 +32,52 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TOPICS = [
-    "photosynthesis", "the French Revolution", "black holes", "compound interest", "the water cycle",
-    "volcanoes", "the printing press", "honey bees", "tides", "the Silk Road", "vaccines", "rainbows",
-    "the Roman Empire", "electric cars", "coral reefs", "the Internet", "earthquakes", "coffee",
-    "the Moon landing", "glaciers", "antibiotics", "the piano", "deserts", "solar panels",
-    "the Great Wall of China", "octopuses", "inflation", "the Olympic Games", "lightning",
-    "the human heart", "bread baking", "migratory birds",
+    "photosynthesis",
+    "the French Revolution",
+    "black holes",
+    "compound interest",
+    "the water cycle",
+    "volcanoes",
+    "the printing press",
+    "honey bees",
+    "tides",
+    "the Silk Road",
+    "vaccines",
+    "rainbows",
+    "the Roman Empire",
+    "electric cars",
+    "coral reefs",
+    "the Internet",
+    "earthquakes",
+    "coffee",
+    "the Moon landing",
+    "glaciers",
+    "antibiotics",
+    "the piano",
+    "deserts",
+    "solar panels",
+    "the Great Wall of China",
+    "octopuses",
+    "inflation",
+    "the Olympic Games",
+    "lightning",
+    "the human heart",
+    "bread baking",
+    "migratory birds",
 ]
 
 
 def chat_prompts(count: int) -> list:
     topics = (TOPICS * (count // len(TOPICS) + 1))[:count]
-    return [[{"role": "user", "content": f"Explain {topic} to a child in two sentences."}] for topic in topics]
+    return [
+        [{"role": "user", "content": f"Explain {topic} to a child in two sentences."}]
+        for topic in topics
+    ]
 
 
-def bench_batch_sizes(model_dir: Path, prompts: list, max_new_tokens: int, batch_sizes: list[int]) -> None:
+def bench_batch_sizes(
+    model_dir: Path, prompts: list, max_new_tokens: int, batch_sizes: list[int]
+) -> None:
     from builder.engines import SamplingParams
     from builder.engines.transformers_engine import TransformersEngine
 
@@ -62,11 +93,16 @@ def bench_batch_sizes(model_dir: Path, prompts: list, max_new_tokens: int, batch
         tokens = sum(c.completion_tokens for c in completions)
         texts[size] = [c.text for c in completions]
         rows.append((size, tokens, seconds, tokens / seconds))
-        print(f"  batch {size:>3}: {tokens:>5} tokens in {seconds:7.1f} s = {tokens / seconds:7.1f} tokens/s", flush=True)
+        print(
+            f"  batch {size:>3}: {tokens:>5} tokens in {seconds:7.1f} s = {tokens / seconds:7.1f} tokens/s",
+            flush=True,
+        )
 
     base = next((r for r in rows if r[0] == 1), rows[0])
     best = max(rows, key=lambda r: r[3])
-    print(f"\nbest batch ({best[0]}) / one by one ({base[0]}): {best[3] / base[3]:.2f}x  (goal >= 4x)")
+    print(
+        f"\nbest batch ({best[0]}) / one by one ({base[0]}): {best[3] / base[3]:.2f}x  (goal >= 4x)"
+    )
     same = all(texts[s] == texts[batch_sizes[0]] for s in batch_sizes)
     print(f"identical greedy texts at every batch size: {'yes' if same else 'NO'}")
 
@@ -92,15 +128,22 @@ def bench_load() -> None:
 
         # A CLI run pays the imports too: time them apart from the load itself. transformers
         # imports lazily, so name the classes the load will touch (SmolLM2 is a Llama).
-        code = ("import time; t0 = time.perf_counter(); import torch; from transformers import "
-                "AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM, PreTrainedTokenizerFast; "
-                "from builder.engines import create_engine; t1 = time.perf_counter(); "
-                "create_engine('transformers', 'smollm2-135m', progress=False); "
-                "print(t1 - t0, time.perf_counter() - t1)")
+        code = (
+            "import time; t0 = time.perf_counter(); import torch; from transformers import "
+            "AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM, PreTrainedTokenizerFast; "
+            "from builder.engines import create_engine; t1 = time.perf_counter(); "
+            "create_engine('transformers', 'smollm2-135m', progress=False); "
+            "print(t1 - t0, time.perf_counter() - t1)"
+        )
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TRANSFORMERS_VERBOSITY": "error"}
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
         imports, load = map(float, out.stdout.strip().splitlines()[-1].split())
-        print(f"  cached reload, fresh process: {load:6.2f} s after {imports:.2f} s of importing torch + transformers' model classes")
+        print(
+            f"  cached reload, fresh process: {load:6.2f} s after {imports:.2f} s of importing "
+            "torch + transformers' model classes"
+        )
         print(f"  conversion / in-process reload: {convert / reload:.0f}x")
     finally:
         if previous is None:
@@ -116,9 +159,13 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-sizes", default="1,4,16,32")
     parser.add_argument("--skip-load", action="store_true", help="only measure generation")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's, one per core). On a machine whose "
-                             "cores other processes also use, 1 avoids OpenMP threads waiting on each other")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's, one per core). On a machine whose "
+        "cores other processes also use, 1 avoids OpenMP threads waiting on each other",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -130,8 +177,10 @@ def main() -> int:
     from builder.engines.models import embedded_model_dir
 
     sizes = [int(s) for s in args.batch_sizes.split(",")]
-    print(f"transformers engine, embedded SmolLM2-135M-Instruct, CPU ({torch.get_num_threads()} threads), "
-          f"{args.prompts} chat prompts, greedy, max_new_tokens={args.max_new_tokens}")
+    print(
+        f"transformers engine, embedded SmolLM2-135M-Instruct, CPU ({torch.get_num_threads()} threads), "
+        f"{args.prompts} chat prompts, greedy, max_new_tokens={args.max_new_tokens}"
+    )
     bench_batch_sizes(embedded_model_dir(), chat_prompts(args.prompts), args.max_new_tokens, sizes)
     if not args.skip_load:
         print("\nembedded model load costs")

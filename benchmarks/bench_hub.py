@@ -43,16 +43,23 @@ def main() -> int:
     token = "hf_" + secrets.token_hex(16)
     hub = LocalHub(work / "hub", tokens={token}).__enter__()
     # Before importing huggingface_hub / datasets: they read these into constants at import.
-    os.environ.update(HF_ENDPOINT=hub.url, HF_HUB_DISABLE_XET="1", HF_TOKEN=token, HF_HOME=str(work / "hf-home"),
-                      HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0", HF_DATASETS_CACHE=str(work / "datasets-cache"),
-                      HF_HUB_DISABLE_PROGRESS_BARS="1")
+    os.environ.update(
+        HF_ENDPOINT=hub.url,
+        HF_HUB_DISABLE_XET="1",
+        HF_TOKEN=token,
+        HF_HOME=str(work / "hf-home"),
+        HF_HUB_OFFLINE="0",
+        HF_DATASETS_OFFLINE="0",
+        HF_DATASETS_CACHE=str(work / "datasets-cache"),
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    )
     from datasets import load_dataset
     from datasets.utils import disable_progress_bars
 
+    from builder.languages import PAPER_LANGUAGES
     from builder.publish.card import render_card
     from builder.publish.export import export_local
     from builder.publish.push import push
-    from builder.languages import PAPER_LANGUAGES
     from tests._hub_fixture import synthetic_build
 
     disable_progress_bars()
@@ -73,16 +80,22 @@ def main() -> int:
             remote = load_dataset(repo, config, split="train", cache_dir=str(work / "remote"))
             local = load_dataset(str(out), config, split="train", cache_dir=str(work / "local"))
             assert remote.to_list() == local.to_list(), config
+
     _, t_load = _timed(load_back)
     rerun, t_rerun = _timed(lambda: push(out, repo))
     assert set(rerun.values()) == {"unchanged"} and hub.state.commit_count(repo) == commits
 
     files = hub.state.files(repo)
-    def uploaded(prefix):
-        return sum(hub.state.received.get(e.sha256, 0) for p, e in files.items() if p.startswith(prefix))
 
-    print(f"10-language build, {sum(rows.values())} rows ({args.min_rows}-{args.max_rows} per language), "
-          f"local Hub at {hub.url}, {os.cpu_count()} CPUs")
+    def uploaded(prefix):
+        return sum(
+            hub.state.received.get(e.sha256, 0) for p, e in files.items() if p.startswith(prefix)
+        )
+
+    print(
+        f"10-language build, {sum(rows.values())} rows ({args.min_rows}-{args.max_rows} per language), "
+        f"local Hub at {hub.url}, {os.cpu_count()} CPUs"
+    )
     print(f"{'language':<10}{'rows':>6}{'uploaded bytes':>16}{'bytes/row':>11}")
     for lang in PAPER_LANGUAGES:
         size = uploaded(f"{lang}/")
@@ -90,17 +103,23 @@ def main() -> int:
     card_bytes = uploaded("README.md") + uploaded("build_info.json") + uploaded("plots/")
     print(f"{'candidates':<10}{'':>6}{uploaded('candidates/'):>16,}")
     print(f"{'card+plots':<10}{'':>6}{card_bytes:>16,}")
-    print(f"{'total':<10}{'':>6}{sum(hub.state.received.values()):>16,}   ({commits} commits: "
-          f"{len(summary) - 1} configs + card)")
+    print(
+        f"{'total':<10}{'':>6}{sum(hub.state.received.values()):>16,}   ({commits} commits: "
+        f"{len(summary) - 1} configs + card)"
+    )
     print()
     print(f"export_local (Parquet + card + plots) {t_export:7.2f} s")
     print(f"card render, text only                {t_card_text:7.2f} s")
-    print(f"card render, text + {len(PAPER_LANGUAGES) + 2} plots           {t_card_plots:7.2f} s"
-          f"   ({t_card_plots / t_card_text:.1f}x text only)")
+    print(
+        f"card render, text + {len(PAPER_LANGUAGES) + 2} plots           {t_card_plots:7.2f} s"
+        f"   ({t_card_plots / t_card_text:.1f}x text only)"
+    )
     print(f"first push                            {t_push:7.2f} s")
     print(f"load back 12 configs (checked equal)  {t_load:7.2f} s")
     print(f"push + load back                      {t_push + t_load:7.2f} s")
-    print(f"rerun push, nothing changed           {t_rerun:7.2f} s   ({t_rerun / t_push:.2f}x first push, 0 commits)")
+    print(
+        f"rerun push, nothing changed           {t_rerun:7.2f} s   ({t_rerun / t_push:.2f}x first push, 0 commits)"
+    )
     hub.__exit__(None, None, None)
     return 0
 

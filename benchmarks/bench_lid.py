@@ -28,8 +28,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from builder.languages import lid  # noqa: E402
-from builder.languages import get_language  # noqa: E402
+from builder.languages import (
+    get_language,  # noqa: E402
+    lid,  # noqa: E402
+)
 from builder.languages.detectors import DETECTORS, get_detector  # noqa: E402
 from builder.stages.prepare import PrepareConfig  # noqa: E402
 
@@ -42,9 +44,13 @@ def load_texts(udhr: Path) -> list[tuple[str, str, str]]:
     """(source, lang, text) for every UDHR article and embedded-corpus text."""
     rows = []
     for path in sorted(udhr.glob("*.jsonl")):
-        rows += [("udhr", path.stem, json.loads(line)["text"]) for line in path.open(encoding="utf-8")]
+        rows += [
+            ("udhr", path.stem, json.loads(line)["text"]) for line in path.open(encoding="utf-8")
+        ]
     for path in sorted((ROOT / "builder" / "data" / "corpus").glob("*.jsonl")):
-        rows += [("corpus", path.stem, json.loads(line)["text"]) for line in path.open(encoding="utf-8")]
+        rows += [
+            ("corpus", path.stem, json.loads(line)["text"]) for line in path.open(encoding="utf-8")
+        ]
     return rows
 
 
@@ -55,9 +61,13 @@ def load_questions(shared: Path) -> list[tuple[str, str, str]]:
     for name in ("vicuna_bench", "mt_bench"):
         path = shared / name / "question.jsonl"
         if path.is_file():
-            rows += [(name, "en", json.loads(line)["turns"][0]) for line in path.open(encoding="utf-8")]
+            rows += [
+                (name, "en", json.loads(line)["turns"][0]) for line in path.open(encoding="utf-8")
+            ]
     for path in sorted((ROOT / "builder" / "data" / "seeds").glob("*.jsonl")):
-        rows += [("seeds", "en", json.loads(line)["instruction"]) for line in path.open(encoding="utf-8")]
+        rows += [
+            ("seeds", "en", json.loads(line)["instruction"]) for line in path.open(encoding="utf-8")
+        ]
     return rows
 
 
@@ -76,8 +86,14 @@ def measure(name: str, fn, right, rows, cut: int, misses: bool) -> dict:
         for verdict, answer, (source, lang, text) in zip(verdicts, answers, rows):
             if verdict is not True:
                 print(f"  miss {name} [{cut}] {source}/{lang}: {answer} <- {text[:50]!r}")
-    return {"detector": name, "chars": cut, "right": sum(v is True for v in verdicts),
-            "undecided": sum(v is None for v in verdicts), "n": len(rows), "texts_per_s": rate}
+    return {
+        "detector": name,
+        "chars": cut,
+        "right": sum(v is True for v in verdicts),
+        "undecided": sum(v is None for v in verdicts),
+        "n": len(rows),
+        "texts_per_s": rate,
+    }
 
 
 def raw_right(answer, lang) -> bool:
@@ -91,25 +107,35 @@ def builder_right(answer, lang) -> bool | None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--udhr", type=Path, default=ROOT.parent / "shared" / "data" / "udhr")
-    parser.add_argument("--misses", action="store_true", help="print every wrong or undecided answer")
+    parser.add_argument(
+        "--misses", action="store_true", help="print every wrong or undecided answer"
+    )
     args = parser.parse_args(argv)
     rows = load_texts(args.udhr)
     questions = load_questions(args.udhr.parent)
-    print(f"{len(rows)} texts in {len({lang for _, lang, _ in rows})} languages; {len(questions)} English questions\n")
+    print(
+        f"{len(rows)} texts in {len({lang for _, lang, _ in rows})} languages; {len(questions)} English questions\n"
+    )
     results = []
-    for cut, rows in ((PrepareConfig.lid_chars, rows), (SHORT, rows), (QUESTION, questions)):
+    for cut, group in ((PrepareConfig.lid_chars, rows), (SHORT, rows), (QUESTION, questions)):
         for name in DETECTORS:
             detector = get_detector(name)
             if detector is None:
                 print(f"{name}: not installed")
                 continue
-            results.append(measure(name, detector.classify, raw_right, rows, cut, args.misses))
-        results.append(measure("builder.languages.lid", lid.detect, builder_right, rows, cut, args.misses))
+            results.append(measure(name, detector.classify, raw_right, group, cut, args.misses))
+        results.append(
+            measure("builder.languages.lid", lid.detect, builder_right, group, cut, args.misses)
+        )
     print(f"{'detector':12} {'texts':>9} {'right':>9} {'acc':>6} {'undecided':>9} {'texts/s':>9}")
     for r in results:
-        texts = {PrepareConfig.lid_chars: "long", SHORT: f"first {SHORT}", QUESTION: "questions"}[r["chars"]]
-        print(f"{r['detector']:12} {texts:>9} {r['right']:4}/{r['n']:<4} {r['right'] / r['n']:6.3f} "
-              f"{r['undecided']:9} {r['texts_per_s']:9.0f}")
+        texts = {PrepareConfig.lid_chars: "long", SHORT: f"first {SHORT}", QUESTION: "questions"}[
+            r["chars"]
+        ]
+        print(
+            f"{r['detector']:12} {texts:>9} {r['right']:4}/{r['n']:<4} {r['right'] / r['n']:6.3f} "
+            f"{r['undecided']:9} {r['texts_per_s']:9.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ def pct(k: int, n: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--udhr", type=Path, default=ROOT.parent / "shared/data/udhr")
     args = parser.parse_args()
 
@@ -97,13 +99,20 @@ def main() -> None:
     calibration_scores = detector.scores([r["text"] for r in calibration])
 
     # The calibration, redone: the smallest 0.005 step above every calibration human text.
-    calibration_human = [s for r, s in zip(calibration, calibration_scores) if r["label"] == "human"]
-    calibration_human += [*human_scores["embedded corpus (calibration)"], *human_scores["seeds (calibration)"]]
+    calibration_human = [
+        s for r, s in zip(calibration, calibration_scores) if r["label"] == "human"
+    ]
+    calibration_human += [
+        *human_scores["embedded corpus (calibration)"],
+        *human_scores["seeds (calibration)"],
+    ]
     calibrated = (math.floor(max(calibration_human) * 200) + 1) / 200
     calibration_meta = [s for r, s in zip(calibration, calibration_scores) if r["label"] == "meta"]
-    print(f"calibration: highest human score {max(calibration_human):.3f} over {len(calibration_human)} texts -> "
-          f"threshold {calibrated:.3f} (THRESHOLD in the code: {THRESHOLD}); calibration chat talk caught: "
-          f"{pct(sum(s >= THRESHOLD for s in calibration_meta), len(calibration_meta))}\n")
+    print(
+        f"calibration: highest human score {max(calibration_human):.3f} over {len(calibration_human)} texts -> "
+        f"threshold {calibrated:.3f} (THRESHOLD in the code: {THRESHOLD}); calibration chat talk caught: "
+        f"{pct(sum(s >= THRESHOLD for s in calibration_meta), len(calibration_meta))}\n"
+    )
 
     def verdicts(lang: str, text: str, score: float) -> tuple[bool, bool, bool]:
         phrase = meta_talk(text, lang) is not None
@@ -119,44 +128,99 @@ def main() -> None:
         v = verdicts(row["lang"], row["text"], score)
         side = 0 if row["label"] == "meta" else 1
         outside = "outside the ten" if row["lang"] not in PAPER_LANGUAGES else "paper languages"
-        blind = [sets["unseen (v4+v5)"][side], sets[f"v4+v5: {outside}"][side], blind_table[row["lang"]][side]] \
-            if row["set"] in ("v4", "v5") else []
-        for counts in (table[row["lang"]][side], sets[f"set {row['set']}"][side], *blind, sets["all"][side]):
+        blind = (
+            [
+                sets["unseen (v4+v5)"][side],
+                sets[f"v4+v5: {outside}"][side],
+                blind_table[row["lang"]][side],
+            ]
+            if row["set"] in ("v4", "v5")
+            else []
+        )
+        for counts in (
+            table[row["lang"]][side],
+            sets[f"set {row['set']}"][side],
+            *blind,
+            sets["all"][side],
+        ):
             counts[0] += 1
             for i, hit in enumerate(v):
                 counts[i + 1] += hit
         if side == 0 and not v[2]:
             missed.append((row["set"], row["lang"], row["kind"], score, row["text"][:70]))
         if side == 1 and v[2]:
-            flagged.append((row["set"], row["lang"], row["kind"], score, "phrase" if v[0] else "encoder", row["text"][:70]))
+            flagged.append(
+                (
+                    row["set"],
+                    row["lang"],
+                    row["kind"],
+                    score,
+                    "phrase" if v[0] else "encoder",
+                    row["text"][:70],
+                )
+            )
 
-    print("Held-out sets (benchmarks/data/meta_talk_heldout.jsonl), all of v1-v5: recall on chat-model talk, "
-          "false positives on human text")
-    print("| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |")
+    print(
+        "Held-out sets (benchmarks/data/meta_talk_heldout.jsonl), all of v1-v5: recall on chat-model talk, "
+        "false positives on human text"
+    )
+    print(
+        "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for lang in sorted(table, key=lambda c: (c not in PAPER_LANGUAGES, c)):
         (m, *mc), (h, *hc) = table[lang]
         star = "" if lang in PAPER_LANGUAGES else "*"
-        print(f"| {lang}{star} | {m} | " + " | ".join(pct(k, m) for k in mc) + f" | {h} | "
-              + " | ".join(pct(k, h) for k in hc) + " |")
+        print(
+            f"| {lang}{star} | {m} | "
+            + " | ".join(pct(k, m) for k in mc)
+            + f" | {h} | "
+            + " | ".join(pct(k, h) for k in hc)
+            + " |"
+        )
     print("\nper language, the blind sets v4+v5 alone")
-    print("| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |")
+    print(
+        "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for lang in sorted(blind_table, key=lambda c: (c not in PAPER_LANGUAGES, c)):
         (m, *mc), (h, *hc) = blind_table[lang]
         star = "" if lang in PAPER_LANGUAGES else "*"
-        print(f"| {lang}{star} | {m} | " + " | ".join(pct(k, m) for k in mc) + f" | {h} | "
-              + " | ".join(pct(k, h) for k in hc) + " |")
+        print(
+            f"| {lang}{star} | {m} | "
+            + " | ".join(pct(k, m) for k in mc)
+            + f" | {h} | "
+            + " | ".join(pct(k, h) for k in hc)
+            + " |"
+        )
     print("\nby set")
-    print("| set | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |")
+    print(
+        "| set | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
-    for name in ("set v1", "set v2", "set v3", "set v4", "set v5", "unseen (v4+v5)", "v4+v5: paper languages",
-                 "v4+v5: outside the ten", "all"):
+    for name in (
+        "set v1",
+        "set v2",
+        "set v3",
+        "set v4",
+        "set v5",
+        "unseen (v4+v5)",
+        "v4+v5: paper languages",
+        "v4+v5: outside the ten",
+        "all",
+    ):
         (m, *mc), (h, *hc) = sets[name]
-        print(f"| **{name}** | {m} | " + " | ".join(pct(k, m) for k in mc) + f" | {h} | "
-              + " | ".join(pct(k, h) for k in hc) + " |")
-    print("(* outside the paper's ten languages; v1 and v2 were seen while choosing prototypes and threshold, "
-          "v3 was written after they were frozen, v4 and v5 long after)\n")
+        print(
+            f"| **{name}** | {m} | "
+            + " | ".join(pct(k, m) for k in mc)
+            + f" | {h} | "
+            + " | ".join(pct(k, h) for k in hc)
+            + " |"
+        )
+    print(
+        "(* outside the paper's ten languages; v1 and v2 were seen while choosing prototypes and threshold, "
+        "v3 was written after they were frozen, v4 and v5 long after)\n"
+    )
 
     print("Human-written text from other sources: false positives")
     print("| source | texts | phrase rule | encoder | both |")
@@ -167,16 +231,24 @@ def main() -> None:
             v = verdicts(lang, text, score)
             counts = [c + hit for c, hit in zip(counts, v)]
             if v[2]:
-                flagged.append((source, lang, "-", score, "phrase" if v[0] else "encoder", text[:70]))
-        print(f"| {source} | {len(items)} | " + " | ".join(pct(k, len(items)) for k in counts) + " |")
+                flagged.append(
+                    (source, lang, "-", score, "phrase" if v[0] else "encoder", text[:70])
+                )
+        print(
+            f"| {source} | {len(items)} | " + " | ".join(pct(k, len(items)) for k in counts) + " |"
+        )
 
     blind, blind_flagged = sets["unseen (v4+v5)"][1][0], sets["unseen (v4+v5)"][1][3]
-    print(f"\nhuman-written texts never used to choose anything (v4 + v5): {blind_flagged}/{blind} "
-          f"({100 * blind_flagged / blind:.2f}%) flagged by phrase rule or encoder")
+    print(
+        f"\nhuman-written texts never used to choose anything (v4 + v5): {blind_flagged}/{blind} "
+        f"({100 * blind_flagged / blind:.2f}%) flagged by phrase rule or encoder"
+    )
     all_human = sets["all"][1][0] + sum(len(v) for v in humans.values())
     all_flagged = sets["all"][1][3] + sum(1 for f in flagged if not f[0].startswith("v"))
-    print(f"\nall human-written texts: {all_flagged}/{all_human} ({100 * all_flagged / all_human:.2f}%) "
-          "flagged by phrase rule or encoder")
+    print(
+        f"\nall human-written texts: {all_flagged}/{all_human} ({100 * all_flagged / all_human:.2f}%) "
+        "flagged by phrase rule or encoder"
+    )
     if missed:
         print("\nchat talk missed by both:")
         for item in missed:
@@ -194,7 +266,11 @@ def print_cost(detector: MetaTalkDetector, seconds: float, texts: int) -> None:
     pairs (instruction as query, response as passage) and prepare's per-text checks."""
     from builder.stages.prepare import PrepareConfig, TextChecker
 
-    seeds = [row for lang in PAPER_LANGUAGES for row in read_jsonl(ROOT / "builder/data/seeds" / f"{lang}.jsonl")]
+    seeds = [
+        row
+        for lang in PAPER_LANGUAGES
+        for row in read_jsonl(ROOT / "builder/data/seeds" / f"{lang}.jsonl")
+    ]
     encoder = detector.encoder
     start = time.process_time()
     encoder.instructions([r["instruction"] for r in seeds])
@@ -204,8 +280,11 @@ def print_cost(detector: MetaTalkDetector, seconds: float, texts: int) -> None:
     detector.scores([r["output"] for r in seeds])
     on_seeds_ms = (time.process_time() - start) / len(seeds) * 1000
 
-    corpus = [(lang, t) for lang in PAPER_LANGUAGES
-              for t in read_jsonl(ROOT / "builder/data/corpus" / f"{lang}.jsonl", "text")]
+    corpus = [
+        (lang, t)
+        for lang in PAPER_LANGUAGES
+        for t in read_jsonl(ROOT / "builder/data/corpus" / f"{lang}.jsonl", "text")
+    ]
     checkers = {lang: TextChecker(lang, PrepareConfig()) for lang in PAPER_LANGUAGES}
     start = time.process_time()
     for lang, text in corpus:
@@ -214,17 +293,24 @@ def print_cost(detector: MetaTalkDetector, seconds: float, texts: int) -> None:
 
     detector_ms = seconds / texts * 1000
     print(f"\ncost on one thread, CPU time ({ENCODER}, nothing cached):")
-    print(f"- detector: {detector_ms:.1f} ms per text over all {texts} texts above "
-          f"(its {detector.embedded} sentences: {seconds / detector.embedded * 1000:.1f} ms each); "
-          f"{on_seeds_ms:.1f} ms per seed response")
-    print(f"- relevance step's embeddings (instruction + response) of the same seed pairs: {relevance_ms:.1f} ms per pair; "
-          f"the detector adds {100 * on_seeds_ms / relevance_ms:.0f}% to it "
-          f"({100 * on_seeds_ms / (relevance_ms + on_seeds_ms):.0f}% of relevance + detector)")
-    print(f"- prepare's per-text checks (cleaning, language ID, MinHash; token counting not included): "
-          f"{prepare_ms:.2f} ms per text; in prepare the detector would cost {detector_ms / prepare_ms:.0f}x "
-          f"prepare's own time at 10k texts ({10_000 * detector_ms / 1000:.0f} s against "
-          f"{10_000 * prepare_ms / 1000:.0f} s), far over the 10% goal: it runs after select, on the pairs "
-          "that would be published, beside the relevance step")
+    print(
+        f"- detector: {detector_ms:.1f} ms per text over all {texts} texts above "
+        f"(its {detector.embedded} sentences: {seconds / detector.embedded * 1000:.1f} ms each); "
+        f"{on_seeds_ms:.1f} ms per seed response"
+    )
+    print(
+        "- relevance step's embeddings (instruction + response) of the same seed pairs: "
+        f"{relevance_ms:.1f} ms per pair; "
+        f"the detector adds {100 * on_seeds_ms / relevance_ms:.0f}% to it "
+        f"({100 * on_seeds_ms / (relevance_ms + on_seeds_ms):.0f}% of relevance + detector)"
+    )
+    print(
+        f"- prepare's per-text checks (cleaning, language ID, MinHash; token counting not included): "
+        f"{prepare_ms:.2f} ms per text; in prepare the detector would cost {detector_ms / prepare_ms:.0f}x "
+        f"prepare's own time at 10k texts ({10_000 * detector_ms / 1000:.0f} s against "
+        f"{10_000 * prepare_ms / 1000:.0f} s), far over the 10% goal: it runs after select, on the pairs "
+        "that would be published, beside the relevance step"
+    )
 
 
 if __name__ == "__main__":

@@ -66,10 +66,16 @@ def _document(chain, starts, rng: random.Random) -> str:
 
 
 def _load_texts(path: Path) -> list[str]:
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)["text"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
-def synthesise(folder: Path, rows: int, lang_texts: list[str], english: list[str], seed: int = 0) -> Path:
+def synthesise(
+    folder: Path, rows: int, lang_texts: list[str], english: list[str], seed: int = 0
+) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -91,13 +97,17 @@ def synthesise(folder: Path, rows: int, lang_texts: list[str], english: list[str
         else:
             text = _document(chain, starts, rng)
             recent = (recent + [text])[-50:]
-        shard.append({"text": text, "id": f"<urn:uuid:{seed}-{i}>", "url": f"https://example.org/{i}"})
+        shard.append(
+            {"text": text, "id": f"<urn:uuid:{seed}-{i}>", "url": f"https://example.org/{i}"}
+        )
         if len(shard) == SHARD_ROWS or i == rows - 1:
             pq.write_table(pa.Table.from_pylist(shard), data / f"{i // SHARD_ROWS:05d}.parquet")
             shard = []
     (folder / "README.md").write_text(
         f"---\nconfigs:\n- config_name: {CONFIG}\n  data_files:\n  - split: train\n"
-        f"    path: data/{CONFIG}/train/*.parquet\n---\n", encoding="utf-8")
+        f"    path: data/{CONFIG}/train/*.parquet\n---\n",
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -114,7 +124,9 @@ def child(corpus: str, mode: str) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
     block = Prepare("sw", PrepareConfig(), functools.partial(count_text_tokens, tokenizer))
-    block.process("Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa akili na dhamiri.")  # warm LID
+    block.process(
+        "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa akili na dhamiri."
+    )  # warm LID
     # "read-local" reads the same Parquet shards with pyarrow directly (the local-file reader);
     # the other modes go through datasets' streaming IterableDataset, as a Hub corpus would.
     spec = str(Path(corpus) / "data") if mode == "read-local" else f"hub:{corpus}:{CONFIG}"
@@ -132,28 +144,57 @@ def child(corpus: str, mode: str) -> None:
         kept = block.counts["kept"]
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-    print(json.dumps({"rows": n, "kept": kept, "seconds": elapsed, "peak_rss": peak,
-                      "dropped": block.counts["dropped"] if mode == "prepare" else {}}))
+    print(
+        json.dumps(
+            {
+                "rows": n,
+                "kept": kept,
+                "seconds": elapsed,
+                "peak_rss": peak,
+                "dropped": block.counts["dropped"] if mode == "prepare" else {},
+            }
+        )
+    )
 
 
 def run_child(corpus: Path, mode: str) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, __file__, "--child", str(corpus), "--mode", mode],
-                         env=env, capture_output=True, text=True, check=False)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(ROOT),
+    }
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(corpus), "--mode", mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode:
         raise SystemExit(f"child failed ({mode} {corpus}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=2000, help="N: rows of the small corpus (the large has 10*N)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=2000, help="N: rows of the small corpus (the large has 10*N)"
+    )
     parser.add_argument("--factor", type=int, default=10)
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder with sw.jsonl and en.jsonl")
-    parser.add_argument("--parts", action="store_true", help="print prepare's cost per document, part by part")
+    parser.add_argument(
+        "--source", type=Path, default=DEFAULT_SOURCE, help="folder with sw.jsonl and en.jsonl"
+    )
+    parser.add_argument(
+        "--parts", action="store_true", help="print prepare's cost per document, part by part"
+    )
     parser.add_argument("--docs", type=int, default=10000, help="--parts: documents in all")
-    parser.add_argument("--udhr", type=Path, default=None, help="--parts: also draw sentences from this UDHR folder")
+    parser.add_argument(
+        "--udhr", type=Path, default=None, help="--parts: also draw sentences from this UDHR folder"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="--parts: runs; the best is shown")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="prepare", help=argparse.SUPPRESS)
@@ -166,9 +207,14 @@ def main() -> None:
 
         return report(args.docs, args.udhr, args.repeats)
     if not (args.source / "sw.jsonl").is_file():
-        raise SystemExit(f"{args.source}/sw.jsonl not found: pass --source FOLDER with sw.jsonl and en.jsonl "
-                         "(one JSON object with a 'text' field per line)")
-    lang_texts, english = _load_texts(args.source / "sw.jsonl"), _load_texts(args.source / "en.jsonl")
+        raise SystemExit(
+            f"{args.source}/sw.jsonl not found: pass --source FOLDER with sw.jsonl and en.jsonl "
+            "(one JSON object with a 'text' field per line)"
+        )
+    lang_texts, english = (
+        _load_texts(args.source / "sw.jsonl"),
+        _load_texts(args.source / "en.jsonl"),
+    )
     sizes = (args.rows, args.rows * args.factor)
     results: dict[tuple[str, int], dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
@@ -177,20 +223,28 @@ def main() -> None:
             for mode in MODES:
                 results[mode, size] = run_child(corpus, mode)
     small, large = sizes
-    print(f"corpus: synthetic Swahili, {small:,} vs {large:,} rows, streamed from local Parquet "
-          f"({SHARD_ROWS} rows per shard)\n")
+    print(
+        f"corpus: synthetic Swahili, {small:,} vs {large:,} rows, streamed from local Parquet "
+        f"({SHARD_ROWS} rows per shard)\n"
+    )
     print(f"{'run':<12}{'rows':>9}{'kept':>9}{'rows/s':>9}{'peak RSS MiB':>14}")
-    for (mode, size), r in results.items():
-        print(f"{mode:<12}{r['rows']:>9,}{r['kept']:>9,}{r['rows'] / r['seconds']:>9,.0f}{r['peak_rss'] / 2**20:>14.1f}")
+    for (mode, _size), r in results.items():
+        print(
+            f"{mode:<12}{r['rows']:>9,}{r['kept']:>9,}{r['rows'] / r['seconds']:>9,.0f}{r['peak_rss'] / 2**20:>14.1f}"
+        )
     for mode in MODES:
         a, b = results[mode, small], results[mode, large]
         growth = (b["peak_rss"] - a["peak_rss"]) / a["peak_rss"]
-        print(f"\n{mode}: peak RSS x{b['peak_rss'] / a['peak_rss']:.3f} for x{large / small:.0f} rows "
-              f"({growth:+.1%}; goal < +10%)")
+        print(
+            f"\n{mode}: peak RSS x{b['peak_rss'] / a['peak_rss']:.3f} for x{large / small:.0f} rows "
+            f"({growth:+.1%}; goal < +10%)"
+        )
     a, b = results["prepare", small], results["prepare", large]
     per_kept = (b["peak_rss"] - a["peak_rss"]) / max(1, b["kept"] - a["kept"])
-    print(f"prepare: {per_kept:,.0f} bytes of peak RSS per extra kept row (the dedup index); "
-          f"drops at {large:,} rows: {json.dumps({k: v for k, v in b['dropped'].items() if v})}")
+    print(
+        f"prepare: {per_kept:,.0f} bytes of peak RSS per extra kept row (the dedup index); "
+        f"drops at {large:,} rows: {json.dumps({k: v for k, v in b['dropped'].items() if v})}"
+    )
 
 
 if __name__ == "__main__":

@@ -56,15 +56,23 @@ def open_encoder(name: str) -> Encoder:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def items(lang: str, udhr: Path) -> list[tuple[str, str]]:
-    pairs = [(r["instruction"], r["output"]) for r in read_jsonl(ROOT / "builder/data/seeds" / f"{lang}.jsonl")]
+    pairs = [
+        (r["instruction"], r["output"])
+        for r in read_jsonl(ROOT / "builder/data/seeds" / f"{lang}.jsonl")
+    ]
     if udhr.is_dir():
         english = {r["article"]: r["text"] for r in read_jsonl(udhr / "en.jsonl")}
-        pairs += [(english[r["article"]], r["text"]) for r in read_jsonl(udhr / f"{lang}.jsonl")
-                  if r["article"] in english]
+        pairs += [
+            (english[r["article"]], r["text"])
+            for r in read_jsonl(udhr / f"{lang}.jsonl")
+            if r["article"] in english
+        ]
     return pairs
 
 
@@ -78,16 +86,23 @@ def measure(encoder: Encoder, pairs: list[tuple[str, str]]) -> dict:
     off = ~np.eye(n, dtype=bool)
     matched = calibrate(instr, resp).relevance
     shuffled = shuffled_relevance(instr, resp)
-    return {"n": n, "cos_auc": auc(np.diag(sims), sims[off]), "rel_auc": auc(matched, shuffled),
-            "top1": float(np.mean(sims.argmax(axis=0) == np.arange(n))),
-            "cos_matched": float(np.diag(sims).mean()), "cos_mismatched": float(sims[off].mean()),
-            "matched": matched, "shuffled": shuffled, "texts_per_s": 2 * n / seconds}
+    return {
+        "n": n,
+        "cos_auc": auc(np.diag(sims), sims[off]),
+        "rel_auc": auc(matched, shuffled),
+        "top1": float(np.mean(sims.argmax(axis=0) == np.arange(n))),
+        "cos_matched": float(np.diag(sims).mean()),
+        "cos_mismatched": float(sims[off].mean()),
+        "matched": matched,
+        "shuffled": shuffled,
+        "texts_per_s": 2 * n / seconds,
+    }
 
 
 def rater_auc(model_name: str, langs: list[str], udhr: Path) -> None:
-    from builder.engines.cache import CachedModel
     from builder.engines import create_engine
-    from builder.stages.refine import Refine, RefineConfig, Pair
+    from builder.engines.cache import CachedModel
+    from builder.stages.refine import Pair, Refine, RefineConfig
 
     model = CachedModel(create_engine("transformers", model_name))
     print(f"## rater {model_name}")
@@ -97,24 +112,40 @@ def rater_auc(model_name: str, langs: list[str], udhr: Path) -> None:
         pairs = items(lang, udhr)
         shift = 1 + len(pairs) // 2
         matched = [Pair(r, [], q) for q, r in pairs]
-        shuffled = [Pair(r, [], pairs[(i + shift) % len(pairs)][0]) for i, (_, r) in enumerate(pairs)]
+        shuffled = [
+            Pair(r, [], pairs[(i + shift) % len(pairs)][0]) for i, (_, r) in enumerate(pairs)
+        ]
         Refine(lang, model, RefineConfig()).judge(matched + shuffled, round_no=1)
         pos = [p.judgements[0]["score"] for p in matched]
         neg = [p.judgements[0]["score"] for p in shuffled]
         value = auc(pos, neg)
-        mean = lambda s: np.mean([x for x in s if x is not None]) if any(x is not None for x in s) else float("nan")
-        print(f"| {lang} | {len(pairs)} | {'-' if value is None else f'{value:.3f}'} | {mean(pos):.2f} / {mean(neg):.2f} | "
-              f"{sum(x is None for x in pos + neg)} |", flush=True)
+
+        def mean(s):
+            present = [x for x in s if x is not None]
+            return np.mean(present) if present else float("nan")
+
+        print(
+            f"| {lang} | {len(pairs)} | {'-' if value is None else f'{value:.3f}'} | "
+            f"{mean(pos):.2f} / {mean(neg):.2f} | "
+            f"{sum(x is None for x in pos + neg)} |",
+            flush=True,
+        )
     print()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--encoders", nargs="*", default=CANDIDATES)
-    parser.add_argument("--rater", help="also score the items with this rater model (e.g. smollm2-135m)")
+    parser.add_argument(
+        "--rater", help="also score the items with this rater model (e.g. smollm2-135m)"
+    )
     parser.add_argument("--langs", nargs="+", default=list(PAPER_LANGUAGES))
     parser.add_argument("--udhr", type=Path, default=ROOT.parent / "shared/data/udhr")
-    parser.add_argument("--thresholds", action="store_true", help="print keep/drop rates for --min-relevance values")
+    parser.add_argument(
+        "--thresholds", action="store_true", help="print keep/drop rates for --min-relevance values"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.rater:
@@ -131,10 +162,14 @@ def main() -> None:
         print("| lang | n | cos AUC | rel AUC | top1 | mean cos matched / mismatched | texts/s |")
         print("|---|---|---|---|---|---|---|")
         for lang, r in results.items():
-            print(f"| {lang} | {r['n']} | {r['cos_auc']:.3f} | {r['rel_auc']:.3f} | {r['top1']:.2f} | "
-                  f"{r['cos_matched']:.3f} / {r['cos_mismatched']:.3f} | {r['texts_per_s']:.0f} |")
+            print(
+                f"| {lang} | {r['n']} | {r['cos_auc']:.3f} | {r['rel_auc']:.3f} | {r['top1']:.2f} | "
+                f"{r['cos_matched']:.3f} / {r['cos_mismatched']:.3f} | {r['texts_per_s']:.0f} |"
+            )
         worst = min(results.values(), key=lambda r: r["rel_auc"])
-        print(f"min rel AUC {worst['rel_auc']:.3f}; mean {np.mean([r['rel_auc'] for r in results.values()]):.3f}\n")
+        print(
+            f"min rel AUC {worst['rel_auc']:.3f}; mean {np.mean([r['rel_auc'] for r in results.values()]):.3f}\n"
+        )
         if args.thresholds:
             matched = np.concatenate([r["matched"] for r in results.values()])
             shuffled = np.concatenate([r["shuffled"] for r in results.values()])

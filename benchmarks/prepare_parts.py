@@ -36,13 +36,22 @@ ROOT = Path(__file__).resolve().parents[1]
 LANGS = ("sw", "fi", "id", "tr", "vi", "hi", "bn", "ur", "ta", "th")
 SHARD = 64
 SENTENCE_END = re.compile(r"(?<=[.!?।۔])\s+")
-CHROME = ("Read more »", "Home | News | Sport | Contact", "© 2024 Example Media. All rights reserved.",
-          "Share on Facebook", "https://example.org/news/2024/05/article-12345")
+CHROME = (
+    "Read more »",
+    "Home | News | Sport | Contact",
+    "© 2024 Example Media. All rights reserved.",
+    "Share on Facebook",
+    "https://example.org/news/2024/05/article-12345",
+)
 META = "As an AI language model, I understood your request. "
 
 
 def _texts(path: Path) -> list[str]:
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)["text"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def _sentences(lang: str, udhr: Path | None) -> list[str]:
@@ -51,7 +60,9 @@ def _sentences(lang: str, udhr: Path | None) -> list[str]:
         texts += _texts(udhr / f"{lang}.jsonl")
     pool = []
     for text in texts:
-        parts = SENTENCE_END.split(text) if lang != "th" else text.split(" ")  # Thai: spaces end phrases
+        parts = (
+            SENTENCE_END.split(text) if lang != "th" else text.split(" ")
+        )  # Thai: spaces end phrases
         pool += [p.strip() for p in parts if len(p.strip()) > 20]
     return sorted(set(pool))
 
@@ -60,7 +71,13 @@ def _english(udhr: Path | None) -> list[str]:
     if udhr is not None and (udhr / "en.jsonl").is_file():
         return _sentences_of(_texts(udhr / "en.jsonl"))
     seeds = ROOT / "builder" / "data" / "seeds"
-    return sorted({json.loads(line)["output"] for path in seeds.glob("*.jsonl") for line in path.open(encoding="utf-8")})
+    return sorted(
+        {
+            json.loads(line)["output"]
+            for path in seeds.glob("*.jsonl")
+            for line in path.open(encoding="utf-8")
+        }
+    )
 
 
 def _sentences_of(texts: list[str]) -> list[str]:
@@ -90,7 +107,11 @@ def corpus(docs: int, udhr: Path | None = None, seed: int = 0) -> dict[str, list
             elif roll < 0.12:
                 text = rng.choice(["", "   ", "\n\n"])
             elif roll < 0.13:  # UTF-8 read as cp1252
-                text = joiner.join(rng.sample(pool, min(5, len(pool)))).encode("utf-8").decode("cp1252", errors="replace")
+                text = (
+                    joiner.join(rng.sample(pool, min(5, len(pool))))
+                    .encode("utf-8")
+                    .decode("cp1252", errors="replace")
+                )
             elif roll < 0.14:
                 text = META + joiner.join(rng.sample(pool, min(5, len(pool))))
             else:
@@ -112,7 +133,12 @@ PARTS = (
     ("builder.stages.prepare", None, "garbled_reason", "garbled check"),
     ("builder.stages.prepare", None, "meta_talk", "meta-talk check"),
     ("builder.engines.tokenizer_only", "TokenizerOnlyEngine", "count_tokens", "token counting"),
-    ("builder.engines.tokenizer_only", "TokenizerOnlyEngine", "count_tokens_many", "token counting"),
+    (
+        "builder.engines.tokenizer_only",
+        "TokenizerOnlyEngine",
+        "count_tokens_many",
+        "token counting",
+    ),
     ("builder.stages.prepare", "TextChecker", "lid", "language ID"),
     ("builder.stages.prepare", "TextChecker", "lid_many", "language ID"),
     ("builder.stages.prepare", "TextChecker", "minhash_values", "MinHash"),
@@ -145,7 +171,9 @@ class PartTimers:
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            if part in self._busy:  # a part calling itself (a batch over single calls): counted once
+            if (
+                part in self._busy
+            ):  # a part calling itself (a batch over single calls): counted once
                 return original(*args, **kwargs)
             self._busy.add(part)
             start = time.perf_counter()
@@ -170,7 +198,9 @@ def measure(docs: int, udhr: Path | None, repeats: int = 3) -> tuple[dict[str, f
     from builder.stages.prepare import Prepare, PrepareConfig
 
     timers = PartTimers()
-    engine = TokenizerOnlyEngine("transformers", "smollm2-135m", model_path=str(embedded_model_dir()))
+    engine = TokenizerOnlyEngine(
+        "transformers", "smollm2-135m", model_path=str(embedded_model_dir())
+    )
     batch_counts = "count_tokens_many" in inspect.signature(Prepare).parameters
     texts = corpus(docs, udhr)
     total_docs = sum(len(v) for v in texts.values())
@@ -183,8 +213,18 @@ def measure(docs: int, udhr: Path | None, repeats: int = 3) -> tuple[dict[str, f
         start = time.perf_counter()
         for lang in LANGS:
             for i in range(0, len(texts[lang]), SHARD):
-                shard = [{"text": t, "source": {"corpus": "bench", "config": lang, "split": "train", "row": str(i + j)}}
-                         for j, t in enumerate(texts[lang][i:i + SHARD])]
+                shard = [
+                    {
+                        "text": t,
+                        "source": {
+                            "corpus": "bench",
+                            "config": lang,
+                            "split": "train",
+                            "row": str(i + j),
+                        },
+                    }
+                    for j, t in enumerate(texts[lang][i : i + SHARD])
+                ]
                 prepare_shard(blocks[lang], shard, None)
         seconds = time.perf_counter() - start
         drops: dict[str, int] = {}
@@ -196,11 +236,17 @@ def measure(docs: int, udhr: Path | None, repeats: int = 3) -> tuple[dict[str, f
     whole()  # models, tables and caches load outside the clock
     runs = [whole() for _ in range(repeats)]
     seconds, parts, drops = min(runs, key=lambda run: run[0])
-    ms = {part: 1000 * parts.get(part, 0.0) / total_docs for part in dict.fromkeys(p for *_, p in PARTS)}
+    ms = {
+        part: 1000 * parts.get(part, 0.0) / total_docs
+        for part in dict.fromkeys(p for *_, p in PARTS)
+    }
     ms[OTHER] = 1000 * seconds / total_docs - sum(ms.values())
     ms["whole prepare"] = 1000 * seconds / total_docs
-    return ms, {"docs": total_docs, "drops": drops,
-                "whole_median": 1000 * statistics.median(r[0] for r in runs) / total_docs}
+    return ms, {
+        "docs": total_docs,
+        "drops": drops,
+        "whole_median": 1000 * statistics.median(r[0] for r in runs) / total_docs,
+    }
 
 
 def report(docs: int, udhr: Path | None, repeats: int) -> None:
@@ -209,9 +255,11 @@ def report(docs: int, udhr: Path | None, repeats: int) -> None:
     load = os.getloadavg()[0]
     ms, info = measure(docs, udhr, repeats)
     whole = ms.pop("whole prepare")
-    print(f"prepare, part by part: {info['docs']:,} documents in {len(LANGS)} languages "
-          f"({'embedded corpus + UDHR' if udhr else 'embedded corpus'}), one process, fastest of {repeats} runs; "
-          f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(
+        f"prepare, part by part: {info['docs']:,} documents in {len(LANGS)} languages "
+        f"({'embedded corpus + UDHR' if udhr else 'embedded corpus'}), one process, fastest of {repeats} runs; "
+        f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
     print(f"{'part':<32}{'ms/doc':>9}{'share':>8}")
     for name, value in ms.items():
         print(f"{name:<32}{value:>9.3f}{value / whole:>8.0%}")

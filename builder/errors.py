@@ -16,14 +16,16 @@ import os
 import sqlite3
 import sys
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
 BAD_INPUT = 2
 RUNTIME = 1
 INTERRUPTED = 130
 
-REPORT_HINT = ("This is a bug in x-instruction, not in your input. Please report it with the command you ran "
-               "and the traceback above (run with -v for debug logs).")
+REPORT_HINT = (
+    "This is a bug in x-instruction, not in your input. Please report it with the command you ran "
+    "and the traceback above (run with -v for debug logs)."
+)
 
 
 class EngineError(RuntimeError):
@@ -70,9 +72,11 @@ def _os_message(err: OSError) -> str:
 def _network(err: BaseException) -> Failure:
     request = getattr(err, "_request", None)  # httpx sets it; the property raises when unset
     url = f" ({request.method} {request.url})" if request is not None else ""
-    hint = ("HF_HUB_OFFLINE is set, so nothing is fetched from the Hub: unset it, or use a local copy"
-            if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-            else "check the network connection and the address, then run the same command again")
+    hint = (
+        "HF_HUB_OFFLINE is set, so nothing is fetched from the Hub: unset it, or use a local copy"
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        else "check the network connection and the address, then run the same command again"
+    )
     return Failure(RUNTIME, f"network error{url}: {one_line(err)}", hint)
 
 
@@ -85,11 +89,19 @@ def _corrupt_archive(err: BaseException) -> bool:
 
 def _os_error(err: OSError) -> Failure:
     if err.errno == errno.ENOSPC:
-        return Failure(RUNTIME, _os_message(err), "free space on that disk (or choose another folder), "
-                       "then run the same command again: finished work is kept")
+        return Failure(
+            RUNTIME,
+            _os_message(err),
+            "free space on that disk (or choose another folder), "
+            "then run the same command again: finished work is kept",
+        )
     if err.errno == errno.EIO:  # e.g. SQLite's "disk I/O error", which a full disk gives too
-        return Failure(RUNTIME, _os_message(err), "check that disk (is it full?), free space if it is, then run "
-                       "the same command again: finished work is kept")
+        return Failure(
+            RUNTIME,
+            _os_message(err),
+            "check that disk (is it full?), free space if it is, then run "
+            "the same command again: finished work is kept",
+        )
     if err.errno == errno.EROFS:
         return Failure(RUNTIME, _os_message(err), "choose a folder on a writable file system")
     if isinstance(err, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
@@ -100,7 +112,11 @@ def _os_error(err: OSError) -> Failure:
 def failure_for(err: BaseException) -> Failure | None:
     """The report for a known error class, or None for an unexpected one (a bug)."""
     if isinstance(err, KeyboardInterrupt):
-        return Failure(INTERRUPTED, "interrupted", "finished work is kept; run the same command again to resume")
+        return Failure(
+            INTERRUPTED,
+            "interrupted",
+            "finished work is kept; run the same command again to resume",
+        )
     if isinstance(err, KeyError):  # str(KeyError) is the repr of its key
         return Failure(BAD_INPUT, one_line(err.args[0] if err.args else "missing key"))
     if isinstance(err, ValueError):
@@ -112,25 +128,42 @@ def failure_for(err: BaseException) -> Failure | None:
     if isinstance(err, EngineError):
         return Failure(RUNTIME, one_line(str(err)))
     if _corrupt_archive(err):
-        return Failure(BAD_INPUT, f"a compressed file is truncated or corrupt ({type(err).__name__}: "
-                                  f"{one_line(str(err))})", "run with -v to see which file")
-    if isinstance(err, ConnectionError) or _is(err, _loaded("httpx", "HTTPError"), _loaded("httpx2", "HTTPError")):
+        return Failure(
+            BAD_INPUT,
+            f"a compressed file is truncated or corrupt ({type(err).__name__}: "
+            f"{one_line(str(err))})",
+            "run with -v to see which file",
+        )
+    if isinstance(err, ConnectionError) or _is(
+        err, _loaded("httpx", "HTTPError"), _loaded("httpx2", "HTTPError")
+    ):
         return _network(err)
     if isinstance(err, OSError):
         return _os_error(err)
     if isinstance(err, sqlite3.Error):
         return Failure(RUNTIME, f"SQLite database error: {one_line(str(err))}")
     if isinstance(err, MemoryError) or _is(err, _loaded("torch", "OutOfMemoryError")):
-        return Failure(RUNTIME, f"out of memory ({type(err).__name__})", "lower --batch-size, or use a smaller model")
+        return Failure(
+            RUNTIME,
+            f"out of memory ({type(err).__name__})",
+            "lower --batch-size, or use a smaller model",
+        )
     return None
 
 
 def _import_error(err: ImportError) -> Failure:
     message = one_line(str(err))
-    if isinstance(err, ModuleNotFoundError) and err.name and message == f"No module named '{err.name}'":
+    if (
+        isinstance(err, ModuleNotFoundError)
+        and err.name
+        and message == f"No module named '{err.name}'"
+    ):
         package = err.name.split(".")[0]
-        return Failure(BAD_INPUT, f"this needs the optional package {package!r}, which is not installed",
-                       f"install it (pip install {package}) and run the same command again")
+        return Failure(
+            BAD_INPUT,
+            f"this needs the optional package {package!r}, which is not installed",
+            f"install it (pip install {package}) and run the same command again",
+        )
     return Failure(BAD_INPUT, message)
 
 
@@ -143,8 +176,13 @@ def report(prog: str, failure: Failure) -> None:
         print(redact(failure.hint), file=sys.stderr)
 
 
-def guard(prog: str, run: Callable[[], int | None], *, verbose: bool = False,
-          hints: dict[type, str] | None = None) -> int:
+def guard(
+    prog: str,
+    run: Callable[[], int | None],
+    *,
+    verbose: bool = False,
+    hints: dict[type, str] | None = None,
+) -> int:
     """Run a command's body and turn what it raises into an exit code and a report on stderr.
     `hints` adds a command's own advice to an error class (build: how to resume after EngineError).
     Every log line, warning and traceback of the command is masked from here on (logsetup.py)."""

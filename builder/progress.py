@@ -9,7 +9,11 @@ import contextlib
 def quiet_datasets_bars():
     """Hide `datasets`' per-shard bars (`map`, Parquet writes) while ours run, then restore
     whatever the caller had set."""
-    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
 
     was_disabled = are_progress_bars_disabled()
     disable_progress_bars()

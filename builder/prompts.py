@@ -34,7 +34,7 @@ class Template:
 
 
 def template_hash(template: Template) -> str:
-    digest = hashlib.sha256(f"{template.name}\0{template.version}\0{template.text}".encode("utf-8"))
+    digest = hashlib.sha256(f"{template.name}\0{template.version}\0{template.text}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -125,9 +125,16 @@ def backward_messages(text: str, lang: str, seeds: list[dict]) -> list[dict[str,
     for seed in seeds:
         # A borrowed seed (builder/corpus/seed_donors.py) is shown under its own language's name.
         shown = get_language(seed["lang"]).name if seed.get("lang") else language
-        messages.append({"role": "user", "content": BACKWARD_TURN.format(language=shown, text=seed["output"].strip())})
+        messages.append(
+            {
+                "role": "user",
+                "content": BACKWARD_TURN.format(language=shown, text=seed["output"].strip()),
+            }
+        )
         messages.append({"role": "assistant", "content": seed["instruction"].strip()})
-    messages.append({"role": "user", "content": BACKWARD_TURN.format(language=language, text=text.strip())})
+    messages.append(
+        {"role": "user", "content": BACKWARD_TURN.format(language=language, text=text.strip())}
+    )
     return messages
 
 
@@ -137,16 +144,39 @@ def generator_messages(text: str, lang: str) -> list[dict[str, str]]:
 
 
 def evaluate_messages(instruction: str, text: str, lang: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": EVALUATE.format(
-        instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name)}]
+    return [
+        {
+            "role": "user",
+            "content": EVALUATE.format(
+                instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name
+            ),
+        }
+    ]
 
 
-def rewrite_messages(instruction: str, text: str, lang: str, score: int | None, reason: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": REWRITE.format(
-        instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name,
-        score=score if score is not None else "?", reason=reason.strip() or "no reason given")}]
+def rewrite_messages(
+    instruction: str, text: str, lang: str, score: int | None, reason: str
+) -> list[dict[str, str]]:
+    return [
+        {
+            "role": "user",
+            "content": REWRITE.format(
+                instruction=instruction.strip(),
+                text=text.strip(),
+                language=get_language(lang).name,
+                score=score if score is not None else "?",
+                reason=reason.strip() or "no reason given",
+            ),
+        }
+    ]
 
 
 def refine_response_messages(instruction: str, text: str, lang: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": REFINE_RESPONSE.format(
-        instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name)}]
+    return [
+        {
+            "role": "user",
+            "content": REFINE_RESPONSE.format(
+                instruction=instruction.strip(), text=text.strip(), language=get_language(lang).name
+            ),
+        }
+    ]

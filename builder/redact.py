@@ -37,7 +37,9 @@ _MIN_SECRET_LEN = 8
 # are words, not credentials.
 _BEARER = re.compile(r"(\b(?:Bearer|Basic)\s+)[^\s'\",;}]+")
 _BEARER_ANY_CASE = re.compile(
-    r"(\b(?:bearer|basic|token)\s+)(?=[^\s'\",;}]*(?:[0-9_~+/=-]|\.[^\s'\",;}]))[^\s'\",;}]+", re.IGNORECASE)
+    r"(\b(?:bearer|basic|token)\s+)(?=[^\s'\",;}]*(?:[0-9_~+/=-]|\.[^\s'\",;}]))[^\s'\",;}]+",
+    re.IGNORECASE,
+)
 _URL_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]+@")
 # A password the user gave is masked at any length a password can sensibly have: unlike an
 # environment value, it is known to be a secret. Below this even a masked word would garble logs.
@@ -67,9 +69,14 @@ def register_url(url: str | None) -> None:
     plain_user, plain_password = urllib.parse.unquote(user or ""), urllib.parse.unquote(password)
     for value in {password, plain_password}:
         register_secret(value)
-    for encoding in ("utf-8", "latin-1"):  # aiohttp encodes Basic credentials as latin-1, httpx as utf-8
+    for encoding in (
+        "utf-8",
+        "latin-1",
+    ):  # aiohttp encodes Basic credentials as latin-1, httpx as utf-8
         try:
-            register_secret(base64.b64encode(f"{plain_user}:{plain_password}".encode(encoding)).decode("ascii"))
+            register_secret(
+                base64.b64encode(f"{plain_user}:{plain_password}".encode(encoding)).decode("ascii")
+            )
         except UnicodeEncodeError:
             continue
 
@@ -77,13 +84,17 @@ def register_url(url: str | None) -> None:
 def known_secrets(extra: Iterable[str | None] = ()) -> list[str]:
     """`extra`, the environment's secrets and the registered ones, longest first (so a secret that
     contains another is masked whole)."""
-    values = {s for s in extra if s and len(s) >= _MIN_SECRET_LEN} | set(env_secrets()) | _REGISTERED
+    values = (
+        {s for s in extra if s and len(s) >= _MIN_SECRET_LEN} | set(env_secrets()) | _REGISTERED
+    )
     return sorted(values, key=len, reverse=True)
 
 
 def env_secrets() -> list[str]:
     """Values of the environment's secret-looking variables, longest first."""
-    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
+    values = {
+        v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN
+    }
     return sorted(values, key=len, reverse=True)
 
 

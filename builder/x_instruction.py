@@ -33,9 +33,9 @@ from datasets.table import table_cast
 
 from . import __version__
 from .config import BuildConfig
+from .core.schema import PUBLISHED
 from .languages import LANGUAGES, PAPER_LANGUAGES
 from .publish.citation import CITATION
-from .core.schema import PUBLISHED
 
 DESCRIPTION = (
     "Cross-lingual instruction data: English instructions written by a model for natural web text "
@@ -71,8 +71,12 @@ class XInstruction(datasets.GeneratorBasedBuilder):
     VERSION = VERSION
     BUILDER_CONFIG_CLASS = XInstructionConfig
     BUILDER_CONFIGS = [
-        XInstructionConfig(name=code, lang=code, version=VERSION,
-                           description=f"X-Instruction pairs with {LANGUAGES[code].name} responses")
+        XInstructionConfig(
+            name=code,
+            lang=code,
+            version=VERSION,
+            description=f"X-Instruction pairs with {LANGUAGES[code].name} responses",
+        )
         for code in PAPER_LANGUAGES
     ]
     DEFAULT_CONFIG_NAME = "sw"
@@ -83,23 +87,36 @@ class XInstruction(datasets.GeneratorBasedBuilder):
         # and rewrites at every preparation; the build's folders go beside it, under the root
         # the user chose, as datasets itself resolves it.
         self.build_root = Path(cache_dir or datasets.config.HF_DATASETS_CACHE).expanduser()
-        check_options(self.config.options)  # options set on a predefined config skip its __post_init__
+        check_options(
+            self.config.options
+        )  # options set on a predefined config skip its __post_init__
 
     def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(description=DESCRIPTION, features=PUBLISHED, citation=CITATION,
-                                    homepage="https://arxiv.org/abs/2405.19744", license="see the source corpus")
+        return datasets.DatasetInfo(
+            description=DESCRIPTION,
+            features=PUBLISHED,
+            citation=CITATION,
+            homepage="https://arxiv.org/abs/2405.19744",
+            license="see the source corpus",
+        )
 
     def _split_generators(self, dl_manager):
         from .publish.layout import Layout, ordered_splits
 
         if self.config.data_dir and self.config.options:
-            raise ValueError("give either data_dir= (an existing export to read) or options= (a build to run), "
-                             "not both")
+            raise ValueError(
+                "give either data_dir= (an existing export to read) or options= (a build to run), "
+                "not both"
+            )
         export = Path(self.config.data_dir) if self.config.data_dir else self._build()
         layout = Layout.scan(export, names=[self.config.lang])
         splits = layout.configs[self.config.lang]
-        return [datasets.SplitGenerator(name=split, gen_kwargs={"shards": [str(export / f) for f in splits[split]]})
-                for split in ordered_splits(splits)]
+        return [
+            datasets.SplitGenerator(
+                name=split, gen_kwargs={"shards": [str(export / f) for f in splits[split]]}
+            )
+            for split in ordered_splits(splits)
+        ]
 
     def _build(self) -> Path:
         """Run the build for this language; return its export folder."""
@@ -107,15 +124,19 @@ class XInstruction(datasets.GeneratorBasedBuilder):
 
         lang, options = self.config.lang, self.config.options
         output = self.build_root / EXPORT_DIR / self.config_id
-        config = BuildConfig(langs=[lang], output_dir=str(output),
-                             **{"work_dir": str(self.build_root / WORK_DIR), **options})
+        config = BuildConfig(
+            langs=[lang],
+            output_dir=str(output),
+            **{"work_dir": str(self.build_root / WORK_DIR), **options},
+        )
         try:
             build(config)
         except EmptyBuildError as err:
             # `datasets` cannot prepare a split with no examples; say why the language is empty
             # instead of its "corresponds to no data" error.
-            raise ValueError(f"no row was kept, so there is no {lang!r} dataset: "
-                             f"{err.funnel.explain(lang)}") from None
+            raise ValueError(
+                f"no row was kept, so there is no {lang!r} dataset: {err.funnel.explain(lang)}"
+            ) from None
         return output
 
     def _generate_shards(self, shards):

@@ -17,9 +17,17 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("output_dir", type=Path, help="an export folder (written by export_local / build --output-dir)")
-    parser.add_argument("--repo-id", default=None, help="the Hub repository named in the load examples")
-    parser.add_argument("--no-plots", action="store_true", help="keep the existing plots/ and render the text only")
+    parser.add_argument(
+        "output_dir",
+        type=Path,
+        help="an export folder (written by export_local / build --output-dir)",
+    )
+    parser.add_argument(
+        "--repo-id", default=None, help="the Hub repository named in the load examples"
+    )
+    parser.add_argument(
+        "--no-plots", action="store_true", help="keep the existing plots/ and render the text only"
+    )
     args = parser.parse_args(argv)
 
     from builder.publish.card import write_card

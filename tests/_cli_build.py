@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from _scripted_engine import ScriptedEngine
 from helpers.pipeline import writer_and_judge
 
@@ -29,7 +28,9 @@ def udhr_corpus(folder: Path, shared_data: Path, langs=("sw",)) -> str:
     """A `{lang}.jsonl` corpus copied from the shared UDHR; returns the spec."""
     folder.mkdir(parents=True, exist_ok=True)
     for lang in langs:
-        (folder / f"{lang}.jsonl").write_bytes((shared_data / "udhr" / f"{lang}.jsonl").read_bytes())
+        (folder / f"{lang}.jsonl").write_bytes(
+            (shared_data / "udhr" / f"{lang}.jsonl").read_bytes()
+        )
     return str(folder / "{lang}.jsonl")
 
 
@@ -37,9 +38,31 @@ def build_args(root: Path, corpus: str, langs: str = "sw", *extra: str) -> list[
     # --relevance-floor flag: the scripted writer's instructions name a random topic, below the
     # seeds' floor; flagging keeps them (the percentile gate stays at its default).
     floor = [] if "--relevance-floor" in extra else ["--relevance-floor", "flag"]
-    return ["build", "--langs", langs, "--corpus", corpus, "--model", "scripted", "--max-docs", "4",
-            "--candidates", "2", "--rounds", "1", "--target-size", "3", "--shard-size", "2",
-            "--work-dir", str(root / "work"), "--output-dir", str(root / "out"), *floor, *extra]
+    return [
+        "build",
+        "--langs",
+        langs,
+        "--corpus",
+        corpus,
+        "--model",
+        "scripted",
+        "--max-docs",
+        "4",
+        "--candidates",
+        "2",
+        "--rounds",
+        "1",
+        "--target-size",
+        "3",
+        "--shard-size",
+        "2",
+        "--work-dir",
+        str(root / "work"),
+        "--output-dir",
+        str(root / "out"),
+        *floor,
+        *extra,
+    ]
 
 
 def cli(args: list[str], capsys, reply=writer_and_judge) -> Run:

@@ -33,7 +33,9 @@ ENGLISH = [
 HINDI = "यह एक उदाहरण वाक्य है जिसमें सभी मात्राएँ सही जगह पर लिखी गई हैं और पढ़ने में कोई कठिनाई नहीं होती।"
 
 
-def write_hub_folder(root: Path, configs: dict[str, dict[str, list[dict]]], rows_per_file: int = 0) -> Path:
+def write_hub_folder(
+    root: Path, configs: dict[str, dict[str, list[dict]]], rows_per_file: int = 0
+) -> Path:
     """Parquet under data/{config}/{split}/ plus the README `configs:` YAML the Hub uses.
 
     `rows_per_file` > 0 splits each split into several files, as real repos are sharded.
@@ -49,8 +51,12 @@ def write_hub_folder(root: Path, configs: dict[str, dict[str, list[dict]]], rows
             folder.mkdir(parents=True, exist_ok=True)
             step = rows_per_file or max(1, len(rows))
             for n, start in enumerate(range(0, max(1, len(rows)), step)):
-                pq.write_table(pa.Table.from_pylist(rows[start:start + step]), folder / f"{n:05d}.parquet")
+                pq.write_table(
+                    pa.Table.from_pylist(rows[start : start + step]), folder / f"{n:05d}.parquet"
+                )
             data_files.append({"split": split, "path": f"data/{config}/{split}/*.parquet"})
         card.append({"config_name": config, "data_files": data_files})
-    (root / "README.md").write_text("---\n" + yaml.safe_dump({"configs": card}) + "---\n", encoding="utf-8")
+    (root / "README.md").write_text(
+        "---\n" + yaml.safe_dump({"configs": card}) + "---\n", encoding="utf-8"
+    )
     return root

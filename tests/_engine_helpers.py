@@ -23,7 +23,10 @@ PROMPTS = [
     "The quick brown fox jumps over the lazy dog, and then the dog",
     [{"role": "user", "content": "What is the capital of France?"}],
     "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25",
-    [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name three colours."}],
+    [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Name three colours."},
+    ],
 ]
 
 
@@ -45,10 +48,18 @@ def build_tiny_llama(out: Path, tokenizer_dir: Path, sample_by_default: bool = F
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-        max_position_embeddings=256, initializer_range=0.2, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        max_position_embeddings=256,
+        initializer_range=0.2,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     model = LlamaForCausalLM(config)
     model.generation_config.do_sample = sample_by_default
@@ -81,16 +92,28 @@ class Reply:
     headers: dict = field(default_factory=dict)
 
 
-def completion_body(texts: list[str], chat: bool = True, usage: tuple[int, int] | None = (7, 3)) -> dict:
+def completion_body(
+    texts: list[str], chat: bool = True, usage: tuple[int, int] | None = (7, 3)
+) -> dict:
     """A well-formed OpenAI reply with one choice per text."""
     if chat:
-        choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
-                   for i, t in enumerate(texts)]
+        choices = [
+            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+            for i, t in enumerate(texts)
+        ]
     else:
         choices = [{"index": i, "text": t, "finish_reason": "length"} for i, t in enumerate(texts)]
-    body = {"id": "x", "object": "chat.completion" if chat else "text_completion", "choices": choices}
+    body = {
+        "id": "x",
+        "object": "chat.completion" if chat else "text_completion",
+        "choices": choices,
+    }
     if usage is not None:
-        body["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+        body["usage"] = {
+            "prompt_tokens": usage[0],
+            "completion_tokens": usage[1],
+            "total_tokens": sum(usage),
+        }
     return body
 
 
@@ -113,7 +136,13 @@ class ScriptedServer:
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with server._lock:
-                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(raw or b"{}")})
+                    server.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": json.loads(raw or b"{}"),
+                        }
+                    )
                     reply = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -145,7 +174,7 @@ class ScriptedServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         self._thread.start()
         return self
 
@@ -194,21 +223,37 @@ class ChatServer:
                     with lock:
                         server.in_flight -= 1
                 if text is None:
-                    return self._send(404, {"error": {"message": f"The model `{body['model']}` does not exist."}})
+                    return self._send(
+                        404, {"error": {"message": f"The model `{body['model']}` does not exist."}}
+                    )
                 prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
-                self._send(200, {
-                    "id": "cmpl-test", "object": "chat.completion", "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
-                              "total_tokens": prompt_tokens + len(text.split())},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "cmpl-test",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": len(text.split()),
+                            "total_tokens": prompt_tokens + len(text.split()),
+                        },
+                    },
+                )
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "ChatServer":
+    def __enter__(self) -> ChatServer:
         self._thread.start()
         return self
 
@@ -221,10 +266,14 @@ class ChatServer:
 
 
 @contextlib.contextmanager
-def serve_process(cmd: list[str], ready_url: str, log_path: Path, timeout: float = 240.0, env: dict | None = None):
+def serve_process(
+    cmd: list[str], ready_url: str, log_path: Path, timeout: float = 240.0, env: dict | None = None
+):
     """Start a server, wait until `ready_url` answers 200, yield, then stop it (its pid only)."""
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -253,16 +302,34 @@ def transformers_server(model_dir: Path, log_path: Path):
     """`transformers serve` of one local model folder on a free port; yields its base URL (.../v1).
     Requests name the model by that folder's path."""
     port = free_port()
-    with serve_process(transformers_serve_cmd(model_dir, port), f"http://127.0.0.1:{port}/health", log_path,
-                       timeout=180, env={"HF_HUB_OFFLINE": "1"}):
+    with serve_process(
+        transformers_serve_cmd(model_dir, port),
+        f"http://127.0.0.1:{port}/health",
+        log_path,
+        timeout=180,
+        env={"HF_HUB_OFFLINE": "1"},
+    ):
         yield f"http://127.0.0.1:{port}/v1"
 
 
 def transformers_serve_cmd(model_dir: Path, port: int) -> list[str]:
     """`transformers serve` preloading one local model folder on CPU in float32."""
     cli = Path(sys.executable).with_name("transformers")
-    return [str(cli), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-            "--device", "cpu", "--dtype", "float32", "--log-level", "warning"]
+    return [
+        str(cli),
+        "serve",
+        str(model_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+        "--log-level",
+        "warning",
+    ]
 
 
 def _tail(path: Path, chars: int = 3000) -> str:

@@ -36,7 +36,13 @@ class Entry:
         if not self.lfs:
             return {"type": "file", "path": path, "size": self.size, "oid": self.git_oid}
         lfs = {"oid": self.sha256, "size": self.size, "pointerSize": len(self.pointer)}
-        return {"type": "file", "path": path, "size": self.size, "oid": git_blob_oid(self.pointer), "lfs": lfs}
+        return {
+            "type": "file",
+            "path": path,
+            "size": self.size,
+            "oid": git_blob_oid(self.pointer),
+            "lfs": lfs,
+        }
 
 
 @dataclasses.dataclass
@@ -76,12 +82,16 @@ class HubState:
         self.root = Path(root)
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
         self.tokens = set(tokens)
-        self.read_only_tokens: set[str] = set()  # valid, but writes get 403 (a fine-grained read token)
+        self.read_only_tokens: set[str] = (
+            set()
+        )  # valid, but writes get 403 (a fine-grained read token)
         self.user = user
         self.repos: dict[tuple[str, str], Repo] = {}
         self.fail_commits: set[int] = set()
         self.commit_requests = 0
-        self.received: dict[str, int] = {}  # sha256 -> bytes of file content uploaded (LFS PUT or inline)
+        self.received: dict[
+            str, int
+        ] = {}  # sha256 -> bytes of file content uploaded (LFS PUT or inline)
         self.log: list[tuple[str, str, int]] = []
         self.unknown: list[str] = []
         self.lock = threading.Lock()
@@ -140,7 +150,7 @@ def _list_tree(files: dict[str, Entry], path: str, recursive: bool) -> list[dict
     for name in sorted(files):
         if not name.startswith(prefix):
             continue
-        rest = name[len(prefix):].split("/")
+        rest = name[len(prefix) :].split("/")
         for depth in range(1, len(rest)):  # every folder between `path` and the file
             if depth > 1 and not recursive:
                 break

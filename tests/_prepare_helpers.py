@@ -20,7 +20,9 @@ class TokenCounter:
         return count_text_tokens(self.tokenizer, text)
 
 
-def iter_prepare(rows: Iterable[dict], block: Prepare, *, only_kept: bool = False) -> Iterator[dict]:
+def iter_prepare(
+    rows: Iterable[dict], block: Prepare, *, only_kept: bool = False
+) -> Iterator[dict]:
     """Stream `{"text", "source"}` rows through `block`; `only_kept` skips the dropped ones."""
     for row in rows:
         out = block.process(row.get("text"), row.get("source"))
@@ -33,9 +35,14 @@ def funnel_counts(dropped: Iterable[str | None]) -> dict:
     tally = Counter(dropped)
     unknown = set(tally) - set(DROP_REASONS) - {None}
     if unknown:
-        raise ValueError(f"unknown drop reasons {sorted(unknown)}; known: {', '.join(DROP_REASONS)}")
-    return {"rows_in": sum(tally.values()), "kept": tally.get(None, 0),
-            "dropped": {reason: tally.get(reason, 0) for reason in DROP_REASONS}}
+        raise ValueError(
+            f"unknown drop reasons {sorted(unknown)}; known: {', '.join(DROP_REASONS)}"
+        )
+    return {
+        "rows_in": sum(tally.values()),
+        "kept": tally.get(None, 0),
+        "dropped": {reason: tally.get(reason, 0) for reason in DROP_REASONS},
+    }
 
 
 # --- a planted corpus: the rows a crawl holds, in several scripts -------------------------------
@@ -56,10 +63,16 @@ def planted_corpus(lang: str) -> list[dict]:
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "builder" / "data" / "corpus" / f"{lang}.jsonl"
-    originals = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    english = ["The committee met on Tuesday to review the budget for the coming year, and after a long "
-               "discussion it agreed to fund the new library, two clinics and the repair of the old bridge "
-               "that connects the market to the river road."]
+    originals = [
+        json.loads(line)["text"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    english = [
+        "The committee met on Tuesday to review the budget for the coming year, and after a long "
+        "discussion it agreed to fund the new library, two clinics and the repair of the old bridge "
+        "that connects the market to the river road."
+    ]
     texts: list[str] = []
     for i, text in enumerate(originals):
         texts.append(text)
@@ -75,7 +88,9 @@ def planted_corpus(lang: str) -> list[dict]:
         if i % 7 == 4:
             texts.append(" ".join(words[:-1]))  # one word dropped: near
         if i % 6 == 0:
-            texts.append(f"Home | News | Sport | Contact\n{text}\nRead more »")  # chrome around a copy
+            texts.append(
+                f"Home | News | Sport | Contact\n{text}\nRead more »"
+            )  # chrome around a copy
         if i % 8 == 5:
             texts.append(text.encode("utf-8").decode("cp1252", errors="replace"))  # mojibake
         if i == 9:
@@ -90,10 +105,23 @@ def planted_corpus(lang: str) -> list[dict]:
             texts.append(" ".join([text] * 60))  # too long in tokens
         if i == 14:
             texts.append(" ".join([text] * 250))  # too long in characters alone
-    texts += ["", "   ", "\n\n\t", english[0], english[0] + " " + english[0], "Habari.", "१२३ ४५६ ७८९ !!!"]
+    texts += [
+        "",
+        "   ",
+        "\n\n\t",
+        english[0],
+        english[0] + " " + english[0],
+        "Habari.",
+        "१२३ ४५६ ७८९ !!!",
+    ]
     texts += [originals[0], originals[3] + "\n\n\n\n", originals[-1]]  # copies in the last shard
-    return [{"text": t, "source": {"corpus": "planted", "config": lang, "split": "train", "row": str(n)}}
-            for n, t in enumerate(texts)]
+    return [
+        {
+            "text": t,
+            "source": {"corpus": "planted", "config": lang, "split": "train", "row": str(n)},
+        }
+        for n, t in enumerate(texts)
+    ]
 
 
 def prepared_rows(rows: list[dict], block: Prepare, prepare_shard) -> list[dict]:
@@ -101,5 +129,5 @@ def prepared_rows(rows: list[dict], block: Prepare, prepare_shard) -> list[dict]
     `prepare_shard(block, shard)`; the tables' rows, in order."""
     out = []
     for i in range(0, len(rows), PLANTED_SHARD):
-        out += prepare_shard(block, rows[i:i + PLANTED_SHARD]).to_pylist()
+        out += prepare_shard(block, rows[i : i + PLANTED_SHARD]).to_pylist()
     return out

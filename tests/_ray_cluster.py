@@ -115,31 +115,70 @@ class RayCluster:
         self.dashboard_port = free_port() if dashboard else None
         token = root / "auth_token"
         token.write_text(secrets.token_hex(32))
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
-                    "RAY_USAGE_STATS_ENABLED": "0",
-                    # the engine actors import `builder` from this checkout
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                                os.environ.get("PYTHONPATH")]))}
+        self.env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token),
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # the engine actors import `builder` from this checkout
+            "PYTHONPATH": os.pathsep.join(
+                filter(
+                    None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]
+                )
+            ),
+        }
         self.nodes: dict[str, RayNode] = {}
 
     def start_node(self, name: str, cpus: int = 1, timeout: float = 120.0) -> RayNode:
         ray = Path(sys.executable).with_name("ray")
-        dashboard = ["--include-dashboard", "false"] if self.dashboard_port is None else [
-            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port)]
-        where = ["--head", "--port", str(self.port), *dashboard] if not self.nodes else ["--address", self.address]
+        dashboard = (
+            ["--include-dashboard", "false"]
+            if self.dashboard_port is None
+            else [
+                "--include-dashboard",
+                "true",
+                "--dashboard-host",
+                "127.0.0.1",
+                "--dashboard-port",
+                str(self.dashboard_port),
+            ]
+        )
+        where = (
+            ["--head", "--port", str(self.port), *dashboard]
+            if not self.nodes
+            else ["--address", self.address]
+        )
         temp_dir = self.root / name  # a node's own sockets, object store spill and logs
         log = self.root / f"{name}.log"
-        cmd = [str(ray), "start", *where, "--num-cpus", str(cpus), "--resources", json.dumps({name: 1}),
-               "--node-ip-address", "127.0.0.1", "--temp-dir", str(temp_dir),
-               "--object-store-memory", str(100 * 2**20), "--disable-usage-stats", "--block"]
+        cmd = [
+            str(ray),
+            "start",
+            *where,
+            "--num-cpus",
+            str(cpus),
+            "--resources",
+            json.dumps({name: 1}),
+            "--node-ip-address",
+            "127.0.0.1",
+            "--temp-dir",
+            str(temp_dir),
+            "--object-store-memory",
+            str(100 * 2**20),
+            "--disable-usage-stats",
+            "--block",
+        ]
         with open(log, "w") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
         node = self.nodes[name] = RayNode(name, proc, log, temp_dir)
         deadline = time.monotonic() + timeout
         while READY not in log.read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ray start for node {name} failed or took over {timeout:.0f} s: "
-                                   f"{log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"ray start for node {name} failed or took over {timeout:.0f} s: "
+                    f"{log.read_text()[-2000:]}"
+                )
             time.sleep(0.5)
         return node
 

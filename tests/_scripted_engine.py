@@ -21,7 +21,11 @@ class ScriptedEngine(Engine):
         out = []
         for prompt in prompts:
             texts = [self.reply(prompt, params, k) for k in range(params.n)]
-            out.append(Completion(texts, ["stop"] * params.n, prompt_tokens=10, completion_tokens=5 * params.n))
+            out.append(
+                Completion(
+                    texts, ["stop"] * params.n, prompt_tokens=10, completion_tokens=5 * params.n
+                )
+            )
         return out
 
     def count_tokens(self, text: str) -> int:

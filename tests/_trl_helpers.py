@@ -16,8 +16,8 @@ import pytest
 import yaml
 from datasets import Dataset
 
-from builder.publish.messages import answer_messages
 from builder.core.schema import PUBLISHED
+from builder.publish.messages import answer_messages
 
 TEXTS = {
     "sw": [
@@ -67,19 +67,37 @@ def pair_rows(lang: str, n: int, start: int = 0) -> list[dict]:
     texts, instructions = TEXTS[lang], INSTRUCTIONS[lang]
     rows = []
     for i in range(start, start + n):
-        rows.append({
-            "id": f"{lang}-{i:04d}", "lang": lang, "instruction": instructions[i % len(instructions)],
-            "output": texts[i % len(texts)], "score": 3 + i % 3, "rounds": 1, "relevance": 1.0 - 0.1 * (i % 3),
-            "cluster": i % 4,
-            "source": {"corpus": "test", "config": lang, "split": "train", "row": str(i)},
-            "meta": {"generator_model": "test", "generator_revision": None, "evaluator_model": "test",
-                     "engine": "transformers", "sampling": "{}", "prompts": "{}", "builder_version": "0.2.0"},
-            "messages": answer_messages(instructions[i % len(instructions)], texts[i % len(texts)], lang),
-        })
+        rows.append(
+            {
+                "id": f"{lang}-{i:04d}",
+                "lang": lang,
+                "instruction": instructions[i % len(instructions)],
+                "output": texts[i % len(texts)],
+                "score": 3 + i % 3,
+                "rounds": 1,
+                "relevance": 1.0 - 0.1 * (i % 3),
+                "cluster": i % 4,
+                "source": {"corpus": "test", "config": lang, "split": "train", "row": str(i)},
+                "meta": {
+                    "generator_model": "test",
+                    "generator_revision": None,
+                    "evaluator_model": "test",
+                    "engine": "transformers",
+                    "sampling": "{}",
+                    "prompts": "{}",
+                    "builder_version": "0.2.0",
+                },
+                "messages": answer_messages(
+                    instructions[i % len(instructions)], texts[i % len(texts)], lang
+                ),
+            }
+        )
     return rows
 
 
-def write_config(root: Path, config: str, splits: dict[str, list[dict]], features=PUBLISHED) -> None:
+def write_config(
+    root: Path, config: str, splits: dict[str, list[dict]], features=PUBLISHED
+) -> None:
     for split, rows in splits.items():
         folder = root / config
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,14 +112,25 @@ def write_config(root: Path, config: str, splits: dict[str, list[dict]], feature
 
 def write_readme(root: Path, configs: dict[str, list[str]]) -> None:
     """The `configs:` YAML that `push_to_hub` writes, so `load_dataset(root, name)` finds each config."""
-    entries = [{"config_name": name, "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits]}
-               for name, splits in configs.items()]
+    entries = [
+        {
+            "config_name": name,
+            "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits],
+        }
+        for name, splits in configs.items()
+    ]
     header = yaml.safe_dump({"configs": entries}, sort_keys=False)
-    (root / "README.md").write_text(f"---\n{header}---\n\n# X-Instruction (test export)\n", encoding="utf-8")
+    (root / "README.md").write_text(
+        f"---\n{header}---\n\n# X-Instruction (test export)\n", encoding="utf-8"
+    )
 
 
-def write_export(root: Path, sizes: dict[str, int], test_sizes: dict[str, int] | None = None,
-                 with_all: bool = True) -> Path:
+def write_export(
+    root: Path,
+    sizes: dict[str, int],
+    test_sizes: dict[str, int] | None = None,
+    with_all: bool = True,
+) -> Path:
     """An X-Instruction export with `sizes[lang]` train rows per language (+ optional test rows)."""
     root.mkdir(parents=True, exist_ok=True)
     test_sizes = test_sizes or {}
@@ -128,21 +157,40 @@ def _demo_writer_and_judge():
     instruction the judge rates 5, only the first Finnish text does, no Vietnamese text does."""
     from _scripted_engine import last_user
 
-    topics = ["cook rice", "plant maize", "climb a mountain", "read a map", "fix a bicycle", "bake bread"]
-    seen: dict[str, int] = {}  # text -> order first seen: one topic per text, so no two pairs are duplicates
+    topics = [
+        "cook rice",
+        "plant maize",
+        "climb a mountain",
+        "read a map",
+        "fix a bicycle",
+        "bake bread",
+    ]
+    seen: dict[
+        str, int
+    ] = {}  # text -> order first seen: one topic per text, so no two pairs are duplicates
     finnish: list[str] = []
 
     def reply(prompt, params, k):
         if prompt[-1]["role"] == "assistant":  # the evaluator, pre-filled with "Score:"
             instruction = last_user(prompt).split("Instruction: ", 1)[1].split("\n", 1)[0]
-            return " 5\nReason: answers it." if instruction.startswith("Explain") else " 2\nReason: loosely related."
-        language = prompt[0]["content"].split("given ", 1)[1].split(" text", 1)[0]  # the backward system prompt
+            return (
+                " 5\nReason: answers it."
+                if instruction.startswith("Explain")
+                else " 2\nReason: loosely related."
+            )
+        language = (
+            prompt[0]["content"].split("given ", 1)[1].split(" text", 1)[0]
+        )  # the backward system prompt
         text = last_user(prompt).split("\n\n")[1]
         index = seen.setdefault(text, len(seen))
         if language == "Finnish" and not finnish:
             finnish.append(text)
         good = language == "Swahili" or (language == "Finnish" and text == finnish[0])
-        return f"Explain step by step how to {topics[index % len(topics)]}." if good else "How do I translate this?"
+        return (
+            f"Explain step by step how to {topics[index % len(topics)]}."
+            if good
+            else "How do I translate this?"
+        )
 
     return reply
 
@@ -152,12 +200,23 @@ def demo_build_export(root: Path) -> Path:
     builder/publish/export.py's export) of sw, fi and vi, with a scripted model so that it keeps DEMO_ROWS
     rows (as the demo does, a couple per language and none for some); returns the folder."""
     from _scripted_engine import ScriptedEngine
+
     from builder.config import BuildConfig
     from builder.pipeline.runner import build
 
-    config = BuildConfig(langs=list(DEMO_ROWS), corpus="embedded", max_docs=2, candidates=1, rounds=1, target_size=2,
-                         shard_size=4, work_dir=str(root / "work"), output_dir=str(root / "x-instruction-data"),
-                         model="scripted", min_relevance=0)
+    config = BuildConfig(
+        langs=list(DEMO_ROWS),
+        corpus="embedded",
+        max_docs=2,
+        candidates=1,
+        rounds=1,
+        target_size=2,
+        shard_size=4,
+        work_dir=str(root / "work"),
+        output_dir=str(root / "x-instruction-data"),
+        model="scripted",
+        min_relevance=0,
+    )
     # min_relevance 0: the scripted instructions are picked by the text's order, not its content,
     # so the script, not the relevance gate judging noise, fixes the rows kept (DEMO_ROWS).
     result = build(config, engines={"scripted": ScriptedEngine(_demo_writer_and_judge())})
@@ -172,14 +231,18 @@ def add_empty_config(root: Path, lang: str) -> None:
     card = (root / "README.md").read_text(encoding="utf-8")
     _, header, body = card.split("---\n", 2)
     meta = yaml.safe_load(header)
-    meta["configs"].append({"config_name": lang, "data_files": [{"split": "train", "path": f"{lang}/train-*.parquet"}]})
-    (root / "README.md").write_text(f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n{body}", encoding="utf-8")
+    meta["configs"].append(
+        {"config_name": lang, "data_files": [{"split": "train", "path": f"{lang}/train-*.parquet"}]}
+    )
+    (root / "README.md").write_text(
+        f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n{body}", encoding="utf-8"
+    )
 
 
-@pytest.fixture(scope="module")
-def demo_exports(tmp_path_factory) -> dict[str, str]:
+def demo_exports_in(tmp_path_factory) -> dict[str, str]:
     """{"no config": a build's own export (vi, with no row, left out), "0-row config": the same
-    export with an empty vi config, as exports written before empty configs were left out have}."""
+    export with an empty vi config, as exports written before empty configs were left out have}.
+    The `demo_exports` fixture (conftest.py)."""
     built = demo_build_export(tmp_path_factory.mktemp("demo"))
     with_empty = tmp_path_factory.mktemp("demo-empty-config") / "x-instruction-data"
     shutil.copytree(built, with_empty)
@@ -194,15 +257,30 @@ def write_bactrian_like(root: Path, langs: list[str], n: int) -> Path:
     english = []
     for lang in langs:
         for i in range(n):
-            english.append({"id": f"{lang}-{i}", "instruction": INSTRUCTIONS[lang][i % len(INSTRUCTIONS[lang])],
-                            "input": "Be brief." if i % 2 else "", "output": "an English answer"})
+            english.append(
+                {
+                    "id": f"{lang}-{i}",
+                    "instruction": INSTRUCTIONS[lang][i % len(INSTRUCTIONS[lang])],
+                    "input": "Be brief." if i % 2 else "",
+                    "output": "an English answer",
+                }
+            )
     write_config(root, "en", {"train": english}, features=None)
     configs["en"] = ["train"]
     for lang in langs:
-        rows = [{"id": f"{lang}-{i}", "instruction": "(translated instruction)", "input": "",
-                 "output": TEXTS[lang][i % len(TEXTS[lang])]} for i in range(n)]
+        rows = [
+            {
+                "id": f"{lang}-{i}",
+                "instruction": "(translated instruction)",
+                "input": "",
+                "output": TEXTS[lang][i % len(TEXTS[lang])],
+            }
+            for i in range(n)
+        ]
         # One unmatched row: it has no English counterpart and must be skipped, not paired wrongly.
-        rows.append({"id": f"{lang}-orphan", "instruction": "x", "input": "", "output": TEXTS[lang][0]})
+        rows.append(
+            {"id": f"{lang}-orphan", "instruction": "x", "input": "", "output": TEXTS[lang][0]}
+        )
         write_config(root, lang, {"train": rows}, features=None)
         configs[lang] = ["train"]
     write_readme(root, configs)
@@ -211,7 +289,9 @@ def write_bactrian_like(root: Path, langs: list[str], n: int) -> Path:
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
@@ -222,7 +302,9 @@ def write_yaml(path: Path, config: dict) -> Path:
 
 def trained_text(tokenizer, row: dict) -> str:
     """The decoded tokens of a prepared SFT row that carry loss (labels != -100)."""
-    return tokenizer.decode([tok for tok, label in zip(row["input_ids"], row["labels"]) if label != -100])
+    return tokenizer.decode(
+        [tok for tok, label in zip(row["input_ids"], row["labels"]) if label != -100]
+    )
 
 
 @pytest.fixture(autouse=True)

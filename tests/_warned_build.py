@@ -25,7 +25,9 @@ import warnings
 from pathlib import Path
 
 BUILDER = Path(__file__).resolve().parents[1] / "builder"
-LIBRARIES = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+LIBRARIES = tuple(
+    {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
 CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 # The root logger, and the libraries whose loggers do not pass records up to it.
 LOGGERS = ("", "transformers")
@@ -52,13 +54,22 @@ class Recorder(logging.Handler):
         self._seen: list[logging.LogRecord] = []
 
     def _is_ours(self, location: str | None) -> bool:
-        return location is not None and Path(location.rsplit(":", 1)[0]).resolve().is_relative_to(self.ours)
+        return location is not None and Path(location.rsplit(":", 1)[0]).resolve().is_relative_to(
+            self.ours
+        )
 
     def showwarning(self, message, category, filename, lineno, file=None, line=None):
         caller, origin = _caller(), f"{filename}:{lineno}"
         if issubclass(category, CATEGORIES) and (self._is_ours(caller) or self._is_ours(origin)):
-            self.found.append({"kind": "warning", "category": category.__name__, "message": str(message),
-                               "origin": origin, "caller": caller})
+            self.found.append(
+                {
+                    "kind": "warning",
+                    "category": category.__name__,
+                    "message": str(message),
+                    "origin": origin,
+                    "caller": caller,
+                }
+            )
 
     def emit(self, record):
         if any(record is seen for seen in self._seen):
@@ -66,8 +77,15 @@ class Recorder(logging.Handler):
         self._seen.append(record)
         caller = _caller()
         if "deprecat" in record.getMessage().lower() and self._is_ours(caller):
-            self.found.append({"kind": "log", "category": record.name, "message": record.getMessage(),
-                               "origin": f"{record.pathname}:{record.lineno}", "caller": caller})
+            self.found.append(
+                {
+                    "kind": "log",
+                    "category": record.name,
+                    "message": record.getMessage(),
+                    "origin": f"{record.pathname}:{record.lineno}",
+                    "caller": caller,
+                }
+            )
 
 
 @contextlib.contextmanager
@@ -89,26 +107,31 @@ def recording(ours: Path = BUILDER):
 
 def _scripted_engines():
     """Every model replaced by the tests' scripted writer and judge (as tests/_cli_build.py does)."""
-    import builder.pipeline.runner
     from _scripted_engine import ScriptedEngine
     from helpers.pipeline import writer_and_judge
+
+    import builder.pipeline.runner
 
     builder.pipeline.loaded_models.create_engine = lambda *a, **kw: ScriptedEngine(writer_and_judge)
 
 
 def main(argv: list[str]) -> int:
     split = argv.index("--")
-    report, options, build_args = Path(argv[0]), argv[1:split], argv[split + 1:]
+    report, options, build_args = Path(argv[0]), argv[1:split], argv[split + 1 :]
     with recording() as recorder:
         import builder
         from builder.cli import main as cli
 
         if Path(builder.__file__).resolve().parent != BUILDER:  # else nothing could count as ours
-            raise SystemExit(f"imported {builder.__file__}, not the checkout's {BUILDER}: set PYTHONPATH")
+            raise SystemExit(
+                f"imported {builder.__file__}, not the checkout's {BUILDER}: set PYTHONPATH"
+            )
         if "--scripted" in options:
             _scripted_engines()
         code = cli(build_args)
-    report.write_text(json.dumps({"code": code, "found": recorder.found}, indent=1), encoding="utf-8")
+    report.write_text(
+        json.dumps({"code": code, "found": recorder.found}, indent=1), encoding="utf-8"
+    )
     return 0
 
 

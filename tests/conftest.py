@@ -23,8 +23,10 @@ def shared_data_verdict(folder: Path, environ=os.environ) -> tuple[str, str] | N
     if folder.is_dir():
         return None
     if environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        return "fail", (f"{folder} is absent, and CI is set: the tests that read real text cannot run. "
-                        "Put the shared data folder beside the checkout, or unset CI to skip them")
+        return "fail", (
+            f"{folder} is absent, and CI is set: the tests that read real text cannot run. "
+            "Put the shared data folder beside the checkout, or unset CI to skip them"
+        )
     return "skip", f"{folder} is absent (it sits beside the checkout in CI, not in a fresh clone)"
 
 
@@ -53,10 +55,17 @@ def tiny_model_dir(tmp_path_factory, embedded_model_dir) -> Path:
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-        max_position_embeddings=2048, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     model = LlamaForCausalLM(config)
     out = tmp_path_factory.mktemp("tiny-llama")
@@ -81,7 +90,9 @@ def _isolated_datasets_cache(tmp_path_factory, monkeypatch):
         import datasets.config
     except ImportError:
         return
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("datasets-cache"))
+    monkeypatch.setattr(
+        datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("datasets-cache")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +101,11 @@ def always_five_dir(tmp_path_factory, embedded_model_dir) -> Path:
     from helpers.executors import save_always_five
 
     return save_always_five(tmp_path_factory.mktemp("always-five"), embedded_model_dir)
+
+
+@pytest.fixture(scope="module")
+def demo_exports(tmp_path_factory) -> dict[str, str]:
+    """A demo build's export, with and without a 0-row config (tests/_trl_helpers.py)."""
+    from _trl_helpers import demo_exports_in
+
+    return demo_exports_in(tmp_path_factory)

@@ -32,12 +32,23 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from tests._hub_storage import Commit, Entry, HubError, HubState, Repo, _card_data, _folder_oid, _list_tree, _now
+from tests._hub_storage import (
+    Commit,
+    Entry,
+    HubError,
+    HubState,
+    Repo,
+    _card_data,
+    _folder_oid,
+    _list_tree,
+    _now,
+)
 
 LFS_SUFFIXES = (".parquet", ".arrow", ".png", ".jpg", ".bin", ".safetensors", ".gz", ".zip")
 LFS_THRESHOLD = 10 * 1024 * 1024  # the Hub stores files above 10 MB in LFS whatever their name
 REPO_TYPES = {"datasets": "dataset", "models": "model", "spaces": "space"}
 _BAD_TOKEN = "Invalid credentials in Authorization header"
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
@@ -73,7 +84,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise HubError(403, "You don't have the rights to write to this namespace")
         return token
 
-    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, ctype="application/json"):
+    def _send(
+        self, status: int, body: bytes = b"", headers: dict | None = None, ctype="application/json"
+    ):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -111,7 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
     def whoami(self, query):
         if self._check_token(write=False) is None:
             raise HubError(401, _BAD_TOKEN)
-        self._json({"type": "user", "name": self.state.user, "orgs": [], "auth": {"type": "access_token"}})
+        self._json(
+            {"type": "user", "name": self.state.user, "orgs": [], "auth": {"type": "access_token"}}
+        )
 
     def create_repo(self, query):
         self._check_token(write=True)
@@ -122,10 +137,16 @@ class _Handler(BaseHTTPRequestHandler):
         if (repo_type, repo_id) in self.state.repos:
             return self._json({"error": "You already created this repo", "url": url}, 409)
         attrs = self.state.put_blob(b"*.parquet filter=lfs diff=lfs merge=lfs -text\n", lfs=False)
-        first = Commit(hashlib.sha1(f"{repo_id}{time.time_ns()}".encode()).hexdigest(), "initial commit",
-                       _now(), {".gitattributes": attrs})
+        first = Commit(
+            hashlib.sha1(f"{repo_id}{time.time_ns()}".encode()).hexdigest(),
+            "initial commit",
+            _now(),
+            {".gitattributes": attrs},
+        )
         private = body.get("private") or body.get("visibility") == "private"
-        self.state.repos[(repo_type, repo_id)] = Repo(repo_type, repo_id, bool(private), _now(), [first])
+        self.state.repos[(repo_type, repo_id)] = Repo(
+            repo_type, repo_id, bool(private), _now(), [first]
+        )
         self._json({"url": url, "name": repo_id})
 
     def repo_info(self, kind, repo_id, revision=None, query=None):
@@ -134,9 +155,18 @@ class _Handler(BaseHTTPRequestHandler):
         if commit is None:
             raise HubError(404, f"Invalid rev id: {unquote(revision)}", "RevisionNotFound")
         info = {
-            "_id": repo.repo_id, "id": repo.repo_id, "author": repo.repo_id.split("/")[0], "sha": commit.oid,
-            "private": repo.private, "gated": False, "disabled": False, "downloads": 0, "likes": 0,
-            "tags": [], "createdAt": repo.created, "lastModified": commit.date,
+            "_id": repo.repo_id,
+            "id": repo.repo_id,
+            "author": repo.repo_id.split("/")[0],
+            "sha": commit.oid,
+            "private": repo.private,
+            "gated": False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "createdAt": repo.created,
+            "lastModified": commit.date,
             "siblings": [{"rfilename": p} for p in sorted(commit.files)],
         }
         card = _card_data(self.state, commit)
@@ -166,7 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
             if path in commit.files:
                 out.append(commit.files[path].as_json(path))
             elif any(p.startswith(path + "/") for p in commit.files):
-                out.append({"type": "directory", "path": path, "oid": _folder_oid(path, commit.files)})
+                out.append(
+                    {"type": "directory", "path": path, "oid": _folder_oid(path, commit.files)}
+                )
         self._json(out)
 
     def resolve(self, kind, repo_id, revision, path, query=None):
@@ -175,8 +207,11 @@ class _Handler(BaseHTTPRequestHandler):
         if entry is None:
             raise HubError(404, f"{unquote(path)} does not exist", "EntryNotFound")
         data = self.state.blob(entry)
-        headers = {"X-Repo-Commit": commit.oid, "Accept-Ranges": "bytes",
-                   "ETag": f'"{entry.sha256 if entry.lfs else entry.git_oid}"'}
+        headers = {
+            "X-Repo-Commit": commit.oid,
+            "Accept-Ranges": "bytes",
+            "ETag": f'"{entry.sha256 if entry.lfs else entry.git_oid}"',
+        }
         if entry.lfs:
             headers.update({"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)})
         status, wanted = 200, self.headers.get("Range")
@@ -187,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
             if first >= len(data):
                 raise HubError(416, "Requested range not satisfiable")
             headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
-            data, status = data[first:last + 1], 206
+            data, status = data[first : last + 1], 206
         self._send(status, data, headers, ctype="application/octet-stream")
 
     # -- writing --------------------------------------------------------------------------------
@@ -196,11 +231,21 @@ class _Handler(BaseHTTPRequestHandler):
         files = []
         for item in json.loads(self.raw_body)["files"]:
             sample = base64.b64decode(item["sample"])
-            lfs = item["path"].endswith(LFS_SUFFIXES) or item["size"] > LFS_THRESHOLD or b"\0" in sample
+            lfs = (
+                item["path"].endswith(LFS_SUFFIXES)
+                or item["size"] > LFS_THRESHOLD
+                or b"\0" in sample
+            )
             old = commit.files.get(item["path"])
             oid = None if old is None else (old.sha256 if old.lfs else old.git_oid)
-            files.append({"path": item["path"], "uploadMode": "lfs" if lfs else "regular",
-                          "shouldIgnore": False, "oid": oid})
+            files.append(
+                {
+                    "path": item["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": oid,
+                }
+            )
         self._json({"files": files, "commitOid": commit.oid})
 
     def lfs_batch(self, kind, repo_id, query=None):
@@ -227,23 +272,33 @@ class _Handler(BaseHTTPRequestHandler):
         lines = [json.loads(line) for line in self.raw_body.splitlines() if line.strip()]
         self.state.commit_requests += 1
         if self.state.commit_requests in self.state.fail_commits:
-            raise HubError(500, "Internal Error - We're working hard to fix this as soon as possible!")
+            raise HubError(
+                500, "Internal Error - We're working hard to fix this as soon as possible!"
+            )
         header = next(line["value"] for line in lines if line["key"] == "header")
         files = dict(parent.files)
         for line in lines:
             key, value = line["key"], line["value"]
             if key == "file":
-                files[value["path"]] = entry = self.state.put_blob(base64.b64decode(value["content"]), lfs=False)
+                files[value["path"]] = entry = self.state.put_blob(
+                    base64.b64decode(value["content"]), lfs=False
+                )
                 self.state.received[entry.sha256] = entry.size
             elif key == "lfsFile":
                 if not self.state.has_blob(value["oid"]):
-                    raise HubError(422, f"LFS object {value['oid']} of {value['path']} was never uploaded")
+                    raise HubError(
+                        422, f"LFS object {value['oid']} of {value['path']} was never uploaded"
+                    )
                 size = (self.state.root / "blobs" / value["oid"]).stat().st_size
                 files[value["path"]] = Entry(size, value["oid"], "", lfs=True)
             elif key == "deletedFile":
                 files.pop(value["path"], None)
             elif key == "deletedFolder":
-                files = {p: e for p, e in files.items() if not p.startswith(value["path"].rstrip("/") + "/")}
+                files = {
+                    p: e
+                    for p, e in files.items()
+                    if not p.startswith(value["path"].rstrip("/") + "/")
+                }
         oid = hashlib.sha1(f"{parent.oid}{header['summary']}{time.time_ns()}".encode()).hexdigest()
         repo.commits.append(Commit(oid, header["summary"], _now(), files))
         prefix = "" if repo.repo_type == "model" else repo.repo_type + "s/"

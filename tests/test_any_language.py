@@ -12,12 +12,12 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from _cli_build import build_args, cli, published, read_json
+from helpers.texts import YORUBA
+
 from builder.cli import main
 from builder.languages import LANGUAGES, PAPER_LANGUAGES, get_language, parse_languages
 from builder.languages.lid import covers, detect, matches
-from helpers.texts import YORUBA
 
 # Web-style Yoruba paragraphs written for this test (a recipe, a market report, the weather,
 # greetings, cocoa farmers): what a user with a Yoruba crawl and no seed pairs has.
@@ -46,9 +46,13 @@ ANSWERS = {
     YORUBA[5]: "Is everyone equal before the law, whatever their colour, language or religion?",
     YORUBA_WEB[0]: "How do I cook beans with palm oil and pepper?",
     YORUBA_WEB[1]: "What is sold at Oba market in Ibadan, and how have food prices changed?",
-    YORUBA_WEB[2]: "What happened after the heavy rain last night, and what did the police advise drivers?",
+    YORUBA_WEB[
+        2
+    ]: "What happened after the heavy rain last night, and what did the police advise drivers?",
     YORUBA_WEB[3]: "How do you greet people in Yoruba at different times of the day?",
-    YORUBA_WEB[4]: "Why are cocoa farmers in Ondo State worried this year, and what help do they ask for?",
+    YORUBA_WEB[
+        4
+    ]: "Why are cocoa farmers in Ondo State worried this year, and what help do they ask for?",
 }
 
 
@@ -75,32 +79,58 @@ def _cli(*args: str) -> tuple[int, str]:
 
 # --- the registry -----------------------------------------------------------------------------
 
+
 def test_paper_languages_keep_their_entries_and_stay_the_default():
-    assert parse_languages("all") == [LANGUAGES[c] for c in PAPER_LANGUAGES] and len(PAPER_LANGUAGES) == 10
+    assert (
+        parse_languages("all") == [LANGUAGES[c] for c in PAPER_LANGUAGES]
+        and len(PAPER_LANGUAGES) == 10
+    )
     sw = get_language("sw")
-    assert (sw.name, sw.script, sw.iso639_3, sw.fineweb2, sw.culturax, sw.lid_aliases) == \
-        ("Swahili", "Latn", "swa", "swh_Latn", "sw", ())
+    assert (sw.name, sw.script, sw.iso639_3, sw.fineweb2, sw.culturax, sw.lid_aliases) == (
+        "Swahili",
+        "Latn",
+        "swa",
+        "swh_Latn",
+        "sw",
+        (),
+    )
     # every name of a paper language leads to its one entry
-    assert get_language("swh_Latn") is sw and get_language("swa") is sw and get_language("ben_Beng") is LANGUAGES["bn"]
+    assert (
+        get_language("swh_Latn") is sw
+        and get_language("swa") is sw
+        and get_language("ben_Beng") is LANGUAGES["bn"]
+    )
 
 
-@pytest.mark.parametrize("code, name, script, iso3, fineweb2, culturax", [
-    ("am", "Amharic", "Ethi", "amh", "amh_Ethi", "am"),
-    ("yo", "Yoruba", "Latn", "yor", "yor_Latn", "yo"),
-    ("amh", "Amharic", "Ethi", "amh", "amh_Ethi", "am"),
-    ("sr_Cyrl", "Serbian (Cyrillic)", "Cyrl", "srp", "srp_Cyrl", "sr"),
-    ("pa_Guru", "Punjabi (Gurmukhi)", "Guru", "pan", "pan_Guru", "pa"),
-    ("ceb", "Cebuano", "Latn", "ceb", "ceb_Latn", None),
-])
+@pytest.mark.parametrize(
+    "code, name, script, iso3, fineweb2, culturax",
+    [
+        ("am", "Amharic", "Ethi", "amh", "amh_Ethi", "am"),
+        ("yo", "Yoruba", "Latn", "yor", "yor_Latn", "yo"),
+        ("amh", "Amharic", "Ethi", "amh", "amh_Ethi", "am"),
+        ("sr_Cyrl", "Serbian (Cyrillic)", "Cyrl", "srp", "srp_Cyrl", "sr"),
+        ("pa_Guru", "Punjabi (Gurmukhi)", "Guru", "pan", "pan_Guru", "pa"),
+        ("ceb", "Cebuano", "Latn", "ceb", "ceb_Latn", None),
+    ],
+)
 def test_languages_beyond_the_ten_come_from_cldr(code, name, script, iso3, fineweb2, culturax):
     lang = get_language(code)
-    assert (lang.name, lang.script, lang.iso639_3, lang.fineweb2, lang.culturax) == \
-        (name, script, iso3, fineweb2, culturax)
+    assert (lang.name, lang.script, lang.iso639_3, lang.fineweb2, lang.culturax) == (
+        name,
+        script,
+        iso3,
+        fineweb2,
+        culturax,
+    )
 
 
-@pytest.mark.parametrize("code, individual", [("ar", "arb_Arab"), ("fa", "pes_Arab"), ("ms", "zsm_Latn"),
-                                               ("uz", "uzn_Latn")])
-def test_a_macrolanguage_reads_the_individual_language_fineweb2_uses_and_says_so(code, individual, caplog):
+@pytest.mark.parametrize(
+    "code, individual",
+    [("ar", "arb_Arab"), ("fa", "pes_Arab"), ("ms", "zsm_Latn"), ("uz", "uzn_Latn")],
+)
+def test_a_macrolanguage_reads_the_individual_language_fineweb2_uses_and_says_so(
+    code, individual, caplog
+):
     from builder.languages import _derived_language
 
     _derived_language.cache_clear()
@@ -111,42 +141,59 @@ def test_a_macrolanguage_reads_the_individual_language_fineweb2_uses_and_says_so
     assert get_language(individual).code == code  # the FineWeb-2 name leads back
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("swahili", "closest: sw (Swahili)"),
-    ("swhili", "closest: sw (Swahili)"),
-    ("sr", "pass one: sr_Cyrl, sr_Latn"),
-    ("pa", "pass one: pa_Guru, pa_Arab"),
-    ("sw_Cyrl", "Swahili is not written in Cyrl"),
-    ("xx", "unknown language code 'xx'"),
-    ("all,yo", "unknown language code 'all'"),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("swahili", "closest: sw (Swahili)"),
+        ("swhili", "closest: sw (Swahili)"),
+        ("sr", "pass one: sr_Cyrl, sr_Latn"),
+        ("pa", "pass one: pa_Guru, pa_Arab"),
+        ("sw_Cyrl", "Swahili is not written in Cyrl"),
+        ("xx", "unknown language code 'xx'"),
+        ("all,yo", "unknown language code 'all'"),
+    ],
+)
 def test_bad_codes_get_one_line_with_the_fix(code, expected, tmp_path):
-    code_, printed = _cli("build", "--langs", code, "--dry-run", "--output-dir", str(tmp_path / "out"))
+    code_, printed = _cli(
+        "build", "--langs", code, "--dry-run", "--output-dir", str(tmp_path / "out")
+    )
     assert code_ == 2 and expected in printed, printed
     assert printed.count("\n") == 1 and printed.startswith("x-instruction: error: ")
 
 
 # --- language ID ------------------------------------------------------------------------------
 
+
 def test_a_language_no_detector_knows_is_trusted_when_the_script_agrees():
     assert not covers("bm") and covers("yo") and covers("am")
     result = detect(BAMBARA)
     assert result.reliable and matches(result, "bm") is None  # cannot tell: prepare keeps the row
-    assert matches(detect("ሰላም ለዓለም ሁሉ ይሁን፤ ሰዎች ሁሉ እኩል ናቸው።"), "bm") is False  # Ethiopic is never Bambara
+    assert (
+        matches(detect("ሰላም ለዓለም ሁሉ ይሁን፤ ሰዎች ሁሉ እኩል ናቸው።"), "bm") is False
+    )  # Ethiopic is never Bambara
 
 
 def test_prepare_keeps_a_language_no_detector_knows_and_says_so_once(caplog):
-    from builder.stages.prepare import Prepare, PrepareConfig
-
     from _prepare_helpers import iter_prepare
 
-    rows = [{"text": t, "source": {"corpus": "test", "config": None, "split": "train", "row": str(i)}}
-            for i, t in enumerate([BAMBARA, "Латиница? Нет: этот текст написан кириллицей, а не латиницей, как бамана."])]
+    from builder.stages.prepare import Prepare, PrepareConfig
+
+    rows = [
+        {"text": t, "source": {"corpus": "test", "config": None, "split": "train", "row": str(i)}}
+        for i, t in enumerate(
+            [BAMBARA, "Латиница? Нет: этот текст написан кириллицей, а не латиницей, как бамана."]
+        )
+    ]
     with caplog.at_level(logging.WARNING, logger="builder.stages.prepare"):
         for _ in range(2):
-            block = Prepare("bm", PrepareConfig(min_tokens=1, min_chars=10), lambda text: len(text.split()))
+            block = Prepare(
+                "bm", PrepareConfig(min_tokens=1, min_chars=10), lambda text: len(text.split())
+            )
             out = list(iter_prepare([dict(r) for r in rows], block))
-    assert [r["dropped"] for r in out] == [None, "wrong_language"]  # trusted label; Cyrillic is not Bambara
+    assert [r["dropped"] for r in out] == [
+        None,
+        "wrong_language",
+    ]  # trusted label; Cyrillic is not Bambara
     assert caplog.text.count("no installed language-ID model knows this language") == 1
 
 
@@ -154,7 +201,9 @@ def test_yoruba_long_and_short_is_identified_and_english_is_not_yoruba(shared_da
     for text in YORUBA:
         assert matches(detect(text), "yo") is True
         assert matches(detect(text[:60]), "yo") is True
-    english = json.loads((shared_data / "udhr" / "en.jsonl").open(encoding="utf-8").readline())["text"]
+    english = json.loads((shared_data / "udhr" / "en.jsonl").open(encoding="utf-8").readline())[
+        "text"
+    ]
     assert matches(detect(english), "yo") is False
 
 
@@ -173,8 +222,10 @@ def test_languages_all_lists_every_code_with_its_detectors(caplog):
 
 # --- a real build of a non-paper language -----------------------------------------------------
 
-_YORUBA_SEEDS = (("Is anyone allowed to hold another person as a slave?", YORUBA[3]),
-                 ("What should everyone be paid for their work?", YORUBA[4]))
+_YORUBA_SEEDS = (
+    ("Is anyone allowed to hold another person as a slave?", YORUBA[3]),
+    ("What should everyone be paid for their work?", YORUBA[4]),
+)
 
 
 def _yoruba_inputs(tmp_path: Path) -> tuple[str, str]:
@@ -182,11 +233,21 @@ def _yoruba_inputs(tmp_path: Path) -> tuple[str, str]:
     it, Yoruba would borrow other languages' embedded seeds)."""
     corpus = tmp_path / "crawl" / "yo.jsonl"
     corpus.parent.mkdir()
-    corpus.write_text("".join(json.dumps({"id": f"yo-{i}", "text": t}, ensure_ascii=False) + "\n"
-                              for i, t in enumerate(YORUBA)), encoding="utf-8")
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": f"yo-{i}", "text": t}, ensure_ascii=False) + "\n"
+            for i, t in enumerate(YORUBA)
+        ),
+        encoding="utf-8",
+    )
     seeds = tmp_path / "seeds.jsonl"
-    seeds.write_text("".join(json.dumps({"instruction": q, "output": a}, ensure_ascii=False) + "\n"
-                             for q, a in _YORUBA_SEEDS), encoding="utf-8")
+    seeds.write_text(
+        "".join(
+            json.dumps({"instruction": q, "output": a}, ensure_ascii=False) + "\n"
+            for q, a in _YORUBA_SEEDS
+        ),
+        encoding="utf-8",
+    )
     return str(corpus.parent / "{lang}.jsonl"), str(seeds)
 
 
@@ -197,13 +258,16 @@ def _answers(text: str) -> tuple[str, str]:
 
 
 def test_build_yoruba_with_the_users_seeds_to_a_loadable_config_and_a_card_naming_it(
-        tmp_path, capsys, caplog, monkeypatch):
+    tmp_path, capsys, caplog, monkeypatch
+):
     from builder.corpus import seed_donors
 
     monkeypatch.setattr(seed_donors, "_warned", set())  # a borrowing warning here would be new
     corpus, seeds = _yoruba_inputs(tmp_path)
     with caplog.at_level(logging.WARNING, logger="builder.corpus.seed_donors"):
-        run = cli(build_args(tmp_path, corpus, "yo", "--seeds", seeds), capsys, yoruba_writer_and_judge)
+        run = cli(
+            build_args(tmp_path, corpus, "yo", "--seeds", seeds), capsys, yoruba_writer_and_judge
+        )
     assert run.code == 0, run.err
     assert "wrong_language" not in run.out + run.err
     # the default relevance gate is on: what it publishes are true pairs
@@ -217,53 +281,107 @@ def test_build_yoruba_with_the_users_seeds_to_a_loadable_config_and_a_card_namin
     assert "no seed pairs" not in caplog.text
     assert read_json(tmp_path / "out" / "build_info.json")["seeds_borrowed"] == {}
     prompts = _backward_prompts(run, "Yoruba")
-    assert prompts and all({(i, t) for _, t, i in _few_shot(p)} <= set(_YORUBA_SEEDS) for p in prompts)
+    assert prompts and all(
+        {(i, t) for _, t, i in _few_shot(p)} <= set(_YORUBA_SEEDS) for p in prompts
+    )
     assert all(name == "Yoruba" for p in prompts for name, _, _ in _few_shot(p))
 
 
-def test_build_yoruba_on_the_tiny_model_keeps_every_text_through_language_id(tmp_path, tiny_model_dir):
+def test_build_yoruba_on_the_tiny_model_keeps_every_text_through_language_id(
+    tmp_path, tiny_model_dir
+):
     corpus, seeds = _yoruba_inputs(tmp_path)
-    code, printed = _cli("build", "--langs", "yo", "--corpus", corpus, "--seeds", seeds,
-                         "--model", str(tiny_model_dir), "--engine", "transformers", "--max-docs", "3",
-                         "--candidates", "2", "--rounds", "1", "--max-instruction-tokens", "8", "--shard-size", "2",
-                         "--accept-score", "1",
-                         "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out"))
+    code, printed = _cli(
+        "build",
+        "--langs",
+        "yo",
+        "--corpus",
+        corpus,
+        "--seeds",
+        seeds,
+        "--model",
+        str(tiny_model_dir),
+        "--engine",
+        "transformers",
+        "--max-docs",
+        "3",
+        "--candidates",
+        "2",
+        "--rounds",
+        "1",
+        "--max-instruction-tokens",
+        "8",
+        "--shard-size",
+        "2",
+        "--accept-score",
+        "1",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     # The random model's judgements never parse (seeded weights and sampling: always so), so the
     # build ends with the empty-build message and exit 1; a crash would be exit 1 too, with an
     # "internal error" line instead. What matters here is that prepare kept all three Yoruba
     # texts and the model was asked about each.
-    assert code == 1 and "x-instruction: every row was filtered out; nothing to publish" in printed, printed
+    assert (
+        code == 1 and "x-instruction: every row was filtered out; nothing to publish" in printed
+    ), printed
     assert "internal error" not in printed, printed
     funnel = next(line.split() for line in printed.splitlines() if line.startswith("yo "))
-    assert funnel[1:5] == ["3", "3", "3", "0"] and funnel[-2:] == ["unparseable_judgement", "3"], printed
+    assert funnel[1:5] == ["3", "3", "3", "0"] and funnel[-2:] == ["unparseable_judgement", "3"], (
+        printed
+    )
 
 
 # --- a language without a seed file ------------------------------------------------------------
 
+
 def _few_shot(prompt: list[dict]) -> list[tuple[str, str, str]]:
     """(language named, example text, instruction) for each worked example of a backward prompt."""
     shots = prompt[1:-1]
-    return [(user["content"].split("Here is a text in ", 1)[1].split(":", 1)[0],
-             user["content"].split("\n\n")[1], assistant["content"]) for user, assistant in zip(shots[::2], shots[1::2])]
+    return [
+        (
+            user["content"].split("Here is a text in ", 1)[1].split(":", 1)[0],
+            user["content"].split("\n\n")[1],
+            assistant["content"],
+        )
+        for user, assistant in zip(shots[::2], shots[1::2])
+    ]
 
 
 def _backward_prompts(run, language: str) -> list[list[dict]]:
-    return [p for e in run.engines for p in e.prompts
-            if p[0]["role"] == "system" and f"a given {language} text" in p[0]["content"]]
+    return [
+        p
+        for e in run.engines
+        for p in e.prompts
+        if p[0]["role"] == "system" and f"a given {language} text" in p[0]["content"]
+    ]
 
 
 def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt_and_builds(
-        tmp_path, capsys, caplog, monkeypatch):
+    tmp_path, capsys, caplog, monkeypatch
+):
     from builder.corpus import embedded, seed_donors
 
-    monkeypatch.setattr(seed_donors, "_warned", set())  # another test may have borrowed for yo already
+    monkeypatch.setattr(
+        seed_donors, "_warned", set()
+    )  # another test may have borrowed for yo already
     corpus = tmp_path / "crawl" / "yo.jsonl"
     corpus.parent.mkdir()
-    corpus.write_text("".join(json.dumps({"id": f"yo-web-{i}", "text": t}, ensure_ascii=False) + "\n"
-                              for i, t in enumerate(YORUBA_WEB)), encoding="utf-8")
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": f"yo-web-{i}", "text": t}, ensure_ascii=False) + "\n"
+            for i, t in enumerate(YORUBA_WEB)
+        ),
+        encoding="utf-8",
+    )
     with caplog.at_level(logging.WARNING, logger="builder.corpus.seed_donors"):
-        run = cli(build_args(tmp_path, str(corpus.parent / "{lang}.jsonl"), "yo", "--max-docs", "5"), capsys,
-                  yoruba_writer_and_judge)
+        run = cli(
+            build_args(tmp_path, str(corpus.parent / "{lang}.jsonl"), "yo", "--max-docs", "5"),
+            capsys,
+            yoruba_writer_and_judge,
+        )
     assert run.code == 0, run.err
     assert "no embedded demo seeds" not in run.out + run.err
     # one warning for the language, naming the donors and why they were chosen
@@ -278,8 +396,11 @@ def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt
 
     # Every Yoruba text was asked about with two embedded pairs of two different Latin-script
     # languages, each under its own language's name, and then the Yoruba text itself.
-    donors = {(get_language(code).name, pair["output"]): pair["instruction"]
-              for code in ("fi", "id", "sw", "tr", "vi") for pair in embedded.load_seeds(code)}
+    donors = {
+        (get_language(code).name, pair["output"]): pair["instruction"]
+        for code in ("fi", "id", "sw", "tr", "vi")
+        for pair in embedded.load_seeds(code)
+    }
     prompts = _backward_prompts(run, "Yoruba")
     assert sorted(p[-1]["content"].split("\n\n")[1] for p in prompts) == sorted(YORUBA_WEB)
     for prompt in prompts:
@@ -289,14 +410,21 @@ def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt
         assert prompt[-1]["content"].startswith("Here is a text in Yoruba:")
 
 
-@pytest.mark.parametrize("code, donors", [
-    ("yo", ["fi", "id", "sw", "tr", "vi"]),  # Latin
-    ("ne", ["hi"]),  # Devanagari
-    ("fa", ["ur"]), ("ps", ["ur"]),  # Arabic
-    ("as", ["bn"]),  # Assamese is written in the Bengali script
-    ("am", ["bn", "fi", "hi", "id", "sw", "ta", "th", "tr", "ur", "vi"]),  # no embedded Ethiopic: all
-    ("sw", ["fi", "id", "tr", "vi"]),  # never itself
-])
+@pytest.mark.parametrize(
+    "code, donors",
+    [
+        ("yo", ["fi", "id", "sw", "tr", "vi"]),  # Latin
+        ("ne", ["hi"]),  # Devanagari
+        ("fa", ["ur"]),
+        ("ps", ["ur"]),  # Arabic
+        ("as", ["bn"]),  # Assamese is written in the Bengali script
+        (
+            "am",
+            ["bn", "fi", "hi", "id", "sw", "ta", "th", "tr", "ur", "vi"],
+        ),  # no embedded Ethiopic: all
+        ("sw", ["fi", "id", "tr", "vi"]),  # never itself
+    ],
+)
 def test_seed_donors_share_the_script_else_all_embedded_languages(code, donors):
     from builder.corpus.seed_donors import donor_languages
 
@@ -312,7 +440,9 @@ def test_borrowed_seeds_interleave_the_donors_and_only_for_languages_without_the
     assert [s["lang"] for s in yo[:6]] == ["fi", "id", "sw", "tr", "vi", "fi"]
     assert len(yo) == sum(len(embedded.load_seeds(c)) for c in ("fi", "id", "sw", "tr", "vi"))
     assert read_seeds(None, "yo", limit=3) == yo[:3]
-    assert all("lang" not in s for s in read_seeds(None, "sw"))  # a language's own pairs are not borrowed
+    assert all(
+        "lang" not in s for s in read_seeds(None, "sw")
+    )  # a language's own pairs are not borrowed
 
 
 def test_the_generate_fingerprint_holds_the_borrowed_seeds(tmp_path, monkeypatch):
@@ -328,13 +458,19 @@ def test_the_generate_fingerprint_holds_the_borrowed_seeds(tmp_path, monkeypatch
     shutil.copytree(embedded.data_root() / "seeds", root / "seeds")
     monkeypatch.setattr(embedded, "data_root", lambda: root)
     corpus, _ = _yoruba_inputs(tmp_path)
-    (tmp_path / "crawl" / "ne.jsonl").write_text(json.dumps({"text": "नेपाल हिमालयको देश हो।"}, ensure_ascii=False) + "\n",
-                                                 encoding="utf-8")
+    (tmp_path / "crawl" / "ne.jsonl").write_text(
+        json.dumps({"text": "नेपाल हिमालयको देश हो।"}, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     identity = {"engine": "scripted", "model": "scripted-model", "revision": "r1"}
 
     def generate_fp(lang):
-        c = BuildConfig(langs=[lang], corpus=corpus, model="scripted", work_dir=str(tmp_path / "w"),
-                        output_dir=str(tmp_path / "o"))
+        c = BuildConfig(
+            langs=[lang],
+            corpus=corpus,
+            model="scripted",
+            work_dir=str(tmp_path / "w"),
+            output_dir=str(tmp_path / "o"),
+        )
         return stage_fingerprints(c, lang, identity, identity)["generate"]
 
     before = {lang: generate_fp(lang) for lang in ("yo", "ne")}
@@ -356,14 +492,46 @@ def test_borrowed_seeds_are_announced_once_per_build_under_data_parallel(tmp_pat
 
     corpus = tmp_path / "crawl" / "yo.jsonl"
     corpus.parent.mkdir()
-    corpus.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in YORUBA_WEB[:4]),
-                      encoding="utf-8")
+    corpus.write_text(
+        "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in YORUBA_WEB[:4]),
+        encoding="utf-8",
+    )
     run = subprocess.run(
-        [sys.executable, "-m", "builder.cli", "build", "--langs", "yo", "--corpus", str(corpus.parent / "{lang}.jsonl"),
-         "--model", str(tiny_model_dir), "--engine", "transformers", "--data-parallel", "2", "--shard-size", "1",
-         "--candidates", "1", "--rounds", "1", "--few-shot", "1", "--max-instruction-tokens", "4",
-         "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out")],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "build",
+            "--langs",
+            "yo",
+            "--corpus",
+            str(corpus.parent / "{lang}.jsonl"),
+            "--model",
+            str(tiny_model_dir),
+            "--engine",
+            "transformers",
+            "--data-parallel",
+            "2",
+            "--shard-size",
+            "1",
+            "--candidates",
+            "1",
+            "--rounds",
+            "1",
+            "--few-shot",
+            "1",
+            "--max-instruction-tokens",
+            "4",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
     # the random model's judgements never parse: every row is filtered out (exit 1, not a crash)
     assert run.returncode == 1 and "every row was filtered out" in run.stderr, run.stderr[-3000:]
     assert "internal error" not in run.stderr

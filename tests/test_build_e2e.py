@@ -21,14 +21,37 @@ pytestmark = pytest.mark.slow
 
 # Small enough for CI's two cores, large enough that every stage has work: hi is the
 # non-Latin script (Devanagari).
-ARGS = ["--max-docs", "2", "--candidates", "2", "--rounds", "2", "--target-size", "2", "--shard-size", "2",
-        "--max-instruction-tokens", "32"]
+ARGS = [
+    "--max-docs",
+    "2",
+    "--candidates",
+    "2",
+    "--rounds",
+    "2",
+    "--target-size",
+    "2",
+    "--shard-size",
+    "2",
+    "--max-instruction-tokens",
+    "32",
+]
 
 
 def _build(tmp_path: Path, langs: str, *extra: str) -> tuple[Path, dict]:
     out = tmp_path / "out"
-    code = main(["build", "--langs", langs, *ARGS, "--work-dir", str(tmp_path / "work"), "--output-dir", str(out),
-                 *extra])
+    code = main(
+        [
+            "build",
+            "--langs",
+            langs,
+            *ARGS,
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--output-dir",
+            str(out),
+            *extra,
+        ]
+    )
     # Every caller needs an export: 1 (nothing kept, or an internal error) fails here, with the
     # build's own output shown by pytest, not later as a missing build_info.
     assert code == 0
@@ -77,9 +100,22 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path, embedded_mod
     whole, whole_info = _build(tmp_path / "whole", langs, "--accept-score", "1")
 
     work, out = tmp_path / "killed" / "work", tmp_path / "killed" / "out"
-    command = [sys.executable, "-m", "builder.cli", *common, "--work-dir", str(work), "--output-dir", str(out)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    command = [
+        sys.executable,
+        "-m",
+        "builder.cli",
+        *common,
+        "--work-dir",
+        str(work),
+        "--output-dir",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
     deadline = time.time() + 600
     # Kill once generation has finished its first shard but not the last one.
     while time.time() < deadline and proc.poll() is None:
@@ -95,11 +131,18 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path, embedded_mod
 
     resumed, resumed_info = _build(tmp_path / "killed", langs, "--accept-score", "1")
     for lang in langs.split(","):
-        a = datasets.load_dataset(str(whole), "candidates", split="train").filter(lambda r: r["lang"] == lang)
-        b = datasets.load_dataset(str(resumed), "candidates", split="train").filter(lambda r: r["lang"] == lang)
+        a = datasets.load_dataset(str(whole), "candidates", split="train").filter(
+            lambda r, lang=lang: r["lang"] == lang
+        )
+        b = datasets.load_dataset(str(resumed), "candidates", split="train").filter(
+            lambda r, lang=lang: r["lang"] == lang
+        )
         assert sorted(a["id"]) == sorted(b["id"]) and len(set(b["id"])) == len(b["id"])
         assert dict(zip(a["id"], a["instruction"])) == dict(zip(b["id"], b["instruction"]))
         assert dict(zip(a["id"], a["dropped"])) == dict(zip(b["id"], b["dropped"]))
     # No request was sent twice: the resumed run sent exactly what the killed run had not cached.
     assert _cache_rows(work) == whole_info["engine_stats"]["calls"]
-    assert resumed_info["engine_stats"]["calls"] == whole_info["engine_stats"]["calls"] - cached_at_kill
+    assert (
+        resumed_info["engine_stats"]["calls"]
+        == whole_info["engine_stats"]["calls"] - cached_at_kill
+    )

@@ -18,13 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import datasets
 import pytest
-
 from _cli_build import udhr_corpus
+from helpers.pipeline import writer_and_judge
+
 from builder import __version__
 from builder.cli import main
 from builder.core.schema import PUBLISHED
 from builder.x_instruction import EXPORT_DIR, WORK_DIR, XInstruction
-from helpers.pipeline import writer_and_judge
 
 FIELDS = ("id", "instruction", "output")
 
@@ -47,10 +47,20 @@ class WriterJudgeServer:
                     reply = {"count": len(body["prompt"].split())}
                 else:
                     server.completions += 1
-                    texts = [writer_and_judge(body["messages"], None, k) for k in range(body.get("n", 1))]
-                    reply = {"choices": [{"index": k, "message": {"role": "assistant", "content": t},
-                                          "finish_reason": "stop"} for k, t in enumerate(texts)],
-                             "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+                    texts = [
+                        writer_and_judge(body["messages"], None, k) for k in range(body.get("n", 1))
+                    ]
+                    reply = {
+                        "choices": [
+                            {
+                                "index": k,
+                                "message": {"role": "assistant", "content": t},
+                                "finish_reason": "stop",
+                            }
+                            for k, t in enumerate(texts)
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+                    }
                 data = json.dumps(reply).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -80,8 +90,20 @@ def options(tmp_path_factory, shared_data, server) -> dict:
     corpus = udhr_corpus(tmp_path_factory.mktemp("corpus"), shared_data)
     # min_relevance 0: writer_and_judge picks each instruction's topic by a hash of the text, not by
     # what it says, so the relevance gate would judge noise; the rows kept are the script's
-    return {"corpus": corpus, "engine": "openai", "base_url": server.url, "model": "served", "max_docs": 8, "min_tokens": 5,
-            "candidates": 2, "rounds": 1, "target_size": 4, "shard_size": 2, "min_relevance": 0, "heldout": 1}
+    return {
+        "corpus": corpus,
+        "engine": "openai",
+        "base_url": server.url,
+        "model": "served",
+        "max_docs": 8,
+        "min_tokens": 5,
+        "candidates": 2,
+        "rounds": 1,
+        "target_size": 4,
+        "shard_size": 2,
+        "min_relevance": 0,
+        "heldout": 1,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +111,21 @@ def cli_export(tmp_path_factory, options):
     """The same build through `x-instruction build`, in its own work dir."""
     root = tmp_path_factory.mktemp("cli")
     flags = [f"--{key.replace('_', '-')}={value}" for key, value in options.items()]
-    assert main(["build", "--langs", "sw", *flags, "--work-dir", str(root / "work"),
-                 "--output-dir", str(root / "out")]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--langs",
+                "sw",
+                *flags,
+                "--work-dir",
+                str(root / "work"),
+                "--output-dir",
+                str(root / "out"),
+            ]
+        )
+        == 0
+    )
     return root / "out"
 
 
@@ -115,12 +150,15 @@ def test_prepared_config_has_the_cli_rows(tmp_path, server, options, cli_export)
         assert rows == _cli_rows(cli_export, split) and rows
         assert ds[split].features == PUBLISHED
     train = ds["train"]
-    assert set(train["lang"]) == {"sw"} and {m["builder_version"] for m in train["meta"]} == {__version__}
+    assert set(train["lang"]) == {"sw"} and {m["builder_version"] for m in train["meta"]} == {
+        __version__
+    }
     assert builder.info.version == XInstruction.VERSION and str(XInstruction.VERSION) == __version__
     # the build's folders sit under the cache root the user gave, the export under this config's id
     export = tmp_path / EXPORT_DIR / builder.config_id
-    assert (tmp_path / WORK_DIR / "sw").is_dir() and sorted(p.name for p in (export / "sw").iterdir()) == [
-        "test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
+    assert (tmp_path / WORK_DIR / "sw").is_dir() and sorted(
+        p.name for p in (export / "sw").iterdir()
+    ) == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
 
     shards = [str(export / "sw" / "train-00000-of-00001.parquet")]
     keys = [key for key, _ in builder._generate_examples(shards)]
@@ -132,7 +170,9 @@ def test_prepared_config_has_the_cli_rows(tmp_path, server, options, cli_export)
     again.download_and_prepare()
     assert server.completions == calls and _rows(again.as_dataset("train")) == _rows(train)
     # streaming runs the build again: every shard and reply comes back from the work dir
-    assert _rows(again.as_streaming_dataset("train")) == _rows(train) and server.completions == calls
+    assert (
+        _rows(again.as_streaming_dataset("train")) == _rows(train) and server.completions == calls
+    )
 
 
 def test_data_dir_reads_an_export_without_a_build(tmp_path, server, cli_export):
@@ -147,17 +187,28 @@ def test_data_dir_reads_an_export_without_a_build(tmp_path, server, cli_export):
 def test_empty_language_says_why(tmp_path, shared_data, options):
     """English text in the Swahili file: prepare's language check drops every row."""
     (tmp_path / "sw.jsonl").write_bytes((shared_data / "udhr" / "en.jsonl").read_bytes())
-    builder = XInstruction(config_name="sw", options={**options, "corpus": str(tmp_path / "{lang}.jsonl")},
-                           cache_dir=str(tmp_path / "cache"))
+    builder = XInstruction(
+        config_name="sw",
+        options={**options, "corpus": str(tmp_path / "{lang}.jsonl")},
+        cache_dir=str(tmp_path / "cache"),
+    )
     with pytest.raises(ValueError) as err:
         builder.download_and_prepare()
-    assert str(err.value) == ("no row was kept, so there is no 'sw' dataset: "
-                              "sw: 0 of 8 rows kept (prepare: wrong_language 6, too_short 2)")
+    assert str(err.value) == (
+        "no row was kept, so there is no 'sw' dataset: "
+        "sw: 0 of 8 rows kept (prepare: wrong_language 6, too_short 2)"
+    )
 
 
 def test_bad_options_are_one_clear_error(tmp_path, cli_export):
-    with pytest.raises(ValueError, match=r"unknown build option\(s\) \['langs', 'rounsd'\]; see builder.config"):
-        XInstruction(config_name="sw", options={"rounsd": 2, "langs": "fi"}, cache_dir=str(tmp_path))
-    both = XInstruction(config_name="sw", data_dir=str(cli_export), options={"max_docs": 2}, cache_dir=str(tmp_path))
+    with pytest.raises(
+        ValueError, match=r"unknown build option\(s\) \['langs', 'rounsd'\]; see builder.config"
+    ):
+        XInstruction(
+            config_name="sw", options={"rounsd": 2, "langs": "fi"}, cache_dir=str(tmp_path)
+        )
+    both = XInstruction(
+        config_name="sw", data_dir=str(cli_export), options={"max_docs": 2}, cache_dir=str(tmp_path)
+    )
     with pytest.raises(ValueError, match=r"^give either data_dir= .* or options= .*, not both$"):
         both.download_and_prepare()

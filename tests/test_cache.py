@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.engines.cache import RequestCache, cached_generate, request_key, request_keys
 from builder.engines.base import Completion, Engine, SamplingParams
+from builder.engines.cache import RequestCache, cached_generate, request_key, request_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = SamplingParams(max_new_tokens=4)
@@ -49,8 +49,10 @@ def test_concurrent_writers_lose_nothing(tmp_path):
             cache.put_many({{f"w{{worker}}-{{i}}": i for i in range(start, start + 10)}})
             cache.get(f"w{{worker}}-{{start}}")
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", writer, str(w)], cwd=ROOT, stderr=subprocess.PIPE)
-             for w in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", writer, str(w)], cwd=ROOT, stderr=subprocess.PIPE)
+        for w in range(4)
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err.decode()
@@ -82,14 +84,20 @@ def test_batched_keys_are_the_keys_existing_caches_hold():
     work directories' caches are keyed by: a resumed build must find them."""
     engine = _NamedEngine("smollm2-135m")
     sampled = SamplingParams(max_new_tokens=48, temperature=0.7, top_p=0.95, n=4, stop=["\n"])
-    prompts = ["hello", "ŝalom — habari \"quoted\"", [{"role": "user", "content": "नमस्ते"}],
-               [{"role": "system", "content": "s"}, {"role": "assistant", "content": "Score:"}]]
+    prompts = [
+        "hello",
+        'ŝalom — habari "quoted"',
+        [{"role": "user", "content": "नमस्ते"}],
+        [{"role": "system", "content": "s"}, {"role": "assistant", "content": "Score:"}],
+    ]
     for params in (PARAMS, sampled):
-        assert request_keys(engine, "abc123", params, prompts) == [request_key(engine, "abc123", params, p)
-                                                                   for p in prompts]
+        assert request_keys(engine, "abc123", params, prompts) == [
+            request_key(engine, "abc123", params, p) for p in prompts
+        ]
     # Pinned: a change to the key's encoding would silently orphan every existing cache.
     assert request_key(engine, "abc123", PARAMS, "hello") == (
-        "0f3a9752e2c1231de55ac48fca89ae163fc39ab024d84d488d2c32d0c9c1db98")
+        "0f3a9752e2c1231de55ac48fca89ae163fc39ab024d84d488d2c32d0c9c1db98"
+    )
 
 
 def test_completion_to_dict_is_dataclasses_asdict():
@@ -110,7 +118,10 @@ def test_cached_generate_sends_only_misses_and_returns_the_same(tmp_path, tiny_e
     again = cached_generate(tiny_engine, prompts + ["four"], PARAMS, cache, "t")
     assert tiny_engine.stats.calls - before == 4  # only "four" was new
     assert [c.texts for c in again[:4]] == [c.texts for c in first]
-    assert again[0].prompt_tokens == first[0].prompt_tokens and again[0].finish_reasons == first[0].finish_reasons
+    assert (
+        again[0].prompt_tokens == first[0].prompt_tokens
+        and again[0].finish_reasons == first[0].finish_reasons
+    )
     # no cache: everything is sent
     cached_generate(tiny_engine, ["one"], PARAMS, None, "t")
     assert tiny_engine.stats.calls - before == 5

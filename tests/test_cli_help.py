@@ -20,7 +20,9 @@ def _build_help(capsys, monkeypatch) -> str:
 
 
 def test_every_setting_has_help():
-    missing = [f.name for f in dataclasses.fields(BuildConfig) if not f.metadata.get("help", "").strip()]
+    missing = [
+        f.name for f in dataclasses.fields(BuildConfig) if not f.metadata.get("help", "").strip()
+    ]
     assert missing == []
 
 

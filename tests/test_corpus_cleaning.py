@@ -6,6 +6,7 @@ import json
 import unicodedata
 
 import pytest
+from _corpus_helpers import HINDI, SWAHILI
 
 from builder.corpus.cleaning import (
     clean_text,
@@ -18,8 +19,6 @@ from builder.corpus.cleaning import (
     remove_boilerplate,
 )
 from builder.languages import PAPER_LANGUAGES
-
-from _corpus_helpers import HINDI, SWAHILI
 
 
 def test_normalize_whitespace_nfc_spaces_invisibles_and_blank_lines():
@@ -37,32 +36,52 @@ def test_normalize_whitespace_keeps_zero_width_joiners():
     assert normalize_whitespace(word) == word
 
 
-@pytest.mark.parametrize("line", [
-    "Home | Habari | Michezo | Burudani | Wasiliana nasi",
-    "© 2024 Gazeti la Mwananchi. Haki zote zimehifadhiwa.",
-    "https://example.com/habari/2024/05/mvua-kubwa",
-    "Soma zaidi »",
-    "Baca juga: Harga beras naik lagi",
-    "Devamını oku",
-    "We use cookies to improve your experience.",
-    "12.05.2024 | 14:30 | 3 min",
-    "आगे पढ़ें",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Home | Habari | Michezo | Burudani | Wasiliana nasi",
+        "© 2024 Gazeti la Mwananchi. Haki zote zimehifadhiwa.",
+        "https://example.com/habari/2024/05/mvua-kubwa",
+        "Soma zaidi »",
+        "Baca juga: Harga beras naik lagi",
+        "Devamını oku",
+        "We use cookies to improve your experience.",
+        "12.05.2024 | 14:30 | 3 min",
+        "आगे पढ़ें",
+    ],
+)
 def test_boilerplate_lines_are_recognised(line):
     assert is_boilerplate_line(line)
 
 
-@pytest.mark.parametrize("line", SWAHILI + [HINDI, "Watu wote wamezaliwa huru. Soma zaidi kuhusu haki zao katika kitabu hiki cha sheria."])
+@pytest.mark.parametrize(
+    "line",
+    SWAHILI
+    + [
+        HINDI,
+        "Watu wote wamezaliwa huru. Soma zaidi kuhusu haki zao katika kitabu hiki cha sheria.",
+    ],
+)
 def test_text_lines_are_not_boilerplate(line):
     assert not is_boilerplate_line(line)
 
 
 def test_remove_boilerplate_keeps_text_and_counts_removed_characters():
-    page = "\n".join(["Home | Habari | Michezo | Wasiliana nasi", SWAHILI[0], "Soma zaidi", "", SWAHILI[1],
-                      "© 2024 Mwananchi"])
+    page = "\n".join(
+        [
+            "Home | Habari | Michezo | Wasiliana nasi",
+            SWAHILI[0],
+            "Soma zaidi",
+            "",
+            SWAHILI[1],
+            "© 2024 Mwananchi",
+        ]
+    )
     text, removed = remove_boilerplate(page)
     assert text == SWAHILI[0] + "\n\n" + SWAHILI[1]
-    assert removed == len("Home | Habari | Michezo | Wasiliana nasi") + len("Soma zaidi") + len("© 2024 Mwananchi")
+    assert removed == len("Home | Habari | Michezo | Wasiliana nasi") + len("Soma zaidi") + len(
+        "© 2024 Mwananchi"
+    )
 
 
 def test_clean_text_on_text_without_boilerplate_is_only_normalisation():
@@ -70,14 +89,22 @@ def test_clean_text_on_text_without_boilerplate_is_only_normalisation():
 
 
 def test_dedup_key_ignores_case_punctuation_and_spacing_but_keeps_indic_vowel_signs():
-    assert dedup_key("Watu  WOTE, wamezaliwa huru!") == dedup_key("watu wote wamezaliwa — huru") == "watu wote wamezaliwa huru"
+    assert (
+        dedup_key("Watu  WOTE, wamezaliwa huru!")
+        == dedup_key("watu wote wamezaliwa — huru")
+        == "watu wote wamezaliwa huru"
+    )
     # "कि" and "क" differ by a vowel sign (a combining mark): a \W-based key would merge them.
     assert dedup_key("कि") != dedup_key("क")
     assert dedup_key("हिंदी।") == "हिंदी"
 
 
 def test_garbled_reason_on_clean_text_is_none():
-    for text in SWAHILI + [HINDI, "Ödül töreni ODTÜ’nün salonunda yapıldı.", "Hà Nội là thủ đô của Việt Nam."]:
+    for text in SWAHILI + [
+        HINDI,
+        "Ödül töreni ODTÜ’nün salonunda yapıldı.",
+        "Hà Nội là thủ đô của Việt Nam.",
+    ]:
         assert garbled_reason(text) is None, text
 
 
@@ -88,9 +115,14 @@ def test_mojibake_is_detected_and_decodes_to_what_was_meant():
     assert garbled_reason(broken) == "mojibake"
     assert "Ã©" in mojibake_sequences(broken) and "â€™" in mojibake_sequences(broken)
     # One smart quote gone wrong in Swahili (3-byte sequence) is enough.
-    assert garbled_reason("Alisema â€œtutashindaâ€ kwa sauti kubwa mbele ya mashabiki wake.") == "mojibake"
+    assert (
+        garbled_reason("Alisema â€œtutashindaâ€ kwa sauti kubwa mbele ya mashabiki wake.")
+        == "mojibake"
+    )
     # Hindi read as Latin-1: every letter becomes a sequence.
-    assert garbled_reason(normalize_whitespace(HINDI.encode("utf-8").decode("latin-1"))) == "mojibake"
+    assert (
+        garbled_reason(normalize_whitespace(HINDI.encode("utf-8").decode("latin-1"))) == "mojibake"
+    )
 
 
 def test_replacement_char_and_dotted_circle_are_garbled():
@@ -108,7 +140,9 @@ def test_dangling_vowel_signs_from_broken_indic_shaping_are_garbled():
 
 def test_no_false_garbled_or_boilerplate_on_udhr_in_every_language(shared_data):
     for lang in PAPER_LANGUAGES + ("en",):
-        for line in (shared_data / "udhr" / f"{lang}.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in (
+            (shared_data / "udhr" / f"{lang}.jsonl").read_text(encoding="utf-8").splitlines()
+        ):
             text = json.loads(line)["text"]
             cleaned, removed = clean_text(text)
             assert removed == 0, (lang, text)
@@ -120,6 +154,7 @@ def test_no_false_garbled_or_boilerplate_on_udhr_in_every_language(shared_data):
 
 # --- the fast paths give what the per-character definitions give ------------------------------
 
+
 def _reference_letters(text):
     return sum(1 for ch in text if unicodedata.category(ch)[0] in "LM")
 
@@ -127,7 +162,9 @@ def _reference_letters(text):
 def _reference_dangling(text):
     count, prev = 0, " "
     for ch in text:
-        if unicodedata.category(ch) in ("Mn", "Mc") and (prev.isspace() or unicodedata.category(prev)[0] in "PZ"):
+        if unicodedata.category(ch) in ("Mn", "Mc") and (
+            prev.isspace() or unicodedata.category(prev)[0] in "PZ"
+        ):
             count += 1
         prev = ch
     return count
@@ -135,7 +172,11 @@ def _reference_dangling(text):
 
 def _reference_key(text):
     text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join("".join(" " if ch == "_" or unicodedata.category(ch)[0] in "PS" else ch for ch in text).split())
+    return " ".join(
+        "".join(
+            " " if ch == "_" or unicodedata.category(ch)[0] in "PS" else ch for ch in text
+        ).split()
+    )
 
 
 def _reference_strip(text):
@@ -147,10 +188,45 @@ def _mixed_strings(n=3000, seed=5):
     import random
 
     rng = random.Random(seed)
-    points = [*range(0x20, 0x7F), *range(0x900, 0x9FF), *range(0xB80, 0xBFF), *range(0xE00, 0xE5C), *range(0x600, 0x6FF),
-              0x0, 0x7, 0x9, 0xA, 0xB, 0x85, 0x9F, 0xA0, 0xAD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x180E, 0x3000,
-              0x2028, 0x2029, 0x1680, 0x300, 0x301, 0xD7, 0xAB, 0xBB, 0x3001, 0x1F600, 0x1D11E, 0x11000, 0x11001, 0xFF3F,
-              0x25CC, 0xFFFD]
+    points = [
+        *range(0x20, 0x7F),
+        *range(0x900, 0x9FF),
+        *range(0xB80, 0xBFF),
+        *range(0xE00, 0xE5C),
+        *range(0x600, 0x6FF),
+        0x0,
+        0x7,
+        0x9,
+        0xA,
+        0xB,
+        0x85,
+        0x9F,
+        0xA0,
+        0xAD,
+        0x200B,
+        0x200C,
+        0x200D,
+        0x2060,
+        0xFEFF,
+        0x180E,
+        0x3000,
+        0x2028,
+        0x2029,
+        0x1680,
+        0x300,
+        0x301,
+        0xD7,
+        0xAB,
+        0xBB,
+        0x3001,
+        0x1F600,
+        0x1D11E,
+        0x11000,
+        0x11001,
+        0xFF3F,
+        0x25CC,
+        0xFFFD,
+    ]
     return ["".join(chr(rng.choice(points)) for _ in range(rng.randint(0, 80))) for _ in range(n)]
 
 
@@ -158,8 +234,12 @@ def test_fast_paths_equal_the_per_character_definitions():
     from builder.corpus import cleaning
 
     # Every code point, in runs of 3,000 (a large alphabet: the other path), and mixed scripts.
-    every = [" ".join(chr(c) for c in range(start, min(start + 3000, 0x110000)) if not 0xD800 <= c <= 0xDFFF)
-             for start in range(0, 0x110000, 3000)]
+    every = [
+        " ".join(
+            chr(c) for c in range(start, min(start + 3000, 0x110000)) if not 0xD800 <= c <= 0xDFFF
+        )
+        for start in range(0, 0x110000, 3000)
+    ]
     for text in [*every, *_mixed_strings()]:
         assert cleaning._letters(text) == _reference_letters(text)
         assert count_dangling_marks(text) == _reference_dangling(text)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from _corpus_helpers import ENGLISH, HINDI, SWAHILI
 from _scripted_engine import ScriptedEngine
+
 from builder.cli import main
 from builder.config import BuildConfig
 from builder.corpus import CorpusError, MissingColumnError, read_corpus
@@ -29,7 +29,9 @@ UDHR_FOLDER_LANGS = ("bn", "fi", "hi", "sw")  # bn sorts first: the file every l
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
@@ -54,7 +56,12 @@ def test_placeholder_file_pattern_reads_each_language_its_own_file(crawl):
     pattern = f"{crawl}/{{lang}}.jsonl"
     rows = list(read_corpus(pattern, "sw"))
     assert [r["text"] for r in rows] == SWAHILI[:2]
-    assert rows[1]["source"] == {"corpus": str(crawl / "sw.jsonl"), "config": None, "split": None, "row": "sw.jsonl:2"}
+    assert rows[1]["source"] == {
+        "corpus": str(crawl / "sw.jsonl"),
+        "config": None,
+        "split": None,
+        "row": "sw.jsonl:2",
+    }
     assert _texts(pattern, "hi") == [HINDI]
     assert _texts(pattern, "hin") == [HINDI]  # the language may be asked for by ISO 639-3 code too
 
@@ -65,21 +72,30 @@ def test_placeholder_takes_fineweb2_names_folders_and_globs(tmp_path):
     _jsonl(tmp_path / "web" / "hin_Deva" / "a.jsonl", [{"text": HINDI}])
     rows = list(read_corpus(f"{tmp_path}/web/{{lang}}/", "sw"))
     assert [r["text"] for r in rows] == SWAHILI[:2]
-    assert [r["source"]["corpus"] for r in rows] == [str(tmp_path / "web" / "swh_Latn" / n) for n in ("a.jsonl", "b.jsonl")]
+    assert [r["source"]["corpus"] for r in rows] == [
+        str(tmp_path / "web" / "swh_Latn" / n) for n in ("a.jsonl", "b.jsonl")
+    ]
     assert _texts(f"{tmp_path}/web/{{lang}}/*.jsonl", "hi") == [HINDI]
 
 
 def test_placeholder_followed_by_a_glob_takes_no_other_language(crawl):
     _jsonl(crawl / "swe_Latn.jsonl", [{"text": "God morgon, hur mår du?"}])  # Swedish, not Swahili
     _jsonl(crawl / "sw-00001.jsonl", [{"text": SWAHILI[2]}])
-    assert _texts(f"{crawl}/{{lang}}*.jsonl", "sw") == [SWAHILI[2], *SWAHILI[:2]]  # sorted: sw-00001 < sw.jsonl
+    assert _texts(f"{crawl}/{{lang}}*.jsonl", "sw") == [
+        SWAHILI[2],
+        *SWAHILI[:2],
+    ]  # sorted: sw-00001 < sw.jsonl
 
 
 def test_placeholder_matching_nothing_lists_what_exists(crawl):
     with pytest.raises(CorpusError) as err:
         read_corpus(f"{crawl}/{{lang}}.jsonl", "ta")
     message = str(err.value)
-    assert "has no file for 'ta'" in message and "tam_Taml" in message and "found: en, hi, sw" in message
+    assert (
+        "has no file for 'ta'" in message
+        and "tam_Taml" in message
+        and "found: en, hi, sw" in message
+    )
     assert "\n" not in message
     with pytest.raises(CorpusError, match="nothing matches it with any name"):
         read_corpus(f"{crawl}/{{lang}}.parquet", "sw")
@@ -98,7 +114,11 @@ def test_folder_of_files_named_by_code_is_split_by_language(crawl):
 
 def test_folder_of_fineweb2_and_culturax_layouts(tmp_path):
     # FineWeb-2 download: data/{config}/train/*.parquet, plus a language not in the registry
-    for config, texts in {"swh_Latn": SWAHILI[:3], "hin_Deva": [HINDI], "deu_Latn": ["Guten Morgen, wie geht es?"]}.items():
+    for config, texts in {
+        "swh_Latn": SWAHILI[:3],
+        "hin_Deva": [HINDI],
+        "deu_Latn": ["Guten Morgen, wie geht es?"],
+    }.items():
         folder = tmp_path / "fw2" / "data" / config / "train"
         folder.mkdir(parents=True)
         pq.write_table(pa.table({"text": texts}), folder / "000_00000.parquet")
@@ -107,15 +127,32 @@ def test_folder_of_fineweb2_and_culturax_layouts(tmp_path):
     with pytest.raises(CorpusError, match=r"no file for 'ta'; found languages: deu_Latn, hi, sw"):
         read_corpus(str(tmp_path / "fw2"), "ta")
     # CulturaX download: {code}/{code}_part_00000.parquet; sharded file names keep the language
-    for name in ("sw/sw_part_00000.parquet", "sw/sw_part_00001.parquet", "hi/hi_part_00000.parquet"):
+    for name in (
+        "sw/sw_part_00000.parquet",
+        "sw/sw_part_00001.parquet",
+        "hi/hi_part_00000.parquet",
+    ):
         (tmp_path / "cx" / name).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table({"text": [name]}), tmp_path / "cx" / name)
     assert _texts(tmp_path / "cx", "sw") == ["sw/sw_part_00000.parquet", "sw/sw_part_00001.parquet"]
 
 
-@pytest.mark.parametrize("name, lang", [("sw", "sw"), ("swh_Latn", "sw"), ("swa", "sw"), ("sw-00001-of-00004", "sw"),
-                                        ("hin_Deva_0", "hi"), ("Hindi", "hi"), ("en", "en"), ("deu_Latn", "deu_Latn"),
-                                        ("train", None), ("video", None), ("swh_Latn_removed", None)])
+@pytest.mark.parametrize(
+    "name, lang",
+    [
+        ("sw", "sw"),
+        ("swh_Latn", "sw"),
+        ("swa", "sw"),
+        ("sw-00001-of-00004", "sw"),
+        ("hin_Deva_0", "hi"),
+        ("Hindi", "hi"),
+        ("en", "en"),
+        ("deu_Latn", "deu_Latn"),
+        ("train", None),
+        ("video", None),
+        ("swh_Latn_removed", None),
+    ],
+)
 def test_names_that_name_a_language(name, lang):
     assert name_language(name) == lang
 
@@ -125,7 +162,8 @@ def test_folder_with_no_file_for_a_language_fails_with_one_line(crawl):
         read_corpus(str(crawl), "ta")
     assert str(err.value) == (
         f"corpus {str(crawl)!r} has no file for 'ta'; found languages: en, hi, sw "
-        "(files or folders named by code or FineWeb-2 config such as ta.jsonl or tam_Taml/)")
+        "(files or folders named by code or FineWeb-2 config such as ta.jsonl or tam_Taml/)"
+    )
 
 
 def test_files_named_by_no_language_are_skipped_in_a_language_folder(crawl, caplog):
@@ -177,13 +215,21 @@ def test_lang_column_keeps_the_rows_of_the_language(tmp_path, kind):
     assert [r["source"]["row"] for r in rows] == ["a", "c", "e", "g"]
     assert _texts(path, "hi", lang_column="lang") == [HINDI]
     # --max-docs counts the language's own rows, not the rows of others skipped on the way
-    assert [r["source"]["row"] for r in read_corpus(str(path), "sw", lang_column="lang", limit=2)] == ["a", "c"]
+    assert [
+        r["source"]["row"] for r in read_corpus(str(path), "sw", lang_column="lang", limit=2)
+    ] == ["a", "c"]
 
 
 def test_lang_column_row_names_keep_the_line_numbers_of_the_file(tmp_path):
-    path = _jsonl(tmp_path / "mixed.jsonl", [{k: v for k, v in r.items() if k != "id"} for r in MIXED])
-    assert [r["source"]["row"] for r in read_corpus(str(path), "sw", lang_column="lang")] == \
-        ["mixed.jsonl:1", "mixed.jsonl:3", "mixed.jsonl:5", "mixed.jsonl:7"]
+    path = _jsonl(
+        tmp_path / "mixed.jsonl", [{k: v for k, v in r.items() if k != "id"} for r in MIXED]
+    )
+    assert [r["source"]["row"] for r in read_corpus(str(path), "sw", lang_column="lang")] == [
+        "mixed.jsonl:1",
+        "mixed.jsonl:3",
+        "mixed.jsonl:5",
+        "mixed.jsonl:7",
+    ]
 
 
 def test_lang_column_naming_no_requested_language_says_what_it_holds(tmp_path):
@@ -192,10 +238,17 @@ def test_lang_column_naming_no_requested_language_says_what_it_holds(tmp_path):
         check_corpus(str(path), ["sw", "ta"], lang_column="lang")
     message = str(err.value)
     assert "names no row as 'ta'" in message and "ta, tam_Taml, tam" in message
-    assert "sw (1)" in message and "fr (1)" in message and "(null) (1)" in message and "\n" not in message
+    assert (
+        "sw (1)" in message
+        and "fr (1)" in message
+        and "(null) (1)" in message
+        and "\n" not in message
+    )
     with pytest.raises(CorpusError, match="names no row as 'ta'"):  # and when read directly
         list(read_corpus(str(path), "ta", lang_column="lang"))
-    check_corpus(str(path), ["sw", "hi"], lang_column="lang")  # codes outside the registry are no error
+    check_corpus(
+        str(path), ["sw", "hi"], lang_column="lang"
+    )  # codes outside the registry are no error
 
 
 def test_lang_column_errors_name_the_option(tmp_path):
@@ -216,8 +269,12 @@ def test_prepare_fingerprint_follows_the_files_and_rows_a_language_reads(tmp_pat
     _jsonl(tmp_path / "mixed.jsonl", MIXED)
 
     def prepare_fp(**kw) -> str:
-        config = BuildConfig(langs=["sw", "hi"], model="scripted", work_dir=str(tmp_path / "work"), **kw)
-        return Pipeline(config, engines={"scripted": ScriptedEngine(lambda *a: "")}).fingerprints("sw")["prepare"]
+        config = BuildConfig(
+            langs=["sw", "hi"], model="scripted", work_dir=str(tmp_path / "work"), **kw
+        )
+        return Pipeline(config, engines={"scripted": ScriptedEngine(lambda *a: "")}).fingerprints(
+            "sw"
+        )["prepare"]
 
     whole = prepare_fp(corpus=str(tmp_path / "mixed.jsonl"))
     assert prepare_fp(corpus=str(tmp_path / "mixed.jsonl"), lang_column="lang") != whole
@@ -228,21 +285,50 @@ def test_prepare_fingerprint_follows_the_files_and_rows_a_language_reads(tmp_pat
 
 # --- the build, through the CLI ---------------------------------------------------------------
 
-FAST = ["--max-docs", "3", "--candidates", "2", "--rounds", "1", "--max-instruction-tokens", "8", "--shard-size", "2",
-        "--engine", "transformers"]
+FAST = [
+    "--max-docs",
+    "3",
+    "--candidates",
+    "2",
+    "--rounds",
+    "1",
+    "--max-instruction-tokens",
+    "8",
+    "--shard-size",
+    "2",
+    "--engine",
+    "transformers",
+]
 
 
 def _cli_build(root: Path, model: Path, langs: str, corpus: str, *extra: str) -> dict:
     """Run `x-instruction build` in this process; what it printed, its prepared rows and requests."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["build", "--langs", langs, "--corpus", corpus, "--model", str(model), *FAST, *extra,
-                     "--work-dir", str(root / "work"), "--output-dir", str(root / "out")])
+        code = main(
+            [
+                "build",
+                "--langs",
+                langs,
+                "--corpus",
+                corpus,
+                "--model",
+                str(model),
+                *FAST,
+                *extra,
+                "--work-dir",
+                str(root / "work"),
+                "--output-dir",
+                str(root / "out"),
+            ]
+        )
     printed = out.getvalue() + err.getvalue()
     # The random model's judgements never parse (deterministic: seeded weights and sampling), so
     # every pair is dropped and the build ends with the empty-build message, exit 1. A crash is
     # exit 1 too: it is told apart by the message, and by its "internal error" line.
-    assert code == 1 and "x-instruction: every row was filtered out; nothing to publish" in printed, printed
+    assert (
+        code == 1 and "x-instruction: every row was filtered out; nothing to publish" in printed
+    ), printed
     assert "internal error" not in printed and "Traceback" not in printed, printed
     for lang in langs.split(","):
         row = next(line for line in printed.splitlines() if line.startswith(f"{lang} "))
@@ -251,7 +337,9 @@ def _cli_build(root: Path, model: Path, langs: str, corpus: str, *extra: str) ->
     for lang in langs.split(","):
         shards = sorted((root / "work" / lang).glob("prepare-*/shard-*.parquet"))
         rows = [r for shard in shards for r in pq.read_table(shard).to_pylist()]
-        prepared[lang] = [(r["id"], r["source"]["row"], r["source"]["corpus"], r["dropped"]) for r in rows]
+        prepared[lang] = [
+            (r["id"], r["source"]["row"], r["source"]["corpus"], r["dropped"]) for r in rows
+        ]
     with sqlite3.connect(root / "work" / "cache.sqlite") as db:
         requests = {key for (key,) in db.execute("SELECT key FROM requests")}
     return {"printed": printed, "prepared": prepared, "requests": requests}
@@ -262,35 +350,50 @@ def udhr_crawl(tmp_path_factory, shared_data) -> Path:
     folder = tmp_path_factory.mktemp("udhr") / "crawl"
     folder.mkdir()
     for lang in UDHR_FOLDER_LANGS:
-        (folder / f"{lang}.jsonl").write_bytes((shared_data / "udhr" / f"{lang}.jsonl").read_bytes())
+        (folder / f"{lang}.jsonl").write_bytes(
+            (shared_data / "udhr" / f"{lang}.jsonl").read_bytes()
+        )
     return folder
 
 
 @pytest.fixture(scope="module")
 def per_language_builds(tmp_path_factory, udhr_crawl, tiny_model_dir) -> dict:
     root = tmp_path_factory.mktemp("single")
-    return {lang: _cli_build(root / lang, tiny_model_dir, lang, str(udhr_crawl / f"{lang}.jsonl")) for lang in ("sw", "hi")}
+    return {
+        lang: _cli_build(root / lang, tiny_model_dir, lang, str(udhr_crawl / f"{lang}.jsonl"))
+        for lang in ("sw", "hi")
+    }
 
 
-def test_build_on_a_folder_equals_one_build_per_language(tmp_path, udhr_crawl, tiny_model_dir, per_language_builds):
+def test_build_on_a_folder_equals_one_build_per_language(
+    tmp_path, udhr_crawl, tiny_model_dir, per_language_builds
+):
     folder = _cli_build(tmp_path, tiny_model_dir, "sw,hi", str(udhr_crawl) + "/")
-    print(folder["printed"][folder["printed"].index("lang "):])  # the funnel, for -s
+    print(folder["printed"][folder["printed"].index("lang ") :])  # the funnel, for -s
     assert "wrong_language" not in folder["printed"]
     for lang in ("sw", "hi"):
         rows = folder["prepared"][lang]
         assert len(rows) == 3 and [r[1] for r in rows] == [f"udhr-{lang}-{n}" for n in (1, 2, 3)]
-        assert {r[2] for r in rows} == {str(udhr_crawl / f"{lang}.jsonl")}  # source.corpus: the file read
+        assert {r[2] for r in rows} == {
+            str(udhr_crawl / f"{lang}.jsonl")
+        }  # source.corpus: the file read
         assert rows == per_language_builds[lang]["prepared"][lang]
         assert sum(r[3] is None for r in rows) >= 1, rows  # some rows reached the model
     # the same model requests: as many calls, and the very same prompts, as the two builds together
     alone = per_language_builds["sw"]["requests"] | per_language_builds["hi"]["requests"]
-    assert folder["requests"] == alone and len(alone) == sum(len(b["requests"]) for b in per_language_builds.values())
+    assert folder["requests"] == alone and len(alone) == sum(
+        len(b["requests"]) for b in per_language_builds.values()
+    )
 
 
-def test_build_on_a_mixed_file_with_lang_column_equals_one_build_per_language(tmp_path, udhr_crawl, tiny_model_dir,
-                                                                              per_language_builds):
+def test_build_on_a_mixed_file_with_lang_column_equals_one_build_per_language(
+    tmp_path, udhr_crawl, tiny_model_dir, per_language_builds
+):
     # one file, languages interleaved, named three ways; Finnish and an unregistered code mixed in
-    readers = {lang: (udhr_crawl / f"{lang}.jsonl").read_text(encoding="utf-8").splitlines() for lang in ("sw", "hi", "fi")}
+    readers = {
+        lang: (udhr_crawl / f"{lang}.jsonl").read_text(encoding="utf-8").splitlines()
+        for lang in ("sw", "hi", "fi")
+    }
     names = {"sw": "swh_Latn", "hi": "hi", "fi": "fin"}
     mixed = []
     for lines in zip(*readers.values()):
@@ -302,17 +405,41 @@ def test_build_on_a_mixed_file_with_lang_column_equals_one_build_per_language(tm
     assert "wrong_language" not in build["printed"]
     for lang in ("sw", "hi"):
         without_corpus = [(i, row, dropped) for i, row, _, dropped in build["prepared"][lang]]
-        assert without_corpus == [(i, row, d) for i, row, _, d in per_language_builds[lang]["prepared"][lang]]
-    assert build["requests"] == per_language_builds["sw"]["requests"] | per_language_builds["hi"]["requests"]
+        assert without_corpus == [
+            (i, row, d) for i, row, _, d in per_language_builds[lang]["prepared"][lang]
+        ]
+    assert (
+        build["requests"]
+        == per_language_builds["sw"]["requests"] | per_language_builds["hi"]["requests"]
+    )
 
 
 def test_cli_fails_before_loading_a_model_when_a_language_has_no_file(tmp_path, udhr_crawl, capsys):
     start = time.perf_counter()
-    code = main(["build", "--langs", "sw,ta", "--corpus", str(udhr_crawl), "--model", str(tmp_path / "no-such-model"),
-                 "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out")])
+    code = main(
+        [
+            "build",
+            "--langs",
+            "sw,ta",
+            "--corpus",
+            str(udhr_crawl),
+            "--model",
+            str(tmp_path / "no-such-model"),
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
-    assert "has no file for 'ta'; found languages: bn, fi, hi, sw" in err and "no-such-model" not in err
+    assert (
+        "has no file for 'ta'; found languages: bn, fi, hi, sw" in err
+        and "no-such-model" not in err
+    )
     assert time.perf_counter() - start < 5 and not (tmp_path / "work").exists()
     assert main(["build", "--langs", "sw", "--corpus", f"{udhr_crawl}/{{lang}}.json"]) == 2
-    assert "(tried sw, swh_Latn, swa, swa_Latn, swahili for {lang}); nothing matches" in capsys.readouterr().err
+    assert (
+        "(tried sw, swh_Latn, swa, swa_Latn, swahili for {lang}); nothing matches"
+        in capsys.readouterr().err
+    )

@@ -10,21 +10,30 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from builder.corpus import CorpusError, MissingColumnError, NotUTF8Error, read_corpus
-from builder.corpus import embedded, hub_datasets
-from builder.corpus.hub_datasets import HubCorpus, hub_repo, parse_hub_spec
-
 from _corpus_helpers import ENGLISH, SWAHILI, write_hub_folder
+
+from builder.corpus import (
+    CorpusError,
+    MissingColumnError,
+    NotUTF8Error,
+    embedded,
+    hub_datasets,
+    read_corpus,
+)
+from builder.corpus.hub_datasets import HubCorpus, hub_repo, parse_hub_spec
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
 def test_jsonl_rows_keep_their_ids_and_provenance(tmp_path):
-    path = _write_jsonl(tmp_path / "sw.jsonl", [{"id": "a1", "text": SWAHILI[0]}, {"text": SWAHILI[1]}])
+    path = _write_jsonl(
+        tmp_path / "sw.jsonl", [{"id": "a1", "text": SWAHILI[0]}, {"text": SWAHILI[1]}]
+    )
     rows = list(read_corpus(str(path), "sw"))
     assert [r["text"] for r in rows] == SWAHILI[:2]
     assert rows[0]["source"] == {"corpus": str(path), "config": None, "split": None, "row": "a1"}
@@ -98,7 +107,9 @@ def test_missing_text_column_lists_columns_and_names_the_option(tmp_path, kind):
     with pytest.raises(MissingColumnError) as err:
         list(read_corpus(str(path), "sw"))
     message = str(err.value)
-    assert "no column 'text'" in message and "content, url" in message and "--text-column" in message
+    assert (
+        "no column 'text'" in message and "content, url" in message and "--text-column" in message
+    )
     assert str(path) in message
 
 
@@ -112,7 +123,12 @@ def test_file_that_is_not_utf8_names_file_offset_and_fix(tmp_path):
     offset = len(first) + second.index(b"\xe9")
     assert err.value.offset == offset
     message = str(err.value)
-    assert str(path) in message and f"byte offset {offset}" in message and "iconv" in message and "UTF-8" in message
+    assert (
+        str(path) in message
+        and f"byte offset {offset}" in message
+        and "iconv" in message
+        and "UTF-8" in message
+    )
 
 
 def test_bad_specs_explain_what_is_accepted(tmp_path):
@@ -137,12 +153,19 @@ def demo_data(tmp_path, monkeypatch):
     root = tmp_path / "data"
     (root / "corpus").mkdir(parents=True)
     (root / "seeds").mkdir()
-    _write_jsonl(root / "corpus" / "sw.jsonl", [
-        {"id": f"sw-{i:03d}", "genre": "news", "title": f"Habari {i}", "text": t} for i, t in enumerate(SWAHILI)
-    ])
-    _write_jsonl(root / "seeds" / "sw.jsonl", [
-        {"id": "sw-seed-1", "instruction": "How do I cook coconut rice?", "output": SWAHILI[3]},
-    ])
+    _write_jsonl(
+        root / "corpus" / "sw.jsonl",
+        [
+            {"id": f"sw-{i:03d}", "genre": "news", "title": f"Habari {i}", "text": t}
+            for i, t in enumerate(SWAHILI)
+        ],
+    )
+    _write_jsonl(
+        root / "seeds" / "sw.jsonl",
+        [
+            {"id": "sw-seed-1", "instruction": "How do I cook coconut rice?", "output": SWAHILI[3]},
+        ],
+    )
     monkeypatch.setattr(embedded, "data_root", lambda: root)
     return root
 
@@ -153,12 +176,19 @@ def test_embedded_corpus_is_labelled_as_demo(demo_data, caplog, monkeypatch):
         rows = list(read_corpus("embedded", "sw"))
     assert "DEMO sample" in caplog.text
     assert [r["text"] for r in rows] == SWAHILI
-    assert rows[0]["source"] == {"corpus": "x-instruction-demo-sample", "config": "sw", "split": None, "row": "sw-000"}
+    assert rows[0]["source"] == {
+        "corpus": "x-instruction-demo-sample",
+        "config": "sw",
+        "split": None,
+        "row": "sw-000",
+    }
     assert embedded.available_languages() == ["sw"]
 
 
 def test_embedded_corpus_for_a_language_without_sample_says_what_to_pass(demo_data):
-    with pytest.raises(CorpusError, match="no embedded demo corpus for language 'bn' \\(embedded: sw\\)"):
+    with pytest.raises(
+        CorpusError, match="no embedded demo corpus for language 'bn' \\(embedded: sw\\)"
+    ):
         list(read_corpus("embedded", "bn"))
 
 
@@ -178,9 +208,15 @@ def test_real_package_data_when_present():
 def test_parse_hub_spec_defaults_configs_from_the_registry():
     assert parse_hub_spec("fineweb2", "sw") == ("HuggingFaceFW/fineweb-2", "swh_Latn")
     assert parse_hub_spec("fineweb-2", "bn") == ("HuggingFaceFW/fineweb-2", "ben_Beng")
-    assert parse_hub_spec("hub:HuggingFaceFW/fineweb-2", "th") == ("HuggingFaceFW/fineweb-2", "tha_Thai")
+    assert parse_hub_spec("hub:HuggingFaceFW/fineweb-2", "th") == (
+        "HuggingFaceFW/fineweb-2",
+        "tha_Thai",
+    )
     assert parse_hub_spec("culturax", "ur") == ("uonlp/CulturaX", "ur")
-    assert parse_hub_spec("hub:uonlp/CulturaX:sw", "bn") == ("uonlp/CulturaX", "sw")  # explicit wins
+    assert parse_hub_spec("hub:uonlp/CulturaX:sw", "bn") == (
+        "uonlp/CulturaX",
+        "sw",
+    )  # explicit wins
     assert parse_hub_spec("hub:org/web", "sw") == ("org/web", None)
     assert parse_hub_spec("hub:org/web:raw", "sw") == ("org/web", "raw")
     assert parse_hub_spec("hub:/data/my corpus", "sw") == ("/data/my corpus", None)
@@ -189,16 +225,35 @@ def test_parse_hub_spec_defaults_configs_from_the_registry():
 def test_known_corpus_without_config_for_the_language(monkeypatch):
     from builder.languages import ENGLISH
 
-    with pytest.raises(CorpusError, match="no config registered for English.*hub:HuggingFaceFW/fineweb-2:CONFIG"):
+    with pytest.raises(
+        CorpusError, match="no config registered for English.*hub:HuggingFaceFW/fineweb-2:CONFIG"
+    ):
         parse_hub_spec("fineweb2", ENGLISH.code)
 
 
 def _fineweb_like(root: Path, n: int = 5) -> Path:
-    rows = [{"text": SWAHILI[i % len(SWAHILI)], "id": f"<urn:uuid:{i}>", "url": f"https://sw.example/{i}",
-             "language_score": 0.99} for i in range(n)]
-    test_rows = [{"text": ENGLISH[0], "id": "<urn:uuid:t0>", "url": "https://en.example", "language_score": 0.2}]
-    return write_hub_folder(root, {"swh_Latn": {"train": rows, "test": test_rows},
-                                   "ben_Beng": {"train": rows[:1]}}, rows_per_file=2)
+    rows = [
+        {
+            "text": SWAHILI[i % len(SWAHILI)],
+            "id": f"<urn:uuid:{i}>",
+            "url": f"https://sw.example/{i}",
+            "language_score": 0.99,
+        }
+        for i in range(n)
+    ]
+    test_rows = [
+        {
+            "text": ENGLISH[0],
+            "id": "<urn:uuid:t0>",
+            "url": "https://en.example",
+            "language_score": 0.2,
+        }
+    ]
+    return write_hub_folder(
+        root,
+        {"swh_Latn": {"train": rows, "test": test_rows}, "ben_Beng": {"train": rows[:1]}},
+        rows_per_file=2,
+    )
 
 
 def test_fineweb2_shorthand_streams_the_language_config(tmp_path, monkeypatch):
@@ -208,14 +263,28 @@ def test_fineweb2_shorthand_streams_the_language_config(tmp_path, monkeypatch):
     assert not isinstance(rows, list)  # lazy: nothing is read before the first row is asked for
     rows = list(rows)
     assert [r["text"] for r in rows] == [SWAHILI[i] for i in range(4)]
-    assert rows[0]["source"] == {"corpus": str(repo), "config": "swh_Latn", "split": "train", "row": "<urn:uuid:0>"}
+    assert rows[0]["source"] == {
+        "corpus": str(repo),
+        "config": "swh_Latn",
+        "split": "train",
+        "row": "<urn:uuid:0>",
+    }
     test_split = list(read_corpus("fineweb2", "sw", split="test"))
     assert [r["text"] for r in test_split] == [ENGLISH[0]]
 
 
 def test_hub_spec_with_explicit_config_and_text_column(tmp_path):
-    repo = write_hub_folder(tmp_path / "culturax", {"sw": {"train": [
-        {"content": t, "url": f"https://u/{i}", "source": "mC4"} for i, t in enumerate(SWAHILI)]}})
+    repo = write_hub_folder(
+        tmp_path / "culturax",
+        {
+            "sw": {
+                "train": [
+                    {"content": t, "url": f"https://u/{i}", "source": "mC4"}
+                    for i, t in enumerate(SWAHILI)
+                ]
+            }
+        },
+    )
     rows = list(read_corpus(f"hub:{repo}:sw", "sw", text_column="content"))
     assert [r["text"] for r in rows] == SWAHILI
     assert rows[4]["source"]["row"] == "https://u/4" and rows[4]["source"]["config"] == "sw"
@@ -232,7 +301,9 @@ def test_hub_missing_text_column_lists_columns(tmp_path):
 
 def test_hub_unknown_config_is_reported_by_datasets(tmp_path):
     repo = _fineweb_like(tmp_path / "fw")
-    with pytest.raises(ValueError, match="'tam_Taml' not found. Available: \\['swh_Latn', 'ben_Beng'\\]"):
+    with pytest.raises(
+        ValueError, match="'tam_Taml' not found. Available: \\['swh_Latn', 'ben_Beng'\\]"
+    ):
         list(read_corpus(f"hub:{repo}:tam_Taml", "ta"))
 
 
@@ -242,10 +313,18 @@ def test_shared_udhr_files_read_as_a_corpus(shared_data):
     assert rows[0]["source"]["row"] == "udhr-bn-1" and rows[0]["text"].startswith("সমস্ত মানুষ")
 
 
-@pytest.mark.parametrize("spec, repo", [
-    ("fineweb2", "HuggingFaceFW/fineweb-2"), ("uonlp/CulturaX", "uonlp/CulturaX"), ("hub:org/web", "org/web"),
-    ("hub:org/web:sw", "org/web"), ("embedded", None), ("crawl/{lang}.jsonl", None), ("/data/sw.jsonl", None),
-])
+@pytest.mark.parametrize(
+    "spec, repo",
+    [
+        ("fineweb2", "HuggingFaceFW/fineweb-2"),
+        ("uonlp/CulturaX", "uonlp/CulturaX"),
+        ("hub:org/web", "org/web"),
+        ("hub:org/web:sw", "org/web"),
+        ("embedded", None),
+        ("crawl/{lang}.jsonl", None),
+        ("/data/sw.jsonl", None),
+    ],
+)
 def test_hub_repo_names_hub_datasets_only(spec, repo):
     # The card lists it under source_datasets: a local path there would be a broken Hub link.
     assert hub_repo(spec) == repo

@@ -18,12 +18,22 @@ from builder.languages.lid import detect, is_english, matches
 
 LANGS = ("bn", "hi", "ta", "th", "ur")
 GENRES = {
-    "news", "how-to", "encyclopedic", "opinion", "culture", "health", "travel", "forum-answer", "product-review",
+    "news",
+    "how-to",
+    "encyclopedic",
+    "opinion",
+    "culture",
+    "health",
+    "travel",
+    "forum-answer",
+    "product-review",
 }
 TEXT_BOUNDS = (300, 900)
 SEED_BOUNDS = (150, 400)
 MIN_GOOD_ROWS = 20
-NEAR_DUP_MIN = 0.7  # character 5-gram Jaccard: the near-duplicate must be this close to its original
+NEAR_DUP_MIN = (
+    0.7  # character 5-gram Jaccard: the near-duplicate must be this close to its original
+)
 DISTINCT_MAX = 0.3  # ...and no two good rows may be this close, or dedup would drop real text
 
 
@@ -127,7 +137,9 @@ def test_seeds(lang, seeds):
         assert set(seed) == {"id", "instruction", "output"}, seed["id"]
         assert _is_nfc(seed["instruction"]) and _is_nfc(seed["output"]), seed["id"]
         assert is_english(seed["instruction"]) is True, f"{seed['id']}: instruction is not English"
-        assert lo <= len(seed["output"]) <= hi, f"{seed['id']}: output has {len(seed['output'])} characters"
+        assert lo <= len(seed["output"]) <= hi, (
+            f"{seed['id']}: output has {len(seed['output'])} characters"
+        )
         result = detect(seed["output"])
         assert matches(result, lang) is True, f"{seed['id']} output detected as {result}"
     assert len({s["instruction"] for s in seeds}) == 5

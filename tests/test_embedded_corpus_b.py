@@ -22,7 +22,17 @@ from builder.languages.lid import detect, is_english, matches
 LANGS = ["fi", "id", "sw", "tr", "vi"]
 DATA = Path(builder.__file__).resolve().parent / "data"
 
-GENRES = {"news", "how-to", "encyclopedic", "opinion", "culture", "health", "travel", "forum", "review"}
+GENRES = {
+    "news",
+    "how-to",
+    "encyclopedic",
+    "opinion",
+    "culture",
+    "health",
+    "travel",
+    "forum",
+    "review",
+}
 TEXT_CHARS = (300, 900)
 SEED_CHARS = (150, 400)
 MIN_GOOD_ROWS = 20
@@ -45,7 +55,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def _shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
     words = re.findall(r"\w+", text.casefold())
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def _jaccard(a: str, b: str) -> float:
@@ -76,7 +86,9 @@ def test_corpus_rows_are_well_formed(lang, corpus):
     ids = [r.get("id") for r in corpus]
     assert len(set(ids)) == len(ids), f"{lang}: duplicate ids"
     for row in corpus:
-        assert set(row) == {"id", "genre", "title", "text"}, f"{row.get('id')}: columns {sorted(row)}"
+        assert set(row) == {"id", "genre", "title", "text"}, (
+            f"{row.get('id')}: columns {sorted(row)}"
+        )
         assert re.fullmatch(rf"{lang}-\d{{3}}", row["id"]), row["id"]
         assert row["genre"] in GENRES | {"noise"}, f"{row['id']}: unknown genre {row['genre']!r}"
         assert 0 < len(row["title"]) <= 60, f"{row['id']}: title should be short"
@@ -88,7 +100,9 @@ def test_good_rows_lengths_and_variety(lang, corpus):
     good = _good(corpus)
     assert len(good) >= MIN_GOOD_ROWS, f"{lang}: {len(good)} non-noise rows"
     for row in good:
-        assert TEXT_CHARS[0] <= len(row["text"]) <= TEXT_CHARS[1], f"{row['id']}: {len(row['text'])} chars"
+        assert TEXT_CHARS[0] <= len(row["text"]) <= TEXT_CHARS[1], (
+            f"{row['id']}: {len(row['text'])} chars"
+        )
         assert "\n" not in row["text"], f"{row['id']}: a paragraph is one line"
     assert len({r["genre"] for r in good}) >= 7, f"{lang}: too few genres"
     texts = [r["text"] for r in good]
@@ -106,7 +120,9 @@ def test_good_rows_are_in_the_language(lang, corpus):
 
 def test_noise_rows_exercise_the_filters(lang, corpus):
     good, tail = corpus[:-3], corpus[-3:]
-    assert [r["genre"] for r in tail] == ["noise"] * 3, f"{lang}: the three noise rows must come last"
+    assert [r["genre"] for r in tail] == ["noise"] * 3, (
+        f"{lang}: the three noise rows must come last"
+    )
     assert all(r["genre"] != "noise" for r in good)
     exact, near, garbage = tail
     good_texts = [r["text"] for r in good]
@@ -125,8 +141,12 @@ def test_seeds(lang, seeds):
     for seed in seeds:
         assert set(seed) == {"id", "instruction", "output"}, f"{seed['id']}: columns {sorted(seed)}"
         for field in ("instruction", "output"):
-            assert unicodedata.is_normalized("NFC", seed[field]), f"{seed['id']}: {field} is not NFC"
-        assert SEED_CHARS[0] <= len(seed["output"]) <= SEED_CHARS[1], f"{seed['id']}: {len(seed['output'])} chars"
+            assert unicodedata.is_normalized("NFC", seed[field]), (
+                f"{seed['id']}: {field} is not NFC"
+            )
+        assert SEED_CHARS[0] <= len(seed["output"]) <= SEED_CHARS[1], (
+            f"{seed['id']}: {len(seed['output'])} chars"
+        )
         assert is_english(seed["instruction"]) is True, f"{seed['id']}: instruction not English"
         result = detect(seed["output"])
         assert matches(result, lang) is True, f"{seed['id']}: output detected as {result}"

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from datasets import get_dataset_config_names, load_dataset
 
-from builder.publish.layout import read_front_matter
 from builder.core.funnel import funnel_line
 from builder.publish.export import export_local
+from builder.publish.layout import read_front_matter
 from builder.publish.push import DELETED_EMPTY, SKIPPED_EMPTY, PushError, push
 from builder.publish.rows import split_heldout
 from tests._hub_fixture import running_hub, synthetic_build
@@ -44,15 +44,48 @@ def cli_build(tmp_path_factory, shared_data):
     corpus.mkdir()
     udhr = shared_data / "udhr"
     (corpus / "sw.jsonl").write_bytes((udhr / "sw.jsonl").read_bytes())
-    (corpus / "vi.jsonl").write_bytes((udhr / "en.jsonl").read_bytes())  # mislabelled: English, not Vietnamese
-    args = ["build", "--langs", "sw,vi", "--corpus", str(corpus / "{lang}.jsonl"), "--model", "scripted",
-            "--candidates", "2", "--rounds", "2", "--target-size", "3", "--shard-size", "8", "--heldout", "50",
-            "--relevance-floor", "flag",  # as tests/_cli_build.py: the scripted instructions name a random topic
-            "--work-dir", str(root / "work"), "--output-dir", str(out)]
-    printed, logged = io.StringIO(), io.StringIO()  # capsys is per test; this build serves the module
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed), \
-            contextlib.redirect_stderr(logged):
-        patch.setattr(builder.pipeline.loaded_models, "create_engine", lambda *a, **kw: ScriptedEngine(writer_and_judge))
+    (corpus / "vi.jsonl").write_bytes(
+        (udhr / "en.jsonl").read_bytes()
+    )  # mislabelled: English, not Vietnamese
+    args = [
+        "build",
+        "--langs",
+        "sw,vi",
+        "--corpus",
+        str(corpus / "{lang}.jsonl"),
+        "--model",
+        "scripted",
+        "--candidates",
+        "2",
+        "--rounds",
+        "2",
+        "--target-size",
+        "3",
+        "--shard-size",
+        "8",
+        "--heldout",
+        "50",
+        "--relevance-floor",
+        "flag",  # as tests/_cli_build.py: the scripted instructions name a random topic
+        "--work-dir",
+        str(root / "work"),
+        "--output-dir",
+        str(out),
+    ]
+    printed, logged = (
+        io.StringIO(),
+        io.StringIO(),
+    )  # capsys is per test; this build serves the module
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(printed),
+        contextlib.redirect_stderr(logged),
+    ):
+        patch.setattr(
+            builder.pipeline.loaded_models,
+            "create_engine",
+            lambda *a, **kw: ScriptedEngine(writer_and_judge),
+        )
         code = main(args)
     assert code == 0, logged.getvalue()
     info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))
@@ -78,11 +111,16 @@ def test_vi_really_kept_nothing_and_has_no_config(cli_build):
 
 def test_every_listed_config_loads_and_candidates_keeps_vi(cli_build, tmp_path):
     out, info, _ = cli_build
-    loaded = {name: load_dataset(str(out), name, cache_dir=str(tmp_path)) for name in _yaml_configs(out)}
+    loaded = {
+        name: load_dataset(str(out), name, cache_dir=str(tmp_path)) for name in _yaml_configs(out)
+    }
     for name, splits in loaded.items():
         assert all(len(ds) > 0 for ds in splits.values()), name
     # --heldout 50 is more than sw's rows: they all stay in train, no empty train split and no test split
-    assert set(loaded["sw"]) == {"train"} and len(loaded["sw"]["train"]) == info["funnel"]["sw"]["rows_out"]
+    assert (
+        set(loaded["sw"]) == {"train"}
+        and len(loaded["sw"]["train"]) == info["funnel"]["sw"]["rows_out"]
+    )
     assert loaded["all"]["train"]["id"] == loaded["sw"]["train"]["id"]
     audit = loaded["candidates"]["train"]
     vi_rows = [r for r in audit if r["lang"] == "vi"]
@@ -95,7 +133,9 @@ def test_summary_and_card_name_vi_and_its_funnel(cli_build):
     line = funnel_line(info["funnel"]["vi"])
     assert line.startswith("0 of 15 rows kept (prepare: ") and "wrong_language" in line
     assert "no config for vi" in printed and f"  vi: {line}" in printed
-    assert "load_dataset(" in printed and "'sw'))" in printed  # the load hint names a config that exists
+    assert (
+        "load_dataset(" in printed and "'sw'))" in printed
+    )  # the load hint names a config that exists
     card = (out / "README.md").read_text(encoding="utf-8")
     assert f"- Vietnamese (`vi`): {line}" in card
     assert "Vietnamese `vi` kept no row" in card
@@ -109,7 +149,10 @@ def test_heldout_never_empties_train(caplog):
     rows = synthetic_build(["sw"], rows=5).configs["sw"]["train"]
     assert list(split_heldout(rows, 5)) == ["train"] and len(split_heldout(rows, 5)["train"]) == 5
     assert list(split_heldout(rows, 99)) == ["train"]
-    assert "--heldout 99: sw has only 5 rows; all stay in train and it has no test split" in caplog.text
+    assert (
+        "--heldout 99: sw has only 5 rows; all stay in train and it has no test split"
+        in caplog.text
+    )
     parts = split_heldout(rows, 4)
     assert (len(parts["train"]), len(parts["test"])) == (1, 4)
     assert sorted(list(parts["train"]["id"]) + list(parts["test"]["id"])) == sorted(rows["id"])
@@ -121,7 +164,9 @@ def test_an_empty_split_of_a_config_with_rows_is_left_out(tmp_path):
     configs["sw"] = {"train": configs["sw"]["train"], "test": configs["sw"]["train"].select([])}
     out = export_local(tmp_path / "x", configs, build.build_info)
     assert not (out / "sw" / "test-00000-of-00001.parquet").exists()
-    entry = next(c for c in read_front_matter(out / "README.md")["configs"] if c["config_name"] == "sw")
+    entry = next(
+        c for c in read_front_matter(out / "README.md")["configs"] if c["config_name"] == "sw"
+    )
     assert [f["split"] for f in entry["data_files"]] == ["train"]
     assert set(load_dataset(str(out), "sw", cache_dir=str(tmp_path / "c"))) == {"train"}
 
@@ -131,10 +176,15 @@ def _vi_rejected_later(rows: int = 4):
     build = synthetic_build(["sw", "vi"], rows=rows)
     build.configs["vi"] = {"train": build.configs["vi"]["train"].select([])}
     n_in = build.build_info["funnel"]["vi"]["rows_in"]
-    build.build_info["funnel"]["vi"] = {"rows_in": n_in, "rows_out": 0, "dropped": {"low_score": n_in},
-                                        "stages": [{"stage": "prepare", "in": n_in, "out": n_in, "dropped": {}},
-                                                   {"stage": "select", "in": n_in, "out": 0,
-                                                    "dropped": {"low_score": n_in}}]}
+    build.build_info["funnel"]["vi"] = {
+        "rows_in": n_in,
+        "rows_out": 0,
+        "dropped": {"low_score": n_in},
+        "stages": [
+            {"stage": "prepare", "in": n_in, "out": n_in, "dropped": {}},
+            {"stage": "select", "in": n_in, "out": 0, "dropped": {"low_score": n_in}},
+        ],
+    }
     return build
 
 
@@ -145,7 +195,9 @@ def test_reexport_removes_the_folder_of_a_language_that_became_empty(tmp_path):
     second = _vi_rejected_later()
     export_local(out, second.configs, second.build_info)
     assert not (out / "vi").exists() and "vi" not in _yaml_configs(out)
-    assert "- Vietnamese (`vi`): 0 of 6 rows kept (select: low_score 6)" in (out / "README.md").read_text("utf-8")
+    assert "- Vietnamese (`vi`): 0 of 6 rows kept (select: low_score 6)" in (
+        out / "README.md"
+    ).read_text("utf-8")
     assert not (out / "plots" / "lengths-vi.png").exists()
 
 
@@ -156,6 +208,7 @@ def test_nothing_but_empty_configs_is_one_clear_error(tmp_path):
 
 
 # -- an export made by the previous builder: an empty config on disk, listed in the card ------
+
 
 def _old_style_export(tmp_path, *, card: bool = True):
     """What the previous builder wrote for a language with no row: a 0-row shard, listed in the YAML."""
@@ -176,11 +229,12 @@ def _old_style_export(tmp_path, *, card: bool = True):
 def test_datasets_cannot_load_an_empty_config(tmp_path):
     """Why an empty language gets no config at all: datasets 5.x refuses a 0-row split, schema or not."""
     out = _old_style_export(tmp_path)
-    with pytest.raises(ValueError, match='corresponds to no data'):
+    with pytest.raises(ValueError, match="corresponds to no data"):
         load_dataset(str(out), "vi", cache_dir=str(tmp_path / "c"))
 
 
 # -- through the local Hub -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def local_hub(tmp_path, monkeypatch):
@@ -192,7 +246,9 @@ def _load_every_remote_config(tmp_path) -> dict:
     return {name: load_dataset(REPO, name, cache_dir=str(tmp_path / "remote")) for name in names}
 
 
-def test_push_of_the_build_skips_vi_and_every_config_loads_from_the_hub(cli_build, local_hub, tmp_path):
+def test_push_of_the_build_skips_vi_and_every_config_loads_from_the_hub(
+    cli_build, local_hub, tmp_path
+):
     out, info, _ = cli_build
     summary = push(out, REPO)
     assert summary["vi"] == SKIPPED_EMPTY and summary["sw"] == "uploaded"
@@ -200,7 +256,10 @@ def test_push_of_the_build_skips_vi_and_every_config_loads_from_the_hub(cli_buil
     loaded = _load_every_remote_config(tmp_path)
     assert set(loaded) == {"all", "sw", "candidates"}
     assert all(len(ds) > 0 for splits in loaded.values() for ds in splits.values())
-    assert sum(r == "vi" for r in loaded["candidates"]["train"]["lang"]) == info["funnel"]["vi"]["rows_in"]
+    assert (
+        sum(r == "vi" for r in loaded["candidates"]["train"]["lang"])
+        == info["funnel"]["vi"]["rows_in"]
+    )
 
 
 def test_a_published_language_that_became_empty_is_deleted_without_prune(local_hub, tmp_path):
@@ -214,8 +273,15 @@ def test_a_published_language_that_became_empty_is_deleted_without_prune(local_h
     commits = local_hub.state.commit_count(REPO)
     summary = push(export, REPO)
 
-    assert summary == {"sw": "unchanged", "candidates": "unchanged", "vi": DELETED_EMPTY, "card": "uploaded"}
-    assert local_hub.state.commit_count(REPO) == commits + 1  # the deletion rides in the card commit
+    assert summary == {
+        "sw": "unchanged",
+        "candidates": "unchanged",
+        "vi": DELETED_EMPTY,
+        "card": "uploaded",
+    }
+    assert (
+        local_hub.state.commit_count(REPO) == commits + 1
+    )  # the deletion rides in the card commit
     assert not any(p.startswith("vi/") for p in local_hub.state.files(REPO))
     assert set(_load_every_remote_config(tmp_path)) == {"all", "sw", "candidates"}
 
@@ -235,7 +301,9 @@ def test_an_old_export_with_an_empty_config_pushes_without_it(local_hub, tmp_pat
 def test_an_old_yaml_only_card_listing_an_empty_config_is_refused(local_hub, tmp_path):
     out = _old_style_export(tmp_path, card=False)
     requests = len(local_hub.state.log)
-    with pytest.raises(PushError, match=r"lists config\(s\) vi that hold no rows.*dataset_card/render.py"):
+    with pytest.raises(
+        PushError, match=r"lists config\(s\) vi that hold no rows.*dataset_card/render.py"
+    ):
         push(out, REPO)
     assert len(local_hub.state.log) == requests
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dataset_card"))
@@ -253,6 +321,8 @@ def test_a_shard_that_is_not_parquet_is_refused_before_any_request(local_hub, tm
     out = export_local(tmp_path / "x", build.configs, build.build_info)
     (out / "sw" / "train-00000-of-00001.parquet").write_bytes(b"not parquet")
     requests = len(local_hub.state.log)
-    with pytest.raises(ValueError, match=r"train-00000-of-00001.parquet is not a readable Parquet file"):
+    with pytest.raises(
+        ValueError, match=r"train-00000-of-00001.parquet is not a readable Parquet file"
+    ):
         push(out, REPO)
     assert len(local_hub.state.log) == requests

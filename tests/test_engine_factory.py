@@ -8,7 +8,9 @@ from builder.engines import create_engine
 
 
 def test_unknown_engine_and_model_names():
-    with pytest.raises(ValueError, match="unknown engine 'tgi'; choose one of: auto, transformers, vllm, openai"):
+    with pytest.raises(
+        ValueError, match="unknown engine 'tgi'; choose one of: auto, transformers, vllm, openai"
+    ):
         create_engine("tgi", "smollm2-135m")
     with pytest.raises(ValueError, match="unknown model 'smollm9'"):
         create_engine("transformers", "smollm9")

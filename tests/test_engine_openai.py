@@ -8,10 +8,16 @@ import logging
 import time
 
 import pytest
-
 from _engine_helpers import (
-    PROMPTS, Reply, ScriptedServer, build_tiny_llama, completion_body, free_port, transformers_server,
+    PROMPTS,
+    Reply,
+    ScriptedServer,
+    build_tiny_llama,
+    completion_body,
+    free_port,
+    transformers_server,
 )
+
 from builder.engines import EngineError, PromptTooLongError, SamplingParams, create_engine
 from builder.engines.openai_engine import OpenAIEngine, ServerUnreachable, normalize_base_url
 
@@ -31,8 +37,12 @@ def fast_engine(url: str, **options) -> OpenAIEngine:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, embedded_model_dir):
     """`transformers serve` with the tiny Llama preloaded; yields (model folder, base URL)."""
-    pytest.importorskip("fastapi", reason="transformers serve needs `pip install 'transformers[serving]'`")
-    model_dir = build_tiny_llama(tmp_path_factory.mktemp("served-llama"), embedded_model_dir, sample_by_default=True)
+    pytest.importorskip(
+        "fastapi", reason="transformers serve needs `pip install 'transformers[serving]'`"
+    )
+    model_dir = build_tiny_llama(
+        tmp_path_factory.mktemp("served-llama"), embedded_model_dir, sample_by_default=True
+    )
     with transformers_server(model_dir, tmp_path_factory.mktemp("serve-log") / "serve.log") as url:
         yield model_dir, url
 
@@ -89,12 +99,16 @@ def test_real_server_stop_string_is_cut(served, local_twin):
 @pytest.mark.slow  # starts a transformers serve process (~10-30 s)
 def test_real_server_with_a_tokenizer_checks_and_truncates_prompts(served):
     model_dir, url = served
-    engine = OpenAIEngine(str(model_dir), base_url=url, tokenizer=str(model_dir), max_model_len=256, progress=False)
+    engine = OpenAIEngine(
+        str(model_dir), base_url=url, tokenizer=str(model_dir), max_model_len=256, progress=False
+    )
     assert engine.count_tokens("hello world") == 2
     long_prompt = "word " * 400 + "the end"
     with pytest.raises(PromptTooLongError, match="truncate_prompt='left'"):
         engine.generate([long_prompt], GREEDY)
-    short, cut = engine.generate(["short", long_prompt], SamplingParams(max_new_tokens=12, truncate_prompt="left"))
+    short, cut = engine.generate(
+        ["short", long_prompt], SamplingParams(max_new_tokens=12, truncate_prompt="left")
+    )
     assert cut.truncated and not short.truncated
     assert cut.prompt_tokens <= 256 - 12  # the server counted what we sent
 
@@ -111,8 +125,12 @@ def test_real_server_rejects_another_model_clearly(served):
 
 
 def test_retries_429_and_5xx_then_succeeds():
-    replies = [Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0"}),
-               Reply(503, "upstream busy"), Reply(500, {"detail": "oops"}), Reply(200, completion_body(["ok"]))]
+    replies = [
+        Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0"}),
+        Reply(503, "upstream busy"),
+        Reply(500, {"detail": "oops"}),
+        Reply(200, completion_body(["ok"])),
+    ]
     with ScriptedServer(replies) as server:
         result = fast_engine(server.url).generate([CHAT], GREEDY)
     assert result[0].texts == ["ok"]
@@ -149,9 +167,13 @@ def test_malformed_json_is_an_error_not_a_retry():
 
 def test_unreachable_server_fails_at_once_without_retries():
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    engine = OpenAIEngine("test-model", base_url=url, progress=False)  # production backoff: 1 s, 2 s, ...
+    engine = OpenAIEngine(
+        "test-model", base_url=url, progress=False
+    )  # production backoff: 1 s, 2 s, ...
     start = time.monotonic()
-    with pytest.raises(ServerUnreachable, match=rf"cannot reach {url}/completions: connection refused"):
+    with pytest.raises(
+        ServerUnreachable, match=rf"cannot reach {url}/completions: connection refused"
+    ):
         engine.generate(["hi", "there"], GREEDY)
     assert time.monotonic() - start < 2  # no retry was waited for
     with pytest.raises(ServerUnreachable, match="host name does not resolve"):
@@ -169,7 +191,9 @@ def test_a_refusal_after_the_server_answered_is_retried():
 
 
 def test_prompt_too_long_from_the_server():
-    message = "This model's maximum context length is 2048 tokens. However, you requested 4000 tokens."
+    message = (
+        "This model's maximum context length is 2048 tokens. However, you requested 4000 tokens."
+    )
     with ScriptedServer([Reply(400, {"error": {"message": message}})]) as server:
         with pytest.raises(PromptTooLongError, match="maximum context length is 2048"):
             fast_engine(server.url).generate(["hi"], GREEDY)
@@ -182,7 +206,10 @@ def test_api_key_comes_from_the_environment_and_is_never_shown(monkeypatch, capl
     replies = [Reply(500, "flaky"), Reply(401, {"error": {"message": "invalid api key"}})]
     with ScriptedServer(replies) as server:
         engine = fast_engine(server.url, api_key_env="XI_TEST_KEY")
-        with caplog.at_level(logging.DEBUG), pytest.raises(EngineError, match=r"\$XI_TEST_KEY") as error:
+        with (
+            caplog.at_level(logging.DEBUG),
+            pytest.raises(EngineError, match=r"\$XI_TEST_KEY") as error,
+        ):
             engine.generate(["hi"], GREEDY)
     assert server.requests[0]["headers"]["Authorization"] == f"Bearer {secret}"
     assert secret not in str(error.value) and secret not in caplog.text
@@ -203,7 +230,13 @@ def test_request_body_carries_every_sampling_setting():
     body = server.requests[0]["body"]
     assert server.requests[0]["path"] == "/v1/completions"
     assert body["model"] == "test-model" and body["prompt"] == "raw text"
-    assert (body["max_tokens"], body["temperature"], body["top_p"], body["stop"], body["top_k"]) == (5, 0.7, 0.9, ["\n\n"], 20)
+    assert (
+        body["max_tokens"],
+        body["temperature"],
+        body["top_p"],
+        body["stop"],
+        body["top_k"],
+    ) == (5, 0.7, 0.9, ["\n\n"], 20)
     assert isinstance(body["seed"], int) and "n" not in body
 
 
@@ -239,7 +272,9 @@ def test_token_counts_without_usage(embedded_model_dir):
     reply = Reply(200, completion_body(["two words"], usage=None))
     with ScriptedServer([reply]) as server:
         bare = fast_engine(server.url).generate(["hello world"], GREEDY)[0]
-        counted = fast_engine(server.url, tokenizer=str(embedded_model_dir)).generate(["hello world"], GREEDY)[0]
+        counted = fast_engine(server.url, tokenizer=str(embedded_model_dir)).generate(
+            ["hello world"], GREEDY
+        )[0]
     assert (bare.prompt_tokens, bare.completion_tokens) == (0, 0)
     assert (counted.prompt_tokens, counted.completion_tokens) == (2, 2)
 
@@ -321,9 +356,13 @@ def test_a_forked_child_leaves_the_parents_kept_connections_working():
 
     with PortCountingServer() as server:
         engine = fast_engine(server.url, concurrency=2, max_retries=0, timeout=5)
-        assert [c.text for c in engine.generate([CHAT] * 4, GREEDY)] == ["ok"] * 4  # 2 connections kept
+        assert [c.text for c in engine.generate([CHAT] * 4, GREEDY)] == [
+            "ok"
+        ] * 4  # 2 connections kept
         pid = os.fork()
-        if pid == 0:  # the child: its own session, then exit with everything it inherited still alive
+        if (
+            pid == 0
+        ):  # the child: its own session, then exit with everything it inherited still alive
             code = 1
             try:
                 code = 0 if engine.generate([CHAT] * 2, GREEDY)[0].text == "ok" else 1
@@ -363,7 +402,9 @@ def test_an_engine_works_after_close_fork_and_pickle():
                 os._exit(code)
         assert os.waitpid(pid, 0)[1] == 0
         copy = pickle.loads(pickle.dumps(engine))
-        assert copy.generate([CHAT], GREEDY)[0].text == engine.generate([CHAT], GREEDY)[0].text == "ok"
+        assert (
+            copy.generate([CHAT], GREEDY)[0].text == engine.generate([CHAT], GREEDY)[0].text == "ok"
+        )
     assert len(server.requests) == 7
 
 
@@ -382,7 +423,9 @@ def test_configuration_errors(monkeypatch):
         OpenAIEngine("m").generate(["hi"], SamplingParams(truncate_prompt="left"))
     with pytest.raises(NotImplementedError, match="tokenizer="):
         OpenAIEngine("m").count_tokens("hi")
-    assert isinstance(create_engine("openai", "served-name", base_url="http://127.0.0.1:9"), OpenAIEngine)
+    assert isinstance(
+        create_engine("openai", "served-name", base_url="http://127.0.0.1:9"), OpenAIEngine
+    )
 
 
 def test_the_default_concurrency_keeps_a_whole_build_chunk_in_flight(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from _engine_helpers import PROMPTS, build_tiny_llama
+
 from builder.engines import EngineError, PromptTooLongError, SamplingParams
 from builder.engines.transformers_engine import TransformersEngine
 
@@ -33,11 +33,14 @@ def test_tiny_model_output_depends_on_padding(engine):
     short = tok("Hello")["input_ids"]
     pad = [tok.pad_token_id] * 12
     with torch.inference_mode():
-        alone = engine.model.generate(torch.tensor([short]), max_new_tokens=8, do_sample=False)[0, -8:]
+        alone = engine.model.generate(torch.tensor([short]), max_new_tokens=8, do_sample=False)[
+            0, -8:
+        ]
         # Same padding, but the mask says "attend to it": what a missing attention mask does.
         padded = torch.tensor([pad + short])
-        leaked = engine.model.generate(padded, attention_mask=torch.ones_like(padded), max_new_tokens=8,
-                                       do_sample=False)[0, -8:]
+        leaked = engine.model.generate(
+            padded, attention_mask=torch.ones_like(padded), max_new_tokens=8, do_sample=False
+        )[0, -8:]
     assert alone.tolist() != leaked.tolist()
 
 
@@ -52,9 +55,16 @@ def test_batched_greedy_equals_one_by_one(engine):
 
 
 def test_small_batch_size_splits_and_keeps_order(tiny_dir, engine):
-    small = TransformersEngine("tiny-llama", model_obj=engine.model, tokenizer=engine.tokenizer,
-                               batch_size=2, progress=False)
-    assert [c.texts for c in small.generate(PROMPTS, GREEDY)] == [c.texts for c in engine.generate(PROMPTS, GREEDY)]
+    small = TransformersEngine(
+        "tiny-llama",
+        model_obj=engine.model,
+        tokenizer=engine.tokenizer,
+        batch_size=2,
+        progress=False,
+    )
+    assert [c.texts for c in small.generate(PROMPTS, GREEDY)] == [
+        c.texts for c in engine.generate(PROMPTS, GREEDY)
+    ]
 
 
 def test_n_samples_per_prompt(engine):
@@ -75,13 +85,18 @@ def test_same_seed_reproduces_whatever_the_batch(engine):
     alone = one_by_one(engine, PROMPTS[:2], params)
     assert [c.texts for c in first] == [c.texts for c in again] == [c.texts for c in reordered]
     assert [c.texts for c in first[:2]] == [c.texts for c in alone]
-    other = engine.generate(PROMPTS, SamplingParams(max_new_tokens=12, temperature=0.9, top_p=0.95, n=2, seed=12))
+    other = engine.generate(
+        PROMPTS, SamplingParams(max_new_tokens=12, temperature=0.9, top_p=0.95, n=2, seed=12)
+    )
     assert [c.texts for c in first] != [c.texts for c in other]
 
 
 def test_seed_none_draws_fresh_samples(engine):
     params = SamplingParams(max_new_tokens=12, temperature=1.0, seed=None)
-    assert engine.generate(PROMPTS[:2], params)[0].texts != engine.generate(PROMPTS[:2], params)[0].texts
+    assert (
+        engine.generate(PROMPTS[:2], params)[0].texts
+        != engine.generate(PROMPTS[:2], params)[0].texts
+    )
 
 
 def test_token_counts_add_up(tiny_dir):
@@ -91,7 +106,9 @@ def test_token_counts_add_up(tiny_dir):
     for prompt, c in zip(PROMPTS, completions):
         rendered = fresh.render(prompt)
         # Raw text gets the tokenizer's special tokens, chat text is already templated.
-        expected = len(fresh.tokenizer(rendered, add_special_tokens=isinstance(prompt, str))["input_ids"])
+        expected = len(
+            fresh.tokenizer(rendered, add_special_tokens=isinstance(prompt, str))["input_ids"]
+        )
         assert c.prompt_tokens == expected
         assert c.completion_tokens == 2 * 10
     stats = fresh.stats
@@ -109,7 +126,9 @@ def test_stops_at_eos_while_the_rest_of_the_batch_runs_on(tiny_dir, engine):
     prompt = PROMPTS[1]
     ids = engine.tokenizer(prompt)["input_ids"]
     with torch.inference_mode():
-        out = engine.model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False)[0, len(ids):].tolist()
+        out = engine.model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False)[
+            0, len(ids) :
+        ].tolist()
     step = next(i for i in range(5, len(out)) if out[i] not in out[:i])
     stopper = TransformersEngine("tiny-llama", model_path=str(tiny_dir), progress=False)
     stopper.model.generation_config.eos_token_id = [engine.tokenizer.eos_token_id, out[step]]
@@ -149,11 +168,15 @@ def test_model_generation_config_does_not_leak_into_output(tmp_path, tiny_dir, e
 
     shipped = shutil.copytree(tiny_dir, tmp_path / "opinionated")
     config = json.loads((shipped / "generation_config.json").read_text())
-    config.update(do_sample=True, temperature=0.3, top_k=3, repetition_penalty=1.8, no_repeat_ngram_size=1)
+    config.update(
+        do_sample=True, temperature=0.3, top_k=3, repetition_penalty=1.8, no_repeat_ngram_size=1
+    )
     (shipped / "generation_config.json").write_text(json.dumps(config))
     opinionated = TransformersEngine("tiny-opinionated", model_path=str(shipped), progress=False)
     for params in (GREEDY, SamplingParams(max_new_tokens=16, temperature=1.0, seed=2)):
-        assert [c.texts for c in opinionated.generate(PROMPTS, params)] == [c.texts for c in engine.generate(PROMPTS, params)]
+        assert [c.texts for c in opinionated.generate(PROMPTS, params)] == [
+            c.texts for c in engine.generate(PROMPTS, params)
+        ]
 
 
 def test_prompt_longer_than_context_raises_by_default(engine):
@@ -169,7 +192,7 @@ def test_truncate_left_keeps_the_end_and_flags_it(engine):
     assert not short.truncated and cut.truncated
     assert cut.prompt_tokens == 256 - 16
     assert cut.completion_tokens == 16
-    kept = engine.tokenizer(long_prompt)["input_ids"][-(256 - 16):]
+    kept = engine.tokenizer(long_prompt)["input_ids"][-(256 - 16) :]
     assert cut.text == engine.generate([engine.tokenizer.decode(kept)], GREEDY)[0].text
 
 
@@ -195,7 +218,9 @@ def test_chat_prompt_without_a_chat_template_is_refused(tiny_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     tokenizer.chat_template = None
-    bare = TransformersEngine("tiny-base", model_path=str(tiny_dir), tokenizer=tokenizer, progress=False)
+    bare = TransformersEngine(
+        "tiny-base", model_path=str(tiny_dir), tokenizer=tokenizer, progress=False
+    )
     with pytest.raises(ValueError, match="no chat template"):
         bare.generate([[{"role": "user", "content": "hi"}]], GREEDY)
 
@@ -232,7 +257,9 @@ def test_smollm_samples_are_seeded(smollm):
     params = SamplingParams(max_new_tokens=16, temperature=0.8, n=3, seed=5)
     prompts = PROMPTS[2:]
     first = smollm.generate(prompts, params)
-    assert [c.texts for c in first] == [c.texts for c in smollm.generate(prompts[::-1], params)[::-1]]
+    assert [c.texts for c in first] == [
+        c.texts for c in smollm.generate(prompts[::-1], params)[::-1]
+    ]
     for c in first:
         at_length = c.finish_reasons.count("length")
         assert len(c.texts) == 3
@@ -248,6 +275,8 @@ def test_shared_prefill_for_n_samples_matches_single_sampling(engine):
     """With n > 1 each prompt is encoded once and its cache copied; sample k must still be the
     sample a separate n=1 call draws with the same seed (sample 0 uses the same generator)."""
     many = engine.generate(PROMPTS, SamplingParams(max_new_tokens=10, temperature=0.9, n=3, seed=5))
-    single = engine.generate(PROMPTS, SamplingParams(max_new_tokens=10, temperature=0.9, n=1, seed=5))
+    single = engine.generate(
+        PROMPTS, SamplingParams(max_new_tokens=10, temperature=0.9, n=1, seed=5)
+    )
     assert [c.texts[0] for c in many] == [c.texts[0] for c in single]
     assert all(len(set(c.texts)) > 1 for c in many)

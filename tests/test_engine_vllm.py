@@ -37,4 +37,3 @@ def test_vllm_engine_module_imports_without_vllm(no_vllm):
 
 def test_auto_picks_transformers_without_a_gpu_or_vllm(no_vllm):
     assert pick_engine("auto") == "transformers"
-

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _engine_helpers import free_port, judged_answers
+
+from builder.cli.eval import add_eval_arguments, config_from_args, main
 from builder.engines import pick_engine
 from builder.engines.base import Completion, Engine, EngineError
-from builder.cli.eval import add_eval_arguments, config_from_args, main
 from builder.judge.harness import EngineSpec, Harness, HarnessConfig
 from builder.judge.questions import load_questions
 
@@ -44,29 +44,60 @@ def second_tiny_model_dir(tmp_path_factory, tiny_model_dir):
 
 
 def read_records(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
 
 
 @pytest.mark.slow  # ~4 min on a busy 2-core CPU: 80 translations, 320 answers, 320 judgements
-def test_end_to_end_on_vicuna80_with_a_tiny_model(tmp_path, shared_data, tiny_model_dir, second_tiny_model_dir, capsys):
+def test_end_to_end_on_vicuna80_with_a_tiny_model(
+    tmp_path, shared_data, tiny_model_dir, second_tiny_model_dir, capsys
+):
     out = tmp_path / "report"
     argv = [
-        "--langs", "sw", "--questions", str(shared_data / "vicuna_bench" / "question.jsonl"),
-        "--model", str(tiny_model_dir), "--engine", "transformers",
-        "--reference-model", str(second_tiny_model_dir), "--reference-engine", "transformers",
-        "--translate-model", str(tiny_model_dir), "--translate-engine", "transformers",
-        "--judge-model", str(tiny_model_dir), "--judge-engine", "transformers",
-        "--answer-max-tokens", "8", "--judge-max-tokens", "6", "--bootstrap", "200", "--output-dir", str(out),
+        "--langs",
+        "sw",
+        "--questions",
+        str(shared_data / "vicuna_bench" / "question.jsonl"),
+        "--model",
+        str(tiny_model_dir),
+        "--engine",
+        "transformers",
+        "--reference-model",
+        str(second_tiny_model_dir),
+        "--reference-engine",
+        "transformers",
+        "--translate-model",
+        str(tiny_model_dir),
+        "--translate-engine",
+        "transformers",
+        "--judge-model",
+        str(tiny_model_dir),
+        "--judge-engine",
+        "transformers",
+        "--answer-max-tokens",
+        "8",
+        "--judge-max-tokens",
+        "6",
+        "--bootstrap",
+        "200",
+        "--output-dir",
+        str(out),
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     # A random model sometimes translates a question to nothing (which questions depends on the
     # CPU's float rounding); those are left out of the native setting, so count what was kept.
-    native_ids = {json.loads(line)["question_id"]
-                  for line in (out / "questions.sw.jsonl").read_text(encoding="utf-8").splitlines()}
+    native_ids = {
+        json.loads(line)["question_id"]
+        for line in (out / "questions.sw.jsonl").read_text(encoding="utf-8").splitlines()
+    }
     pairs = {"en": 80, "native": len(native_ids)}
     judged = 2 * (pairs["en"] + pairs["native"])  # both orders of every pair
-    sent, cached = map(int, re.search(rf"judge: {judged} requests, (\d+) sent, (\d+) reused", printed).groups())
+    sent, cached = map(
+        int, re.search(rf"judge: {judged} requests, (\d+) sent, (\d+) reused", printed).groups()
+    )
     # a random model often gives the same answer to different questions: equal prompts are sent once
     assert sent > 0 and sent + cached == judged
 
@@ -89,16 +120,24 @@ def test_end_to_end_on_vicuna80_with_a_tiny_model(tmp_path, shared_data, tiny_mo
         rows = [r for r in records if r["setting"] == setting]
         summary = report["results"]["sw"][setting]
         metric = pairwise.compute(
-            questions=[r["question"] for r in rows], answers_a=[r["answer_a"] for r in rows],
-            answers_b=[r["answer_b"] for r in rows], judgements=[r["judgement_ab"] for r in rows],
-            judgements_swapped=[r["judgement_ba"] for r in rows], n_boot=200)
+            questions=[r["question"] for r in rows],
+            answers_a=[r["answer_a"] for r in rows],
+            answers_b=[r["answer_b"] for r in rows],
+            judgements=[r["judgement_ab"] for r in rows],
+            judgements_swapped=[r["judgement_ba"] for r in rows],
+            n_boot=200,
+        )
         for key, value in metric.items():
             if key != "invalid_by_status":  # the report also knows the finish reasons
                 assert summary[key] == value, key
         assert sum(summary["invalid_by_status"].values()) == summary["invalid_judgements"]
         # a random model cannot keep the judge's format: every judgement is invalid, none scored
         n = pairs[setting]
-        assert summary["pairs"] == n and summary["invalid_judgements"] == 2 * n and summary["win_rate"] is None
+        assert (
+            summary["pairs"] == n
+            and summary["invalid_judgements"] == 2 * n
+            and summary["win_rate"] is None
+        )
         lid = fidelity.compute(answers=[r["answer_a"] for r in rows], lang="sw")
         assert summary["fidelity_a"]["fidelity"] == lid["fidelity"]
         assert summary["fidelity_a"]["undecided"] == lid["undecided"]
@@ -132,10 +171,22 @@ class RuleJudge(Engine):
             if self.position_bias:
                 scores = (9, 2)
             else:
-                scores = (8, 3) if len(first) > len(second) else (3, 8) if len(first) < len(second) else (5, 5)
+                scores = (
+                    (8, 3)
+                    if len(first) > len(second)
+                    else (3, 8)
+                    if len(first) < len(second)
+                    else (5, 5)
+                )
             reply = f"<score1>{scores[0]}</score1> <score2>{scores[1]}</score2>"
-            reply = reply[len(messages[-1]["content"]):] if messages[-1]["role"] == "assistant" else reply
-            out.append(Completion([reply], ["stop"], prompt_tokens=len(text) // 4, completion_tokens=12))
+            reply = (
+                reply[len(messages[-1]["content"]) :]
+                if messages[-1]["role"] == "assistant"
+                else reply
+            )
+            out.append(
+                Completion([reply], ["stop"], prompt_tokens=len(text) // 4, completion_tokens=12)
+            )
         return out
 
 
@@ -144,14 +195,32 @@ def _config(tmp_path, **overrides) -> HarnessConfig:
     refs = tmp_path / "refs.{lang}.jsonl"
     with open(tmp_path / "refs.fi.jsonl", "w", encoding="utf-8") as f:
         for i, q in enumerate(questions):  # reference answers of alternating length
-            f.write(json.dumps({"question_id": q.question_id, "answer": "Vastaus. " * (1 if i % 2 else 30)}) + "\n")
+            f.write(
+                json.dumps(
+                    {"question_id": q.question_id, "answer": "Vastaus. " * (1 if i % 2 else 30)}
+                )
+                + "\n"
+            )
     with open(tmp_path / "q.fi.jsonl", "w", encoding="utf-8") as f:
         for q in questions:
-            f.write(json.dumps({"question_id": q.question_id, "text": f"Kysymys {q.question_id}: miksi?"}) + "\n")
-    settings = dict(langs=["fi"], output_dir=str(tmp_path / "out"), questions="embedded", limit=6,
-                    model=EngineSpec("transformers", "tiny"), judge=EngineSpec("transformers", "rule"),
-                    reference_answers=str(refs), native_questions=str(tmp_path / "q.{lang}.jsonl"),
-                    answer_max_tokens=12, n_boot=100)
+            f.write(
+                json.dumps(
+                    {"question_id": q.question_id, "text": f"Kysymys {q.question_id}: miksi?"}
+                )
+                + "\n"
+            )
+    settings = dict(
+        langs=["fi"],
+        output_dir=str(tmp_path / "out"),
+        questions="embedded",
+        limit=6,
+        model=EngineSpec("transformers", "tiny"),
+        judge=EngineSpec("transformers", "rule"),
+        reference_answers=str(refs),
+        native_questions=str(tmp_path / "q.{lang}.jsonl"),
+        answer_max_tokens=12,
+        n_boot=100,
+    )
     settings.update(overrides)
     return HarnessConfig(**settings)
 
@@ -162,7 +231,13 @@ def test_orders_are_mapped_back_to_the_systems(tmp_path, tiny_engine):
     records = read_records(Path(config.output_dir))
     assert len(records) == 12
     for record in records:
-        expected = "win" if record["chars_a"] > record["chars_b"] else "loss" if record["chars_a"] < record["chars_b"] else "tie"
+        expected = (
+            "win"
+            if record["chars_a"] > record["chars_b"]
+            else "loss"
+            if record["chars_a"] < record["chars_b"]
+            else "tie"
+        )
         assert record["outcome"] == expected
         assert record["parsed_ab"]["status"] == record["parsed_ba"]["status"] == "ok"
         # the swapped judgement saw B first
@@ -170,14 +245,24 @@ def test_orders_are_mapped_back_to_the_systems(tmp_path, tiny_engine):
     for setting in ("en", "native"):
         summary = report["results"]["fi"][setting]
         rows = [r for r in records if r["setting"] == setting]
-        assert summary["win_rate"] == pytest.approx(sum(r["chars_a"] > r["chars_b"] for r in rows) / 6, abs=1e-4)
+        assert summary["win_rate"] == pytest.approx(
+            sum(r["chars_a"] > r["chars_b"] for r in rows) / 6, abs=1e-4
+        )
         assert summary["consistency"] == 1.0 and summary["invalid_judgements"] == 0
     # the native setting asked the target-language question from the file
-    assert {r["question"] for r in records if r["setting"] == "native"} == {f"Kysymys {i}: miksi?" for i in range(1, 7)}
+    assert {r["question"] for r in records if r["setting"] == "native"} == {
+        f"Kysymys {i}: miksi?" for i in range(1, 7)
+    }
     assert report["meta"]["judge"]["prefill"] is True  # a local judge is pre-filled by default
-    assert report["cost"]["judge"]["requests"] == 24 and report["cost"]["judge"]["prompt_tokens"] > 0
+    assert (
+        report["cost"]["judge"]["requests"] == 24 and report["cost"]["judge"]["prompt_tokens"] > 0
+    )
     # a single-turn set: one turn per record, no per-turn split; categories are reported
-    assert "by_turn" not in report and "cost_by_turn" not in report and report["meta"]["max_turns"] == 1
+    assert (
+        "by_turn" not in report
+        and "cost_by_turn" not in report
+        and report["meta"]["max_turns"] == 1
+    )
     assert all(r["turn"] == 1 and "context_a" not in r for r in records)
     categories = report["by_category"]["fi"]["en"]
     assert sum(part["pairs"] for part in categories.values()) == 6
@@ -187,7 +272,9 @@ def test_orders_are_mapped_back_to_the_systems(tmp_path, tiny_engine):
 
 def test_a_position_biased_judge_gives_only_ties(tmp_path, tiny_engine):
     config = _config(tmp_path, settings=("en",))
-    report = Harness(config, engines={"model": tiny_engine, "judge": RuleJudge(position_bias=True)}).run()
+    report = Harness(
+        config, engines={"model": tiny_engine, "judge": RuleJudge(position_bias=True)}
+    ).run()
     summary = report["results"]["fi"]["en"]
     assert summary["tie_rate"] == 1.0 and summary["consistency"] == 0.0
     assert summary["position1_preference"] == 1.0
@@ -205,11 +292,39 @@ def test_several_samples_are_all_judged_and_bootstrapped_by_question(tmp_path, t
 def test_configuration_errors_name_the_fix(tmp_path, capsys):
     assert main(["--langs", "sw", "--output-dir", str(tmp_path)]) == 2
     assert "--reference-answers FILE" in capsys.readouterr().err
-    assert main(["--langs", "sw", "--settings", "en,zero", "--reference-answers", "x", "--output-dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "--langs",
+                "sw",
+                "--settings",
+                "en,zero",
+                "--reference-answers",
+                "x",
+                "--output-dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "unknown settings ['zero']" in capsys.readouterr().err
     assert main(["--langs", "xx", "--reference-answers", "x", "--output-dir", str(tmp_path)]) == 2
     assert "unknown language code 'xx'" in capsys.readouterr().err
-    assert main(["--langs", "sw", "--samples", "2", "--reference-answers", "x", "--output-dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "--langs",
+                "sw",
+                "--samples",
+                "2",
+                "--reference-answers",
+                "x",
+                "--output-dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "temperature > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--langs", "sw", "--judge-format", "stars"])
@@ -221,21 +336,55 @@ def test_configuration_errors_name_the_fix(tmp_path, capsys):
 def test_each_sample_continues_its_own_conversation(tmp_path, shared_data, tiny_engine):
     questions = load_questions(str(shared_data / "mt_bench" / "question.jsonl"), limit=2)
     refs = tmp_path / "refs.jsonl"  # FastChat's answer format: one answer per turn
-    refs.write_text("".join(json.dumps({"question_id": int(q.question_id), "model_id": "ref", "choices": [
-        {"index": 0, "turns": [f"Reference one for {q.question_id}. " * 3, "Reference two."]}]}) + "\n"
-        for q in questions), encoding="utf-8")
-    config = HarnessConfig(langs=["fi"], output_dir=str(tmp_path / "out"), settings=("en",),
-                        questions=str(shared_data / "mt_bench" / "question.jsonl"), limit=2, samples=2,
-                        answer_temperature=0.9, answer_max_tokens=8, model=EngineSpec("transformers", "tiny"),
-                        judge=EngineSpec("transformers", "rule"), reference_answers=str(refs), n_boot=50)
+    refs.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "question_id": int(q.question_id),
+                    "model_id": "ref",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "turns": [f"Reference one for {q.question_id}. " * 3, "Reference two."],
+                        }
+                    ],
+                }
+            )
+            + "\n"
+            for q in questions
+        ),
+        encoding="utf-8",
+    )
+    config = HarnessConfig(
+        langs=["fi"],
+        output_dir=str(tmp_path / "out"),
+        settings=("en",),
+        questions=str(shared_data / "mt_bench" / "question.jsonl"),
+        limit=2,
+        samples=2,
+        answer_temperature=0.9,
+        answer_max_tokens=8,
+        model=EngineSpec("transformers", "tiny"),
+        judge=EngineSpec("transformers", "rule"),
+        reference_answers=str(refs),
+        n_boot=50,
+    )
     judge = RuleJudge()
     report = Harness(config, engines={"model": tiny_engine, "judge": judge}).run()
     records = read_records(Path(config.output_dir))
     assert len(records) == 2 * 2 * 2  # questions x samples x turns
     for r in (r for r in records if r["turn"] == 2):
-        first = next(x for x in records if (x["question_id"], x["sample"], x["turn"]) == (r["question_id"], r["sample"], 1))
-        assert r["context_a"] == [[first["question"], first["answer_a"]]]  # this sample's own turn-1 answer
-        assert r["context_b"] == [[first["question"], f"Reference one for {r['question_id']}. " * 3]]
+        first = next(
+            x
+            for x in records
+            if (x["question_id"], x["sample"], x["turn"]) == (r["question_id"], r["sample"], 1)
+        )
+        assert r["context_a"] == [
+            [first["question"], first["answer_a"]]
+        ]  # this sample's own turn-1 answer
+        assert r["context_b"] == [
+            [first["question"], f"Reference one for {r['question_id']}. " * 3]
+        ]
         assert r["answer_b"] == "Reference two."
     turn2_prompts = [m[1]["content"] for m in judge.seen if "<conversation1>" in m[1]["content"]]
     assert len(turn2_prompts) == 2 * 4  # both orders of the 4 turn-2 pairs
@@ -248,25 +397,50 @@ def test_each_sample_continues_its_own_conversation(tmp_path, shared_data, tiny_
 
 
 def test_engines_default_to_auto():
-    args = add_eval_arguments(argparse.ArgumentParser()).parse_args(["--langs", "sw", "--reference-model", "smollm2-135m"])
+    args = add_eval_arguments(argparse.ArgumentParser()).parse_args(
+        ["--langs", "sw", "--reference-model", "smollm2-135m"]
+    )
     settings = config_from_args(args)
-    assert (settings.engine, settings.reference_engine, settings.judge_engine, settings.translate_engine) == ("auto",) * 4
+    assert (
+        settings.engine,
+        settings.reference_engine,
+        settings.judge_engine,
+        settings.translate_engine,
+    ) == ("auto",) * 4
     config = settings.harness_config()
-    assert config.reference.engine == config.model.engine == pick_engine("auto")  # a local engine, here
+    assert (
+        config.reference.engine == config.model.engine == pick_engine("auto")
+    )  # a local engine, here
     # a base URL says the model is served: auto means openai then
     assert EngineSpec("auto", "served-name", base_url="http://127.0.0.1:8000/v1").engine == "openai"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--reference-model", "smollm2-135m", "--reference-engine", "openai"],
-     "--reference-model smollm2-135m is a local model; --reference-engine openai sends names to a server: "
-     "use --reference-engine auto"),
-    (["--reference-answers", "r.jsonl", "--engine", "openai"],
-     "--model smollm2-135m is a local model; --engine openai sends names to a server: use --engine auto"),
-    (["--reference-answers", "r.jsonl", "--judge-model", "smollm2-135m", "--judge-base-url", "http://127.0.0.1:9/v1"],
-     "--judge-model smollm2-135m is a local model; --judge-engine openai sends names to a server "
-     "(--judge-base-url http://127.0.0.1:9/v1): drop --judge-base-url to run it here"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--reference-model", "smollm2-135m", "--reference-engine", "openai"],
+            "--reference-model smollm2-135m is a local model; --reference-engine openai sends names to a server: "
+            "use --reference-engine auto",
+        ),
+        (
+            ["--reference-answers", "r.jsonl", "--engine", "openai"],
+            "--model smollm2-135m is a local model; --engine openai sends names to a server: use --engine auto",
+        ),
+        (
+            [
+                "--reference-answers",
+                "r.jsonl",
+                "--judge-model",
+                "smollm2-135m",
+                "--judge-base-url",
+                "http://127.0.0.1:9/v1",
+            ],
+            "--judge-model smollm2-135m is a local model; --judge-engine openai sends names to a server "
+            "(--judge-base-url http://127.0.0.1:9/v1): drop --judge-base-url to run it here",
+        ),
+    ],
+)
 def test_a_local_model_never_goes_to_an_http_engine(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     start = time.monotonic()
@@ -279,12 +453,24 @@ def test_a_local_folder_needs_a_server_that_serves_it(tmp_path, capsys, monkeypa
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     folder = tmp_path / "my-model"
     folder.mkdir()
-    argv = ["--langs", "sw", "--output-dir", str(tmp_path), "--reference-answers", "r.jsonl",
-            "--translate-model", str(folder), "--translate-engine", "openai"]
+    argv = [
+        "--langs",
+        "sw",
+        "--output-dir",
+        str(tmp_path),
+        "--reference-answers",
+        "r.jsonl",
+        "--translate-model",
+        str(folder),
+        "--translate-engine",
+        "openai",
+    ]
     assert main(argv) == 2
     assert capsys.readouterr().err == (
         f"x-instruction eval: error: --translate-model {folder} is a local folder; --translate-engine openai sends "
-        "names to a server: use --translate-engine auto, or give --translate-base-url of a server that serves that folder\n")
+        "names to a server: use --translate-engine auto, or give --translate-base-url of a "
+        "server that serves that folder\n"
+    )
     # `transformers serve` names its models by folder: with that server's URL, the folder is a served name
     spec = EngineSpec("openai", str(folder), base_url="http://127.0.0.1:9/v1")
     spec.check_served_name("translate")
@@ -294,17 +480,35 @@ def _refused_argv(tmp_path) -> tuple[list[str], str]:
     url = f"http://127.0.0.1:{free_port()}/v1"  # a closed port
     refs = tmp_path / "refs.jsonl"
     refs.write_text(json.dumps({"question_id": 1, "answer": "x"}) + "\n", encoding="utf-8")
-    argv = ["--langs", "sw", "--settings", "en", "--limit", "1", "--output-dir", str(tmp_path / "out"),
-            "--model", "answer-model", "--base-url", url, "--reference-answers", str(refs)]
-    line = (f"x-instruction eval: error: the model engine cannot reach {url}/chat/completions: connection refused "
-            f"(nothing listens on that port); start that server, or point --base-url at the one that serves 'answer-model'")
+    argv = [
+        "--langs",
+        "sw",
+        "--settings",
+        "en",
+        "--limit",
+        "1",
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--model",
+        "answer-model",
+        "--base-url",
+        url,
+        "--reference-answers",
+        str(refs),
+    ]
+    line = (
+        f"x-instruction eval: error: the model engine cannot reach {url}/chat/completions: connection refused "
+        f"(nothing listens on that port); start that server, or point --base-url at the one that serves 'answer-model'"
+    )
     return argv, line
 
 
 def test_a_refused_connection_fails_at_once_with_one_line(tmp_path, capsys):
     argv, line = _refused_argv(tmp_path)
     start = time.monotonic()
-    assert main(argv) == 1  # the run's environment failed, not the input (errors.guard, as for build)
+    assert (
+        main(argv) == 1
+    )  # the run's environment failed, not the input (errors.guard, as for build)
     assert time.monotonic() - start < 2  # no retries with backoff
     assert capsys.readouterr().err.splitlines()[-1] == line
 
@@ -312,16 +516,31 @@ def test_a_refused_connection_fails_at_once_with_one_line(tmp_path, capsys):
 def test_a_refused_connection_through_the_installed_command(tmp_path):
     argv, line = _refused_argv(tmp_path)
     command = Path(sys.executable).with_name("x-instruction")
-    done = subprocess.run([str(command), "eval", *argv], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [str(command), "eval", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert done.returncode == 1
     assert done.stderr == line + "\n"  # one line, no traceback, no retry warnings
 
 
 def test_an_unreachable_reference_names_its_flag(tmp_path, tiny_engine):
     url = f"http://127.0.0.1:{free_port()}/v1"
-    config = HarnessConfig(langs=["sw"], output_dir=str(tmp_path), settings=("en",), limit=1, answer_max_tokens=4,
-                        model=EngineSpec("transformers", "tiny"), reference=EngineSpec("openai", "ref-model", url))
-    with pytest.raises(EngineError, match=rf"^the reference engine cannot reach {url}/chat/completions: connection "
-                                          r"refused .*point --reference-base-url at the one that serves 'ref-model'$"):
+    config = HarnessConfig(
+        langs=["sw"],
+        output_dir=str(tmp_path),
+        settings=("en",),
+        limit=1,
+        answer_max_tokens=4,
+        model=EngineSpec("transformers", "tiny"),
+        reference=EngineSpec("openai", "ref-model", url),
+    )
+    with pytest.raises(
+        EngineError,
+        match=rf"^the reference engine cannot reach {url}/chat/completions: connection "
+        r"refused .*point --reference-base-url at the one that serves 'ref-model'$",
+    ):
         Harness(config, engines={"model": tiny_engine}).run()

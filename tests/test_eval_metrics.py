@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _engine_helpers import judged_answers
 
 from builder.judge.aggregate import pairwise_summary
@@ -31,42 +30,79 @@ def s(first, second) -> str:
     return f"<score1>{first}</score1> <score2>{second}</score2>"
 
 
-QUESTIONS = ["Why do leaves change colour?", "How do I boil an egg?", "What is rain?", "Name a prime number."]
-ANSWERS_A = ["Because chlorophyll breaks down in autumn.", "Boil it for eight minutes.", "Water falling from clouds.", "7"]
+QUESTIONS = [
+    "Why do leaves change colour?",
+    "How do I boil an egg?",
+    "What is rain?",
+    "Name a prime number.",
+]
+ANSWERS_A = [
+    "Because chlorophyll breaks down in autumn.",
+    "Boil it for eight minutes.",
+    "Water falling from clouds.",
+    "7",
+]
 ANSWERS_B = ["Seasons.", "Use water.", "Rain is when water falls from clouds as drops.", "Four."]
 JUDGEMENTS = [s(9, 3), s(8, 5), s(6, 6), "Answer 1 is better"]
 SWAPPED = [s(2, 9), s(5, 8), s(8, 5), s(1, 9)]
 
 
 def test_pairwise_metric_loads_by_path_and_matches_the_builder_maths(pairwise):
-    result = pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B,
-                              judgements=JUDGEMENTS, judgements_swapped=SWAPPED)
-    expected = pairwise_summary(JUDGEMENTS, SWAPPED, lengths_a=[len(a) for a in ANSWERS_A],
-                                lengths_b=[len(b) for b in ANSWERS_B])
+    result = pairwise.compute(
+        questions=QUESTIONS,
+        answers_a=ANSWERS_A,
+        answers_b=ANSWERS_B,
+        judgements=JUDGEMENTS,
+        judgements_swapped=SWAPPED,
+    )
+    expected = pairwise_summary(
+        JUDGEMENTS,
+        SWAPPED,
+        lengths_a=[len(a) for a in ANSWERS_A],
+        lengths_b=[len(b) for b in ANSWERS_B],
+    )
     assert result == expected
     # pair 3: tie in the first order, B in the second -> loss; pair 4 is invalid
-    assert (result["win_rate"], result["loss_rate"]) == (pytest.approx(2 / 3, abs=1e-4), pytest.approx(1 / 3, abs=1e-4))
+    assert (result["win_rate"], result["loss_rate"]) == (
+        pytest.approx(2 / 3, abs=1e-4),
+        pytest.approx(1 / 3, abs=1e-4),
+    )
     assert result["invalid_judgements"] == 1 and result["excluded_pairs"] == 1
 
 
 def test_pairwise_metric_options_reach_the_maths(pairwise):
-    kwargs = dict(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B,
-                  judgements=JUDGEMENTS, judgements_swapped=SWAPPED)
+    kwargs = dict(
+        questions=QUESTIONS,
+        answers_a=ANSWERS_A,
+        answers_b=ANSWERS_B,
+        judgements=JUDGEMENTS,
+        judgements_swapped=SWAPPED,
+    )
     single = pairwise.compute(partial="single", **kwargs)
     # pair 4 has only its swapped order: B first scored 1, A second 9 -> a win for A
     assert single["valid_pairs"] == 4 and single["win_rate"] == 0.75 and single["loss_rate"] == 0.25
     agree = pairwise.compute(rule="agree", **kwargs)
     assert agree["tie_rate"] == pytest.approx(1 / 3, abs=1e-4)
-    verdicts = pairwise.compute(questions=QUESTIONS[:2], answers_a=ANSWERS_A[:2], answers_b=ANSWERS_B[:2],
-                                judgements=["[[1]]", "[[tie]]"], judgements_swapped=["[[2]]", "[[tie]]"],
-                                judge_format="verdict")
+    verdicts = pairwise.compute(
+        questions=QUESTIONS[:2],
+        answers_a=ANSWERS_A[:2],
+        answers_b=ANSWERS_B[:2],
+        judgements=["[[1]]", "[[tie]]"],
+        judgements_swapped=["[[2]]", "[[tie]]"],
+        judge_format="verdict",
+    )
     assert (verdicts["win_rate"], verdicts["tie_rate"]) == (0.5, 0.5)
 
 
 def test_pairwise_metric_add_batch_then_compute(pairwise):
     for i in range(0, 4, 2):
-        pairwise.add_batch(questions=QUESTIONS[i:i + 2], answers_a=ANSWERS_A[i:i + 2], answers_b=ANSWERS_B[i:i + 2],
-                           judgements=JUDGEMENTS[i:i + 2], judgements_swapped=SWAPPED[i:i + 2])
+        pairwise.add_batch(
+            questions=QUESTIONS[i : i + 2],
+            answers_a=ANSWERS_A[i : i + 2],
+            answers_b=ANSWERS_B[i : i + 2],
+            judgements=JUDGEMENTS[i : i + 2],
+            judgements_swapped=SWAPPED[i : i + 2],
+        )
     result = pairwise.compute()
     assert result["pairs"] == 4 and result["valid_pairs"] == 3
 
@@ -85,7 +121,9 @@ def test_pairwise_metric_with_a_judge_callable_asks_both_orders(pairwise):
             replies.append(s(9 if good(first) else 4, 9 if good(second) else 4))
         return replies
 
-    result = pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B, judge=judge, lang="sw")
+    result = pairwise.compute(
+        questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B, judge=judge, lang="sw"
+    )
     assert len(seen) == 8  # every pair, both orders
     assert all("Swahili" in p[-1]["content"] for p in seen)
     assert result["judgements"] == 8 and result["invalid_judgements"] == 0
@@ -106,44 +144,91 @@ def test_pairwise_metric_judges_a_second_turn_with_its_conversation(pairwise):
         return replies
 
     result = pairwise.compute(
-        questions=["Now say it in five words."], answers_a=["Leaves lose chlorophyll."],
+        questions=["Now say it in five words."],
+        answers_a=["Leaves lose chlorophyll."],
         answers_b=["Autumn leaves change colour because the green chlorophyll breaks down."],
-        contexts_a=[[["Why do leaves change colour?", "Because chlorophyll breaks down in autumn."]]],
-        contexts_b=[[["Why do leaves change colour?", "Seasons."]]], judge=judge, lang="sw")
+        contexts_a=[
+            [["Why do leaves change colour?", "Because chlorophyll breaks down in autumn."]]
+        ],
+        contexts_b=[[["Why do leaves change colour?", "Seasons."]]],
+        judge=judge,
+        lang="sw",
+    )
     assert result["win_rate"] == 1.0
     ab, ba = seen[0][-1]["content"], seen[1][-1]["content"]
     # each order shows each system's own earlier answer in the conversation of its position
-    assert "<conversation1>" in ab and "Because chlorophyll breaks down" in ab.split("</conversation1>")[0]
+    assert (
+        "<conversation1>" in ab
+        and "Because chlorophyll breaks down" in ab.split("</conversation1>")[0]
+    )
     assert "Seasons." in ab.split("<conversation2>")[1].split("</conversation2>")[0]
     assert "Seasons." in ba.split("</conversation1>")[0]
     with pytest.raises(ValueError, match="pass judge= too"):
-        pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B, judgements=JUDGEMENTS,
-                         judgements_swapped=SWAPPED, contexts_a=[[]] * 4)
+        pairwise.compute(
+            questions=QUESTIONS,
+            answers_a=ANSWERS_A,
+            answers_b=ANSWERS_B,
+            judgements=JUDGEMENTS,
+            judgements_swapped=SWAPPED,
+            contexts_a=[[]] * 4,
+        )
 
 
 def test_pairwise_metric_with_a_real_engine_as_judge(pairwise, tiny_engine):
     # The random tiny model cannot keep the format: every judgement is invalid, none is a score.
-    result = pairwise.compute(questions=QUESTIONS[:2], answers_a=ANSWERS_A[:2], answers_b=ANSWERS_B[:2],
-                              judge=tiny_engine, lang="fi", prefill=True, judge_max_tokens=6)
+    result = pairwise.compute(
+        questions=QUESTIONS[:2],
+        answers_a=ANSWERS_A[:2],
+        answers_b=ANSWERS_B[:2],
+        judge=tiny_engine,
+        lang="fi",
+        prefill=True,
+        judge_max_tokens=6,
+    )
     assert result["judgements"] == 4 and result["invalid_judgements"] == 4
     assert result["win_rate"] is None and result["valid_pairs"] == 0
 
 
 def test_pairwise_metric_refuses_ambiguous_or_incomplete_input(pairwise):
     with pytest.raises(ValueError, match="not both"):
-        pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B,
-                         judgements=JUDGEMENTS, judgements_swapped=SWAPPED, judge=lambda p: [], lang="sw")
+        pairwise.compute(
+            questions=QUESTIONS,
+            answers_a=ANSWERS_A,
+            answers_b=ANSWERS_B,
+            judgements=JUDGEMENTS,
+            judgements_swapped=SWAPPED,
+            judge=lambda p: [],
+            lang="sw",
+        )
     with pytest.raises(ValueError, match="lang="):
-        pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B, judge=lambda p: [])
+        pairwise.compute(
+            questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B, judge=lambda p: []
+        )
     with pytest.raises(ValueError, match="one string per prompt"):
-        pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B, judge=lambda p: ["x"], lang="sw")
+        pairwise.compute(
+            questions=QUESTIONS,
+            answers_a=ANSWERS_A,
+            answers_b=ANSWERS_B,
+            judge=lambda p: ["x"],
+            lang="sw",
+        )
     with pytest.raises(ValueError, match="Mismatch in the number"):
-        pairwise.compute(questions=QUESTIONS, answers_a=ANSWERS_A, answers_b=ANSWERS_B,
-                         judgements=JUDGEMENTS, judgements_swapped=SWAPPED[:3])
+        pairwise.compute(
+            questions=QUESTIONS,
+            answers_a=ANSWERS_A,
+            answers_b=ANSWERS_B,
+            judgements=JUDGEMENTS,
+            judgements_swapped=SWAPPED[:3],
+        )
 
 
 def _udhr(shared_data: Path, lang: str, n: int = 4) -> list[str]:
-    rows = [json.loads(line) for line in (shared_data / "udhr" / f"{lang}.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (shared_data / "udhr" / f"{lang}.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
     return [r["text"] for r in rows[:n]]
 
 
@@ -167,13 +252,16 @@ def test_fidelity_metric_on_real_text(fidelity, shared_data):
 
 
 def test_fidelity_short_and_empty_answers(fidelity):
-    result = fidelity.compute(answers=["Sawa.", "", "Mvua inanyesha sana leo katika mji wetu wa pwani na mashambani."],
-                              lang="sw")
+    result = fidelity.compute(
+        answers=["Sawa.", "", "Mvua inanyesha sana leo katika mji wetu wa pwani na mashambani."],
+        lang="sw",
+    )
     assert result["undecided"] == 1  # "Sawa." is too short to tell, not a failure
     assert result["scores"][1]["in_language"] is False  # an empty answer is a failure
     assert result["fidelity"] == 0.5
-    assert result == language_fidelity(["Sawa.", "", "Mvua inanyesha sana leo katika mji wetu wa pwani na mashambani."],
-                                       ["sw"] * 3)
+    assert result == language_fidelity(
+        ["Sawa.", "", "Mvua inanyesha sana leo katika mji wetu wa pwani na mashambani."], ["sw"] * 3
+    )
 
 
 def test_fidelity_metric_refuses_bad_input(fidelity):

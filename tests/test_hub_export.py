@@ -7,14 +7,17 @@ import hashlib
 import pytest
 from datasets import Dataset, get_dataset_config_names, load_dataset
 
-from builder.publish.layout import read_front_matter
 from builder.publish.export import export_local
+from builder.publish.layout import read_front_matter
 from tests._hub_fixture import synthetic_build
 
 
 def _digests(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +32,18 @@ def export(build, tmp_path_factory):
 
 def test_layout_on_disk(export):
     files = set(_digests(export))
-    assert {"sw/train-00000-of-00001.parquet", "sw/test-00000-of-00001.parquet", "bn/train-00000-of-00001.parquet",
-            "candidates/train-00000-of-00001.parquet", "build_info.json", "README.md", "plots/funnel.png",
-            "plots/verbs.png", "plots/lengths-sw.png", "plots/lengths-bn.png"} <= files
+    assert {
+        "sw/train-00000-of-00001.parquet",
+        "sw/test-00000-of-00001.parquet",
+        "bn/train-00000-of-00001.parquet",
+        "candidates/train-00000-of-00001.parquet",
+        "build_info.json",
+        "README.md",
+        "plots/funnel.png",
+        "plots/verbs.png",
+        "plots/lengths-sw.png",
+        "plots/lengths-bn.png",
+    } <= files
     assert not any(f.startswith("all/") for f in files), "the `all` config must not duplicate files"
     configs = {c["config_name"]: c for c in read_front_matter(export / "README.md")["configs"]}
     assert configs["all"]["default"] is True
@@ -106,13 +118,16 @@ def _tiny():
     return Dataset.from_dict({"a": [1]})
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: {"all": {"train": _tiny()}}, ValueError, "reserved"),
-    (lambda: {"sw/x": {"train": _tiny()}}, ValueError, "not a valid folder name"),
-    (lambda: {"sw": {}}, ValueError, "has no split"),
-    (lambda: {"sw": {"train": [1, 2]}}, TypeError, "expected a datasets.Dataset"),
-    (lambda: {"sw": {"train-1": _tiny()}}, ValueError, "split name"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: {"all": {"train": _tiny()}}, ValueError, "reserved"),
+        (lambda: {"sw/x": {"train": _tiny()}}, ValueError, "not a valid folder name"),
+        (lambda: {"sw": {}}, ValueError, "has no split"),
+        (lambda: {"sw": {"train": [1, 2]}}, TypeError, "expected a datasets.Dataset"),
+        (lambda: {"sw": {"train-1": _tiny()}}, ValueError, "split name"),
+    ],
+)
 def test_bad_configs_are_named(tmp_path, make, error, match):
     with pytest.raises(error, match=match):
         export_local(tmp_path / "x", make(), {})
@@ -126,8 +141,8 @@ def test_language_config_with_foreign_rows_is_refused(tmp_path):
 
 
 def test_a_language_registered_at_run_time_stays_a_language_on_rerender(tmp_path, monkeypatch):
-    from builder.publish.card import write_card
     from builder.languages import LANGUAGES, Language
+    from builder.publish.card import write_card
 
     # a private-use code (qaa-qtz): CLDR knows no such language, so only the card remembers it
     monkeypatch.setitem(LANGUAGES, "qgn", Language("qgn", "Guarani (private use)", "Latn", "qgn"))
@@ -169,18 +184,27 @@ def test_an_audit_given_as_parts_is_written_one_part_at_a_time(build, tmp_path):
     def loader(i):
         def load():
             gc.collect()
-            loaded.append((i, sum(ref() is not None for ref in alive)))  # parts still held when this one loads
-            part = Dataset.from_dict(pieces[i].to_dict(), features=audit.features)  # a copy no one else holds
+            loaded.append(
+                (i, sum(ref() is not None for ref in alive))
+            )  # parts still held when this one loads
+            part = Dataset.from_dict(
+                pieces[i].to_dict(), features=audit.features
+            )  # a copy no one else holds
             alive.append(weakref.ref(part))
             return part
+
         return load
 
-    configs = {**{k: v for k, v in build.configs.items() if k != "candidates"},
-               "candidates": {"train": Parts(tuple(loader(i) for i in range(3)), len(audit))}}
+    configs = {
+        **{k: v for k, v in build.configs.items() if k != "candidates"},
+        "candidates": {"train": Parts(tuple(loader(i) for i in range(3)), len(audit))},
+    }
     out = export_local(tmp_path / "x", configs, build.build_info)
     assert loaded == [(0, 0), (1, 0), (2, 0)]
     assert sorted(p.name for p in (out / "candidates").iterdir()) == [
-        "train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+        "train-00000-of-00002.parquet",
+        "train-00001-of-00002.parquet",
+    ]
     again = load_dataset(str(out), "candidates", split="train", cache_dir=str(tmp_path / "cache"))
     assert again.to_list() == audit.to_list()
     card = (out / "README.md").read_text(encoding="utf-8")
@@ -192,4 +216,6 @@ def test_a_language_config_given_as_parts_is_refused(build, tmp_path):
 
     sw = build.configs["sw"]["train"]
     with pytest.raises(TypeError, match="a language config takes a datasets.Dataset, not Parts"):
-        export_local(tmp_path / "x", {"sw": {"train": Parts((lambda: sw,), len(sw))}}, build.build_info)
+        export_local(
+            tmp_path / "x", {"sw": {"train": Parts((lambda: sw,), len(sw))}}, build.build_info
+        )

@@ -11,9 +11,9 @@ import pytest
 from datasets import get_dataset_config_names, load_dataset
 from huggingface_hub import DatasetCard
 
-from builder.publish.layout import read_front_matter
-from builder.publish.export_dir import MANIFEST
 from builder.publish.export import export_local
+from builder.publish.export_dir import MANIFEST
+from builder.publish.layout import read_front_matter
 from builder.publish.push import HubAuthError, PushError, push
 from tests._hub_fixture import running_hub, synthetic_build
 
@@ -26,8 +26,10 @@ def local_hub(tmp_path, monkeypatch):
 
 
 def _parquet_digests(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*.parquet"))}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.parquet"))
+    }
 
 
 def _assert_same_rows(hub, export, configs, cache):
@@ -46,7 +48,12 @@ def test_push_then_load_back_equals_local_export(local_hub, tmp_path):
 
     summary = push(export, REPO)
 
-    assert summary == {"bn": "uploaded", "sw": "uploaded", "candidates": "uploaded", "card": "uploaded"}
+    assert summary == {
+        "bn": "uploaded",
+        "sw": "uploaded",
+        "candidates": "uploaded",
+        "card": "uploaded",
+    }
     assert local_hub.state.commit_count(REPO) == 4  # one per config, then the card
     assert set(get_dataset_config_names(REPO)) == {"all", "bn", "sw", "candidates"}
     _assert_same_rows(local_hub, export, ["sw", "bn", "all", "candidates"], tmp_path)
@@ -70,7 +77,9 @@ def test_card_yaml_round_trips_through_the_hub(local_hub, tmp_path):
     card = DatasetCard.load(REPO, repo_type="dataset")
     assert card.data.to_dict() == read_front_matter(export / "README.md")
     assert card.content == (export / "README.md").read_text(encoding="utf-8")
-    assert f'load_dataset("{REPO}", "all", split="train")' in card.text  # push put the repo id in the card
+    assert (
+        f'load_dataset("{REPO}", "all", split="train")' in card.text
+    )  # push put the repo id in the card
     data = card.data.to_dict()
     assert data["language"] == ["bn", "sw", "en"] and data["task_categories"] == ["text-generation"]
     assert data["license"] == "odc-by" and data["source_datasets"] == ["HuggingFaceFW/fineweb-2"]
@@ -92,15 +101,22 @@ def test_second_push_adds_a_language_without_touching_the_others(local_hub, tmp_
     export_local(export, second.configs, second.build_info)
     summary = push(export, REPO)
 
-    assert summary == {"bn": "unchanged", "sw": "unchanged", "ta": "uploaded", "candidates": "uploaded",
-                       "card": "uploaded"}
+    assert summary == {
+        "bn": "unchanged",
+        "sw": "unchanged",
+        "ta": "uploaded",
+        "candidates": "uploaded",
+        "card": "uploaded",
+    }
     assert local_hub.state.commit_count(REPO) == 4 + 3
     after = local_hub.state.files(REPO)
     for path in before:
         if path.startswith(("sw/", "bn/")):
             assert after[path] == before[path], path
     new_uploads = {p for m, p, _ in local_hub.state.log if m == "PUT"} - uploads_before
-    assert not any(before[p].sha256 in u for p in before if p.startswith(("sw/", "bn/")) for u in new_uploads)
+    assert not any(
+        before[p].sha256 in u for p in before if p.startswith(("sw/", "bn/")) for u in new_uploads
+    )
     assert "all" in get_dataset_config_names(REPO) and "ta" in get_dataset_config_names(REPO)
     _assert_same_rows(local_hub, export, ["ta", "all"], tmp_path)
 
@@ -123,14 +139,23 @@ def test_a_failed_commit_is_reported_and_a_rerun_completes_the_repo(local_hub, t
     assert "intact" in message and "rerun the same command" in message
     assert _parquet_digests(export) == digests
     remote = local_hub.state.files(REPO)
-    assert "bn/train-00000-of-00001.parquet" in remote and not any(p.startswith("sw/") for p in remote)
+    assert "bn/train-00000-of-00001.parquet" in remote and not any(
+        p.startswith("sw/") for p in remote
+    )
 
     summary = push(export, REPO)
-    assert summary == {"bn": "unchanged", "sw": "uploaded", "candidates": "uploaded", "card": "uploaded"}
+    assert summary == {
+        "bn": "unchanged",
+        "sw": "uploaded",
+        "candidates": "uploaded",
+        "card": "uploaded",
+    }
     _assert_same_rows(local_hub, export, ["sw", "bn", "all"], tmp_path)
 
 
-def test_a_bad_token_says_how_to_log_in_and_never_leaks(local_hub, tmp_path, monkeypatch, capsys, caplog):
+def test_a_bad_token_says_how_to_log_in_and_never_leaks(
+    local_hub, tmp_path, monkeypatch, capsys, caplog
+):
     from builder.cli.push import add_push_arguments, run_push
 
     caplog.set_level(logging.DEBUG)
@@ -193,7 +218,9 @@ def test_private_push_is_readable_only_with_a_token(local_hub, tmp_path, monkeyp
     assert local_hub.state.repos[("dataset", REPO)].private
     assert load_dataset(REPO, "sw", split="train", cache_dir=str(tmp_path / "a")).num_rows == 3
     monkeypatch.delenv("HF_TOKEN")
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "anonymous-cache"))  # nothing cached
+    monkeypatch.setattr(
+        constants, "HF_HUB_CACHE", str(tmp_path / "anonymous-cache")
+    )  # nothing cached
     with pytest.raises(DatasetNotFoundError):
         load_dataset(REPO, "sw", split="train", cache_dir=str(tmp_path / "b"))
 
@@ -203,7 +230,9 @@ def test_no_token_at_all_fails_before_any_request(local_hub, tmp_path, monkeypat
     export = export_local(tmp_path / "export", build.configs, build.build_info)
     monkeypatch.delenv("HF_TOKEN")
     requests = len(local_hub.state.log)
-    with pytest.raises(HubAuthError, match=r"No Hugging Face token found .*hf auth login.*HF_TOKEN"):
+    with pytest.raises(
+        HubAuthError, match=r"No Hugging Face token found .*hf auth login.*HF_TOKEN"
+    ):
         push(export, REPO)
     assert len(local_hub.state.log) == requests
 
@@ -214,7 +243,9 @@ def test_an_export_missing_published_configs_is_refused_unless_pruned(local_hub,
     part = synthetic_build(["sw"], rows=4)
     export = export_local(tmp_path / "part", part.configs, part.build_info)
     commits = local_hub.state.commit_count(REPO)
-    with pytest.raises(PushError, match=r"has configs this export lacks \(bn\).*--prune.*Nothing was pushed"):
+    with pytest.raises(
+        PushError, match=r"has configs this export lacks \(bn\).*--prune.*Nothing was pushed"
+    ):
         push(export, REPO)
     assert local_hub.state.commit_count(REPO) == commits
     push(export, REPO, prune=True)
@@ -274,18 +305,35 @@ def test_a_heldout_build_publishes_train_and_test_with_messages(local_hub, tmp_p
         assert len(test) == 1 and len(train) == len(result.languages[lang]) - 1
         assert not set(test["id"]) & set(train["id"])
         for row in test.to_list() + train.to_list():
-            assert row["messages"] == [{"role": "user", "content": answer_prompt(row["instruction"], lang)},
-                                       {"role": "assistant", "content": row["output"].strip()}]
+            assert row["messages"] == [
+                {"role": "user", "content": answer_prompt(row["instruction"], lang)},
+                {"role": "assistant", "content": row["output"].strip()},
+            ]
     assert len(load_dataset(REPO, "all", split="test", cache_dir=cache)) == 2
     card = DatasetCard.load(REPO, repo_type="dataset").data.to_dict()
-    files = {c["config_name"]: {f["split"]: f["path"] for f in c["data_files"]} for c in card["configs"]}
+    files = {
+        c["config_name"]: {f["split"]: f["path"] for f in c["data_files"]} for c in card["configs"]
+    }
     assert files["sw"] == {"train": "sw/train-*.parquet", "test": "sw/test-*.parquet"}
-    assert files["all"] == {"train": ["fi/train-*.parquet", "sw/train-*.parquet"],
-                            "test": ["fi/test-*.parquet", "sw/test-*.parquet"]}
+    assert files["all"] == {
+        "train": ["fi/train-*.parquet", "sw/train-*.parquet"],
+        "test": ["fi/test-*.parquet", "sw/test-*.parquet"],
+    }
     text = DatasetCard.load(REPO, repo_type="dataset").text
-    assert not re.search(r"^\| `[^`]+` \| `[^`]*` \|\s*\|$", text, re.M)  # every column of the schema has a meaning
-    infos = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in card["dataset_info"]}
+    assert not re.search(
+        r"^\| `[^`]+` \| `[^`]*` \|\s*\|$", text, re.M
+    )  # every column of the schema has a meaning
+    infos = {
+        i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]}
+        for i in card["dataset_info"]
+    }
     assert infos["all"]["test"] == 2 and infos["sw"]["test"] == 1
-    assert any(i["config_name"] == "sw" and {"name": "messages", "list": [{"name": "role", "dtype": "string"},
-                                                                         {"name": "content", "dtype": "string"}]}
-               in i["features"] for i in card["dataset_info"])
+    assert any(
+        i["config_name"] == "sw"
+        and {
+            "name": "messages",
+            "list": [{"name": "role", "dtype": "string"}, {"name": "content", "dtype": "string"}],
+        }
+        in i["features"]
+        for i in card["dataset_info"]
+    )

@@ -115,8 +115,12 @@ def test_one_item():
 
 
 def test_zero_valid_pairs_gives_no_rates_and_no_intervals():
-    summary = pairwise_summary(["nothing", ""], ["<score1>N</score1>", "<score1>3</score1>"],
-                               lengths_a=[10, 20], lengths_b=[10, 20])
+    summary = pairwise_summary(
+        ["nothing", ""],
+        ["<score1>N</score1>", "<score1>3</score1>"],
+        lengths_a=[10, 20],
+        lengths_b=[10, 20],
+    )
     assert summary["valid_pairs"] == 0 and summary["invalid_judgements"] == 4
     for key in ("win_rate", "tie_rate", "loss_rate", "score"):
         assert summary[key] is None and summary[f"{key}_ci"] is None
@@ -155,18 +159,28 @@ def test_interval_bounds_contain_the_estimate_and_shrink_with_more_data():
 def test_intervals_are_repeatable_and_depend_on_the_seed():
     ab, ba = [s(8, 4), s(4, 8), s(5, 5)] * 10, [s(4, 8), s(8, 4), s(6, 6)] * 10
     lengths = dict(lengths_a=list(range(100, 130)), lengths_b=[115] * 30)
-    first, again = pairwise_summary(ab, ba, seed=3, **lengths), pairwise_summary(ab, ba, seed=3, **lengths)
+    first, again = (
+        pairwise_summary(ab, ba, seed=3, **lengths),
+        pairwise_summary(ab, ba, seed=3, **lengths),
+    )
     assert first == again
     # rate intervals sit on multiples of 1/30 and may coincide; the fitted one is continuous
     other = pairwise_summary(ab, ba, seed=4, **lengths)
-    assert other["length"]["length_controlled_score_ci"] != first["length"]["length_controlled_score_ci"]
+    assert (
+        other["length"]["length_controlled_score_ci"]
+        != first["length"]["length_controlled_score_ci"]
+    )
 
 
 def test_higher_confidence_gives_a_wider_interval():
     ab, ba = [s(8, 4), s(4, 8)] * 15, [s(4, 8), s(8, 4)] * 15
     narrow = pairwise_summary(ab, ba, confidence=0.5)["win_rate_ci"]
     wide = pairwise_summary(ab, ba, confidence=0.99)["win_rate_ci"]
-    assert wide[0] <= narrow[0] and wide[1] >= narrow[1] and (wide[1] - wide[0]) > (narrow[1] - narrow[0])
+    assert (
+        wide[0] <= narrow[0]
+        and wide[1] >= narrow[1]
+        and (wide[1] - wide[0]) > (narrow[1] - narrow[0])
+    )
 
 
 def test_group_bootstrap_widens_intervals_for_correlated_samples():
@@ -223,8 +237,13 @@ def test_length_strata_and_length_controlled_score():
 
 
 def test_verdict_format_summary():
-    summary = pairwise_summary(["[[1]]", "[[2]]", "[[tie]]"], ["[[2]]", "[[2]]", "[[tie]]"], fmt="verdict")
-    assert (summary["win_rate"], summary["tie_rate"]) == (pytest.approx(1 / 3, abs=1e-4), pytest.approx(2 / 3, abs=1e-4))
+    summary = pairwise_summary(
+        ["[[1]]", "[[2]]", "[[tie]]"], ["[[2]]", "[[2]]", "[[tie]]"], fmt="verdict"
+    )
+    assert (summary["win_rate"], summary["tie_rate"]) == (
+        pytest.approx(1 / 3, abs=1e-4),
+        pytest.approx(2 / 3, abs=1e-4),
+    )
     assert summary["mean_score_a"] is None
 
 

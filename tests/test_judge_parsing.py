@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from builder.judge.parsing import (
-    CONFLICTING, EMPTY, INCOMPLETE, MALFORMED, MISSING, OK, OUT_OF_RANGE, TRUNCATED, parse_judgement,
+    CONFLICTING,
+    EMPTY,
+    INCOMPLETE,
+    MALFORMED,
+    MISSING,
+    OK,
+    OUT_OF_RANGE,
+    TRUNCATED,
+    parse_judgement,
 )
 from builder.judge.prompts import judge_messages, judge_template_hash, prefill_of
 
@@ -17,8 +25,11 @@ from builder.judge.prompts import judge_messages, judge_template_hash, prefill_o
         # reversed tag order: names, not positions, decide which answer a score belongs to
         ("<score2>3</score2>\n<score1>9</score1>", (9, 3)),
         # GPT-4 style: reasoning first, scores at the end
-        ("Answer 1 is accurate and written in Swahili, while answer 2 switches to English halfway.\n"
-         "<score1>9</score1>\n<score2>4</score2>", (9, 4)),
+        (
+            "Answer 1 is accurate and written in Swahili, while answer 2 switches to English halfway.\n"
+            "<score1>9</score1>\n<score2>4</score2>",
+            (9, 4),
+        ),
         ("<score1> 7.5 </score1><score2>7</score2>", (7.5, 7)),
         ("<SCORE1>**8**</SCORE1> <Score2>5/10</Score2>", (8, 5)),
         ("<score1>6 out of 10</score1> <score2>10</score2>", (6, 10)),
@@ -67,7 +78,9 @@ def test_invalid_score_outputs(text, finish_reason, status):
 
 
 def test_finish_reason_does_not_invalidate_a_complete_judgement():
-    judgement = parse_judgement("<score1>8</score1> <score2>6</score2> Answer 1 is", "scores", "length")
+    judgement = parse_judgement(
+        "<score1>8</score1> <score2>6</score2> Answer 1 is", "scores", "length"
+    )
     assert judgement.status == OK and judgement.preference() == 1
 
 
@@ -88,8 +101,11 @@ def test_score_preference_and_ties():
         ("[[B]]", "2"),
         ("[[C]]", "tie"),
         # the options restated, then the verdict on its own last line, as the prompt asks
-        ("I must answer [[1]] if answer 1 is better, [[2]] if answer 2 is better, or [[tie]].\n"
-         "Answer 2 answers in English, which this user cannot read.\n[[1]]", "1"),
+        (
+            "I must answer [[1]] if answer 1 is better, [[2]] if answer 2 is better, or [[tie]].\n"
+            "Answer 2 answers in English, which this user cannot read.\n[[1]]",
+            "1",
+        ),
         ("[[2]] ... on reflection I keep my verdict: [[2]]", "2"),
     ],
 )
@@ -119,10 +135,14 @@ def test_unknown_format_is_refused_with_the_choices():
 
 
 def test_judge_prompt_puts_answers_in_positions_and_names_the_language():
-    messages = judge_messages("Why is the sky blue?", "first answer", "second answer", "sw", "scores")
+    messages = judge_messages(
+        "Why is the sky blue?", "first answer", "second answer", "sw", "scores"
+    )
     user = messages[1]["content"]
     assert "Swahili" in user
-    assert user.index("<answer1>\nfirst answer\n</answer1>") < user.index("<answer2>\nsecond answer\n</answer2>")
+    assert user.index("<answer1>\nfirst answer\n</answer1>") < user.index(
+        "<answer2>\nsecond answer\n</answer2>"
+    )
     assert "<score1>" in user and "<score2>" in user
     assert prefill_of(messages) == ""
 

@@ -65,7 +65,10 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, int]]:
             else:
                 module = node.module or ""
             # `from pkg import mod` imports the module pkg.mod; `from pkg import name`, pkg itself
-            targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
+            targets = [
+                f"{module}.{a.name}" if f"{module}.{a.name}" in known else module
+                for a in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -82,7 +85,9 @@ def layer_of(module: str, layers: list[tuple[str, ...]]) -> tuple[int, str] | No
     for index, entries in enumerate(layers):
         for entry in entries:
             root_only = "." not in entry  # the top package's own __init__, not all below it
-            matches = module == entry if root_only else module == entry or module.startswith(entry + ".")
+            matches = (
+                module == entry if root_only else module == entry or module.startswith(entry + ".")
+            )
             if matches and (best is None or len(entry) > len(best[1])):
                 best = (index, entry)
     return best
@@ -139,8 +144,11 @@ def violations(root: Path, package: str, layers: list[tuple[str, ...]]) -> list[
             where = f"{path.relative_to(root)}:{line}: {name} imports {target}"
             if theirs[0] > mine[0]:
                 problems.append(f"{where}, a layer above it ({theirs[1]} over {mine[1]})")
-            elif theirs[0] == mine[0] and theirs[1] != mine[1] and not (
-                    target.startswith(mine[1] + ".") or name.startswith(theirs[1] + ".")):
+            elif (
+                theirs[0] == mine[0]
+                and theirs[1] != mine[1]
+                and not (target.startswith(mine[1] + ".") or name.startswith(theirs[1] + "."))
+            ):
                 problems.append(f"{where}, a peer in its layer ({theirs[1]} beside {mine[1]})")
     problems += ["import cycle: " + " <-> ".join(c) for c in cycles(graph)]
     return problems
@@ -156,25 +164,41 @@ TOY_LAYERS = [("toy",), ("toy.low",), ("toy.high",)]
 
 
 def _toy(tmp_path: Path, files: dict[str, str]) -> Path:
-    for rel, text in {"toy/__init__.py": "", "toy/low/__init__.py": "", "toy/high/__init__.py": "", **files}.items():
+    for rel, text in {
+        "toy/__init__.py": "",
+        "toy/low/__init__.py": "",
+        "toy/high/__init__.py": "",
+        **files,
+    }.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(textwrap.dedent(text), encoding="utf-8")
     return tmp_path
 
 
 def test_a_clean_toy_package_passes(tmp_path):
-    root = _toy(tmp_path, {"toy/low/a.py": "", "toy/high/b.py": "from ..low import a\nfrom toy.low.a import x\n"})
+    root = _toy(
+        tmp_path,
+        {"toy/low/a.py": "", "toy/high/b.py": "from ..low import a\nfrom toy.low.a import x\n"},
+    )
     assert violations(root, "toy", TOY_LAYERS) == []
 
 
 def test_an_upward_import_inside_a_function_is_caught(tmp_path):
-    root = _toy(tmp_path, {"toy/high/b.py": "", "toy/low/a.py": "def f():\n    from ..high import b\n"})
+    root = _toy(
+        tmp_path, {"toy/high/b.py": "", "toy/low/a.py": "def f():\n    from ..high import b\n"}
+    )
     problems = violations(root, "toy", TOY_LAYERS)
-    assert len(problems) == 1 and "toy/low/a.py:2: toy.low.a imports toy.high.b, a layer above it" in problems[0]
+    assert (
+        len(problems) == 1
+        and "toy/low/a.py:2: toy.low.a imports toy.high.b, a layer above it" in problems[0]
+    )
 
 
 def test_a_cycle_within_a_layer_is_caught(tmp_path):
-    root = _toy(tmp_path, {"toy/low/a.py": "from . import b\n", "toy/low/b.py": "def f():\n    from .a import g\n"})
+    root = _toy(
+        tmp_path,
+        {"toy/low/a.py": "from . import b\n", "toy/low/b.py": "def f():\n    from .a import g\n"},
+    )
     assert violations(root, "toy", TOY_LAYERS) == ["import cycle: toy.low.a <-> toy.low.b"]
 
 
@@ -183,8 +207,13 @@ def test_a_module_outside_every_layer_is_caught(tmp_path):
     assert violations(root, "toy", TOY_LAYERS) == ["toy.side is in no layer: add it to LAYERS"]
 
 
-@pytest.mark.parametrize("module, entry", [("builder.core.workdir", "builder.core"),
-                                           ("builder.judge.__main__", "builder.judge.__main__"),
-                                           ("builder", "builder")])
+@pytest.mark.parametrize(
+    "module, entry",
+    [
+        ("builder.core.workdir", "builder.core"),
+        ("builder.judge.__main__", "builder.judge.__main__"),
+        ("builder", "builder"),
+    ],
+)
 def test_a_module_belongs_to_its_longest_entry(module, entry):
     assert layer_of(module, LAYERS)[1] == entry

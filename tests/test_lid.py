@@ -12,16 +12,23 @@ from builder.languages.lid import detect, is_english, matches, script_of
 
 def test_udhr_articles_are_identified_in_every_language(shared_data):
     for code in (*PAPER_LANGUAGES, "en"):
-        rows = [json.loads(line) for line in (shared_data / "udhr" / f"{code}.jsonl").open(encoding="utf-8")]
+        rows = [
+            json.loads(line)
+            for line in (shared_data / "udhr" / f"{code}.jsonl").open(encoding="utf-8")
+        ]
         hits = sum(bool(matches(detect(r["text"]), code)) for r in rows)
         # measured 15/15 everywhere; allow one miss per language for detector updates
         assert hits >= len(rows) - 1, f"{code}: {hits}/{len(rows)}"
 
 
 def test_wrong_language_is_a_confident_no(shared_data):
-    english = json.loads((shared_data / "udhr" / "en.jsonl").open(encoding="utf-8").readline())["text"]
+    english = json.loads((shared_data / "udhr" / "en.jsonl").open(encoding="utf-8").readline())[
+        "text"
+    ]
     assert matches(detect(english), "sw") is False
-    bengali = json.loads((shared_data / "udhr" / "bn.jsonl").open(encoding="utf-8").readline())["text"]
+    bengali = json.loads((shared_data / "udhr" / "bn.jsonl").open(encoding="utf-8").readline())[
+        "text"
+    ]
     assert matches(detect(bengali), "hi") is False  # script differs
 
 

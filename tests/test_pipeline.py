@@ -6,11 +6,11 @@ import json
 
 import datasets
 import pytest
-
 from _scripted_engine import ScriptedEngine
-from builder.pipeline.runner import EmptyBuildError, Pipeline, build
 from helpers.pipeline import pipeline_config as _config
 from helpers.pipeline import writer_and_judge
+
+from builder.pipeline.runner import EmptyBuildError, Pipeline, build
 
 
 def test_build_exports_configs_that_load_and_a_consistent_funnel(tmp_path):
@@ -27,7 +27,11 @@ def test_build_exports_configs_that_load_and_a_consistent_funnel(tmp_path):
         loaded = datasets.load_dataset(str(result.output_dir), lang, split="train")
         assert len(loaded) == funnel["rows_out"] == len(result.languages[lang]) <= 3
         row = loaded[0]
-        assert row["lang"] == lang and row["score"] == 5 and row["instruction"].startswith("Explain step by step")
+        assert (
+            row["lang"] == lang
+            and row["score"] == 5
+            and row["instruction"].startswith("Explain step by step")
+        )
         # generate wrote "How do I ...?" first; ranking by relevance put the candidate that quotes
         # the text first, so the rater accepted it in round 1
         assert row["rounds"] == 1 and 0 <= row["relevance"] <= 1
@@ -49,12 +53,17 @@ def test_rerun_makes_no_model_calls_and_gives_the_same_rows(tmp_path):
 
 
 def _stage_folders(work, lang: str) -> dict[str, list[str]]:
-    return {stage: sorted(p.name for p in (work / lang).glob(f"{stage}-*"))
-            for stage in ("prepare", "generate", "rank", "refine")}
+    return {
+        stage: sorted(p.name for p in (work / lang).glob(f"{stage}-*"))
+        for stage in ("prepare", "generate", "rank", "refine")
+    }
 
 
 def _shard_files(folder) -> dict[str, tuple[int, bytes]]:
-    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.glob("shard-*.parquet"))}
+    return {
+        p.name: (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(folder.glob("shard-*.parquet"))
+    }
 
 
 def test_changing_a_refine_setting_reuses_generation(tmp_path):
@@ -63,10 +72,16 @@ def test_changing_a_refine_setting_reuses_generation(tmp_path):
     first, second = _config(tmp_path, rounds=1, accept_score=3), _config(tmp_path, rounds=2)
     build(first, engines={"scripted": ScriptedEngine(writer_and_judge)})
     work = tmp_path / "work"
-    fps = {lang: Pipeline(first, engines={"scripted": ScriptedEngine(writer_and_judge)}).fingerprints(lang)
-           for lang in ("sw", "fi")}
+    fps = {
+        lang: Pipeline(first, engines={"scripted": ScriptedEngine(writer_and_judge)}).fingerprints(
+            lang
+        )
+        for lang in ("sw", "fi")
+    }
     before = {lang: _stage_folders(work, lang) for lang in fps}
-    generated = {lang: _shard_files(work / lang / f"generate-{fps[lang]['generate']}") for lang in fps}
+    generated = {
+        lang: _shard_files(work / lang / f"generate-{fps[lang]['generate']}") for lang in fps
+    }
     for path in work.glob("cache.sqlite*"):
         path.unlink()
 
@@ -77,35 +92,64 @@ def test_changing_a_refine_setting_reuses_generation(tmp_path):
         after = _stage_folders(work, lang)
         # prepare, generate and rank: the same single folder, named by an unchanged fingerprint
         for stage in ("prepare", "generate", "rank"):
-            assert after[stage] == before[lang][stage] == [f"{stage}-{fps[lang][stage]}"] and again[stage] == fps[lang][stage]
+            assert (
+                after[stage] == before[lang][stage] == [f"{stage}-{fps[lang][stage]}"]
+                and again[stage] == fps[lang][stage]
+            )
         # generate's shards were read, not written again
-        assert generated[lang] and _shard_files(work / lang / f"generate-{again['generate']}") == generated[lang]
+        assert (
+            generated[lang]
+            and _shard_files(work / lang / f"generate-{again['generate']}") == generated[lang]
+        )
         # refine ran anew, into a folder of its own beside the first one
-        assert again["refine"] != fps[lang]["refine"] and before[lang]["refine"] == [f"refine-{fps[lang]['refine']}"]
-        assert after["refine"] == sorted([f"refine-{fps[lang]['refine']}", f"refine-{again['refine']}"])
-    assert engine.prompts and not any(p[0]["role"] == "system" for p in engine.prompts), \
+        assert again["refine"] != fps[lang]["refine"] and before[lang]["refine"] == [
+            f"refine-{fps[lang]['refine']}"
+        ]
+        assert after["refine"] == sorted(
+            [f"refine-{fps[lang]['refine']}", f"refine-{again['refine']}"]
+        )
+    assert engine.prompts and not any(p[0]["role"] == "system" for p in engine.prompts), (
         "generation prompts were sent again although only refine settings changed"
+    )
 
 
 def test_every_row_filtered_reports_the_funnel(tmp_path):
-    judge_low = ScriptedEngine(lambda p, params, k: " 1\nReason: unrelated." if p[-1]["role"] == "assistant"
-                               else "How do I write a good essay about anything?")
+    judge_low = ScriptedEngine(
+        lambda p, params, k: (
+            " 1\nReason: unrelated."
+            if p[-1]["role"] == "assistant"
+            else "How do I write a good essay about anything?"
+        )
+    )
     with pytest.raises(EmptyBuildError) as err:
         build(_config(tmp_path), engines={"scripted": judge_low})
     message = str(err.value)
-    assert "every row was filtered out" in message and "low_score" in message and "--accept-score" in message
+    assert (
+        "every row was filtered out" in message
+        and "low_score" in message
+        and "--accept-score" in message
+    )
 
 
 def test_tiny_random_model_output_is_rejected_not_published(tmp_path, tiny_engine):
     """Garbage from a real (random) model must end in the funnel as drop reasons."""
-    config = _config(tmp_path, langs=["sw"], max_docs=3, candidates=2, max_instruction_tokens=8, model="tiny")
+    config = _config(
+        tmp_path, langs=["sw"], max_docs=3, candidates=2, max_instruction_tokens=8, model="tiny"
+    )
     result = Pipeline(config, engines={"tiny": tiny_engine}).run()
     # Seeded random weights and sampling: the three texts always get word-salad instructions
     # (which pass the instruction checks) and replies with no score, so refine drops all three.
     funnel = result.build_info["funnel"]["sw"]
-    assert (funnel["rows_in"], funnel["rows_out"], funnel["dropped"]) == (3, 0, {"unparseable_judgement": 3})
-    assert [(s["stage"], s["in"], s["out"]) for s in funnel["stages"][:3]] == \
-        [("prepare", 3, 3), ("generate", 3, 3), ("refine", 3, 0)]
+    assert (funnel["rows_in"], funnel["rows_out"], funnel["dropped"]) == (
+        3,
+        0,
+        {"unparseable_judgement": 3},
+    )
+    assert [(s["stage"], s["in"], s["out"]) for s in funnel["stages"][:3]] == [
+        ("prepare", 3, 3),
+        ("generate", 3, 3),
+        ("refine", 3, 0),
+    ]
     assert len(result.languages["sw"]) == 0
 
 
@@ -123,8 +167,13 @@ def test_bad_numbers_are_rejected(tmp_path):
 
 def test_udhr_as_a_local_corpus(tmp_path, shared_data):
     """Real text through the whole pipeline from a local jsonl file."""
-    config = _config(tmp_path, langs=["sw"], corpus=str(shared_data / "udhr" / "sw.jsonl"), max_docs=None,
-                     target_size=100)
+    config = _config(
+        tmp_path,
+        langs=["sw"],
+        corpus=str(shared_data / "udhr" / "sw.jsonl"),
+        max_docs=None,
+        target_size=100,
+    )
     result = build(config, engines={"scripted": ScriptedEngine(writer_and_judge)})
     funnel = result.build_info["funnel"]["sw"]
     assert funnel["rows_in"] == 15
@@ -136,7 +185,9 @@ def test_udhr_as_a_local_corpus(tmp_path, shared_data):
 def _cli(tmp_path, *args):
     from builder.cli import main
 
-    return main(["build", "--work-dir", str(tmp_path / "w"), "--output-dir", str(tmp_path / "o"), *args])
+    return main(
+        ["build", "--work-dir", str(tmp_path / "w"), "--output-dir", str(tmp_path / "o"), *args]
+    )
 
 
 def test_cli_bad_input_gives_one_clear_line(tmp_path, capsys):
@@ -145,7 +196,9 @@ def test_cli_bad_input_gives_one_clear_line(tmp_path, capsys):
     assert _cli(tmp_path, "--langs", "sw", "--corpus", str(tmp_path / "missing.jsonl")) == 2
     assert "missing.jsonl" in capsys.readouterr().err
     latin1 = tmp_path / "latin1.txt"
-    latin1.write_bytes("Habari za asubuhi, karibu sana nyumbani kwetu.\n".encode() + "caf\xe9".encode("latin-1"))
+    latin1.write_bytes(
+        b"Habari za asubuhi, karibu sana nyumbani kwetu.\n" + "caf\xe9".encode("latin-1")
+    )
     assert _cli(tmp_path, "--langs", "sw", "--corpus", str(latin1)) == 2
     err = capsys.readouterr().err
     assert "UTF-8" in err or "utf-8" in err

@@ -8,11 +8,12 @@ import re
 from pathlib import Path
 
 from _scripted_engine import ScriptedEngine
+from helpers.pipeline import pipeline_config as _config
+from helpers.pipeline import writer_and_judge
+
 from builder.core.schema import REFINED
 from builder.pipeline.runner import build
 from builder.stages import plan
-from helpers.pipeline import pipeline_config as _config
-from helpers.pipeline import writer_and_judge
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,21 +34,35 @@ class Shorter:
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         Shorter.calls += 1
-        return {"dropped": [d if d is not None or len(o or "") % self.every else "toy_drop"
-                            for d, o in zip(batch["dropped"], batch["output"])]}
+        return {
+            "dropped": [
+                d if d is not None or len(o or "") % self.every else "toy_drop"
+                for d, o in zip(batch["dropped"], batch["output"])
+            ]
+        }
 
 
 TOY = {"every": 2}
 
 
 def _with_toy(monkeypatch) -> None:
-    entry = plan.StageSpec("shorter", plan.SHARD, plan.DRIVER, REFINED, REFINED, lambda x: ("shorter", TOY["every"]),
-                           lambda x: Shorter(TOY["every"]), funnel=True)
+    entry = plan.StageSpec(
+        "shorter",
+        plan.SHARD,
+        plan.DRIVER,
+        REFINED,
+        REFINED,
+        lambda x: ("shorter", TOY["every"]),
+        lambda x: Shorter(TOY["every"]),
+        funnel=True,
+    )
     after_refine = [s.name for s in plan.PLAN].index("refine") + 1
     monkeypatch.setattr(plan, "PLAN", [*plan.PLAN[:after_refine], entry, *plan.PLAN[after_refine:]])
 
 
-def test_a_toy_stage_runs_resumes_shows_in_the_funnel_and_reruns_when_its_setting_changes(tmp_path, monkeypatch):
+def test_a_toy_stage_runs_resumes_shows_in_the_funnel_and_reruns_when_its_setting_changes(
+    tmp_path, monkeypatch
+):
     _with_toy(monkeypatch)
     monkeypatch.setitem(TOY, "every", 2)
     monkeypatch.setattr(Shorter, "made", 0)
@@ -55,7 +70,9 @@ def test_a_toy_stage_runs_resumes_shows_in_the_funnel_and_reruns_when_its_settin
     config = _config(tmp_path, langs=["sw"])
     first = build(config, engines={"scripted": ScriptedEngine(writer_and_judge)})
     # it ran, on each shard, and is a funnel column between refine and select that dropped rows
-    assert Shorter.made == 1 and Shorter.calls == len(list((tmp_path / "work" / "sw").glob("shorter-*/shard-*.parquet")))
+    assert Shorter.made == 1 and Shorter.calls == len(
+        list((tmp_path / "work" / "sw").glob("shorter-*/shard-*.parquet"))
+    )
     stages = [s["stage"] for s in first.build_info["funnel"]["sw"]["stages"]]
     assert stages == ["prepare", "generate", "refine", "shorter", "select", "diversify"]
     toy = next(s for s in first.build_info["funnel"]["sw"]["stages"] if s["stage"] == "shorter")
@@ -72,7 +89,10 @@ def test_a_toy_stage_runs_resumes_shows_in_the_funnel_and_reruns_when_its_settin
 
     # its setting changed: its fingerprint, and so its folder, changes and it runs again
     monkeypatch.setitem(TOY, "every", 10**9)
-    third = build(dataclasses.replace(config, overwrite=True), engines={"scripted": ScriptedEngine(writer_and_judge)})
+    third = build(
+        dataclasses.replace(config, overwrite=True),
+        engines={"scripted": ScriptedEngine(writer_and_judge)},
+    )
     assert Shorter.made == 2 and Shorter.calls > calls
     assert len(list((tmp_path / "work" / "sw").glob("shorter-*"))) == 2
     toy = next(s for s in third.build_info["funnel"]["sw"]["stages"] if s["stage"] == "shorter")
@@ -91,7 +111,9 @@ def test_each_chained_fingerprint_hashes_the_one_before(tmp_path, monkeypatch):
     first = plan.stage_fingerprints(config, "sw", identity, identity)
     assert list(first) == [s.name for s in plan.PLAN if s.chained]
     # a change in generate's settings renames generate and every chained stage after it, not prepare
-    changed = plan.stage_fingerprints(dataclasses.replace(config, candidates=3), "sw", identity, identity)
+    changed = plan.stage_fingerprints(
+        dataclasses.replace(config, candidates=3), "sw", identity, identity
+    )
     assert [first[s] == changed[s] for s in first] == [True, False, False, False, False]
 
 
@@ -99,5 +121,7 @@ def test_the_readmes_pipeline_lists_the_declared_stages():
     """The README's Architecture section draws the stages in the plan's order, each with where it runs."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     drawn = re.search(r"<!-- plan -->\n```\n(.*?)```", text, re.S)
-    assert drawn, "README.md: the Architecture section's pipeline drawing (between <!-- plan --> and ```) is missing"
+    assert drawn, (
+        "README.md: the Architecture section's pipeline drawing (between <!-- plan --> and ```) is missing"
+    )
     assert drawn.group(1) == plan.describe_plan()

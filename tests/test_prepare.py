@@ -7,6 +7,8 @@ import hashlib
 import json
 
 import pytest
+from _corpus_helpers import ENGLISH, SWAHILI
+from _prepare_helpers import TokenCounter, funnel_counts, iter_prepare
 from datasets import Dataset
 
 from builder.corpus import read_corpus
@@ -21,9 +23,6 @@ from builder.stages.prepare import (
     prepare_features,
 )
 
-from _corpus_helpers import ENGLISH, SWAHILI
-from _prepare_helpers import TokenCounter, funnel_counts, iter_prepare
-
 
 @pytest.fixture(scope="module")
 def count_tokens(embedded_model_dir):
@@ -33,8 +32,10 @@ def count_tokens(embedded_model_dir):
 
 
 def _rows(texts, corpus="test"):
-    return [{"text": t, "source": {"corpus": corpus, "config": None, "split": "train", "row": str(i)}}
-            for i, t in enumerate(texts)]
+    return [
+        {"text": t, "source": {"corpus": corpus, "config": None, "split": "train", "row": str(i)}}
+        for i, t in enumerate(texts)
+    ]
 
 
 def _run(texts, count_tokens, lang="sw", **config):
@@ -57,12 +58,15 @@ def test_kept_rows_carry_all_columns(count_tokens):
 
 def test_every_drop_reason_is_given_and_counted(count_tokens):
     pair = f"{SWAHILI[0]} {SWAHILI[1]}"
-    mojibake = f"Kocha alisema ‘tutashinda’ kabla ya mechi. {SWAHILI[4]}".encode("utf-8").decode("cp1252")
+    mojibake = f"Kocha alisema ‘tutashinda’ kabla ya mechi. {SWAHILI[4]}".encode().decode("cp1252")
     cases = [
         ("", "empty"),
         ("  \n\t ", "empty"),
-        ("Home | Habari | Michezo | Burudani | Wasiliana nasi\n© 2024 Mwananchi. Haki zote zimehifadhiwa.\n"
-         "Soma zaidi »", "boilerplate"),
+        (
+            "Home | Habari | Michezo | Burudani | Wasiliana nasi\n© 2024 Mwananchi. Haki zote zimehifadhiwa.\n"
+            "Soma zaidi »",
+            "boilerplate",
+        ),
         ("Habari za asubuhi, rafiki yangu.", "too_short"),
         (SWAHILI[2], None),
         ("  " + SWAHILI[2].upper().replace(".", " !") + "\n", "exact_duplicate"),
@@ -127,24 +131,50 @@ def test_ids_are_stable_across_runs_and_depend_on_the_language(count_tokens):
 
 def test_dataset_map_batched_holds_dedup_state_across_batches(count_tokens):
     # The first batch holds only dropped rows: `features=` is what lets map type `lid`.
-    texts = ["", ENGLISH[0], SWAHILI[0], SWAHILI[1], SWAHILI[0], SWAHILI[2], SWAHILI[1] + " ", ENGLISH[1]]
+    texts = [
+        "",
+        ENGLISH[0],
+        SWAHILI[0],
+        SWAHILI[1],
+        SWAHILI[0],
+        SWAHILI[2],
+        SWAHILI[1] + " ",
+        ENGLISH[1],
+    ]
     block = Prepare("sw", PrepareConfig(), count_tokens)
-    ds = Dataset.from_list(_rows(texts)).map(block, batched=True, batch_size=2, features=block.output_features,
-                                             load_from_cache_file=False)
+    ds = Dataset.from_list(_rows(texts)).map(
+        block,
+        batched=True,
+        batch_size=2,
+        features=block.output_features,
+        load_from_cache_file=False,
+    )
     assert ds.num_rows == len(texts)
     assert set(OUTPUT_COLUMNS) <= set(ds.column_names)
-    assert ds["dropped"] == ["empty", "wrong_language", None, None, "exact_duplicate", None, "exact_duplicate",
-                             "wrong_language"]
+    assert ds["dropped"] == [
+        "empty",
+        "wrong_language",
+        None,
+        None,
+        "exact_duplicate",
+        None,
+        "exact_duplicate",
+        "wrong_language",
+    ]
     assert block.counts == funnel_counts(ds["dropped"])
     assert ds[2]["lid"]["lang"] == "sw" and ds[0]["lid"] is None
     # The same rows streamed through a fresh block give the same output.
     streamed, _ = _run(texts, count_tokens)
-    assert [r["id"] for r in streamed] == ds["id"] and [r["dropped"] for r in streamed] == ds["dropped"]
+    assert [r["id"] for r in streamed] == ds["id"] and [r["dropped"] for r in streamed] == ds[
+        "dropped"
+    ]
 
 
 def test_dataset_map_keeps_the_other_input_columns(count_tokens):
     block = Prepare("sw", PrepareConfig(), count_tokens)
-    ds = Dataset.from_list([{**row, "url": f"https://sw.example/{i}"} for i, row in enumerate(_rows(SWAHILI[:2]))])
+    ds = Dataset.from_list(
+        [{**row, "url": f"https://sw.example/{i}"} for i, row in enumerate(_rows(SWAHILI[:2]))]
+    )
     out = ds.map(block, batched=True, features=prepare_features(ds.features))
     assert out["url"] == ["https://sw.example/0", "https://sw.example/1"]
     assert out["dropped"] == [None, None] and out.features["n_tokens"].dtype == "int32"
@@ -152,7 +182,9 @@ def test_dataset_map_keeps_the_other_input_columns(count_tokens):
 
 def test_every_row_filtered_does_not_crash(count_tokens):
     block = Prepare("sw", PrepareConfig(), count_tokens)
-    ds = Dataset.from_list(_rows(ENGLISH * 2)).map(block, batched=True, features=block.output_features)
+    ds = Dataset.from_list(_rows(ENGLISH * 2)).map(
+        block, batched=True, features=block.output_features
+    )
     assert ds["dropped"] == ["wrong_language", "wrong_language", "wrong_language", "wrong_language"]
     assert ds.filter(lambda d: d is None, input_columns="dropped").num_rows == 0
     assert block.counts["kept"] == 0 and block.counts["dropped"]["wrong_language"] == 4
@@ -182,14 +214,21 @@ def test_udhr_in_every_language_passes_prepare(shared_data, count_tokens):
     english = _load_udhr(shared_data, "en")
     for lang in PAPER_LANGUAGES:
         block = Prepare(lang, PrepareConfig(max_tokens=2048), count_tokens)
-        out = list(iter_prepare(read_corpus(str(shared_data / "udhr" / f"{lang}.jsonl"), lang), block))
+        out = list(
+            iter_prepare(read_corpus(str(shared_data / "udhr" / f"{lang}.jsonl"), lang), block)
+        )
         reasons = {row["dropped"] for row in out}
         assert reasons <= {None, "too_short"}, (lang, block.counts)
         assert block.counts["kept"] >= 10, (lang, block.counts)
-        assert all(row["lid"]["script"] == block.language.script for row in out if row["dropped"] is None)
+        assert all(
+            row["lid"]["script"] == block.language.script for row in out if row["dropped"] is None
+        )
         wrong = Prepare(lang, PrepareConfig(max_tokens=2048), count_tokens)
         list(iter_prepare(_rows(english), wrong))
-        assert wrong.counts["kept"] == 0 and wrong.counts["dropped"]["wrong_language"] >= 10, (lang, wrong.counts)
+        assert wrong.counts["kept"] == 0 and wrong.counts["dropped"]["wrong_language"] >= 10, (
+            lang,
+            wrong.counts,
+        )
 
 
 def test_thai_near_duplicates_use_character_shingles(shared_data, count_tokens):

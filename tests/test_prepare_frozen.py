@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _prepare_helpers import PLANTED_CONFIG, PLANTED_LANGS, planted_corpus, prepared_rows
 
 FROZEN = Path(__file__).parent / "data" / "prepare_frozen.json"
@@ -39,14 +38,18 @@ def frozen():
 def _block(lang, engine):
     from builder.stages.prepare import Prepare, PrepareConfig
 
-    return Prepare(lang, PrepareConfig(**PLANTED_CONFIG), engine.count_tokens, engine.count_tokens_many)
+    return Prepare(
+        lang, PrepareConfig(**PLANTED_CONFIG), engine.count_tokens, engine.count_tokens_many
+    )
 
 
 @pytest.mark.parametrize("lang", PLANTED_LANGS)
 def test_the_build_prepares_the_frozen_rows(lang, engine, frozen):
     from builder.pipeline.prepare_loop import prepare_shard
 
-    rows = prepared_rows(planted_corpus(lang), _block(lang, engine), lambda b, s: prepare_shard(b, s, None))
+    rows = prepared_rows(
+        planted_corpus(lang), _block(lang, engine), lambda b, s: prepare_shard(b, s, None)
+    )
     assert _digest(rows) == frozen[lang]
 
 
@@ -57,7 +60,9 @@ def test_worker_checks_give_the_frozen_rows(lang, engine, frozen):
     from builder.stages.prepare import check_texts
 
     def shard(block, rows):
-        return prepare_shard(block, rows, check_texts(lang, block.config, [r["text"] for r in rows]))
+        return prepare_shard(
+            block, rows, check_texts(lang, block.config, [r["text"] for r in rows])
+        )
 
     assert _digest(prepared_rows(planted_corpus(lang), _block(lang, engine), shard)) == frozen[lang]
 
@@ -68,7 +73,10 @@ def test_one_row_at_a_time_gives_the_frozen_rows(engine, frozen):
     rows = [block.process(r["text"], r["source"]) for r in planted_corpus("hi")]
     for row in rows:  # as the table stores them: lid's score as float32
         if row["lid"]:
-            row["lid"] = {**row["lid"], "score": float(__import__("numpy").float32(row["lid"]["score"]))}
+            row["lid"] = {
+                **row["lid"],
+                "score": float(__import__("numpy").float32(row["lid"]["score"])),
+            }
     assert _digest(rows) == frozen["hi"]
 
 
@@ -76,13 +84,26 @@ def test_the_planted_corpus_reaches_every_check(frozen):
     """The expectation is worth checking against: every drop reason occurs, copies are caught
     across shards, and most rows are kept."""
     dropped = [row["dropped"] for rows in frozen.values() for row in rows]
-    for reason in ("empty", "boilerplate", "too_short", "exact_duplicate", "garbled", "too_long",
-                   "wrong_language", "near_duplicate", "meta_talk"):
+    for reason in (
+        "empty",
+        "boilerplate",
+        "too_short",
+        "exact_duplicate",
+        "garbled",
+        "too_long",
+        "wrong_language",
+        "near_duplicate",
+        "meta_talk",
+    ):
         assert reason in dropped, reason
     assert dropped.count(None) > len(dropped) / 3
     sw = frozen["sw"]
     kept_at = {row["id"]: i for i, row in enumerate(sw) if row["dropped"] is None}
-    far = [i for i, row in enumerate(sw) if row["dropped"] == "exact_duplicate" and i // 16 != kept_at[row["id"]] // 16]
+    far = [
+        i
+        for i, row in enumerate(sw)
+        if row["dropped"] == "exact_duplicate" and i // 16 != kept_at[row["id"]] // 16
+    ]
     assert far, "no exact copy in another shard than its original"
 
 
@@ -99,7 +120,9 @@ def test_the_shard_table_is_what_dataset_from_dict_made(engine):
     made = Dataset.from_dict({name: out[name] for name in PREPARED}, features=PREPARED).data.table
     assert prepare_table(out).equals(made, check_metadata=True)
     empty = {name: [] for name in PREPARED}
-    assert prepare_table(empty).equals(Dataset.from_dict(empty, features=PREPARED).data.table, check_metadata=True)
+    assert prepare_table(empty).equals(
+        Dataset.from_dict(empty, features=PREPARED).data.table, check_metadata=True
+    )
 
 
 def write() -> None:
@@ -114,14 +137,24 @@ def write() -> None:
     from builder.stages.prepare import Prepare, PrepareConfig
     from builder.stages.schema import PREPARED
 
-    count = functools.partial(count_text_tokens, AutoTokenizer.from_pretrained(embedded_model_dir()))
+    count = functools.partial(
+        count_text_tokens, AutoTokenizer.from_pretrained(embedded_model_dir())
+    )
 
     def shard(block, rows):
         out = block({"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]})
-        return Dataset.from_dict({name: out[name] for name in PREPARED}, features=PREPARED).data.table
+        return Dataset.from_dict(
+            {name: out[name] for name in PREPARED}, features=PREPARED
+        ).data.table
 
-    expected = {lang: _digest(prepared_rows(planted_corpus(lang), Prepare(lang, PrepareConfig(**PLANTED_CONFIG), count), shard))
-                for lang in PLANTED_LANGS}
+    expected = {
+        lang: _digest(
+            prepared_rows(
+                planted_corpus(lang), Prepare(lang, PrepareConfig(**PLANTED_CONFIG), count), shard
+            )
+        )
+        for lang in PLANTED_LANGS
+    }
     FROZEN.parent.mkdir(exist_ok=True)
     FROZEN.write_text(json.dumps(expected, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
 

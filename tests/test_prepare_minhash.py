@@ -8,12 +8,11 @@ import random
 
 import numpy as np
 import pytest
+from _prepare_helpers import PLANTED_CONFIG, PLANTED_LANGS, PLANTED_SHARD, planted_corpus
 from datasketch import MinHash
 
 from builder.corpus.cleaning import dedup_key
 from builder.stages.prepare import Prepare, PrepareConfig, TextChecker
-
-from _prepare_helpers import PLANTED_CONFIG, PLANTED_LANGS, PLANTED_SHARD, planted_corpus
 
 
 def datasketch_values(checker: TextChecker, key: str) -> np.ndarray:
@@ -32,11 +31,17 @@ class DatasketchChecker(TextChecker):
 
 
 @pytest.mark.parametrize("lang", PLANTED_LANGS)
-@pytest.mark.parametrize("config", [{}, {"num_perm": 64, "minhash_seed": 7, "shingle_words": 3, "shingle_chars": 4}])
+@pytest.mark.parametrize(
+    "config", [{}, {"num_perm": 64, "minhash_seed": 7, "shingle_words": 3, "shingle_chars": 4}]
+)
 def test_batched_values_are_datasketchs(lang, config):
     checker = TextChecker(lang, PrepareConfig(**config))
     keys = [dedup_key(row["text"]) for row in planted_corpus(lang)]
-    keys = [k for k in keys if k] + ["a", "one two", "x" * 3]  # fewer words or characters than a shingle
+    keys = [k for k in keys if k] + [
+        "a",
+        "one two",
+        "x" * 3,
+    ]  # fewer words or characters than a shingle
     values = checker.minhash_many(keys)
     assert len(values) == len(keys)
     for key, got in zip(keys, values):
@@ -50,7 +55,9 @@ def test_random_keys_match_datasketch():
     checker = TextChecker("sw", PrepareConfig())
     words = ["maji", "watu", "haki", "elimu", "kazi", "nchi", "ya", "na", "wa", "kwa"]
     keys = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 300))) for _ in range(200)]
-    keys.insert(50, " ".join(f"{rng.choice(words)}{i}" for i in range(6000)))  # more shingles than one chunk
+    keys.insert(
+        50, " ".join(f"{rng.choice(words)}{i}" for i in range(6000))
+    )  # more shingles than one chunk
     values = checker.minhash_many(keys)
     assert len(values) == len(keys)
     for key, got in zip(keys, values):
@@ -59,9 +66,8 @@ def test_random_keys_match_datasketch():
 
 @pytest.mark.parametrize("lang", PLANTED_LANGS)
 def test_dedup_decisions_match_datasketch_on_the_planted_corpus(lang, embedded_model_dir):
-    from transformers import AutoTokenizer
-
     from _prepare_helpers import TokenCounter
+    from transformers import AutoTokenizer
 
     count = TokenCounter(AutoTokenizer.from_pretrained(embedded_model_dir))
     rows = planted_corpus(lang)
@@ -71,8 +77,10 @@ def test_dedup_decisions_match_datasketch_on_the_planted_corpus(lang, embedded_m
         block.checker = checker_class(lang, block.config)
         dropped = []
         for i in range(0, len(rows), PLANTED_SHARD):
-            shard = rows[i:i + PLANTED_SHARD]
-            dropped += block({"text": [r["text"] for r in shard], "source": [r["source"] for r in shard]})["dropped"]
+            shard = rows[i : i + PLANTED_SHARD]
+            dropped += block(
+                {"text": [r["text"] for r in shard], "source": [r["source"] for r in shard]}
+            )["dropped"]
         decisions[name] = dropped
     assert decisions["batched"] == decisions["datasketch"]
     assert decisions["batched"].count("near_duplicate") >= 5  # the planted near copies are found

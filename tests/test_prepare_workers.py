@@ -16,9 +16,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from bench_throughput import write_corpus  # noqa: E402
+from stub_server import StubServer  # noqa: E402
+
 from builder.cli import main  # noqa: E402
 from builder.stages.prepare import Prepare, PrepareConfig, check_texts  # noqa: E402
-from stub_server import StubServer  # noqa: E402
 
 LANGS = ("sw", "hi", "th")
 
@@ -27,15 +28,24 @@ def _corpus(folder: Path, shared_data: Path) -> None:
     """Per language: the synthetic texts, then its UDHR articles, copies of earlier texts
     (exact, and with one word added: near), English articles (wrong language) and an empty line."""
     write_corpus(folder, list(LANGS), 90)
-    english = [json.loads(line)["text"] for line in (shared_data / "udhr" / "en.jsonl").read_text(
-        encoding="utf-8").splitlines()][:4]
+    english = [
+        json.loads(line)["text"]
+        for line in (shared_data / "udhr" / "en.jsonl").read_text(encoding="utf-8").splitlines()
+    ][:4]
     for lang in LANGS:
         path = folder / f"{lang}.jsonl"
         texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
-        texts += [json.loads(line)["text"] for line in (shared_data / "udhr" / f"{lang}.jsonl").read_text(
-            encoding="utf-8").splitlines()]
+        texts += [
+            json.loads(line)["text"]
+            for line in (shared_data / "udhr" / f"{lang}.jsonl")
+            .read_text(encoding="utf-8")
+            .splitlines()
+        ]
         texts += texts[:3] + [t + " ok" for t in texts[5:8]] + english + [""]
-        path.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts),
+            encoding="utf-8",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +58,31 @@ def builds(tmp_path_factory, shared_data):
             # unrelated to their text by construction, so the relevance gate would only judge noise;
             # the default gate runs in test_build_e2e (the embedded model) and on true pairs in
             # test_any_language's Yoruba builds.
-            code = main(["build", "--corpus", str(root / "corpus"), "--langs", ",".join(LANGS), "--engine", "openai",
-                         "--base-url", stub.url, "--model", "smollm2-135m", "--min-relevance", "0",
-                         "--shard-size", "16", "--prepare-workers", workers,
-                         "--work-dir", str(root / f"work-{workers}"), "--output-dir", str(root / f"out-{workers}")])
+            code = main(
+                [
+                    "build",
+                    "--corpus",
+                    str(root / "corpus"),
+                    "--langs",
+                    ",".join(LANGS),
+                    "--engine",
+                    "openai",
+                    "--base-url",
+                    stub.url,
+                    "--model",
+                    "smollm2-135m",
+                    "--min-relevance",
+                    "0",
+                    "--shard-size",
+                    "16",
+                    "--prepare-workers",
+                    workers,
+                    "--work-dir",
+                    str(root / f"work-{workers}"),
+                    "--output-dir",
+                    str(root / f"out-{workers}"),
+                ]
+            )
             assert code == 0
     return root
 
@@ -68,20 +99,29 @@ def test_workers_prepare_the_same_rows_with_the_same_reasons(builds):
         assert [t.num_rows for t in alone] == [t.num_rows for t in pooled]
         assert all(a.equals(b) for a, b in zip(alone, pooled)), lang
         reasons = [r for t in alone for r in t.column("dropped").to_pylist()]
-        assert {"exact_duplicate", "near_duplicate", "wrong_language", "empty"} <= set(reasons), (lang, reasons)
+        assert {"exact_duplicate", "near_duplicate", "wrong_language", "empty"} <= set(reasons), (
+            lang,
+            reasons,
+        )
         assert reasons.count(None) > 20
 
 
 def test_workers_publish_the_same_pairs(builds):
     for lang in LANGS:
-        alone = pq.read_table(builds / "out-1" / lang / "train-00000-of-00001.parquet", columns=["id", "instruction"])
-        pooled = pq.read_table(builds / "out-2" / lang / "train-00000-of-00001.parquet", columns=["id", "instruction"])
+        alone = pq.read_table(
+            builds / "out-1" / lang / "train-00000-of-00001.parquet", columns=["id", "instruction"]
+        )
+        pooled = pq.read_table(
+            builds / "out-2" / lang / "train-00000-of-00001.parquet", columns=["id", "instruction"]
+        )
         assert alone.num_rows > 0 and alone.equals(pooled)
 
 
 def test_a_block_given_checks_decides_as_it_does_alone(shared_data):
-    texts = [json.loads(line)["text"] for line in (shared_data / "udhr" / "sw.jsonl").read_text(
-        encoding="utf-8").splitlines()]
+    texts = [
+        json.loads(line)["text"]
+        for line in (shared_data / "udhr" / "sw.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     texts += texts[:2] + ["", "   "]
     config = PrepareConfig(min_tokens=5)
     words = lambda text: len(text.split())  # noqa: E731

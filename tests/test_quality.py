@@ -4,6 +4,8 @@ mismatched pairs is reported, warned about, and fails the build under --min-rate
 from __future__ import annotations
 
 import pytest
+from _cli_build import build_args, cli
+from _scripted_engine import ScriptedEngine, last_user
 from datasets import Dataset
 
 from builder.engines.cache import CachedModel, RequestCache
@@ -11,22 +13,47 @@ from builder.quality.rater import NO_SCORES, QualityGateError, check_rater, repo
 from builder.stages.rater_controls import rater_controls
 from builder.stages.refine import RefineConfig
 
-from _cli_build import build_args, cli
-from _scripted_engine import ScriptedEngine, last_user
-
 PAIRS = [
-    ("How do I cook ugali?", "Chemsha maji, ongeza unga wa mahindi kidogo kidogo huku ukikoroga hadi ugali uwe mzito."),
-    ("What causes inflation?", "Mfumuko wa bei hutokea pale fedha nyingi zinapokimbiza bidhaa chache sokoni."),
-    ("Tell me about Zanzibar's history.", "Zanzibar ilikuwa kitovu cha biashara ya pwani ya Afrika Mashariki kwa karne nyingi."),
-    ("How should I water tomatoes?", "Mwagilia nyanya asubuhi mapema, kwenye shina, si juu ya majani."),
+    (
+        "How do I cook ugali?",
+        "Chemsha maji, ongeza unga wa mahindi kidogo kidogo huku ukikoroga hadi ugali uwe mzito.",
+    ),
+    (
+        "What causes inflation?",
+        "Mfumuko wa bei hutokea pale fedha nyingi zinapokimbiza bidhaa chache sokoni.",
+    ),
+    (
+        "Tell me about Zanzibar's history.",
+        "Zanzibar ilikuwa kitovu cha biashara ya pwani ya Afrika Mashariki kwa karne nyingi.",
+    ),
+    (
+        "How should I water tomatoes?",
+        "Mwagilia nyanya asubuhi mapema, kwenye shina, si juu ya majani.",
+    ),
 ]
 
 
 def _table(pairs, first_scores):
-    return Dataset.from_dict({
-        "dropped": [None] * len(pairs), "instruction": [q for q, _ in pairs], "output": [r for _, r in pairs],
-        "judgements": [[{"round": 1, "instruction": q, "prompt_hash": "h", "raw": f"Score: {s}", "score": s,
-                         "status": "ok"}] for (q, _), s in zip(pairs, first_scores)]})
+    return Dataset.from_dict(
+        {
+            "dropped": [None] * len(pairs),
+            "instruction": [q for q, _ in pairs],
+            "output": [r for _, r in pairs],
+            "judgements": [
+                [
+                    {
+                        "round": 1,
+                        "instruction": q,
+                        "prompt_hash": "h",
+                        "raw": f"Score: {s}",
+                        "score": s,
+                        "status": "ok",
+                    }
+                ]
+                for (q, _), s in zip(pairs, first_scores)
+            ],
+        }
+    )
 
 
 def _rater(tmp_path, judge):
@@ -43,10 +70,15 @@ def test_a_rater_that_always_says_5_is_at_chance_and_fails_the_gate(tmp_path):
     assert "rater: 4 pairs: too few for an AUC (need 10)" in "\n".join(report_lines(quality))
     assert not any(line.startswith("WARNING") for line in report_lines(quality))
     many = {"sw": {"rater": {**report, "pairs": 64}}}
-    assert any(line.startswith("WARNING sw: the rater gate") and "0.50 [0.38, 0.62], 64 pairs" in line
-               for line in report_lines(many))
+    assert any(
+        line.startswith("WARNING sw: the rater gate") and "0.50 [0.38, 0.62], 64 pairs" in line
+        for line in report_lines(many)
+    )
     # nor is it a number the gate passes or fails on
-    with pytest.raises(QualityGateError, match=r"could not be measured for sw \(4 pairs: too few for an AUC \(need 10\)\)"):
+    with pytest.raises(
+        QualityGateError,
+        match=r"could not be measured for sw \(4 pairs: too few for an AUC \(need 10\)\)",
+    ):
         check_rater(quality, 0.6)
     with pytest.raises(QualityGateError, match=r"--min-rater-auc 0.6: sw 0.50"):
         check_rater(many, 0.6)
@@ -67,7 +99,9 @@ def test_a_rater_that_knows_the_pairs_separates_them(tmp_path):
     report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
     assert report["auc"] == 1.0 and report["mean_mismatched"] == 1.0
     check_rater({"sw": {"rater": {**report, "pairs": 64}}}, 0.9)
-    with pytest.raises(QualityGateError, match=r"4 pairs: too few"):  # a perfect score from 4 pairs is no pass
+    with pytest.raises(
+        QualityGateError, match=r"4 pairs: too few"
+    ):  # a perfect score from 4 pairs is no pass
         check_rater({"sw": {"rater": report}}, 0.9)
     assert not any(line.startswith("WARNING") for line in report_lines({"sw": {"rater": report}}))
 
@@ -77,7 +111,9 @@ def test_one_row_gives_no_rater_number(tmp_path):
     report = rater_controls(model, "sw", _table(PAIRS[:1], [5]), RefineConfig(), seed=0)
     assert report["auc"] is None and report["note"] == "not enough rows to calibrate"
     assert engine.prompts == []
-    assert "rater: not enough rows to calibrate" in "\n".join(report_lines({"sw": {"rater": report}}))
+    assert "rater: not enough rows to calibrate" in "\n".join(
+        report_lines({"sw": {"rater": report}})
+    )
 
 
 def test_a_rater_whose_control_replies_never_parse_gives_no_number(tmp_path):
@@ -88,11 +124,16 @@ def test_a_rater_whose_control_replies_never_parse_gives_no_number(tmp_path):
 
 
 def test_min_rater_auc_never_passes_without_a_number():
-    unmeasured = {"sw": {"rater": {"pairs": 1, "auc": None, "note": "not enough rows to calibrate"}},
-                  "fi": {"rater": {"pairs": 40, "auc": 0.75, "mean_matched": 4.0, "mean_mismatched": 2.5}}}
-    with pytest.raises(QualityGateError, match=r"^--min-rater-auc 0.7 needs the rater's AUC, which could not be "
-                                               r"measured for sw \(not enough rows to calibrate\)\. .*leave out "
-                                               r"--min-rater-auc$"):
+    unmeasured = {
+        "sw": {"rater": {"pairs": 1, "auc": None, "note": "not enough rows to calibrate"}},
+        "fi": {"rater": {"pairs": 40, "auc": 0.75, "mean_matched": 4.0, "mean_mismatched": 2.5}},
+    }
+    with pytest.raises(
+        QualityGateError,
+        match=r"^--min-rater-auc 0.7 needs the rater's AUC, which could not be "
+        r"measured for sw \(not enough rows to calibrate\)\. .*leave out "
+        r"--min-rater-auc$",
+    ):
         check_rater(unmeasured, 0.7)
     with pytest.raises(QualityGateError, match=r"could not be measured for sw \(not measured\)"):
         check_rater({"sw": {"relevance": {"auc": 0.9}}}, 0.7)  # no rater report at all
@@ -104,9 +145,12 @@ def test_min_rater_auc_never_passes_without_a_number():
 def test_min_rater_auc_on_a_language_too_small_to_measure_fails_the_build(tmp_path, capsys):
     """One document: one pair, no mismatched pair to score, so no AUC: the gate the user asked
     for fails with the reason instead of passing in silence."""
-    run = cli(build_args(tmp_path, "embedded", "sw", "--max-docs", "1", "--min-rater-auc", "0.6"), capsys)
+    run = cli(
+        build_args(tmp_path, "embedded", "sw", "--max-docs", "1", "--min-rater-auc", "0.6"), capsys
+    )
     assert run.code == 1
     assert run.err.strip().splitlines()[-1] == (
         "x-instruction: --min-rater-auc 0.6 needs the rater's AUC, which could not be measured for sw (not enough "
         "rows to calibrate). Give each language at least 10 pairs that refine keeps (more text, or a stronger "
-        "--evaluator), leave it out of --langs, or leave out --min-rater-auc")
+        "--evaluator), leave it out of --langs, or leave out --min-rater-auc"
+    )

@@ -28,12 +28,20 @@ def rewriter(prompt, params, k):
     if prompt[-1]["role"] == "assistant":  # the rater, pre-filled with "Score:"
         response = content.split("Response:\n", 1)[1].split("\n\nHow well", 1)[0]
         if response.startswith(OPENING):
-            return " 5\nReason: a direct answer." if _rewrite_wins(response[len(OPENING):]) else " 1\nReason: garbled."
+            return (
+                " 5\nReason: a direct answer."
+                if _rewrite_wins(response[len(OPENING) :])
+                else " 1\nReason: garbled."
+            )
     return writer_and_judge(prompt, params, k)
 
 
 def test_refine_response_publishes_the_better_scored_text_with_its_score(tmp_path, capsys):
-    run = cli(build_args(tmp_path, "embedded", "sw", "--max-docs", "8", "--refine-response"), capsys, reply=rewriter)
+    run = cli(
+        build_args(tmp_path, "embedded", "sw", "--max-docs", "8", "--refine-response"),
+        capsys,
+        reply=rewriter,
+    )
     assert run.code == 0, run.err
     audit = {row["id"]: row for row in published(tmp_path / "out", "candidates")}
     outcomes = []
@@ -49,9 +57,21 @@ def test_refine_response_publishes_the_better_scored_text_with_its_score(tmp_pat
             assert row["output"] == OPENING + row["text"] and row["score"] == rewrite[0]["score"]
         else:
             assert row["output"] == row["text"] and row["score"] == best
-        outcomes.append("higher" if rewrite[0]["score"] > best else "lower" if rewrite[0]["score"] < best else "tie")
+        outcomes.append(
+            "higher"
+            if rewrite[0]["score"] > best
+            else "lower"
+            if rewrite[0]["score"] < best
+            else "tie"
+        )
     assert {"higher", "lower"} <= set(outcomes), outcomes  # both cases happened
     rows = published(tmp_path / "out", "sw")
-    assert all(r["output"] == audit[r["id"]]["output"] and r["score"] == audit[r["id"]]["score"] for r in rows)
-    assert {r["output"].startswith(OPENING) for r in rows} == {True, False}  # rewrites and originals published
+    assert all(
+        r["output"] == audit[r["id"]]["output"] and r["score"] == audit[r["id"]]["score"]
+        for r in rows
+    )
+    assert {r["output"].startswith(OPENING) for r in rows} == {
+        True,
+        False,
+    }  # rewrites and originals published
     assert read_json(tmp_path / "out" / "build_info.json")["settings"]["refine_response"] is True

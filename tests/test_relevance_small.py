@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from _cli_build import build_args, cli, published, read_json, udhr_corpus
 from _scripted_engine import ScriptedEngine, last_user
 
@@ -25,10 +24,15 @@ def _four_paragraphs(folder) -> tuple[str, dict[str, str]]:
     """A `sw.jsonl` corpus of the four paragraphs; returns its spec and {text: question}."""
     from builder.corpus import embedded
 
-    rows = [json.loads(line) for line in (embedded.data_root() / "corpus" / "sw.jsonl").read_text("utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (embedded.data_root() / "corpus" / "sw.jsonl").read_text("utf-8").splitlines()
+    ]
     texts = {r["id"]: r["text"] for r in rows if r["id"] in ANSWERS}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sw.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts.values()), encoding="utf-8")
+    (folder / "sw.jsonl").write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in texts.values()), encoding="utf-8"
+    )
     return str(folder / "{lang}.jsonl"), {texts[k]: q for k, q in ANSWERS.items()}
 
 
@@ -51,7 +55,9 @@ def _cli_with(writer, args, capsys):
     from builder.cli import main
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(builder.pipeline.loaded_models, "create_engine", lambda *a, **kw: ScriptedEngine(writer))
+        patch.setattr(
+            builder.pipeline.loaded_models, "create_engine", lambda *a, **kw: ScriptedEngine(writer)
+        )
         code = main(args)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -67,7 +73,9 @@ def test_a_four_paragraph_swahili_build_keeps_pairs_whose_text_answers_them(tmp_
     # four pairs: each still compared with the seeds' 50 instructions and the other pairs' two sides
     assert relevance["pairs"] == 4 and relevance["pool"] == 50
     assert relevance["resolution"] == round(1 / (50 + 2 * 3), 4)
-    assert relevance["auc"] is None and "sw: relevance: 4 pairs: too few for an AUC (need 10)" in out
+    assert (
+        relevance["auc"] is None and "sw: relevance: 4 pairs: too few for an AUC (need 10)" in out
+    )
     assert info["funnel"]["sw"]["dropped"] == {}  # neither off_topic nor below the seeds' floor
     rows = published(tmp_path / "out")
     assert sorted(r["instruction"] for r in rows) == sorted(ANSWERS.values())
@@ -76,7 +84,12 @@ def test_a_four_paragraph_swahili_build_keeps_pairs_whose_text_answers_them(tmp_
 
 def test_two_pairs_print_no_auc_and_no_relevance_warning(tmp_path, shared_data, capsys):
     corpus = udhr_corpus(tmp_path / "corpus", shared_data)
-    run = cli(build_args(tmp_path, corpus, "sw", "--max-docs", "2", "--min-tokens", "1", "--accept-score", "1"), capsys)
+    run = cli(
+        build_args(
+            tmp_path, corpus, "sw", "--max-docs", "2", "--min-tokens", "1", "--accept-score", "1"
+        ),
+        capsys,
+    )
     assert run.code == 0, run.out + run.err
     assert "sw: relevance: 2 pairs: too few for an AUC (need 10)" in run.out, run.out
     assert "rater: 2 pairs: too few for an AUC (need 10)" in run.out
@@ -85,7 +98,9 @@ def test_two_pairs_print_no_auc_and_no_relevance_warning(tmp_path, shared_data, 
     assert "2 pairs: too few for an AUC (need 10)" in card
 
 
-def test_the_seeds_floor_flags_kept_pairs_in_the_summary_card_and_build_info(tmp_path, shared_data, capsys):
+def test_the_seeds_floor_flags_kept_pairs_in_the_summary_card_and_build_info(
+    tmp_path, shared_data, capsys
+):
     # the scripted writer names a random topic for each text: below the seeds' floor
     corpus = udhr_corpus(tmp_path / "corpus", shared_data)
     run = cli(build_args(tmp_path, corpus, "sw", "--relevance-floor", "flag"), capsys)
@@ -95,7 +110,10 @@ def test_the_seeds_floor_flags_kept_pairs_in_the_summary_card_and_build_info(tmp
     ids = {r["id"] for r in published(tmp_path / "out")}
     assert below["mode"] == "flag" and below["dropped"] == 0 and below["kept"] >= 1
     assert set(below["kept_ids"]) <= ids and len(below["kept_ids"]) == below["kept"]
-    assert "kept, flagged" in run.out and "the generator is weak: use a stronger --model or a trained --generator" in run.out
+    assert (
+        "kept, flagged" in run.out
+        and "the generator is weak: use a stronger --model or a trained --generator" in run.out
+    )
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert f"{below['kept']} kept, flagged" in card and "encoder control (seeds)" in card
 
@@ -133,7 +151,9 @@ WEAK = {
 }
 
 
-def test_a_four_paragraph_swahili_build_with_weak_instructions_no_longer_drops_every_pair(tmp_path, capsys):
+def test_a_four_paragraph_swahili_build_with_weak_instructions_no_longer_drops_every_pair(
+    tmp_path, capsys
+):
     """Default gates (no --relevance-floor, no --min-relevance), as the original build ran. On
     61684dc's tree this build kept 3 of the 4 and printed "relevance AUC 0.75" for 4 pairs. Now
     each pair is compared with the seeds' 50 instructions and the other pairs' sides as well, so
@@ -141,47 +161,103 @@ def test_a_four_paragraph_swahili_build_with_weak_instructions_no_longer_drops_e
     pairs stay depends on the encoder; that some of them stay, unflagged and without a warning,
     is a known gap: see the issue note.)"""
     corpus, questions = _four_paragraphs(tmp_path / "corpus")
-    weak = {text: WEAK[next(k for k, q in ANSWERS.items() if q == answer)] for text, answer in questions.items()}
-    args = ["build", "--langs", "sw", "--corpus", corpus, "--model", "scripted", "--max-docs", "4",
-            "--candidates", "2", "--rounds", "1", "--target-size", "4", "--shard-size", "2",
-            "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out")]
+    weak = {
+        text: WEAK[next(k for k, q in ANSWERS.items() if q == answer)]
+        for text, answer in questions.items()
+    }
+    args = [
+        "build",
+        "--langs",
+        "sw",
+        "--corpus",
+        corpus,
+        "--model",
+        "scripted",
+        "--max-docs",
+        "4",
+        "--candidates",
+        "2",
+        "--rounds",
+        "1",
+        "--target-size",
+        "4",
+        "--shard-size",
+        "2",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
     code, out, err = _cli_with(_answering_writer(weak), args, capsys)
     assert code == 0 and "internal error" not in out + err, out + err
-    assert "sw: relevance: 4 pairs: too few for an AUC (need 10)" in out and "resolution 0.0179" in out, out
+    assert (
+        "sw: relevance: 4 pairs: too few for an AUC (need 10)" in out and "resolution 0.0179" in out
+    ), out
     assert "AUC 0." not in out + err and "AUC 1." not in out + err
     info = read_json(tmp_path / "out" / "build_info.json")
     relevance = info["quality"]["sw"]["relevance"]
     assert relevance["pairs"] == 4 and relevance["pool"] == 50 and relevance["resolution"] == 0.0179
     dropped = info["funnel"]["sw"]["dropped"]
-    assert set(dropped) <= {"off_topic", "below_seed_floor"} and 1 <= sum(dropped.values()) < 4, dropped
+    assert set(dropped) <= {"off_topic", "below_seed_floor"} and 1 <= sum(dropped.values()) < 4, (
+        dropped
+    )
     # what is published is what the gates kept, and each dropped pair's reason is in the summary
     rows = published(tmp_path / "out")
-    assert len(rows) == 4 - sum(dropped.values()) and all(r["instruction"] in WEAK.values() for r in rows)
+    assert len(rows) == 4 - sum(dropped.values()) and all(
+        r["instruction"] in WEAK.values() for r in rows
+    )
     assert all(f"{reason} {n}" in out for reason, n in dropped.items()), out
 
 
 # The demo model's worst kind: a word from ANOTHER text of the build ("kamba" for a Kilimanjaro
 # text), so each instruction is closer to some other paragraph than to its own.
 CROSSED = {
-    "sw-004": "What is the meaning of the word mbu in Swahili?",        # the malaria text's mosquito
-    "sw-010": "What is the meaning of the word nyumbu in Swahili?",     # the Serengeti text's wildebeest
-    "sw-012": "What is the meaning of the word mahindi in Swahili?",    # the maize text's maize
+    "sw-004": "What is the meaning of the word mbu in Swahili?",  # the malaria text's mosquito
+    "sw-010": "What is the meaning of the word nyumbu in Swahili?",  # the Serengeti text's wildebeest
+    "sw-012": "What is the meaning of the word mahindi in Swahili?",  # the maize text's maize
     "sw-016": "What is the meaning of the word mdalasini in Swahili?",  # the pilau text's cinnamon
 }
 
 
-def test_a_four_paragraph_swahili_build_whose_instructions_fit_other_texts_drops_them_with_reasons(tmp_path, capsys):
+def test_a_four_paragraph_swahili_build_whose_instructions_fit_other_texts_drops_them_with_reasons(
+    tmp_path, capsys
+):
     """The original failure. On 61684dc's tree this build exited 1 with `off_topic 4`: each pair
     had lost to one of 3 mismatches, and build_info.json recorded a relevance AUC of 0.06 for 4
     pairs. Now the gates still drop every pair (precision first: none is answered by its text),
     each against 56 comparisons, for a reason that says which bar it missed, with no AUC."""
     corpus, questions = _four_paragraphs(tmp_path / "corpus")
-    crossed = {text: CROSSED[next(k for k, q in ANSWERS.items() if q == answer)] for text, answer in questions.items()}
-    args = ["build", "--langs", "sw", "--corpus", corpus, "--model", "scripted", "--max-docs", "4",
-            "--candidates", "2", "--rounds", "1", "--target-size", "4", "--shard-size", "2",
-            "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out")]
+    crossed = {
+        text: CROSSED[next(k for k, q in ANSWERS.items() if q == answer)]
+        for text, answer in questions.items()
+    }
+    args = [
+        "build",
+        "--langs",
+        "sw",
+        "--corpus",
+        corpus,
+        "--model",
+        "scripted",
+        "--max-docs",
+        "4",
+        "--candidates",
+        "2",
+        "--rounds",
+        "1",
+        "--target-size",
+        "4",
+        "--shard-size",
+        "2",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
     code, out, err = _cli_with(_answering_writer(crossed), args, capsys)
-    assert code == 1 and "every row was filtered out" in err and "internal error" not in err, out + err
+    assert code == 1 and "every row was filtered out" in err and "internal error" not in err, (
+        out + err
+    )
     assert "AUC 0." not in out + err and "AUC 1." not in out + err
     work = read_json(tmp_path / "work" / "build_info.json")
     relevance = work["quality"]["sw"]["relevance"]
@@ -191,4 +267,7 @@ def test_a_four_paragraph_swahili_build_whose_instructions_fit_other_texts_drops
     # gate (off_topic) or below what 9 in 10 of the seeds' true pairs reach (below_seed_floor)
     dropped = work["funnel"]["sw"]["dropped"]
     assert set(dropped) <= {"off_topic", "below_seed_floor"} and sum(dropped.values()) == 4, dropped
-    assert dropped.get("below_seed_floor", 0) >= 1 and f"below_seed_floor {dropped['below_seed_floor']}" in err
+    assert (
+        dropped.get("below_seed_floor", 0) >= 1
+        and f"below_seed_floor {dropped['below_seed_floor']}" in err
+    )

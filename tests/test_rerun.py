@@ -22,8 +22,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from bench_throughput import write_corpus  # noqa: E402
-from builder.cli import main  # noqa: E402
 from stub_server import StubServer  # noqa: E402
+
+from builder.cli import main  # noqa: E402
 
 LANGS = ("sw", "fi")
 PAST = 1_000_000_000  # a file time no build of today writes
@@ -35,9 +36,28 @@ def _build(root: Path, url: str, *extra: str) -> dict:
     # unrelated to their text by construction, so the relevance gate would only judge noise;
     # the default gate runs in test_build_e2e (the embedded model) and on true pairs in
     # test_any_language's Yoruba builds.
-    code = main(["build", "--corpus", str(root / "corpus"), "--langs", ",".join(LANGS), "--engine", "openai",
-                 "--base-url", url, "--model", "smollm2-135m", "--min-relevance", "0",
-                 "--work-dir", str(root / "work"), "--output-dir", str(root / "out"), *extra])
+    code = main(
+        [
+            "build",
+            "--corpus",
+            str(root / "corpus"),
+            "--langs",
+            ",".join(LANGS),
+            "--engine",
+            "openai",
+            "--base-url",
+            url,
+            "--model",
+            "smollm2-135m",
+            "--min-relevance",
+            "0",
+            "--work-dir",
+            str(root / "work"),
+            "--output-dir",
+            str(root / "out"),
+            *extra,
+        ]
+    )
     assert code == 0
     return json.loads((root / "work" / "build_info.json").read_text(encoding="utf-8"))
 
@@ -78,7 +98,10 @@ def _rows(out: Path, config: str) -> list[dict]:
 
 
 def _files(root: Path, pattern: str) -> dict[str, tuple[bytes, float]]:
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime) for p in sorted(root.glob(pattern))}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime)
+        for p in sorted(root.glob(pattern))
+    }
 
 
 def _alive_at_diversify(info: dict, lang: str) -> int:
@@ -87,18 +110,28 @@ def _alive_at_diversify(info: dict, lang: str) -> int:
 
 def test_an_unchanged_rerun_sends_no_request_embeds_nothing_and_redraws_no_plot(built, stub):
     root, first = built
-    assert first["diversify"]["texts_embedded"] == sum(_alive_at_diversify(first, lang) for lang in LANGS) > 0
+    assert (
+        first["diversify"]["texts_embedded"]
+        == sum(_alive_at_diversify(first, lang) for lang in LANGS)
+        > 0
+    )
     before = {config: _rows(root / "out", config) for config in (*LANGS, "candidates")}
     plots = _files(root / "out", "plots/*.png")
     checkpoints = _files(root / "work", "*/diversify-*/shard-*.parquet")
-    assert len(checkpoints) == len(LANGS) and len(plots) >= len(LANGS) + 2  # lengths per language, funnel, verbs
+    assert (
+        len(checkpoints) == len(LANGS) and len(plots) >= len(LANGS) + 2
+    )  # lengths per language, funnel, verbs
     sent = stub.stats()["completions"]
 
     info = _build(root, stub.url)
 
     assert stub.stats()["completions"] == sent and info["engine_stats"]["calls"] == 0
-    assert info["diversify"]["texts_embedded"] == 0 and info["relevance_encoder"]["texts_embedded"] == 0
-    # The last tables were read back (builder/pipeline/language_stages.py: final_output): select and diversify did not run.
+    assert (
+        info["diversify"]["texts_embedded"] == 0
+        and info["relevance_encoder"]["texts_embedded"] == 0
+    )
+    # The last tables were read back (builder/pipeline/language_stages.py: final_output): select
+    # and diversify did not run.
     assert "final (read back)" in info["timings"] and "select" not in info["timings"]
     assert info["quality"] == first["quality"]
     assert info["funnel"] == first["funnel"]
@@ -116,9 +149,17 @@ def test_a_changed_target_size_redoes_diversify_and_redraws_what_changed(built, 
 
     info = _build(root, stub.url, "--target-size", "1")
 
-    assert stub.stats()["completions"] == sent  # only diversify's setting changed: every answer is cached
-    assert info["diversify"]["texts_embedded"] == sum(_alive_at_diversify(info, lang) for lang in LANGS) > 0
-    assert len(list((root / "work").glob("*/diversify-*"))) == 2 * len(LANGS)  # the first build's are kept
+    assert (
+        stub.stats()["completions"] == sent
+    )  # only diversify's setting changed: every answer is cached
+    assert (
+        info["diversify"]["texts_embedded"]
+        == sum(_alive_at_diversify(info, lang) for lang in LANGS)
+        > 0
+    )
+    assert len(list((root / "work").glob("*/diversify-*"))) == 2 * len(
+        LANGS
+    )  # the first build's are kept
     for lang in LANGS:
         assert len(_rows(root / "out", lang)) == 1
     after = _files(root / "out", "plots/*.png")
@@ -138,9 +179,14 @@ def test_a_relevance_threshold_redoes_select_and_diversify_only(built, stub):
     for lang in LANGS:
         assert len(list((root / "work" / lang).glob("final-*"))) == 2
     # Fewer pairs pass: the languages whose kept pairs changed are clustered again.
-    assert sum(_alive_at_diversify(info, lang) for lang in LANGS) < sum(_alive_at_diversify(first, lang) for lang in LANGS)
-    assert info["diversify"]["texts_embedded"] == sum(_alive_at_diversify(info, lang) for lang in LANGS
-                                                      if _alive_at_diversify(info, lang) != _alive_at_diversify(first, lang))
+    assert sum(_alive_at_diversify(info, lang) for lang in LANGS) < sum(
+        _alive_at_diversify(first, lang) for lang in LANGS
+    )
+    assert info["diversify"]["texts_embedded"] == sum(
+        _alive_at_diversify(info, lang)
+        for lang in LANGS
+        if _alive_at_diversify(info, lang) != _alive_at_diversify(first, lang)
+    )
 
 
 def test_a_damaged_final_table_is_set_aside_and_made_again(built, stub, caplog):
@@ -156,7 +202,9 @@ def test_a_damaged_final_table_is_set_aside_and_made_again(built, stub, caplog):
         info = _build(root, stub.url)
 
     assert str(shard) in caplog.text and shard.with_name(shard.name + ".corrupt").is_file()
-    assert "select" in info["timings"] and info["engine_stats"]["calls"] == 0  # made again from the cache
+    assert (
+        "select" in info["timings"] and info["engine_stats"]["calls"] == 0
+    )  # made again from the cache
     assert _rows(root / "out", "sw") == before
 
 
@@ -182,16 +230,25 @@ def test_a_seeds_file_edited_in_place_is_generated_again(built, stub):
     """Same --seeds path, new pairs: the few-shot prompts changed, so generate must ask again."""
     live, _ = built
     seeds = live / "seeds.jsonl"
-    pairs = [json.loads(line) for line in
-             (Path(__file__).resolve().parents[1] / "builder" / "data" / "seeds" / "sw.jsonl").read_text(
-                 encoding="utf-8").splitlines()]
-    seeds.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    pairs = [
+        json.loads(line)
+        for line in (
+            Path(__file__).resolve().parents[1] / "builder" / "data" / "seeds" / "sw.jsonl"
+        )
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
+    seeds.write_text(
+        "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8"
+    )
     _build(live, stub.url, "--seeds", str(seeds))
     sent = stub.stats()["completions"]
     _build(live, stub.url, "--seeds", str(seeds))
     assert stub.stats()["completions"] == sent  # unchanged: the control
 
     pairs[0]["instruction"] = "Describe how a Swahili proverb is used, with one example."
-    seeds.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    seeds.write_text(
+        "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8"
+    )
     _build(live, stub.url, "--seeds", str(seeds))
     assert stub.stats()["completions"] > sent  # the edited seed is in new prompts

@@ -13,9 +13,9 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-
 from _cli_build import build_args, cli, published, read_json, udhr_corpus
 from _engine_helpers import Reply, ScriptedServer, free_port
+
 from builder.redact import redact
 
 KEY = "sk-TESTsecretKEY0123456789abcdef"
@@ -24,8 +24,10 @@ PASSWORD = "pa55w0rd-hunter2"
 
 def test_redact_removes_keys_bearer_tokens_and_url_passwords(monkeypatch):
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-1234567890")
-    text = ("Authorization: Bearer abc.def-ghi; url http://alice:" + PASSWORD + "@host:8000/v1 "
-            "and the token tok-1234567890 and hf_explicitSECRET99")
+    text = (
+        "Authorization: Bearer abc.def-ghi; url http://alice:" + PASSWORD + "@host:8000/v1 "
+        "and the token tok-1234567890 and hf_explicitSECRET99"
+    )
     clean = redact(text, ["hf_explicitSECRET99"])
     for secret in ("abc.def-ghi", PASSWORD, "alice", "tok-1234567890", "hf_explicitSECRET99"):
         assert secret not in clean
@@ -39,39 +41,83 @@ def test_hub_and_openai_share_the_redaction():
     assert builder.publish.push.redact is builder.engines.openai_engine.redact is redact
 
 
-def test_a_server_echoing_the_key_does_not_print_it(tmp_path, monkeypatch, capsys, embedded_model_dir):
+def test_a_server_echoing_the_key_does_not_print_it(
+    tmp_path, monkeypatch, capsys, embedded_model_dir
+):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     corpus = tmp_path / "one.jsonl"
-    corpus.write_text(json.dumps({"text": "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa "
-                                          "akili na dhamiri, hivyo yapasa watendeane kindugu."}) + "\n")
+    corpus.write_text(
+        json.dumps(
+            {
+                "text": "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa "
+                "akili na dhamiri, hivyo yapasa watendeane kindugu."
+            }
+        )
+        + "\n"
+    )
     echo = {"error": {"message": f"bad request; you sent Authorization: Bearer {KEY} (key {KEY})"}}
     with ScriptedServer([Reply(400, echo)]) as server:
         from builder.cli import main
 
-        code = main(["build", "--langs", "sw", "--corpus", str(corpus), "--base-url", server.url, "--model", "served",
-                     "--tokenizer", "smollm2-135m", "--candidates", "1", "--work-dir", str(tmp_path / "w"),
-                     "--output-dir", str(tmp_path / "o")])
+        code = main(
+            [
+                "build",
+                "--langs",
+                "sw",
+                "--corpus",
+                str(corpus),
+                "--base-url",
+                server.url,
+                "--model",
+                "served",
+                "--tokenizer",
+                "smollm2-135m",
+                "--candidates",
+                "1",
+                "--work-dir",
+                str(tmp_path / "w"),
+                "--output-dir",
+                str(tmp_path / "o"),
+            ]
+        )
     err = capsys.readouterr().err
     assert code == 1 and "bad request" in err, err
-    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"  # the key was really sent
+    assert (
+        server.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
+    )  # the key was really sent
     assert KEY not in err
     assert "Bearer ***" in err
 
 
 def test_base_url_password_is_not_recorded(tmp_path, shared_data, capsys):
     url = f"http://alice:{PASSWORD}@127.0.0.1:9/v1"
-    args = build_args(tmp_path, udhr_corpus(tmp_path / "corpus", shared_data), "sw",
-                      "--engine", "openai", "--base-url", url)
+    args = build_args(
+        tmp_path,
+        udhr_corpus(tmp_path / "corpus", shared_data),
+        "sw",
+        "--engine",
+        "openai",
+        "--base-url",
+        url,
+    )
     run = cli(args, capsys)  # the scripted engine stands in for the server
     assert run.code == 0, run.err
-    for path in (tmp_path / "out" / "build_info.json", tmp_path / "work" / "build_info.json",
-                 tmp_path / "out" / "README.md"):
+    for path in (
+        tmp_path / "out" / "build_info.json",
+        tmp_path / "work" / "build_info.json",
+        tmp_path / "out" / "README.md",
+    ):
         assert PASSWORD not in path.read_text(encoding="utf-8"), path
-    assert read_json(tmp_path / "out" / "build_info.json")["settings"]["base_url"] == "http://***@127.0.0.1:9/v1"
+    assert (
+        read_json(tmp_path / "out" / "build_info.json")["settings"]["base_url"]
+        == "http://***@127.0.0.1:9/v1"
+    )
 
 
 @pytest.mark.parametrize("inside", [False, True], ids=["corpus-outside-cwd", "corpus-inside-cwd"])
-def test_export_names_local_corpora_relative_to_the_build(tmp_path, shared_data, capsys, monkeypatch, inside):
+def test_export_names_local_corpora_relative_to_the_build(
+    tmp_path, shared_data, capsys, monkeypatch, inside
+):
     corpus_dir = tmp_path / "data" / "crawl ü"
     corpus = udhr_corpus(corpus_dir, shared_data)
     run_dir = tmp_path if inside else tmp_path / "elsewhere"
@@ -82,7 +128,9 @@ def test_export_names_local_corpora_relative_to_the_build(tmp_path, shared_data,
     out = tmp_path / "out"
     expected_file = "data/crawl ü/sw.jsonl" if inside else "sw.jsonl"
     assert {row["source"]["corpus"] for row in published(out)} == {expected_file}
-    assert read_json(out / "build_info.json")["settings"]["corpus"] == expected_file.replace("sw.", "{lang}.")
+    assert read_json(out / "build_info.json")["settings"]["corpus"] == expected_file.replace(
+        "sw.", "{lang}."
+    )
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in (".md", ".json", ".parquet"):
             assert str(tmp_path).encode() not in path.read_bytes(), path
@@ -118,7 +166,14 @@ def _leaks(outputs: dict[str, bytes], folder: Path) -> list[str]:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
-    return {**env, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "HF_TOKEN": HF, **extra}
+    return {
+        **env,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+        "HF_TOKEN": HF,
+        **extra,
+    }
 
 
 def _command(tmp_path: Path, command: str, url: str) -> list[str]:
@@ -126,16 +181,52 @@ def _command(tmp_path: Path, command: str, url: str) -> list[str]:
         from bench_throughput import write_corpus
 
         write_corpus(tmp_path / "corpus", ["sw"], 4)
-        return ["build", "--corpus", str(tmp_path / "corpus"), "--langs", "sw", "--base-url", url,
-                "--model", "smollm2-135m", "--min-relevance", "0", "--work-dir", str(tmp_path / "work"),
-                "--output-dir", str(tmp_path / "out")]
-    return ["eval", "--langs", "sw", "--settings", "en", "--limit", "2", "--model", "served", "--base-url", url,
-            "--reference-model", "served", "--reference-base-url", url, "--output-dir", str(tmp_path / "ev")]
+        return [
+            "build",
+            "--corpus",
+            str(tmp_path / "corpus"),
+            "--langs",
+            "sw",
+            "--base-url",
+            url,
+            "--model",
+            "smollm2-135m",
+            "--min-relevance",
+            "0",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    return [
+        "eval",
+        "--langs",
+        "sw",
+        "--settings",
+        "en",
+        "--limit",
+        "2",
+        "--model",
+        "served",
+        "--base-url",
+        url,
+        "--reference-model",
+        "served",
+        "--reference-base-url",
+        url,
+        "--output-dir",
+        str(tmp_path / "ev"),
+    ]
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder.cli", *args], capture_output=True, env=env, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        capture_output=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("credential", ["url", "key"])
@@ -146,7 +237,11 @@ def test_no_credential_reaches_any_output(tmp_path, command, credential):
     with -v so every library's debug lines are printed too: no credential in stdout, stderr, the
     work dir, the export or the eval report, in any form."""
     with StubServer(echo_status=503) as stub:  # 503: the engine logs the quote, retries, goes on
-        url = (f"http://{USER}:{PASSWORD}@127.0.0.1:{stub.port}/v1" if credential == "url" else stub.url)
+        url = (
+            f"http://{USER}:{PASSWORD}@127.0.0.1:{stub.port}/v1"
+            if credential == "url"
+            else stub.url
+        )
         env = _env(**({"OPENAI_API_KEY": KEY} if credential == "key" else {}))
         done = _run(["-v", *_command(tmp_path, command, url)], env, tmp_path)
         assert stub.stats()["echoed"] == 1
@@ -173,7 +268,9 @@ def test_a_final_error_that_quotes_the_credential_is_masked(tmp_path, command):
     err = done.stderr.decode()
     assert done.returncode in (1, 2), err[-3000:]
     errors = [line for line in err.splitlines() if ": error: " in line]
-    assert len(errors) == 1 and "HTTP 400" in errors[0] and "'authorization': 'Basic ***'" in errors[0], err[-3000:]
+    assert (
+        len(errors) == 1 and "HTTP 400" in errors[0] and "'authorization': 'Basic ***'" in errors[0]
+    ), err[-3000:]
     assert _leaks({"stdout": done.stdout, "stderr": done.stderr}, tmp_path) == []
 
 
@@ -183,7 +280,9 @@ def test_server_down_error_shows_no_password(tmp_path, command, verbose):
     url = f"http://{USER}:{PASSWORD}@127.0.0.1:{free_port()}/v1"  # nothing listens there
     done = _run(["-v"] * verbose + _command(tmp_path, command, url), _env(), tmp_path)
     err = done.stderr.decode()
-    assert done.returncode == 1, err[-3000:]  # a server down: the run failed (errors.guard), build and eval alike
+    assert done.returncode == 1, err[
+        -3000:
+    ]  # a server down: the run failed (errors.guard), build and eval alike
     assert "connection refused" in err.lower()
     assert "cannot reach http://***@127.0.0.1:" in err
     if verbose:
@@ -191,7 +290,7 @@ def test_server_down_error_shows_no_password(tmp_path, command, verbose):
     assert _leaks({"stdout": done.stdout, "stderr": done.stderr}, tmp_path) == []
 
 
-PROBE = '''
+PROBE = """
 import logging, os, sys, warnings
 from builder.errors import guard
 from builder.redact import register_url
@@ -222,7 +321,7 @@ def body():
 
 
 sys.exit(guard("probe", body, verbose="-v" in sys.argv))
-'''
+"""
 
 
 @pytest.mark.parametrize("verbose", [False, True], ids=["internal-error", "-v"])
@@ -233,13 +332,26 @@ def test_every_log_channel_is_masked(tmp_path, verbose):
     script = tmp_path / "probe.py"
     script.write_text(PROBE, encoding="utf-8")
     env = _env(OPENAI_API_KEY=KEY, PROBE_PASSWORD=PASSWORD)
-    done = subprocess.run([sys.executable, str(script)] + ["-v"] * verbose, capture_output=True, env=env,
-                          cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script)] + ["-v"] * verbose,
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     err = done.stderr.decode()
     assert done.returncode == 1, err
-    for line in ("somelib says ***", "transformers says ***", "request with key *** and token ***", "caught",
-                 "OSError: inner ***", "printed warning ***", "py.warnings", "logged warning ***",
-                 "RuntimeError: boom at http://***@h/v1 with ***"):
+    for line in (
+        "somelib says ***",
+        "transformers says ***",
+        "request with key *** and token ***",
+        "caught",
+        "OSError: inner ***",
+        "printed warning ***",
+        "py.warnings",
+        "logged warning ***",
+        "RuntimeError: boom at http://***@h/v1 with ***",
+    ):
         assert line in err, (line, err)
     assert _leaks({"stdout": done.stdout, "stderr": done.stderr}, tmp_path) == []
 
@@ -250,7 +362,9 @@ def test_every_log_channel_is_masked(tmp_path, verbose):
 
 @pytest.mark.parametrize("credential", ["key", "url"])
 @pytest.mark.parametrize("command", ["build", "eval"])
-def test_a_credential_to_a_remote_plain_http_host_is_warned_before_the_first_request(tmp_path, command, credential):
+def test_a_credential_to_a_remote_plain_http_host_is_warned_before_the_first_request(
+    tmp_path, command, credential
+):
     url = f"http://{USER}:{PASSWORD}@x.invalid/v1" if credential == "url" else "http://x.invalid/v1"
     env = _env(**({"OPENAI_API_KEY": KEY} if credential == "key" else {}))
     done = _run(_command(tmp_path, command, url), env, tmp_path)
@@ -258,12 +372,19 @@ def test_a_credential_to_a_remote_plain_http_host_is_warned_before_the_first_req
     warned = [i for i, line in enumerate(lines) if "plain http://" in line]
     # The request then fails on the name (the network error is expected).
     failed = [i for i, line in enumerate(lines) if ": error: " in line and "x.invalid" in line]
-    assert len(warned) == 1 and failed and warned[0] < failed[0], lines  # once, and before the request
-    what = "the API key in $OPENAI_API_KEY" if credential == "key" else "the user:password of the base URL"
+    assert len(warned) == 1 and failed and warned[0] < failed[0], (
+        lines
+    )  # once, and before the request
+    what = (
+        "the API key in $OPENAI_API_KEY"
+        if credential == "key"
+        else "the user:password of the base URL"
+    )
     assert lines[warned[0]].endswith(  # eval's progress bar may share the line
         f"WARNING builder.engines.credentials: {what} is sent over plain http:// to x.invalid, which is not this "
         "machine: anyone on the network path can read it. Use an https:// URL, or reach the server through "
-        "127.0.0.1 (e.g. an SSH tunnel)")
+        "127.0.0.1 (e.g. an SSH tunnel)"
+    )
     assert _leaks({"stdout": done.stdout, "stderr": done.stderr}, tmp_path) == []
 
 
@@ -273,12 +394,19 @@ def test_the_plain_http_warning_is_once_per_process_and_only_for_a_remote_host(m
 
     monkeypatch.setattr(credentials, "_warned", False)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    for local in ("http://127.0.0.1:8000/v1", "http://127.3.4.5/v1", "http://[::1]:8000/v1", "http://localhost/v1",
-                  "https://x.invalid/v1"):
+    for local in (
+        "http://127.0.0.1:8000/v1",
+        "http://127.3.4.5/v1",
+        "http://[::1]:8000/v1",
+        "http://localhost/v1",
+        "https://x.invalid/v1",
+    ):
         OpenAIEngine("m", base_url=local, progress=False)._headers()
     assert "plain http://" not in caplog.text
     monkeypatch.delenv("OPENAI_API_KEY")
-    OpenAIEngine("m", base_url="http://x.invalid/v1", progress=False)._headers()  # no credential: nothing to say
+    OpenAIEngine(
+        "m", base_url="http://x.invalid/v1", progress=False
+    )._headers()  # no credential: nothing to say
     assert "plain http://" not in caplog.text
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     for host in ("x.invalid", "y.invalid", "x.invalid"):  # two engines, three requests: one warning
@@ -296,7 +424,9 @@ def test_url_credentials_with_a_key_are_refused_at_start(tmp_path, command):
     with ScriptedServer([Reply(200, {"count": 3, "tokens": [1, 2, 3]})]) as server:
         url = server.url.replace("http://", f"http://{USER}:{PASSWORD}@")
         args = _command(tmp_path, command, url if command == "build" else server.url)
-        if command == "eval":  # only the judge's URL has them: the message names the flag it came from
+        if (
+            command == "eval"
+        ):  # only the judge's URL has them: the message names the flag it came from
             args += ["--judge-model", "served", "--judge-base-url", url]
         done = _run(args, _env(OPENAI_API_KEY=KEY), tmp_path)
     flag = "--base-url" if command == "build" else "--judge-base-url"
@@ -305,7 +435,8 @@ def test_url_credentials_with_a_key_are_refused_at_start(tmp_path, command):
     assert done.stderr.decode().splitlines() == [
         f"x-instruction{' eval' * (command == 'eval')}: error: {flag} {masked} carries a user:password and "
         f"OPENAI_API_KEY is set too, but a request sends only one credential: remove the user:password@ from "
-        f"{flag}, or unset OPENAI_API_KEY"]
+        f"{flag}, or unset OPENAI_API_KEY"
+    ]
     assert server.requests == []
     assert not (tmp_path / "work").exists() and not (tmp_path / "ev").exists()
 
@@ -316,7 +447,11 @@ def test_the_engine_refuses_url_credentials_with_a_key(monkeypatch):
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://{USER}:{PASSWORD}@127.0.0.1:9/v1")
-    with pytest.raises(ValueError, match=r"^base_url \(or \$OPENAI_BASE_URL\) http://\*\*\*@127.0.0.1:9/v1 carries"):
+    with pytest.raises(
+        ValueError, match=r"^base_url \(or \$OPENAI_BASE_URL\) http://\*\*\*@127.0.0.1:9/v1 carries"
+    ):
         OpenAIEngine("m", progress=False)
     monkeypatch.delenv("OPENAI_API_KEY")
-    assert OpenAIEngine("m", progress=False).base_url.startswith(f"http://{USER}:")  # one credential: fine
+    assert OpenAIEngine("m", progress=False).base_url.startswith(
+        f"http://{USER}:"
+    )  # one credential: fine

@@ -5,14 +5,17 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from _trl_helpers import (
+    TEXTS,
+    one_torch_thread,  # noqa: F401  (autouse fixture)
+    trained_text,
+    write_export,
+)
 
 from builder.training.args import XInstructionArguments
 from builder.training.chat_template import chatml_training_template
 from builder.training.run import build_trainer
 from builder.training.sft_data import load_sft_data
-
-from _trl_helpers import TEXTS, trained_text, write_export
-from _trl_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +26,16 @@ def export(tmp_path_factory):
 def sft_args(output_dir, **overrides):
     from trl import SFTConfig
 
-    return SFTConfig(output_dir=str(output_dir), use_cpu=True, bf16=False, activation_checkpointing=False,
-                     max_steps=1, max_length=256, report_to="none", **overrides)
+    return SFTConfig(
+        output_dir=str(output_dir),
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        max_steps=1,
+        max_length=256,
+        report_to="none",
+        **overrides,
+    )
 
 
 def model_args(path, **overrides):
@@ -35,8 +46,14 @@ def model_args(path, **overrides):
 
 def make_trainer(export, model_dir, tmp_path, fmt, **sft_overrides):
     data = load_sft_data(export, XInstructionArguments(languages="sw,bn", prompt_format=fmt))
-    return build_trainer(model_args(model_dir), sft_args(tmp_path / "out", **sft_overrides), data.train, data.eval,
-                         prompt_format=fmt, training_data=data.card)
+    return build_trainer(
+        model_args(model_dir),
+        sft_args(tmp_path / "out", **sft_overrides),
+        data.train,
+        data.eval,
+        prompt_format=fmt,
+        training_data=data.card,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["chat", "prompt_completion"])
@@ -53,8 +70,12 @@ def test_only_the_response_and_eos_are_trained(export, tiny_model_dir, tmp_path,
         assert trained_text(tokenizer, row) == response + "<|im_end|>"
         language = {"sw": "Swahili", "bn": "Bengali"}[row["lang"]]
         if fmt == "chat":
-            assert text.startswith("<|im_start|>system\n")  # the model's own template, default system turn
-            assert text.endswith(f"?\nAnswer in {language}.<|im_end|>\n<|im_start|>assistant\n{response}<|im_end|>\n")
+            assert text.startswith(
+                "<|im_start|>system\n"
+            )  # the model's own template, default system turn
+            assert text.endswith(
+                f"?\nAnswer in {language}.<|im_end|>\n<|im_start|>assistant\n{response}<|im_end|>\n"
+            )
         else:  # plain text: exactly the prompt, then the response and EOS, no template
             assert row["prompt"].endswith(f"?\nAnswer in {language}.\n")
             assert text == row["prompt"] + response + "<|im_end|>"
@@ -64,12 +85,19 @@ def test_chat_format_without_a_template_asks_for_one(export, tiny_model_dir, tmp
     base = tmp_path / "base"
     shutil.copytree(tiny_model_dir, base)
     (base / "chat_template.jinja").unlink()
-    with pytest.raises(ValueError, match="has no chat template, which the 'chat' format needs.*--chat_template_path"):
+    with pytest.raises(
+        ValueError,
+        match="has no chat template, which the 'chat' format needs.*--chat_template_path",
+    ):
         make_trainer(export, base, tmp_path, "chat")
     # A plain-text run needs no template, and refuses one it would not use.
     assert len(make_trainer(export, base, tmp_path, "prompt_completion").train_dataset) == 6
-    with pytest.raises(ValueError, match="--chat_template_path only applies to --prompt_format chat"):
-        make_trainer(export, base, tmp_path, "prompt_completion", chat_template_path=str(tiny_model_dir))
+    with pytest.raises(
+        ValueError, match="--chat_template_path only applies to --prompt_format chat"
+    ):
+        make_trainer(
+            export, base, tmp_path, "prompt_completion", chat_template_path=str(tiny_model_dir)
+        )
 
 
 @pytest.mark.parametrize("source", ["clone", "jinja"])
@@ -89,13 +117,20 @@ def test_a_base_model_gets_a_template(export, tiny_model_dir, tmp_path, source):
         response = next(t for t in TEXTS[row["lang"]] if t in text)
         assert trained_text(tokenizer, row) == response + "<|im_end|>"
     if source == "jinja":  # no default system turn: the file's template is used as written
-        assert tokenizer.decode(trainer.train_dataset[0]["input_ids"]).startswith("<|im_start|>user\n")
+        assert tokenizer.decode(trainer.train_dataset[0]["input_ids"]).startswith(
+            "<|im_start|>user\n"
+        )
 
 
 def test_jinja_template_with_unknown_tokens_is_refused(export, tiny_model_dir, tmp_path):
     path = tmp_path / "other.jinja"
-    path.write_text("{% for m in messages %}<|turn|>{{ m['content'] }}<|end_turn|>{% endfor %}", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"uses <\|end_turn\|>, <\|turn\|>, which the tokenizer does not have"):
+    path.write_text(
+        "{% for m in messages %}<|turn|>{{ m['content'] }}<|end_turn|>{% endfor %}",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ValueError, match=r"uses <\|end_turn\|>, <\|turn\|>, which the tokenizer does not have"
+    ):
         make_trainer(export, tiny_model_dir, tmp_path, "chat", chat_template_path=str(path))
 
 
@@ -103,22 +138,32 @@ def test_unmarkable_template_is_a_clear_error(export, tiny_model_dir, tmp_path):
     base = tmp_path / "base"
     shutil.copytree(tiny_model_dir, base)
     (base / "chat_template.jinja").write_text(
-        "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}", encoding="utf-8")
-    with pytest.raises(ValueError, match="cannot find the assistant turns.*--prompt_format prompt_completion"):
+        "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ValueError, match="cannot find the assistant turns.*--prompt_format prompt_completion"
+    ):
         make_trainer(export, base, tmp_path, "chat")
 
 
 def test_eval_requested_without_held_out_rows(export, tiny_model_dir, tmp_path):
-    with pytest.raises(ValueError, match="--eval_strategy steps needs held-out rows: set --eval_size"):
+    with pytest.raises(
+        ValueError, match="--eval_strategy steps needs held-out rows: set --eval_size"
+    ):
         make_trainer(export, tiny_model_dir, tmp_path, "chat", eval_strategy="steps", eval_steps=1)
 
 
 def test_resume_from_checkpoint_values(tmp_path):
     from builder.training.modeling import resolve_checkpoint
 
-    with pytest.raises(ValueError, match="--resume_from_checkpoint last: no checkpoint-\\* folder in"):
+    with pytest.raises(
+        ValueError, match="--resume_from_checkpoint last: no checkpoint-\\* folder in"
+    ):
         resolve_checkpoint("last", str(tmp_path))
-    assert resolve_checkpoint("auto", str(tmp_path)) is None  # preemptible jobs: fresh start when none
+    assert (
+        resolve_checkpoint("auto", str(tmp_path)) is None
+    )  # preemptible jobs: fresh start when none
     for step in (2, 10):
         (tmp_path / f"checkpoint-{step}").mkdir()
     assert resolve_checkpoint("last", str(tmp_path)) == str(tmp_path / "checkpoint-10")

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_data_verdict
 
 USES_IT = """
@@ -29,8 +28,24 @@ def _pytest(tmp_path: Path, ci: str | None) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     if ci is not None:
         env["CI"] = ci
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tests),
-                           str(tests)], cwd=tests, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tests),
+            str(tests),
+        ],
+        cwd=tests,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, done.stdout + done.stderr
 
 
@@ -53,8 +68,17 @@ def test_present_shared_data_runs_under_ci(tmp_path):
     assert code == 0 and "1 passed" in printed, printed
 
 
-@pytest.mark.parametrize("ci, action", [("true", "fail"), ("TRUE", "fail"), ("1", "fail"), ("", "skip"),
-                                        ("false", "skip"), (None, "skip")])
+@pytest.mark.parametrize(
+    "ci, action",
+    [
+        ("true", "fail"),
+        ("TRUE", "fail"),
+        ("1", "fail"),
+        ("", "skip"),
+        ("false", "skip"),
+        (None, "skip"),
+    ],
+)
 def test_the_verdict_follows_ci(tmp_path, ci, action):
     environ = {} if ci is None else {"CI": ci}
     assert shared_data_verdict(tmp_path / "absent", environ)[0] == action

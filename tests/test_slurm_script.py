@@ -17,15 +17,29 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "slurm" / "x-instruct
 
 
 def _dry_run(nodes: str, *args: str) -> list[list[str]]:
-    env = {**os.environ, "XI_SLURM_DRY_RUN": "1", "SLURM_JOB_NODELIST": nodes, "SLURM_GPUS_PER_NODE": "a100:4",
-           "SLURM_CPUS_PER_TASK": "16"}
-    run = subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=30)
+    env = {
+        **os.environ,
+        "XI_SLURM_DRY_RUN": "1",
+        "SLURM_JOB_NODELIST": nodes,
+        "SLURM_GPUS_PER_NODE": "a100:4",
+        "SLURM_CPUS_PER_TASK": "16",
+    }
+    run = subprocess.run(
+        ["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=30
+    )
     assert run.returncode == 0, run.stderr
     return [shlex.split(line) for line in run.stdout.splitlines()]
 
 
 def test_one_head_then_a_worker_per_other_node_then_the_build_with_its_arguments():
-    args = ["--langs", "sw,bn", "--model", "Qwen/Qwen2.5-7B-Instruct", "--work-dir", "/shared/xi work"]
+    args = [
+        "--langs",
+        "sw,bn",
+        "--model",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "--work-dir",
+        "/shared/xi work",
+    ]
     lines = _dry_run("gpu01,gpu02,gpu03", *args)
     assert len(lines) == 4
     head, workers, build = lines[0], lines[1:3], lines[3]
@@ -37,8 +51,15 @@ def test_one_head_then_a_worker_per_other_node_then_the_build_with_its_arguments
         assert worker[5:8] == ["ray", "start", "--address=gpu01:6379"] and "--head" not in worker
     # the driver joins the head and gets the job's arguments unchanged (a space in a path included)
     assert build[:2] == ["env", "RAY_AUTH_MODE=token"]
-    assert build[2:8] == ["x-instruction", "build", "--executor", "ray", "--ray-address", "gpu01:6379"]
-    assert build[-len(args):] == args
+    assert build[2:8] == [
+        "x-instruction",
+        "build",
+        "--executor",
+        "ray",
+        "--ray-address",
+        "gpu01:6379",
+    ]
+    assert build[-len(args) :] == args
 
 
 def test_a_one_node_job_starts_no_worker():

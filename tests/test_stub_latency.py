@@ -15,7 +15,7 @@ import httpx
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from stub_server import Delays, StubServer
+from stub_server import Delays, StubServer  # noqa: E402 (after the path is set)
 
 
 def test_seeded_lognormal_delays_have_the_median_asked_for_and_a_long_tail():
@@ -35,9 +35,14 @@ def test_the_cap_holds_and_queued_requests_are_not_in_flight():
 
     async def send(url: str) -> list[int]:
         async with httpx.AsyncClient(timeout=30) as client:
-            body = {"model": "m", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
-            replies = await asyncio.gather(*(client.post(url + "/chat/completions", json=body)
-                                             for _ in range(requests)))
+            body = {
+                "model": "m",
+                "messages": [{"role": "user", "content": "hello"}],
+                "max_tokens": 8,
+            }
+            replies = await asyncio.gather(
+                *(client.post(url + "/chat/completions", json=body) for _ in range(requests))
+            )
         return [r.status_code for r in replies]
 
     with StubServer(latency=latency, max_num_seqs=cap, record=True) as stub:
@@ -57,5 +62,7 @@ def test_the_cap_holds_and_queued_requests_are_not_in_flight():
 
 def test_the_default_server_records_nothing():
     with StubServer() as stub:
-        httpx.post(stub.url + "/chat/completions", json={"messages": [{"role": "user", "content": "x"}]})
+        httpx.post(
+            stub.url + "/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+        )
         assert stub.inflight() == {"cap": None, "events": []}

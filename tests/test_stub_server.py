@@ -17,8 +17,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from bench_throughput import write_corpus  # noqa: E402
-from builder.cli import main  # noqa: E402
 from stub_server import StubServer  # noqa: E402
+
+from builder.cli import main  # noqa: E402
 
 ROOT = BENCHMARKS.parent
 
@@ -28,9 +29,28 @@ def _build(tmp_path: Path, url: str) -> int:
     # unrelated to their text by construction, so the relevance gate would only judge noise;
     # the default gate runs in test_build_e2e (the embedded model) and on true pairs in
     # test_any_language's Yoruba builds.
-    return main(["build", "--corpus", str(tmp_path / "corpus"), "--langs", "sw,fi", "--engine", "openai",
-                 "--base-url", url, "--model", "smollm2-135m", "--min-relevance", "0",
-                 "--work-dir", str(tmp_path / "work"), "--output-dir", str(tmp_path / "out"), "--overwrite"])
+    return main(
+        [
+            "build",
+            "--corpus",
+            str(tmp_path / "corpus"),
+            "--langs",
+            "sw,fi",
+            "--engine",
+            "openai",
+            "--base-url",
+            url,
+            "--model",
+            "smollm2-135m",
+            "--min-relevance",
+            "0",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--overwrite",
+        ]
+    )
 
 
 def test_tiny_build_through_the_stub_sends_the_expected_requests(tmp_path):
@@ -48,17 +68,23 @@ def test_tiny_build_through_the_stub_sends_the_expected_requests(tmp_path):
     # Every text that prepare kept (a recombined text may be dropped there, e.g. as boilerplate)
     # got four valid candidates: none failed generate.
     generated = [r for r in candidates if r["candidates"]]
-    assert len(generated) >= 6 and "no_valid_instruction" not in candidates["dropped"], candidates["dropped"]
+    assert len(generated) >= 6 and "no_valid_instruction" not in candidates["dropped"], candidates[
+        "dropped"
+    ]
     # Four distinct candidates each and two rounds: round 2 judges the next candidate, no rewrite.
     assert all(len(r["candidates"]) == 4 for r in generated)
     judged = sum(len(r["judgements"]) for r in candidates)
     assert judged > len(generated)  # the varied scores sent some pairs to round 2
     controls = sum(q["rater"]["pairs"] for q in info["quality"].values())
-    expected = len(generated) + judged + controls  # generate (n=4 in one request) + refine + rater controls
+    expected = (
+        len(generated) + judged + controls
+    )  # generate (n=4 in one request) + refine + rater controls
     assert info["engine_stats"]["calls"] == expected
     assert first["completions"] == expected  # what the server saw is what the client counted
     assert second["completions"] == first["completions"]  # the rerun sent nothing
-    published = [datasets.load_dataset(str(tmp_path / "out"), lang, split="train") for lang in ("sw", "fi")]
+    published = [
+        datasets.load_dataset(str(tmp_path / "out"), lang, split="train") for lang in ("sw", "fi")
+    ]
     assert sum(len(d) for d in published) > 0
 
 
@@ -66,10 +92,33 @@ def _cli_build(tmp_path: Path, url: str) -> subprocess.CompletedProcess:
     """The build command, as a user runs it, in its own process. A shard is 8 rows and a request
     chunk 4 prompts (--batch-size 1), so a shard can be cut off with a chunk of it cached."""
     # --min-relevance 0: the stub's canned questions are unrelated to their text (see _build)
-    cmd = [sys.executable, "-m", "builder.cli", "build", "--corpus", str(tmp_path / "corpus"), "--langs", "sw,fi",
-           "--engine", "openai", "--base-url", url, "--model", "smollm2-135m", "--min-relevance", "0",
-           "--shard-size", "8", "--batch-size", "1", "--work-dir", str(tmp_path / "work"),
-           "--output-dir", str(tmp_path / "out"), "--overwrite"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "builder.cli",
+        "build",
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--langs",
+        "sw,fi",
+        "--engine",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "smollm2-135m",
+        "--min-relevance",
+        "0",
+        "--shard-size",
+        "8",
+        "--batch-size",
+        "1",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--overwrite",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
@@ -91,9 +140,12 @@ def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_pat
     assert first.returncode == 1, err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("x-instruction: error:")]
-    assert len(errors) == 1 and "failed after" in errors[0] and f"127.0.0.1:{port}" in errors[0], err
-    assert err.splitlines()[-1] == ("Finished shards and cached requests are kept; "
-                                    "run the same command again to resume."), err[-600:]
+    assert len(errors) == 1 and "failed after" in errors[0] and f"127.0.0.1:{port}" in errors[0], (
+        err
+    )
+    assert err.splitlines()[-1] == (
+        "Finished shards and cached requests are kept; run the same command again to resume."
+    ), err[-600:]
     kept = _shards(tmp_path / "work")
     assert any("generate-" in name for name in kept), kept  # a generate shard had finished
 
@@ -101,7 +153,9 @@ def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_pat
         rerun = _cli_build(tmp_path, stub.url)
         assert rerun.returncode == 0, rerun.stderr
         sent = stub.stats()["completions"]
-    assert all(_shards(tmp_path / "work")[name] == mtime for name, mtime in kept.items())  # not redone
+    assert all(
+        _shards(tmp_path / "work")[name] == mtime for name, mtime in kept.items()
+    )  # not redone
     info = json.loads((tmp_path / "work" / "build_info.json").read_text())
     hits = info["engine_stats"]["cache_hits"]
     assert sent == info["engine_stats"]["calls"] and hits > 0
@@ -109,5 +163,9 @@ def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_pat
     # rerun saves what the first run had answered, and nothing more can be saved.
     candidates = datasets.load_dataset(str(tmp_path / "out"), "candidates", split="train")
     controls = sum(q["rater"]["pairs"] for q in info["quality"].values())
-    cold = sum(1 for r in candidates if r["candidates"]) + sum(len(r["judgements"]) for r in candidates) + controls
+    cold = (
+        sum(1 for r in candidates if r["candidates"])
+        + sum(len(r["judgements"]) for r in candidates)
+        + controls
+    )
     assert cold - answered <= sent < cold

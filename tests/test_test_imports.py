@@ -38,7 +38,9 @@ def _imported(node: ast.AST) -> list[str]:
 def imports_of_test_modules(root: Path) -> list[str]:
     """'file:line imports test_x' for every import of a test module by a file under `root`."""
     files = sorted(root.rglob("*.py"))
-    test_modules = {p.stem for p in files if any(fnmatch.fnmatch(p.name, pattern) for pattern in TEST_FILES)}
+    test_modules = {
+        p.stem for p in files if any(fnmatch.fnmatch(p.name, pattern) for pattern in TEST_FILES)
+    }
     found = []
     for path in files:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -58,7 +60,9 @@ def test_the_scan_finds_every_form_of_import(tmp_path):
     (tmp_path / "helpers").mkdir()
     (tmp_path / "helpers" / "__init__.py").write_text("")
     (tmp_path / "helpers" / "pipeline.py").write_text("X = 1\n")
-    (tmp_path / "_flat_helper.py").write_text("from test_a import X\n")  # a helper that imports a test module
+    (tmp_path / "_flat_helper.py").write_text(
+        "from test_a import X\n"
+    )  # a helper that imports a test module
     (tmp_path / "test_a.py").write_text("from helpers.pipeline import X\nimport _flat_helper\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "test_c.py").write_text("Y = 2\n")
@@ -69,7 +73,8 @@ def test_the_scan_finds_every_form_of_import(tmp_path):
         "def test_x():\n"
         "    from test_a import X\n"
         "    importlib.import_module('tests.test_a')\n"
-        "    from helpers import pipeline\n")
+        "    from helpers import pipeline\n"
+    )
     assert imports_of_test_modules(tmp_path) == [
         "_flat_helper.py:1 imports test_a",
         "test_b.py:2 imports test_a",

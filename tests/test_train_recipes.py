@@ -25,7 +25,8 @@ def test_recipe_parses(recipe):
     # bf16 recipes are for GPUs; use_cpu keeps TrainingArguments from probing for one here.
     overrides = [] if "cpu" in recipe.stem else ["--use_cpu", "--bf16", "false"]
     script_args, training_args, model_args, data_args = parser_for(recipe).parse_args_and_config(
-        args=["--config", str(recipe), *overrides])
+        args=["--config", str(recipe), *overrides]
+    )
     assert training_args.output_dir.startswith("out/")
     assert data_args.languages
     if "cpu" not in recipe.stem:
@@ -33,7 +34,9 @@ def test_recipe_parses(recipe):
         assert data_args.language_check_steps > 0 and training_args.eval_strategy == "steps"
 
 
-@pytest.mark.parametrize("config", sorted((CONFIGS / "accelerate").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "config", sorted((CONFIGS / "accelerate").glob("*.yaml")), ids=lambda p: p.name
+)
 def test_accelerate_config_loads(config):
     from accelerate.commands.config.config_args import load_config_from_file
 

@@ -12,8 +12,8 @@ import sqlite3
 
 import pyarrow.parquet as pq
 import pytest
-
 from _cli_build import build_args, cli, published, udhr_corpus
+
 from builder.core.workdir import CORRUPT_SUFFIX, StageDir, checksum_path, verify_shard
 
 
@@ -35,7 +35,9 @@ def _rerun(args, capsys, caplog):
         return cli(args, capsys)
 
 
-def test_a_changed_byte_in_a_refine_shard_is_redone_not_published(tmp_path, first_build, capsys, caplog):
+def test_a_changed_byte_in_a_refine_shard_is_redone_not_published(
+    tmp_path, first_build, capsys, caplog
+):
     args, before = first_build
     instruction = before[0]["instruction"].encode()
     # the shard that holds it, and the instruction's bytes inside its data page
@@ -50,7 +52,9 @@ def test_a_changed_byte_in_a_refine_shard_is_redone_not_published(tmp_path, firs
     assert run.code == 0, run.err
     assert str(shard) in caplog.text and "corrupt" in caplog.text
     assert shard.with_name(shard.name + CORRUPT_SUFFIX).is_file()
-    assert published(tmp_path / "out") == before  # redone from the request cache, not published damaged
+    assert (
+        published(tmp_path / "out") == before
+    )  # redone from the request cache, not published damaged
     assert run.calls == 0 and "model calls: 0" in run.out
 
 
@@ -101,7 +105,9 @@ def test_a_cache_that_is_not_a_database_is_set_aside(tmp_path, first_build, caps
     assert run.calls > 0 and published(tmp_path / "out") == before
 
 
-def test_a_truncated_cache_is_set_aside_and_finished_shards_count(tmp_path, first_build, capsys, caplog):
+def test_a_truncated_cache_is_set_aside_and_finished_shards_count(
+    tmp_path, first_build, capsys, caplog
+):
     args, before = first_build
     cache = tmp_path / "work" / "cache.sqlite"
     sqlite3.connect(cache).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
@@ -136,10 +142,14 @@ def test_a_shard_from_an_older_builder_is_checked_by_its_columns(tmp_path):
 
     from builder.core.schema import GENERATED, PREPARED
 
-    stage = StageDir(tmp_path, "sw", "generate", "abc", GENERATED)  # the column types the plan gives generate
+    stage = StageDir(
+        tmp_path, "sw", "generate", "abc", GENERATED
+    )  # the column types the plan gives generate
     stage.path.mkdir(parents=True)
     good, bad = stage.shard(0), stage.shard(1)
-    pq.write_table(Dataset.from_dict({n: [] for n in GENERATED}, features=GENERATED).data.table, good)
+    pq.write_table(
+        Dataset.from_dict({n: [] for n in GENERATED}, features=GENERATED).data.table, good
+    )
     pq.write_table(Dataset.from_dict({n: [] for n in PREPARED}, features=PREPARED).data.table, bad)
     assert stage.has(0) and checksum_path(good).is_file()
     assert not stage.has(1) and bad.with_name(bad.name + CORRUPT_SUFFIX).is_file()

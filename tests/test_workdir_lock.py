@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _cli_build import build_args, cli, read_json, udhr_corpus
+
 from builder.pipeline.lock import LOCK_FILE, WorkDirBusyError, acquire, hold_work_dir, release
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,16 +31,25 @@ time.sleep(600)
 
 
 def _env() -> dict:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 @pytest.fixture
 def holder(tmp_path):
     """A separate process holding the lock of tmp_path/work; killed (SIGKILL) at teardown if still alive."""
     work = tmp_path / "work"
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(work)], stdout=subprocess.PIPE, text=True,
-                            env=_env(), cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(work)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+    )
     assert proc.stdout.readline().strip() == "held"
     yield work, proc
     proc.kill()
@@ -51,26 +60,54 @@ def test_a_second_build_on_a_held_work_dir_stops_at_once_naming_the_holder(holde
     work, proc = holder
     out = tmp_path / "out"
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--langs", "sw", "--corpus", "embedded",
-                             "--max-docs", "2", "--work-dir", str(work), "--output-dir", str(out)],
-                            capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "builder.cli",
+            "build",
+            "--langs",
+            "sw",
+            "--corpus",
+            "embedded",
+            "--max-docs",
+            "2",
+            "--work-dir",
+            str(work),
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=300,
+    )
     took = time.perf_counter() - start
     lines = result.stderr.strip().splitlines()
     # Exit 1: the command is right; the work dir is busy, and the same command works once the other build ends.
     assert result.returncode == 1, result.stderr
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"x-instruction: error: --work-dir {work} is in use by another build "
-                               f"(PID {proc.pid} on host {socket.gethostname()}, since ")
-    assert lines[0].endswith("wait for it to finish and run the same command again, or pass another --work-dir")
+    assert lines[0].startswith(
+        f"x-instruction: error: --work-dir {work} is in use by another build "
+        f"(PID {proc.pid} on host {socket.gethostname()}, since "
+    )
+    assert lines[0].endswith(
+        "wait for it to finish and run the same command again, or pass another --work-dir"
+    )
     assert took < 60  # the imports of the CLI: no corpus read, no model loaded
     assert not out.exists()
     assert sorted(p.name for p in work.iterdir()) == [LOCK_FILE]  # nothing of the second build's
     assert proc.poll() is None  # the first build is untouched
 
 
-def test_a_lock_whose_process_died_is_taken_over_with_a_warning(holder, tmp_path, shared_data, capsys, caplog):
+def test_a_lock_whose_process_died_is_taken_over_with_a_warning(
+    holder, tmp_path, shared_data, capsys, caplog
+):
     work, proc = holder
-    proc.send_signal(signal.SIGKILL)  # as an OOM kill would: no cleanup ran, the lock file still names it
+    proc.send_signal(
+        signal.SIGKILL
+    )  # as an OOM kill would: no cleanup ran, the lock file still names it
     proc.wait()
     assert json.loads((work / LOCK_FILE).read_text())["pid"] == proc.pid
 
@@ -78,7 +115,10 @@ def test_a_lock_whose_process_died_is_taken_over_with_a_warning(holder, tmp_path
     corpus = udhr_corpus(tmp_path / "corpus", shared_data)
     run = cli(build_args(tmp_path, corpus), capsys)
     assert run.code == 0, run.err
-    assert f"taking over the lock of a build that is no longer running (PID {proc.pid} on host" in caplog.text
+    assert (
+        f"taking over the lock of a build that is no longer running (PID {proc.pid} on host"
+        in caplog.text
+    )
     assert read_json(tmp_path / "out" / "build_info.json")["funnel"]
     assert (work / LOCK_FILE).read_text() == ""  # released: free for the next build
 
@@ -97,9 +137,14 @@ def test_the_lock_is_held_for_the_build_and_free_after_it_even_after_an_error(tm
 
 def test_a_lock_recorded_by_another_host_is_not_taken_over(tmp_path):
     # Its process cannot be checked from here (and a flock may not cross machines): refuse, say how to clear it.
-    (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": 4242, "host": "gpu-node-7", "started": "2026-12-01"}))
-    with pytest.raises(WorkDirBusyError, match=r"in use by another build \(PID 4242 on host gpu-node-7, since "
-                                               r"2026-12-01\).*if that build is no longer running, delete "):
+    (tmp_path / LOCK_FILE).write_text(
+        json.dumps({"pid": 4242, "host": "gpu-node-7", "started": "2026-12-01"})
+    )
+    with pytest.raises(
+        WorkDirBusyError,
+        match=r"in use by another build \(PID 4242 on host gpu-node-7, since "
+        r"2026-12-01\).*if that build is no longer running, delete ",
+    ):
         acquire(tmp_path)
 
 

@@ -71,17 +71,32 @@ def main(script_args, training_args, model_args, x_args):
 
     base_model_path(model_args)  # a misspelt model name fails before the data loads
     data = load_sft_data(
-        script_args.dataset_name, x_args, train_split=script_args.dataset_train_split,
-        test_split=script_args.dataset_test_split, seed=training_args.seed,
+        script_args.dataset_name,
+        x_args,
+        train_split=script_args.dataset_train_split,
+        test_split=script_args.dataset_test_split,
+        seed=training_args.seed,
     )
     probes = sft_probes(data, x_args) if x_args.language_check_steps > 0 else None
 
     trainer = build_trainer(
-        model_args, training_args, data.train, data.eval, prompt_format=x_args.prompt_format,
-        training_data=data.card, probes=probes, check_args=x_args, eval_size=x_args.eval_size,
+        model_args,
+        training_args,
+        data.train,
+        data.eval,
+        prompt_format=x_args.prompt_format,
+        training_data=data.card,
+        probes=probes,
+        check_args=x_args,
+        eval_size=x_args.eval_size,
     )
-    train_and_save(trainer, model_args, training_args, merge=x_args.merge_adapter,
-                   dataset_name=script_args.dataset_name)
+    train_and_save(
+        trainer,
+        model_args,
+        training_args,
+        merge=x_args.merge_adapter,
+        dataset_name=script_args.dataset_name,
+    )
     return trainer
 
 

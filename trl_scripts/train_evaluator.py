@@ -50,18 +50,43 @@ def main(script_args, training_args, model_args, eval_args):
     from builder.training.run import build_trainer, train_and_save
 
     base_model_path(model_args)  # a misspelt model name fails before the data loads
-    data = load_evaluator_data(script_args.dataset_name, script_args.dataset_config, eval_args,
-                               split=script_args.dataset_train_split, seed=training_args.seed)
-    trainer = build_trainer(model_args, training_args, data.train, data.eval, prompt_format="chat",
-                            training_data=data.card, eval_size=eval_args.eval_size)
-    prompts, references = score_probes(data, eval_args) if eval_args.score_check_steps > 0 else (None, None)
+    data = load_evaluator_data(
+        script_args.dataset_name,
+        script_args.dataset_config,
+        eval_args,
+        split=script_args.dataset_train_split,
+        seed=training_args.seed,
+    )
+    trainer = build_trainer(
+        model_args,
+        training_args,
+        data.train,
+        data.eval,
+        prompt_format="chat",
+        training_data=data.card,
+        eval_size=eval_args.eval_size,
+    )
+    prompts, references = (
+        score_probes(data, eval_args) if eval_args.score_check_steps > 0 else (None, None)
+    )
     if prompts:
-        trainer.add_callback(ScoreAgreementCallback(
-            trainer, prompts, references, every_steps=eval_args.score_check_steps, max_new_tokens=48,
-            batch_size=training_args.per_device_eval_batch_size,
-        ))
-    train_and_save(trainer, model_args, training_args, merge=eval_args.merge_adapter,
-                   dataset_name=script_args.dataset_name)
+        trainer.add_callback(
+            ScoreAgreementCallback(
+                trainer,
+                prompts,
+                references,
+                every_steps=eval_args.score_check_steps,
+                max_new_tokens=48,
+                batch_size=training_args.per_device_eval_batch_size,
+            )
+        )
+    train_and_save(
+        trainer,
+        model_args,
+        training_args,
+        merge=eval_args.merge_adapter,
+        dataset_name=script_args.dataset_name,
+    )
     return trainer
 
 

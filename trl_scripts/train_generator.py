@@ -55,16 +55,32 @@ def main(script_args, training_args, model_args, gen_args):
     from builder.training.run import build_trainer, train_and_save
 
     base_model_path(model_args)  # a misspelt model name fails before the data loads
-    data = load_generator_data(script_args.dataset_name, gen_args, train_split=script_args.dataset_train_split,
-                               seed=training_args.seed)
+    data = load_generator_data(
+        script_args.dataset_name,
+        gen_args,
+        train_split=script_args.dataset_train_split,
+        seed=training_args.seed,
+    )
     probes = generator_probes(data, gen_args) if gen_args.language_check_steps > 0 else None
 
     trainer = build_trainer(
-        model_args, training_args, data.train, data.eval, prompt_format="chat",
-        training_data=data.card, probes=probes, check_args=gen_args, eval_size=gen_args.eval_size,
+        model_args,
+        training_args,
+        data.train,
+        data.eval,
+        prompt_format="chat",
+        training_data=data.card,
+        probes=probes,
+        check_args=gen_args,
+        eval_size=gen_args.eval_size,
     )
-    train_and_save(trainer, model_args, training_args, merge=gen_args.merge_adapter,
-                   dataset_name=script_args.dataset_name)
+    train_and_save(
+        trainer,
+        model_args,
+        training_args,
+        merge=gen_args.merge_adapter,
+        dataset_name=script_args.dataset_name,
+    )
     return trainer
 
 

@@ -34,7 +34,9 @@ def import_only() -> bool:
 
 
 def read_job(job: Path) -> tuple[list[dict], dict]:
-    rows = [json.loads(line) for line in (job / "job.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line) for line in (job / "job.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     return rows, json.loads((job / "params.json").read_text())
 
 

@@ -32,11 +32,33 @@ def main() -> None:
     langs = sorted(p.stem for p in (args.job / "corpus").glob("*.jsonl"))
     use_free_encoder()
     use_free_embedder()
-    code = cli(["build", "--corpus", str(args.job / "corpus"), "--langs", ",".join(langs), "--engine", "openai",
-                "--base-url", args.base_url, "--model", MODEL, "--min-relevance", "0",
-                "--relevance-encoder", "free", "--embedder", "free",
-                "--work-dir", str(args.work / "work"), "--output-dir", str(args.work / "out"), "--overwrite"]
-               + shard_flags())
+    code = cli(
+        [
+            "build",
+            "--corpus",
+            str(args.job / "corpus"),
+            "--langs",
+            ",".join(langs),
+            "--engine",
+            "openai",
+            "--base-url",
+            args.base_url,
+            "--model",
+            MODEL,
+            "--min-relevance",
+            "0",
+            "--relevance-encoder",
+            "free",
+            "--embedder",
+            "free",
+            "--work-dir",
+            str(args.work / "work"),
+            "--output-dir",
+            str(args.work / "out"),
+            "--overwrite",
+        ]
+        + shard_flags()
+    )
     if code:
         sys.exit(code)
     done(-1)  # rows are counted by the server's requests, not here

@@ -25,10 +25,22 @@ def main() -> None:
     rows, _ = read_job(args.job)
     langs = sorted({r["lang"] for r in rows})
     # BENCH_SHARD: rows per shard (default: the build's); a chunk is then a quarter of it x 4 = a shard
-    shard = {"shard_size": int(os.environ["BENCH_SHARD"]), "batch_size": max(1, int(os.environ["BENCH_SHARD"]) // 4)} \
-        if os.environ.get("BENCH_SHARD") else {}
-    config = BuildConfig(langs=langs, engine="openai", base_url=args.base_url, model=MODEL,
-                         work_dir=str(args.work), **shard)
+    shard = (
+        {
+            "shard_size": int(os.environ["BENCH_SHARD"]),
+            "batch_size": max(1, int(os.environ["BENCH_SHARD"]) // 4),
+        }
+        if os.environ.get("BENCH_SHARD")
+        else {}
+    )
+    config = BuildConfig(
+        langs=langs,
+        engine="openai",
+        base_url=args.base_url,
+        model=MODEL,
+        work_dir=str(args.work),
+        **shard,
+    )
     engine = create_engine("openai", MODEL, **engine_options(config))
     cache = RequestCache(args.work / "cache.sqlite")
     model = CachedModel(engine, cache, chunk_size=config.batch_size * 4)  # as StageWorker makes it
@@ -36,10 +48,17 @@ def main() -> None:
     for lang in langs:
         block = make_block(config, "generate", lang, model)
         mine = [r for r in rows if r["lang"] == lang]
-        for start in range(0, len(mine), config.shard_size):  # one shard = one call, as map_shard does
-            shard = mine[start:start + config.shard_size]
-            out = block({"id": [r["id"] for r in shard], "text": [r["text"] for r in shard],
-                         "dropped": [None] * len(shard)})
+        for start in range(
+            0, len(mine), config.shard_size
+        ):  # one shard = one call, as map_shard does
+            shard = mine[start : start + config.shard_size]
+            out = block(
+                {
+                    "id": [r["id"] for r in shard],
+                    "text": [r["text"] for r in shard],
+                    "dropped": [None] * len(shard),
+                }
+            )
             answered += sum(1 for c in out["candidates"] if c)
     engine.close()
     cache.close()

@@ -31,11 +31,21 @@ def main() -> None:
     llm = Backward(
         model_name=MODEL,
         backend="openai",
-        generation_params={"max_tokens": params["max_tokens"], "n": params["n"],
-                           "temperature": params["temperature"], "top_p": params["top_p"]},
-        backend_params={"base_url": args.base_url, "api_key": API_KEY,
-                        "max_requests_per_minute": 10_000_000, "max_tokens_per_minute": 10_000_000_000,
-                        "max_concurrent_requests": CONCURRENCY, "max_retries": 3, "request_timeout": 120},
+        generation_params={
+            "max_tokens": params["max_tokens"],
+            "n": params["n"],
+            "temperature": params["temperature"],
+            "top_p": params["top_p"],
+        },
+        backend_params={
+            "base_url": args.base_url,
+            "api_key": API_KEY,
+            "max_requests_per_minute": 10_000_000,
+            "max_tokens_per_minute": 10_000_000_000,
+            "max_concurrent_requests": CONCURRENCY,
+            "max_retries": 3,
+            "request_timeout": 120,
+        },
     )
     out = llm(rows, working_dir=str(args.work))
     done(len(out.dataset) if hasattr(out, "dataset") else len(out))

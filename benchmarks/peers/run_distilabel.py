@@ -27,10 +27,22 @@ def main() -> None:
     with Pipeline(name="x-instruction-peers", cache_dir=str(args.work)) as pipeline:
         load = LoadDataFromDicts(data=data, batch_size=BATCH)
         generate = ChatGeneration(
-            llm=OpenAILLM(model=MODEL, base_url=args.base_url, api_key=API_KEY, max_retries=3, timeout=120,
-                          generation_kwargs={"max_new_tokens": params["max_tokens"],
-                                             "temperature": params["temperature"], "top_p": params["top_p"]}),
-            num_generations=params["n"], group_generations=True, input_batch_size=BATCH)
+            llm=OpenAILLM(
+                model=MODEL,
+                base_url=args.base_url,
+                api_key=API_KEY,
+                max_retries=3,
+                timeout=120,
+                generation_kwargs={
+                    "max_new_tokens": params["max_tokens"],
+                    "temperature": params["temperature"],
+                    "top_p": params["top_p"],
+                },
+            ),
+            num_generations=params["n"],
+            group_generations=True,
+            input_batch_size=BATCH,
+        )
         load >> generate
     distiset = pipeline.run(use_cache=True)
     done(sum(len(split) for config in distiset.values() for split in config.values()))

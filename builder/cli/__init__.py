@@ -21,13 +21,20 @@ from .push import add_push_arguments, run_push
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="x-instruction", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="x-instruction",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    build = sub.add_parser("build", help="build X-Instruction data from web text", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    build = sub.add_parser(
+        "build",
+        help="build X-Instruction data from web text",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_build_arguments(build)
     build.set_defaults(func=run_build)
 
@@ -39,7 +46,9 @@ def make_parser() -> argparse.ArgumentParser:
     add_push_arguments(push, default_output_dir=BuildConfig.output_dir)
     push.set_defaults(func=run_push)
 
-    evaluate = sub.add_parser("eval", help="answer a question set, judge pairwise against a reference, check languages")
+    evaluate = sub.add_parser(
+        "eval", help="answer a question set, judge pairwise against a reference, check languages"
+    )
     add_eval_arguments(evaluate)
     # eval's errors name the command, as `python -m builder.judge` does; the build's resume hint
     # (finished shards) does not apply to it: its cached requests are reused without being told.
@@ -50,11 +59,19 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     # A model server that failed mid-build: the shards and the request cache written so far
     # stay, so the same command resumes once the server is back.
-    resume = {EngineError: "Finished shards and cached requests are kept; run the same command again to resume."}
+    resume = {
+        EngineError: "Finished shards and cached requests are kept; run the same command again to resume."
+    }
     # One exit-code policy for every command (errors.guard): 2 bad input, 1 a failure of the run.
-    return guard(getattr(args, "prog", "x-instruction"), lambda: args.func(args), verbose=args.verbose,
-                 hints=getattr(args, "hints", resume))
-
+    return guard(
+        getattr(args, "prog", "x-instruction"),
+        lambda: args.func(args),
+        verbose=args.verbose,
+        hints=getattr(args, "hints", resume),
+    )

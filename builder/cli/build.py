@@ -53,20 +53,30 @@ def _print_summary(config: BuildConfig, result) -> None:
     empty = result.funnel.empty_languages()
     if empty:
         # These have no config (datasets cannot load an empty one); say why they kept nothing.
-        print(f"\nno config for {', '.join(empty)} (no rows kept; their texts are in `candidates`):")
+        print(
+            f"\nno config for {', '.join(empty)} (no rows kept; their texts are in `candidates`):"
+        )
         for lang in empty:
             print("  " + result.funnel.explain(lang))
     stats = result.build_info["engine_stats"]
-    print(f"\nmodel calls: {stats['calls']}  cached: {stats['cache_hits']}  tokens in/out: "
-          f"{stats['prompt_tokens']}/{stats['completion_tokens']}  model time: {stats['wall_s']:.1f} s")
-    first = next(lang for lang in config.langs if lang not in empty)  # build() raised if every one is empty
-    print(f"wrote {result.output_dir}  (load with datasets.load_dataset({str(result.output_dir)!r}, "
-          f"{first!r}))")
+    print(
+        f"\nmodel calls: {stats['calls']}  cached: {stats['cache_hits']}  tokens in/out: "
+        f"{stats['prompt_tokens']}/{stats['completion_tokens']}  model time: {stats['wall_s']:.1f} s"
+    )
+    first = next(
+        lang for lang in config.langs if lang not in empty
+    )  # build() raised if every one is empty
+    print(
+        f"wrote {result.output_dir}  (load with datasets.load_dataset({str(result.output_dir)!r}, "
+        f"{first!r}))"
+    )
     if result.push_summary is not None:
         from huggingface_hub import constants
 
         from ..publish.push import changed_parts
 
         changed = changed_parts(result.push_summary)
-        print(f"pushed to {constants.ENDPOINT}/datasets/{config.push_to_hub} "
-              f"({len(changed)} of {len(result.push_summary)} parts changed)")
+        print(
+            f"pushed to {constants.ENDPOINT}/datasets/{config.push_to_hub} "
+            f"({len(changed)} of {len(result.push_summary)} parts changed)"
+        )

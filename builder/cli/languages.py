@@ -12,15 +12,21 @@ from ..languages.detectors import DETECTORS, get_detector
 
 
 def add_languages_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--all", action="store_true",
-                        help="every language --langs accepts (from Unicode CLDR), with the language-ID detectors that know it")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every language --langs accepts (from Unicode CLDR), with the language-ID detectors that know it",
+    )
 
 
 def run_languages(args: argparse.Namespace) -> int:
     if args.all:
         return print_all_languages()
     for lang in LANGUAGES.values():
-        print(f"{lang.code:4} {lang.name:12} {lang.script:5} fineweb-2: {lang.fineweb2 or '-':10} culturax: {lang.culturax or '-'}")
+        print(
+            f"{lang.code:4} {lang.name:12} {lang.script:5} fineweb-2: "
+            f"{lang.fineweb2 or '-':10} culturax: {lang.culturax or '-'}"
+        )
     return 0
 
 
@@ -51,12 +57,18 @@ def print_all_languages() -> int:
         langs = all_languages()
     finally:
         log.setLevel(level)
-    print(f"{'code':9} {'name':34} {'script':6} {'iso639-3':8} {'fineweb-2':10} {'culturax':8} language ID")
+    print(
+        f"{'code':9} {'name':34} {'script':6} {'iso639-3':8} {'fineweb-2':10} {'culturax':8} language ID"
+    )
     for lang in langs:
         found = ", ".join(detectors_for(lang)) or "none (script check only)"
-        print(f"{lang.code:9} {lang.name[:34]:34} {lang.script:6} {lang.iso639_3:8} {lang.fineweb2 or '-':10} "
-              f"{lang.culturax or '-':8} {found}")
+        print(
+            f"{lang.code:9} {lang.name[:34]:34} {lang.script:6} {lang.iso639_3:8} {lang.fineweb2 or '-':10} "
+            f"{lang.culturax or '-':8} {found}"
+        )
     covered = sum(bool(detectors_for(lang)) for lang in langs)
-    print(f"\n{len(langs)} languages; {covered} known to an installed language-ID detector. "
-          "FineWeb-2/CulturaX configs follow each corpus's naming; whether one exists is checked when it is read.")
+    print(
+        f"\n{len(langs)} languages; {covered} known to an installed language-ID detector. "
+        "FineWeb-2/CulturaX configs follow each corpus's naming; whether one exists is checked when it is read."
+    )
     return 0

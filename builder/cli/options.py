@@ -34,7 +34,9 @@ def flag_name(name: str) -> str:
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> argparse.ArgumentParser:
-    parser.add_argument("--config", help="YAML file of options (same names as the flags); flags override it")
+    parser.add_argument(
+        "--config", help="YAML file of options (same names as the flags); flags override it"
+    )
     groups: dict[str, argparse._ArgumentGroup] = {}
     for field in dataclasses.fields(cls):
         group = field.metadata.get("group")
@@ -46,7 +48,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> argparse
         if "choices" in field.metadata:
             options["choices"] = field.metadata["choices"]
         flag = flag_name(field.name)
-        if kind is bool and field.name.startswith("no_"):  # a switch: `--no-no-cache` would read badly
+        if kind is bool and field.name.startswith(
+            "no_"
+        ):  # a switch: `--no-no-cache` would read badly
             target.add_argument(flag, action="store_true", **options)
         elif kind is bool:
             target.add_argument(flag, action=argparse.BooleanOptionalAction, **options)
@@ -67,7 +71,9 @@ def config_from_args(cls: type, args: argparse.Namespace):
         data = {**read_yaml_options(args.config), **given}
     missing = [f for f in dataclasses.fields(cls) if _required(f) and f.name not in data]
     if missing:
-        raise ConfigError("; ".join(f"{flag_name(f.name)} is required: {f.metadata['help']}" for f in missing))
+        raise ConfigError(
+            "; ".join(f"{flag_name(f.name)} is required: {f.metadata['help']}" for f in missing)
+        )
     if getattr(args, "config", None):
         return cls.from_yaml(args.config, **given)
     return cls(**given)

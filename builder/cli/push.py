@@ -18,15 +18,32 @@ from pathlib import Path
 from ..errors import RUNTIME
 
 
-def add_push_arguments(parser: argparse.ArgumentParser, *, default_output_dir: str | None = None) -> None:
-    parser.add_argument("--repo", required=True, metavar="ORG/NAME",
-                        help="Hub dataset repository, e.g. org/x-instruction")
-    parser.add_argument("--output-dir", default=default_output_dir, required=default_output_dir is None,
-                        help="the export folder written by `x-instruction build --output-dir`")
-    parser.add_argument("--private", action="store_true", help="create the repository as private (if it is new)")
-    parser.add_argument("--revision", default=None, help="branch to push to (default: main); it must exist")
-    parser.add_argument("--prune", action="store_true",
-                        help="delete configs the repository has but this export lacks (default: refuse to push)")
+def add_push_arguments(
+    parser: argparse.ArgumentParser, *, default_output_dir: str | None = None
+) -> None:
+    parser.add_argument(
+        "--repo",
+        required=True,
+        metavar="ORG/NAME",
+        help="Hub dataset repository, e.g. org/x-instruction",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=default_output_dir,
+        required=default_output_dir is None,
+        help="the export folder written by `x-instruction build --output-dir`",
+    )
+    parser.add_argument(
+        "--private", action="store_true", help="create the repository as private (if it is new)"
+    )
+    parser.add_argument(
+        "--revision", default=None, help="branch to push to (default: main); it must exist"
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete configs the repository has but this export lacks (default: refuse to push)",
+    )
 
 
 def _push(output_dir, repo: str, *, private: bool, revision: str | None, prune: bool) -> int:
@@ -51,16 +68,22 @@ def _push(output_dir, repo: str, *, private: bool, revision: str | None, prune: 
 
 
 def run_push(args: argparse.Namespace) -> int:
-    return _push(args.output_dir, args.repo, private=args.private, revision=args.revision, prune=args.prune)
+    return _push(
+        args.output_dir, args.repo, private=args.private, revision=args.revision, prune=args.prune
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m builder.cli.push --repo ... --output-dir ...` (same as `x-instruction push`)."""
     from ..errors import guard
 
-    parser = argparse.ArgumentParser(prog="x-instruction push", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="x-instruction push", description=__doc__.split("\n\n")[0]
+    )
     add_push_arguments(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the traceback of an error"
+    )
     args = parser.parse_args(argv)
     return guard("x-instruction push", lambda: run_push(args), verbose=args.verbose)
 

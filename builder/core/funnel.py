@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+
 class Funnel:
     def __init__(self, stages: tuple[str, ...]):
-        """`stages`: its columns, the stages that can drop rows in build order (builder/stages/plan.py: funnel_stages)."""
+        """`stages`: its columns, the stages that can drop rows in build order
+        (builder/stages/plan.py: funnel_stages)."""
         self.columns = tuple(stages)
         self.rows_in: dict[str, int] = {}
         self.stages: dict[str, list[dict]] = {}
@@ -18,11 +20,15 @@ class Funnel:
             self.rows_in[lang] = len(dropped_after)
         alive_in = sum(1 for d in dropped_before if d is None)
         alive_out = sum(1 for d in dropped_after if d is None)
-        here = Counter(after for before, after in zip(dropped_before, dropped_after)
-                       if before is None and after is not None)
+        here = Counter(
+            after
+            for before, after in zip(dropped_before, dropped_after)
+            if before is None and after is not None
+        )
         # Per stage too, so that an empty language can be explained ("prepare: too_long 2").
-        self.stages.setdefault(lang, []).append({"stage": stage, "in": alive_in, "out": alive_out,
-                                                 "dropped": dict(here.most_common())})
+        self.stages.setdefault(lang, []).append(
+            {"stage": stage, "in": alive_in, "out": alive_out, "dropped": dict(here.most_common())}
+        )
         self.dropped.setdefault(lang, Counter()).update(here)
 
     def restore(self, lang: str, entry: dict) -> None:
@@ -44,8 +50,12 @@ class Funnel:
 
     def to_dict(self) -> dict:
         return {
-            lang: {"rows_in": self.rows_in.get(lang, 0), "rows_out": self.rows_out(lang),
-                   "dropped": dict(self.dropped.get(lang, {}).most_common()), "stages": self.stages[lang]}
+            lang: {
+                "rows_in": self.rows_in.get(lang, 0),
+                "rows_out": self.rows_out(lang),
+                "dropped": dict(self.dropped.get(lang, {}).most_common()),
+                "stages": self.stages[lang],
+            }
             for lang in self.stages
         }
 
@@ -56,12 +66,21 @@ class Funnel:
         for lang, stages in self.stages.items():
             outs = {s["stage"]: s["out"] for s in stages}
             reasons = ", ".join(f"{r} {n}" for r, n in self.dropped[lang].most_common(3)) or "-"
-            rows.append([lang, str(self.rows_in.get(lang, 0)), *(str(outs.get(s, "-")) for s in self.columns), reasons])
+            rows.append(
+                [
+                    lang,
+                    str(self.rows_in.get(lang, 0)),
+                    *(str(outs.get(s, "-")) for s in self.columns),
+                    reasons,
+                ]
+            )
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in [header, *rows]]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
+            for line in [header, *rows]
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
-
 
 
 def funnel_line(entry: dict) -> str:
@@ -71,8 +90,10 @@ def funnel_line(entry: dict) -> str:
     head = f"{entry.get('rows_out', 0):,} of {entry.get('rows_in', 0):,} rows kept"
     stages = [s for s in entry.get("stages") or [] if s.get("dropped")]
     if stages:
-        parts = [f"{s.get('stage', '?')}: " + ", ".join(f"{r} {n}" for r, n in _ranked(s["dropped"]))
-                 for s in stages]
+        parts = [
+            f"{s.get('stage', '?')}: " + ", ".join(f"{r} {n}" for r, n in _ranked(s["dropped"]))
+            for s in stages
+        ]
     elif entry.get("dropped"):
         parts = ["dropped: " + ", ".join(f"{r} {n}" for r, n in _ranked(entry["dropped"]))]
     else:

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from datasets import Features, List, Value
 
-SOURCE = {"corpus": Value("string"), "config": Value("string"), "split": Value("string"), "row": Value("string")}
-LID = {"lang": Value("string"), "score": Value("float32"), "script": Value("string"), "reliable": Value("bool")}
+SOURCE = {
+    "corpus": Value("string"),
+    "config": Value("string"),
+    "split": Value("string"),
+    "row": Value("string"),
+}
+LID = {
+    "lang": Value("string"),
+    "score": Value("float32"),
+    "script": Value("string"),
+    "reliable": Value("bool"),
+}
 JUDGEMENT = {
     "round": Value("int32"),
     "instruction": Value("string"),
@@ -31,30 +41,36 @@ META = {
     "builder_version": Value("string"),
 }
 
-PREPARED = Features({
-    "id": Value("string"),
-    "lang": Value("string"),
-    "text": Value("string"),
-    "source": SOURCE,
-    "lid": LID,
-    "n_tokens": Value("int32"),
-    "dropped": Value("string"),
-})
+PREPARED = Features(
+    {
+        "id": Value("string"),
+        "lang": Value("string"),
+        "text": Value("string"),
+        "source": SOURCE,
+        "lid": LID,
+        "n_tokens": Value("int32"),
+        "dropped": Value("string"),
+    }
+)
 
-GENERATED = Features({
-    **PREPARED,
-    "candidates": List(Value("string")),
-    "rejected": List({"text": Value("string"), "reason": Value("string")}),
-    "instruction": Value("string"),
-})
+GENERATED = Features(
+    {
+        **PREPARED,
+        "candidates": List(Value("string")),
+        "rejected": List({"text": Value("string"), "reason": Value("string")}),
+        "instruction": Value("string"),
+    }
+)
 
-REFINED = Features({
-    **GENERATED,
-    "output": Value("string"),
-    "score": Value("int32"),
-    "rounds": Value("int32"),
-    "judgements": List(JUDGEMENT),
-})
+REFINED = Features(
+    {
+        **GENERATED,
+        "output": Value("string"),
+        "score": Value("int32"),
+        "rounds": Value("int32"),
+        "judgements": List(JUDGEMENT),
+    }
+)
 
 # relevance: the pair's cross-lingual relevance, calibrated per language (builder/quality/relevance.py)
 RELEVANT = Features({**REFINED, "relevance": Value("float32")})
@@ -71,16 +87,18 @@ MESSAGES = List({"role": Value("string"), "content": Value("string")})
 
 # What is published per language (the audit config `candidates` keeps DIVERSIFIED minus nothing).
 # `messages` came last (builder 0.2.0), so the columns before it are where they always were.
-PUBLISHED = Features({
-    "id": Value("string"),
-    "lang": Value("string"),
-    "instruction": Value("string"),
-    "output": Value("string"),
-    "score": Value("int32"),
-    "rounds": Value("int32"),
-    "relevance": Value("float32"),
-    "cluster": Value("int32"),
-    "source": SOURCE,
-    "meta": META,
-    "messages": MESSAGES,
-})
+PUBLISHED = Features(
+    {
+        "id": Value("string"),
+        "lang": Value("string"),
+        "instruction": Value("string"),
+        "output": Value("string"),
+        "score": Value("int32"),
+        "rounds": Value("int32"),
+        "relevance": Value("float32"),
+        "cluster": Value("int32"),
+        "source": SOURCE,
+        "meta": META,
+        "messages": MESSAGES,
+    }
+)

@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 DONE = "_DONE"
 CHECKSUM_SUFFIX = ".sha256"
 CORRUPT_SUFFIX = ".corrupt"
-_TEMP = re.compile(r"\.tmp-(\d+)$")  # what _write_atomic and StageDir.write name their temporary files
+_TEMP = re.compile(
+    r"\.tmp-(\d+)$"
+)  # what _write_atomic and StageDir.write name their temporary files
 REPORT = "report.json"  # a language stage's report, beside its shard (StoredOutput)
 
 
@@ -80,8 +82,12 @@ def _quarantine(shard: Path, problem: str) -> Path:
     aside = shard.with_name(shard.name + CORRUPT_SUFFIX)
     os.replace(shard, aside)
     checksum_path(shard).unlink(missing_ok=True)
-    logger.warning("work dir shard %s is corrupt: %s. Moved it aside to %s; it is redone from its inputs",
-                   shard, problem, aside.name)
+    logger.warning(
+        "work dir shard %s is corrupt: %s. Moved it aside to %s; it is redone from its inputs",
+        shard,
+        problem,
+        aside.name,
+    )
     return aside
 
 
@@ -142,12 +148,16 @@ def sweep_temps(folder: Path) -> list[Path]:
             path.unlink(missing_ok=True)
             swept.append(path)
     if swept:
-        logger.info("work dir %s: removed %d temporary file(s) left by an earlier run", folder, len(swept))
+        logger.info(
+            "work dir %s: removed %d temporary file(s) left by an earlier run", folder, len(swept)
+        )
     return swept
 
 
 class StageDir:
-    def __init__(self, root: Path, lang: str, stage: str, fp: str, features: Features | None = None):
+    def __init__(
+        self, root: Path, lang: str, stage: str, fp: str, features: Features | None = None
+    ):
         """`features`: the stage's column types (builder/stages/plan.py), which a shard written
         before checksums were recorded must have to be trusted (None: not checked)."""
         self.path = Path(root) / lang / f"{stage}-{fp}"
@@ -170,18 +180,26 @@ class StageDir:
     def intact(self) -> bool:
         """A complete stage still holds every shard it wrote, each with its recorded bytes."""
         shards = self.shards()
-        ok = all([verify_shard(shard, self.features) for shard in shards])  # a list: check (and move aside) every one
+        ok = all(
+            [verify_shard(shard, self.features) for shard in shards]
+        )  # a list: check (and move aside) every one
         expected = self._recorded_count()
         if ok and expected is not None and expected != len(shards):
-            logger.warning("work dir stage %s holds %d shards but wrote %d; it is redone", self.path,
-                           len(shards), expected)
+            logger.warning(
+                "work dir stage %s holds %d shards but wrote %d; it is redone",
+                self.path,
+                len(shards),
+                expected,
+            )
             return False
         return ok
 
     def _recorded_count(self) -> int | None:
         text = (self.path / DONE).read_text(encoding="utf-8").strip()
         try:
-            return int(json.loads(text)["shards"]) if text else None  # empty: an older builder's marker
+            return (
+                int(json.loads(text)["shards"]) if text else None
+            )  # empty: an older builder's marker
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -236,7 +254,8 @@ def read_columns(paths: list[Path], features: Features, columns) -> dict[str, li
     for path in paths:
         _verify_or_raise(Path(path), features)
         table = pq.read_table(path, columns=list(columns)).cast(
-            pa.schema([features.arrow_schema.field(name) for name in columns]))
+            pa.schema([features.arrow_schema.field(name) for name in columns])
+        )
         for name in columns:
             out[name].extend(table.column(name).to_pylist())
     return out
@@ -254,15 +273,19 @@ def empty_dataset(features: Features) -> Dataset:
 
 def _verify_or_raise(path: Path, features: Features) -> None:
     if not verify_shard(path, features):
-        raise CorruptShardError(f"work dir shard {path} is missing or corrupt (moved aside if it was there); "
-                                "run the same command again to redo it")
+        raise CorruptShardError(
+            f"work dir shard {path} is missing or corrupt (moved aside if it was there); "
+            "run the same command again to redo it"
+        )
 
 
 def _read_verified(path: Path, features: Features) -> pa.Table:
     path = Path(path)
     _verify_or_raise(path, features)
     table = pq.read_table(path)
-    if table.schema.names != list(features):  # same columns in another order (a stage that rebuilt some)
+    if table.schema.names != list(
+        features
+    ):  # same columns in another order (a stage that rebuilt some)
         table = table.select(list(features))
     return table.cast(features.arrow_schema)
 
@@ -347,4 +370,3 @@ class StoredOutput:
             self.save(*make())
             report = self.report()
         return self.table(), report, made
-

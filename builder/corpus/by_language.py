@@ -49,8 +49,14 @@ _COUNTED_VALUES = 1000  # distinct column values remembered for that message (ga
 def language_names(lang: Language) -> tuple[str, ...]:
     """The names a file, folder or column value may give `lang`: code, FineWeb-2 and CulturaX
     configs, ISO 639-3 (alone and with the script) and the English name, most common first."""
-    names = (lang.code, lang.fineweb2, lang.culturax, lang.iso639_3, f"{lang.iso639_3}_{lang.script}",
-             lang.name.lower())
+    names = (
+        lang.code,
+        lang.fineweb2,
+        lang.culturax,
+        lang.iso639_3,
+        f"{lang.iso639_3}_{lang.script}",
+        lang.name.lower(),
+    )
     return tuple(dict.fromkeys(n for n in names if n))
 
 
@@ -161,7 +167,7 @@ def _check_file_language(spec: str, path: Path, code: str, lang_column: str | No
     with a language column may be named anything."""
     named = path_language(PurePosixPath(path.name))
     if lang_column is None and named is not None and named != code:
-        pattern = (path.parent / (PLACEHOLDER + path.name[len(_stem(path.name)):])).as_posix()
+        pattern = (path.parent / (PLACEHOLDER + path.name[len(_stem(path.name)) :])).as_posix()
         raise CorpusError(
             f"corpus {spec!r} is named for {named!r}, not {code!r}; give each language its own file "
             f"with a {PLACEHOLDER} pattern such as {pattern}, or name the column that holds each "
@@ -205,8 +211,13 @@ def _pattern_path(spec: str) -> str:
 def _pattern_regex(spec: str) -> re.Pattern:
     """Matches the paths `spec` stands for; group `lang` is what the placeholder took."""
     pieces = _pattern_path(spec).split(PLACEHOLDER)
-    literal = [re.escape(p).replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]") for p in pieces]
-    return re.compile("(?P<lang>[^/]+)".join(literal[:2]) + "".join("(?P=lang)" + p for p in literal[2:]))
+    literal = [
+        re.escape(p).replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        for p in pieces
+    ]
+    return re.compile(
+        "(?P<lang>[^/]+)".join(literal[:2]) + "".join("(?P=lang)" + p for p in literal[2:])
+    )
 
 
 def _names_another_language(regex: re.Pattern, match: Path, code: str) -> bool:
@@ -218,7 +229,10 @@ def _names_another_language(regex: re.Pattern, match: Path, code: str) -> bool:
 def pattern_names(spec: str) -> list[str]:
     """What `{lang}` stands for in the paths that exist: `crawl/{lang}.jsonl` -> [bn, fi, sw]."""
     regex = _pattern_regex(spec)
-    matches = (regex.fullmatch(m.rstrip("/")) for m in glob.glob(_pattern_path(spec).replace(PLACEHOLDER, "*"), recursive=True))
+    matches = (
+        regex.fullmatch(m.rstrip("/"))
+        for m in glob.glob(_pattern_path(spec).replace(PLACEHOLDER, "*"), recursive=True)
+    )
     return sorted({found["lang"] for found in matches if found})
 
 
@@ -231,7 +245,9 @@ class LanguageColumn:
     def __init__(self, column: str, codes: Iterable[str]):
         self.column = column
         self.codes = list(dict.fromkeys(codes))
-        self._accepts = {name.lower(): code for code in self.codes for name in language_names(get_language(code))}
+        self._accepts = {
+            name.lower(): code for code in self.codes for name in language_names(get_language(code))
+        }
         self.matched: Counter[str] = Counter()
         self.values: Counter[str] = Counter()
 
@@ -256,7 +272,9 @@ class LanguageColumn:
         missing = [code for code in self.codes if not self.matched[code]]
         if not missing:
             return
-        names = "; ".join(f"{code}: {', '.join(language_names(get_language(code)))}" for code in missing)
+        names = "; ".join(
+            f"{code}: {', '.join(language_names(get_language(code)))}" for code in missing
+        )
         top = self.values.most_common(_SHOWN_VALUES)
         found = ", ".join(f"{value} ({n})" for value, n in top) or "no rows"
         more = f" and {len(self.values) - len(top)} more" if len(self.values) > len(top) else ""
@@ -266,14 +284,17 @@ class LanguageColumn:
         )
 
 
-def check_corpus(spec: str, codes: list[str], *, text_column: str | None = None,
-                 lang_column: str | None = None) -> dict[str, Selection]:
+def check_corpus(
+    spec: str, codes: list[str], *, text_column: str | None = None, lang_column: str | None = None
+) -> dict[str, Selection]:
     """Resolve `spec` for every language before anything expensive runs; raise one line on the
     first language with nothing to read. Returns each language's selection (empty for the
     embedded sample and Hub datasets, whose per-language configs are checked when streamed)."""
     if spec == "embedded" and lang_column:
-        raise CorpusError("--lang-column applies to local files and Hub datasets; the embedded sample "
-                          "is already one file per language")
+        raise CorpusError(
+            "--lang-column applies to local files and Hub datasets; the embedded sample "
+            "is already one file per language"
+        )
     if spec == "embedded" or is_hub_spec(spec):
         return {}
     selections = {code: select_files(spec, code, lang_column=lang_column) for code in codes}
@@ -301,25 +322,46 @@ def check_not_all_empty(selections: dict[str, Selection]) -> None:
     """Refuse a build whose every language reads only empty files (check_corpus's selections):
     known without reading them. Blank lines are found when prepare reads the files."""
     if selections and all(f.path.stat().st_size == 0 for s in selections.values() for f in s.files):
-        raise no_rows([f"{code} in {', '.join(str(f.path) for f in s.files)}" for code, s in selections.items()])
+        raise no_rows(
+            [
+                f"{code} in {', '.join(str(f.path) for f in s.files)}"
+                for code, s in selections.items()
+            ]
+        )
 
 
 def _log_selections(spec: str, selections: dict[str, Selection], lang_column: str | None) -> None:
     for code, selection in selections.items():
-        logger.info("%s reads %d file(s) of %s (%s): %s", code, len(selection.files), spec, selection.how,
-                    ", ".join(f.name for f in selection.files[:5]) + (" ..." if len(selection.files) > 5 else ""))
+        logger.info(
+            "%s reads %d file(s) of %s (%s): %s",
+            code,
+            len(selection.files),
+            spec,
+            selection.how,
+            ", ".join(f.name for f in selection.files[:5])
+            + (" ..." if len(selection.files) > 5 else ""),
+        )
     first = next(iter(selections.values()))
     if first.skipped:
-        logger.warning("%s: %d file(s) named by no language are skipped: %s", spec, len(first.skipped),
-                       ", ".join(f.name for f in first.skipped[:5]))
+        logger.warning(
+            "%s: %d file(s) named by no language are skipped: %s",
+            spec,
+            len(first.skipped),
+            ", ".join(f.name for f in first.skipped[:5]),
+        )
     if first.how == "whole folder" and len(selections) > 1 and not lang_column:
         logger.warning(
             "%s: no file or folder is named by a language, so every language (%s) reads all of it; "
             "name them by language (sw.jsonl, swh_Latn/), use %s in the path, or pass --lang-column",
-            spec, ", ".join(selections), PLACEHOLDER)
+            spec,
+            ", ".join(selections),
+            PLACEHOLDER,
+        )
 
 
-def _check_column(spec: str, selections: dict[str, Selection], text_column: str | None, lang_column: str) -> None:
+def _check_column(
+    spec: str, selections: dict[str, Selection], text_column: str | None, lang_column: str
+) -> None:
     """Every language must find at least one row in the files it reads; stops reading as soon as
     each has one, so a column that names every language costs a few rows, not a pass."""
     readers: dict[tuple[CorpusFile, ...], list[str]] = {}

@@ -15,7 +15,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter
-from functools import lru_cache
+from functools import cache, lru_cache
 
 # Invisible characters that carry no meaning in running text. ZWJ/ZWNJ (U+200C/U+200D) are
 # NOT here: Bengali, Hindi, Urdu and Persian spell words with them.
@@ -42,17 +42,35 @@ def normalize_whitespace(text: str) -> str:
 # "Read more" / "see also" / "share" in the ten paper languages and English (web pages in
 # every language carry English widgets). Matched against whole short lines only.
 _READ_MORE = (
-    "read more", "continue reading", "see also", "share this", "share on", "click here", "print",
-    "soma zaidi", "soma pia",  # sw
-    "baca juga", "baca selengkapnya",  # id
-    "lue lisää", "lue myös",  # fi
-    "devamını oku", "devamı", "paylaş",  # tr
-    "xem thêm", "đọc thêm", "chia sẻ",  # vi
-    "आगे पढ़ें", "और पढ़ें", "यह भी पढ़ें",  # hi
-    "আরও পড়ুন", "আরো পড়ুন",  # bn
+    "read more",
+    "continue reading",
+    "see also",
+    "share this",
+    "share on",
+    "click here",
+    "print",
+    "soma zaidi",
+    "soma pia",  # sw
+    "baca juga",
+    "baca selengkapnya",  # id
+    "lue lisää",
+    "lue myös",  # fi
+    "devamını oku",
+    "devamı",
+    "paylaş",  # tr
+    "xem thêm",
+    "đọc thêm",
+    "chia sẻ",  # vi
+    "आगे पढ़ें",
+    "और पढ़ें",
+    "यह भी पढ़ें",  # hi
+    "আরও পড়ুন",
+    "আরো পড়ুন",  # bn
     "மேலும் படிக்க",  # ta
-    "อ่านต่อ", "อ่านเพิ่มเติม",  # th
-    "مزید پڑھیں", "یہ بھی پڑھیں",  # ur
+    "อ่านต่อ",
+    "อ่านเพิ่มเติม",  # th
+    "مزید پڑھیں",
+    "یہ بھی پڑھیں",  # ur
 )
 # The phrase alone ("Soma zaidi »"), or as a link label ("Baca juga: <headline>"); a sentence
 # that merely starts with the words ("Soma zaidi kuhusu haki zako ...") is text.
@@ -69,17 +87,21 @@ _WIDGET_RE = re.compile(
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENU_SEPARATORS = re.compile(r"\s[|»›·•/>]\s|\s-\s")
 _SHORT_LINE = 60  # characters: a line of a real paragraph is longer, or ends a sentence
-_FEW_DISTINCT = 100  # distinct characters up to which a scan per character beats a pass per character
+_FEW_DISTINCT = (
+    100  # distinct characters up to which a scan per character beats a pass per character
+)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _is_letter(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "LM"
 
 
 def _letters(text: str) -> int:
     chars = set(text)
-    if len(chars) > _FEW_DISTINCT:  # a large alphabet (Chinese): one counting pass, not one scan per character
+    if (
+        len(chars) > _FEW_DISTINCT
+    ):  # a large alphabet (Chinese): one counting pass, not one scan per character
         return sum(n for ch, n in Counter(text).items() if _is_letter(ch))
     # A line of an alphabetic script has ~60 distinct characters: str.count scans in C.
     return sum(text.count(ch) for ch in chars if _is_letter(ch))
@@ -128,7 +150,9 @@ def _word_separators() -> dict[int, str]:
     # while combining marks stay: Indic vowel signs are part of the word, and Python's \W
     # would treat them as separators. A translate table, not a regex character class: a class
     # this large (it reaches past U+FFFF) is matched range by range, ~3x slower.
-    table = {cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp))[0] in "PS"}
+    table = {
+        cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp))[0] in "PS"
+    }
     table[ord("_")] = " "
     return table
 
@@ -143,7 +167,9 @@ def dedup_key(text: str) -> str:
 
 # Bytes 0x80-0xBF as cp1252 shows them (latin-1 for the five bytes cp1252 leaves undefined):
 # the continuation bytes of UTF-8 after a wrong decode.
-_CONT_CHARS = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xC0))
+_CONT_CHARS = "".join(
+    bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xC0)
+)
 _CONT = "[" + re.escape(_CONT_CHARS) + "]"
 # A UTF-8 lead byte shown as latin-1 (Ã = 0xC3, à = 0xE0, ð = 0xF0) followed by exactly the
 # continuation bytes its sequence needs: "Ã©" (é), "â€™" (’), "à¤¹" (ह), "Ø§" (ا).
@@ -174,12 +200,12 @@ def mojibake_sequences(text: str) -> list[str]:
     return [m.group() for m in _MOJIBAKE_RE.finditer(text) if _decodes_to_text(m.group())]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _is_mark(ch: str) -> bool:
     return unicodedata.category(ch) in ("Mn", "Mc")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ends_word(ch: str) -> bool:
     """Punctuation or a separator that is not whitespace: a word may start after it."""
     return not ch.isspace() and unicodedata.category(ch)[0] in "PZ"

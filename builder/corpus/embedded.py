@@ -36,9 +36,12 @@ def _file(kind: str, lang: str) -> Traversable:
         have = available_languages(kind)
         raise CorpusError(
             f"no embedded demo {kind} for language {code!r} (embedded: {', '.join(have) or 'none'}). "
-            + ("Pass a corpus: a local file or folder, fineweb2, culturax or hub:ID[:CONFIG]"
-               if kind == "corpus" else "Pass seeds: a .jsonl/.parquet file with instruction/output columns, "
-               "bactrian-x, or hub:ID[:CONFIG]")
+            + (
+                "Pass a corpus: a local file or folder, fineweb2, culturax or hub:ID[:CONFIG]"
+                if kind == "corpus"
+                else "Pass seeds: a .jsonl/.parquet file with instruction/output columns, "
+                "bactrian-x, or hub:ID[:CONFIG]"
+            )
         )
     return path
 
@@ -47,7 +50,9 @@ def available_languages(kind: str = "corpus") -> list[str]:
     folder = data_root() / kind
     if not folder.is_dir():
         return []
-    return sorted(p.name.removesuffix(".jsonl") for p in folder.iterdir() if p.name.endswith(".jsonl"))
+    return sorted(
+        p.name.removesuffix(".jsonl") for p in folder.iterdir() if p.name.endswith(".jsonl")
+    )
 
 
 def _rows(path: Traversable, required: tuple[str, ...]) -> Iterator[dict]:
@@ -58,7 +63,9 @@ def _rows(path: Traversable, required: tuple[str, ...]) -> Iterator[dict]:
             row = json.loads(line)
             missing = [key for key in required if key not in row]
             if missing:
-                raise CorpusError(f"embedded file {path}:{number} lacks {', '.join(missing)}: the package data is damaged")
+                raise CorpusError(
+                    f"embedded file {path}:{number} lacks {', '.join(missing)}: the package data is damaged"
+                )
             yield row
 
 
@@ -68,13 +75,18 @@ def iter_corpus(lang: str) -> Iterator[tuple[str, str]]:
     code = get_language(lang).code
     if code not in _warned:
         _warned.add(code)
-        logger.warning("corpus 'embedded' is a small DEMO sample written for this project (%s), not web text; "
-                       "name a real corpus for real data", path)
+        logger.warning(
+            "corpus 'embedded' is a small DEMO sample written for this project (%s), not web text; "
+            "name a real corpus for real data",
+            path,
+        )
     for row in _rows(path, ("id", "text")):
         yield row["text"], str(row["id"])
 
 
 def load_seeds(lang: str) -> list[dict]:
     """[{"instruction", "output"}] from the demo seed pairs of `lang`."""
-    return [{"instruction": r["instruction"], "output": r["output"]}
-            for r in _rows(_file("seeds", lang), ("instruction", "output"))]
+    return [
+        {"instruction": r["instruction"], "output": r["output"]}
+        for r in _rows(_file("seeds", lang), ("instruction", "output"))
+    ]

@@ -10,8 +10,14 @@ class CorpusError(ValueError):
 
 
 class MissingColumnError(CorpusError):
-    def __init__(self, source: str, column: str, available: Iterable[str], option: str = "--text-column",
-                 fix: str | None = None):
+    def __init__(
+        self,
+        source: str,
+        column: str,
+        available: Iterable[str],
+        option: str = "--text-column",
+        fix: str | None = None,
+    ):
         """`fix` replaces the advice to name the column with `option` (for a file whose columns
         are fixed, such as a seed file)."""
         self.column = column
@@ -24,8 +30,10 @@ class MissingColumnError(CorpusError):
 
 def no_rows(where: list[str]) -> CorpusError:
     """No language has a row to read: `where` says, per language, which files it read."""
-    return CorpusError(f"the corpus has no rows: nothing to read for {'; '.join(where)} (the file is empty or holds "
-                       "only blank lines). Pass --corpus a file or folder with text")
+    return CorpusError(
+        f"the corpus has no rows: nothing to read for {'; '.join(where)} (the file is empty or holds "
+        "only blank lines). Pass --corpus a file or folder with text"
+    )
 
 
 class NotUTF8Error(CorpusError):

@@ -52,7 +52,7 @@ def is_hub_spec(spec: str) -> bool:
 
 def _repo_and_config(spec: str) -> tuple[str, str | None]:
     """`hub:ID[:CONFIG]` or a shorthand -> (repo id, the config the spec names, if any)."""
-    body = spec[len(HUB_PREFIX):] if spec.startswith(HUB_PREFIX) else spec
+    body = spec[len(HUB_PREFIX) :] if spec.startswith(HUB_PREFIX) else spec
     repo, config = body, None
     head, sep, tail = body.rpartition(":")
     if sep and head and "/" not in tail:  # "org/name:config"; a bare "/local/folder" has no config
@@ -102,11 +102,20 @@ def columns_of(dataset) -> list[str]:
 
 
 def describe(repo: str, config: str | None, split: str | None = None) -> str:
-    return f"{HUB_PREFIX}{repo}" + (f":{config}" if config else "") + (f" (split {split})" if split else "")
+    return (
+        f"{HUB_PREFIX}{repo}"
+        + (f":{config}" if config else "")
+        + (f" (split {split})" if split else "")
+    )
 
 
-def read_hub(repo: str, config: str | None, split: str = "train", text_column: str | None = None,
-             lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+def read_hub(
+    repo: str,
+    config: str | None,
+    split: str = "train",
+    text_column: str | None = None,
+    lang_filter: RowFilter | None = None,
+) -> Iterator[tuple[str, str]]:
     """(text, row id) from a streamed Hub dataset; the row id is its `id` or `url`, else its index.
     `lang_filter` keeps only the rows whose language column names the language."""
     text_column = text_column or "text"
@@ -116,15 +125,21 @@ def read_hub(repo: str, config: str | None, split: str = "train", text_column: s
         raise MissingColumnError(describe(repo, config, split), text_column, columns)
     lang_column = lang_filter.column if lang_filter is not None else None
     if lang_column is not None and lang_column not in columns:
-        raise MissingColumnError(describe(repo, config, split), lang_column, columns, LANG_COLUMN_OPTION)
+        raise MissingColumnError(
+            describe(repo, config, split), lang_column, columns, LANG_COLUMN_OPTION
+        )
     id_column = next((c for c in ROW_ID_COLUMNS if c in columns and c != text_column), None)
     # Parquet is columnar: selecting the columns skips reading the others from disk or network.
-    dataset = dataset.select_columns(list(dict.fromkeys(c for c in (text_column, id_column, lang_column) if c)))
+    dataset = dataset.select_columns(
+        list(dict.fromkeys(c for c in (text_column, id_column, lang_column) if c))
+    )
     for index, row in enumerate(dataset):
         if lang_column is not None and not lang_filter.keep(row[lang_column]):
             continue
         text = row[text_column]
         if text is not None and not isinstance(text, str):
-            raise CorpusError(f"{describe(repo, config, split)}: column {text_column!r} holds {type(text).__name__}, not text")
+            raise CorpusError(
+                f"{describe(repo, config, split)}: column {text_column!r} holds {type(text).__name__}, not text"
+            )
         row_id = row.get(id_column) if id_column else None
         yield text or "", str(row_id) if row_id not in (None, "") else str(index)

@@ -47,12 +47,16 @@ def _has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
 def corpus_files(folder: Path) -> list[Path]:
     """The readable files under `folder`, in a stable order (hidden files skipped)."""
     files = sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and _has_suffix(p, SUPPORTED_SUFFIXES)
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and _has_suffix(p, SUPPORTED_SUFFIXES)
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     if not files:
-        raise CorpusError(f"{folder} holds no corpus file; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise CorpusError(
+            f"{folder} holds no corpus file; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     return files
 
 
@@ -61,10 +65,14 @@ def _gzip_checked(lines: Iterator[bytes], path: Path) -> Iterator[bytes]:
     try:
         yield from lines
     except gzip.BadGzipFile as e:
-        raise CorpusError(f"{path} is not a gzip file ({e}); if it holds plain text, drop the .gz from its name") from None
+        raise CorpusError(
+            f"{path} is not a gzip file ({e}); if it holds plain text, drop the .gz from its name"
+        ) from None
     except (EOFError, zlib.error) as e:
-        raise CorpusError(f"{path} is not a complete gzip file ({e}); the copy may be cut short: fetch or "
-                          f"compress it again, and check it with `gzip -t {path}`") from None
+        raise CorpusError(
+            f"{path} is not a complete gzip file ({e}); the copy may be cut short: fetch or "
+            f"compress it again, and check it with `gzip -t {path}`"
+        ) from None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -92,26 +100,36 @@ def _row_id(record: dict, fallback: str) -> str:
     return fallback
 
 
-def read_jsonl(path: Path, text_column: str = "text", lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+def read_jsonl(
+    path: Path, text_column: str = "text", lang_filter: RowFilter | None = None
+) -> Iterator[tuple[str, str]]:
     for number, line in _lines(path):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
-            raise CorpusError(f"{path}:{number} is not valid JSON ({e.msg}); each line must be one JSON object") from None
+            raise CorpusError(
+                f"{path}:{number} is not valid JSON ({e.msg}); each line must be one JSON object"
+            ) from None
         if not isinstance(record, dict):
-            raise CorpusError(f"{path}:{number} holds a JSON {type(record).__name__}, not an object with a {text_column!r} field")
+            raise CorpusError(
+                f"{path}:{number} holds a JSON {type(record).__name__}, not an object with a {text_column!r} field"
+            )
         if text_column not in record:
             raise MissingColumnError(f"{path}:{number}", text_column, record)
         if lang_filter is not None:
             if lang_filter.column not in record:
-                raise MissingColumnError(f"{path}:{number}", lang_filter.column, record, LANG_COLUMN_OPTION)
+                raise MissingColumnError(
+                    f"{path}:{number}", lang_filter.column, record, LANG_COLUMN_OPTION
+                )
             if not lang_filter.keep(record[lang_filter.column]):
                 continue
         text = record[text_column]
         if text is not None and not isinstance(text, str):
-            raise CorpusError(f"{path}:{number}: column {text_column!r} holds {type(text).__name__}, not text")
+            raise CorpusError(
+                f"{path}:{number}: column {text_column!r} holds {type(text).__name__}, not text"
+            )
         yield text or "", _row_id(record, f"{path.name}:{number}")
 
 
@@ -153,7 +171,9 @@ def read_text(path: Path, unit: str = "auto") -> Iterator[tuple[str, str]]:
         yield "\n".join(block), f"{path.name}:{start}"
 
 
-def read_parquet(path: Path, text_column: str = "text", lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+def read_parquet(
+    path: Path, text_column: str = "text", lang_filter: RowFilter | None = None
+) -> Iterator[tuple[str, str]]:
     import pyarrow.parquet as pq
 
     try:
@@ -179,19 +199,28 @@ def read_parquet(path: Path, text_column: str = "text", lang_filter: RowFilter |
                 if lang_column is not None and not lang_filter.keep(lang):
                     continue
                 if text is not None and not isinstance(text, str):
-                    raise CorpusError(f"{path}: column {text_column!r} holds {type(text).__name__}, not text")
-                yield text or "", str(row_id) if row_id not in (None, "") else f"{path.name}:{index - 1}"
+                    raise CorpusError(
+                        f"{path}: column {text_column!r} holds {type(text).__name__}, not text"
+                    )
+                yield (
+                    text or "",
+                    str(row_id) if row_id not in (None, "") else f"{path.name}:{index - 1}",
+                )
 
 
-def read_file(path: Path, text_column: str | None = None, lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+def read_file(
+    path: Path, text_column: str | None = None, lang_filter: RowFilter | None = None
+) -> Iterator[tuple[str, str]]:
     check_file_type(path)
     if _has_suffix(path, JSONL_SUFFIXES):
         return read_jsonl(path, text_column or "text", lang_filter)
     if _has_suffix(path, PARQUET_SUFFIXES):
         return read_parquet(path, text_column or "text", lang_filter)
     if lang_filter is not None:
-        raise CorpusError(f"{path} is plain text and has no {lang_filter.column!r} column; "
-                          f"{LANG_COLUMN_OPTION} needs JSON Lines or Parquet files")
+        raise CorpusError(
+            f"{path} is plain text and has no {lang_filter.column!r} column; "
+            f"{LANG_COLUMN_OPTION} needs JSON Lines or Parquet files"
+        )
     return read_text(path)  # one column only: --text-column does not apply
 
 
@@ -205,9 +234,10 @@ def check_file_type(path: Path) -> None:
         )
 
 
-def read_named(path: Path, name: str, text_column: str | None = None,
-               lang_filter: RowFilter | None = None) -> Iterator[tuple[str, str]]:
+def read_named(
+    path: Path, name: str, text_column: str | None = None, lang_filter: RowFilter | None = None
+) -> Iterator[tuple[str, str]]:
     """`read_file`, with rows that have no id of their own named `name:line` (e.g. the path
     relative to the corpus folder) rather than after the bare file name."""
     for text, row in read_file(path, text_column, lang_filter):
-        yield text, name + row[len(path.name):] if row.startswith(path.name + ":") else row
+        yield text, name + row[len(path.name) :] if row.startswith(path.name + ":") else row

@@ -31,19 +31,57 @@ HEAD, TAIL = 400, 250  # characters searched at each end
 # Lower-case phrases; each names the conversation with a model (the request it understood, the
 # model itself, the text it was asked for).
 MARKERS: dict[str, tuple[str, ...]] = {
-    "en": ("as an ai language model", "as a language model", "as an ai assistant", "i am an ai language model",
-           "i'm an ai language model", "i understood your request", "i have understood your request",
-           "here is the article you asked for", "here's the article you asked for", "here is the text you asked for",
-           "here's the text you asked for", "here is the article you requested", "here is the text you requested",
-           "let me know if you would like me to", "let me know if you'd like me to"),
-    "sw": ("nimeelewa ombi lako", "kama modeli ya lugha", "hapa kuna makala uliyoomba", "hapa kuna maandishi uliyoomba"),
-    "id": ("sebagai model bahasa", "saya mengerti permintaan anda", "saya memahami permintaan anda",
-           "berikut adalah artikel yang anda minta", "berikut adalah teks yang anda minta"),
-    "fi": ("kielimallina", "tekoälymallina", "tekoälynä en", "tässä on pyytämäsi", "ymmärsin pyyntösi"),
-    "tr": ("bir dil modeli olarak", "yapay zeka dil modeli olarak", "isteğinizi anladım", "talebinizi anladım",
-           "işte istediğiniz metin", "işte istediğiniz makale"),
-    "vi": ("là một mô hình ngôn ngữ", "tôi đã hiểu yêu cầu của bạn", "dưới đây là bài viết bạn yêu cầu",
-           "dưới đây là bài viết mà bạn yêu cầu"),
+    "en": (
+        "as an ai language model",
+        "as a language model",
+        "as an ai assistant",
+        "i am an ai language model",
+        "i'm an ai language model",
+        "i understood your request",
+        "i have understood your request",
+        "here is the article you asked for",
+        "here's the article you asked for",
+        "here is the text you asked for",
+        "here's the text you asked for",
+        "here is the article you requested",
+        "here is the text you requested",
+        "let me know if you would like me to",
+        "let me know if you'd like me to",
+    ),
+    "sw": (
+        "nimeelewa ombi lako",
+        "kama modeli ya lugha",
+        "hapa kuna makala uliyoomba",
+        "hapa kuna maandishi uliyoomba",
+    ),
+    "id": (
+        "sebagai model bahasa",
+        "saya mengerti permintaan anda",
+        "saya memahami permintaan anda",
+        "berikut adalah artikel yang anda minta",
+        "berikut adalah teks yang anda minta",
+    ),
+    "fi": (
+        "kielimallina",
+        "tekoälymallina",
+        "tekoälynä en",
+        "tässä on pyytämäsi",
+        "ymmärsin pyyntösi",
+    ),
+    "tr": (
+        "bir dil modeli olarak",
+        "yapay zeka dil modeli olarak",
+        "isteğinizi anladım",
+        "talebinizi anladım",
+        "işte istediğiniz metin",
+        "işte istediğiniz makale",
+    ),
+    "vi": (
+        "là một mô hình ngôn ngữ",
+        "tôi đã hiểu yêu cầu của bạn",
+        "dưới đây là bài viết bạn yêu cầu",
+        "dưới đây là bài viết mà bạn yêu cầu",
+    ),
     "hi": ("एक भाषा मॉडल के रूप में", "एआई भाषा मॉडल के रूप में", "मैंने आपका अनुरोध समझ लिया"),
     "bn": ("ভাষা মডেল হিসেবে", "আপনার অনুরোধ বুঝতে পেরেছি"),
     "ta": ("மொழி மாதிரியாக",),
@@ -52,7 +90,9 @@ MARKERS: dict[str, tuple[str, ...]] = {
 }
 
 # Scripts written without spaces between words: a phrase in them gets no word boundary.
-UNSPACED = re.compile("[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
+UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]"
+)
 _BOUNDARY: str | None = None
 
 
@@ -61,12 +101,18 @@ def _word_chars() -> str:
     leaves out the vowel signs of Devanagari, Bengali or Tamil ("ो" in "अनुरोधों"), so `(?!\\w)`
     alone would end a Hindi word in the middle."""
     global _BOUNDARY
-    if _BOUNDARY is None:  # the Basic Multilingual Plane holds the marks of every script with markers
-        marks = [c for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")]
+    if (
+        _BOUNDARY is None
+    ):  # the Basic Multilingual Plane holds the marks of every script with markers
+        marks = [
+            c for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")
+        ]
         ranges, start = [], marks[0]
         for prev, here in zip(marks, marks[1:] + [-1]):
             if here != prev + 1:
-                ranges.append(f"\\u{start:04x}-\\u{prev:04x}" if prev > start else f"\\u{start:04x}")
+                ranges.append(
+                    f"\\u{start:04x}-\\u{prev:04x}" if prev > start else f"\\u{start:04x}"
+                )
                 start = here
         _BOUNDARY = r"[\w" + "".join(ranges) + "]"
     return _BOUNDARY
@@ -76,7 +122,9 @@ def _pattern(lang: str) -> re.Pattern:
     phrases = sorted({*MARKERS["en"], *MARKERS.get(lang, ())}, key=len, reverse=True)
     words = "|".join(re.escape(p) for p in phrases if not UNSPACED.search(p))
     unspaced = [re.escape(p) for p in phrases if UNSPACED.search(p)]
-    word = _word_chars()  # one boundary around all the spaced phrases: one large class compiles once
+    word = (
+        _word_chars()
+    )  # one boundary around all the spaced phrases: one large class compiles once
     return re.compile("|".join([rf"(?<!{word})(?:{words})(?!{word})", *unspaced]), re.IGNORECASE)
 
 

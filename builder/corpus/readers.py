@@ -67,7 +67,9 @@ def read_corpus(
     return itertools.islice(rows, limit) if limit is not None else rows
 
 
-def corpus_files_read(spec: str, lang: str, *, lang_column: str | None = None) -> list[tuple[str, int, int]]:
+def corpus_files_read(
+    spec: str, lang: str, *, lang_column: str | None = None
+) -> list[tuple[str, int, int]]:
     """The local files `lang` reads from `spec` (none for the embedded sample and Hub datasets),
     each with its size and modification time: part of what decides the prepared rows, so the
     build's fingerprint includes it, and a file edited in place is prepared again on the next run
@@ -83,19 +85,34 @@ def _size_and_mtime(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def _rows(spec: str, code: str, text_column: str | None, split: str, column: LanguageColumn | None) -> Iterator[dict]:
+def _rows(
+    spec: str, code: str, text_column: str | None, split: str, column: LanguageColumn | None
+) -> Iterator[dict]:
     if not spec:
-        raise CorpusError("no corpus given; pass embedded, a local file or folder, fineweb2, culturax or hub:ID[:CONFIG]")
+        raise CorpusError(
+            "no corpus given; pass embedded, a local file or folder, fineweb2, culturax or hub:ID[:CONFIG]"
+        )
     lang_column = column.column if column is not None else None
     if spec == "embedded":
-        check_corpus(spec, [code], lang_column=lang_column)  # the embedded sample has no language column
-        return (_source_row(text, embedded.DEMO_CORPUS, code, None, row) for text, row in embedded.iter_corpus(code))
+        check_corpus(
+            spec, [code], lang_column=lang_column
+        )  # the embedded sample has no language column
+        return (
+            _source_row(text, embedded.DEMO_CORPUS, code, None, row)
+            for text, row in embedded.iter_corpus(code)
+        )
     if is_hub_spec(spec):
         repo, config = parse_hub_spec(spec, code)
-        return (_source_row(text, repo, config, split, row)
-                for text, row in read_hub(repo, config, split, text_column, column))
+        return (
+            _source_row(text, repo, config, split, row)
+            for text, row in read_hub(repo, config, split, text_column, column)
+        )
     files = select_files(spec, code, lang_column=lang_column).files
-    return (_source_row(text, str(file.path), None, None, row) for file in files for text, row in file.read(text_column, column))
+    return (
+        _source_row(text, str(file.path), None, None, row)
+        for file in files
+        for text, row in file.read(text_column, column)
+    )
 
 
 def _require_a_row(rows: Iterator[dict], column: LanguageColumn, spec: str) -> Iterator[dict]:

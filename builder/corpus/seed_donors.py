@@ -40,7 +40,9 @@ def borrowed_seeds(lang: str) -> list[dict]:
     prompt names the language the example text is written in (builder/prompts.py)."""
     donors = donor_languages(lang)
     pools = [[{**pair, "lang": donor} for pair in embedded.load_seeds(donor)] for donor in donors]
-    return [pool[i] for i in range(max(map(len, pools), default=0)) for pool in pools if i < len(pool)]
+    return [
+        pool[i] for i in range(max(map(len, pools), default=0)) for pool in pools if i < len(pool)
+    ]
 
 
 def announce_borrowing(lang: str) -> None:
@@ -51,11 +53,20 @@ def announce_borrowing(lang: str) -> None:
     if not donors or language.code in _warned:
         return
     _warned.add(language.code)
-    why = (f"same script, {language.script}" if get_language(donors[0]).script == language.script
-           else f"no embedded seeds are written in {language.script}")
-    logger.warning("no seed pairs for %s (%s): few-shot examples borrowed from the embedded seeds of %s (%s); "
-                   "pass --seeds FILE with English-instruction/%s-response pairs to use your own",
-                   language.name, language.code, ", ".join(donors), why, language.name)
+    why = (
+        f"same script, {language.script}"
+        if get_language(donors[0]).script == language.script
+        else f"no embedded seeds are written in {language.script}"
+    )
+    logger.warning(
+        "no seed pairs for %s (%s): few-shot examples borrowed from the embedded seeds of %s (%s); "
+        "pass --seeds FILE with English-instruction/%s-response pairs to use your own",
+        language.name,
+        language.code,
+        ", ".join(donors),
+        why,
+        language.name,
+    )
 
 
 def seed_languages(seeds: list[dict]) -> list[str]:

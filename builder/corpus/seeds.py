@@ -80,7 +80,9 @@ def _hub_rows(repo: str, config: str | None) -> Iterator[tuple[dict, str]]:
     columns = columns_of(dataset)
     missing = [c for c in SEED_COLUMNS if c not in columns]
     if missing:
-        raise MissingColumnError(describe(repo, config, "train"), missing[0], columns, fix=_SEED_FIX)
+        raise MissingColumnError(
+            describe(repo, config, "train"), missing[0], columns, fix=_SEED_FIX
+        )
     for row in dataset.select_columns(list(SEED_COLUMNS)):
         yield row, describe(repo, config)
 
@@ -103,7 +105,9 @@ def bactrian_join(repo: str, lang: str, limit: int | None = None) -> list[dict]:
             english[row["id"]] = row["instruction"].strip() + (f"\n\n{extra}" if extra else "")
             if len(english) == len(outputs):
                 break  # both configs list the same ids: stop streaming once all are found
-    return [{"instruction": english[i], "output": out} for i, out in outputs.items() if i in english]
+    return [
+        {"instruction": english[i], "output": out} for i, out in outputs.items() if i in english
+    ]
 
 
 def check_seed_source(spec: str | None, lang: str) -> None:
@@ -111,10 +115,16 @@ def check_seed_source(spec: str | None, lang: str) -> None:
     file's type, and its rows up to the first pair are JSON with instruction/output columns (the
     embedded seeds are checked the same way). A Hub source is checked when it is streamed; the
     rest of a local file is checked when the generate stage reads it whole."""
-    if spec not in (None, "", "embedded") and (spec.lower() in SEED_DATASETS or spec.startswith(HUB_PREFIX)):
+    if spec not in (None, "", "embedded") and (
+        spec.lower() in SEED_DATASETS or spec.startswith(HUB_PREFIX)
+    ):
         return
-    if spec in (None, "", "embedded") and get_language(lang).code not in embedded.available_languages("seeds"):
-        announce_borrowing(lang)  # here, in the driver only: the workers reading the seeds stay silent
+    if spec in (None, "", "embedded") and get_language(
+        lang
+    ).code not in embedded.available_languages("seeds"):
+        announce_borrowing(
+            lang
+        )  # here, in the driver only: the workers reading the seeds stay silent
     read_seeds(spec, lang, limit=1)
 
 
@@ -133,7 +143,7 @@ def read_seeds(spec: str | None, lang: str, *, limit: int | None = None) -> list
         return seeds[:limit] if limit is not None else seeds
     repo = SEED_DATASETS.get(spec.lower())
     if repo is None and spec.startswith(HUB_PREFIX):
-        repo = spec[len(HUB_PREFIX):]
+        repo = spec[len(HUB_PREFIX) :]
     if repo is not None:
         name, sep, config = repo.rpartition(":")
         repo, config = (name, config) if sep and "/" not in config else (repo, None)
@@ -144,8 +154,10 @@ def read_seeds(spec: str | None, lang: str, *, limit: int | None = None) -> list
     else:
         path = Path(spec).expanduser()
         if not path.is_file():
-            raise CorpusError(f"seed source {spec!r} is not a file; pass embedded, bactrian-x, hub:ID[:CONFIG] "
-                              "or a .jsonl/.parquet file with instruction/output columns")
+            raise CorpusError(
+                f"seed source {spec!r} is not a file; pass embedded, bactrian-x, hub:ID[:CONFIG] "
+                "or a .jsonl/.parquet file with instruction/output columns"
+            )
         if path.name.endswith((".jsonl", ".jsonl.gz")):
             seeds = _collect(_jsonl_rows(path), limit)
         elif path.name.endswith(".parquet"):
@@ -153,5 +165,7 @@ def read_seeds(spec: str | None, lang: str, *, limit: int | None = None) -> list
         else:
             raise CorpusError(f"{path}: seed files must be .jsonl or .parquet")
     if not seeds:
-        raise CorpusError(f"seed source {spec!r} gave no pair with both an instruction and an output")
+        raise CorpusError(
+            f"seed source {spec!r} gave no pair with both an instruction and an output"
+        )
     return seeds

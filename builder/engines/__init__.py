@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import importlib.util
 
-from .base import Completion, Engine, EngineError, EngineStats, Prompt, PromptTooLongError, SamplingParams
+from .base import (
+    Completion,
+    Engine,
+    EngineError,
+    EngineStats,
+    Prompt,
+    PromptTooLongError,
+    SamplingParams,
+)
 
 ENGINES = ("auto", "transformers", "vllm", "openai")
 
 __all__ = [
-    "ENGINES", "Completion", "Engine", "EngineError", "EngineStats", "Prompt", "PromptTooLongError",
-    "SamplingParams", "create_engine", "pick_engine",
+    "ENGINES",
+    "Completion",
+    "Engine",
+    "EngineError",
+    "EngineStats",
+    "Prompt",
+    "PromptTooLongError",
+    "SamplingParams",
+    "create_engine",
+    "pick_engine",
 ]
 
 
@@ -20,14 +36,18 @@ def pick_engine(name: str) -> str:
         raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
     if name != "auto":
         return name
-    if importlib.util.find_spec("vllm") is None:  # cheap, and spares importing torch (2 s) to ask for a GPU
+    if (
+        importlib.util.find_spec("vllm") is None
+    ):  # cheap, and spares importing torch (2 s) to ask for a GPU
         return "transformers"
     import torch
 
     return "vllm" if torch.cuda.is_available() else "transformers"
 
 
-def create_engine(engine: str = "auto", model: str = "smollm2-135m", *, load_weights: bool = True, **options) -> Engine:
+def create_engine(
+    engine: str = "auto", model: str = "smollm2-135m", *, load_weights: bool = True, **options
+) -> Engine:
     """Build an engine by name. `model` is the embedded alias, a Hub id or a local path
     (for `openai`, the model name the server serves). Extra options go to the engine class.
 

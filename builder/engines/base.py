@@ -12,7 +12,7 @@ import dataclasses
 import json
 import threading
 import time
-from typing import Any, Union
+from typing import Any
 
 from ..errors import EngineError
 
@@ -21,7 +21,7 @@ from ..errors import EngineError
 # A conversation whose last message has role "assistant" is continued rather than answered
 # (the reply is pre-filled), which every engine supports (transformers' and vLLM's
 # `continue_final_message`).
-Prompt = Union[str, list[dict[str, str]]]
+Prompt = str | list[dict[str, str]]
 
 
 class PromptTooLongError(EngineError, ValueError):
@@ -59,7 +59,9 @@ class SamplingParams:
                 "set temperature > 0 to sample several candidates"
             )
         if self.truncate_prompt not in ("error", "left"):
-            raise ValueError(f"truncate_prompt must be 'error' or 'left', got {self.truncate_prompt!r}")
+            raise ValueError(
+                f"truncate_prompt must be 'error' or 'left', got {self.truncate_prompt!r}"
+            )
         # Accept a list for convenience but store a tuple so the params stay hashable.
         object.__setattr__(self, "stop", tuple(self.stop))
 
@@ -87,12 +89,16 @@ class Completion:
 
     def to_dict(self) -> dict[str, Any]:
         # What dataclasses.asdict gives, without its recursive deep copy (one per cached request).
-        return {"texts": list(self.texts), "finish_reasons": list(self.finish_reasons),
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "truncated": self.truncated}
+        return {
+            "texts": list(self.texts),
+            "finish_reasons": list(self.finish_reasons),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "truncated": self.truncated,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Completion":
+    def from_dict(cls, data: dict[str, Any]) -> Completion:
         return cls(**data)
 
 
@@ -112,21 +118,29 @@ class EngineStats:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def __add__(self, other: "EngineStats") -> "EngineStats":
-        return EngineStats(*(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)))
+    def __add__(self, other: EngineStats) -> EngineStats:
+        return EngineStats(
+            *(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self))
+        )
 
-    def __radd__(self, other: "EngineStats | int") -> "EngineStats":
+    def __radd__(self, other: EngineStats | int) -> EngineStats:
         # sum() starts from 0
         return self if other == 0 else self + other
 
-    def __sub__(self, other: "EngineStats") -> "EngineStats":
+    def __sub__(self, other: EngineStats) -> EngineStats:
         """The work done between two snapshots: `engine.stats - before`."""
-        return EngineStats(*(getattr(self, f.name) - getattr(other, f.name) for f in dataclasses.fields(self)))
+        return EngineStats(
+            *(getattr(self, f.name) - getattr(other, f.name) for f in dataclasses.fields(self))
+        )
 
 
 def prompt_key(prompt: Prompt) -> str:
     """A stable string for a prompt, used in cache keys."""
-    return prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False, sort_keys=True)
+    return (
+        prompt
+        if isinstance(prompt, str)
+        else json.dumps(prompt, ensure_ascii=False, sort_keys=True)
+    )
 
 
 class Engine(abc.ABC):
@@ -151,7 +165,9 @@ class Engine(abc.ABC):
         """What makes two engines produce the same output for the same request (cache keys, `meta`)."""
         return {"engine": self.name, "model": self.model_id, "revision": self.revision}
 
-    def generate(self, prompts: list[Prompt], params: SamplingParams, *, desc: str | None = None) -> list[Completion]:
+    def generate(
+        self, prompts: list[Prompt], params: SamplingParams, *, desc: str | None = None
+    ) -> list[Completion]:
         """`desc` labels the engine's progress bar (the stage or role asking); "generate (engine)" by default."""
         if not isinstance(prompts, list):
             raise TypeError(f"generate() takes a list of prompts, got {type(prompts).__name__}")
@@ -161,12 +177,18 @@ class Engine(abc.ABC):
             if isinstance(prompt, str):
                 if not prompt:
                     raise ValueError(f"prompt {i} is an empty string")
-            elif not (isinstance(prompt, list) and prompt and all(isinstance(m, dict) and "role" in m and "content" in m for m in prompt)):
+            elif not (
+                isinstance(prompt, list)
+                and prompt
+                and all(isinstance(m, dict) and "role" in m and "content" in m for m in prompt)
+            ):
                 raise ValueError(
                     f"prompt {i} must be a non-empty string or a non-empty list of "
                     "{'role': ..., 'content': ...} messages"
                 )
-        self._progress_descs[threading.get_ident()] = desc or f"generate ({self.name})"  # the bars' label
+        self._progress_descs[threading.get_ident()] = (
+            desc or f"generate ({self.name})"
+        )  # the bars' label
         start = time.perf_counter()
         completions = self._generate(prompts, params)
         self.stats.add(completions, time.perf_counter() - start)
@@ -188,8 +210,10 @@ class Engine(abc.ABC):
         counts with its model's own tokenizer: nothing to choose (None). An engine whose model
         runs elsewhere chooses here and returns how it counts (for logs and fingerprints)."""
         if tokenizer is not None:
-            raise ValueError(f"--tokenizer is for --engine openai; the {self.name} engine counts with its model's own tokenizer")
+            raise ValueError(
+                f"--tokenizer is for --engine openai; the {self.name} engine counts with its model's own tokenizer"
+            )
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: an engine with nothing to release keeps it)
         """Release the model (GPU memory, HTTP connections)."""

@@ -21,13 +21,14 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from .base import Completion, Engine, EngineStats, Prompt, SamplingParams, prompt_key
 from ..core.hashing import stable_hash
+from .base import Completion, Engine, EngineStats, Prompt, SamplingParams, prompt_key
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ class RequestCache:
         try:
             self._open_checked()
         except sqlite3.DatabaseError as err:
-            if isinstance(err, sqlite3.OperationalError):  # locked, unwritable: not the file's fault
+            if isinstance(
+                err, sqlite3.OperationalError
+            ):  # locked, unwritable: not the file's fault
                 self.close()
                 raise
             self._set_aside(err)
@@ -71,9 +74,13 @@ class RequestCache:
         os.replace(self.path, aside)
         for extra in ("-wal", "-shm"):  # the journal belongs to the broken file
             Path(f"{self.path}{extra}").unlink(missing_ok=True)
-        logger.warning("request cache %s is unreadable (%s); renamed it to %s and starting an empty cache. "
-                       "Finished shards are kept; requests they still need are sent again", self.path, err,
-                       aside.name)
+        logger.warning(
+            "request cache %s is unreadable (%s); renamed it to %s and starting an empty cache. "
+            "Finished shards are kept; requests they still need are sent again",
+            self.path,
+            err,
+            aside.name,
+        )
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -81,7 +88,9 @@ class RequestCache:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+                db.execute(
+                    "PRAGMA synchronous=NORMAL"
+                )  # WAL + NORMAL: durable across process crashes
             except BaseException:  # e.g. a full disk: the file is not left open
                 db.close()
                 raise
@@ -109,7 +118,9 @@ class RequestCache:
                 delay = min(delay * 2, 2.0)
 
     def get(self, key: str) -> Any | None:
-        row = self._with_retries(lambda db: db.execute("SELECT value FROM requests WHERE key = ?", (key,)).fetchone())
+        row = self._with_retries(
+            lambda db: db.execute("SELECT value FROM requests WHERE key = ?", (key,)).fetchone()
+        )
         return self._decode(key, row[0]) if row else None
 
     def _decode(self, key: str, value: str) -> Any | None:
@@ -121,8 +132,12 @@ class RequestCache:
             return None
 
     def _damaged(self, key: str, err: Exception) -> None:
-        logger.warning("request cache %s: entry %s is not valid JSON (%s); treating it as a miss",
-                       self.path, key[:16], err)
+        logger.warning(
+            "request cache %s: entry %s is not valid JSON (%s); treating it as a miss",
+            self.path,
+            key[:16],
+            err,
+        )
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         keys = list(dict.fromkeys(keys))
@@ -132,7 +147,9 @@ class RequestCache:
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._with_retries(
-                lambda db: db.execute(f"SELECT key, value FROM requests WHERE key IN ({marks})", chunk).fetchall()
+                lambda db, marks=marks, chunk=chunk: db.execute(
+                    f"SELECT key, value FROM requests WHERE key IN ({marks})", chunk
+                ).fetchall()
             )
             for k, v in rows:  # decoded inline: this loop is the cost of a cached rerun
                 try:
@@ -151,7 +168,9 @@ class RequestCache:
         def write(db: sqlite3.Connection):
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany("INSERT OR REPLACE INTO requests (key, value, created) VALUES (?, ?, ?)", rows)
+                db.executemany(
+                    "INSERT OR REPLACE INTO requests (key, value, created) VALUES (?, ?, ?)", rows
+                )
                 db.execute("COMMIT")
             except BaseException:
                 # A full disk or an I/O error has SQLite roll back by itself; a second ROLLBACK
@@ -164,7 +183,9 @@ class RequestCache:
             self._with_retries(write)
 
     def __len__(self) -> int:
-        return self._with_retries(lambda db: db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+        return self._with_retries(
+            lambda db: db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        )
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -181,11 +202,15 @@ def storage_error(path: Path, error: sqlite3.Error) -> OSError | None:
     full disk gives when SQLite's write-ahead log cannot grow) as the OSError it stands for, naming
     the database file: the error report then names the cause and how to resume (builder/errors.py).
     None for every other SQLite error."""
-    primary = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes keep it in the low byte
+    primary = (
+        getattr(error, "sqlite_errorcode", None) or 0
+    ) & 0xFF  # extended codes keep it in the low byte
     if primary == sqlite3.SQLITE_FULL:
         return OSError(errno.ENOSPC, f"No space left on device (SQLite: {error})", str(path))
     if primary == sqlite3.SQLITE_IOERR:
-        return OSError(errno.EIO, f"disk I/O error, the disk may be full (SQLite: {error})", str(path))
+        return OSError(
+            errno.EIO, f"disk I/O error, the disk may be full (SQLite: {error})", str(path)
+        )
     return None
 
 
@@ -194,13 +219,25 @@ def request_key(engine: Engine, template_hash: str, params: SamplingParams, prom
     return stable_hash(engine.identity(), template_hash, params.to_dict(), prompt_key(prompt))
 
 
-def request_keys(engine: Engine, template_hash: str, params: SamplingParams, prompts: list[Prompt]) -> list[str]:
+def request_keys(
+    engine: Engine, template_hash: str, params: SamplingParams, prompts: list[Prompt]
+) -> list[str]:
     """`request_key` of each prompt, the same strings, with the parts the prompts share encoded
     once: the JSON of [a, b, c, d] is that of [a, b, c] without its "]", then ", ", d's, "]"."""
-    head = json.dumps([engine.identity(), template_hash, params.to_dict()], ensure_ascii=False, sort_keys=True,
-                      default=str)[:-1] + ", "
+    head = (
+        json.dumps(
+            [engine.identity(), template_hash, params.to_dict()],
+            ensure_ascii=False,
+            sort_keys=True,
+            default=str,
+        )[:-1]
+        + ", "
+    )
     sha256, dumps = hashlib.sha256, json.dumps
-    return [sha256(f"{head}{dumps(prompt_key(p), ensure_ascii=False)}]".encode("utf-8")).hexdigest() for p in prompts]
+    return [
+        sha256(f"{head}{dumps(prompt_key(p), ensure_ascii=False)}]".encode()).hexdigest()
+        for p in prompts
+    ]
 
 
 def cached_generate(
@@ -227,10 +264,21 @@ def cached_generate(
     todo = list(dict.fromkeys(k for k in keys if k not in results))
     by_key = dict(zip(keys, prompts))
     if todo and found:
-        logger.info("%s: %d of %d requests cached, generating %d", desc or "generate", len(keys) - len(todo), len(keys), len(todo))
+        logger.info(
+            "%s: %d of %d requests cached, generating %d",
+            desc or "generate",
+            len(keys) - len(todo),
+            len(keys),
+            len(todo),
+        )
     # `with`: a failed request closes the bar now, not at exit below the error report.
-    with tqdm(total=len(todo), desc=desc or f"generate ({engine.name})", unit="request", disable=len(todo) < 2,
-              leave=False) as bar:
+    with tqdm(
+        total=len(todo),
+        desc=desc or f"generate ({engine.name})",
+        unit="request",
+        disable=len(todo) < 2,
+        leave=False,
+    ) as bar:
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
             completions = engine.generate([by_key[k] for k in chunk], params, desc=desc)
@@ -247,8 +295,14 @@ class CachedModel:
     work done through this object only (an engine may serve several), `hits` the requests the
     cache answered."""
 
-    def __init__(self, engine: Engine, cache: RequestCache | None = None, *, chunk_size: int = 64,
-                 desc: str | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        cache: RequestCache | None = None,
+        *,
+        chunk_size: int = 64,
+        desc: str | None = None,
+    ):
         """`desc` labels the progress bars, e.g. "refine (transformers)"."""
         self.engine = engine
         self.cache = cache
@@ -257,12 +311,21 @@ class CachedModel:
         self.stats = EngineStats()
         self.hits = 0
 
-    def __call__(self, prompts: list[Prompt], params: SamplingParams, template_hash: str) -> list[Completion]:
+    def __call__(
+        self, prompts: list[Prompt], params: SamplingParams, template_hash: str
+    ) -> list[Completion]:
         if not prompts:
             return []
         before = dataclasses.replace(self.engine.stats)
-        out = cached_generate(self.engine, prompts, params, self.cache, template_hash, chunk_size=self.chunk_size,
-                              desc=self.desc)
+        out = cached_generate(
+            self.engine,
+            prompts,
+            params,
+            self.cache,
+            template_hash,
+            chunk_size=self.chunk_size,
+            desc=self.desc,
+        )
         done = self.engine.stats - before
         self.stats += done  # a new object: a snapshot taken before stays as it was
         self.hits += len(prompts) - done.calls

@@ -44,7 +44,8 @@ def check_credentials(url: str | None, url_flag: str, key_env: str = "OPENAI_API
     if url_credentials(url) and os.environ.get(key_env):
         raise ValueError(
             f"{url_flag} {redact_url(url.strip())} carries a user:password and {key_env} is set too, but a request "
-            f"sends only one credential: remove the user:password@ from {url_flag}, or unset {key_env}")
+            f"sends only one credential: remove the user:password@ from {url_flag}, or unset {key_env}"
+        )
 
 
 def is_loopback(host: str | None) -> bool:
@@ -79,6 +80,9 @@ def warn_plain_http(host: str, what: str) -> None:
         if _warned:
             return
         _warned = True
-    logger.warning("%s is sent over plain http:// to %s, which is not this machine: anyone on the network path "
-                   "can read it. Use an https:// URL, or reach the server through 127.0.0.1 (e.g. an SSH tunnel)",
-                   what, host)
+    logger.warning(
+        "%s is sent over plain http:// to %s, which is not this machine: anyone on the network path "
+        "can read it. Use an https:// URL, or reach the server through 127.0.0.1 (e.g. an SSH tunnel)",
+        what,
+        host,
+    )

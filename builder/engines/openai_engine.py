@@ -54,7 +54,15 @@ from ..redact import redact, redact_url
 from .base import Completion, Engine, EngineError, Prompt, PromptTooLongError, SamplingParams
 from .credentials import check_credentials, plain_http_host, url_credentials, warn_plain_http
 from .loop_thread import LoopThread
-from .prompt_tokens import continues_reply, count_text_tokens, count_text_tokens_many, cut_at_stop, encode_prompts, render_prompt, request_seed
+from .prompt_tokens import (
+    continues_reply,
+    count_text_tokens,
+    count_text_tokens_many,
+    cut_at_stop,
+    encode_prompts,
+    render_prompt,
+    request_seed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +78,13 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_CONCURRENCY = 64
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # Phrases servers use when a prompt does not fit (vLLM, OpenAI, TGI, llama.cpp).
-_TOO_LONG_HINTS = ("context length", "maximum model length", "too long", "max_model_len", "context_length_exceeded")
+_TOO_LONG_HINTS = (
+    "context length",
+    "maximum model length",
+    "too long",
+    "max_model_len",
+    "context_length_exceeded",
+)
 
 
 class ServerUnreachable(EngineError):
@@ -116,7 +130,9 @@ def normalize_base_url(url: str) -> str:
     """`http://host:port` means `http://host:port/v1`; a URL with a path is taken as given."""
     parsed = urllib.parse.urlsplit(url.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {url!r}")
+        raise ValueError(
+            f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {url!r}"
+        )
     path = parsed.path.rstrip("/") or "/v1"
     return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
 
@@ -141,8 +157,11 @@ class _Session:
     def get(self) -> aiohttp.ClientSession:
         if self.session is None:
             connector = aiohttp.TCPConnector(limit=self.concurrency, ssl=_ssl_context())
-            self.session = aiohttp.ClientSession(connector=connector, proxy=self.proxy,
-                                                 timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self.session = aiohttp.ClientSession(
+                connector=connector,
+                proxy=self.proxy,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            )
             self.in_flight = asyncio.Semaphore(self.concurrency)
         return self.session
 
@@ -197,7 +216,9 @@ class OpenAIEngine(Engine):
         super().__init__(model, revision)
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise ValueError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
-        self.base_url = normalize_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        self.base_url = normalize_base_url(
+            base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        )
         self.api_key_env = api_key_env
         check_credentials(self.base_url, "base_url (or $OPENAI_BASE_URL)", api_key_env)
         # Set when a credential sent there would cross the network unencrypted (see _headers).
@@ -254,14 +275,22 @@ class OpenAIEngine(Engine):
 
     def __getstate__(self) -> dict:
         # A pickled engine (sent to another process) opens its own connection there.
-        return {**self.__dict__, "_loop": None, "_session": None, "_finalizer": None, "_connecting": None}
+        return {
+            **self.__dict__,
+            "_loop": None,
+            "_session": None,
+            "_finalizer": None,
+            "_connecting": None,
+        }
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _connecting=threading.Lock())
 
     def __repr__(self) -> str:  # the key is never part of it: it is not even stored
-        return (f"OpenAIEngine(model={self.model_id!r}, base_url={redact_url(self.base_url)!r}, "
-                f"concurrency={self.concurrency})")
+        return (
+            f"OpenAIEngine(model={self.model_id!r}, base_url={redact_url(self.base_url)!r}, "
+            f"concurrency={self.concurrency})"
+        )
 
     def count_tokens(self, text: str) -> int:
         if self._count is not None:
@@ -274,7 +303,9 @@ class OpenAIEngine(Engine):
         return count_text_tokens(self.tokenizer, text)
 
     def count_tokens_many(self, texts: list[str]) -> list[int]:
-        if self._count is not None or self.tokenizer is None:  # the server's /tokenize: one text a request
+        if (
+            self._count is not None or self.tokenizer is None
+        ):  # the server's /tokenize: one text a request
             return [self.count_tokens(text) for text in texts]
         return count_text_tokens_many(self.tokenizer, texts)
 
@@ -296,7 +327,9 @@ class OpenAIEngine(Engine):
 
     # ----- prompt checks -----
 
-    def _fit_prompts(self, prompts: list[Prompt], params: SamplingParams) -> tuple[list[Prompt], list[bool]]:
+    def _fit_prompts(
+        self, prompts: list[Prompt], params: SamplingParams
+    ) -> tuple[list[Prompt], list[bool]]:
         """Check (and, with truncate_prompt='left', cut) prompts locally when a tokenizer allows."""
         if self.tokenizer is None or self.max_model_len is None:
             if params.truncate_prompt == "left":
@@ -305,7 +338,9 @@ class OpenAIEngine(Engine):
                     "and context length: pass tokenizer=... and max_model_len=..."
                 )
             return [self._render_prefilled(p) for p in prompts], [False] * len(prompts)
-        encoded, truncated = encode_prompts(self.tokenizer, prompts, params, self.max_model_len, self.model_id)
+        encoded, truncated = encode_prompts(
+            self.tokenizer, prompts, params, self.max_model_len, self.model_id
+        )
         fitted = []
         for prompt, ids, cut in zip(prompts, encoded, truncated):
             # A cut prompt is sent as the raw text of its kept tokens (chat template included),
@@ -331,13 +366,19 @@ class OpenAIEngine(Engine):
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env)
         if self._plain_http_host and (key or self._url_credentials):
-            what = f"the API key in ${self.api_key_env}" if key else "the user:password of the base URL"
+            what = (
+                f"the API key in ${self.api_key_env}"
+                if key
+                else "the user:password of the base URL"
+            )
             warn_plain_http(self._plain_http_host, what)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _body(self, prompt: Prompt, params: SamplingParams, n: int, seed: int | None) -> tuple[str, dict]:
+    def _body(
+        self, prompt: Prompt, params: SamplingParams, n: int, seed: int | None
+    ) -> tuple[str, dict]:
         body: dict[str, Any] = {
             "model": self.model_id,
             "max_tokens": params.max_new_tokens,
@@ -372,11 +413,19 @@ class OpenAIEngine(Engine):
                         f"{redact_url(url)} failed after {attempt + 1} attempts; last error: {exc}. Is the server "
                         "running and reachable? Set base_url= (or $OPENAI_BASE_URL) and check its logs"
                     ) from None
-                delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
+                delay = min(self.max_backoff, self.backoff * 2**attempt) * (
+                    0.5 + random.random() / 2
+                )
                 if exc.retry_after is not None:
                     delay = min(self.max_backoff, max(delay, exc.retry_after))
-                logger.warning("%s: %s; retry %d/%d in %.1f s", redact_url(url), exc, attempt + 1, self.max_retries,
-                               delay)
+                logger.warning(
+                    "%s: %s; retry %d/%d in %.1f s",
+                    redact_url(url),
+                    exc,
+                    attempt + 1,
+                    self.max_retries,
+                    delay,
+                )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -385,7 +434,9 @@ class OpenAIEngine(Engine):
             # The overall deadline covers a server that trickles bytes, and the connection set-up.
             async with asyncio.timeout(self.timeout):
                 # No redirects followed: a POST redirected is a misconfigured URL (as with httpx).
-                async with session.post(url, data=payload, headers=self._headers(), allow_redirects=False) as reply:
+                async with session.post(
+                    url, data=payload, headers=self._headers(), allow_redirects=False
+                ) as reply:
                     response = _Reply(reply.status, reply.reason, reply.headers, await reply.read())
         except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
             raise _Retryable(f"no complete reply within timeout={self.timeout} s") from None
@@ -396,8 +447,10 @@ class OpenAIEngine(Engine):
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
         self._reached = True
         if response.status_code in RETRY_STATUS or response.status_code >= 500:
-            raise _Retryable(f"HTTP {response.status_code}: {self._server_text(_error_message(response))}",
-                             _retry_after(response))
+            raise _Retryable(
+                f"HTTP {response.status_code}: {self._server_text(_error_message(response))}",
+                _retry_after(response),
+            )
         if response.status_code >= 400:
             raise self._client_error(url, response)
         try:
@@ -407,9 +460,15 @@ class OpenAIEngine(Engine):
                 f"{redact_url(url)} answered HTTP {response.status_code} with a body that is not JSON "
                 f"({self._server_text(response.text[:200])!r}); is base_url an OpenAI-compatible API?"
             ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
-            raise EngineError(f"{redact_url(url)} answered JSON without a 'choices' list: "
-                              f"{self._server_text(str(data)[:200])}")
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("choices"), list)
+            or not data["choices"]
+        ):
+            raise EngineError(
+                f"{redact_url(url)} answered JSON without a 'choices' list: "
+                f"{self._server_text(str(data)[:200])}"
+            )
         return data
 
     def _server_text(self, text: str) -> str:
@@ -439,7 +498,11 @@ class OpenAIEngine(Engine):
     # ----- one prompt, all its samples -----
 
     async def _complete(
-        self, session: aiohttp.ClientSession, limit: asyncio.Semaphore, prompt: Prompt, params: SamplingParams
+        self,
+        session: aiohttp.ClientSession,
+        limit: asyncio.Semaphore,
+        prompt: Prompt,
+        params: SamplingParams,
     ) -> tuple[list[str], list[str], int, int]:
         seed = None if params.greedy else request_seed(params.seed, prompt)
         choices, prompt_tokens, completion_tokens = [], 0, 0
@@ -454,8 +517,11 @@ class OpenAIEngine(Engine):
             got = data["choices"][: params.n - k]
             if want_n > 1 and len(data["choices"]) < want_n:
                 if not self._server_ignores_n:
-                    logger.warning("%s ignores n=%d; asking for each sample separately", redact_url(self.base_url),
-                                   want_n)
+                    logger.warning(
+                        "%s ignores n=%d; asking for each sample separately",
+                        redact_url(self.base_url),
+                        want_n,
+                    )
                 self._server_ignores_n = True
             choices.extend(got)
             usage = data.get("usage") or {}
@@ -477,16 +543,24 @@ class OpenAIEngine(Engine):
         start = time.perf_counter()
         loop, session = self._connection()
         # Runs on the engine's loop (where its session lives); the caller's loop is not blocked.
-        completions = await loop.arun(self._agenerate(session, prompts, params, f"generate ({self.name})"))
+        completions = await loop.arun(
+            self._agenerate(session, prompts, params, f"generate ({self.name})")
+        )
         self.stats.add(completions, time.perf_counter() - start)
         return completions
 
-    async def _agenerate(self, session: _Session, prompts: list[Prompt], params: SamplingParams,
-                         desc: str) -> list[Completion]:
+    async def _agenerate(
+        self, session: _Session, prompts: list[Prompt], params: SamplingParams, desc: str
+    ) -> list[Completion]:
         # `desc` is read on the caller's thread: this runs on the engine's loop thread.
         fitted, truncated = self._fit_prompts(prompts, params)
-        bar = tqdm(total=len(prompts), desc=desc, unit="prompt",
-                   disable=not self.progress or len(prompts) < 2, leave=False)
+        bar = tqdm(
+            total=len(prompts),
+            desc=desc,
+            unit="prompt",
+            disable=not self.progress or len(prompts) < 2,
+            leave=False,
+        )
         client = session.get()
         limit = session.in_flight
 
@@ -508,12 +582,18 @@ class OpenAIEngine(Engine):
         finally:
             bar.close()
         completions = []
-        for prompt, cut, (texts, reasons, prompt_tokens, completion_tokens) in zip(prompts, truncated, results):
+        for prompt, cut, (texts, reasons, prompt_tokens, completion_tokens) in zip(
+            prompts, truncated, results
+        ):
             if not prompt_tokens and not completion_tokens and self.tokenizer is not None:
                 # The server sent no `usage`: count locally so throughput figures stay right.
-                prompt_tokens = self.count_tokens(render_prompt(self.tokenizer, prompt, self.model_id))
+                prompt_tokens = self.count_tokens(
+                    render_prompt(self.tokenizer, prompt, self.model_id)
+                )
                 completion_tokens = sum(self.count_tokens(t) for t in texts)
-            completions.append(Completion(texts, reasons, prompt_tokens, completion_tokens, truncated=cut))
+            completions.append(
+                Completion(texts, reasons, prompt_tokens, completion_tokens, truncated=cut)
+            )
         return completions
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:

@@ -8,8 +8,8 @@ check (`PromptTooLongError` or `truncate_prompt="left"`) means the same thing ev
 
 from __future__ import annotations
 
-from .base import Prompt, PromptTooLongError, SamplingParams, prompt_key
 from ..core.hashing import stable_hash
+from .base import Prompt, PromptTooLongError, SamplingParams, prompt_key
 
 
 def count_text_tokens(tokenizer, text: str) -> int:
@@ -29,7 +29,9 @@ def count_text_tokens_many(tokenizer, texts: list[str]) -> list[int]:
         return []
     if backend is None or backend.truncation is not None or backend.padding is not None:
         return [count_text_tokens(tokenizer, text) for text in texts]
-    return [len(encoding) for encoding in backend.encode_batch_fast(texts, add_special_tokens=False)]
+    return [
+        len(encoding) for encoding in backend.encode_batch_fast(texts, add_special_tokens=False)
+    ]
 
 
 def render_prompt(tokenizer, prompt: Prompt, model_id: str) -> str:
@@ -73,9 +75,9 @@ def encode_prompts(
     encoded, truncated = [], []
     for i, prompt in enumerate(prompts):
         # A chat template writes its own start markers; raw text gets the tokenizer's (e.g. BOS).
-        ids = tokenizer(render_prompt(tokenizer, prompt, model_id), add_special_tokens=isinstance(prompt, str))[
-            "input_ids"
-        ]
+        ids = tokenizer(
+            render_prompt(tokenizer, prompt, model_id), add_special_tokens=isinstance(prompt, str)
+        )["input_ids"]
         cut = len(ids) > budget
         if cut and params.truncate_prompt == "error":
             raise PromptTooLongError(

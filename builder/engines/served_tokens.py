@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
@@ -26,7 +26,9 @@ from .base import EngineError
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_HINT = "pass --tokenizer NAME_OR_PATH (the served model's Hub id, a local folder, or smollm2-135m)"
+TOKENIZER_HINT = (
+    "pass --tokenizer NAME_OR_PATH (the served model's Hub id, a local folder, or smollm2-135m)"
+)
 
 
 def load_tokenizer(name: str):
@@ -45,7 +47,9 @@ def load_named_tokenizer(name: str):
     except Exception as exc:  # OSError, ValueError, offline-mode and Hub errors alike
         # The first line only: transformers' later lines give advice that TOKENIZER_HINT replaces.
         reason = one_line(exc, first_only=True)
-        raise ValueError(f"tokenizer {name!r} could not be loaded ({reason}); {TOKENIZER_HINT}") from None
+        raise ValueError(
+            f"tokenizer {name!r} could not be loaded ({reason}); {TOKENIZER_HINT}"
+        ) from None
 
 
 def tokenize_url(base_url: str) -> str:
@@ -92,16 +96,22 @@ class ServerTokenCounter:
                 self._cache.clear()
             try:
                 self._cache[text] = self._count(text)
-            except (httpx.TransportError, _NoTokenize) as exc:  # it answered the probe: the run failed
+            except (
+                httpx.TransportError,
+                _NoTokenize,
+            ) as exc:  # it answered the probe: the run failed
                 raise EngineError(
-                    f"{self.shown_url} stopped counting tokens: {one_line(exc, first_only=True)}") from None
+                    f"{self.shown_url} stopped counting tokens: {one_line(exc, first_only=True)}"
+                ) from None
         return self._cache[text]
 
     def _count(self, text: str) -> int:
         body = {"model": self.model, "prompt": text, "add_special_tokens": False}
         response = self._client.post(self.url, json=body, headers=self._headers())
         if response.status_code != 200:
-            said = redact(" ".join(response.text[:120].split()), [self._headers().get("Authorization")])
+            said = redact(
+                " ".join(response.text[:120].split()), [self._headers().get("Authorization")]
+            )
             raise _NoTokenize(f"{self.shown_url} answered HTTP {response.status_code}: {said}")
         try:
             data = response.json()
@@ -124,30 +134,41 @@ class _NoTokenize(Exception):
 def choose_token_counter(engine, tokenizer: str | None) -> tuple[str, object]:
     """How `engine` (an OpenAIEngine) counts tokens: (a description for logs and fingerprints,
     a local tokenizer or a `ServerTokenCounter`). Raises ValueError, in one line, when there is
-    no way (EngineError when the server does not answer); nothing is sent to the completion endpoints before this returns."""
+    no way (EngineError when the server does not answer); nothing is sent to the completion
+    endpoints before this returns."""
     if tokenizer is not None:
         loaded = load_named_tokenizer(tokenizer)
         logger.info("Counting tokens with the tokenizer %s (--tokenizer)", tokenizer)
         return f"tokenizer:{tokenizer}", loaded
-    server = ServerTokenCounter(tokenize_url(engine.base_url), engine.model_id, engine._headers, min(engine.timeout, 30))
+    server = ServerTokenCounter(
+        tokenize_url(engine.base_url), engine.model_id, engine._headers, min(engine.timeout, 30)
+    )
     try:
         refusal = server.probe()
     except EngineError:
         server.close()
         raise
     if refusal is None:
-        logger.warning("Counting tokens with the server's %s (pass --tokenizer to count locally)", server.shown_url)
+        logger.warning(
+            "Counting tokens with the server's %s (pass --tokenizer to count locally)",
+            server.shown_url,
+        )
         # The model is already in prepare's fingerprint; the URL is not, so a server that moves
         # to another port does not redo prepare.
         return "server /tokenize", server
     server.close()
     try:
         loaded = load_tokenizer(engine.model_id)
-    except Exception as exc:  # not a local folder, alias or cached Hub id: fall through to the error
+    except (
+        Exception
+    ) as exc:  # not a local folder, alias or cached Hub id: fall through to the error
         logger.debug("served model name %r is no local tokenizer: %s", engine.model_id, exc)
     else:
-        logger.warning("Counting tokens with the tokenizer of the served model name %s (%s has no /tokenize)",
-                       engine.model_id, redact_url(engine.base_url))
+        logger.warning(
+            "Counting tokens with the tokenizer of the served model name %s (%s has no /tokenize)",
+            engine.model_id,
+            redact_url(engine.base_url),
+        )
         return f"tokenizer:{engine.model_id}", loaded
     raise ValueError(
         f"cannot count tokens for served model {engine.model_id!r}: the server has no usable /tokenize "

@@ -24,7 +24,13 @@ from tqdm.auto import tqdm
 
 from ..core.hashing import stable_hash
 from .base import Completion, Engine, EngineError, Prompt, SamplingParams, prompt_key
-from .prompt_tokens import count_text_tokens, count_text_tokens_many, cut_at_stop, encode_prompts, render_prompt
+from .prompt_tokens import (
+    count_text_tokens,
+    count_text_tokens_many,
+    cut_at_stop,
+    encode_prompts,
+    render_prompt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +94,18 @@ class TransformersEngine(Engine):
             dtype = getattr(torch, dtype)
         path = model_path or model
         self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(path, revision=revision)
-        self.model = model_obj or AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype)
+        self.model = model_obj or AutoModelForCausalLM.from_pretrained(
+            path, revision=revision, dtype=dtype
+        )
         self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
         self.progress = progress
-        self.max_model_len = max_model_len or getattr(self.model.config, "max_position_embeddings", None) or 2048
+        self.max_model_len = (
+            max_model_len or getattr(self.model.config, "max_position_embeddings", None) or 2048
+        )
         self._eos_ids = self._collect_eos_ids()
 
     def _collect_eos_ids(self) -> set[int]:
@@ -119,16 +129,25 @@ class TransformersEngine(Engine):
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         if self.model is None:
             raise EngineError("this transformers engine was closed; build a new one")
-        encoded, truncated = encode_prompts(self.tokenizer, prompts, params, self.max_model_len, self.model_id)
+        encoded, truncated = encode_prompts(
+            self.tokenizer, prompts, params, self.max_model_len, self.model_id
+        )
         # Longest first: batches of similar length waste less compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
         results: list[Completion | None] = [None] * len(prompts)
         per_batch = max(1, self.batch_size // params.n)
         batches = [order[i : i + per_batch] for i in range(0, len(order), per_batch)]
-        bar = tqdm(total=len(prompts), desc=self.progress_desc, unit="prompt",
-                   disable=not self.progress or len(batches) < 2, leave=False)
+        bar = tqdm(
+            total=len(prompts),
+            desc=self.progress_desc,
+            unit="prompt",
+            disable=not self.progress or len(batches) < 2,
+            leave=False,
+        )
         for batch in batches:
-            outs = self._generate_batch([encoded[i] for i in batch], [prompts[i] for i in batch], params)
+            outs = self._generate_batch(
+                [encoded[i] for i in batch], [prompts[i] for i in batch], params
+            )
             for i, completion in zip(batch, outs):
                 completion.truncated = truncated[i]
                 results[i] = completion
@@ -137,13 +156,19 @@ class TransformersEngine(Engine):
         return results  # type: ignore[return-value]
 
     @torch.inference_mode()
-    def _generate_batch(self, encoded: list[list[int]], prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+    def _generate_batch(
+        self, encoded: list[list[int]], prompts: list[Prompt], params: SamplingParams
+    ) -> list[Completion]:
         from transformers import GenerationConfig, LogitsProcessorList
 
         width = max(len(r) for r in encoded)
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in encoded], device=self.device)
-        attention = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in encoded], device=self.device)
+        input_ids = torch.tensor(
+            [[pad] * (width - len(r)) + r for r in encoded], device=self.device
+        )
+        attention = torch.tensor(
+            [[0] * (width - len(r)) + [1] * len(r) for r in encoded], device=self.device
+        )
         prefilled = {}
         if params.n > 1:
             if width > 1:  # a one-token prompt leaves nothing to pre-fill
@@ -162,8 +187,12 @@ class TransformersEngine(Engine):
             # so a checkpoint that ships e.g. repetition_penalty=1.05 (Qwen2.5-Instruct) would
             # silently change our output and part ways with the other engines. Pin the fields
             # that shape greedy logits to neutral values; SamplingParams is the one authority.
-            repetition_penalty=1.0, no_repeat_ngram_size=0, min_new_tokens=0,
-            temperature=1.0, top_p=1.0, top_k=50,  # unused (do_sample=False); neutral to keep generate() quiet
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            min_new_tokens=0,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=50,  # unused (do_sample=False); neutral to keep generate() quiet
         )
         processors = LogitsProcessorList()
         if not params.greedy:
@@ -173,14 +202,20 @@ class TransformersEngine(Engine):
             generators = []
             for prompt in prompts:
                 for k in range(params.n):
-                    g = torch.Generator(device=self.device if self.device.startswith("cuda") else "cpu")
+                    g = torch.Generator(
+                        device=self.device if self.device.startswith("cuda") else "cpu"
+                    )
                     g.manual_seed(int(stable_hash(seed, prompt_key(prompt), k)[:15], 16))
                     generators.append(g)
             processors.append(_GumbelSampling(params.temperature, params.top_p, generators))
         extra = {"tokenizer": self.tokenizer} if params.stop else {}
         output = self.model.generate(
-            input_ids=input_ids, attention_mask=attention, generation_config=config,
-            logits_processor=processors, **extra, **prefilled,
+            input_ids=input_ids,
+            attention_mask=attention,
+            generation_config=config,
+            logits_processor=processors,
+            **extra,
+            **prefilled,
         )
         new_tokens = output[:, width:].tolist()
 
@@ -192,7 +227,9 @@ class TransformersEngine(Engine):
                 texts.append(text)
                 reasons.append(reason)
                 used += count
-            completions.append(Completion(texts, reasons, prompt_tokens=len(ids), completion_tokens=used))
+            completions.append(
+                Completion(texts, reasons, prompt_tokens=len(ids), completion_tokens=used)
+            )
         return completions
 
     def _shared_prefill(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int) -> dict:
@@ -205,12 +242,19 @@ class TransformersEngine(Engine):
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         # logits_to_keep=1: only the cache is needed here, and the 49k-vocabulary head over
         # every prompt position would cost a fifth of the prefill.
-        out = self.model(input_ids=input_ids[:, :-1], attention_mask=attention[:, :-1],
-                         position_ids=positions[:, :-1], use_cache=True, logits_to_keep=1)
+        out = self.model(
+            input_ids=input_ids[:, :-1],
+            attention_mask=attention[:, :-1],
+            position_ids=positions[:, :-1],
+            use_cache=True,
+            logits_to_keep=1,
+        )
         # transformers 5.24 renamed the KV cache `past_key_values` -> `cache`, in model outputs
         # and in generate() (the old name warns and goes in 6.0); older 5.x, which the vllm
         # extra pins, knows only the old name. The output's own field says which one applies.
-        name = "cache" if "cache" in {f.name for f in dataclasses.fields(out)} else "past_key_values"
+        name = (
+            "cache" if "cache" in {f.name for f in dataclasses.fields(out)} else "past_key_values"
+        )
         cache = getattr(out, name)
         cache.batch_repeat_interleave(n)
         return {name: cache}
@@ -250,4 +294,3 @@ class TransformersEngine(Engine):
         self.model = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-

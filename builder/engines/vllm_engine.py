@@ -113,7 +113,9 @@ class VLLMEngine(Engine):
                 f"this vllm engine was built in process {self._pid} and called from process "
                 f"{os.getpid()} (a forked worker?); build one engine per process instead"
             )
-        encoded, truncated = encode_prompts(self.tokenizer, prompts, params, self.max_model_len, self.model_id)
+        encoded, truncated = encode_prompts(
+            self.tokenizer, prompts, params, self.max_model_len, self.model_id
+        )
         outputs = self.llm.generate(
             [{"prompt_token_ids": ids} for ids in encoded],
             [self._sampling_params(p, params) for p in prompts],

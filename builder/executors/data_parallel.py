@@ -111,8 +111,10 @@ class DataParallelExecutor:
         self.ranks = config.data_parallel
         self.gpus = _visible_gpus()
         if 0 < self.gpus < self.ranks:
-            raise ValueError(f"--data-parallel {self.ranks} needs {self.ranks} GPUs, but {self.gpus} are visible; "
-                             f"pass --data-parallel {self.gpus} (or set CUDA_VISIBLE_DEVICES)")
+            raise ValueError(
+                f"--data-parallel {self.ranks} needs {self.ranks} GPUs, but {self.gpus} are visible; "
+                f"pass --data-parallel {self.gpus} (or set CUDA_VISIBLE_DEVICES)"
+            )
         self.procs: list = []
         self.inboxes: list = []
         self.results = None
@@ -123,15 +125,25 @@ class DataParallelExecutor:
 
         if self.procs:
             return
-        ctx = multiprocessing.get_context("spawn")  # a forked child would inherit the driver's torch state
+        ctx = multiprocessing.get_context(
+            "spawn"
+        )  # a forked child would inherit the driver's torch state
         self.results = ctx.Queue()
         threads = None if self.gpus else cpu_threads_per_worker(self.ranks)
         for rank in range(self.ranks):
             inbox = ctx.Queue()
-            env = {"CUDA_VISIBLE_DEVICES": rank_device(rank, os.environ.get("CUDA_VISIBLE_DEVICES"))} if self.gpus else {}
+            env = (
+                {"CUDA_VISIBLE_DEVICES": rank_device(rank, os.environ.get("CUDA_VISIBLE_DEVICES"))}
+                if self.gpus
+                else {}
+            )
             with _environ(**env):
-                proc = ctx.Process(target=_rank_main, args=(rank, self.config, threads, inbox, self.results),
-                                   name=f"x-instruction-rank{rank}", daemon=True)
+                proc = ctx.Process(
+                    target=_rank_main,
+                    args=(rank, self.config, threads, inbox, self.results),
+                    name=f"x-instruction-rank{rank}",
+                    daemon=True,
+                )
                 proc.start()
             self.procs.append(proc)
             self.inboxes.append(inbox)
@@ -156,7 +168,9 @@ class DataParallelExecutor:
                 for rank in active:  # killed (out of memory, a signal) before it could report
                     if rank not in ended and self.procs[rank].exitcode is not None:
                         ended.add(rank)
-                        errors.append(f"rank {rank} died with exit code {self.procs[rank].exitcode}")
+                        errors.append(
+                            f"rank {rank} died with exit code {self.procs[rank].exitcode}"
+                        )
                 continue
             if kind == "done":
                 result = ShardResult(**payload)
@@ -168,8 +182,10 @@ class DataParallelExecutor:
                 if kind == "error":
                     errors.append(f"rank {rank} failed:\n{payload}")
         if errors:
-            raise EngineError(f"{stage}: a data-parallel rank failed; the shards finished so far are kept, "
-                              "rerun the same command to resume. " + "\n".join(errors))
+            raise EngineError(
+                f"{stage}: a data-parallel rank failed; the shards finished so far are kept, "
+                "rerun the same command to resume. " + "\n".join(errors)
+            )
         return done
 
     def close(self) -> None:

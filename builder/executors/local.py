@@ -30,7 +30,9 @@ class LocalExecutor:
     def _worker(self, stage: str) -> StageWorker:
         if stage not in self.workers:
             engine = self.models.engine(stage)
-            self.workers[stage] = StageWorker(self.config, stage, engine=engine, cache=self.models.cache)
+            self.workers[stage] = StageWorker(
+                self.config, stage, engine=engine, cache=self.models.cache
+            )
         return self.workers[stage]
 
     def close(self) -> None:

@@ -51,7 +51,9 @@ class RayStageWorker:
         began = time.perf_counter()
         install_redaction()
         self.worker = StageWorker(config, stage, driver_host=driver_host)
-        self.start_s = time.perf_counter() - began  # the engine load: reported with this actor's first shard
+        self.start_s = (
+            time.perf_counter() - began
+        )  # the engine load: reported with this actor's first shard
 
     def __call__(self, batch: dict) -> dict:
         columns = {name: list(values) for name, values in batch.items()}
@@ -61,7 +63,9 @@ class RayStageWorker:
             began = time.perf_counter()
             result = self.run(ShardTask.from_row(_plain(row))).to_dict()
             # where the time goes (build_info.json's ray.overhead), beside the result's own model time
-            result.update(shard_s=time.perf_counter() - began, start_s=self.start_s, returned_at=time.time())
+            result.update(
+                shard_s=time.perf_counter() - began, start_s=self.start_s, returned_at=time.time()
+            )
             self.start_s = 0.0
             results.append(result)
         keys = results[0] if results else ShardResult.__dataclass_fields__
@@ -71,7 +75,10 @@ class RayStageWorker:
         import ray
 
         node = ray.get_runtime_context().get_node_id()
-        attempt = attempts_dir(self.worker.config.work_dir, task.stage) / f"{task.lang}-{task.index:05d}.{node}"
+        attempt = (
+            attempts_dir(self.worker.config.work_dir, task.stage)
+            / f"{task.lang}-{task.index:05d}.{node}"
+        )
         attempt.parent.mkdir(parents=True, exist_ok=True)
         attempt.touch()  # before the work: a node lost mid-shard leaves this behind
         result = self.worker.run(task)
@@ -114,13 +121,18 @@ def stage_overhead(wall_s: float, timings: list[dict]) -> dict:
         per_actor[t["worker"]] = per_actor.get(t["worker"], 0.0) + t["start_s"] + t["shard_s"]
     work = sum(t["shard_s"] for t in timings)
     model = sum(t["model_s"] for t in timings)
-    return {key: round(value, 3) for key, value in {
-        "wall_s": wall_s, "actors_started": sum(1 for t in timings if t["start_s"]),
-        "actor_start_s": max((t["start_s"] for t in timings), default=0.0),
-        "model_s": model, "cache_and_write_s": max(0.0, work - model),
-        "return_s": sum(t["return_s"] for t in timings),
-        "scheduling_s": max(0.0, wall_s - max(per_actor.values(), default=0.0)),
-    }.items()}
+    return {
+        key: round(value, 3)
+        for key, value in {
+            "wall_s": wall_s,
+            "actors_started": sum(1 for t in timings if t["start_s"]),
+            "actor_start_s": max((t["start_s"] for t in timings), default=0.0),
+            "model_s": model,
+            "cache_and_write_s": max(0.0, work - model),
+            "return_s": sum(t["return_s"] for t in timings),
+            "scheduling_s": max(0.0, wall_s - max(per_actor.values(), default=0.0)),
+        }.items()
+    }
 
 
 def _plain(row: dict) -> dict:
@@ -136,8 +148,10 @@ class RayExecutor:
             import ray
             import ray.data
         except ImportError as error:
-            raise ImportError("--executor ray needs Ray Data: pip install 'x-instruction[ray]' "
-                              "(on every node of the cluster)") from error
+            raise ImportError(
+                "--executor ray needs Ray Data: pip install 'x-instruction[ray]' "
+                "(on every node of the cluster)"
+            ) from error
 
         self.config = config
         self.worker_cls = worker_cls
@@ -149,11 +163,15 @@ class RayExecutor:
             self.started_ray = True
             logger.info("ray: connected in %.1f s", time.perf_counter() - start)
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # the stage's own bar counts rows; Ray's would log every 10 s
+        context.enable_progress_bars = (
+            False  # the stage's own bar counts rows; Ray's would log every 10 s
+        )
         context.print_on_execution_start = False
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
-        self.gpus_per_actor = config.gpus_per_actor if config.gpus_per_actor is not None else (1 if gpus else 0)
+        self.gpus_per_actor = (
+            config.gpus_per_actor if config.gpus_per_actor is not None else (1 if gpus else 0)
+        )
         if config.ray_actors:
             self.actors = config.ray_actors
         elif self.gpus_per_actor:
@@ -161,9 +179,11 @@ class RayExecutor:
         else:
             self.actors = 1  # on CPUs one engine uses every core it is given
         if self.gpus_per_actor and gpus < self.gpus_per_actor * self.actors:
-            raise ValueError(f"{self.actors} Ray actors with {self.gpus_per_actor} GPU each need "
-                             f"{self.gpus_per_actor * self.actors} GPUs; the cluster has {gpus}. "
-                             "Lower --ray-actors or --gpus-per-actor")
+            raise ValueError(
+                f"{self.actors} Ray actors with {self.gpus_per_actor} GPU each need "
+                f"{self.gpus_per_actor * self.actors} GPUs; the cluster has {gpus}. "
+                "Lower --ray-actors or --gpus-per-actor"
+            )
         cpus = resources.get("CPU", 1)
         # Each CPU actor takes an equal share of the cores (Ray sets its threads to match).
         self.cpus_per_actor = 1 if self.gpus_per_actor else max(1, int(cpus // self.actors))
@@ -179,7 +199,9 @@ class RayExecutor:
         if not tasks:
             return []
         attempts = attempts_dir(self.config.work_dir, stage)
-        shutil.rmtree(attempts, ignore_errors=True)  # a previous run's attempts say nothing about this one
+        shutil.rmtree(
+            attempts, ignore_errors=True
+        )  # a previous run's attempts say nothing about this one
         results: list[ShardResult] = []
         self.done[stage] = results
         began, timings = time.perf_counter(), []
@@ -195,8 +217,12 @@ class RayExecutor:
                     bar.set_postfix_str(result.lang)
                     bar.update(result.alive)
                 break
-            except (ray.exceptions.RayActorError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError,
-                    ray.exceptions.WorkerCrashedError) as error:
+            except (
+                ray.exceptions.RayActorError,
+                ray.exceptions.NodeDiedError,
+                ray.exceptions.ObjectLostError,
+                ray.exceptions.WorkerCrashedError,
+            ) as error:
                 # A node (or an actor past its restarts) is gone with a shard in flight, and Ray
                 # Data gave up on the whole dataset: map again what has no result yet, on the
                 # nodes left (a shard written but not reported reruns from the request cache).
@@ -206,12 +232,23 @@ class RayExecutor:
                 room = self._room()
                 if not room or round_ == MAX_RESTARTS:
                     lost = ", ".join(sorted(self.nodes - alive_nodes())) or "none yet"
-                    raise self._no_room(stage, f"{type(error).__name__}; nodes lost: {lost}", len(pending),
-                                        len(tasks), kept_losing=bool(room)) from error
-                logger.info("ray: %s in %s; mapping its %d unfinished shard(s) again on the nodes left",
-                            type(error).__name__, stage, len(pending))
+                    raise self._no_room(
+                        stage,
+                        f"{type(error).__name__}; nodes lost: {lost}",
+                        len(pending),
+                        len(tasks),
+                        kept_losing=bool(room),
+                    ) from error
+                logger.info(
+                    "ray: %s in %s; mapping its %d unfinished shard(s) again on the nodes left",
+                    type(error).__name__,
+                    stage,
+                    len(pending),
+                )
                 # The nodes left may hold fewer actors: start with one and grow to what fits.
-                pool = ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, min(room, self.actors, len(pending))))
+                pool = ray.data.ActorPoolStrategy(
+                    min_size=1, max_size=max(1, min(room, self.actors, len(pending)))
+                )
         self._note_losses()
         self.overhead[stage] = stage_overhead(time.perf_counter() - began, timings)
         return results
@@ -234,7 +271,11 @@ class RayExecutor:
                 self.worker_cls,
                 batch_size=1,  # one shard per call: the unit of retry and of resume
                 compute=pool,
-                fn_constructor_kwargs={"config": self.config, "stage": stage, "driver_host": socket.gethostname()},
+                fn_constructor_kwargs={
+                    "config": self.config,
+                    "stage": stage,
+                    "driver_host": socket.gethostname(),
+                },
                 num_gpus=self.gpus_per_actor or None,
                 num_cpus=self.cpus_per_actor,
                 max_restarts=MAX_RESTARTS,
@@ -244,8 +285,12 @@ class RayExecutor:
             row = _plain(row)
             timing = {key: row.pop(key, 0.0) for key in ("shard_s", "start_s", "returned_at")}
             # both clocks are wall clocks; across hosts their skew adds to this figure
-            timing["return_s"] = max(0.0, time.time() - timing.pop("returned_at")) if timing["returned_at"] else 0.0
-            timings.append({**timing, "worker": row.get("worker", ""), "model_s": row.get("wall_s", 0.0)})
+            timing["return_s"] = (
+                max(0.0, time.time() - timing.pop("returned_at")) if timing["returned_at"] else 0.0
+            )
+            timings.append(
+                {**timing, "worker": row.get("worker", ""), "model_s": row.get("wall_s", 0.0)}
+            )
             yield ShardResult(**row)
 
     def _no_room(self, stage: str, why: str, pending: int, total: int, kept_losing: bool = False):
@@ -255,7 +300,8 @@ class RayExecutor:
             f"the Ray cluster lost the nodes that ran {stage} ({why}) and "
             f"{'kept losing them' if kept_losing else 'has no node left that can run an engine actor'}: "
             f"finished work is kept ({total - pending} of its {total} shards); add a node "
-            "(ray start --address HEAD:PORT) and run the same command again")
+            "(ray start --address HEAD:PORT) and run the same command again"
+        )
 
     def _settle(self) -> None:
         deadline = time.monotonic() + NODE_LOSS_SETTLE_S
@@ -270,20 +316,30 @@ class RayExecutor:
         for node in ray.nodes():
             if node["Alive"]:
                 have = node.get("Resources", {})
-                room += int(have.get("GPU", 0) // self.gpus_per_actor) if self.gpus_per_actor \
+                room += (
+                    int(have.get("GPU", 0) // self.gpus_per_actor)
+                    if self.gpus_per_actor
                     else int(have.get("CPU", 0) // self.cpus_per_actor)
+                )
         return room
 
     def _note_losses(self) -> None:
         alive = alive_nodes()
         lost, self.nodes = self.nodes - alive, alive
         if lost:
-            retried = sum(retried_elsewhere(attempts_dir(self.config.work_dir, stage), results, lost)
-                          for stage, results in self.done.items())
-            logger.warning("ray: lost node %s; %d shard(s) it had started ran again on the nodes left",
-                           ", ".join(sorted(lost)), retried)
-            self.losses = {"lost_nodes": sorted({*self.losses.get("lost_nodes", []), *lost}),
-                           "shards_retried": self.losses.get("shards_retried", 0) + retried}
+            retried = sum(
+                retried_elsewhere(attempts_dir(self.config.work_dir, stage), results, lost)
+                for stage, results in self.done.items()
+            )
+            logger.warning(
+                "ray: lost node %s; %d shard(s) it had started ran again on the nodes left",
+                ", ".join(sorted(lost)),
+                retried,
+            )
+            self.losses = {
+                "lost_nodes": sorted({*self.losses.get("lost_nodes", []), *lost}),
+                "shards_retried": self.losses.get("shards_retried", 0) + retried,
+            }
 
     def close(self) -> None:
         import ray

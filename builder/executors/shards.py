@@ -16,11 +16,11 @@ import socket
 from pathlib import Path
 
 from ..config import BuildConfig
+from ..core.workdir import StageDir, read_shard_table
 from ..engines.base import Engine, EngineStats
 from ..engines.cache import CachedModel, RequestCache
-from ..stages.plan import make_model_stage, stage_model
-from ..core.workdir import StageDir, read_shard_table
 from ..stages.base import Stage, apply_stage_to_table
+from ..stages.plan import make_model_stage, stage_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ShardTask:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_row(cls, row: dict) -> "ShardTask":
+    def from_row(cls, row: dict) -> ShardTask:
         return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
 
 
@@ -63,7 +63,9 @@ class ShardResult:
     @property
     def stats(self) -> EngineStats:
         """The model calls that made this shard (cache hits are not calls)."""
-        return EngineStats(**{f.name: getattr(self, f.name) for f in dataclasses.fields(EngineStats)})
+        return EngineStats(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(EngineStats)}
+        )
 
 
 def map_shard(task: ShardTask, stage: Stage, work_dir: str | Path) -> int:
@@ -98,19 +100,35 @@ class StageWorker:
     data-parallel rank, a Ray actor) or in the driver (the local executor, which passes the
     driver's engine and request cache so nothing is loaded or opened twice)."""
 
-    def __init__(self, config: BuildConfig, stage: str, driver_host: str | None = None,
-                 engine: Engine | None = None, cache: RequestCache | None = None):
+    def __init__(
+        self,
+        config: BuildConfig,
+        stage: str,
+        driver_host: str | None = None,
+        engine: Engine | None = None,
+        cache: RequestCache | None = None,
+    ):
         from ..engines import create_engine
 
         self.config = config
         self.stage = stage
         self.owns_engine = engine is None  # a rank passes the engine it keeps across stages
         self.owns_cache = cache is None
-        self.engine = engine or create_engine(config.engine, stage_model(config, stage), **engine_options(config))
+        self.engine = engine or create_engine(
+            config.engine, stage_model(config, stage), **engine_options(config)
+        )
         # `is None`, not `or`: an empty cache has len() 0
-        self.cache = cache if cache is not None else RequestCache(worker_cache_path(config.work_dir, driver_host))
-        self.model = CachedModel(self.engine, self.cache, chunk_size=config.batch_size * 4,
-                                 desc=f"{stage} ({self.engine.name})")
+        self.cache = (
+            cache
+            if cache is not None
+            else RequestCache(worker_cache_path(config.work_dir, driver_host))
+        )
+        self.model = CachedModel(
+            self.engine,
+            self.cache,
+            chunk_size=config.batch_size * 4,
+            desc=f"{stage} ({self.engine.name})",
+        )
         self._stages: dict[str, Stage] = {}
 
     def stage_for(self, lang: str) -> Stage:
@@ -124,8 +142,14 @@ class StageWorker:
             raise ValueError(f"a {self.stage} worker was given a {task.stage} shard")
         before, hits = self.model.stats, self.model.hits
         alive = map_shard(task, self.stage_for(task.lang), self.config.work_dir)
-        return ShardResult(task.lang, task.index, alive, **(self.model.stats - before).to_dict(),
-                           cache_hits=self.model.hits - hits, worker=f"{socket.gethostname()}:{os.getpid()}")
+        return ShardResult(
+            task.lang,
+            task.index,
+            alive,
+            **(self.model.stats - before).to_dict(),
+            cache_hits=self.model.hits - hits,
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+        )
 
     def close(self) -> None:
         if self.owns_cache:

@@ -12,6 +12,12 @@ from .fidelity import answer_language, language_fidelity
 from .parsing import Judgement, parse_judgement
 
 __all__ = [
-    "Judgement", "answer_language", "judge_pairs", "language_fidelity", "pair_outcome", "pairwise_summary",
-    "parse_judgement", "summarize",
+    "Judgement",
+    "answer_language",
+    "judge_pairs",
+    "language_fidelity",
+    "pair_outcome",
+    "pairwise_summary",
+    "parse_judgement",
+    "summarize",
 ]

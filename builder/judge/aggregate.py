@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -51,15 +51,29 @@ class PairResult:
         return dataclasses.asdict(self)
 
 
-def pair_outcome(ab: Judgement, ba: Judgement, rule: str = "sum", partial: str = "exclude") -> PairResult:
+def pair_outcome(
+    ab: Judgement, ba: Judgement, rule: str = "sum", partial: str = "exclude"
+) -> PairResult:
     """Combine the judgement with A first (`ab`) and with B first (`ba`) into A's outcome."""
     if rule not in RULES:
         raise ValueError(f"unknown tie rule {rule!r}; choose one of: {', '.join(RULES)}")
     if partial not in PARTIAL:
         raise ValueError(f"unknown partial policy {partial!r}; choose one of: {', '.join(PARTIAL)}")
-    prefs = [p for p in (ab.preference(), None if ba.preference() is None else -ba.preference()) if p is not None]
-    scores_a = [s for s in (ab.score1 if ab.valid else None, ba.score2 if ba.valid else None) if s is not None]
-    scores_b = [s for s in (ab.score2 if ab.valid else None, ba.score1 if ba.valid else None) if s is not None]
+    prefs = [
+        p
+        for p in (ab.preference(), None if ba.preference() is None else -ba.preference())
+        if p is not None
+    ]
+    scores_a = [
+        s
+        for s in (ab.score1 if ab.valid else None, ba.score2 if ba.valid else None)
+        if s is not None
+    ]
+    scores_b = [
+        s
+        for s in (ab.score2 if ab.valid else None, ba.score1 if ba.valid else None)
+        if s is not None
+    ]
     score_a = sum(scores_a) / len(scores_a) if scores_a else None
     score_b = sum(scores_b) / len(scores_b) if scores_b else None
     consistent = prefs[0] == prefs[1] if len(prefs) == 2 else None
@@ -99,7 +113,9 @@ def judge_pairs(
 # --- length control ------------------------------------------------------------------
 
 
-def _fit_preference(x: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = 1e-2, steps: int = 30) -> np.ndarray:
+def _fit_preference(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = 1e-2, steps: int = 30
+) -> np.ndarray:
     """Weighted logistic regression of soft preference y (1 win, .5 tie, 0 loss) on x, one fit
     per row of w, by Newton's method; returns the intercepts. The small ridge keeps the fit
     finite when every pair has the same outcome."""
@@ -111,7 +127,9 @@ def _fit_preference(x: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = 
         h = w * p * (1 - p)
         h00, h01, h11 = h.sum(1) + ridge, (h * x).sum(1), (h * x * x).sum(1) + ridge
         det = h00 * h11 - h01 * h01
-        b = b + np.stack([(h11 * g[:, 0] - h01 * g[:, 1]) / det, (h00 * g[:, 1] - h01 * g[:, 0]) / det], 1)
+        b = b + np.stack(
+            [(h11 * g[:, 0] - h01 * g[:, 1]) / det, (h00 * g[:, 1] - h01 * g[:, 0]) / det], 1
+        )
     return b[:, 0]
 
 
@@ -132,8 +150,13 @@ def length_strata(codes: np.ndarray, ratio: np.ndarray) -> dict[str, dict]:
     out = {}
     for name, mask in bins.items():
         part = codes[mask]
-        out[name] = {"n": int(mask.sum()), **{
-            f"{o}_rate": rounded((part == _CODE[o]).mean()) if part.size else None for o in OUTCOMES}}
+        out[name] = {
+            "n": int(mask.sum()),
+            **{
+                f"{o}_rate": rounded((part == _CODE[o]).mean()) if part.size else None
+                for o in OUTCOMES
+            },
+        }
     return out
 
 
@@ -169,7 +192,11 @@ def summarize(
         "invalid_judgements": sum(c for s, c in statuses.items() if s != "ok"),
         "invalid_by_status": {s: c for s, c in sorted(statuses.items()) if s != "ok"},
         "confidence": confidence,
-        "bootstrap": {"samples": n_boot, "seed": seed, "unit": "group" if groups is not None else "pair"},
+        "bootstrap": {
+            "samples": n_boot,
+            "seed": seed,
+            "unit": "group" if groups is not None else "pair",
+        },
     }
     point = _rates(codes, np.ones_like(codes)) if codes.size else {}
     if codes.size:
@@ -187,7 +214,9 @@ def summarize(
     summary["mean_score_a"] = rounded(np.mean(scores_a)) if scores_a else None
     summary["mean_score_b"] = rounded(np.mean(scores_b)) if scores_b else None
     if lengths_a is not None and lengths_b is not None:
-        summary["length"] = _length_summary(codes, keep, lengths_a, lengths_b, index, n_boot, seed, confidence)
+        summary["length"] = _length_summary(
+            codes, keep, lengths_a, lengths_b, index, n_boot, seed, confidence
+        )
     return summary
 
 
@@ -202,9 +231,13 @@ def _length_summary(codes, keep, lengths_a, lengths_b, index, n_boot, seed, conf
     len_a = np.asarray(lengths_a, dtype=float)
     len_b = np.asarray(lengths_b, dtype=float)
     if len(len_a) != len(keep) or len(len_b) != len(keep):
-        raise ValueError(f"need one length per pair ({len(keep)}), got {len(len_a)} and {len(len_b)}")
-    out = {"mean_chars_a": rounded(len_a.mean()) if len_a.size else None,
-           "mean_chars_b": rounded(len_b.mean()) if len_b.size else None}
+        raise ValueError(
+            f"need one length per pair ({len(keep)}), got {len(len_a)} and {len(len_b)}"
+        )
+    out = {
+        "mean_chars_a": rounded(len_a.mean()) if len_a.size else None,
+        "mean_chars_b": rounded(len_b.mean()) if len_b.size else None,
+    }
     ratio = (len_a[keep] + 1) / (len_b[keep] + 1)
     out["strata"] = length_strata(codes, ratio)
     if not codes.size:
@@ -236,8 +269,9 @@ def pairwise_summary(
     finish_reasons_swapped: Sequence[str | None] | None = None,
 ) -> dict:
     """Raw judge outputs in both orders -> the summary (what the metric and the report show)."""
-    ab, ba, results = judge_pairs(judgements, judgements_swapped, fmt, rule, partial,
-                                  finish_reasons, finish_reasons_swapped)
+    ab, ba, results = judge_pairs(
+        judgements, judgements_swapped, fmt, rule, partial, finish_reasons, finish_reasons_swapped
+    )
     summary = summarize(results, ab + ba, lengths_a, lengths_b, groups, n_boot, seed, confidence)
     summary.update({"format": fmt, "rule": rule, "partial": partial})
     return summary

@@ -7,7 +7,7 @@ logistic fit) is computed for all samples at once with numpy. Seeded: same input
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -17,7 +17,9 @@ def group_index(n: int, groups: Sequence | None) -> np.ndarray:
     if groups is None:
         return np.arange(n)
     if len(groups) != n:
-        raise ValueError(f"{len(groups)} groups for {n} items; give one group (e.g. the question id) per item")
+        raise ValueError(
+            f"{len(groups)} groups for {n} items; give one group (e.g. the question id) per item"
+        )
     if n == 0:
         return np.arange(0)
     _, index = np.unique(np.asarray([str(g) for g in groups]), return_inverse=True)

@@ -13,7 +13,7 @@ Swahili." often answers in English. Each answer goes through the project's langu
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,20 +28,32 @@ def answer_language(text: str, lang: str) -> dict:
     if not text or not text.strip():
         return {"detected": "und", "score": 0.0, "script": "Zyyy", "in_language": False}
     result = detect(text)
-    return {"detected": result.lang, "score": result.score, "script": result.script,
-            "in_language": matches(result, lang)}
+    return {
+        "detected": result.lang,
+        "score": result.score,
+        "script": result.script,
+        "in_language": matches(result, lang),
+    }
 
 
 def _share(flags: Sequence[bool | None], n_boot: int, seed: int, confidence: float) -> dict:
     decided = np.array([f for f in flags if f is not None], dtype=float)
-    out = {"answers": len(flags), "decided": int(decided.size), "undecided": len(flags) - int(decided.size),
-           "in_language": int(decided.sum())}
+    out = {
+        "answers": len(flags),
+        "decided": int(decided.size),
+        "undecided": len(flags) - int(decided.size),
+        "in_language": int(decided.sum()),
+    }
     if not decided.size:
         return {**out, "fidelity": None, "fidelity_ci": None}
     weights = resample_weights(np.arange(decided.size), n_boot, seed)
     with np.errstate(invalid="ignore"):
         boot = (weights * decided).sum(1) / weights.sum(1)
-    return {**out, "fidelity": rounded(decided.mean()), "fidelity_ci": percentile_interval(boot, confidence)}
+    return {
+        **out,
+        "fidelity": rounded(decided.mean()),
+        "fidelity_ci": percentile_interval(boot, confidence),
+    }
 
 
 def language_fidelity(
@@ -56,13 +68,17 @@ def language_fidelity(
     and per language, plus each answer's detection (`scores`). Pass `details` (from
     `answer_language`) to reuse detections already made."""
     if len(answers) != len(languages):
-        raise ValueError(f"{len(answers)} answers but {len(languages)} expected languages; give one language per answer")
+        raise ValueError(
+            f"{len(answers)} answers but {len(languages)} expected languages; give one language per answer"
+        )
     if details is None:
         details = [answer_language(a, lang) for a, lang in zip(answers, languages)]
     by_lang: dict[str, list] = defaultdict(list)
     for lang, detail in zip(languages, details):
         by_lang[lang].append(detail["in_language"])
     summary = _share([d["in_language"] for d in details], n_boot, seed, confidence)
-    summary["per_language"] = {lang: _share(flags, n_boot, seed, confidence) for lang, flags in sorted(by_lang.items())}
+    summary["per_language"] = {
+        lang: _share(flags, n_boot, seed, confidence) for lang, flags in sorted(by_lang.items())
+    }
     summary["scores"] = list(details)
     return summary

@@ -41,7 +41,14 @@ from .aggregate import judge_pairs, pairwise_summary
 from .bootstrap import check_confidence
 from .fidelity import answer_language, language_fidelity
 from .judging import judge_params, pair_prompts, run_judge
-from .prompts import JUDGE_SYSTEM, PREFILLS, TRANSLATE_QUESTION, check_format, judge_template, translate_messages
+from .prompts import (
+    JUDGE_SYSTEM,
+    PREFILLS,
+    TRANSLATE_QUESTION,
+    check_format,
+    judge_template,
+    translate_messages,
+)
 from .questions import EMBEDDED, Question, load_answers, load_native_questions, load_questions
 from .turns import answer_conversations
 
@@ -104,26 +111,39 @@ class EngineSpec:
         model_flag, engine_flag, url_flag = ROLE_FLAGS[role]
         if self.model in EMBEDDED_ALIASES:
             fix = f"drop {url_flag} to run it here" if self.base_url else f"use {engine_flag} auto"
-            raise ValueError(f"{model_flag} {self.model} is a local model; {engine_flag} openai sends names to a "
-                             f"server{f' ({url_flag} {self.base_url})' if self.base_url else ''}: {fix}")
+            raise ValueError(
+                f"{model_flag} {self.model} is a local model; {engine_flag} openai sends names to a "
+                f"server{f' ({url_flag} {self.base_url})' if self.base_url else ''}: {fix}"
+            )
         local = os.path.isdir(self.model) or self.model.startswith(("./", "../", "/", "~"))
         if local and not (self.base_url or os.environ.get("OPENAI_BASE_URL")):
-            raise ValueError(f"{model_flag} {self.model} is a local folder; {engine_flag} openai sends names to a "
-                             f"server: use {engine_flag} auto, or give {url_flag} of a server that serves that folder")
+            raise ValueError(
+                f"{model_flag} {self.model} is a local folder; {engine_flag} openai sends names to a "
+                f"server: use {engine_flag} auto, or give {url_flag} of a server that serves that folder"
+            )
 
 
 # Numbers checked when the config is made, so a bad one fails before any model loads or any
 # request is sent: (field, its flag, lowest allowed value). None values mean "the default".
-LOWEST = (("samples", "--samples", 1), ("limit", "--limit", 1), ("answer_max_tokens", "--answer-max-tokens", 1),
-          ("answer_temperature", "--temperature", 0), ("judge_max_tokens", "--judge-max-tokens", 1),
-          ("judge_batch_size", "--judge-batch-size", 1), ("chunk_size", None, 1), ("n_boot", "--bootstrap", 1))
+LOWEST = (
+    ("samples", "--samples", 1),
+    ("limit", "--limit", 1),
+    ("answer_max_tokens", "--answer-max-tokens", 1),
+    ("answer_temperature", "--temperature", 0),
+    ("judge_max_tokens", "--judge-max-tokens", 1),
+    ("judge_batch_size", "--judge-batch-size", 1),
+    ("chunk_size", None, 1),
+    ("n_boot", "--bootstrap", 1),
+)
 
 
 def _check_lowest(config) -> None:
     for name, flag, lowest in LOWEST:
         value = getattr(config, name)
         if value is not None and value < lowest:
-            raise ValueError(f"{name} must be >= {lowest}, got {value}" + (f" ({flag})" if flag else ""))
+            raise ValueError(
+                f"{name} must be >= {lowest}, got {value}" + (f" ({flag})" if flag else "")
+            )
 
 
 @dataclasses.dataclass
@@ -152,7 +172,9 @@ class HarnessConfig:
     judge_prefill: bool | None = None  # None: pre-fill local judges only (see judge/prompts.py)
     judge_max_tokens: int | None = None
     judge_batch_size: int = 64  # prompts per judge call; 1 sends them one at a time
-    chunk_size: int = 64  # prompts per engine call for answers and translations (each chunk is cached)
+    chunk_size: int = (
+        64  # prompts per engine call for answers and translations (each chunk is cached)
+    )
     rule: str = "sum"
     partial: str = "exclude"
     n_boot: int = 1000
@@ -166,11 +188,15 @@ class HarnessConfig:
             raise ValueError(f"unknown settings {unknown}; choose from: {', '.join(SETTINGS)}")
         check_format(self.judge_format)
         if self.reference is None and self.reference_answers is None:
-            raise ValueError("give reference answers (--reference-answers FILE) or a reference model (--reference-model)")
+            raise ValueError(
+                "give reference answers (--reference-answers FILE) or a reference model (--reference-model)"
+            )
         _check_lowest(self)
         check_confidence(self.confidence)
         if self.samples > 1 and self.answer_temperature == 0:
-            raise ValueError(f"samples={self.samples} needs a temperature > 0 (greedy samples are identical)")
+            raise ValueError(
+                f"samples={self.samples} needs a temperature > 0 (greedy samples are identical)"
+            )
         for role in ROLE_FLAGS:
             spec = getattr(self, role)
             if spec is not None:
@@ -191,16 +217,22 @@ class Task:
     lang: str
     setting: str
     question: Question
-    turns: tuple[str, ...]  # the question's turns as the model sees them (English or target language)
+    turns: tuple[
+        str, ...
+    ]  # the question's turns as the model sees them (English or target language)
 
 
 def _stats_delta(engine: Engine, before: EngineStats, requests: int) -> dict:
     done = engine.stats - before
     return {
         # reused: answered from the cache, or the same prompt as another request of this run
-        "requests": requests, "calls": done.calls, "reused": max(requests - done.calls, 0),
-        "prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
-        "wall_s": round(done.wall_s, 3), "engine": engine.identity(),
+        "requests": requests,
+        "calls": done.calls,
+        "reused": max(requests - done.calls, 0),
+        "prompt_tokens": done.prompt_tokens,
+        "completion_tokens": done.completion_tokens,
+        "wall_s": round(done.wall_s, 3),
+        "engine": engine.identity(),
     }
 
 
@@ -255,12 +287,29 @@ class Harness:
                 f"or point {url_flag} at the one that serves {self.engine(role).model_id!r}"
             ) from None
 
-    def _generate(self, role: str, prompts, params: SamplingParams, template_hash: str, desc: str,
-                  turn: int | None = None):
+    def _generate(
+        self,
+        role: str,
+        prompts,
+        params: SamplingParams,
+        template_hash: str,
+        desc: str,
+        turn: int | None = None,
+    ):
         engine = self.engine(role)
         before = dataclasses.replace(engine.stats)
-        completions = self._call(role, lambda: cached_generate(
-            engine, prompts, params, self.cache, template_hash, chunk_size=self.config.chunk_size, desc=desc))
+        completions = self._call(
+            role,
+            lambda: cached_generate(
+                engine,
+                prompts,
+                params,
+                self.cache,
+                template_hash,
+                chunk_size=self.config.chunk_size,
+                desc=desc,
+            ),
+        )
         self._add_cost(role, _stats_delta(engine, before, len(prompts)), turn)
         return completions
 
@@ -303,20 +352,30 @@ class Harness:
         with open(self.out / f"questions.{lang}.jsonl", "w", encoding="utf-8") as f:
             for q in questions:
                 if q.question_id in native:
-                    row = {"question_id": q.question_id, "category": q.category, "lang": lang,
-                           "text": native[q.question_id][0], "english": q.text, "source": source}
+                    row = {
+                        "question_id": q.question_id,
+                        "category": q.category,
+                        "lang": lang,
+                        "text": native[q.question_id][0],
+                        "english": q.text,
+                        "source": source,
+                    }
                     if q.followups:
                         row.update(turns=list(native[q.question_id]), english_turns=list(q.turns))
                     f.write(_json(row) + "\n")
         return native
 
-    def translate_questions(self, lang: str, questions: list[Question]) -> dict[str, tuple[str, ...]]:
+    def translate_questions(
+        self, lang: str, questions: list[Question]
+    ) -> dict[str, tuple[str, ...]]:
         """Each turn is translated on its own; a question with any empty translation is left out."""
         places = [(q, k) for q in questions for k in range(len(q.turns))]
         prompts = [translate_messages(q.turns[k], lang) for q, k in places]
         # A question's translation is shorter than an answer, so the answer budget bounds it.
         params = SamplingParams(max_new_tokens=self.config.answer_max_tokens, temperature=0.0)
-        done = self._generate("translate", prompts, params, TRANSLATE_QUESTION.hash, f"translate ({lang})")
+        done = self._generate(
+            "translate", prompts, params, TRANSLATE_QUESTION.hash, f"translate ({lang})"
+        )
         texts: dict[str, list[str]] = {}
         for (q, _), completion in zip(places, done):
             texts.setdefault(q.question_id, []).append(completion.text.strip().strip('"').strip())
@@ -324,27 +383,42 @@ class Harness:
         for q in questions:
             empty = [k + 1 for k, text in enumerate(texts[q.question_id]) if not text]
             if empty:
-                logger.warning("empty translation of question %s (turn %s) into %s: left out of the native setting",
-                               q.question_id, empty[0], lang)
+                logger.warning(
+                    "empty translation of question %s (turn %s) into %s: left out of the native setting",
+                    q.question_id,
+                    empty[0],
+                    lang,
+                )
             else:
                 native[q.question_id] = tuple(texts[q.question_id])
         return native
 
-    def _converse(self, role: str, tasks: list[Task], params: SamplingParams) -> list[list[list[str]]]:
+    def _converse(
+        self, role: str, tasks: list[Task], params: SamplingParams
+    ) -> list[list[list[str]]]:
         """answers[task][sample][turn] of `role`, each turn asked inside its own conversation."""
+
         def generate(prompts, turn_params, turn):
             label = f"answers ({role}{f', turn {turn}' if turn > 1 else ''})"
             return self._generate(role, prompts, turn_params, ANSWER.hash, label, turn)
 
-        return answer_conversations(generate, [t.turns for t in tasks], [t.lang for t in tasks], params)
+        return answer_conversations(
+            generate, [t.turns for t in tasks], [t.lang for t in tasks], params
+        )
 
     def answers(self, tasks: list[Task]) -> list[list[list[str]]]:
         c = self.config
-        params = SamplingParams(max_new_tokens=c.answer_max_tokens, temperature=c.answer_temperature,
-                                n=c.samples, seed=c.seed)
+        params = SamplingParams(
+            max_new_tokens=c.answer_max_tokens,
+            temperature=c.answer_temperature,
+            n=c.samples,
+            seed=c.seed,
+        )
         return self._converse("model", tasks, params)
 
-    def reference_file(self, questions: list[Question]) -> dict[tuple[str, str], dict[str, tuple[str, ...]]] | None:
+    def reference_file(
+        self, questions: list[Question]
+    ) -> dict[tuple[str, str], dict[str, tuple[str, ...]]] | None:
         """From --reference-answers: every question's answer turns, per (lang, setting). Read
         before any model runs, so a file that lacks answers is refused in seconds, not after
         every answer was generated. None when a reference model answers."""
@@ -353,8 +427,11 @@ class Harness:
             return None
         ids = [q.question_id for q in questions]
         turns = {q.question_id: len(q.turns) for q in questions}
-        return {(lang, setting): load_answers(c.reference_answers, lang, setting, ids, turns)
-                for lang in c.langs for setting in c.settings}
+        return {
+            (lang, setting): load_answers(c.reference_answers, lang, setting, ids, turns)
+            for lang in c.langs
+            for setting in c.settings
+        }
 
     def references(self, tasks: list[Task], from_file: dict | None = None) -> list[list[str]]:
         """The reference's answer to every turn of every task: from `from_file` (reference_file's
@@ -375,28 +452,57 @@ class Harness:
         c = self.config
         prefill = c.prefill()
         contexts = [(p.get("context_a"), p.get("context_b")) for p in pairs]
-        ab, ba = pair_prompts([p["question"] for p in pairs], [p["answer_a"] for p in pairs],
-                              [p["answer_b"] for p in pairs], [p["lang"] for p in pairs], c.judge_format, prefill,
-                              [a for a, _ in contexts], [b for _, b in contexts])
+        ab, ba = pair_prompts(
+            [p["question"] for p in pairs],
+            [p["answer_a"] for p in pairs],
+            [p["answer_b"] for p in pairs],
+            [p["lang"] for p in pairs],
+            c.judge_format,
+            prefill,
+            [a for a, _ in contexts],
+            [b for _, b in contexts],
+        )
         engine = self.engine("judge")
         before = dataclasses.replace(engine.stats)
-        outputs = self._call("judge", lambda: run_judge(
-            engine, ab + ba, c.judge_format, prefill, judge_params(c.judge_format, c.judge_max_tokens),
-            self.cache, c.judge_batch_size, multi_turn=turn > 1))
+        outputs = self._call(
+            "judge",
+            lambda: run_judge(
+                engine,
+                ab + ba,
+                c.judge_format,
+                prefill,
+                judge_params(c.judge_format, c.judge_max_tokens),
+                self.cache,
+                c.judge_batch_size,
+                multi_turn=turn > 1,
+            ),
+        )
         self._add_cost("judge", _stats_delta(engine, before, len(ab) + len(ba)), turn)
         for i, pair in enumerate(pairs):
             first, second = outputs[i], outputs[len(pairs) + i]
-            pair.update(judgement_ab=first.text, finish_ab=first.finish_reason,
-                        judgement_ba=second.text, finish_ba=second.finish_reason)
+            pair.update(
+                judgement_ab=first.text,
+                finish_ab=first.finish_reason,
+                judgement_ba=second.text,
+                finish_ba=second.finish_reason,
+            )
 
     def parse(self, pairs: list[dict]) -> None:
         """Write each pair's parsed judgements and outcome into its record, for auditing."""
         c = self.config
         ab, ba, results = judge_pairs(
-            [p["judgement_ab"] for p in pairs], [p["judgement_ba"] for p in pairs], c.judge_format, c.rule,
-            c.partial, [p["finish_ab"] for p in pairs], [p["finish_ba"] for p in pairs])
+            [p["judgement_ab"] for p in pairs],
+            [p["judgement_ba"] for p in pairs],
+            c.judge_format,
+            c.rule,
+            c.partial,
+            [p["finish_ab"] for p in pairs],
+            [p["finish_ba"] for p in pairs],
+        )
         for pair, first, second, result in zip(pairs, ab, ba, results):
-            pair.update(parsed_ab=first.to_dict(), parsed_ba=second.to_dict(), outcome=result.outcome)
+            pair.update(
+                parsed_ab=first.to_dict(), parsed_ba=second.to_dict(), outcome=result.outcome
+            )
 
     # --- the whole run -------------------------------------------------------------------------
 
@@ -404,7 +510,7 @@ class Harness:
         from .report import write_report
 
         c = self.config
-        started = datetime.datetime.now(datetime.timezone.utc)
+        started = datetime.datetime.now(datetime.UTC)
         questions = load_questions(c.questions, c.questions_split, c.questions_config, c.limit)
         from_file = self.reference_file(questions)
         tasks = self.tasks(questions)
@@ -452,38 +558,65 @@ class Harness:
         if "translate" in self._engines:
             roles["translate"] = self.engine("translate").identity()
         if c.judge is None:
-            self.notes.append("the model judged its own answers (no --judge-model): a smoke test, not a result")
+            self.notes.append(
+                "the model judged its own answers (no --judge-model): a smoke test, not a result"
+            )
         templates = [ANSWER, judge_template(c.judge_format), JUDGE_SYSTEM, TRANSLATE_QUESTION]
         if max_turns > 1:
             templates.insert(2, judge_template(c.judge_format, multi_turn=True))
         return {
             "builder_version": __version__,
             "started": started.isoformat(timespec="seconds"),
-            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "questions": c.questions, "question_count": n_questions, "max_turns": max_turns,
-            "langs": c.langs, "settings": list(c.settings),
+            "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "questions": c.questions,
+            "question_count": n_questions,
+            "max_turns": max_turns,
+            "langs": c.langs,
+            "settings": list(c.settings),
             "engines": roles,
             "reference_answers": c.reference_answers,
-            "judge": {"format": c.judge_format, "prefill": c.prefill(), "max_tokens": judge_params(
-                c.judge_format, c.judge_max_tokens).max_new_tokens, "batch_size": c.judge_batch_size},
-            "answers": {"samples": c.samples, "max_tokens": c.answer_max_tokens,
-                        "temperature": c.answer_temperature, "seed": c.seed},
-            "aggregation": {"rule": c.rule, "partial": c.partial, "bootstrap_samples": c.n_boot,
-                            "confidence": c.confidence},
+            "judge": {
+                "format": c.judge_format,
+                "prefill": c.prefill(),
+                "max_tokens": judge_params(c.judge_format, c.judge_max_tokens).max_new_tokens,
+                "batch_size": c.judge_batch_size,
+            },
+            "answers": {
+                "samples": c.samples,
+                "max_tokens": c.answer_max_tokens,
+                "temperature": c.answer_temperature,
+                "seed": c.seed,
+            },
+            "aggregation": {
+                "rule": c.rule,
+                "partial": c.partial,
+                "bootstrap_samples": c.n_boot,
+                "confidence": c.confidence,
+            },
             "templates": {t.name: {"version": t.version, "hash": t.hash} for t in templates},
         }
 
 
-def make_pairs(tasks: list[Task], answers: list[list[list[str]]], references: list[list[str]]) -> list[dict]:
+def make_pairs(
+    tasks: list[Task], answers: list[list[list[str]]], references: list[list[str]]
+) -> list[dict]:
     """One record per task, sample and turn; a later turn keeps the conversation each side's
     answer continues (context_a, context_b: [user turn, answer] pairs)."""
     pairs = []
     for task, samples, reference in zip(tasks, answers, references):
         for s, conversation in enumerate(samples):
             for k, answer in enumerate(conversation):
-                pair = {"lang": task.lang, "setting": task.setting, "question_id": task.question.question_id,
-                        "category": task.question.category, "sample": s, "turn": k + 1, "question": task.turns[k],
-                        "answer_a": answer, "answer_b": reference[k]}
+                pair = {
+                    "lang": task.lang,
+                    "setting": task.setting,
+                    "question_id": task.question.question_id,
+                    "category": task.question.category,
+                    "sample": s,
+                    "turn": k + 1,
+                    "question": task.turns[k],
+                    "answer_a": answer,
+                    "answer_b": reference[k],
+                }
                 if k:
                     pair["context_a"] = [list(t) for t in zip(task.turns[:k], conversation[:k])]
                     pair["context_b"] = [list(t) for t in zip(task.turns[:k], reference[:k])]
@@ -499,15 +632,29 @@ def summarize_pairs(pairs: list[dict], config: HarnessConfig) -> dict:
     c = config
     by_question = c.samples > 1 or len({p["turn"] for p in pairs}) > 1
     summary = pairwise_summary(
-        [p["judgement_ab"] for p in pairs], [p["judgement_ba"] for p in pairs], c.judge_format, c.rule, c.partial,
-        lengths_a=[p["chars_a"] for p in pairs], lengths_b=[p["chars_b"] for p in pairs],
+        [p["judgement_ab"] for p in pairs],
+        [p["judgement_ba"] for p in pairs],
+        c.judge_format,
+        c.rule,
+        c.partial,
+        lengths_a=[p["chars_a"] for p in pairs],
+        lengths_b=[p["chars_b"] for p in pairs],
         groups=[p["question_id"] for p in pairs] if by_question else None,
-        n_boot=c.n_boot, seed=c.seed, confidence=c.confidence,
-        finish_reasons=[p.get("finish_ab") for p in pairs], finish_reasons_swapped=[p.get("finish_ba") for p in pairs],
+        n_boot=c.n_boot,
+        seed=c.seed,
+        confidence=c.confidence,
+        finish_reasons=[p.get("finish_ab") for p in pairs],
+        finish_reasons_swapped=[p.get("finish_ba") for p in pairs],
     )
     for side in ("a", "b"):
-        fidelity = language_fidelity([p[f"answer_{side}"] for p in pairs], [p["lang"] for p in pairs],
-                                     c.n_boot, c.seed, c.confidence, details=[p[f"lid_{side}"] for p in pairs])
+        fidelity = language_fidelity(
+            [p[f"answer_{side}"] for p in pairs],
+            [p["lang"] for p in pairs],
+            c.n_boot,
+            c.seed,
+            c.confidence,
+            details=[p[f"lid_{side}"] for p in pairs],
+        )
         fidelity.pop("scores")  # per answer, they are in records.jsonl
         fidelity.pop("per_language")  # one language here
         summary[f"fidelity_{side}"] = fidelity

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 from ..engines.base import Engine, Prompt, PromptTooLongError, SamplingParams
 from ..engines.cache import RequestCache, cached_generate
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 # A judge is an engine, or a function from a list of chat prompts to a list of output texts
 # (e.g. a wrapper around an API client the user already has).
-Judge = Union[Engine, Callable[[list[Prompt]], Sequence[str]]]
+Judge = Engine | Callable[[list[Prompt]], Sequence[str]]
 
 DEFAULT_MAX_TOKENS = {"scores": 64, "scores-reasoned": 384, "verdict": 384}
 
@@ -32,9 +32,14 @@ class JudgeOutput:
 
 
 def pair_prompts(
-    questions: Sequence[str], answers_a: Sequence[str], answers_b: Sequence[str], langs: Sequence[str],
-    fmt: str = "scores", prefill: bool = False,
-    histories_a: Sequence[list[Turn] | None] | None = None, histories_b: Sequence[list[Turn] | None] | None = None,
+    questions: Sequence[str],
+    answers_a: Sequence[str],
+    answers_b: Sequence[str],
+    langs: Sequence[str],
+    fmt: str = "scores",
+    prefill: bool = False,
+    histories_a: Sequence[list[Turn] | None] | None = None,
+    histories_b: Sequence[list[Turn] | None] | None = None,
 ) -> tuple[list[Prompt], list[Prompt]]:
     """The judge prompts with A in position 1 ("ab") and with B in position 1 ("ba").
 
@@ -75,22 +80,37 @@ def run_judge(
     if isinstance(judge, Engine):
         params = params or judge_params(fmt)
         try:
-            completions = cached_generate(judge, prompts, params, cache, judge_template_hash(fmt, prefill, multi_turn),
-                                          chunk_size=batch_size, desc="judge")
+            completions = cached_generate(
+                judge,
+                prompts,
+                params,
+                cache,
+                judge_template_hash(fmt, prefill, multi_turn),
+                chunk_size=batch_size,
+                desc="judge",
+            )
         except PromptTooLongError as error:
             raise PromptTooLongError(
                 f"a judge prompt does not fit the judge's context: {error}. Use a judge with a longer "
                 "context, or lower --answer-max-tokens so the answers shown to the judge are shorter"
             ) from error
-        return [JudgeOutput(prefill_of(p) + c.text, c.finish_reasons[0], c.prompt_tokens, c.completion_tokens)
-                for p, c in zip(prompts, completions)]
+        return [
+            JudgeOutput(
+                prefill_of(p) + c.text, c.finish_reasons[0], c.prompt_tokens, c.completion_tokens
+            )
+            for p, c in zip(prompts, completions)
+        ]
     if not callable(judge):
-        raise TypeError(f"a judge must be a builder Engine or a callable, got {type(judge).__name__}")
+        raise TypeError(
+            f"a judge must be a builder Engine or a callable, got {type(judge).__name__}"
+        )
     outputs: list[JudgeOutput] = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         texts = list(judge(chunk))
         if len(texts) != len(chunk) or not all(isinstance(t, str) for t in texts):
-            raise ValueError(f"the judge callable must return one string per prompt; got {len(texts)} items for {len(chunk)} prompts")
+            raise ValueError(
+                f"the judge callable must return one string per prompt; got {len(texts)} items for {len(chunk)} prompts"
+            )
         outputs.extend(JudgeOutput(prefill_of(p) + t, None) for p, t in zip(chunk, texts))
     return outputs

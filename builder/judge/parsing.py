@@ -32,7 +32,9 @@ OUT_OF_RANGE = "out_of_range"  # a number outside 0..10
 CONFLICTING = "conflicting"  # the same tag with different values, or several verdicts
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
-_VALUE = re.compile(rf"^[*_\s]*({_NUMBER})[*_\s]*(?:(?:/|out\s+of)\s*10(?:\.0+)?)?[*_\s.]*$", re.IGNORECASE)
+_VALUE = re.compile(
+    rf"^[*_\s]*({_NUMBER})[*_\s]*(?:(?:/|out\s+of)\s*10(?:\.0+)?)?[*_\s.]*$", re.IGNORECASE
+)
 _VERDICT = re.compile(r"\[\[\s*(1|2|a|b|c|tie)\s*\]\]", re.IGNORECASE)
 _VERDICT_LABELS = {"1": "1", "a": "1", "2": "2", "b": "2", "tie": "tie", "c": "tie"}
 

@@ -95,7 +95,9 @@ PAIRWISE_SCORES_REASONED = Template("judge_pairwise_scores_reasoned", "1", _PAIR
 PAIRWISE_VERDICT = Template("judge_pairwise_verdict", "1", _PAIR + _VERDICT)
 MULTI_TURN_TEMPLATES = {
     "scores": Template("judge_multiturn_scores", "1", _CONVERSATION + _SCORES),
-    "scores-reasoned": Template("judge_multiturn_scores_reasoned", "1", _CONVERSATION + _SCORES_REASONED),
+    "scores-reasoned": Template(
+        "judge_multiturn_scores_reasoned", "1", _CONVERSATION + _SCORES_REASONED
+    ),
     "verdict": Template("judge_multiturn_verdict", "1", _CONVERSATION + _VERDICT),
 }
 
@@ -106,7 +108,11 @@ TRANSLATE_QUESTION = Template(
     "numbers unchanged. Reply with the translation only.\n\n{question}",
 )
 
-TEMPLATES = {"scores": PAIRWISE_SCORES, "scores-reasoned": PAIRWISE_SCORES_REASONED, "verdict": PAIRWISE_VERDICT}
+TEMPLATES = {
+    "scores": PAIRWISE_SCORES,
+    "scores-reasoned": PAIRWISE_SCORES_REASONED,
+    "verdict": PAIRWISE_VERDICT,
+}
 # What a pre-filled reply starts with, per format. Reasoned formats are not pre-filled: the
 # reasoning has to come first.
 PREFILLS = {"scores": "<score1>", "scores-reasoned": None, "verdict": None}
@@ -132,19 +138,30 @@ Turn = tuple[str, str]
 
 
 def format_history(turns: list[Turn]) -> str:
-    return "\n".join(f"<user>\n{user.strip()}\n</user>\n<assistant>\n{answer.strip() or '(empty answer)'}\n</assistant>"
-                     for user, answer in turns)
+    return "\n".join(
+        f"<user>\n{user.strip()}\n</user>\n<assistant>\n{answer.strip() or '(empty answer)'}\n</assistant>"
+        for user, answer in turns
+    )
 
 
 def judge_messages(
-    question: str, answer1: str, answer2: str, lang: str, fmt: str = "scores", prefill: bool = False,
-    history1: list[Turn] | None = None, history2: list[Turn] | None = None,
+    question: str,
+    answer1: str,
+    answer2: str,
+    lang: str,
+    fmt: str = "scores",
+    prefill: bool = False,
+    history1: list[Turn] | None = None,
+    history2: list[Turn] | None = None,
 ) -> list[dict[str, str]]:
     """The chat for one judgement, answers in the given positions. With histories (the earlier
     turns each answer continues) the multi-turn template is used."""
     fields = {}
     if history1 or history2:
-        fields = {"history1": format_history(history1 or []), "history2": format_history(history2 or [])}
+        fields = {
+            "history1": format_history(history1 or []),
+            "history2": format_history(history2 or []),
+        }
     text = judge_template(fmt, bool(fields)).format(
         language=get_language(lang).name,
         question=question.strip(),
@@ -165,5 +182,11 @@ def prefill_of(messages: list[dict[str, str]]) -> str:
 
 
 def translate_messages(question: str, lang: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": TRANSLATE_QUESTION.format(
-        language=get_language(lang).name, question=question.strip())}]
+    return [
+        {
+            "role": "user",
+            "content": TRANSLATE_QUESTION.format(
+                language=get_language(lang).name, question=question.strip()
+            ),
+        }
+    ]

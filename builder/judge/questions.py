@@ -21,9 +21,9 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +55,20 @@ def _question_turns(row: dict, where: str) -> list[str]:
     for field in _TEXT_FIELDS:
         value = row.get(field)
         if field == "turns" and value is not None:
-            if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
-                raise ValueError(f"{where}: 'turns' must be a non-empty list of strings, got {value!r}")
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(t, str) for t in value)
+            ):
+                raise ValueError(
+                    f"{where}: 'turns' must be a non-empty list of strings, got {value!r}"
+                )
             return value
         if isinstance(value, str):
             return [value]
-    raise ValueError(f"{where}: no question text; expected one of the fields {', '.join(_TEXT_FIELDS)} (got {sorted(row)})")
+    raise ValueError(
+        f"{where}: no question text; expected one of the fields {', '.join(_TEXT_FIELDS)} (got {sorted(row)})"
+    )
 
 
 def _question_id(row: dict, where: str, position: int) -> str:
@@ -71,7 +79,9 @@ def _question_id(row: dict, where: str, position: int) -> str:
     return str(position + 1)
 
 
-def parse_questions(rows: Iterable[dict], source: str, places: list[str] | None = None) -> list[Question]:
+def parse_questions(
+    rows: Iterable[dict], source: str, places: list[str] | None = None
+) -> list[Question]:
     """Questions from rows; `places` names where each row is ("line 3"), "row i" by default."""
     questions, seen = [], set()
     for i, row in enumerate(rows):
@@ -87,9 +97,13 @@ def parse_questions(rows: Iterable[dict], source: str, places: list[str] | None 
             raise ValueError(f"{where}: the question text is empty")
         empty = [k for k, t in enumerate(turns, 1) if not t]
         if empty:
-            raise ValueError(f"{where} (question id {qid}): turn {empty[0]} of {len(turns)} is empty; "
-                             "give every turn its text, or remove the question")
-        questions.append(Question(qid, str(row.get("category") or "general"), turns[0], tuple(turns[1:])))
+            raise ValueError(
+                f"{where} (question id {qid}): turn {empty[0]} of {len(turns)} is empty; "
+                "give every turn its text, or remove the question"
+            )
+        questions.append(
+            Question(qid, str(row.get("category") or "general"), turns[0], tuple(turns[1:]))
+        )
     if not questions:
         raise ValueError(f"{source} holds no questions")
     return questions
@@ -119,15 +133,21 @@ def read_placed_rows(path: str | Path) -> list[tuple[str, dict]]:
 
 def parse_question_file(path: str | Path, source: str | None = None) -> list[Question]:
     placed = read_placed_rows(path)
-    return parse_questions([row for _, row in placed], source or str(path), [where for where, _ in placed])
+    return parse_questions(
+        [row for _, row in placed], source or str(path), [where for where, _ in placed]
+    )
 
 
 def embedded_questions_path() -> Path:
     return Path(str(resources.files("builder") / "data" / "questions" / "embedded.jsonl"))
 
 
-def load_questions(source: str = EMBEDDED, split: str = "train", config: str | None = None,
-                   limit: int | None = None) -> list[Question]:
+def load_questions(
+    source: str = EMBEDDED,
+    split: str = "train",
+    config: str | None = None,
+    limit: int | None = None,
+) -> list[Question]:
     """Load a question set: 'embedded', a .jsonl/.json file, a local dataset folder or a Hub id."""
     if source == EMBEDDED:
         questions = parse_question_file(embedded_questions_path(), "the embedded question set")
@@ -137,8 +157,10 @@ def load_questions(source: str = EMBEDDED, split: str = "train", config: str | N
         questions = parse_questions(_load_dataset_rows(source, split, config), f"dataset {source}")
     elif _looks_like_path(source):
         # A mistyped file name must not become a Hub request (or a download of someone's dataset).
-        raise FileNotFoundError(f"question file {source!r} does not exist; check the path (or pass 'embedded', "
-                                "a dataset folder or a Hub dataset id org/name)")
+        raise FileNotFoundError(
+            f"question file {source!r} does not exist; check the path (or pass 'embedded', "
+            "a dataset folder or a Hub dataset id org/name)"
+        )
     else:
         raise FileNotFoundError(
             f"question set {source!r} is neither 'embedded', an existing .jsonl/.json file, a dataset "
@@ -183,7 +205,9 @@ def _load_dataset_rows(source: str, split: str, config: str | None) -> list[dict
     return list(dataset)
 
 
-def _rows_for(placed: list[tuple[str, dict]], lang: str | None, setting: str | None = None) -> list[tuple[str, dict]]:
+def _rows_for(
+    placed: list[tuple[str, dict]], lang: str | None, setting: str | None = None
+) -> list[tuple[str, dict]]:
     """Keep the rows meant for `lang` (and `setting`) when the file says whom a row is for."""
     for field, wanted in (("lang", lang), ("setting", setting)):
         if wanted is not None and any(field in row for _, row in placed):
@@ -196,18 +220,25 @@ def fill_path(template: str, **fields: str) -> str:
     try:
         return template.format(**fields)
     except KeyError as error:
-        raise ValueError(f"path {template!r} uses the placeholder {error}; only {{{'}, {'.join(fields)}}} exist") from None
+        raise ValueError(
+            f"path {template!r} uses the placeholder {error}; only {{{'}, {'.join(fields)}}} exist"
+        ) from None
 
 
 def _listed(ids: list[str]) -> str:
     return f"{ids[:10]}{' ...' if len(ids) > 10 else ''}"
 
 
-def load_native_questions(path_template: str, lang: str, questions: list[Question]) -> dict[str, tuple[str, ...]]:
+def load_native_questions(
+    path_template: str, lang: str, questions: list[Question]
+) -> dict[str, tuple[str, ...]]:
     """Target-language turns of `questions` from a file, by question id."""
     path = fill_path(path_template, lang=lang)
     placed = _rows_for(read_placed_rows(path), lang)
-    native = {q.question_id: q.turns for q in parse_questions([r for _, r in placed], path, [w for w, _ in placed])}
+    native = {
+        q.question_id: q.turns
+        for q in parse_questions([r for _, r in placed], path, [w for w, _ in placed])
+    }
     missing = [q.question_id for q in questions if q.question_id not in native]
     if missing:
         raise ValueError(
@@ -228,16 +259,27 @@ def _answer_turns(row: dict, where: str) -> list[str]:
     taken); a plain row holds one answer (one turn)."""
     if isinstance(row.get("choices"), list):
         for choice in row["choices"]:
-            if isinstance(choice, dict) and isinstance(choice.get("turns"), list) and choice["turns"]:
+            if (
+                isinstance(choice, dict)
+                and isinstance(choice.get("turns"), list)
+                and choice["turns"]
+            ):
                 return [str(t) for t in choice["turns"]]
     for field in _ANSWER_FIELDS:
         if isinstance(row.get(field), str):
             return [row[field]]
-    raise ValueError(f"{where}: no answer text; expected 'choices' (FastChat) or one of {', '.join(_ANSWER_FIELDS)}")
+    raise ValueError(
+        f"{where}: no answer text; expected 'choices' (FastChat) or one of {', '.join(_ANSWER_FIELDS)}"
+    )
 
 
-def load_answers(path_template: str, lang: str, setting: str, question_ids: list[str],
-                 turns: dict[str, int] | None = None) -> dict[str, tuple[str, ...]]:
+def load_answers(
+    path_template: str,
+    lang: str,
+    setting: str,
+    question_ids: list[str],
+    turns: dict[str, int] | None = None,
+) -> dict[str, tuple[str, ...]]:
     """Reference answers from a file: the answer turns for each question id (the first row when
     several). `turns` gives how many turns each question has (1 when absent)."""
     path = fill_path(path_template, lang=lang, setting=setting)

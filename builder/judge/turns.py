@@ -10,7 +10,7 @@ gets (same cache keys).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..engines import Completion, Prompt, SamplingParams
 from ..prompts import answer_prompt
@@ -19,10 +19,14 @@ from ..prompts import answer_prompt
 Generate = Callable[[list[Prompt], SamplingParams, int], list[Completion]]
 
 
-def conversation_messages(turns: Sequence[str], answers: Sequence[str], lang: str) -> list[dict[str, str]]:
+def conversation_messages(
+    turns: Sequence[str], answers: Sequence[str], lang: str
+) -> list[dict[str, str]]:
     """The chat that asks the last of `turns`, with the answers given to the earlier ones."""
     if len(answers) != len(turns) - 1:
-        raise ValueError(f"{len(turns)} turns need {len(turns) - 1} earlier answers, got {len(answers)}")
+        raise ValueError(
+            f"{len(turns)} turns need {len(turns) - 1} earlier answers, got {len(answers)}"
+        )
     messages = []
     for k, turn in enumerate(turns):
         messages.append({"role": "user", "content": answer_prompt(turn, lang)})
@@ -31,8 +35,9 @@ def conversation_messages(turns: Sequence[str], answers: Sequence[str], lang: st
     return messages
 
 
-def answer_conversations(generate: Generate, turns: Sequence[Sequence[str]], langs: Sequence[str],
-                         params: SamplingParams) -> list[list[list[str]]]:
+def answer_conversations(
+    generate: Generate, turns: Sequence[Sequence[str]], langs: Sequence[str], params: SamplingParams
+) -> list[list[list[str]]]:
     """Answer every question turn by turn; result[i][s][k] is sample s's answer to turn k+1 of
     question i. All first turns go out as one batch, then all second turns, and so on.
 
@@ -40,12 +45,16 @@ def answer_conversations(generate: Generate, turns: Sequence[Sequence[str]], lan
     with one answer per later turn."""
     if not turns:
         return []
-    first = generate([conversation_messages(t[:1], [], lang) for t, lang in zip(turns, langs)], params, 1)
+    first = generate(
+        [conversation_messages(t[:1], [], lang) for t, lang in zip(turns, langs)], params, 1
+    )
     answers = [[[text] for text in completion.texts] for completion in first]
     later = dataclasses.replace(params, n=1)
     for k in range(1, max(len(t) for t in turns)):
         todo = [(i, s) for i, t in enumerate(turns) if len(t) > k for s in range(len(answers[i]))]
-        prompts = [conversation_messages(turns[i][: k + 1], answers[i][s], langs[i]) for i, s in todo]
+        prompts = [
+            conversation_messages(turns[i][: k + 1], answers[i][s], langs[i]) for i, s in todo
+        ]
         for (i, s), completion in zip(todo, generate(prompts, later, k + 1)):
             answers[i][s].append(completion.text)
     return answers

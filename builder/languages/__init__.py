@@ -10,7 +10,7 @@ uses `{iso639-3}_{Script}`, CulturaX ISO 639-1)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from .registry import ENGLISH, LANGUAGES, PAPER_LANGUAGES, Language  # noqa: F401 (the registry's names)
 
@@ -22,7 +22,9 @@ class UnknownLanguageError(KeyError, ValueError):
 
 def register_language(language: Language, *, replace: bool = False) -> None:
     if language.code in LANGUAGES and not replace:
-        raise ValueError(f"language {language.code!r} is already registered; pass replace=True to override it")
+        raise ValueError(
+            f"language {language.code!r} is already registered; pass replace=True to override it"
+        )
     LANGUAGES[language.code] = language
     _derived_language.cache_clear()  # a registered entry wins over one derived before
 
@@ -41,9 +43,11 @@ def get_language(code: str) -> Language:
     return _derived_language(key)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _derived_language(code: str) -> Language:
-    from . import data as language_data  # langcodes and CLDR's data: loaded for a language beyond the paper's
+    from . import (
+        data as language_data,
+    )  # langcodes and CLDR's data: loaded for a language beyond the paper's
 
     try:
         lang, script = language_data.split_code(code)

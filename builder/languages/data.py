@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 import xml.etree.ElementTree as ET
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import langcodes
 from langcodes.data_dicts import LIKELY_SUBTAGS, NORMALIZED_MACROLANGUAGES
@@ -29,7 +29,7 @@ class LanguageLookupError(KeyError, ValueError):
         return self.args[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _likely_script(tag: str) -> str | None:
     full = LIKELY_SUBTAGS.get(tag)
     return full.split("-")[1] if full else None
@@ -110,13 +110,17 @@ def check_script(code: str, lang: str, script: str | None) -> str:
     if script is None:
         if len(in_use) > 1:
             options = ", ".join(f"{lang}_{s}" for s in in_use)
-            raise LanguageLookupError(f"language {code!r} ({english_name(lang)}) is written in several scripts; "
-                                      f"pass one: {options}")
+            raise LanguageLookupError(
+                f"language {code!r} ({english_name(lang)}) is written in several scripts; "
+                f"pass one: {options}"
+            )
         return in_use[0]
     known = set(in_use) | _cldr_language_data().get(lang, (set(),))[0]
     if script not in known:
-        raise LanguageLookupError(f"language {code!r}: {english_name(lang)} is not written in {script}; "
-                                  f"CLDR knows {', '.join(f'{lang}_{s}' for s in sorted(known))}")
+        raise LanguageLookupError(
+            f"language {code!r}: {english_name(lang)} is not written in {script}; "
+            f"CLDR knows {', '.join(f'{lang}_{s}' for s in sorted(known))}"
+        )
     return script
 
 
@@ -133,7 +137,9 @@ def resolve(code: str, lang: str, script: str, *, explicit_script: bool):
     iso3 = tag.to_alpha3()
     individual = _individual_for_macro().get(lang)
     fineweb_lang = individual or (lang if len(lang) == 3 else iso3)
-    named_script = (explicit_script and len(scripts_in_use(lang)) > 1) or script != _likely_script(lang)
+    named_script = (explicit_script and len(scripts_in_use(lang)) > 1) or script != _likely_script(
+        lang
+    )
     language = Language(
         code=f"{lang}_{script}" if named_script else lang,
         name=english_name(lang, script if named_script else None),
@@ -144,9 +150,16 @@ def resolve(code: str, lang: str, script: str, *, explicit_script: bool):
         lid_aliases=(lang,) if named_script else (),
     )
     if individual:  # a warning so that it shows by default: it decides which corpus config is read
-        logger.warning("%s: %s is a macrolanguage (%s); FineWeb-2 files it as the individual language %s (%s): "
-                    "config %s", code, language.name, iso3, individual, english_name(individual),
-                    language.fineweb2)
+        logger.warning(
+            "%s: %s is a macrolanguage (%s); FineWeb-2 files it as the individual language %s (%s): "
+            "config %s",
+            code,
+            language.name,
+            iso3,
+            individual,
+            english_name(individual),
+            language.fineweb2,
+        )
     return language
 
 
@@ -176,6 +189,8 @@ def closest(code: str, n: int = 3) -> list[str]:
 def unknown_message(code: str) -> str:
     near = closest(code)
     hint = f"closest: {', '.join(f'{c} ({english_name(c)})' for c in near)}. " if near else ""
-    return (f"unknown language code {code!r}; {hint}Known: {', '.join(sorted(LANGUAGES))} and every code "
-            "`x-instruction languages --all` lists. For a language CLDR does not know, call "
-            "builder.languages.register_language(Language(code, name, script, iso639_3, fineweb2=..., culturax=...))")
+    return (
+        f"unknown language code {code!r}; {hint}Known: {', '.join(sorted(LANGUAGES))} and every code "
+        "`x-instruction languages --all` lists. For a language CLDR does not know, call "
+        "builder.languages.register_language(Language(code, name, script, iso639_3, fineweb2=..., culturax=...))"
+    )

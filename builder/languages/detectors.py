@@ -9,10 +9,10 @@ benchmarks/bench_lid.py measures them on the same texts; builder/languages/lid.p
 from __future__ import annotations
 
 import threading
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 
 
-@lru_cache(maxsize=None)
+@cache
 def _norm(code: str) -> str:
     """Deprecated and regional forms to the registry's code (iw -> he, zh-cn -> zh), via CLDR."""
     import langcodes
@@ -112,7 +112,7 @@ class Cld2Detector(Detector):
 DETECTORS = {d.name: d for d in (LangdetectDetector, Py3langidDetector, Cld2Detector)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_detector(name: str) -> Detector | None:
     """The detector `name`, or None when its package is not installed."""
     detector = DETECTORS[name]()

@@ -29,17 +29,43 @@ MIN_RELIABLE_CHARS = 20
 
 # Unicode character-name prefixes -> ISO 15924 codes, for the scripts we are likely to meet.
 _SCRIPT_PREFIXES = {
-    "LATIN": "Latn", "BENGALI": "Beng", "DEVANAGARI": "Deva", "TAMIL": "Taml", "THAI": "Thai",
-    "ARABIC": "Arab", "CYRILLIC": "Cyrl", "GREEK": "Grek", "HEBREW": "Hebr", "CJK": "Hani",
-    "HIRAGANA": "Hira", "KATAKANA": "Kana", "HANGUL": "Hang", "GUJARATI": "Gujr", "GURMUKHI": "Guru",
-    "TELUGU": "Telu", "KANNADA": "Knda", "MALAYALAM": "Mlym", "SINHALA": "Sinh", "ORIYA": "Orya",
-    "MYANMAR": "Mymr", "KHMER": "Khmr", "LAO": "Laoo", "ETHIOPIC": "Ethi", "GEORGIAN": "Geor",
-    "ARMENIAN": "Armn", "TIBETAN": "Tibt",
+    "LATIN": "Latn",
+    "BENGALI": "Beng",
+    "DEVANAGARI": "Deva",
+    "TAMIL": "Taml",
+    "THAI": "Thai",
+    "ARABIC": "Arab",
+    "CYRILLIC": "Cyrl",
+    "GREEK": "Grek",
+    "HEBREW": "Hebr",
+    "CJK": "Hani",
+    "HIRAGANA": "Hira",
+    "KATAKANA": "Kana",
+    "HANGUL": "Hang",
+    "GUJARATI": "Gujr",
+    "GURMUKHI": "Guru",
+    "TELUGU": "Telu",
+    "KANNADA": "Knda",
+    "MALAYALAM": "Mlym",
+    "SINHALA": "Sinh",
+    "ORIYA": "Orya",
+    "MYANMAR": "Mymr",
+    "KHMER": "Khmr",
+    "LAO": "Laoo",
+    "ETHIOPIC": "Ethi",
+    "GEORGIAN": "Geor",
+    "ARMENIAN": "Armn",
+    "TIBETAN": "Tibt",
 }
 # Scripts that identify a paper language on their own (Bengali-script text asked as Bengali).
 _SCRIPT_DECIDES = {"Beng": "bn", "Taml": "ta", "Thai": "th"}
 # ISO 15924 codes languages are registered with -> the scripts `script_of` may report for them.
-_SCRIPT_FAMILIES = {"Hans": {"Hani"}, "Hant": {"Hani"}, "Jpan": {"Hani", "Hira", "Kana"}, "Kore": {"Hang", "Hani"}}
+_SCRIPT_FAMILIES = {
+    "Hans": {"Hani"},
+    "Hant": {"Hani"},
+    "Jpan": {"Hani", "Hira", "Kana"},
+    "Kore": {"Hang", "Hani"},
+}
 # Texts under this many letters (a short paragraph) go to py3langid, the more accurate on short
 # text (bench_lid.py measures 60-character texts and whole questions); longer ones to CLD2.
 SHORT_LETTERS = 200
@@ -59,7 +85,12 @@ class LIDResult:
     detector: str = dataclasses.field(default="", compare=False)  # which detector answered
 
     def to_dict(self) -> dict:
-        return {"lang": self.lang, "score": self.score, "script": self.script, "reliable": self.reliable}
+        return {
+            "lang": self.lang,
+            "score": self.score,
+            "script": self.script,
+            "reliable": self.reliable,
+        }
 
 
 @lru_cache(maxsize=4096)
@@ -114,7 +145,9 @@ def detect(text: str) -> LIDResult:
             detector, lang, score = second, second_lang, second_score
     if lang in ("und", "zxx"):  # zxx: py3langid's "no linguistic content"
         return LIDResult("und", 0.0, script, False, detector.name)
-    return LIDResult(lang, round(float(score), 4), script, letters >= MIN_RELIABLE_CHARS, detector.name)
+    return LIDResult(
+        lang, round(float(score), 4), script, letters >= MIN_RELIABLE_CHARS, detector.name
+    )
 
 
 def covers(code: str, detector: str | None = None) -> bool:

@@ -25,7 +25,9 @@ class Language:
 
 
 def _paper_language(code, name, script, iso3, *aliases) -> Language:
-    return Language(code, name, script, iso3, fineweb2=f"{iso3}_{script}", culturax=code, lid_aliases=aliases)
+    return Language(
+        code, name, script, iso3, fineweb2=f"{iso3}_{script}", culturax=code, lid_aliases=aliases
+    )
 
 
 _PAPER = [

@@ -13,8 +13,8 @@ scores kept as shards.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from datasets import Dataset
 from tqdm.auto import tqdm
@@ -23,7 +23,14 @@ from .. import __version__
 from ..config import BuildConfig
 from ..core.hashing import fingerprint
 from ..core.schema import DIVERSIFIED, MISMATCHED, MISMATCHED_SCORED, REFINED
-from ..core.workdir import StageDir, StoredOutput, read_columns, read_dropped, read_shard, recorded_checksums
+from ..core.workdir import (
+    StageDir,
+    StoredOutput,
+    read_columns,
+    read_dropped,
+    read_shard,
+    recorded_checksums,
+)
 from ..executors import ShardTask
 from ..quality.meta_talk import ENCODER, MetaTalkGate, gate_settings
 from ..quality.rater import CONTROL_PAIRS, control_pairs, controls_report
@@ -39,13 +46,17 @@ from ..stages.select import Select
 MAX_FLAGGED_IDS = 1000
 
 
-def final_output(work: Path, config: BuildConfig, lang: str, last: list[Path], fps: dict, pool: list[str]) -> StoredOutput:
+def final_output(
+    work: Path, config: BuildConfig, lang: str, last: list[Path], fps: dict, pool: list[str]
+) -> StoredOutput:
     """A language's last table in the store: its key hashes the checksums of the last shard
     stage's shards (checked by the shard stages on every run), that stage's fingerprint, the
     pool relevance calibrates against, the settings of every language stage and the builder's version."""
     upstream = shard_stages()[-1].name
     settings = [spec.settings(Context(config, lang)) for spec in language_stages()]
-    fp = fingerprint("final", __version__, recorded_checksums(last), fps[upstream], pool_hash(pool), *settings)
+    fp = fingerprint(
+        "final", __version__, recorded_checksums(last), fps[upstream], pool_hash(pool), *settings
+    )
     return StoredOutput(StageDir(work, lang, "final", fp), DIVERSIFIED)
 
 
@@ -72,18 +83,37 @@ def kept_instructions(columns: dict[str, list]) -> list[str]:
     return [q for q, d in zip(columns["instruction"], columns["dropped"]) if q and d is None]
 
 
-def add_relevance(table: Dataset, work: Path, lang: str, fp: str, encoder: Callable, seed: int,
-                  pool: list[str] | None = None) -> tuple[Dataset, dict, dict]:
+def add_relevance(
+    table: Dataset,
+    work: Path,
+    lang: str,
+    fp: str,
+    encoder: Callable,
+    seed: int,
+    pool: list[str] | None = None,
+) -> tuple[Dataset, dict, dict]:
     """`table` (REFINED) with a `relevance` column, the language's report, and each row's
     strength by id (for select's floor). The scores are kept in the work dir while the pool
     (English instructions written for other texts, mismatched for every pair here) is the same."""
     stage = Relevance(lang, encoder, seed, pool)
     batch = {name: table[name][:] for name in ("id", "dropped", "instruction", "output")}
     same_pool = pool_hash(stage.pool)
-    scores, report, _ = StoredOutput(StageDir(work, lang, "relevance", fp), stage.stored_features).get(
-        lambda: stage.run(batch), accept=lambda saved: saved is not None and saved.get("pool_hash") == same_pool)
-    scores = {"id": scores["id"][:], "relevance": scores["relevance"][:], "strength": scores["strength"][:]}
-    out = apply_stage(table, Applied(stage, scores), fingerprint(fp, "relevance-column", table._fingerprint, same_pool))
+    scores, report, _ = StoredOutput(
+        StageDir(work, lang, "relevance", fp), stage.stored_features
+    ).get(
+        lambda: stage.run(batch),
+        accept=lambda saved: saved is not None and saved.get("pool_hash") == same_pool,
+    )
+    scores = {
+        "id": scores["id"][:],
+        "relevance": scores["relevance"][:],
+        "strength": scores["strength"][:],
+    }
+    out = apply_stage(
+        table,
+        Applied(stage, scores),
+        fingerprint(fp, "relevance-column", table._fingerprint, same_pool),
+    )
     return out, report, dict(zip(scores["id"], scores["strength"]))
 
 
@@ -97,14 +127,17 @@ class LanguageStages:
         self.executor = executor
         self.models = models
         self.timings = timings
-        self.diversified = 0  # rows diversify clustered in this process (not read back from the work dir)
+        self.diversified = (
+            0  # rows diversify clustered in this process (not read back from the work dir)
+        )
         self._embedder: Embedder | None = None  # diversify's, loaded when a language first needs it
 
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
-    def rater_controls(self, langs: list[str], refined: dict[str, list[Path]], kept: dict[str, dict],
-                       fps: dict) -> dict[str, dict]:
+    def rater_controls(
+        self, langs: list[str], refined: dict[str, list[Path]], kept: dict[str, dict], fps: dict
+    ) -> dict[str, dict]:
         """The rater's negative controls (builder/quality/rater.py) of `langs`: the driver picks
         each language's mismatched pairs and writes them as a shard, and the executor scores every
         language's shard in one stage, `rater_controls`, wherever the rater runs (a distributed
@@ -114,34 +147,50 @@ class LanguageStages:
             # The four columns the controls read, not the language's whole table (two read already: `kept`).
             table = {**kept[lang], **read_columns(refined[lang], REFINED, ("judgements", "output"))}
             matched[lang], mismatched = control_pairs(table, self.config.seed)
-            if not mismatched["text"]:  # fewer than 2 kept rows: nothing to score, no worker to start
+            if not mismatched[
+                "text"
+            ]:  # fewer than 2 kept rows: nothing to score, no worker to start
                 stages[lang] = None
                 continue
-            fp = fingerprint(fps[lang]["refine"], "rater_controls", recorded_checksums(refined[lang]), CONTROL_PAIRS,
-                             self.config.seed)
+            fp = fingerprint(
+                fps[lang]["refine"],
+                "rater_controls",
+                recorded_checksums(refined[lang]),
+                CONTROL_PAIRS,
+                self.config.seed,
+            )
             stages[lang] = StageDir(self.work, lang, "rater_controls", fp, MISMATCHED_SCORED)
             if stages[lang].has(0):
                 continue
             source = StageDir(self.work, lang, "rater_pairs", fp, MISMATCHED).write(
-                0, Dataset.from_dict(mismatched, features=MISMATCHED))
+                0, Dataset.from_dict(mismatched, features=MISMATCHED)
+            )
             tasks.append(ShardTask("rater_controls", lang, fp, 0, str(source)))
             pairs += len(mismatched["text"])
         if tasks:
             with tqdm(total=pairs, desc="rater controls", unit="pair") as bar:
                 self.models.record(self.executor.run("rater_controls", tasks, bar))
-        return {lang: controls_report(matched[lang], [] if stages[lang] is None else
-                                      read_shard(stages[lang].shard(0), MISMATCHED_SCORED)["score"][:])
-                for lang in langs}
+        return {
+            lang: controls_report(
+                matched[lang],
+                []
+                if stages[lang] is None
+                else read_shard(stages[lang].shard(0), MISMATCHED_SCORED)["score"][:],
+            )
+            for lang in langs
+        }
 
-    def final_table(self, lang: str, table: Dataset, fps: dict, pool: list[str], rater: dict,
-                    funnel) -> tuple[Dataset, dict]:
+    def final_table(
+        self, lang: str, table: Dataset, fps: dict, pool: list[str], rater: dict, funnel
+    ) -> tuple[Dataset, dict]:
         """One language's rows (REFINED) through relevance, select and diversify, with its
         funnel recorded on the way; returns the table and the language's quality reports
         (`rater`: the rater's controls)."""
         c = self.config
         start = time.perf_counter()
-        table, report, strength = add_relevance(table, self.work, lang, fps["relevance"], lambda: self.encoder,
-                                                c.seed, pool)
+        table, report, strength = add_relevance(
+            table, self.work, lang, fps["relevance"], lambda: self.encoder, c.seed, pool
+        )
         self._timed("relevance", start)
         quality = {"relevance": report, "rater": rater}
 
@@ -149,7 +198,9 @@ class LanguageStages:
         before = table["dropped"][:]
         select = Select(lang, select_config(c, report.get("floor")), strength)
         table = apply_stage(table, select, fingerprint(table._fingerprint, "select", select.config))
-        table = self._meta_talk(table, quality)  # its drops count as select's: select is what decides publishing
+        table = self._meta_talk(
+            table, quality
+        )  # its drops count as select's: select is what decides publishing
         funnel.record(lang, "select", before, table["dropped"][:])
         self._timed("select", start)
 
@@ -158,26 +209,39 @@ class LanguageStages:
         table = self._diversify(lang, table)
         funnel.record(lang, "diversify", before, table["dropped"][:])
         self._timed("diversify", start)
-        if report.get("floor") is not None:  # how many pairs the seeds' floor dropped, or published flagged
+        if (
+            report.get("floor") is not None
+        ):  # how many pairs the seeds' floor dropped, or published flagged
             after = table["dropped"][:]
-            flagged = [i for i, d in zip(table["id"][:], after) if d is None and select.below_floor(strength.get(i))]
-            report["below_floor"] = {"mode": select.config.floor_mode, "kept": len(flagged),
-                                     "dropped": sum(d == "below_seed_floor" for d in after),
-                                     "kept_ids": flagged[:MAX_FLAGGED_IDS]}
+            flagged = [
+                i
+                for i, d in zip(table["id"][:], after)
+                if d is None and select.below_floor(strength.get(i))
+            ]
+            report["below_floor"] = {
+                "mode": select.config.floor_mode,
+                "kept": len(flagged),
+                "dropped": sum(d == "below_seed_floor" for d in after),
+                "kept_ids": flagged[:MAX_FLAGGED_IDS],
+            }
         return table, quality
 
     def _meta_talk(self, table: Dataset, quality: dict) -> Dataset:
         """Chat-model talk the phrase rule missed, among the pairs select kept: the multilingual
         detector (builder/quality/meta_talk.py), on the relevance encoder's embedding store."""
         if self.config.relevance_encoder != ENCODER:  # its threshold holds for that encoder only
-            quality["meta_talk"] = {"note": f"not checked: calibrated on {ENCODER}, not {self.config.relevance_encoder}"}
+            quality["meta_talk"] = {
+                "note": f"not checked: calibrated on {ENCODER}, not {self.config.relevance_encoder}"
+            }
             return table
         gate = MetaTalkGate(lambda: self.encoder)
         table = apply_stage(table, gate, fingerprint(table._fingerprint, *gate_settings(ENCODER)))
         quality["meta_talk"] = gate.report
         return table
 
-    def _load_embedder(self) -> Embedder:  # loaded once, and only when some language's inputs are new
+    def _load_embedder(
+        self,
+    ) -> Embedder:  # loaded once, and only when some language's inputs are new
         self._embedder = self._embedder or Embedder(self.config.embedder)
         return self._embedder
 
@@ -190,8 +254,12 @@ class LanguageStages:
         clusters, key = {"cluster": [], "kept": []}, None
         if alive:  # no row to cluster: nothing to keep in the work dir
             key = stage.key(batch, c.embedder)
-            stored = StoredOutput(StageDir(self.work, lang, "diversify", key), stage.stored_features)
+            stored = StoredOutput(
+                StageDir(self.work, lang, "diversify", key), stage.stored_features
+            )
             saved, _, made = stored.get(lambda: stage.run(batch))
             clusters = {"cluster": saved["cluster"][:], "kept": saved["kept"][:]}
             self.diversified += alive if made else 0
-        return apply_stage(table, Applied(stage, clusters), fingerprint(table._fingerprint, "diversify", key))
+        return apply_stage(
+            table, Applied(stage, clusters), fingerprint(table._fingerprint, "diversify", key)
+        )

@@ -18,7 +18,9 @@ class Models:
     With a distributed executor the workers load the models, and the driver's engines are
     stand-ins with the same identity and tokenizer (`load_weights=False`)."""
 
-    def __init__(self, config: BuildConfig, cache: RequestCache, engines: dict[str, Engine] | None = None):
+    def __init__(
+        self, config: BuildConfig, cache: RequestCache, engines: dict[str, Engine] | None = None
+    ):
         """`engines` maps a model name to an engine that is already loaded (reused instead of
         loading that model again, e.g. across several builds in one process)."""
         options = engine_options(config)
@@ -27,7 +29,9 @@ class Models:
 
         def load(name: str) -> Engine:
             if name not in engines:
-                engines[name] = create_engine(config.engine, name, load_weights=load_weights, **options)
+                engines[name] = create_engine(
+                    config.engine, name, load_weights=load_weights, **options
+                )
             return engines[name]
 
         self.engines = engines
@@ -67,4 +71,7 @@ class Models:
 
     def stats(self) -> dict:
         total = self.generator.stats + self.evaluator.stats + self.shard_stats
-        return {**total.to_dict(), "cache_hits": self.generator.hits + self.evaluator.hits + self.shard_hits}
+        return {
+            **total.to_dict(),
+            "cache_hits": self.generator.hits + self.evaluator.hits + self.shard_hits,
+        }

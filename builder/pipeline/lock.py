@@ -30,7 +30,7 @@ import logging
 import os
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..core.workdir import pid_alive
@@ -64,8 +64,9 @@ class Holder:
 
 
 def _me() -> Holder:
-    return Holder(os.getpid(), socket.gethostname(),
-                  datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return Holder(
+        os.getpid(), socket.gethostname(), datetime.now(UTC).isoformat(timespec="seconds")
+    )
 
 
 def _read(fd: int) -> Holder | None:
@@ -81,14 +82,17 @@ def _read(fd: int) -> Holder | None:
         return None
 
 
-def _busy(path: Path, holder: Holder | None, work_dir: Path, unsure: bool = False) -> WorkDirBusyError:
+def _busy(
+    path: Path, holder: Holder | None, work_dir: Path, unsure: bool = False
+) -> WorkDirBusyError:
     """`unsure`: the holder cannot be checked from here (another host, or no flock), so the user
     may have to clear a dead one by hand; otherwise it is known to run."""
     who = holder.describe() if holder else "a process that has not written its PID yet"
     clear = f" (if that build is no longer running, delete {path})" if unsure else ""
     return WorkDirBusyError(
         f"--work-dir {work_dir} is in use by another build ({who}); wait for it to finish and run the same "
-        f"command again, or pass another --work-dir{clear}")
+        f"command again, or pass another --work-dir{clear}"
+    )
 
 
 LOCKED, BUSY, NO_FLOCK = "locked", "busy", "no flock"
@@ -119,8 +123,10 @@ def _open_locked(path: Path) -> tuple[int, str]:
                 return fd, state
         os.close(fd)
         time.sleep(0.05)
-    raise WorkDirBusyError(f"{path}: the lock file keeps being replaced; is another build starting on the same "
-                           "--work-dir? Wait for it or pass another --work-dir")
+    raise WorkDirBusyError(
+        f"{path}: the lock file keeps being replaced; is another build starting on the same "
+        "--work-dir? Wait for it or pass another --work-dir"
+    )
 
 
 def acquire(work_dir: str | Path) -> int:
@@ -147,8 +153,11 @@ def acquire(work_dir: str | Path) -> int:
             # without it, the recorded PID decides.
             if state == NO_FLOCK and (holder.pid == me.pid or pid_alive(holder.pid)):
                 raise _busy(path, holder, work_dir, unsure=True)
-            logger.warning("%s: taking over the lock of a build that is no longer running (%s)", path,
-                           holder.describe())
+            logger.warning(
+                "%s: taking over the lock of a build that is no longer running (%s)",
+                path,
+                holder.describe(),
+            )
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(dataclasses.asdict(me)) + "\n").encode())
@@ -161,7 +170,9 @@ def acquire(work_dir: str | Path) -> int:
 
 def release(fd: int) -> None:
     """Empty the lock file (a free lock) and close it, which drops the flock."""
-    with contextlib.suppress(OSError):  # a vanished or read-only work dir must not hide the build's result
+    with contextlib.suppress(
+        OSError
+    ):  # a vanished or read-only work dir must not hide the build's result
         os.ftruncate(fd, 0)
     os.close(fd)
 

@@ -17,7 +17,10 @@ from ..config import BuildConfig
 from ..publish.export_dir import check_export_target
 
 AUDIT_CONFIG = "candidates"  # the export's config of every row (builder.pipeline.runner.build)
-RAY_HINT = "--executor ray needs Ray, which is not installed: pip install 'x-instruction[ray]' (or use --executor local)"
+RAY_HINT = (
+    "--executor ray needs Ray, which is not installed: pip install 'x-instruction[ray]' "
+    "(or use --executor local)"
+)
 
 
 class SetupError(ValueError):
@@ -34,7 +37,9 @@ def check_build_start(config: BuildConfig, *, export: bool = True) -> None:
         check_output_folder(Path(config.output_dir))
         # Files the builder did not write; with --overwrite, shard files in any config folder the
         # export may write (each language's and the audit config's).
-        check_export_target(config.output_dir, config.overwrite, configs=[*config.langs, AUDIT_CONFIG])
+        check_export_target(
+            config.output_dir, config.overwrite, configs=[*config.langs, AUDIT_CONFIG]
+        )
         if config.push_to_hub:
             check_push(config.push_to_hub)
 
@@ -70,7 +75,9 @@ def _probe(folder: Path, option: str, path: Path) -> None:
             pass
     except OSError as err:
         where = "cannot write there" if folder == path else f"cannot create it in {folder}"
-        raise SetupError(f"{option} {path}: {where} ({err.strerror}); choose a writable folder") from None
+        raise SetupError(
+            f"{option} {path}: {where} ({err.strerror}); choose a writable folder"
+        ) from None
 
 
 def check_work_dir(path: Path) -> None:
@@ -78,7 +85,9 @@ def check_work_dir(path: Path) -> None:
 
 
 def check_output_folder(path: Path) -> None:
-    _check_folder(path, "--output-dir", "(the export writes a folder of Parquet files and a README.md)")
+    _check_folder(
+        path, "--output-dir", "(the export writes a folder of Parquet files and a README.md)"
+    )
 
 
 def _check_folder(path: Path, option: str, why: str) -> None:
@@ -90,7 +99,9 @@ def _check_folder(path: Path, option: str, why: str) -> None:
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise SetupError(f"{option} {path}: {parent} is a file, so the folder cannot be created there")
+        raise SetupError(
+            f"{option} {path}: {parent} is a file, so the folder cannot be created there"
+        )
     _probe(parent, option, path)
 
 
@@ -105,8 +116,10 @@ def check_repo_id(repo_id: str, option: str) -> None:
     try:
         validate_repo_id(repo_id)
     except ValueError as err:
-        raise SetupError(f"{option} {repo_id!r} is not a Hub repository id (org/name): "
-                         f"{' '.join(str(err).split())}") from None
+        raise SetupError(
+            f"{option} {repo_id!r} is not a Hub repository id (org/name): "
+            f"{' '.join(str(err).split())}"
+        ) from None
 
 
 def check_token(repo_id: str, option: str) -> None:

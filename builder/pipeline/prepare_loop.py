@@ -12,27 +12,44 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..config import BuildConfig
+from ..core.schema import PREPARED
 from ..core.workdir import StageDir
 from ..corpus.readers import read_corpus
-from ..core.schema import PREPARED
 from ..stages.plan import Context, make_stage
 from ..stages.prepare import prepare_table
 from .prepare_pool import PreparePool
 
 
-def prepare(work: Path, config: BuildConfig, lang: str, fp: str, pool: PreparePool, count_tokens,
-            count_tokens_many=None) -> list[Path]:
+def prepare(
+    work: Path,
+    config: BuildConfig,
+    lang: str,
+    fp: str,
+    pool: PreparePool,
+    count_tokens,
+    count_tokens_many=None,
+) -> list[Path]:
     """The language's prepared shards, reused when a complete, intact set is in the work dir."""
     stage = StageDir(work, lang, "prepare", fp, PREPARED)
     if stage.complete and stage.intact():
         return stage.shards()
     stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
     c = config
-    source = make_stage("prepare", Context(c, lang, count_tokens=count_tokens, count_tokens_many=count_tokens_many))
-    rows = read_corpus(c.corpus, lang, text_column=c.text_column, lang_column=c.lang_column, split=c.split,
-                       limit=c.max_docs)
+    source = make_stage(
+        "prepare", Context(c, lang, count_tokens=count_tokens, count_tokens_many=count_tokens_many)
+    )
+    rows = read_corpus(
+        c.corpus,
+        lang,
+        text_column=c.text_column,
+        lang_column=c.lang_column,
+        split=c.split,
+        limit=c.max_docs,
+    )
     with tqdm(desc=f"prepare {lang}", unit="doc", leave=False) as bar:
-        for index, (shard, checks) in enumerate(pool.checked(shards_of(rows, c.shard_size), lang, source.config)):
+        for index, (shard, checks) in enumerate(
+            pool.checked(shards_of(rows, c.shard_size), lang, source.config)
+        ):
             stage.write(index, prepare_shard(source, shard, checks))
             bar.update(len(shard))
     stage.mark_complete()
@@ -42,7 +59,9 @@ def prepare(work: Path, config: BuildConfig, lang: str, fp: str, pool: PreparePo
 def prepare_shard(stage, rows: list[dict], checks) -> pa.Table:
     # An Arrow table, not a Dataset: a Dataset fingerprints its table by pickling it whole.
     batch = {"text": [r["text"] for r in rows], "source": [r["source"] for r in rows]}
-    return prepare_table(stage(batch, checks) if rows else {name: [] for name in stage.output_features})
+    return prepare_table(
+        stage(batch, checks) if rows else {name: [] for name in stage.output_features}
+    )
 
 
 def shards_of(rows, size: int):

@@ -28,7 +28,7 @@ class PreparePool:
         self.workers = (os.cpu_count() or 1) if workers == 0 else workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "PreparePool":
+    def __enter__(self) -> PreparePool:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -39,8 +39,9 @@ class PreparePool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def checked(self, shards: Iterable[list[dict]], lang: str,
-                config: PrepareConfig) -> Iterator[tuple[list[dict], list[TextChecks] | None]]:
+    def checked(
+        self, shards: Iterable[list[dict]], lang: str, config: PrepareConfig
+    ) -> Iterator[tuple[list[dict], list[TextChecks] | None]]:
         if self.workers <= 1:
             for shard in shards:
                 yield shard, None
@@ -50,12 +51,22 @@ class PreparePool:
             # A spawned worker starts with plain logging: it masks credentials as the driver does.
             from ..logsetup import install_redaction
 
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=install_redaction)
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=install_redaction,
+            )
         pending: collections.deque = collections.deque()
         for shard in shards:
-            pending.append((shard, self._pool.submit(check_texts, lang, config, [row["text"] for row in shard])))
-            if len(pending) > 2 * self.workers:  # enough ahead to keep every worker busy, no more in memory
+            pending.append(
+                (
+                    shard,
+                    self._pool.submit(check_texts, lang, config, [row["text"] for row in shard]),
+                )
+            )
+            if (
+                len(pending) > 2 * self.workers
+            ):  # enough ahead to keep every worker busy, no more in memory
                 shard, future = pending.popleft()
                 yield shard, future.result()
         while pending:

@@ -28,21 +28,27 @@ class Cost:
     seconds: float = 0.0
 
     @classmethod
-    def between(cls, before: dict, after: dict, seconds: float) -> "Cost":
+    def between(cls, before: dict, after: dict, seconds: float) -> Cost:
         """The model's work between two snapshots of a build's engine stats."""
-        return cls(after["calls"] - before["calls"], after["prompt_tokens"] - before["prompt_tokens"],
-                   after["completion_tokens"] - before["completion_tokens"], seconds)
+        return cls(
+            after["calls"] - before["calls"],
+            after["prompt_tokens"] - before["prompt_tokens"],
+            after["completion_tokens"] - before["completion_tokens"],
+            seconds,
+        )
 
-    def _zip(self, other: "Cost", op) -> "Cost":
-        return Cost(*(op(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)))
+    def _zip(self, other: Cost, op) -> Cost:
+        return Cost(
+            *(op(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self))
+        )
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return self._zip(other, lambda a, b: a + b)
 
-    def __sub__(self, other: "Cost") -> "Cost":
+    def __sub__(self, other: Cost) -> Cost:
         return self._zip(other, lambda a, b: a - b)
 
-    def times(self, k: float) -> "Cost":
+    def times(self, k: float) -> Cost:
         return Cost(*(getattr(self, f.name) * k for f in dataclasses.fields(self)))
 
     @property
@@ -96,7 +102,9 @@ class Size:
 @dataclasses.dataclass
 class Limits:
     target_size: int  # pairs per language after clustering
-    tokens_per_s: float | None  # the serving fleet's prompt + generated tokens/s (the user's assumption)
+    tokens_per_s: (
+        float | None
+    )  # the serving fleet's prompt + generated tokens/s (the user's assumption)
     requests_per_s: float  # the pipeline's own ceiling
     requests_note: str  # where that ceiling comes from
 
@@ -118,11 +126,17 @@ def project(pilot: Pilot, size: Size, target_size: int) -> Projection:
     cost = pilot.per_document().times(docs) + pilot.per_control().times(controls)
     pool = {lang: pilot.keep_rate * n for lang, n in size.docs_per_lang.items()}
     published = sum(min(target_size, p) for p in pool.values())
-    work = {"shards": pilot.shard_bytes / pilot.docs * docs,
-            "request cache": pilot.cache_bytes / pilot.total.requests * cost.requests if pilot.total.requests else 0,
-            "embeddings": pilot.embedding_bytes / pilot.docs * docs}
+    work = {
+        "shards": pilot.shard_bytes / pilot.docs * docs,
+        "request cache": pilot.cache_bytes / pilot.total.requests * cost.requests
+        if pilot.total.requests
+        else 0,
+        "embeddings": pilot.embedding_bytes / pilot.docs * docs,
+    }
     export = pilot.export_pair_bytes * published + pilot.export_doc_bytes * docs
-    return Projection(docs, len(size.docs_per_lang), cost, sum(pool.values()), published, work, export)
+    return Projection(
+        docs, len(size.docs_per_lang), cost, sum(pool.values()), published, work, export
+    )
 
 
 def _control_requests(pilot: Pilot, docs: int) -> int:
@@ -136,37 +150,50 @@ def render(pilot: Pilot, size: Size, limits: Limits, where: str) -> list[str]:
     p = project(pilot, size, limits.target_size)
     c = p.cost
     per_lang = sorted(set(size.docs_per_lang.values()))
-    docs = f"{per_lang[0]:,} documents per language" if len(per_lang) == 1 else f"{p.docs:,} documents"
-    lines = [f"{size.title}: {docs} x {p.langs} language(s) = {p.docs:,} documents read",
-             f"  model requests: {c.requests:,.0f}",
-             f"  tokens:         {c.prompt_tokens:,.0f} prompt + {c.completion_tokens:,.0f} generated = {c.tokens:,.0f}",
-             f"  pairs:          ~{p.pool:,.0f} kept before clustering, ~{p.published:,.0f} published "
-             f"(--target-size {limits.target_size:,} per language)",
-             f"  this machine:   {duration(pilot.startup_s + c.seconds)} with {where} (loading once, then the "
-             f"pilot's {pilot.per_document().seconds:.2f} s per document read)"]
+    docs = (
+        f"{per_lang[0]:,} documents per language" if len(per_lang) == 1 else f"{p.docs:,} documents"
+    )
+    lines = [
+        f"{size.title}: {docs} x {p.langs} language(s) = {p.docs:,} documents read",
+        f"  model requests: {c.requests:,.0f}",
+        f"  tokens:         {c.prompt_tokens:,.0f} prompt + {c.completion_tokens:,.0f} generated = {c.tokens:,.0f}",
+        f"  pairs:          ~{p.pool:,.0f} kept before clustering, ~{p.published:,.0f} published "
+        f"(--target-size {limits.target_size:,} per language)",
+        f"  this machine:   {duration(pilot.startup_s + c.seconds)} with {where} (loading once, then the "
+        f"pilot's {pilot.per_document().seconds:.2f} s per document read)",
+    ]
     lines += _fleet_lines(c, limits)
     work = sum(p.work_dir.values())
-    lines.append(f"  disk:           work dir {size_text(work)} (" +
-                 ", ".join(f"{k} {size_text(v)}" for k, v in p.work_dir.items()) +
-                 f"); export {size_text(p.export_bytes)} plus the card")
+    lines.append(
+        f"  disk:           work dir {size_text(work)} ("
+        + ", ".join(f"{k} {size_text(v)}" for k, v in p.work_dir.items())
+        + f"); export {size_text(p.export_bytes)} plus the card"
+    )
     return lines
 
 
 def _fleet_lines(c: Cost, limits: Limits) -> list[str]:
     pipeline_s = c.requests / limits.requests_per_s
-    pipeline = (f"  pipeline time:  {duration(pipeline_s)} at {limits.requests_per_s:,.0f} requests/s "
-                f"(the pipeline's own ceiling, --pipeline-requests-per-s: {limits.requests_note})")
+    pipeline = (
+        f"  pipeline time:  {duration(pipeline_s)} at {limits.requests_per_s:,.0f} requests/s "
+        f"(the pipeline's own ceiling, --pipeline-requests-per-s: {limits.requests_note})"
+    )
     if limits.tokens_per_s is None:
-        return ["  model time:     pass --project-tokens-per-s N (your serving fleet's prompt + generated "
-                "tokens/s) to project it", pipeline]
+        return [
+            "  model time:     pass --project-tokens-per-s N (your serving fleet's prompt + generated "
+            "tokens/s) to project it",
+            pipeline,
+        ]
     model_s = c.tokens / limits.tokens_per_s
     binding = "the model" if model_s >= pipeline_s else "the pipeline"
-    return [f"  model time:     {duration(model_s)} at {limits.tokens_per_s:,.0f} prompt + generated tokens/s "
-            "(--project-tokens-per-s: your assumption for the serving fleet, not a measurement)",
-            pipeline,
-            f"  binds:          {binding} ({duration(max(model_s, pipeline_s))} vs {duration(min(model_s, pipeline_s))}; "
-            f"the run takes {duration(max(model_s, pipeline_s))} to {duration(model_s + pipeline_s)}, "
-            "as far as the two overlap)"]
+    return [
+        f"  model time:     {duration(model_s)} at {limits.tokens_per_s:,.0f} prompt + generated tokens/s "
+        "(--project-tokens-per-s: your assumption for the serving fleet, not a measurement)",
+        pipeline,
+        f"  binds:          {binding} ({duration(max(model_s, pipeline_s))} vs {duration(min(model_s, pipeline_s))}; "
+        f"the run takes {duration(max(model_s, pipeline_s))} to {duration(model_s + pipeline_s)}, "
+        "as far as the two overlap)",
+    ]
 
 
 def duration(seconds: float) -> str:

@@ -38,7 +38,8 @@ def check_not_empty(result: BuildResult, config: BuildConfig) -> None:
         raise _no_rows(config)  # not the filters' doing: their advice would mislead
     if not any(len(d) for d in result.languages.values()):
         raise EmptyBuildError(
-            "every row was filtered out; nothing to publish. Funnel:\n" + result.funnel.table()
+            "every row was filtered out; nothing to publish. Funnel:\n"
+            + result.funnel.table()
             + "\nLower --accept-score, use a stronger --model, or check the corpus language and --text-column.",
             result.funnel,
         )
@@ -49,6 +50,9 @@ def _no_rows(config: BuildConfig) -> ValueError:
     before any model loads, by check_corpus): bad input."""
     where = []
     for lang in config.langs:
-        files = [path for path, *_ in corpus_files_read(config.corpus, lang, lang_column=config.lang_column)]
+        files = [
+            path
+            for path, *_ in corpus_files_read(config.corpus, lang, lang_column=config.lang_column)
+        ]
         where.append(f"{lang} in {', '.join(files) or config.corpus}")
     return no_rows(where)

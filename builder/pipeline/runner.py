@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tqdm.auto import tqdm
 
@@ -33,10 +33,23 @@ from ..publish.push import push
 from ..publish.rows import published_rows, split_heldout
 from ..quality.rater import check_rater
 from ..quality.relevance import CachedEncoder
-from ..stages.plan import EXECUTOR, Context, funnel_stages, make_stage, shard_stages, stage_fingerprints
+from ..stages.plan import (
+    EXECUTOR,
+    Context,
+    funnel_stages,
+    make_stage,
+    shard_stages,
+    stage_fingerprints,
+)
 from ..stages.relevance import reference_pools
 from .build_info import build_info, row_meta
-from .language_stages import LanguageStages, final_output, kept_columns, kept_instructions, record_shard_funnel
+from .language_stages import (
+    LanguageStages,
+    final_output,
+    kept_columns,
+    kept_instructions,
+    record_shard_funnel,
+)
 from .loaded_models import Models
 from .lock import hold_work_dir
 from .preflight import AUDIT_CONFIG, check_build_start
@@ -50,13 +63,24 @@ StageHook = Callable[[str, dict, dict, float], None]
 
 
 class Pipeline:
-    def __init__(self, config: BuildConfig, engines: dict[str, Engine] | None = None, executor=None,
-                 on_stage: StageHook | None = None):
+    def __init__(
+        self,
+        config: BuildConfig,
+        engines: dict[str, Engine] | None = None,
+        executor=None,
+        on_stage: StageHook | None = None,
+    ):
         """`executor` replaces the one `config` asks for (tests inject a Ray worker that crashes);
         `on_stage` sees what each step cost (the --dry-run pilot measures the rater's controls apart)."""
         # A language with nothing to read fails here, in seconds, before any model loads.
-        check_not_all_empty(check_corpus(config.corpus, config.langs, text_column=config.text_column,
-                                         lang_column=config.lang_column))
+        check_not_all_empty(
+            check_corpus(
+                config.corpus,
+                config.langs,
+                text_column=config.text_column,
+                lang_column=config.lang_column,
+            )
+        )
         self.config = config
         self.work = Path(config.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -72,14 +96,21 @@ class Pipeline:
 
     def fingerprints(self, lang: str) -> dict[str, str]:
         """The work-dir key of each chained stage of the plan, for one language."""
-        return stage_fingerprints(self.config, lang, self.models.generator.identity(),
-                                  self.models.evaluator.identity(), self.models.token_counts)
+        return stage_fingerprints(
+            self.config,
+            lang,
+            self.models.generator.identity(),
+            self.models.evaluator.identity(),
+            self.models.token_counts,
+        )
 
     def run(self) -> BuildResult:
         with quiet_datasets_bars():  # one bar per stage is ours
             if self.executor is None:
                 self.executor = make_executor(self.config, self.models)
-            self.stages = LanguageStages(self.config, self.work, self.encoder, self.executor, self.models, self.timings)
+            self.stages = LanguageStages(
+                self.config, self.work, self.encoder, self.executor, self.models, self.timings
+            )
             try:
                 return self._run()
             finally:
@@ -100,32 +131,73 @@ class Pipeline:
     def _run(self) -> BuildResult:
         c, langs = self.config, self.config.langs
         fps = {lang: self.fingerprints(lang) for lang in langs}
-        if not all(StageDir(self.work, lang, "relevance", fps[lang]["relevance"]).complete for lang in langs):
+        if not all(
+            StageDir(self.work, lang, "relevance", fps[lang]["relevance"]).complete
+            for lang in langs
+        ):
             self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
         source, *mapped = shard_stages()
-        with PreparePool(c.prepare_workers) as pool:  # one set of worker processes for every language
-            outputs = {source.name: self._step(source.name, lambda: {
-                lang: prepare(self.work, c, lang, fps[lang][source.name], pool, self.models.count_tokens,
-                               self.models.count_tokens_many)
-                for lang in langs})}
+        with PreparePool(
+            c.prepare_workers
+        ) as pool:  # one set of worker processes for every language
+            outputs = {
+                source.name: self._step(
+                    source.name,
+                    lambda: {
+                        lang: prepare(
+                            self.work,
+                            c,
+                            lang,
+                            fps[lang][source.name],
+                            pool,
+                            self.models.count_tokens,
+                            self.models.count_tokens_many,
+                        )
+                        for lang in langs
+                    },
+                )
+            }
         for spec in mapped:  # settings errors (no seed pairs, ...) now, not inside a worker later
             for lang in langs if spec.runs_on == EXECUTOR else ():
                 make_stage(spec.name, Context(c, lang, model=self.models.model(spec.name)))
         upstream = source.name
         for spec in mapped:
-            outputs[spec.name] = self._step(spec.name, functools.partial(
-                run_shard_stage, spec, self.work, langs, outputs[upstream], fps, self.executor, self.models,
-                lambda lang, spec=spec: make_stage(spec.name, Context(c, lang, encoder=lambda: self.encoder))))
+            outputs[spec.name] = self._step(
+                spec.name,
+                functools.partial(
+                    run_shard_stage,
+                    spec,
+                    self.work,
+                    langs,
+                    outputs[upstream],
+                    fps,
+                    self.executor,
+                    self.models,
+                    lambda lang, spec=spec: make_stage(
+                        spec.name, Context(c, lang, encoder=lambda: self.encoder)
+                    ),
+                ),
+            )
             upstream = spec.name
         last = outputs[upstream]
         # Each language's pairs are also compared with the seeds' and the other languages'
         # instructions (builder/stages/relevance.py: reference_pools).
         kept = {lang: kept_columns(last[lang]) for lang in langs}
         pools = reference_pools({lang: kept_instructions(kept[lang]) for lang in langs})
-        finals = {lang: final_output(self.work, c, lang, last[lang], fps[lang], pools[lang]) for lang in langs}
-        ready = {lang: final.ready(accept=lambda saved: saved is not None) for lang, final in finals.items()}
-        rater = self._step("rater_controls", lambda: self.stages.rater_controls(
-            [lang for lang in langs if not ready[lang]], last, kept, fps))
+        finals = {
+            lang: final_output(self.work, c, lang, last[lang], fps[lang], pools[lang])
+            for lang in langs
+        }
+        ready = {
+            lang: final.ready(accept=lambda saved: saved is not None)
+            for lang, final in finals.items()
+        }
+        rater = self._step(
+            "rater_controls",
+            lambda: self.stages.rater_controls(
+                [lang for lang in langs if not ready[lang]], last, kept, fps
+            ),
+        )
         # One language at a time from here on, each saved and released before the next: what is
         # in memory is one language's table, not every language's.
         for lang in tqdm(langs, desc="relevance, select, diversify", unit="lang"):
@@ -136,21 +208,37 @@ class Pipeline:
                 continue
             record_shard_funnel(self.funnel, lang, outputs)
             table = read_stage(last[lang], shard_stages()[-1].output_features)
-            table, self.quality[lang] = self.stages.final_table(lang, table, fps[lang], pools[lang], rater[lang],
-                                                                self.funnel)
-            finals[lang].save(table, {"funnel": self.funnel.to_dict()[lang], "quality": self.quality[lang]})
+            table, self.quality[lang] = self.stages.final_table(
+                lang, table, fps[lang], pools[lang], rater[lang], self.funnel
+            )
+            finals[lang].save(
+                table, {"funnel": self.funnel.to_dict()[lang], "quality": self.quality[lang]}
+            )
             del table
         return self._finish(finals)
 
     def _finish(self, finals: dict[str, StoredOutput]) -> BuildResult:
         meta = row_meta(self.config, self.models)
-        published = {lang: published_rows(final.table(), meta) for lang, final in finals.items()}  # one at a time
+        published = {
+            lang: published_rows(final.table(), meta) for lang, final in finals.items()
+        }  # one at a time
         # The audit config (every row, candidates and judgements included) is the biggest table:
         # the export reads and writes it one language at a time (builder/publish/export.py).
-        audit = Parts(tuple(functools.partial(_audit_part, final) for final in finals.values()),
-                      sum(final.num_rows() for final in finals.values()))
-        info = build_info(self.config, self.models, meta, self.funnel, self.timings, self.quality,
-                          self.encoder.encoded, self.stages.diversified, self.executor)
+        audit = Parts(
+            tuple(functools.partial(_audit_part, final) for final in finals.values()),
+            sum(final.num_rows() for final in finals.values()),
+        )
+        info = build_info(
+            self.config,
+            self.models,
+            meta,
+            self.funnel,
+            self.timings,
+            self.quality,
+            self.encoder.encoded,
+            self.stages.diversified,
+            self.executor,
+        )
         return BuildResult(published, audit, self.funnel, info)
 
 
@@ -169,7 +257,11 @@ def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> Buil
         check_not_empty(result, config)
         configs = {lang: split_heldout(ds, config.heldout) for lang, ds in result.languages.items()}
         configs[AUDIT_CONFIG] = {"train": result.audit}
-        result.output_dir = export_local(config.output_dir, configs, result.build_info, overwrite=config.overwrite)
+        result.output_dir = export_local(
+            config.output_dir, configs, result.build_info, overwrite=config.overwrite
+        )
         if config.push_to_hub:
-            result.push_summary = push(result.output_dir, config.push_to_hub, private=config.private)
+            result.push_summary = push(
+                result.output_dir, config.push_to_hub, private=config.private
+            )
         return result

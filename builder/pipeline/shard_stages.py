@@ -18,8 +18,15 @@ from ..stages.base import apply_stage_to_table
 from ..stages.plan import EXECUTOR, StageSpec
 
 
-def executor_stage(spec: StageSpec, work: Path, langs: list[str], inputs: dict[str, list[Path]], fps: dict,
-                   executor, models) -> dict[str, list[Path]]:
+def executor_stage(
+    spec: StageSpec,
+    work: Path,
+    langs: list[str],
+    inputs: dict[str, list[Path]],
+    fps: dict,
+    executor,
+    models,
+) -> dict[str, list[Path]]:
     """Hand the shards a previous run did not finish to the executor; return every output shard."""
     tasks, outputs, total, finished = [], {}, 0, 0
     for lang in langs:
@@ -38,11 +45,15 @@ def executor_stage(spec: StageSpec, work: Path, langs: list[str], inputs: dict[s
     models.record(results)
     missing = [str(p) for paths in outputs.values() for p in paths if not p.is_file()]
     if missing:  # an executor that returns without every shard written is a bug, not a resume point
-        raise RuntimeError(f"{spec.name}: the {executor.name} executor finished without writing {missing[:3]}")
+        raise RuntimeError(
+            f"{spec.name}: the {executor.name} executor finished without writing {missing[:3]}"
+        )
     return outputs
 
 
-def driver_stage(spec: StageSpec, work: Path, lang: str, inputs: list[Path], fp: str, make_stage) -> list[Path]:
+def driver_stage(
+    spec: StageSpec, work: Path, lang: str, inputs: list[Path], fp: str, make_stage
+) -> list[Path]:
     """Map one language's shards through a driver stage (`make_stage()`: the stage object, made
     only when some shard is not in the work dir yet); one output shard per input."""
     stage = StageDir(work, lang, spec.name, fp, spec.output_features)
@@ -55,10 +66,22 @@ def driver_stage(spec: StageSpec, work: Path, lang: str, inputs: list[Path], fp:
     return [stage.shard(i) for i in range(len(inputs))]
 
 
-def run_shard_stage(spec: StageSpec, work: Path, langs: list[str], inputs: dict[str, list[Path]], fps: dict,
-                    executor, models, make_stage) -> dict[str, list[Path]]:
+def run_shard_stage(
+    spec: StageSpec,
+    work: Path,
+    langs: list[str],
+    inputs: dict[str, list[Path]],
+    fps: dict,
+    executor,
+    models,
+    make_stage,
+) -> dict[str, list[Path]]:
     """One shard stage for every language (`make_stage(lang)`: a driver stage's object)."""
     if spec.runs_on == EXECUTOR:
         return executor_stage(spec, work, langs, inputs, fps, executor, models)
-    return {lang: driver_stage(spec, work, lang, inputs[lang], fps[lang][spec.name], lambda: make_stage(lang))
-            for lang in langs}
+    return {
+        lang: driver_stage(
+            spec, work, lang, inputs[lang], fps[lang][spec.name], lambda lang=lang: make_stage(lang)
+        )
+        for lang in langs
+    }

@@ -20,13 +20,15 @@ import dataclasses
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from ..progress import quiet_datasets_bars
 from .card import write_card
+from .export_dir import staged_export
 from .layout import (
     BUILD_INFO_FILE,
     EMPTY_CONFIGS_KEY,
@@ -36,13 +38,14 @@ from .layout import (
     is_language,
     shard_name,
 )
-from .export_dir import staged_export
+
+if TYPE_CHECKING:  # datasets is imported where the rows are written, not on import
+    from datasets import Dataset
 
 logger = logging.getLogger(__name__)
 
 MAX_SHARD_BYTES = 500 << 20  # the shard size Dataset.push_to_hub uses
 ROWS_PER_ROW_GROUP = 1000  # fixed, so that the same rows always give the same Parquet bytes
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Parts:
     when the split is written and released after (the build's audit config: one part per
     language). Each loader returns a Dataset; all parts have the same features."""
 
-    loaders: tuple[Callable[[], "Dataset"], ...]
+    loaders: tuple[Callable[[], Dataset], ...]
     num_rows: int
 
     def __len__(self) -> int:
@@ -70,13 +73,19 @@ def _as_splits(name: str, value) -> dict:
         raise ValueError(f"config {name!r} has no split; give it e.g. {{'train': dataset}}")
     for split, ds in splits.items():
         if not SPLIT_NAME.match(split):
-            raise ValueError(f"config {name!r}: split name {split!r} must be letters, digits or '_'")
+            raise ValueError(
+                f"config {name!r}: split name {split!r} must be letters, digits or '_'"
+            )
         if isinstance(ds, Parts) and is_language(name):
             # the `all` config aligns the language configs' features, which needs them whole
-            raise TypeError(f"config {name!r}, split {split!r}: a language config takes a datasets.Dataset, "
-                            "not Parts (Parts are for audit configs)")
+            raise TypeError(
+                f"config {name!r}, split {split!r}: a language config takes a datasets.Dataset, "
+                "not Parts (Parts are for audit configs)"
+            )
         if not isinstance(ds, (Dataset, Parts)):
-            raise TypeError(f"config {name!r}, split {split!r}: expected a datasets.Dataset, got {type(ds).__name__}")
+            raise TypeError(
+                f"config {name!r}, split {split!r}: expected a datasets.Dataset, got {type(ds).__name__}"
+            )
     return splits
 
 
@@ -84,8 +93,10 @@ def _check_lang_column(name: str, ds) -> None:
     if "lang" in ds.column_names and len(ds):
         found = set(ds.unique("lang"))
         if found != {name}:
-            raise ValueError(f"config {name!r} holds rows of languages {sorted(found)}: a language config holds "
-                             "only its own rows (put mixed-language tables in an audit config)")
+            raise ValueError(
+                f"config {name!r} holds rows of languages {sorted(found)}: a language config holds "
+                "only its own rows (put mixed-language tables in an audit config)"
+            )
 
 
 def _align_languages(configs: dict[str, dict]) -> dict[str, dict]:
@@ -102,19 +113,25 @@ def _align_languages(configs: dict[str, dict]) -> dict[str, dict]:
     try:
         target = concatenate_datasets([ds.select([]) for ds in parts]).features
     except ValueError as err:
-        raise ValueError(f"the language configs have incompatible columns, so the `all` config cannot read them "
-                         f"together: {err}") from None
+        raise ValueError(
+            f"the language configs have incompatible columns, so the `all` config cannot read them "
+            f"together: {err}"
+        ) from None
     aligned = {}
     for name, splits in configs.items():
         if is_language(name):
-            splits = {s: ds if ds.features == target else ds.select_columns(list(target)).cast(target)
-                      for s, ds in splits.items()}
+            splits = {
+                s: ds if ds.features == target else ds.select_columns(list(target)).cast(target)
+                for s, ds in splits.items()
+            }
         aligned[name] = splits
     return aligned
 
 
 def _num_shards(ds) -> int:
-    fraction = len(ds) / ds.data.num_rows if ds.data.num_rows else 1.0  # a selection of a bigger table
+    fraction = (
+        len(ds) / ds.data.num_rows if ds.data.num_rows else 1.0
+    )  # a selection of a bigger table
     return max(1, math.ceil(ds.data.nbytes * fraction / MAX_SHARD_BYTES))
 
 
@@ -132,7 +149,9 @@ def _write_split(root: Path, config: str, split: str, value) -> set[str]:
             count = _num_shards(ds) if len(ds) else 0  # an empty part writes no file
             for index in range(count):
                 path = folder / f".{split}-pending-{len(pending):05d}.parquet"
-                ds.shard(count, index, contiguous=True).to_parquet(path, batch_size=ROWS_PER_ROW_GROUP)
+                ds.shard(count, index, contiguous=True).to_parquet(
+                    path, batch_size=ROWS_PER_ROW_GROUP
+                )
                 pending.append(path)
             del ds  # released before the next part is loaded
     names = set()
@@ -161,7 +180,9 @@ def _without_empty(configs: dict[str, dict]) -> tuple[dict[str, dict], list[str]
     return kept, sorted(empty)
 
 
-def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = True, overwrite: bool = False) -> Path:
+def export_local(
+    output_dir, configs: dict, build_info: dict, *, card: bool = True, overwrite: bool = False
+) -> Path:
     """Write the Hub layout of `configs` ({config: {split: Dataset}}) into `output_dir`.
 
     Config names that are registered language codes become language configs (and part of
@@ -198,8 +219,12 @@ def export_local(output_dir, configs: dict, build_info: dict, *, card: bool = Tr
         (staging / BUILD_INFO_FILE).write_text(info + "\n", encoding="utf-8")
         layout = Layout.scan(staging, names=list(configs))
         # Plots whose data is unchanged are copied from the export being replaced, not redrawn.
-        write_card(staging, repo_id=build_info.get("repo_id"), plots=card, body=card, layout=layout,
-                   reuse_plots=output_dir)
+        write_card(
+            staging,
+            repo_id=build_info.get("repo_id"),
+            plots=card,
+            body=card,
+            layout=layout,
+            reuse_plots=output_dir,
+        )
     return Path(output_dir)
-
-

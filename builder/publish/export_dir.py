@@ -38,7 +38,9 @@ _LISTED = 12  # files named in the refusal before "and N more"
 
 
 def _files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+    return {
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()
+    }
 
 
 def _read_manifest(root: Path) -> set[str] | None:
@@ -48,21 +50,26 @@ def _read_manifest(root: Path) -> set[str] | None:
     try:
         files = json.loads(path.read_text(encoding="utf-8"))["files"]
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path} is damaged; it lists the files an earlier export wrote. Delete the export "
-                         "folder (or just that file, then pass --overwrite) and export again") from None
+        raise ValueError(
+            f"{path} is damaged; it lists the files an earlier export wrote. Delete the export "
+            "folder (or just that file, then pass --overwrite) and export again"
+        ) from None
     return {str(f) for f in files}
 
 
 def _old_export_files(root: Path) -> set[str]:
     """The files an export by a builder without manifests wrote: recognised by its card."""
     card = root / CARD_FILE
-    if not card.is_file() or not any(sign in card.read_text(encoding="utf-8", errors="replace")
-                                     for sign in _OLD_CARD_SIGNS):
+    if not card.is_file() or not any(
+        sign in card.read_text(encoding="utf-8", errors="replace") for sign in _OLD_CARD_SIGNS
+    ):
         return set()
     owned = {CARD_FILE, BUILD_INFO_FILE} & _files(root)
     for path in _files(root):
         parts = path.split("/")
-        if len(parts) == 2 and (SHARD.match(parts[1]) or (parts[0] == PLOTS_DIR and parts[1].endswith(".png"))):
+        if len(parts) == 2 and (
+            SHARD.match(parts[1]) or (parts[0] == PLOTS_DIR and parts[1].endswith(".png"))
+        ):
             owned.add(path)
     return owned
 
@@ -80,7 +87,9 @@ def _bookkeeping(name: str) -> bool:
 
 
 def _shown(names: list[str]) -> str:
-    return ", ".join(names[:_LISTED]) + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+    return ", ".join(names[:_LISTED]) + (
+        f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+    )
 
 
 def check_export_target(output_dir, overwrite: bool = False, configs=()) -> None:
@@ -97,27 +106,41 @@ def check_export_target(output_dir, overwrite: bool = False, configs=()) -> None
         return
     foreign = sorted(f for f in _files(root) - owned_files(root) if not _bookkeeping(f))
     if foreign and not overwrite:
-        raise ValueError(f"--output-dir {root} already holds files this builder did not write ({_shown(foreign)}). "
-                         "Choose a new or empty folder, or pass --overwrite to export into it anyway (files "
-                         "the export writes replace those of the same name; no other file is deleted)")
+        raise ValueError(
+            f"--output-dir {root} already holds files this builder did not write ({_shown(foreign)}). "
+            "Choose a new or empty folder, or pass --overwrite to export into it anyway (files "
+            "the export writes replace those of the same name; no other file is deleted)"
+        )
     folders = set(configs)
-    shadowing = [f for f in foreign if "/" in f and f.split("/", 1)[0] in folders and SHARD.match(f.rsplit("/", 1)[1])]
+    shadowing = [
+        f
+        for f in foreign
+        if "/" in f and f.split("/", 1)[0] in folders and SHARD.match(f.rsplit("/", 1)[1])
+    ]
     if shadowing:
-        raise ValueError(f"--output-dir {root} holds shard files this builder did not write in the config "
-                         f"folders it exports ({_shown(shadowing)}); `datasets` would read them as part of those "
-                         "configs. Move them away, then export again")
+        raise ValueError(
+            f"--output-dir {root} holds shard files this builder did not write in the config "
+            f"folders it exports ({_shown(shadowing)}); `datasets` would read them as part of those "
+            "configs. Move them away, then export again"
+        )
 
 
 def _write_manifest(folder: Path, files: set[str]) -> None:
     tmp = folder / f".{MANIFEST}.tmp-{os.getpid()}"
-    with writing(tmp, folder / MANIFEST):  # a full disk: no 0-byte temporary file is left in the user's folder
-        tmp.write_text(json.dumps({"builder_version": __version__, "files": sorted(files)}, indent=1) + "\n",
-                       encoding="utf-8")
+    with writing(
+        tmp, folder / MANIFEST
+    ):  # a full disk: no 0-byte temporary file is left in the user's folder
+        tmp.write_text(
+            json.dumps({"builder_version": __version__, "files": sorted(files)}, indent=1) + "\n",
+            encoding="utf-8",
+        )
         os.replace(tmp, folder / MANIFEST)
 
 
 def _remove_empty_dirs(root: Path, files: set[str]) -> None:
-    for folder in sorted({(root / f).parent for f in files}, key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(
+        {(root / f).parent for f in files}, key=lambda p: len(p.parts), reverse=True
+    ):
         with contextlib.suppress(OSError):  # not empty: someone else's files are there
             if folder != root:
                 folder.rmdir()

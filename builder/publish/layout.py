@@ -26,7 +26,9 @@ ALL_CONFIG = "all"
 PLOTS_DIR = "plots"
 CARD_FILE = "README.md"
 BUILD_INFO_FILE = "build_info.json"
-EMPTY_CONFIGS_KEY = "empty_configs"  # in build_info.json: configs export_local left out for having no rows
+EMPTY_CONFIGS_KEY = (
+    "empty_configs"  # in build_info.json: configs export_local left out for having no rows
+)
 RESERVED_NAMES = {ALL_CONFIG, PLOTS_DIR}
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -65,9 +67,13 @@ def _is_derived_language(name: str, registered: int) -> bool:
 
 def check_config_name(name: str) -> None:
     if name in RESERVED_NAMES:
-        raise ValueError(f"config name {name!r} is reserved (the export writes it itself); rename that config")
+        raise ValueError(
+            f"config name {name!r} is reserved (the export writes it itself); rename that config"
+        )
     if not CONFIG_NAME.match(name):
-        raise ValueError(f"config name {name!r} is not a valid folder name; use letters, digits, '_', '-', '.'")
+        raise ValueError(
+            f"config name {name!r} is not a valid folder name; use letters, digits, '_', '-', '.'"
+        )
 
 
 def ordered_splits(splits) -> list[str]:
@@ -105,7 +111,9 @@ class Layout:
         return sorted(c for c in self.configs if c not in self.languages)
 
     def files(self, config: str) -> list[str]:
-        return [f for split in ordered_splits(self.configs[config]) for f in self.configs[config][split]]
+        return [
+            f for split in ordered_splits(self.configs[config]) for f in self.configs[config][split]
+        ]
 
     def read(self, config: str, columns: list[str] | None = None, split: str | None = None):
         """The config's rows as one Arrow table (the wanted columns that exist)."""
@@ -121,24 +129,39 @@ class Layout:
         """Find the shards of `names` (default: the configs the card lists, else every folder with shards)."""
         root = Path(root)
         if not root.is_dir():
-            raise FileNotFoundError(f"{root} is not an export folder (it does not exist); export first with "
-                                    "builder.publish.export.export_local or `x-instruction build --output-dir`")
+            raise FileNotFoundError(
+                f"{root} is not an export folder (it does not exist); export first with "
+                "builder.publish.export.export_local or `x-instruction build --output-dir`"
+            )
         listed = read_front_matter(root / CARD_FILE).get("configs") or []
-        language_names = {path.split("/", 1)[0] for c in listed if c.get("config_name") == ALL_CONFIG
-                          for f in c.get("data_files") or [] for path in _as_list(f.get("path"))}
+        language_names = {
+            path.split("/", 1)[0]
+            for c in listed
+            if c.get("config_name") == ALL_CONFIG
+            for f in c.get("data_files") or []
+            for path in _as_list(f.get("path"))
+        }
         required = names is not None or bool(listed)  # every named config must have shards
         if names is None:
             names = [c["config_name"] for c in listed if c.get("config_name") != ALL_CONFIG] or [
-                p.name for p in root.iterdir() if p.is_dir() and p.name not in RESERVED_NAMES]
+                p.name for p in root.iterdir() if p.is_dir() and p.name not in RESERVED_NAMES
+            ]
         configs = {name: shards for name in sorted(names) if (shards := _shards(root, name))}
         found_empty = _drop_empty_splits(root, configs)
         recorded = [n for n in _recorded_empty(root) if n not in configs]
         # A folder the card no longer lists whose shards hold no row: an older builder's empty
         # config, after the card was re-rendered without it. Still empty, so push never uploads it.
-        unlisted = [p.name for p in root.iterdir()
-                    if p.is_dir() and p.name not in names and p.name not in RESERVED_NAMES]
-        left_over = [n for n in unlisted if (shards := _shards(root, n))
-                     and not any(shard_rows(root / f) for files in shards.values() for f in files)]
+        unlisted = [
+            p.name
+            for p in root.iterdir()
+            if p.is_dir() and p.name not in names and p.name not in RESERVED_NAMES
+        ]
+        left_over = [
+            n
+            for n in unlisted
+            if (shards := _shards(root, n))
+            and not any(shard_rows(root / f) for files in shards.values() for f in files)
+        ]
         empty = sorted(set(found_empty + recorded + left_over))
         missing = [n for n in names if n not in configs and n not in empty] if required else []
         if missing or not configs:
@@ -162,8 +185,10 @@ def shard_rows(path: Path) -> int:
     try:
         return pq.ParquetFile(path).metadata.num_rows
     except (pa.ArrowInvalid, OSError) as err:
-        raise ValueError(f"{path} is not a readable Parquet file ({err}); export the folder again "
-                         "(`x-instruction build --output-dir` reuses cached work)") from None
+        raise ValueError(
+            f"{path} is not a readable Parquet file ({err}); export the folder again "
+            "(`x-instruction build --output-dir` reuses cached work)"
+        ) from None
 
 
 def _drop_empty_splits(root: Path, configs: dict[str, dict[str, list[str]]]) -> list[str]:
@@ -172,8 +197,13 @@ def _drop_empty_splits(root: Path, configs: dict[str, dict[str, list[str]]]) -> 
     for name in list(configs):
         for split, files in list(configs[name].items()):
             if sum(shard_rows(root / f) for f in files) == 0:
-                logger.warning("%s: split %r of config %r has no rows; it is left out (datasets cannot load "
-                               "an empty split)", root, split, name)
+                logger.warning(
+                    "%s: split %r of config %r has no rows; it is left out (datasets cannot load "
+                    "an empty split)",
+                    root,
+                    split,
+                    name,
+                )
                 del configs[name][split]
         if not configs[name]:
             del configs[name]
@@ -187,7 +217,10 @@ def _recorded_empty(root: Path) -> list[str]:
         return []
     try:
         return list(json.loads(path.read_text(encoding="utf-8")).get(EMPTY_CONFIGS_KEY) or [])
-    except (ValueError, AttributeError):  # not JSON, or not an object: the card reports that file itself
+    except (
+        ValueError,
+        AttributeError,
+    ):  # not JSON, or not an object: the card reports that file itself
         return []
 
 
@@ -202,12 +235,18 @@ def configs_yaml(layout: Layout) -> list[dict]:
     if langs:
         splits = ordered_splits({s for lang in langs for s in layout.configs[lang]})
         data_files = [
-            {"split": s, "path": [split_pattern(lang, s) for lang in langs if s in layout.configs[lang]]}
+            {
+                "split": s,
+                "path": [split_pattern(lang, s) for lang in langs if s in layout.configs[lang]],
+            }
             for s in splits
         ]
         entries.append({"config_name": ALL_CONFIG, "data_files": data_files})
     for name in langs + layout.audit:
-        data_files = [{"split": s, "path": split_pattern(name, s)} for s in ordered_splits(layout.configs[name])]
+        data_files = [
+            {"split": s, "path": split_pattern(name, s)}
+            for s in ordered_splits(layout.configs[name])
+        ]
         entries.append({"config_name": name, "data_files": data_files})
     # `all` is the default; with a single language that language is (the two are the same rows).
     default = entries[0] if len(langs) != 1 else entries[1]
@@ -221,7 +260,9 @@ def dataset_infos(layout: Layout):
     from datasets.info import DatasetInfosDict
 
     infos = {}
-    totals: dict[str, list[int]] = {}  # split -> [num_bytes, num_examples] over languages, for `all`
+    totals: dict[
+        str, list[int]
+    ] = {}  # split -> [num_bytes, num_examples] over languages, for `all`
     all_download, all_features = 0, None
     languages = layout.languages
     for name in languages + layout.audit:
@@ -242,15 +283,28 @@ def dataset_infos(layout: Layout):
                 acc[0] += num_bytes
                 acc[1] += num_rows
         features = Features.from_arrow_schema(pq.read_schema(layout.root / layout.files(name)[0]))
-        infos[name] = DatasetInfo(features=features, splits=splits, download_size=download,
-                                  dataset_size=sum(s.num_bytes for s in splits.values()))
+        infos[name] = DatasetInfo(
+            features=features,
+            splits=splits,
+            download_size=download,
+            dataset_size=sum(s.num_bytes for s in splits.values()),
+        )
         if name in languages:
             all_download += download
             all_features = all_features or features
     if languages:
         splits = SplitDict()
         for split in ordered_splits(totals):
-            splits.add(SplitInfo(name=split, num_bytes=totals[split][0], num_examples=totals[split][1]))
-        infos = {ALL_CONFIG: DatasetInfo(features=all_features, splits=splits, download_size=all_download,
-                                         dataset_size=sum(t[0] for t in totals.values())), **infos}
+            splits.add(
+                SplitInfo(name=split, num_bytes=totals[split][0], num_examples=totals[split][1])
+            )
+        infos = {
+            ALL_CONFIG: DatasetInfo(
+                features=all_features,
+                splits=splits,
+                download_size=all_download,
+                dataset_size=sum(t[0] for t in totals.values()),
+            ),
+            **infos,
+        }
     return DatasetInfosDict(infos)

@@ -9,14 +9,16 @@ The wording lives in builder/prompts.py alone: this module only lays it out as t
 
 from __future__ import annotations
 
-from ..prompts import answer_prompt
 from ..core.schema import MESSAGES
+from ..prompts import answer_prompt
 
 
 def answer_messages(instruction: str, output: str, lang: str) -> list[dict]:
     """[user: instruction + answer-language hint, assistant: response]."""
-    return [{"role": "user", "content": answer_prompt(instruction, lang)},
-            {"role": "assistant", "content": output.strip()}]
+    return [
+        {"role": "user", "content": answer_prompt(instruction, lang)},
+        {"role": "assistant", "content": output.strip()},
+    ]
 
 
 def messages_column(instructions: list, outputs: list, langs: list):
@@ -24,5 +26,10 @@ def messages_column(instructions: list, outputs: list, langs: list):
     lacks its instruction or response: the pipeline publishes none, but a null is no crash)."""
     import pyarrow as pa
 
-    return pa.array([answer_messages(i, o, lang) if i is not None and o is not None else None
-                     for i, o, lang in zip(instructions, outputs, langs)], type=MESSAGES.pa_type)
+    return pa.array(
+        [
+            answer_messages(i, o, lang) if i is not None and o is not None else None
+            for i, o, lang in zip(instructions, outputs, langs)
+        ],
+        type=MESSAGES.pa_type,
+    )

@@ -15,7 +15,16 @@ from pathlib import Path, PurePosixPath
 from ..redact import redact_url
 
 # Settings that may name a local file or folder.
-PATH_SETTINGS = ("corpus", "seeds", "model", "generator", "evaluator", "evaluator_model", "embedder", "tokenizer")
+PATH_SETTINGS = (
+    "corpus",
+    "seeds",
+    "model",
+    "generator",
+    "evaluator",
+    "evaluator_model",
+    "embedder",
+    "tokenizer",
+)
 
 
 def _is_local(value: str) -> bool:
@@ -67,8 +76,13 @@ def public_rows(dataset):
     changed = any(_public_struct(c, v, memo) != v for c in columns for v in dataset[c][:])
     if not changed:
         return dataset
-    return dataset.map(public, batched=True, features=dataset.features, keep_in_memory=True,
-                       load_from_cache_file=False)
+    return dataset.map(
+        public,
+        batched=True,
+        features=dataset.features,
+        keep_in_memory=True,
+        load_from_cache_file=False,
+    )
 
 
 def _public_struct(column: str, value: dict | None, memo: dict) -> dict | None:

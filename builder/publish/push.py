@@ -26,8 +26,10 @@ from .layout import BUILD_INFO_FILE, CARD_FILE, PLOTS_DIR, SHARD, Layout, read_f
 
 logger = logging.getLogger(__name__)
 
-LOGIN_HELP = ("Log in with `hf auth login` (a token with write access to the namespace), or set the HF_TOKEN "
-              "environment variable to such a token, then rerun the same command.")
+LOGIN_HELP = (
+    "Log in with `hf auth login` (a token with write access to the namespace), or set the HF_TOKEN "
+    "environment variable to such a token, then rerun the same command."
+)
 
 
 # What push did with each part (its summary's values).
@@ -46,8 +48,6 @@ class HubAuthError(PushError):
     """No token, or the Hub refused it (HTTP 401/403)."""
 
 
-
-
 def _same_content(path: Path, remote) -> bool:
     from huggingface_hub.utils.sha import git_hash, sha_fileobj
 
@@ -64,12 +64,18 @@ def _operations(root: Path, files: list[str], remote: dict, owned_prefix: str | 
     that the export no longer has (e.g. `sw/train-00001-of-00002.parquet` after a re-shard)."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
-    ops = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(root / f))
-           for f in files if not _same_content(root / f, remote.get(f))]
+    ops = [
+        CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(root / f))
+        for f in files
+        if not _same_content(root / f, remote.get(f))
+    ]
     if owned_prefix:
         local = set(files)
-        ops += [CommitOperationDelete(path_in_repo=p) for p in sorted(remote)
-                if p.startswith(owned_prefix) and p not in local]
+        ops += [
+            CommitOperationDelete(path_in_repo=p)
+            for p in sorted(remote)
+            if p.startswith(owned_prefix) and p not in local
+        ]
     return ops
 
 
@@ -78,11 +84,15 @@ def _explain(err: Exception, what: str, repo_id: str, root: Path, token: str | N
     status = getattr(response, "status_code", None)
     detail = redact(getattr(err, "server_message", None) or one_line(err, first_only=True), [token])
     if status in (401, 403):
-        return HubAuthError(f"The Hub refused the token while {what} of {repo_id} (HTTP {status}: {detail}). "
-                            + LOGIN_HELP)
+        return HubAuthError(
+            f"The Hub refused the token while {what} of {repo_id} (HTTP {status}: {detail}). "
+            + LOGIN_HELP
+        )
     reason = f"HTTP {status}: {detail}" if status else f"{type(err).__name__}: {detail}"
-    return PushError(f"Push to {repo_id} failed while {what} ({reason}). The local export in {root} is intact; "
-                     "rerun the same command to resume: files already on the Hub are not uploaded again.")
+    return PushError(
+        f"Push to {repo_id} failed while {what} ({reason}). The local export in {root} is intact; "
+        "rerun the same command to resume: files already on the Hub are not uploaded again."
+    )
 
 
 def _remote_files(api, repo_id: str, revision: str | None) -> dict:
@@ -93,8 +103,10 @@ def _remote_files(api, repo_id: str, revision: str | None) -> dict:
         tree = api.list_repo_tree(repo_id, repo_type="dataset", recursive=True, revision=revision)
         return {f.path: f for f in tree if isinstance(f, RepoFile)}
     except RevisionNotFoundError:
-        raise PushError(f"branch {revision!r} does not exist in {repo_id}; create it with "
-                        f"`hf repos branch create {repo_id} {revision} --repo-type dataset`") from None
+        raise PushError(
+            f"branch {revision!r} does not exist in {repo_id}; create it with "
+            f"`hf repos branch create {repo_id} {revision} --repo-type dataset`"
+        ) from None
 
 
 def _remote_only_configs(remote: dict, layout: Layout) -> list[str]:
@@ -105,17 +117,25 @@ def _remote_only_configs(remote: dict, layout: Layout) -> list[str]:
 def _check_card_lists_no_empty(root: Path, layout: Layout) -> None:
     """A card the builder did not write (no CARD_MARKER) is not re-rendered by push, so it must
     not list a config that holds no rows: the Hub would publish a config that cannot load."""
-    listed = {c.get("config_name") for c in read_front_matter(root / CARD_FILE).get("configs") or []}
+    listed = {
+        c.get("config_name") for c in read_front_matter(root / CARD_FILE).get("configs") or []
+    }
     stale = sorted(listed & set(layout.empty))
     if stale:
-        raise PushError(f"{root / CARD_FILE} lists config(s) {', '.join(stale)} that hold no rows, and `datasets` "
-                        "cannot load an empty config. Re-render the card with `python dataset_card/render.py "
-                        f"{root}` (it leaves them out), then push again. Nothing was pushed.")
+        raise PushError(
+            f"{root / CARD_FILE} lists config(s) {', '.join(stale)} that hold no rows, and `datasets` "
+            "cannot load an empty config. Re-render the card with `python dataset_card/render.py "
+            f"{root}` (it leaves them out), then push again. Nothing was pushed."
+        )
 
 
 def changed_parts(summary: dict) -> list[str]:
     """The parts of a push summary that changed the repository."""
-    return [name for name, state in summary.items() if state in (UPLOADED, DELETED_EMPTY, DELETED_PRUNED)]
+    return [
+        name
+        for name, state in summary.items()
+        if state in (UPLOADED, DELETED_EMPTY, DELETED_PRUNED)
+    ]
 
 
 def _network_errors() -> tuple[type[Exception], ...]:
@@ -129,8 +149,14 @@ def _commit(api, repo_id, ops, message, revision, what, root, token) -> str:
     if not ops:
         return UNCHANGED
     try:
-        api.create_commit(repo_id, ops, commit_message=message, repo_type="dataset", revision=revision,
-                          commit_description=f"Pushed by x-instruction {__version__}.")
+        api.create_commit(
+            repo_id,
+            ops,
+            commit_message=message,
+            repo_type="dataset",
+            revision=revision,
+            commit_description=f"Pushed by x-instruction {__version__}.",
+        )
     except _network_errors() as err:
         raise _explain(err, what, repo_id, root, token) from None
     return UPLOADED
@@ -141,8 +167,15 @@ def _card_files(root: Path) -> list[str]:
     return [f for f in (CARD_FILE, BUILD_INFO_FILE) if (root / f).is_file()] + plots
 
 
-def push(output_dir, repo_id: str, *, private: bool = False, token: str | None = None,
-         revision: str | None = None, prune: bool = False) -> dict:
+def push(
+    output_dir,
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    revision: str | None = None,
+    prune: bool = False,
+) -> dict:
     """Push an export folder to the Hub dataset `repo_id`: one commit per config, then the card.
 
     Returns {config: "uploaded" | "unchanged", ..., "card": ...}. The token comes from `token`,
@@ -177,22 +210,42 @@ def push(output_dir, repo_id: str, *, private: bool = False, token: str | None =
     # is stale or unloadable, so it goes in the card commit without --prune.
     unlisted = [name for name in extra if name not in layout.empty]
     if unlisted and not prune:
-        raise PushError(f"{repo_id} has configs this export lacks ({', '.join(unlisted)}); pushing would unlist "
-                        "them from the card. Export every language together (cached work is reused), or pass "
-                        "--prune / prune=True to delete them from the repository. Nothing was pushed.")
-    if marked:  # load examples name the real repo; an older export's empty configs leave the YAML here
+        raise PushError(
+            f"{repo_id} has configs this export lacks ({', '.join(unlisted)}); pushing would unlist "
+            "them from the card. Export every language together (cached work is reused), or pass "
+            "--prune / prune=True to delete them from the repository. Nothing was pushed."
+        )
+    if (
+        marked
+    ):  # load examples name the real repo; an older export's empty configs leave the YAML here
         write_card(root, repo_id=repo_id, plots=False, layout=layout)
     summary = {}
     for name in tqdm(layout.languages + layout.audit, desc=f"Pushing to {repo_id}", unit="config"):
         ops = _operations(root, layout.files(name), remote, owned_prefix=f"{name}/")
-        summary[name] = _commit(api, repo_id, ops, f"Upload config {name}", revision,
-                                f"pushing config {name!r}", root, token)
+        summary[name] = _commit(
+            api,
+            repo_id,
+            ops,
+            f"Upload config {name}",
+            revision,
+            f"pushing config {name!r}",
+            root,
+            token,
+        )
         logger.info("config %s: %s", name, summary[name])
     for name in layout.empty:  # never uploaded: datasets cannot load a config with no rows
         summary[name] = DELETED_EMPTY if name in extra else SKIPPED_EMPTY
     summary.update({name: DELETED_PRUNED for name in unlisted})
     ops = _operations(root, _card_files(root), remote, owned_prefix=f"{PLOTS_DIR}/")
     ops += [CommitOperationDelete(path_in_repo=f"{name}/", is_folder=True) for name in extra]
-    summary["card"] = _commit(api, repo_id, ops, "Update dataset card, build info and plots", revision,
-                              "pushing the dataset card", root, token)
+    summary["card"] = _commit(
+        api,
+        repo_id,
+        ops,
+        "Update dataset card, build info and plots",
+        revision,
+        "pushing the dataset card",
+        root,
+        token,
+    )
     return summary

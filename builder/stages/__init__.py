@@ -1,4 +1,5 @@
-"""Pipeline stages: one module per stage, each a `Stage` (base.py) usable with `Dataset.map(batched=True)`, declared in order in plan.py."""
+"""Pipeline stages: one module per stage, each a `Stage` (base.py) usable with
+`Dataset.map(batched=True)`, declared in order in plan.py."""
 
 from .prepare import Prepare, PrepareConfig
 

@@ -47,8 +47,14 @@ def apply_stage(table, stage: Stage, fingerprint: str, batch_size: int | None = 
     the stage the whole table at once (stages that compare rows: relevance, diversify)."""
     if not len(table):  # `map` over no rows returns its input unchanged, with the input's columns
         return empty_dataset(stage.output_features)
-    return table.map(stage, batched=True, batch_size=batch_size, features=stage.output_features,
-                     keep_in_memory=True, new_fingerprint=fingerprint)
+    return table.map(
+        stage,
+        batched=True,
+        batch_size=batch_size,
+        features=stage.output_features,
+        keep_in_memory=True,
+        new_fingerprint=fingerprint,
+    )
 
 
 def apply_stage_to_table(table, stage: Stage):

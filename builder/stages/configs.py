@@ -8,8 +8,6 @@ hashes the very config its stage runs with.
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..config import BuildConfig
 from ..corpus.readers import read_seeds
 from ..corpus.seed_donors import seed_languages
@@ -26,19 +24,30 @@ def prepare_config(c: BuildConfig) -> PrepareConfig:
 
 
 def generate_config(c: BuildConfig) -> GenerateConfig:
-    return GenerateConfig(candidates=c.candidates, temperature=c.temperature, top_p=c.top_p,
-                          max_new_tokens=c.max_instruction_tokens, few_shot=0 if c.generator else c.few_shot,
-                          seed=c.seed)
+    return GenerateConfig(
+        candidates=c.candidates,
+        temperature=c.temperature,
+        top_p=c.top_p,
+        max_new_tokens=c.max_instruction_tokens,
+        few_shot=0 if c.generator else c.few_shot,
+        seed=c.seed,
+    )
 
 
 def refine_config(c: BuildConfig) -> RefineConfig:
-    return RefineConfig(rounds=c.rounds, accept_score=c.accept_score, refine_response=c.refine_response, seed=c.seed)
+    return RefineConfig(
+        rounds=c.rounds, accept_score=c.accept_score, refine_response=c.refine_response, seed=c.seed
+    )
 
 
 def select_config(c: BuildConfig, relevance_floor: float | None = None) -> SelectConfig:
     """`relevance_floor`: the seeds' floor the language's relevance report gives (None: none yet)."""
-    return SelectConfig(accept_score=c.accept_score, min_relevance=c.min_relevance, relevance_floor=relevance_floor,
-                        floor_mode=floor_mode(c))
+    return SelectConfig(
+        accept_score=c.accept_score,
+        min_relevance=c.min_relevance,
+        relevance_floor=relevance_floor,
+        floor_mode=floor_mode(c),
+    )
 
 
 def floor_mode(c: BuildConfig) -> str:

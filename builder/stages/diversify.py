@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from datasets import Features, Value
@@ -29,7 +29,9 @@ from ..core.schema import DIVERSIFIED, RELEVANT
 
 logger = logging.getLogger(__name__)
 
-CLUSTERS = Features({"cluster": Value("int64"), "kept": Value("bool")})  # per alive row, what the work dir keeps
+CLUSTERS = Features(
+    {"cluster": Value("int64"), "kept": Value("bool")}
+)  # per alive row, what the work dir keeps
 
 
 @dataclasses.dataclass
@@ -52,8 +54,13 @@ class Embedder:
         self.model = SentenceTransformer(resolve_embedder(name), device=device or "cpu")
 
     def __call__(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
-        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=len(texts) > 2000)
+        return self.model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=len(texts) > 2000,
+        )
 
 
 def kmeans(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,13 +73,22 @@ def kmeans(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarr
     if len(vectors) <= 4096:  # small inputs: exact Lloyd iterations are cheap and deterministic
         model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(vectors)
     else:
-        model = MiniBatchKMeans(n_clusters=k, init="random", n_init=1, random_state=seed,
-                                batch_size=4096, max_iter=20, max_no_improvement=3,
-                                reassignment_ratio=0.0).fit(vectors)
+        model = MiniBatchKMeans(
+            n_clusters=k,
+            init="random",
+            n_init=1,
+            random_state=seed,
+            batch_size=4096,
+            max_iter=20,
+            max_no_improvement=3,
+            reassignment_ratio=0.0,
+        ).fit(vectors)
     return model.labels_, model.cluster_centers_
 
 
-def pick_per_cluster(labels: np.ndarray, centroids: np.ndarray, vectors: np.ndarray, scores: list[int]) -> np.ndarray:
+def pick_per_cluster(
+    labels: np.ndarray, centroids: np.ndarray, vectors: np.ndarray, scores: list[int]
+) -> np.ndarray:
     """Index of the kept row in each cluster: highest score, then nearest the centroid."""
     distance = np.linalg.norm(vectors - centroids[labels], axis=1)
     # lexsort sorts by the last key first: cluster, then score (descending), then distance.
@@ -82,7 +98,9 @@ def pick_per_cluster(labels: np.ndarray, centroids: np.ndarray, vectors: np.ndar
     return order[first]
 
 
-def diversify(instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: Embedder) -> tuple[list[int], list[bool]]:
+def diversify(
+    instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: Embedder
+) -> tuple[list[int], list[bool]]:
     """(cluster id per row, kept flag per row) for the rows of one language."""
     if not instructions:
         return [], []
@@ -98,15 +116,28 @@ def diversify(instructions: list[str], scores: list[int], config: DiversifyConfi
     return [int(x) for x in labels], kept.tolist()
 
 
-def diversify_fingerprint(instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: str) -> str:
+def diversify_fingerprint(
+    instructions: list[str], scores: list[int], config: DiversifyConfig, embedder: str
+) -> str:
     # The embedder beside the config's fields, in one mapping; the builder's version, as the
     # final table's key has it, so a release that changes the clustering clusters again.
-    return fingerprint("diversify", __version__, {**dataclasses.asdict(config), "embedder": embedder},
-                       instructions, scores)
+    return fingerprint(
+        "diversify",
+        __version__,
+        {**dataclasses.asdict(config), "embedder": embedder},
+        instructions,
+        scores,
+    )
 
 
-def top_up(kept: np.ndarray, labels: np.ndarray, centroids: np.ndarray, vectors: np.ndarray,
-           scores: list[int], target: int) -> None:
+def top_up(
+    kept: np.ndarray,
+    labels: np.ndarray,
+    centroids: np.ndarray,
+    vectors: np.ndarray,
+    scores: list[int],
+    target: int,
+) -> None:
     """Mini-batch k-means leaves some clusters empty, so one pair per cluster can fall short of
     the target size. Fill the gap with the best-scored remaining pairs, farthest from their
     centroid first (the least like the pair already kept there)."""
@@ -145,15 +176,23 @@ class Diversify:
     def key(self, batch: dict[str, list], embedder_name: str) -> str:
         """The fingerprint of what `run` reads: the alive rows' instructions and scores, and the config."""
         alive = self._alive(batch)
-        return diversify_fingerprint([batch["instruction"][i] for i in alive], [batch["score"][i] for i in alive],
-                                     self.config, embedder_name)
+        return diversify_fingerprint(
+            [batch["instruction"][i] for i in alive],
+            [batch["score"][i] for i in alive],
+            self.config,
+            embedder_name,
+        )
 
     def run(self, batch: dict[str, list]) -> tuple[dict[str, list], None]:
         alive = self._alive(batch)
         if not alive:
             return {"cluster": [], "kept": []}, None
-        labels, kept = diversify([batch["instruction"][i] for i in alive], [batch["score"][i] for i in alive],
-                                 self.config, self.embedder())
+        labels, kept = diversify(
+            [batch["instruction"][i] for i in alive],
+            [batch["score"][i] for i in alive],
+            self.config,
+            self.embedder(),
+        )
         return {"cluster": labels, "kept": kept}, None
 
     def apply(self, batch: dict[str, list], clustered: dict[str, list]) -> dict[str, list]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 
 from ..core.hashing import stable_hash
+from ..core.schema import GENERATED, PREPARED
 from ..engines.base import SamplingParams
 from ..engines.cache import CachedModel
 from ..prompts import BACKWARD_TURN, GENERATOR, backward_messages, generator_messages
 from .instructions import clean_instruction, instruction_problem
-from ..core.schema import GENERATED, PREPARED
 
 
 @dataclasses.dataclass
@@ -30,9 +30,16 @@ class GenerateConfig:
     def sampling(self) -> SamplingParams:
         # One candidate is read greedily: sampling a single draw only adds noise.
         if self.candidates == 1:
-            return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=0.0, seed=self.seed)
-        return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                              top_p=self.top_p, n=self.candidates, seed=self.seed)
+            return SamplingParams(
+                max_new_tokens=self.max_new_tokens, temperature=0.0, seed=self.seed
+            )
+        return SamplingParams(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            n=self.candidates,
+            seed=self.seed,
+        )
 
 
 def pick_seeds(seeds: list[dict], row_id: str, k: int) -> list[dict]:
@@ -50,8 +57,15 @@ class Generate:
     input_features = PREPARED
     output_features = GENERATED
 
-    def __init__(self, lang: str, model: CachedModel, config: GenerateConfig, seeds: list[dict],
-                 *, fine_tuned: bool = False):
+    def __init__(
+        self,
+        lang: str,
+        model: CachedModel,
+        config: GenerateConfig,
+        seeds: list[dict],
+        *,
+        fine_tuned: bool = False,
+    ):
         if not fine_tuned and config.few_shot > 0 and not seeds:
             raise ValueError(
                 f"no seed pairs for {lang!r}: few-shot generation needs a few (English instruction, "
@@ -70,12 +84,18 @@ class Generate:
     def prompt(self, row_id: str, text: str):
         if self.fine_tuned:
             return generator_messages(text, self.lang)
-        return backward_messages(text, self.lang, pick_seeds(self.seeds, row_id, self.config.few_shot))
+        return backward_messages(
+            text, self.lang, pick_seeds(self.seeds, row_id, self.config.few_shot)
+        )
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         n = len(batch["id"])
-        out = {"candidates": [[] for _ in range(n)], "rejected": [[] for _ in range(n)],
-               "instruction": [None] * n, "dropped": list(batch["dropped"])}
+        out = {
+            "candidates": [[] for _ in range(n)],
+            "rejected": [[] for _ in range(n)],
+            "instruction": [None] * n,
+            "dropped": list(batch["dropped"]),
+        }
         active = [i for i in range(n) if batch["dropped"][i] is None]
         prompts = [self.prompt(batch["id"][i], batch["text"][i]) for i in active]
         completions = self.model(prompts, self.config.sampling(), self.template_hash)

@@ -30,7 +30,9 @@ _REFERS_TO_TEXT = re.compile(
     r"sentence|excerpt|document|snippet|statement)s?\b",
     re.IGNORECASE,
 )
-_TRANSLATE = re.compile(r"\b(?:translat\w*|in english|into english|from (?:\w+ )?to english)\b", re.IGNORECASE)
+_TRANSLATE = re.compile(
+    r"\b(?:translat\w*|in english|into english|from (?:\w+ )?to english)\b", re.IGNORECASE
+)
 # The model describing the task or the text instead of writing an instruction.
 _META = re.compile(
     r"^(?:this (?:text|is)|the (?:answer|text|response|instruction)|here is|i'm sorry|i am sorry|"

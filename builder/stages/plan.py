@@ -18,12 +18,21 @@ and counts it in the funnel when `funnel=True`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config import BuildConfig
 from ..core import schema
 from ..core.hashing import fingerprint
-from ..core.schema import DIVERSIFIED, GENERATED, MISMATCHED, MISMATCHED_SCORED, PREPARED, REFINED, RELEVANT
+from ..core.schema import (
+    DIVERSIFIED,
+    GENERATED,
+    MISMATCHED,
+    MISMATCHED_SCORED,
+    PREPARED,
+    REFINED,
+    RELEVANT,
+)
 from ..corpus.meta_talk import VERSION as META_TALK_VERSION
 from ..corpus.readers import corpus_files_read
 from ..prompts import template_versions
@@ -77,52 +86,150 @@ def _prepare_settings(x: Context) -> tuple:
     c = x.config
     counted = (x.token_counts,) if x.token_counts else ()
     # Which files and rows a language reads decides its prepared rows as much as its config does.
-    read = (c.corpus, c.text_column, c.split, c.max_docs, corpus_files_read(c.corpus, x.lang, lang_column=c.lang_column),
-            c.lang_column)
-    return ("prepare", META_TALK_VERSION, x.lang, dataclasses.asdict(configs.prepare_config(c)), x.generator,
-            *counted, *read)
+    read = (
+        c.corpus,
+        c.text_column,
+        c.split,
+        c.max_docs,
+        corpus_files_read(c.corpus, x.lang, lang_column=c.lang_column),
+        c.lang_column,
+    )
+    return (
+        "prepare",
+        META_TALK_VERSION,
+        x.lang,
+        dataclasses.asdict(configs.prepare_config(c)),
+        x.generator,
+        *counted,
+        *read,
+    )
 
 
 def _generate_settings(x: Context) -> tuple:
     c = x.config
     # The seed pairs themselves, not only the file's name: a seeds file edited in place changes
     # the prompts, so generate runs again.
-    return (dataclasses.asdict(configs.generate_config(c)), x.generator, c.seeds, configs.seeds_for(c, x.lang),
-            c.generator is not None, template_versions())
+    return (
+        dataclasses.asdict(configs.generate_config(c)),
+        x.generator,
+        c.seeds,
+        configs.seeds_for(c, x.lang),
+        c.generator is not None,
+        template_versions(),
+    )
 
 
 def _generate_stage(x: Context) -> Generate:
     c = x.config
-    return Generate(x.lang, x.model, configs.generate_config(c), configs.seeds_for(c, x.lang),
-                    fine_tuned=c.generator is not None)
+    return Generate(
+        x.lang,
+        x.model,
+        configs.generate_config(c),
+        configs.seeds_for(c, x.lang),
+        fine_tuned=c.generator is not None,
+    )
 
 
 PLAN: list[StageSpec] = [
     # prepare's dedup state spans a language: the runner streams the corpus through it
-    StageSpec("prepare", SHARD, DRIVER, None, PREPARED, _prepare_settings,
-              lambda x: Prepare(x.lang, configs.prepare_config(x.config), x.count_tokens,
-                                x.count_tokens_many), funnel=True),
-    StageSpec("generate", SHARD, EXECUTOR, PREPARED, GENERATED, _generate_settings, _generate_stage, funnel=True,
-              model="generator"),
-    StageSpec("rank", SHARD, DRIVER, GENERATED, GENERATED, lambda x: ("rank", x.config.relevance_encoder),
-              lambda x: Rank(x.encoder)),
-    StageSpec("refine", SHARD, EXECUTOR, GENERATED, REFINED,
-              lambda x: (REFINE_VERSION, dataclasses.asdict(configs.refine_config(x.config)), x.evaluator),
-              lambda x: Refine(x.lang, x.model, configs.refine_config(x.config)), funnel=True, model="evaluator"),
+    StageSpec(
+        "prepare",
+        SHARD,
+        DRIVER,
+        None,
+        PREPARED,
+        _prepare_settings,
+        lambda x: Prepare(
+            x.lang, configs.prepare_config(x.config), x.count_tokens, x.count_tokens_many
+        ),
+        funnel=True,
+    ),
+    StageSpec(
+        "generate",
+        SHARD,
+        EXECUTOR,
+        PREPARED,
+        GENERATED,
+        _generate_settings,
+        _generate_stage,
+        funnel=True,
+        model="generator",
+    ),
+    StageSpec(
+        "rank",
+        SHARD,
+        DRIVER,
+        GENERATED,
+        GENERATED,
+        lambda x: ("rank", x.config.relevance_encoder),
+        lambda x: Rank(x.encoder),
+    ),
+    StageSpec(
+        "refine",
+        SHARD,
+        EXECUTOR,
+        GENERATED,
+        REFINED,
+        lambda x: (
+            REFINE_VERSION,
+            dataclasses.asdict(configs.refine_config(x.config)),
+            x.evaluator,
+        ),
+        lambda x: Refine(x.lang, x.model, configs.refine_config(x.config)),
+        funnel=True,
+        model="evaluator",
+    ),
     # From here on a stage reads a whole language (builder/pipeline/language_stages.py).
-    StageSpec("relevance", LANGUAGE, DRIVER, REFINED, RELEVANT,
-              lambda x: ("relevance", RELEVANCE_VERSION, x.config.relevance_encoder, x.config.seed, MAX_MISMATCHED,
-                         MIN_AUC_PAIRS)),
-    StageSpec("rater_controls", LANGUAGE, EXECUTOR, MISMATCHED, MISMATCHED_SCORED, lambda x: (CONTROLS_VERSION,),
-              lambda x: RaterControls(x.lang, x.model, configs.refine_config(x.config)), model="evaluator",
-              chained=False),
+    StageSpec(
+        "relevance",
+        LANGUAGE,
+        DRIVER,
+        REFINED,
+        RELEVANT,
+        lambda x: (
+            "relevance",
+            RELEVANCE_VERSION,
+            x.config.relevance_encoder,
+            x.config.seed,
+            MAX_MISMATCHED,
+            MIN_AUC_PAIRS,
+        ),
+    ),
+    StageSpec(
+        "rater_controls",
+        LANGUAGE,
+        EXECUTOR,
+        MISMATCHED,
+        MISMATCHED_SCORED,
+        lambda x: (CONTROLS_VERSION,),
+        lambda x: RaterControls(x.lang, x.model, configs.refine_config(x.config)),
+        model="evaluator",
+        chained=False,
+    ),
     # select's funnel entry counts the meta-talk gate's drops too: select decides what is published
-    StageSpec("select", LANGUAGE, DRIVER, RELEVANT, RELEVANT,
-              lambda x: (dataclasses.asdict(configs.select_config(x.config)), gate_settings(x.config.relevance_encoder)),
-              funnel=True, chained=False),
-    StageSpec("diversify", LANGUAGE, DRIVER, RELEVANT, DIVERSIFIED,
-              lambda x: (dataclasses.asdict(configs.diversify_config(x.config)), x.config.embedder), funnel=True,
-              chained=False),
+    StageSpec(
+        "select",
+        LANGUAGE,
+        DRIVER,
+        RELEVANT,
+        RELEVANT,
+        lambda x: (
+            dataclasses.asdict(configs.select_config(x.config)),
+            gate_settings(x.config.relevance_encoder),
+        ),
+        funnel=True,
+        chained=False,
+    ),
+    StageSpec(
+        "diversify",
+        LANGUAGE,
+        DRIVER,
+        RELEVANT,
+        DIVERSIFIED,
+        lambda x: (dataclasses.asdict(configs.diversify_config(x.config)), x.config.embedder),
+        funnel=True,
+        chained=False,
+    ),
 ]
 
 
@@ -169,23 +276,37 @@ def fingerprints(x: Context) -> dict[str, str]:
 
 def describe_plan() -> str:
     """The plan as a table of text (the README's Architecture section shows it; a test keeps the two equal)."""
+
     def named(features) -> str:
         if features is None:
             return "corpus"
-        return next(name for name, value in vars(schema).items() if name.isupper() and value is features)
+        return next(
+            name for name, value in vars(schema).items() if name.isupper() and value is features
+        )
 
     rows = [("stage", "scope", "runs on", "reads", "writes", "funnel", "work-dir key")]
     for entry in PLAN:
         key = "chain" if entry.chained else "its inputs"
-        rows.append((entry.name, entry.scope, entry.runs_on + (f" ({entry.model})" if entry.model else ""),
-                     named(entry.input_features), named(entry.output_features), "yes" if entry.funnel else "",
-                     key))
+        rows.append(
+            (
+                entry.name,
+                entry.scope,
+                entry.runs_on + (f" ({entry.model})" if entry.model else ""),
+                named(entry.input_features),
+                named(entry.output_features),
+                "yes" if entry.funnel else "",
+                key,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows)
+    return "".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows
+    )
 
 
-def stage_fingerprints(c: BuildConfig, lang: str, generator: dict, evaluator: dict,
-                       token_counts: str | None = None) -> dict[str, str]:
+def stage_fingerprints(
+    c: BuildConfig, lang: str, generator: dict, evaluator: dict, token_counts: str | None = None
+) -> dict[str, str]:
     """`fingerprints` from the engines' identities (`token_counts`: how a served model's tokens are counted)."""
     return fingerprints(Context(c, lang, generator, evaluator, token_counts))
 
@@ -200,7 +321,9 @@ def make_stage(name: str, x: Context):
 def make_model_stage(c: BuildConfig, stage: str, lang: str, model):
     """The batched `Dataset.map` function of a model stage for one language (workers build their own)."""
     if spec(stage).runs_on != EXECUTOR:
-        raise ValueError(f"{stage!r} is not a model stage; model stages: {', '.join(model_stages())}")
+        raise ValueError(
+            f"{stage!r} is not a model stage; model stages: {', '.join(model_stages())}"
+        )
     return make_stage(stage, Context(c, lang, model=model))
 
 

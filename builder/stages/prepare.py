@@ -39,24 +39,32 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-
 from datasets import Dataset, Features, Value
 
+from ..core.schema import PREPARED, SOURCE
 from ..corpus.cleaning import clean_text, dedup_key, garbled_reason
 from ..corpus.meta_talk import meta_talk
 from ..languages import get_language
 from ..languages.lid import LIDResult, covers, detect, matches
-from ..core.schema import PREPARED, SOURCE
 
 logger = logging.getLogger(__name__)
 
 DROP_REASONS = (
-    "empty", "boilerplate", "too_short", "exact_duplicate", "garbled", "too_long",
-    "wrong_language", "near_duplicate", "meta_talk",
+    "empty",
+    "boilerplate",
+    "too_short",
+    "exact_duplicate",
+    "garbled",
+    "too_long",
+    "wrong_language",
+    "near_duplicate",
+    "meta_talk",
 )
 OUTPUT_COLUMNS = tuple(PREPARED)
 # Scripts written without spaces between words: word shingles would be whole phrases.
-NO_SPACE_SCRIPTS = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Tibt"})
+NO_SPACE_SCRIPTS = frozenset(
+    {"Thai", "Laoo", "Khmr", "Mymr", "Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Tibt"}
+)
 # No tokenizer averages more characters per token than this on natural text (English on
 # SmolLM2 is ~5.5): a text longer than max_tokens * 32 characters is too long without
 # spending tokenizer time on a 1 MB page.
@@ -85,12 +93,19 @@ class PrepareConfig:
 
     def __post_init__(self):
         if not 0 < self.min_tokens <= self.max_tokens:
-            raise ValueError(f"need 0 < min_tokens <= max_tokens, got {self.min_tokens} and {self.max_tokens}")
+            raise ValueError(
+                f"need 0 < min_tokens <= max_tokens, got {self.min_tokens} and {self.max_tokens}"
+            )
         if not 0.0 < self.near_dup_threshold < 1.0:
             raise ValueError(f"near_dup_threshold must be in (0, 1), got {self.near_dup_threshold}")
         if not 0.0 <= self.lid_min_score <= 1.0:
             raise ValueError(f"lid_min_score must be in [0, 1], got {self.lid_min_score}")
-        if self.num_perm < 16 or self.shingle_words < 1 or self.shingle_chars < 1 or self.min_chars < 0:
+        if (
+            self.num_perm < 16
+            or self.shingle_words < 1
+            or self.shingle_chars < 1
+            or self.min_chars < 0
+        ):
             raise ValueError("num_perm must be >= 16; shingle sizes >= 1; min_chars >= 0")
 
 
@@ -115,7 +130,7 @@ def prepare_table(out: dict[str, list]) -> pa.Table:
     return pa.Table.from_pydict({name: out[name] for name in PREPARED}, schema=_prepared_schema())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """The bands and rows MinHashLSH chooses for this threshold: its choice integrates numerically
     over ~600 (bands, rows) pairs, ~80 ms, once per language otherwise."""
@@ -131,16 +146,20 @@ def _band_digest(band: bytes) -> bytes:
 
 def row_id(lang: str, normalised: str) -> str:
     """Stable id: the same text in the same language gets the same id in every run."""
-    return hashlib.sha256(f"{lang}\0{normalised}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{lang}\0{normalised}".encode()).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _say_if_uncovered(language) -> None:
     """Once per language: no installed detector can name it, so only its script is checked."""
     if not covers(language.code):
-        logger.warning("%s (%s): no installed language-ID model knows this language; prepare trusts the "
-                       "corpus's label and checks only that the text is in %s script", language.code,
-                       language.name, language.script)
+        logger.warning(
+            "%s (%s): no installed language-ID model knows this language; prepare trusts the "
+            "corpus's label and checks only that the text is in %s script",
+            language.code,
+            language.name,
+            language.script,
+        )
 
 
 @dataclasses.dataclass
@@ -160,7 +179,7 @@ class TextChecks:
     meta_talk: bool = False
     too_long_chars: bool = False
     lid: LIDResult | None = None  # detect() on the start of the text
-    hashvalues: "np.ndarray | None" = None  # the MinHash's values
+    hashvalues: np.ndarray | None = None  # the MinHash's values
     n_tokens: int | None = None  # the generation model's tokens, when counted ahead (a batch)
 
     @property
@@ -195,14 +214,19 @@ class TextChecker:
             checks.early = "empty"
         elif len(cleaned) < cfg.min_chars or not key:
             # Long enough before the page chrome was cut: the chrome is why it is short.
-            checks.early = "boilerplate" if removed and len(cleaned) + removed >= cfg.min_chars else (
-                "too_short" if cleaned else "empty")
+            checks.early = (
+                "boilerplate"
+                if removed and len(cleaned) + removed >= cfg.min_chars
+                else ("too_short" if cleaned else "empty")
+            )
         if checks.early:
             return checks
         checks.garbled = garbled_reason(cleaned)
         if checks.garbled:
             return checks
-        checks.meta_talk = meta_talk(cleaned, self.lang)  # a chat model talking about a request, not text
+        checks.meta_talk = meta_talk(
+            cleaned, self.lang
+        )  # a chat model talking about a request, not text
         if checks.meta_talk:
             return checks
         checks.too_long_chars = len(cleaned) > cfg.max_tokens * MAX_CHARS_PER_TOKEN
@@ -248,24 +272,30 @@ class TextChecker:
         sizes = [len(grams) for grams in shingles]
         values: list[np.ndarray] = []
         first = start = 0
-        while first < len(keys):  # texts in chunks of ~MINHASH_CHUNK shingles: the products stay in the CPU's cache
+        while first < len(
+            keys
+        ):  # texts in chunks of ~MINHASH_CHUNK shingles: the products stay in the CPU's cache
             last, total = first + 1, sizes[first]
             while last < len(keys) and total + sizes[last] <= MINHASH_CHUNK:
                 total += sizes[last]
                 last += 1
-            permuted = hv[start:start + total, None] * a  # uint32: the wraparound is the modulo 2^32
+            permuted = (
+                hv[start : start + total, None] * a
+            )  # uint32: the wraparound is the modulo 2^32
             permuted += b
-            values.extend(np.minimum.reduceat(permuted, np.cumsum([0] + sizes[first:last - 1]), axis=0))
+            values.extend(
+                np.minimum.reduceat(permuted, np.cumsum([0] + sizes[first : last - 1]), axis=0)
+            )
             first, start = last, start + total
         return values
 
     def _shingles(self, key: str) -> list[bytes]:
         if self._char_shingles:
             n = self.config.shingle_chars
-            grams = {key[i:i + n] for i in range(max(1, len(key) - n + 1))}
+            grams = {key[i : i + n] for i in range(max(1, len(key) - n + 1))}
         else:
             words, n = key.split(), self.config.shingle_words
-            grams = {" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+            grams = {" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
         return [g.encode("utf-8") for g in grams]
 
 
@@ -303,30 +333,41 @@ class Prepare:
     input_features = Features({"text": Value("string"), "source": SOURCE})
     output_features = PREPARED
 
-    def __init__(self, lang: str, config: PrepareConfig | None = None, count_tokens: Callable[[str], int] | None = None,
-                 count_tokens_many: Callable[[list[str]], list[int]] | None = None):
+    def __init__(
+        self,
+        lang: str,
+        config: PrepareConfig | None = None,
+        count_tokens: Callable[[str], int] | None = None,
+        count_tokens_many: Callable[[list[str]], list[int]] | None = None,
+    ):
         """`count_tokens_many`: the same counts for a list of texts at once (an engine's
         `count_tokens_many`: one batch encode); without it, `count_tokens` counts one by one."""
         if count_tokens is None:
-            raise TypeError("Prepare needs count_tokens: the generation model's tokenizer, e.g. an engine's count_tokens")
+            raise TypeError(
+                "Prepare needs count_tokens: the generation model's tokenizer, e.g. an engine's count_tokens"
+            )
         from datasketch import MinHashLSH
 
         self.language = get_language(lang)
         self.lang = self.language.code
         self.config = config or PrepareConfig()
         self.count_tokens = count_tokens
-        self.count_tokens_many = count_tokens_many or (lambda texts: [count_tokens(text) for text in texts])
+        self.count_tokens_many = count_tokens_many or (
+            lambda texts: [count_tokens(text) for text in texts]
+        )
         cfg = self.config
         _say_if_uncovered(self.language)
         self.checker = TextChecker(self.lang, cfg)
         # The index is the one state that grows with the corpus (with its kept rows): storing
         # each band as an 8-byte digest instead of 13 raw 32-bit values saves ~15% of it.
-        self._lsh = MinHashLSH(num_perm=cfg.num_perm, params=_lsh_bands(cfg.near_dup_threshold, cfg.num_perm),
-                               hashfunc=_band_digest)
+        self._lsh = MinHashLSH(
+            num_perm=cfg.num_perm,
+            params=_lsh_bands(cfg.near_dup_threshold, cfg.num_perm),
+            hashfunc=_band_digest,
+        )
         self._rows_in = 0
         self._dropped: Counter[str] = Counter()
         self.garbled_kinds: Counter[str] = Counter()  # which defect the "garbled" rows had
-
 
     # --- the stats a funnel shows -------------------------------------------------------
 
@@ -334,11 +375,17 @@ class Prepare:
     def counts(self) -> dict:
         """{"rows_in", "kept", "dropped": {reason: n}} over every row this block has seen."""
         dropped = {reason: self._dropped.get(reason, 0) for reason in DROP_REASONS}
-        return {"rows_in": self._rows_in, "kept": self._rows_in - sum(dropped.values()), "dropped": dropped}
+        return {
+            "rows_in": self._rows_in,
+            "kept": self._rows_in - sum(dropped.values()),
+            "dropped": dropped,
+        }
 
     # --- the work -----------------------------------------------------------------------
 
-    def __call__(self, batch: dict[str, list], checks: list[TextChecks] | None = None) -> dict[str, list]:
+    def __call__(
+        self, batch: dict[str, list], checks: list[TextChecks] | None = None
+    ) -> dict[str, list]:
         """All rows of `batch` out, in order. `checks`: the texts' `TextChecks`, when worker
         processes computed them already (else they are computed here)."""
         texts = batch["text"]
@@ -380,8 +427,15 @@ class Prepare:
         """The row for one text's `TextChecks`, judged against the rows kept before it (rows
         must come in corpus order); updates the counts and dedup state."""
         self._rows_in += 1
-        row = {"id": checks.id, "lang": self.lang, "text": checks.cleaned, "source": source,
-               "lid": None, "n_tokens": None, "dropped": None}
+        row = {
+            "id": checks.id,
+            "lang": self.lang,
+            "text": checks.cleaned,
+            "source": source,
+            "lid": None,
+            "n_tokens": None,
+            "dropped": None,
+        }
         row["dropped"] = self._check(row, checks)
         if row["dropped"] is not None:
             self._dropped[row["dropped"]] += 1
@@ -393,7 +447,9 @@ class Prepare:
         cfg = self.config
         if checks.early:
             return checks.early
-        if row["id"] in self._lsh:  # the index's keys are the ids of kept rows: exact dedup for free
+        if (
+            row["id"] in self._lsh
+        ):  # the index's keys are the ids of kept rows: exact dedup for free
             return "exact_duplicate"
         if checks.garbled:
             self.garbled_kinds[checks.garbled] += 1
@@ -412,7 +468,11 @@ class Prepare:
         lid = checks.lid if checks.lid is not None else self.checker.lid(checks.cleaned)
         if self._wrong_language(row, lid):
             return "wrong_language"
-        hashvalues = checks.hashvalues if checks.hashvalues is not None else self.checker.minhash_values(checks.key)
+        hashvalues = (
+            checks.hashvalues
+            if checks.hashvalues is not None
+            else self.checker.minhash_values(checks.key)
+        )
         minhash = LeanMinHash(seed=cfg.minhash_seed, hashvalues=hashvalues, scheme="affine32")
         if self._lsh.query(minhash):
             return "near_duplicate"
@@ -422,9 +482,15 @@ class Prepare:
     def _wrong_language(self, row: dict, result: LIDResult) -> bool:
         row["lid"] = result.to_dict()
         verdict = matches(result, self.lang)
-        if verdict is None:  # too short to tell: never drop on it (notes: short texts are unreliable)
+        if (
+            verdict is None
+        ):  # too short to tell: never drop on it (notes: short texts are unreliable)
             return False
         if verdict is False:
             return True
         # Detected as this language but with a low probability: a page mixing languages.
-        return result.reliable and result.lang in self.language.lid_codes and result.score < self.config.lid_min_score
+        return (
+            result.reliable
+            and result.lang in self.language.lid_codes
+            and result.score < self.config.lid_min_score
+        )

@@ -7,7 +7,7 @@ reorders: no row is dropped and the columns stay generate's.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..core.schema import GENERATED
 from ..quality.relevance import Encoder, rank_candidates
@@ -24,4 +24,7 @@ class Rank:
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         ranked = rank_candidates(self.encoder(), batch["candidates"], batch["text"])
-        return {"candidates": ranked, "instruction": [c[0] if c else q for c, q in zip(ranked, batch["instruction"])]}
+        return {
+            "candidates": ranked,
+            "instruction": [c[0] if c else q for c, q in zip(ranked, batch["instruction"])],
+        }

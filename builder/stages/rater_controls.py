@@ -28,13 +28,18 @@ class RaterControls:
         self.refine = Refine(lang, model, config)
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        pairs = [Pair(text, [], instruction) for text, instruction in zip(batch["text"], batch["instruction"])]
+        pairs = [
+            Pair(text, [], instruction)
+            for text, instruction in zip(batch["text"], batch["instruction"])
+        ]
         if pairs:
             self.refine.judge(pairs, round_no=1)
         return {"score": [p.judgements[0]["score"] for p in pairs]}
 
 
-def rater_controls(model, lang: str, table, config: RefineConfig, seed: int, sample: int = CONTROL_PAIRS) -> dict:
+def rater_controls(
+    model, lang: str, table, config: RefineConfig, seed: int, sample: int = CONTROL_PAIRS
+) -> dict:
     """Score mismatched pairs with the rater in this process; report its AUC and mean score on
     matched and mismatched (the build runs the same steps through its executor)."""
     matched, pairs = control_pairs(table, seed, sample)

@@ -21,17 +21,26 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from ..core.schema import GENERATED, REFINED
 from ..engines.base import SamplingParams
 from ..engines.cache import CachedModel
 from ..languages.lid import detect, matches
-from ..prompts import EVALUATE, REFINE_RESPONSE, REWRITE, evaluate_messages, refine_response_messages, rewrite_messages
+from ..prompts import (
+    EVALUATE,
+    REFINE_RESPONSE,
+    REWRITE,
+    evaluate_messages,
+    refine_response_messages,
+    rewrite_messages,
+)
 from .instructions import clean_instruction, instruction_problem
-from ..core.schema import GENERATED, REFINED
 
 SCORE_PREFILL = "Score:"
 # A digit 1-5, optionally bold or "/5" or "out of 5"; not part of a range ("1-5", echoed from
 # the prompt), a decimal ("4.5") or a larger number ("10").
-_NUMBER = r"\**\s*([1-5])\**(?:\s*(?:/|out of)\s*5(?!\d))?(?!\d|\.\d|\s*[-–]\s*\d|\s*(?:/|out of)\s*\d)"
+_NUMBER = (
+    r"\**\s*([1-5])\**(?:\s*(?:/|out of)\s*5(?!\d))?(?!\d|\.\d|\s*[-–]\s*\d|\s*(?:/|out of)\s*\d)"
+)
 _SCORE = re.compile(r"^\s*" + _NUMBER)
 _SCORE_ANYWHERE = re.compile(r"score\s*[:=]?\s*" + _NUMBER, re.IGNORECASE)
 _REASON = re.compile(r"reason\s*:\s*(.+)", re.IGNORECASE | re.DOTALL)
@@ -50,7 +59,7 @@ def parse_score_reply(continuation: str) -> tuple[int | None, str]:
     if not match:
         return None, ""
     reason_match = _REASON.search(continuation)
-    reason = reason_match.group(1) if reason_match else continuation[match.end():]
+    reason = reason_match.group(1) if reason_match else continuation[match.end() :]
     return int(match.group(1)), " ".join(reason.split())[:300]
 
 
@@ -101,15 +110,22 @@ class Refine:
     def judge(self, pairs: list[Pair], round_no: int, response: str = "original") -> None:
         """Score each pair's current instruction against its text; `response` names that text in
         the judgement ("original", or "rewritten" for refine_response's rewrite)."""
-        prompts = [evaluate_messages(p.current, p.text, self.lang) + [{"role": "assistant", "content": SCORE_PREFILL}]
-                   for p in pairs]
-        greedy = SamplingParams(max_new_tokens=self.config.max_new_tokens, temperature=0.0, seed=self.config.seed)
+        prompts = [
+            evaluate_messages(p.current, p.text, self.lang)
+            + [{"role": "assistant", "content": SCORE_PREFILL}]
+            for p in pairs
+        ]
+        greedy = SamplingParams(
+            max_new_tokens=self.config.max_new_tokens, temperature=0.0, seed=self.config.seed
+        )
         replies = [c.text for c in self.model(prompts, greedy, EVALUATE.hash)]
         parsed = [parse_score_reply(r) for r in replies]
         statuses = ["ok"] * len(pairs)
         retry = [i for i, (score, _) in enumerate(parsed) if score is None]
         if retry:
-            sampled = dataclasses.replace(greedy, temperature=self.config.temperature, seed=self.config.seed + round_no)
+            sampled = dataclasses.replace(
+                greedy, temperature=self.config.temperature, seed=self.config.seed + round_no
+            )
             again = self.model([prompts[i] for i in retry], sampled, EVALUATE.hash)
             for i, completion in zip(retry, again):
                 replies[i] = completion.text
@@ -117,9 +133,17 @@ class Refine:
                 statuses[i] = "retried" if parsed[i][0] is not None else "unparseable"
         for pair, reply, (score, reason), status in zip(pairs, replies, parsed, statuses):
             pair.rounds = round_no
-            pair.judgements.append({"round": round_no, "instruction": pair.current, "prompt_hash": EVALUATE.hash,
-                                    "raw": SCORE_PREFILL + reply, "score": score, "status": status,
-                                    "response": response})
+            pair.judgements.append(
+                {
+                    "round": round_no,
+                    "instruction": pair.current,
+                    "prompt_hash": EVALUATE.hash,
+                    "raw": SCORE_PREFILL + reply,
+                    "score": score,
+                    "status": status,
+                    "response": response,
+                }
+            )
             pair.last_score, pair.last_reason = score, reason
             if score is not None and (pair.best is None or score > pair.best[0]):
                 pair.best = (score, pair.current)
@@ -133,25 +157,48 @@ class Refine:
                 to_rewrite.append(pair)
         if not to_rewrite:
             return
-        prompts = [rewrite_messages(p.judgements[-1]["instruction"], p.text, self.lang, p.last_score, p.last_reason)
-                   for p in to_rewrite]
-        params = SamplingParams(max_new_tokens=self.config.rewrite_max_new_tokens, temperature=self.config.temperature,
-                                seed=self.config.seed + round_no)
+        prompts = [
+            rewrite_messages(
+                p.judgements[-1]["instruction"], p.text, self.lang, p.last_score, p.last_reason
+            )
+            for p in to_rewrite
+        ]
+        params = SamplingParams(
+            max_new_tokens=self.config.rewrite_max_new_tokens,
+            temperature=self.config.temperature,
+            seed=self.config.seed + round_no,
+        )
         for pair, completion in zip(to_rewrite, self.model(prompts, params, REWRITE.hash)):
             instruction = clean_instruction(completion.text)
             tried = {j["instruction"].lower() for j in pair.judgements}
-            if instruction_problem(instruction, pair.text) is None and instruction.lower() not in tried:
+            if (
+                instruction_problem(instruction, pair.text) is None
+                and instruction.lower() not in tried
+            ):
                 pair.current = instruction
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         n = len(batch["id"])
-        out = {"output": [None] * n, "score": [None] * n, "rounds": [0] * n, "judgements": [[] for _ in range(n)],
-               "instruction": list(batch["instruction"]), "dropped": list(batch["dropped"])}
+        out = {
+            "output": [None] * n,
+            "score": [None] * n,
+            "rounds": [0] * n,
+            "judgements": [[] for _ in range(n)],
+            "instruction": list(batch["instruction"]),
+            "dropped": list(batch["dropped"]),
+        }
         active = [i for i in range(n) if batch["dropped"][i] is None]
-        pairs = {i: Pair(batch["text"][i], list(batch["candidates"][i][1:]), batch["instruction"][i]) for i in active}
+        pairs = {
+            i: Pair(batch["text"][i], list(batch["candidates"][i][1:]), batch["instruction"][i])
+            for i in active
+        }
         for round_no in range(1, self.config.rounds + 1):
             if round_no > 1:
-                low = [p for p in pairs.values() if p.best is None or p.best[0] < self.config.accept_score]
+                low = [
+                    p
+                    for p in pairs.values()
+                    if p.best is None or p.best[0] < self.config.accept_score
+                ]
                 self._next_instructions(low, round_no)
                 todo = [p for p in low if p.current is not None]
             else:
@@ -176,12 +223,19 @@ class Refine:
         """Rewrite kept responses in an assistant's register, judge each rewrite like the original
         (same prompt, the kept instruction) and publish it only when it scores no lower. A rewrite
         that leaves the target language (small models drift into English) or is cut off is not judged."""
-        prompts = [refine_response_messages(out["instruction"][i], out["output"][i], self.lang) for i in rows]
+        prompts = [
+            refine_response_messages(out["instruction"][i], out["output"][i], self.lang)
+            for i in rows
+        ]
         params = SamplingParams(max_new_tokens=self.config.response_max_new_tokens, temperature=0.0)
         rewrites = {}
         for i, completion in zip(rows, self.model(prompts, params, REFINE_RESPONSE.hash)):
             rewritten = completion.text.strip()
-            if rewritten and completion.finish_reasons[0] == "stop" and matches(detect(rewritten), self.lang):
+            if (
+                rewritten
+                and completion.finish_reasons[0] == "stop"
+                and matches(detect(rewritten), self.lang)
+            ):
                 rewrites[i] = Pair(rewritten, [], out["instruction"][i])
         # Judged under the row's last round number (its sampled retry uses that round's seed, as
         # the original's did); `response` tells the two judgements of that round apart.

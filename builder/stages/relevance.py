@@ -11,7 +11,7 @@ and never loads the encoder or embeds again.
 from __future__ import annotations
 
 import heapq
-from typing import Callable
+from collections.abc import Callable
 
 from datasets import Features, Value
 
@@ -21,7 +21,9 @@ from ..quality.relevance import Encoder, score_pairs
 from ..quality.seed_reference import seed_instructions, seed_reference
 
 # strength: the pair's cosine above its mismatches' in standard deviations, for the seeds' floor
-SCORES = Features({"id": Value("string"), "relevance": Value("float32"), "strength": Value("float32")})
+SCORES = Features(
+    {"id": Value("string"), "relevance": Value("float32"), "strength": Value("float32")}
+)
 
 
 # 2: calibrated against the seeds' and other languages' instructions too, shuffled controls
@@ -44,7 +46,9 @@ class Relevance:
     output_features = RELEVANT
     stored_features = SCORES
 
-    def __init__(self, lang: str, encoder: Callable[[], Encoder], seed: int, pool: list[str] | None = None):
+    def __init__(
+        self, lang: str, encoder: Callable[[], Encoder], seed: int, pool: list[str] | None = None
+    ):
         self.lang = lang
         self.encoder = encoder
         self.seed = seed
@@ -60,12 +64,21 @@ class Relevance:
         outputs = [r if keep else None for r, keep in zip(batch["output"], alive)]
         if any(alive):
             encoder = self.encoder()
-            scored = score_pairs(encoder, instructions, outputs, seed=self.seed, pool=self.pool,
-                                 reference=seed_reference(encoder, self.lang, self.seed))
+            scored = score_pairs(
+                encoder,
+                instructions,
+                outputs,
+                seed=self.seed,
+                pool=self.pool,
+                reference=seed_reference(encoder, self.lang, self.seed),
+            )
             relevance, strength, report = scored.relevance, scored.strength, scored.report
         else:
-            relevance, strength, report = [None] * len(alive), [None] * len(alive), {"pairs": 0, "auc": None,
-                                                                                     "note": "no pairs"}
+            relevance, strength, report = (
+                [None] * len(alive),
+                [None] * len(alive),
+                {"pairs": 0, "auc": None, "note": "no pairs"},
+            )
         report["pool_hash"] = pool_hash(self.pool)
         return {"id": list(batch["id"]), "relevance": relevance, "strength": strength}, report
 
@@ -89,7 +102,9 @@ def reference_pools(instructions: dict[str, list[str]]) -> dict[str, list[str]]:
     firsts = {lang: _first_by_hash(qs) for lang, qs in instructions.items()}
     pools = {}
     for lang in instructions:
-        others = sorted({pair for other, pairs in firsts.items() if other != lang for pair in pairs})
+        others = sorted(
+            {pair for other, pairs in firsts.items() if other != lang for pair in pairs}
+        )
         pools[lang] = seeds + [q for _, q in others[:MAX_POOL_OTHERS]]
     return pools
 
@@ -97,4 +112,6 @@ def reference_pools(instructions: dict[str, list[str]]) -> dict[str, list[str]]:
 def _first_by_hash(instructions: list[str]) -> list[tuple[str, str]]:
     """(hash, instruction) of the MAX_POOL_OTHERS instructions with the lowest hashes: another
     language's pool takes its share from these."""
-    return heapq.nsmallest(MAX_POOL_OTHERS, {(stable_hash("pool", q), q) for q in instructions if q})
+    return heapq.nsmallest(
+        MAX_POOL_OTHERS, {(stable_hash("pool", q), q) for q in instructions if q}
+    )

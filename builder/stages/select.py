@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..core.schema import RELEVANT
 from ..languages.lid import detect, matches
 from .instructions import instruction_problem
-from ..core.schema import RELEVANT
 
 
 @dataclasses.dataclass
@@ -29,14 +29,22 @@ class Select:
     input_features = RELEVANT
     output_features = RELEVANT  # only `dropped` changes
 
-    def __init__(self, lang: str, config: SelectConfig, strength: dict[str, float | None] | None = None):
+    def __init__(
+        self, lang: str, config: SelectConfig, strength: dict[str, float | None] | None = None
+    ):
         """`strength`: each row's relevance strength by id (builder/stages/relevance.py)."""
         self.lang = lang
         self.config = config
         self.strength = strength or {}
 
-    def reason(self, instruction: str | None, output: str | None, score: int | None,
-               relevance: float | None = None, strength: float | None = None) -> str | None:
+    def reason(
+        self,
+        instruction: str | None,
+        output: str | None,
+        score: int | None,
+        relevance: float | None = None,
+        strength: float | None = None,
+    ) -> str | None:
         if score is None:
             return "unscored"
         if score < self.config.accept_score:
@@ -51,7 +59,10 @@ class Select:
             return "off_topic"
         if self.below_floor(strength) and self.config.floor_mode == "drop":
             return "below_seed_floor"
-        if not output or not self.config.min_response_chars <= len(output) <= self.config.max_response_chars:
+        if (
+            not output
+            or not self.config.min_response_chars <= len(output) <= self.config.max_response_chars
+        ):
             return "response_length"
         # prepare checked the original text; this catches refined responses that drifted.
         if matches(detect(output), self.lang) is False:
@@ -60,7 +71,12 @@ class Select:
 
     def below_floor(self, strength: float | None) -> bool:
         floor = self.config.relevance_floor
-        return strength is not None and floor is not None and self.config.floor_mode != "off" and strength < floor
+        return (
+            strength is not None
+            and floor is not None
+            and self.config.floor_mode != "off"
+            and strength < floor
+        )
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         dropped = list(batch["dropped"])
@@ -68,6 +84,11 @@ class Select:
             if already is None:
                 relevance = batch["relevance"][i] if "relevance" in batch else None
                 strength = self.strength.get(batch["id"][i]) if "id" in batch else None
-                dropped[i] = self.reason(batch["instruction"][i], batch["output"][i], batch["score"][i], relevance,
-                                         strength)
+                dropped[i] = self.reason(
+                    batch["instruction"][i],
+                    batch["output"][i],
+                    batch["score"][i],
+                    relevance,
+                    strength,
+                )
         return {"dropped": dropped}

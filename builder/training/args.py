@@ -14,8 +14,10 @@ class LanguageCheckArguments:
 
     language_check_steps: int = field(
         default=0,
-        metadata={"help": "Every N optimizer steps (and before/after training), answer held-out prompts and log the "
-                  "share answered in the expected language. 0 turns the check off."},
+        metadata={
+            "help": "Every N optimizer steps (and before/after training), answer held-out prompts and log the "
+            "share answered in the expected language. 0 turns the check off."
+        },
     )
     language_check_prompts: int = field(
         default=8, metadata={"help": "Held-out prompts per language for the language check."}
@@ -25,8 +27,10 @@ class LanguageCheckArguments:
     )
     language_check_file: str | None = field(
         default=None,
-        metadata={"help": "English instructions for the language check instead of held-out rows: a .txt file (one "
-                  "per line) or .json/.jsonl (instruction/question/prompt/text field, or Vicuna's `turns`)."},
+        metadata={
+            "help": "English instructions for the language check instead of held-out rows: a .txt file (one "
+            "per line) or .json/.jsonl (instruction/question/prompt/text field, or Vicuna's `turns`)."
+        },
     )
 
 
@@ -36,22 +40,30 @@ class TrainingDataArguments:
 
     languages: str = field(
         default="all",
-        metadata={"help": "Language configs to train on: comma-separated codes ('sw,bn') or 'all' (every language "
-                  "config of the dataset)."},
+        metadata={
+            "help": "Language configs to train on: comma-separated codes ('sw,bn') or 'all' (every language "
+            "config of the dataset)."
+        },
     )
     eval_size: float = field(
         default=0.0,
-        metadata={"help": "Rows per language held out for evaluation when a config has no test split: a fraction "
-                  "(< 1) or a count. Needed for eval loss and for the language check's prompts."},
+        metadata={
+            "help": "Rows per language held out for evaluation when a config has no test split: a fraction "
+            "(< 1) or a count. Needed for eval loss and for the language check's prompts."
+        },
     )
     eval_per_language: bool = field(
         default=False,
-        metadata={"help": "Report one eval loss per language (eval_<code>_loss) instead of one eval_loss."},
+        metadata={
+            "help": "Report one eval loss per language (eval_<code>_loss) instead of one eval_loss."
+        },
     )
     merge_adapter: bool = field(
         default=False,
-        metadata={"help": "With --use_peft, also write base model + adapter merged into <output_dir>/merged, a "
-                  "plain model folder any engine (vLLM included) loads."},
+        metadata={
+            "help": "With --use_peft, also write base model + adapter merged into <output_dir>/merged, a "
+            "plain model folder any engine (vLLM included) loads."
+        },
     )
 
 
@@ -61,22 +73,29 @@ class XInstructionArguments(TrainingDataArguments, LanguageCheckArguments):
 
     language_weights: str | None = field(
         default=None,
-        metadata={"help": "Target share of each language in the mixture, 'sw=2,bn=1' (or a YAML mapping). Without "
-                  "it every training row is used once."},
+        metadata={
+            "help": "Target share of each language in the mixture, 'sw=2,bn=1' (or a YAML mapping). Without "
+            "it every training row is used once."
+        },
     )
     mixture_size: int | None = field(
         default=None,
-        metadata={"help": "Total training rows with --language_weights; languages with too few rows are repeated. "
-                  "Default: the largest mixture that repeats no language."},
+        metadata={
+            "help": "Total training rows with --language_weights; languages with too few rows are repeated. "
+            "Default: the largest mixture that repeats no language."
+        },
     )
     min_score: int | None = field(
-        default=None, metadata={"help": "Keep only pairs whose evaluator score is at least this (1-5)."}
+        default=None,
+        metadata={"help": "Keep only pairs whose evaluator score is at least this (1-5)."},
     )
     prompt_format: str = field(
         default="chat",
-        metadata={"help": "'chat': the model's chat template, loss on the assistant turn only. 'prompt_completion': "
-                  "plain text (for base models), loss on the completion only.",
-                  "choices": ["chat", "prompt_completion"]},
+        metadata={
+            "help": "'chat': the model's chat template, loss on the assistant turn only. 'prompt_completion': "
+            "plain text (for base models), loss on the completion only.",
+            "choices": ["chat", "prompt_completion"],
+        },
     )
 
     def __post_init__(self):
@@ -89,23 +108,35 @@ class GeneratorArguments(TrainingDataArguments, LanguageCheckArguments):
 
     seed_file: str | None = field(
         default=None,
-        metadata={"help": "Seed pairs in a local file (.jsonl/.json/.csv/.parquet) with instruction and response "
-                  "columns, and a `lang` column unless the path has a {lang} placeholder (seeds/{lang}.jsonl). "
-                  "Instead of --dataset_name."},
+        metadata={
+            "help": "Seed pairs in a local file (.jsonl/.json/.csv/.parquet) with instruction and response "
+            "columns, and a `lang` column unless the path has a {lang} placeholder (seeds/{lang}.jsonl). "
+            "Instead of --dataset_name."
+        },
     )
     instruction_config: str | None = field(
         default=None,
-        metadata={"help": "Config of --dataset_name that holds the English instructions (Bactrian-X: 'en'), joined "
-                  "on --join_column with each language config's responses. Unset: each language config holds "
-                  "both columns (an X-Instruction export, for example)."},
+        metadata={
+            "help": "Config of --dataset_name that holds the English instructions (Bactrian-X: 'en'), joined "
+            "on --join_column with each language config's responses. Unset: each language config holds "
+            "both columns (an X-Instruction export, for example)."
+        },
     )
-    join_column: str = field(default="id", metadata={"help": "Column that pairs rows across configs."})
-    instruction_column: str = field(default="instruction", metadata={"help": "English instruction column."})
+    join_column: str = field(
+        default="id", metadata={"help": "Column that pairs rows across configs."}
+    )
+    instruction_column: str = field(
+        default="instruction", metadata={"help": "English instruction column."}
+    )
     input_column: str | None = field(
         default="input",
-        metadata={"help": "Optional column appended to the instruction when not empty (Alpaca/Bactrian-X `input`)."},
+        metadata={
+            "help": "Optional column appended to the instruction when not empty (Alpaca/Bactrian-X `input`)."
+        },
     )
-    response_column: str = field(default="output", metadata={"help": "Target-language response column."})
+    response_column: str = field(
+        default="output", metadata={"help": "Target-language response column."}
+    )
 
 
 @dataclass
@@ -114,29 +145,43 @@ class EvaluatorArguments(TrainingDataArguments):
 
     scores_file: str | None = field(
         default=None,
-        metadata={"help": "Scored pairs in a local file (.jsonl/.json/.csv/.parquet) with a `lang` column. Instead "
-                  "of --dataset_name."},
+        metadata={
+            "help": "Scored pairs in a local file (.jsonl/.json/.csv/.parquet) with a `lang` column. Instead "
+            "of --dataset_name."
+        },
     )
 
     score_column: str = field(default="score", metadata={"help": "Integer score column (1-5)."})
     reason_column: str | None = field(
         default="reason",
-        metadata={"help": "Optional one-sentence reason column; the rater learns to write it after the score."},
+        metadata={
+            "help": "Optional one-sentence reason column; the rater learns to write it after the score."
+        },
     )
-    text_column: str = field(default="output", metadata={"help": "Target-language response column."})
+    text_column: str = field(
+        default="output", metadata={"help": "Target-language response column."}
+    )
     from_judgements: bool = field(
         default=False,
-        metadata={"help": "Read the builder's `judgements` column (the audit config `candidates`): one example per "
-                  "parsed judgement of the row's `text`, its score and reason as the evaluator wrote them "
-                  "(judgements of a --refine-response rewrite are skipped: the rewrite is not the row's text)."},
+        metadata={
+            "help": "Read the builder's `judgements` column (the audit config `candidates`): one example per "
+            "parsed judgement of the row's `text`, its score and reason as the evaluator wrote them "
+            "(judgements of a --refine-response rewrite are skipped: the rewrite is not the row's text)."
+        },
     )
     score_check_steps: int = field(
         default=0,
-        metadata={"help": "Every N optimizer steps (and before/after training), rate held-out pairs and log how many "
-                  "ratings parse and match the reference score. 0 turns the check off."},
+        metadata={
+            "help": "Every N optimizer steps (and before/after training), rate held-out pairs and log how many "
+            "ratings parse and match the reference score. 0 turns the check off."
+        },
     )
-    score_check_prompts: int = field(default=16, metadata={"help": "Held-out pairs for the score check."})
+    score_check_prompts: int = field(
+        default=16, metadata={"help": "Held-out pairs for the score check."}
+    )
     balance_scores: bool = field(
         default=False,
-        metadata={"help": "Downsample so every score 1-5 is equally frequent (scored data is usually mostly 4-5)."},
+        metadata={
+            "help": "Downsample so every score 1-5 is equally frequent (scored data is usually mostly 4-5)."
+        },
     )

@@ -65,8 +65,9 @@ def _encode(tokenizer, prompt) -> list[int]:
     if isinstance(prompt, str):
         return tokenizer(prompt)["input_ids"]
     prefill = prompt[-1]["role"] == "assistant"
-    text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=not prefill,
-                                         continue_final_message=prefill)
+    text = tokenizer.apply_chat_template(
+        prompt, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -79,20 +80,34 @@ def _eos_ids(model, tokenizer) -> list[int]:
 
 
 @torch.no_grad()
-def generate_answers(model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int) -> list[str]:
+def generate_answers(
+    model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int
+) -> list[str]:
     """Greedy answers, batched with left padding (so every row ends where generation starts)."""
     eos = _eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad,
-                              eos_token_id=eos, use_cache=True)
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        use_cache=True,
+    )
     device = next(model.parameters()).device
     answers = []
     for start in range(0, len(prompts), batch_size):
-        encoded = [_encode(tokenizer, p) for p in prompts[start:start + batch_size]]
+        encoded = [_encode(tokenizer, p) for p in prompts[start : start + batch_size]]
         width = max(len(ids) for ids in encoded)
-        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in encoded], device=device)
-        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded], device=device)
-        output = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config)
+        input_ids = torch.tensor(
+            [[pad] * (width - len(ids)) + ids for ids in encoded], device=device
+        )
+        attention = torch.tensor(
+            [[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded], device=device
+        )
+        output = model.generate(
+            input_ids=input_ids, attention_mask=attention, generation_config=config
+        )
         for row in output[:, width:].tolist():
             cut = next((i for i, tok in enumerate(row) if tok in eos), len(row))
             answers.append(tokenizer.decode(row[:cut], skip_special_tokens=True))
@@ -106,8 +121,15 @@ class GenerationCheckCallback(TrainerCallback):
     name = "generation check"
     key = "generation"  # prefix of the timing entry
 
-    def __init__(self, trainer: Trainer, prompts: list, every_steps: int, max_new_tokens: int = 128,
-                 batch_size: int = 8, at_start: bool = True):
+    def __init__(
+        self,
+        trainer: Trainer,
+        prompts: list,
+        every_steps: int,
+        max_new_tokens: int = 128,
+        batch_size: int = 8,
+        at_start: bool = True,
+    ):
         if not prompts:
             raise ValueError(f"the {self.name} needs at least one held-out prompt")
         if every_steps < 1:
@@ -118,7 +140,9 @@ class GenerationCheckCallback(TrainerCallback):
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.at_start = at_start
-        self.history: list[tuple[int, dict[str, float]]] = []  # (step, logs), for tests and the model card
+        self.history: list[
+            tuple[int, dict[str, float]]
+        ] = []  # (step, logs), for tests and the model card
         self._last_step = -1
 
     def evaluate(self, answers: list[str]) -> dict[str, float]:
@@ -167,11 +191,18 @@ class GenerationCheckCallback(TrainerCallback):
         try:
             # apply_padding: every process must run the same number of generate calls, or the
             # collective ops of ZeRO-3/FSDP inside them would wait forever.
-            with accelerator.split_between_processes(prompts, apply_padding=True) as shard, \
-                    unwrap_model_for_generation(model, accelerator, gradient_checkpointing_kwargs=
-                                                trainer.args.gradient_checkpointing_kwargs) as unwrapped, \
-                    DistributedBackend(accelerator).summon_full_params(model, recurse=False):
-                answers = generate_answers(unwrapped, tokenizer, list(shard), self.max_new_tokens, self.batch_size)
+            with (
+                accelerator.split_between_processes(prompts, apply_padding=True) as shard,
+                unwrap_model_for_generation(
+                    model,
+                    accelerator,
+                    gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs,
+                ) as unwrapped,
+                DistributedBackend(accelerator).summon_full_params(model, recurse=False),
+            ):
+                answers = generate_answers(
+                    unwrapped, tokenizer, list(shard), self.max_new_tokens, self.batch_size
+                )
             answers = gather_object(answers)[: len(prompts)]
         finally:
             model.train(was_training)
@@ -204,7 +235,9 @@ class ScoreAgreementCallback(GenerationCheckCallback):
     name = "score check"
     key = "score"
 
-    def __init__(self, trainer: Trainer, prompts: list, references: list[int], every_steps: int, **kwargs):
+    def __init__(
+        self, trainer: Trainer, prompts: list, references: list[int], every_steps: int, **kwargs
+    ):
         super().__init__(trainer, prompts, every_steps, **kwargs)
         self.references = references
 
@@ -216,5 +249,8 @@ class ScoreAgreementCallback(GenerationCheckCallback):
         return {
             "score_parsed": sum(s is not None for s in scores) / n,
             "score_exact": sum(s == r for s, r in zip(scores, self.references)) / n,
-            "score_within_1": sum(s is not None and abs(s - r) <= 1 for s, r in zip(scores, self.references)) / n,
+            "score_within_1": sum(
+                s is not None and abs(s - r) <= 1 for s, r in zip(scores, self.references)
+            )
+            / n,
         }

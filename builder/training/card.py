@@ -41,30 +41,57 @@ def is_hub_id(dataset: str) -> bool:
 
 
 def data_section(data: TrainingData, checks: dict[str, float] | None = None) -> str:
-    source = f"[{data.dataset}](https://huggingface.co/datasets/{data.dataset})" if is_hub_id(data.dataset) \
+    source = (
+        f"[{data.dataset}](https://huggingface.co/datasets/{data.dataset})"
+        if is_hub_id(data.dataset)
         else f"`{data.dataset}` (a local export)"
-    lines = [f"## {data.title}", "", f"Dataset: {source}", "",
-             "| config | language | rows trained on | training rows available | weight | held-out rows |",
-             "|---|---|---|---|---|---|"]
+    )
+    lines = [
+        f"## {data.title}",
+        "",
+        f"Dataset: {source}",
+        "",
+        "| config | language | rows trained on | training rows available | weight | held-out rows |",
+        "|---|---|---|---|---|---|",
+    ]
     for code, rows in data.rows.items():
         weight = f"{data.weights[code]:g}" if data.weights else "-"
-        lines.append(f"| `{code}` | {get_language(code).name} | {rows} | {data.available.get(code, '-')} | "
-                     f"{weight} | {data.eval_rows.get(code, 0)} |")
+        lines.append(
+            f"| `{code}` | {get_language(code).name} | {rows} | {data.available.get(code, '-')} | "
+            f"{weight} | {data.eval_rows.get(code, 0)} |"
+        )
     lines += ["", f"Prompt format: `{data.prompt_format}`; prompt template {data.template}."]
     if data.dataset and is_hub_id(data.dataset):
         codes = ", ".join(f'"{c}"' for c in data.rows)
-        lines += ["", "Load the same data with:", "", "```python", "from datasets import load_dataset",
-                  "", f"data = {{lang: load_dataset(\"{data.dataset}\", lang, split=\"train\") for lang in [{codes}]}}",
-                  "```"]
+        lines += [
+            "",
+            "Load the same data with:",
+            "",
+            "```python",
+            "from datasets import load_dataset",
+            "",
+            f'data = {{lang: load_dataset("{data.dataset}", lang, split="train") for lang in [{codes}]}}',
+            "```",
+        ]
     lines += [f"- {note}" for note in data.notes]
     checks = checks or {}
     if "lang_share" in checks:
-        shares = ", ".join(f"{k.split('/', 1)[1]}: {v:.2f}" for k, v in checks.items() if k.startswith("lang_share/"))
-        lines += ["", "Share of held-out answers in the expected language (language ID, end of training): "
-                  f"{shares} (overall {checks['lang_share']:.2f})."]
+        shares = ", ".join(
+            f"{k.split('/', 1)[1]}: {v:.2f}"
+            for k, v in checks.items()
+            if k.startswith("lang_share/")
+        )
+        lines += [
+            "",
+            "Share of held-out answers in the expected language (language ID, end of training): "
+            f"{shares} (overall {checks['lang_share']:.2f}).",
+        ]
     if "score_exact" in checks:
-        lines += ["", f"Held-out ratings, end of training: {checks['score_parsed']:.2f} parse, "
-                  f"{checks['score_exact']:.2f} match the reference score, {checks['score_within_1']:.2f} within 1."]
+        lines += [
+            "",
+            f"Held-out ratings, end of training: {checks['score_parsed']:.2f} parse, "
+            f"{checks['score_exact']:.2f} match the reference score, {checks['score_within_1']:.2f} within 1.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -74,14 +101,18 @@ class XInstructionSFTTrainer(SFTTrainer):
     def __init__(self, *args, training_data: TrainingData | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.training_data = training_data
-        self.check_results: dict[str, float] = {}  # last numbers of the generation checks, for the card
+        self.check_results: dict[
+            str, float
+        ] = {}  # last numbers of the generation checks, for the card
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
         data = self.training_data
         if dataset_name is None and data is not None and is_hub_id(data.dataset):
             dataset_name = data.dataset
         tags = list(tags or []) if not isinstance(tags, str) else [tags]
-        super().create_model_card(model_name=model_name, dataset_name=dataset_name, tags=[*tags, "x-instruction"])
+        super().create_model_card(
+            model_name=model_name, dataset_name=dataset_name, tags=[*tags, "x-instruction"]
+        )
         if data is None or not self.is_world_process_zero():
             return
         from huggingface_hub import ModelCard

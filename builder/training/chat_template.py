@@ -28,10 +28,17 @@ _SPECIAL_TOKEN = re.compile(r"<\|[^|<>\s]+\|>")
 _PROBES = [
     [{"role": "user", "content": "Hello?"}],
     [{"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Habari."}],
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-     {"role": "assistant", "content": "Hi."}],
-    [{"role": "user", "content": "A"}, {"role": "assistant", "content": "B"}, {"role": "user", "content": "C"},
-     {"role": "assistant", "content": "D"}],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hi."},
+    ],
+    [
+        {"role": "user", "content": "A"},
+        {"role": "assistant", "content": "B"},
+        {"role": "user", "content": "C"},
+        {"role": "assistant", "content": "D"},
+    ],
 ]
 
 
@@ -64,7 +71,9 @@ def apply_chat_template_path(model, tokenizer, path: str | None):
 
     model, tokenizer, added = clone_chat_template(model, tokenizer, resolve_model(path))
     if added:
-        logger.warning("Cloning the chat template of %s added %d tokens to the tokenizer", path, len(added))
+        logger.warning(
+            "Cloning the chat template of %s added %d tokens to the tokenizer", path, len(added)
+        )
     return model, tokenizer, added
 
 
@@ -78,8 +87,12 @@ def require_chat_template(tokenizer, model_name: str) -> None:
 
 
 def _render(tokenizer, messages, template, add_generation_prompt=False) -> str:
-    return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    return tokenizer.apply_chat_template(
+        messages,
+        chat_template=template,
+        tokenize=False,
+        add_generation_prompt=add_generation_prompt,
+    )
 
 
 def _default_system(tokenizer) -> str | None:
@@ -87,7 +100,7 @@ def _default_system(tokenizer) -> str | None:
     rendered = _render(tokenizer, _PROBES[0], None)
     head = "<|im_start|>system\n"
     if rendered.startswith(head) and "<|im_end|>" in rendered:
-        return rendered[len(head):rendered.index("<|im_end|>")]
+        return rendered[len(head) : rendered.index("<|im_end|>")]
     return None
 
 
@@ -96,12 +109,14 @@ def chatml_training_template(default_system: str | None = None) -> str:
     default = ""
     if default_system is not None:
         # json.dumps gives a double-quoted literal whose escapes (\n, \", \\) Jinja also reads.
-        default = ("{%- if loop.first and message['role'] != 'system' %}"
-                   "{{- '<|im_start|>system\\n' + " + json.dumps(default_system, ensure_ascii=False)
-                   + " + '<|im_end|>\\n' }}{%- endif %}")
+        default = (
+            "{%- if loop.first and message['role'] != 'system' %}"
+            "{{- '<|im_start|>system\\n' + "
+            + json.dumps(default_system, ensure_ascii=False)
+            + " + '<|im_end|>\\n' }}{%- endif %}"
+        )
     return (
-        "{%- for message in messages %}" + default
-        + "{%- if message['role'] == 'assistant' %}"
+        "{%- for message in messages %}" + default + "{%- if message['role'] == 'assistant' %}"
         "{{- '<|im_start|>assistant\\n' }}{%- generation %}{{- message['content'] + '<|im_end|>' }}"
         "{%- endgeneration %}{{- '\\n' }}"
         "{%- else %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
@@ -112,7 +127,7 @@ def chatml_training_template(default_system: str | None = None) -> str:
 
 def _renders_like(tokenizer, candidate: str) -> bool:
     for probe in _PROBES:
-        for add_generation_prompt in ((True, False) if probe[-1]["role"] == "user" else (False,)):
+        for add_generation_prompt in (True, False) if probe[-1]["role"] == "user" else (False,):
             try:
                 ours = _render(tokenizer, probe, candidate, add_generation_prompt)
                 theirs = _render(tokenizer, probe, None, add_generation_prompt)

@@ -14,8 +14,9 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import datasets
 from datasets import Dataset, get_dataset_config_names
@@ -60,8 +61,9 @@ def config_names(path: str) -> list[str]:
     try:
         return get_dataset_config_names(path)
     except ConnectionError as err:  # datasets' words for an offline machine or a Hub outage
-        raise ValueError(f"--dataset_name {path}: {err}; on a machine without network pass a local export "
-                         "folder") from err
+        raise ValueError(
+            f"--dataset_name {path}: {err}; on a machine without network pass a local export folder"
+        ) from err
 
 
 def language_configs(path: str) -> list[str]:
@@ -93,8 +95,11 @@ def resolve_languages(path: str, spec: str) -> list[Language]:
     unexported = [code for code in built_languages(path) if code not in available]
     if spec.strip() == "all":
         if unexported:
-            logger.warning("Skipping %s: built but not exported (the build kept no pair for %s)",
-                           ", ".join(unexported), "it" if len(unexported) == 1 else "them")
+            logger.warning(
+                "Skipping %s: built but not exported (the build kept no pair for %s)",
+                ", ".join(unexported),
+                "it" if len(unexported) == 1 else "them",
+            )
         if not available:
             raise ValueError(
                 f"{path} has no language configs (found: {', '.join(config_names(path)) or 'none'}); "
@@ -120,7 +125,9 @@ X_INSTRUCTION_COLUMNS_HINT = (
 )
 
 
-def check_columns(dataset: Dataset, needed: tuple[str, ...], where: str, hint: str = X_INSTRUCTION_COLUMNS_HINT) -> None:
+def check_columns(
+    dataset: Dataset, needed: tuple[str, ...], where: str, hint: str = X_INSTRUCTION_COLUMNS_HINT
+) -> None:
     missing = [c for c in needed if c not in dataset.column_names]
     if missing:
         raise ValueError(
@@ -128,7 +135,9 @@ def check_columns(dataset: Dataset, needed: tuple[str, ...], where: str, hint: s
         )
 
 
-def check_not_empty(dataset: Dataset, where: str, hint: str = "", error: type[ValueError] = ValueError) -> None:
+def check_not_empty(
+    dataset: Dataset, where: str, hint: str = "", error: type[ValueError] = ValueError
+) -> None:
     if len(dataset) == 0:
         raise error(f"{where} has no rows{': ' + hint if hint else ''}")
 
@@ -136,19 +145,29 @@ def check_not_empty(dataset: Dataset, where: str, hint: str = "", error: type[Va
 def _filled(value) -> bool:
     """A non-blank text, or a conversation (`messages`) with turns whose texts are all non-blank."""
     if isinstance(value, list):
-        return bool(value) and all(isinstance(turn, dict) and _filled(turn.get("content")) for turn in value)
+        return bool(value) and all(
+            isinstance(turn, dict) and _filled(turn.get("content")) for turn in value
+        )
     return isinstance(value, str) and bool(value.strip())
 
 
 def drop_incomplete_pairs(dataset: Dataset, where: str, columns=PAIR_COLUMNS) -> Dataset:
     """Drop rows whose instruction or response is missing or blank: they would train on nothing."""
     kept = dataset.filter(
-        lambda batch: [all(_filled(v) for v in values) for values in zip(*(batch[c] for c in columns))],
-        batched=True, desc=f"Dropping incomplete pairs of {where}",
+        lambda batch: [
+            all(_filled(v) for v in values) for values in zip(*(batch[c] for c in columns))
+        ],
+        batched=True,
+        desc=f"Dropping incomplete pairs of {where}",
     )
     if len(kept) < len(dataset):
-        logger.warning("%s: dropped %d of %d rows with an empty %s", where, len(dataset) - len(kept), len(dataset),
-                       " or ".join(columns))
+        logger.warning(
+            "%s: dropped %d of %d rows with an empty %s",
+            where,
+            len(dataset) - len(kept),
+            len(dataset),
+            " or ".join(columns),
+        )
     return kept
 
 
@@ -157,13 +176,18 @@ def filter_min_score(dataset: Dataset, min_score: int | None, where: str) -> Dat
         return dataset
     if "score" not in dataset.column_names:
         raise ValueError(f"--min_score needs a 'score' column, which {where} lacks")
-    kept = dataset.filter(lambda batch: [s is not None and s >= min_score for s in batch["score"]], batched=True,
-                          desc=f"Keeping pairs of {where} with score >= {min_score}")
+    kept = dataset.filter(
+        lambda batch: [s is not None and s >= min_score for s in batch["score"]],
+        batched=True,
+        desc=f"Keeping pairs of {where} with score >= {min_score}",
+    )
     logger.info("%s: %d of %d rows have score >= %d", where, len(kept), len(dataset), min_score)
     return kept
 
 
-def hold_out(dataset: Dataset, size: float | int, seed: int, where: str) -> tuple[Dataset, Dataset | None]:
+def hold_out(
+    dataset: Dataset, size: float | int, seed: int, where: str
+) -> tuple[Dataset, Dataset | None]:
     """Split off `size` rows (a fraction < 1, or a count) as held-out rows; the rest stays for training.
 
     A language too small for `size` keeps at least one training row: fewer rows are held out,
@@ -172,8 +196,13 @@ def hold_out(dataset: Dataset, size: float | int, seed: int, where: str) -> tupl
     wanted = max(round(size * len(dataset)) if size < 1 else int(size), 1)
     count = min(wanted, len(dataset) - 1)
     if count < wanted:
-        logger.warning("%s has %d row(s): holding out %d instead of %d (--eval_size) so that one is left to train on",
-                       where, len(dataset), count, wanted)
+        logger.warning(
+            "%s has %d row(s): holding out %d instead of %d (--eval_size) so that one is left to train on",
+            where,
+            len(dataset),
+            count,
+            wanted,
+        )
     if count < 1:
         return dataset, None
     parts = dataset.train_test_split(test_size=count, seed=seed, shuffle=True)
@@ -193,8 +222,12 @@ def local_cache_dir(path: str) -> str | None:
     for file in sorted(Path(path).rglob("*")):
         if file.is_file() and ".cache" not in file.parts:
             stat = file.stat()
-            digest.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    return os.path.join(datasets.config.HF_DATASETS_CACHE, "x-instruction-local", digest.hexdigest()[:16])
+            digest.update(
+                f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
+            )
+    return os.path.join(
+        datasets.config.HF_DATASETS_CACHE, "x-instruction-local", digest.hexdigest()[:16]
+    )
 
 
 def load_dataset(path: str, name: str | None = None, **kwargs):
@@ -211,7 +244,9 @@ def load_config(path: str, name: str, where: str, revision: str | None = None):
         return load_dataset(path, name, revision=revision)
     except ValueError as err:
         if "corresponds to no data" in str(err):  # datasets' words for a split with zero rows
-            raise EmptyLanguageError(f"{where} has a split with no rows ({err}): {EMPTY_HINT}") from err
+            raise EmptyLanguageError(
+                f"{where} has a split with no rows ({err}): {EMPTY_HINT}"
+            ) from err
         raise
 
 
@@ -239,16 +274,25 @@ def load_language(
     check_columns(train, columns, where)
     check_not_empty(train, f"{where} (split {train_split!r})", EMPTY_HINT, EmptyLanguageError)
     train = filter_min_score(drop_incomplete_pairs(train, where, columns), min_score, where)
-    check_not_empty(train, f"{where} after dropping empty pairs and applying --min_score", error=EmptyLanguageError)
+    check_not_empty(
+        train,
+        f"{where} after dropping empty pairs and applying --min_score",
+        error=EmptyLanguageError,
+    )
 
     held_out = None
     if test_split in splits:
         held_out = splits[test_split]
         check_columns(held_out, columns, f"{where} (split {test_split!r})")
-        held_out = filter_min_score(drop_incomplete_pairs(held_out, f"{where} ({test_split})", columns),
-                                    min_score, where)
+        held_out = filter_min_score(
+            drop_incomplete_pairs(held_out, f"{where} ({test_split})", columns), min_score, where
+        )
         if eval_size:
-            logger.info("%s has a %r split; using it for evaluation instead of --eval_size", where, test_split)
+            logger.info(
+                "%s has a %r split; using it for evaluation instead of --eval_size",
+                where,
+                test_split,
+            )
     elif eval_size:
         train, held_out = hold_out(train, eval_size, seed, where)
     return LanguageSplits(lang, train, held_out if held_out is not None and len(held_out) else None)
@@ -266,9 +310,13 @@ def load_languages(path: str, spec: str, load: Callable[[str], T]) -> dict[str, 
         except EmptyLanguageError:
             if spec.strip() != "all":
                 raise
-            logger.warning("Skipping %s: its config has no rows (the build kept no pair for it)", lang.code)
+            logger.warning(
+                "Skipping %s: its config has no rows (the build kept no pair for it)", lang.code
+            )
             empty.append(lang.code)
     if not loaded:
-        raise ValueError(f"{path} has no rows to train on: every language config is empty ({', '.join(empty)}); "
-                         "rebuild with more documents (--max-docs) or a lower --accept-score")
+        raise ValueError(
+            f"{path} has no rows to train on: every language config is empty ({', '.join(empty)}); "
+            "rebuild with more documents (--max-docs) or a lower --accept-score"
+        )
     return loaded

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import guard
 
 VERBOSE_FLAGS = ("-v", "--verbose")
 
 
-def run_script(prog: str, main: Callable, make_parser: Callable, argv: list[str] | None = None) -> int:
+def run_script(
+    prog: str, main: Callable, make_parser: Callable, argv: list[str] | None = None
+) -> int:
     """`main(*parsed dataclasses)`; an error becomes `<script>: error: <message>` with exit code 2
     for bad data, names or options and 1 for a failure of the environment (builder/errors.py).
     `-v`/`--verbose` logs debug messages and shows the traceback instead."""
@@ -26,7 +28,9 @@ def run_script(prog: str, main: Callable, make_parser: Callable, argv: list[str]
     def body() -> int:
         finished = False
         try:
-            main(*make_parser().parse_args_and_config(args=argv))  # its trainer is for Python callers, not an exit code
+            main(
+                *make_parser().parse_args_and_config(args=argv)
+            )  # its trainer is for Python callers, not an exit code
             finished = True
         finally:
             _end_process_group(wait_for_peers=finished)

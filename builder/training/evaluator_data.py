@@ -47,20 +47,44 @@ def _scored_rows(dataset: Dataset, args, where: str) -> list[dict]:
             for judgement in row["judgements"] or []:
                 if judgement.get("response") == "rewritten":  # it judged the rewrite, not `text`
                     continue
-                score, reason = parse_score_reply(judgement["raw"][len("Score:"):]) if judgement["raw"] else (None, "")
+                score, reason = (
+                    parse_score_reply(judgement["raw"][len("Score:") :])
+                    if judgement["raw"]
+                    else (None, "")
+                )
                 if judgement["status"] in ("ok", "retried") and score is not None:
-                    rows.append({"instruction": judgement["instruction"], "text": row["text"], "lang": row["lang"],
-                                 "score": score, "reason": reason})
+                    rows.append(
+                        {
+                            "instruction": judgement["instruction"],
+                            "text": row["text"],
+                            "lang": row["lang"],
+                            "score": score,
+                            "reason": reason,
+                        }
+                    )
         return rows
-    check_columns(dataset, ("instruction", args.text_column, args.score_column, "lang"), where, _HINT)
+    check_columns(
+        dataset, ("instruction", args.text_column, args.score_column, "lang"), where, _HINT
+    )
     reasons = args.reason_column if args.reason_column in dataset.column_names else None
     for row in dataset:
         score = row[args.score_column]
         if isinstance(score, (int, float)) and float(score).is_integer() and 1 <= score <= 5:
-            rows.append({"instruction": row["instruction"], "text": row[args.text_column], "lang": row["lang"],
-                         "score": int(score), "reason": row[reasons] if reasons else ""})
+            rows.append(
+                {
+                    "instruction": row["instruction"],
+                    "text": row[args.text_column],
+                    "lang": row["lang"],
+                    "score": int(score),
+                    "reason": row[reasons] if reasons else "",
+                }
+            )
     if len(rows) < len(dataset):
-        logger.warning("%s: skipped %d rows whose score is not an integer from 1 to 5", where, len(dataset) - len(rows))
+        logger.warning(
+            "%s: skipped %d rows whose score is not an integer from 1 to 5",
+            where,
+            len(dataset) - len(rows),
+        )
     return rows
 
 
@@ -74,15 +98,21 @@ def _balance(rows: list[dict], seed: int) -> list[dict]:
     return [row for score in sorted(by_score) for row in rng.sample(by_score[score], smallest)]
 
 
-def load_scored_pairs(dataset_name: str | None, dataset_config: str | None, args, split: str = "train",
-                      seed: int = 0) -> dict[str, Dataset]:
+def load_scored_pairs(
+    dataset_name: str | None, dataset_config: str | None, args, split: str = "train", seed: int = 0
+) -> dict[str, Dataset]:
     if args.scores_file:
         sources = [(read_table_file(args.scores_file, "--scores_file"), args.scores_file)]
     elif not dataset_name:
-        raise ValueError("pass --scores_file (a local file) or --dataset_name (a Hub or local dataset)")
+        raise ValueError(
+            "pass --scores_file (a local file) or --dataset_name (a Hub or local dataset)"
+        )
     elif dataset_config:  # one config holding several languages, e.g. the builder's `candidates`
-        sources = [(load_dataset(dataset_name, dataset_config, split=split), f"config {dataset_config!r}")]
+        sources = [
+            (load_dataset(dataset_name, dataset_config, split=split), f"config {dataset_config!r}")
+        ]
     else:
+
         def load(code):
             where = f"config {code!r} of {dataset_name}"
             data = load_config(dataset_name, code, where)[split]
@@ -98,8 +128,10 @@ def load_scored_pairs(dataset_name: str | None, dataset_config: str | None, args
     for row in rows:
         per_lang.setdefault(row["lang"], []).append(row)
     if not per_lang:
-        raise ValueError("no scored pair with a score from 1 to 5 was found; check --score_column/--from_judgements "
-                         "and --languages")
+        raise ValueError(
+            "no scored pair with a score from 1 to 5 was found; check --score_column/--from_judgements "
+            "and --languages"
+        )
     out = {}
     for code, lang_rows in per_lang.items():
         lang_rows = _balance(lang_rows, seed) if args.balance_scores else lang_rows
@@ -110,30 +142,53 @@ def load_scored_pairs(dataset_name: str | None, dataset_config: str | None, args
 
 def _format(dataset: Dataset, name: str) -> Dataset:
     return dataset.map(
-        lambda r: {**evaluator_example(r["instruction"], r["text"], r["lang"], r["score"], r["reason"]),
-                   "lang": r["lang"]},
-        remove_columns=[c for c in dataset.column_names if c != "lang"], desc=f"Formatting {name} scored pairs")
+        lambda r: {
+            **evaluator_example(r["instruction"], r["text"], r["lang"], r["score"], r["reason"]),
+            "lang": r["lang"],
+        },
+        remove_columns=[c for c in dataset.column_names if c != "lang"],
+        desc=f"Formatting {name} scored pairs",
+    )
 
 
-def load_evaluator_data(dataset_name: str | None, dataset_config: str | None, args, *, split: str = "train",
-                        seed: int = 0) -> PreparedData:
+def load_evaluator_data(
+    dataset_name: str | None,
+    dataset_config: str | None,
+    args,
+    *,
+    split: str = "train",
+    seed: int = 0,
+) -> PreparedData:
     pairs = load_scored_pairs(dataset_name, dataset_config, args, split, seed)
     train, held = {}, {}
     for code, data in pairs.items():
-        train[code], held[code] = hold_out(data, args.eval_size, seed, f"scored pairs ({code})") \
-            if args.eval_size else (data, None)
+        train[code], held[code] = (
+            hold_out(data, args.eval_size, seed, f"scored pairs ({code})")
+            if args.eval_size
+            else (data, None)
+        )
     held = {code: d for code, d in held.items() if d is not None}
     mixed, counts = mix_languages({code: _format(d, code) for code, d in train.items()}, seed=seed)
     card = TrainingData(
-        dataset=dataset_name or args.scores_file, title="Scored pairs (rater training data)", rows=counts,
-        available={code: len(d) for code, d in train.items()}, eval_rows={code: len(d) for code, d in held.items()},
-        prompt_format="chat", template=template_label(EVALUATE),
-        notes=(["Scores and reasons from the builder's judgements."] if args.from_judgements else [])
+        dataset=dataset_name or args.scores_file,
+        title="Scored pairs (rater training data)",
+        rows=counts,
+        available={code: len(d) for code, d in train.items()},
+        eval_rows={code: len(d) for code, d in held.items()},
+        prompt_format="chat",
+        template=template_label(EVALUATE),
+        notes=(
+            ["Scores and reasons from the builder's judgements."] if args.from_judgements else []
+        )
         + (["Balanced to equal counts per score."] if args.balance_scores else []),
     )
     held_pairs = {code: d.to_list() for code, d in held.items()}
-    return PreparedData(mixed, concat({c: _format(d, f"held-out {c}") for c, d in held.items()},
-                                      args.eval_per_language), held_pairs, card)
+    return PreparedData(
+        mixed,
+        concat({c: _format(d, f"held-out {c}") for c, d in held.items()}, args.eval_per_language),
+        held_pairs,
+        card,
+    )
 
 
 def score_probes(data: PreparedData, args) -> tuple[list | None, list[int]]:
@@ -141,9 +196,11 @@ def score_probes(data: PreparedData, args) -> tuple[list | None, list[int]]:
     scores; (None, []) when held-out pairs were asked for but no language had one to spare."""
     prompts, references = [], []
     for code, rows in data.held_out.items():
-        for row in rows[:args.score_check_prompts]:
-            prompts.append(evaluate_messages(row["instruction"], row["text"], code)
-                           + [{"role": "assistant", "content": SCORE_PREFILL}])
+        for row in rows[: args.score_check_prompts]:
+            prompts.append(
+                evaluate_messages(row["instruction"], row["text"], code)
+                + [{"role": "assistant", "content": SCORE_PREFILL}]
+            )
             references.append(row["score"])
     message = "the score check needs held-out scored pairs: set --eval_size"
     return check_or_skip(prompts, args.eval_size, message, what="the score check"), references

@@ -41,12 +41,18 @@ def answer_input(instruction: str, lang: str, fmt: str):
 def plain_text_example(messages: list[dict]) -> dict:
     """A published conversation (`messages`: user, assistant) as a plain-text TRL row: the user
     turn and a line break as `prompt`, the response as `completion`."""
-    return {"prompt": messages[0]["content"] + TEXT_PROMPT_END, "completion": messages[-1]["content"]}
+    return {
+        "prompt": messages[0]["content"] + TEXT_PROMPT_END,
+        "completion": messages[-1]["content"],
+    }
 
 
 def generator_example(text: str, instruction: str, lang: str) -> dict:
     """The backward model: target-language text in, English instruction out (always chat)."""
-    return {"messages": generator_messages(text, lang) + [{"role": "assistant", "content": instruction.strip()}]}
+    return {
+        "messages": generator_messages(text, lang)
+        + [{"role": "assistant", "content": instruction.strip()}]
+    }
 
 
 def evaluator_reply(score: int, reason: str) -> str:
@@ -56,5 +62,7 @@ def evaluator_reply(score: int, reason: str) -> str:
 
 
 def evaluator_example(instruction: str, text: str, lang: str, score: int, reason: str = "") -> dict:
-    return {"messages": evaluate_messages(instruction, text, lang)
-            + [{"role": "assistant", "content": evaluator_reply(score, reason)}]}
+    return {
+        "messages": evaluate_messages(instruction, text, lang)
+        + [{"role": "assistant", "content": evaluator_reply(score, reason)}]
+    }

@@ -36,7 +36,9 @@ def parse_weights(spec: str | dict | None) -> dict[str, float] | None:
                 continue
             code, sep, value = item.partition("=")
             if not sep:
-                raise ValueError(f"language weight {item!r} is not CODE=WEIGHT; write e.g. 'sw=2,bn=1'")
+                raise ValueError(
+                    f"language weight {item!r} is not CODE=WEIGHT; write e.g. 'sw=2,bn=1'"
+                )
             pairs[code.strip()] = value.strip()
         spec = pairs
     weights = {}
@@ -53,7 +55,9 @@ def parse_weights(spec: str | dict | None) -> dict[str, float] | None:
     return weights
 
 
-def target_counts(sizes: dict[str, int], weights: dict[str, float] | None, mixture_size: int | None) -> dict[str, int]:
+def target_counts(
+    sizes: dict[str, int], weights: dict[str, float] | None, mixture_size: int | None
+) -> dict[str, int]:
     """Rows to draw per language (see the module docstring for the three cases)."""
     if weights is None:
         if mixture_size is not None:
@@ -61,12 +65,16 @@ def target_counts(sizes: dict[str, int], weights: dict[str, float] | None, mixtu
         return dict(sizes)
     unknown = sorted(set(weights) - set(sizes))
     if unknown:
-        raise ValueError(f"weights name {', '.join(unknown)}, which are not among the training languages "
-                         f"({', '.join(sizes)})")
+        raise ValueError(
+            f"weights name {', '.join(unknown)}, which are not among the training languages "
+            f"({', '.join(sizes)})"
+        )
     missing = sorted(set(sizes) - set(weights))
     if missing:
-        raise ValueError(f"no weight for {', '.join(missing)}: give every training language a weight "
-                         "(0 leaves a language out)")
+        raise ValueError(
+            f"no weight for {', '.join(missing)}: give every training language a weight "
+            "(0 leaves a language out)"
+        )
     total = sum(weights.values())
     shares = {code: weights[code] / total for code in sizes}
     if mixture_size is None:
@@ -98,8 +106,13 @@ def mix_languages(
     parts = []
     for i, (code, ds) in enumerate(datasets.items()):
         if counts[code] > sizes[code]:
-            logger.warning("%s: upsampling %d rows to %d (x%.2f) to reach its share", code, sizes[code],
-                           counts[code], counts[code] / sizes[code])
+            logger.warning(
+                "%s: upsampling %d rows to %d (x%.2f) to reach its share",
+                code,
+                sizes[code],
+                counts[code],
+                counts[code] / sizes[code],
+            )
         if counts[code]:
             parts.append(draw(ds, counts[code], seed + i))
     if not parts:

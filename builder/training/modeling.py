@@ -37,8 +37,10 @@ def base_model_path(model_args) -> str:
 
     name = model_args.model_name_or_path
     if not name:
-        raise ValueError(f"pass --model_name_or_path: {EMBEDDED_MODEL} (the embedded model), a Hub model id "
-                         "or a local folder")
+        raise ValueError(
+            f"pass --model_name_or_path: {EMBEDDED_MODEL} (the embedded model), a Hub model id "
+            "or a local folder"
+        )
     return resolve_model(name)
 
 
@@ -56,8 +58,9 @@ def load_model_and_tokenizer(model_args, training_args):
 
         kwargs["dtype"] = getattr(torch, kwargs["dtype"])
     model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision,
-                                              trust_remote_code=training_args.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        name, revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code
+    )
     # SFTTrainer would warn that these are ignored for an instantiated model: they were used above.
     training_args.model_init_kwargs = None
     return model, tokenizer
@@ -99,7 +102,9 @@ def resolve_checkpoint(value: str | bool | None, output_dir: str) -> str | None:
     return value
 
 
-def merge_adapter(adapter_dir: str, output_dir: str, model_args, trust_remote_code: bool = False) -> None:
+def merge_adapter(
+    adapter_dir: str, output_dir: str, model_args, trust_remote_code: bool = False
+) -> None:
     """Write base model + LoRA adapter as one model folder, loadable by any engine (vLLM included).
 
     The base is reloaded unquantised, so merging a QLoRA adapter gives full-precision weights."""
@@ -110,10 +115,14 @@ def merge_adapter(adapter_dir: str, output_dir: str, model_args, trust_remote_co
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else "bfloat16"
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
     base = AutoModelForCausalLM.from_pretrained(
-        base_model_path(model_args), revision=model_args.model_revision, dtype=getattr(torch, dtype),
+        base_model_path(model_args),
+        revision=model_args.model_revision,
+        dtype=getattr(torch, dtype),
         trust_remote_code=trust_remote_code,
     )
-    if base.get_input_embeddings().num_embeddings != len(tokenizer):  # the chat template added tokens
+    if base.get_input_embeddings().num_embeddings != len(
+        tokenizer
+    ):  # the chat template added tokens
         base.resize_token_embeddings(len(tokenizer))
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     merged.save_pretrained(output_dir)

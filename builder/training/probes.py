@@ -26,21 +26,37 @@ def read_instructions(path: str) -> list[str]:
         instructions = [line for line in lines if line]
     else:
         text = file.read_text(encoding="utf-8")
-        rows = json.loads(text) if file.suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = (
+            json.loads(text)
+            if file.suffix == ".json"
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
         instructions = []
         for i, row in enumerate(rows):
-            value = row.get("turns", [None])[0] if isinstance(row, dict) and "turns" in row else None
-            value = value or next((row[f] for f in _TEXT_FIELDS if isinstance(row, dict) and row.get(f)), None)
+            value = (
+                row.get("turns", [None])[0] if isinstance(row, dict) and "turns" in row else None
+            )
+            value = value or next(
+                (row[f] for f in _TEXT_FIELDS if isinstance(row, dict) and row.get(f)), None
+            )
             if not isinstance(value, str):
-                raise ValueError(f"{path}, row {i}: no {'/'.join(_TEXT_FIELDS)} field or `turns` list")
+                raise ValueError(
+                    f"{path}, row {i}: no {'/'.join(_TEXT_FIELDS)} field or `turns` list"
+                )
             instructions.append(value.strip())
     if not instructions:
         raise ValueError(f"--language_check_file {path} holds no instructions")
     return instructions
 
 
-def answer_probes(held_out: dict[str, list[str]], languages: list[str], fmt: str, per_language: int,
-                  instructions_file: str | None = None, skip_missing: bool = False) -> list[Probe]:
+def answer_probes(
+    held_out: dict[str, list[str]],
+    languages: list[str],
+    fmt: str,
+    per_language: int,
+    instructions_file: str | None = None,
+    skip_missing: bool = False,
+) -> list[Probe]:
     """Prompts asking for answers in each training language.
 
     The English instructions come from `instructions_file` when given (asked in every language),
@@ -59,12 +75,16 @@ def answer_probes(held_out: dict[str, list[str]], languages: list[str], fmt: str
             missing.append(lang)
         probes.extend(Probe(answer_input(text, lang, fmt), lang, lang) for text in instructions)
     if missing and probes:
-        logger.warning("The language check leaves out %s: no held-out row (too few rows to hold one out)",
-                       ", ".join(missing))
+        logger.warning(
+            "The language check leaves out %s: no held-out row (too few rows to hold one out)",
+            ", ".join(missing),
+        )
     return probes
 
 
-def check_or_skip(probes: list, eval_size: float, message: str, what: str = "the language check") -> list | None:
+def check_or_skip(
+    probes: list, eval_size: float, message: str, what: str = "the language check"
+) -> list | None:
     """The probes, or None (no check) with a warning when held-out rows were asked for
     (`eval_size`) but no language had rows to spare; with no `eval_size`, `message` is the error."""
     if probes:

@@ -29,14 +29,18 @@ from .data import (
 
 logger = logging.getLogger(__name__)
 
-_COLUMNS_HINT = "Name the dataset's columns with --response_column, --instruction_column and --join_column."
+_COLUMNS_HINT = (
+    "Name the dataset's columns with --response_column, --instruction_column and --join_column."
+)
 _FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
 def read_table_file(path: str, flag: str = "--seed_file") -> Dataset:
     ext = os.path.splitext(path)[1].lower()
     if ext not in _FILE_BUILDERS:
-        raise ValueError(f"{flag} {path}: unsupported extension; use one of {', '.join(_FILE_BUILDERS)}")
+        raise ValueError(
+            f"{flag} {path}: unsupported extension; use one of {', '.join(_FILE_BUILDERS)}"
+        )
     if not os.path.isfile(path):
         raise ValueError(f"{flag} {path}: no such file")
     return load_dataset(_FILE_BUILDERS[ext], data_files=path, split="train")
@@ -50,10 +54,16 @@ def _combine(instruction: str, extra: str | None) -> str:
     return f"{instruction}\n{extra}" if extra else instruction
 
 
-def _to_pairs(dataset: Dataset, lang: str, args, instructions: dict | None = None, where: str = "") -> Dataset:
+def _to_pairs(
+    dataset: Dataset, lang: str, args, instructions: dict | None = None, where: str = ""
+) -> Dataset:
     """Rows -> {text, instruction, lang}; with `instructions` (id -> English instruction) the
     instruction comes from the join and unmatched rows are dropped."""
-    input_col = args.input_column if args.input_column and args.input_column in dataset.column_names else None
+    input_col = (
+        args.input_column
+        if args.input_column and args.input_column in dataset.column_names
+        else None
+    )
 
     def convert(batch):
         out = {"text": [], "instruction": [], "lang": []}
@@ -63,16 +73,25 @@ def _to_pairs(dataset: Dataset, lang: str, args, instructions: dict | None = Non
                 if english is None:
                     continue
             else:
-                english = _combine(batch[args.instruction_column][i], batch[input_col][i] if input_col else None)
+                english = _combine(
+                    batch[args.instruction_column][i], batch[input_col][i] if input_col else None
+                )
             out["text"].append(text)
             out["instruction"].append(english)
             out["lang"].append(lang)
         return out
 
-    pairs = dataset.map(convert, batched=True, remove_columns=dataset.column_names, desc=f"Seed pairs of {where}")
+    pairs = dataset.map(
+        convert, batched=True, remove_columns=dataset.column_names, desc=f"Seed pairs of {where}"
+    )
     if instructions is not None and len(pairs) < len(dataset):
-        logger.warning("%s: %d of %d rows have no %r match in the instruction config and were skipped", where,
-                       len(dataset) - len(pairs), len(dataset), args.join_column)
+        logger.warning(
+            "%s: %d of %d rows have no %r match in the instruction config and were skipped",
+            where,
+            len(dataset) - len(pairs),
+            len(dataset),
+            args.join_column,
+        )
     pairs = drop_incomplete_pairs(pairs, where, columns=("text", "instruction"))
     check_not_empty(pairs, where, "no usable (text, English instruction) pair")
     return pairs
@@ -83,7 +102,9 @@ def _from_file(args) -> dict[str, Dataset]:
     needed = (args.response_column, args.instruction_column)
     if "{lang}" in path:
         if args.languages.strip() == "all":
-            raise ValueError("--seed_file with a {lang} placeholder needs explicit --languages (e.g. 'sw,bn')")
+            raise ValueError(
+                "--seed_file with a {lang} placeholder needs explicit --languages (e.g. 'sw,bn')"
+            )
         out = {}
         for lang in parse_languages(args.languages):
             file = path.format(lang=lang.code)
@@ -92,15 +113,28 @@ def _from_file(args) -> dict[str, Dataset]:
             out[lang.code] = _to_pairs(data, lang.code, args, where=file)
         return out
     data = read_table_file(path)
-    check_columns(data, (*needed, "lang"), path, _COLUMNS_HINT + " A single file needs a `lang` column; "
-                  "or put {lang} in the path, one file per language.")
+    check_columns(
+        data,
+        (*needed, "lang"),
+        path,
+        _COLUMNS_HINT + " A single file needs a `lang` column; "
+        "or put {lang} in the path, one file per language.",
+    )
     present = sorted(set(data["lang"]))
-    codes = present if args.languages.strip() == "all" else [lang.code for lang in parse_languages(args.languages)]
+    codes = (
+        present
+        if args.languages.strip() == "all"
+        else [lang.code for lang in parse_languages(args.languages)]
+    )
     out = {}
     for code in codes:
         get_language(code)
-        rows = data.filter(lambda batch: [v == code for v in batch["lang"]], batched=True)
-        check_not_empty(rows, f"{path} (lang == {code!r})", f"the file has languages: {', '.join(present)}")
+        rows = data.filter(
+            lambda batch, code=code: [v == code for v in batch["lang"]], batched=True
+        )
+        check_not_empty(
+            rows, f"{path} (lang == {code!r})", f"the file has languages: {', '.join(present)}"
+        )
         out[code] = _to_pairs(rows, code, args, where=f"{path} ({code})")
     return out
 
@@ -109,9 +143,16 @@ def _english_instructions(dataset_name: str, args, split: str) -> dict:
     english = load_dataset(dataset_name, args.instruction_config, split=split)
     where = f"config {args.instruction_config!r} of {dataset_name}"
     check_columns(english, (args.join_column, args.instruction_column), where, _COLUMNS_HINT)
-    extra = english[args.input_column] if args.input_column and args.input_column in english.column_names else None
+    extra = (
+        english[args.input_column]
+        if args.input_column and args.input_column in english.column_names
+        else None
+    )
     ids, texts = english[args.join_column], english[args.instruction_column]
-    return {key: _combine(text, extra[i] if extra is not None else None) for i, (key, text) in enumerate(zip(ids, texts))}
+    return {
+        key: _combine(text, extra[i] if extra is not None else None)
+        for i, (key, text) in enumerate(zip(ids, texts))
+    }
 
 
 def load_seed_pairs(dataset_name: str | None, args, split: str = "train") -> dict[str, Dataset]:
@@ -121,10 +162,17 @@ def load_seed_pairs(dataset_name: str | None, args, split: str = "train") -> dic
             raise ValueError("pass either --seed_file or --dataset_name, not both")
         return _from_file(args)
     if not dataset_name:
-        raise ValueError("pass --seed_file (a local file of pairs) or --dataset_name (a Hub or local dataset)")
-    instructions = _english_instructions(dataset_name, args, split) if args.instruction_config else None
-    needed = (args.response_column, args.join_column) if instructions is not None else \
-        (args.response_column, args.instruction_column)
+        raise ValueError(
+            "pass --seed_file (a local file of pairs) or --dataset_name (a Hub or local dataset)"
+        )
+    instructions = (
+        _english_instructions(dataset_name, args, split) if args.instruction_config else None
+    )
+    needed = (
+        (args.response_column, args.join_column)
+        if instructions is not None
+        else (args.response_column, args.instruction_column)
+    )
 
     def load(code: str) -> Dataset | None:
         if code == args.instruction_config:
@@ -137,8 +185,13 @@ def load_seed_pairs(dataset_name: str | None, args, split: str = "train") -> dic
         check_not_empty(splits[split], where, EMPTY_HINT, EmptyLanguageError)
         return _to_pairs(splits[split], code, args, instructions, where)
 
-    out = {code: pairs for code, pairs in load_languages(dataset_name, args.languages, load).items()
-           if pairs is not None}
+    out = {
+        code: pairs
+        for code, pairs in load_languages(dataset_name, args.languages, load).items()
+        if pairs is not None
+    }
     if not out:
-        raise ValueError(f"no language config of {dataset_name} besides {args.instruction_config!r}")
+        raise ValueError(
+            f"no language config of {dataset_name} besides {args.instruction_config!r}"
+        )
     return out

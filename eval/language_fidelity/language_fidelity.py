@@ -7,10 +7,8 @@ Load it by path: evaluate.load("eval/language_fidelity"). Language ID is the pro
 import datasets
 import evaluate
 
-from builder.publish.citation import CITATION as _CITATION
-
 from builder.judge.fidelity import language_fidelity
-
+from builder.publish.citation import CITATION as _CITATION
 
 _DESCRIPTION = """\
 Does a model answer in the requested language? Each answer goes through offline language ID;
@@ -45,7 +43,9 @@ class LanguageFidelity(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"answers": datasets.Value("string"), "languages": datasets.Value("string")}),
+            features=datasets.Features(
+                {"answers": datasets.Value("string"), "languages": datasets.Value("string")}
+            ),
             reference_urls=["https://arxiv.org/abs/2405.19744"],
         )
 
@@ -53,7 +53,9 @@ class LanguageFidelity(evaluate.Metric):
         """As evaluate.Metric.compute; `lang="sw"` stands for the same language for every answer."""
         if lang is not None:
             if kwargs.get("languages") is not None:
-                raise ValueError("pass either lang= (one language for all answers) or languages= (one per answer)")
+                raise ValueError(
+                    "pass either lang= (one language for all answers) or languages= (one per answer)"
+                )
             answers = kwargs.get("answers")
             if answers is None:
                 raise ValueError("lang= needs answers= in the same call")
@@ -61,4 +63,6 @@ class LanguageFidelity(evaluate.Metric):
         return super().compute(**kwargs)
 
     def _compute(self, answers, languages, n_boot=1000, seed=0, confidence=0.95):
-        return language_fidelity(answers, languages, n_boot=n_boot, seed=seed, confidence=confidence)
+        return language_fidelity(
+            answers, languages, n_boot=n_boot, seed=seed, confidence=confidence
+        )

@@ -8,16 +8,10 @@ metric computed over the report's records.jsonl give the same numbers.
 import datasets
 import evaluate
 
-from builder.publish.citation import CITATION as _CITATION
-
-from builder.judge.aggregate import PARTIAL
-from builder.judge.aggregate import RULES
-from builder.judge.aggregate import pairwise_summary
-from builder.judge.judging import judge_params
-from builder.judge.judging import pair_prompts
-from builder.judge.judging import run_judge
+from builder.judge.aggregate import PARTIAL, RULES, pairwise_summary
+from builder.judge.judging import judge_params, pair_prompts, run_judge
 from builder.judge.prompts import check_format
-
+from builder.publish.citation import CITATION as _CITATION
 
 _DESCRIPTION = """\
 Pairwise judgement of two systems' answers by an LLM judge, as in the X-Instruction paper
@@ -65,13 +59,15 @@ Examples:
     1.0
 """
 
-_FEATURES = datasets.Features({
-    "questions": datasets.Value("string"),
-    "answers_a": datasets.Value("string"),
-    "answers_b": datasets.Value("string"),
-    "judgements": datasets.Value("string"),
-    "judgements_swapped": datasets.Value("string"),
-})
+_FEATURES = datasets.Features(
+    {
+        "questions": datasets.Value("string"),
+        "answers_a": datasets.Value("string"),
+        "answers_b": datasets.Value("string"),
+        "judgements": datasets.Value("string"),
+        "judgements_swapped": datasets.Value("string"),
+    }
+)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -82,42 +78,107 @@ class PairwiseJudge(evaluate.Metric):
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=_FEATURES,
-            reference_urls=["https://arxiv.org/abs/2405.19744", "https://github.com/ZNLP/X-Instruction"],
+            reference_urls=[
+                "https://arxiv.org/abs/2405.19744",
+                "https://github.com/ZNLP/X-Instruction",
+            ],
         )
 
-    def compute(self, *, judge=None, lang=None, prefill=False, batch_size=64, judge_max_tokens=None,
-                contexts_a=None, contexts_b=None, **kwargs):
+    def compute(
+        self,
+        *,
+        judge=None,
+        lang=None,
+        prefill=False,
+        batch_size=64,
+        judge_max_tokens=None,
+        contexts_a=None,
+        contexts_b=None,
+        **kwargs,
+    ):
         """As evaluate.Metric.compute, plus judge mode: pass `judge` (and `lang`) instead of
         `judgements` / `judgements_swapped` and the judge is asked both orders first."""
         if judge is not None:
-            kwargs.update(self._ask_judge(judge, lang, prefill, batch_size, judge_max_tokens, kwargs,
-                                          contexts_a, contexts_b))
+            kwargs.update(
+                self._ask_judge(
+                    judge,
+                    lang,
+                    prefill,
+                    batch_size,
+                    judge_max_tokens,
+                    kwargs,
+                    contexts_a,
+                    contexts_b,
+                )
+            )
         elif contexts_a is not None or contexts_b is not None:
-            raise ValueError("contexts_a/contexts_b are shown to a judge: pass judge= too, or leave them out")
+            raise ValueError(
+                "contexts_a/contexts_b are shown to a judge: pass judge= too, or leave them out"
+            )
         return super().compute(**kwargs)
 
     @staticmethod
-    def _ask_judge(judge, lang, prefill, batch_size, judge_max_tokens, kwargs, contexts_a=None, contexts_b=None) -> dict:
+    def _ask_judge(
+        judge, lang, prefill, batch_size, judge_max_tokens, kwargs, contexts_a=None, contexts_b=None
+    ) -> dict:
         if kwargs.get("judgements") is not None or kwargs.get("judgements_swapped") is not None:
-            raise ValueError("pass either the judge's outputs (judgements, judgements_swapped) or a judge, not both")
+            raise ValueError(
+                "pass either the judge's outputs (judgements, judgements_swapped) or a judge, not both"
+            )
         if lang is None:
-            raise ValueError("judge mode needs lang= (the language the answers should be in), e.g. lang='sw'")
-        questions, answers_a, answers_b = kwargs.get("questions"), kwargs.get("answers_a"), kwargs.get("answers_b")
+            raise ValueError(
+                "judge mode needs lang= (the language the answers should be in), e.g. lang='sw'"
+            )
+        questions, answers_a, answers_b = (
+            kwargs.get("questions"),
+            kwargs.get("answers_a"),
+            kwargs.get("answers_b"),
+        )
         if questions is None or answers_a is None or answers_b is None:
             raise ValueError("judge mode needs questions, answers_a and answers_b")
         fmt = check_format(kwargs.get("judge_format", "scores"))
         langs = [lang] * len(questions) if isinstance(lang, str) else list(lang)
-        ab, ba = pair_prompts(questions, answers_a, answers_b, langs, fmt, prefill, contexts_a, contexts_b)
-        outputs = run_judge(judge, ab + ba, fmt, prefill, judge_params(fmt, judge_max_tokens), None, batch_size)
+        ab, ba = pair_prompts(
+            questions, answers_a, answers_b, langs, fmt, prefill, contexts_a, contexts_b
+        )
+        outputs = run_judge(
+            judge, ab + ba, fmt, prefill, judge_params(fmt, judge_max_tokens), None, batch_size
+        )
         n = len(questions)
-        return {"judgements": [o.text for o in outputs[:n]], "judgements_swapped": [o.text for o in outputs[n:]]}
+        return {
+            "judgements": [o.text for o in outputs[:n]],
+            "judgements_swapped": [o.text for o in outputs[n:]],
+        }
 
-    def _compute(self, questions, answers_a, answers_b, judgements, judgements_swapped, judge_format="scores",
-                 rule="sum", partial="exclude", groups=None, n_boot=1000, seed=0, confidence=0.95):
+    def _compute(
+        self,
+        questions,
+        answers_a,
+        answers_b,
+        judgements,
+        judgements_swapped,
+        judge_format="scores",
+        rule="sum",
+        partial="exclude",
+        groups=None,
+        n_boot=1000,
+        seed=0,
+        confidence=0.95,
+    ):
         if rule not in RULES or partial not in PARTIAL:
-            raise ValueError(f"rule must be one of {RULES} and partial one of {PARTIAL}; got {rule!r}, {partial!r}")
+            raise ValueError(
+                f"rule must be one of {RULES} and partial one of {PARTIAL}; got {rule!r}, {partial!r}"
+            )
         return pairwise_summary(
-            judgements, judgements_swapped, check_format(judge_format), rule, partial,
-            lengths_a=[len(a) for a in answers_a], lengths_b=[len(b) for b in answers_b],
-            groups=groups, n_boot=n_boot, seed=seed, confidence=confidence,
+            judgements,
+            judgements_swapped,
+            check_format(judge_format),
+            rule,
+            partial,
+            lengths_a=[len(a) for a in answers_a],
+            lengths_b=[len(b) for b in answers_b],
+            groups=groups,
+            n_boot=n_boot,
+            seed=seed,
+            confidence=confidence,
         )

@@ -21,4 +21,3 @@ for key, value in {
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
 }.items():
     os.environ.setdefault(key, value)
-

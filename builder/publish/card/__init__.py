@@ -51,13 +51,17 @@ def _relevance_by_lang(layout: Layout) -> dict:
     if "relevance" not in table.column_names:  # an export from a builder without the relevance gate
         return {}
     out: dict[str, tuple[list, list]] = {}
-    for lang, value, dropped in zip(*(table[c].to_pylist() for c in ("lang", "relevance", "dropped"))):
+    for lang, value, dropped in zip(
+        *(table[c].to_pylist() for c in ("lang", "relevance", "dropped"))
+    ):
         if value is not None:
             out.setdefault(lang, ([], []))[dropped is not None].append(value)
     return {lang: (np.array(kept), np.array(gone)) for lang, (kept, gone) in out.items()}
 
 
-def _write_plots(root: Path, stats, funnel_by_lang, verbs, layout=None, threshold=None, reuse=None) -> dict:
+def _write_plots(
+    root: Path, stats, funnel_by_lang, verbs, layout=None, threshold=None, reuse=None
+) -> dict:
     """Draw the plots into `root/plots/`; one whose data has not changed is copied from the
     folder `reuse` (an earlier export's plots) instead of drawn again."""
     folder = root / PLOTS_DIR
@@ -76,8 +80,16 @@ def _write_plots(root: Path, stats, funnel_by_lang, verbs, layout=None, threshol
     relevance = _relevance_by_lang(layout) if layout is not None else {}
     if relevance:
         plots["relevance"] = place(relevance_chart, "relevance.png", relevance, threshold)
-    written = {root / p for p in [*plots["lengths"].values(), plots.get("funnel"), plots.get("verbs"),
-                                  plots.get("relevance")] if p}
+    written = {
+        root / p
+        for p in [
+            *plots["lengths"].values(),
+            plots.get("funnel"),
+            plots.get("verbs"),
+            plots.get("relevance"),
+        ]
+        if p
+    }
     for stale in folder.glob("*.png"):  # a language or a chart that is no longer there
         if stale not in written:
             stale.unlink()
@@ -86,16 +98,28 @@ def _write_plots(root: Path, stats, funnel_by_lang, verbs, layout=None, threshol
 
 def _existing_plots(root: Path, stats) -> dict:
     """The plots already in the folder (re-rendering the text only, e.g. with the repo id)."""
-    plots = {"lengths": {c: f"{PLOTS_DIR}/lengths-{c}.png" for c in stats
-                         if (root / PLOTS_DIR / f"lengths-{c}.png").is_file()}}
+    plots = {
+        "lengths": {
+            c: f"{PLOTS_DIR}/lengths-{c}.png"
+            for c in stats
+            if (root / PLOTS_DIR / f"lengths-{c}.png").is_file()
+        }
+    }
     for name in ("funnel", "verbs", "relevance"):
         if (root / PLOTS_DIR / f"{name}.png").is_file():
             plots[name] = f"{PLOTS_DIR}/{name}.png"
     return plots
 
 
-def render_card(root: str | Path, *, repo_id: str | None = None, plots: bool = True,
-                body: bool = True, layout: Layout | None = None, reuse_plots: str | Path | None = None) -> str:
+def render_card(
+    root: str | Path,
+    *,
+    repo_id: str | None = None,
+    plots: bool = True,
+    body: bool = True,
+    layout: Layout | None = None,
+    reuse_plots: str | Path | None = None,
+) -> str:
     """The README.md text for the export in `root`; with `plots`, (re)draw `plots/*.png` too.
 
     `body=False` gives the YAML metadata and a one-line body (what `export_local(card=False)`
@@ -112,27 +136,51 @@ def render_card(root: str | Path, *, repo_id: str | None = None, plots: bool = T
     data = card_metadata(layout, build_info, stats, configs, infos)
     header = f"---\n{data.to_yaml()}\n---\n"
     if not body:
-        return header + "\nX-Instruction export; render the full card with `python dataset_card/render.py`.\n"
+        return (
+            header
+            + "\nX-Instruction export; render the full card with `python dataset_card/render.py`.\n"
+        )
     funnel_by_lang = funnels(layout, build_info)
-    instructions = [text for code in layout.languages
-                    for text in layout.read(code, ["instruction"])["instruction"].to_pylist()]
+    instructions = [
+        text
+        for code in layout.languages
+        for text in layout.read(code, ["instruction"])["instruction"].to_pylist()
+    ]
     verbs = top_verbs(instructions)
     threshold = (build_info.get("settings") or {}).get("min_relevance")
-    figures = _write_plots(root, stats, funnel_by_lang, verbs, layout, threshold, reuse) if plots else \
-        _existing_plots(root, stats)
-    context = card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, infos, repo_id)
+    figures = (
+        _write_plots(root, stats, funnel_by_lang, verbs, layout, threshold, reuse)
+        if plots
+        else _existing_plots(root, stats)
+    )
+    context = card_context(
+        layout, build_info, stats, funnel_by_lang, verbs, figures, infos, repo_id
+    )
     import jinja2
 
-    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
     return header + CARD_MARKER + "\n" + env.from_string(template_text()).render(**context)
 
 
-def write_card(root: str | Path, *, repo_id: str | None = None, plots: bool = True, body: bool = True,
-               layout: Layout | None = None, reuse_plots: str | Path | None = None) -> Path:
+def write_card(
+    root: str | Path,
+    *,
+    repo_id: str | None = None,
+    plots: bool = True,
+    body: bool = True,
+    layout: Layout | None = None,
+    reuse_plots: str | Path | None = None,
+) -> Path:
     """Render the card of the export in `root` and write it to `root/README.md`."""
     root = Path(root)
-    text = render_card(root, repo_id=repo_id, plots=plots, body=body, layout=layout, reuse_plots=reuse_plots)
+    text = render_card(
+        root, repo_id=repo_id, plots=plots, body=body, layout=layout, reuse_plots=reuse_plots
+    )
     path = root / CARD_FILE
     path.write_text(text, encoding="utf-8")
     return path

@@ -17,10 +17,16 @@ PLACEHOLDER_REPO = "<org>/x-instruction"
 
 # Licence of the text (the responses) by corpus; the instructions are model output on top.
 CORPUS_LICENCES = {
-    "HuggingFaceFW/fineweb-2": ("odc-by", "FineWeb-2 is released under the Open Data Commons Attribution "
-                                "licence (ODC-By 1.0) and is subject to the Common Crawl terms of use."),
-    "uonlp/CulturaX": ("other", "CulturaX combines mC4 (ODC-By 1.0) and OSCAR (whose own terms apply) "
-                       "and is subject to the Common Crawl terms of use; follow the terms of both."),
+    "HuggingFaceFW/fineweb-2": (
+        "odc-by",
+        "FineWeb-2 is released under the Open Data Commons Attribution "
+        "licence (ODC-By 1.0) and is subject to the Common Crawl terms of use.",
+    ),
+    "uonlp/CulturaX": (
+        "other",
+        "CulturaX combines mC4 (ODC-By 1.0) and OSCAR (whose own terms apply) "
+        "and is subject to the Common Crawl terms of use; follow the terms of both.",
+    ),
 }
 
 FIELD_DOCS = {
@@ -31,31 +37,31 @@ FIELD_DOCS = {
     "score": "final evaluator score of the (instruction, response) pair",
     "rounds": "refinement rounds the pair took",
     "relevance": "cross-lingual relevance of instruction and response: the share of the language's mismatched "
-                 "pairings that a multilingual encoder finds less alike (0-1; 0.5 = unrelated; null = too few rows)",
+    "pairings that a multilingual encoder finds less alike (0-1; 0.5 = unrelated; null = too few rows)",
     "cluster": "k-means cluster of the instruction's embedding within its language (the diversification step)",
     "source": "where the text came from: corpus, its config and split, and the original row id or URL",
     "meta": "how the row was made: generator and evaluator models and revisions, engine, sampling "
-            "parameters (JSON), prompt versions and hashes (JSON), builder version",
+    "parameters (JSON), prompt versions and hashes (JSON), builder version",
     "messages": "the pair as a chat, ready for TRL and the viewer: a user turn with `instruction` plus the "
-                "answer-language hint (the paper's training prompt), then an assistant turn with `output`",
+    "answer-language hint (the paper's training prompt), then an assistant turn with `output`",
     "text": "the cleaned web text the candidates were written for",
     "n_tokens": "length of the cleaned text in tokens of the generator model's tokenizer, the unit of "
-                "--min-tokens/--max-tokens (null when the row was dropped before it was counted)",
+    "--min-tokens/--max-tokens (null when the row was dropped before it was counted)",
     "candidates": "the English instruction candidates the generator wrote for the text that passed the checks "
-                  "(the first one is the instruction that went into refinement)",
+    "(the first one is the instruction that went into refinement)",
     "rejected": "the candidates the instruction checks turned away: the model's raw text and the reason "
-                "(e.g. not_english, asks_to_translate, repeats_text, duplicate_candidate)",
+    "(e.g. not_english, asks_to_translate, repeats_text, duplicate_candidate)",
     "judgements": "per refinement round: round, instruction judged, prompt hash, raw evaluator text, "
-                  "parsed score, parse status, and the response judged (original: the text; rewritten: "
-                  "the response refinement's rewrite, judged after the last round)",
+    "parsed score, parse status, and the response judged (original: the text; rewritten: "
+    "the response refinement's rewrite, judged after the last round)",
     "dropped": "why the row left the funnel (null for kept rows)",
     "lid": "detected language, score and script of the text",
 }
 
 AUDIT_DOCS = {
     "candidates": "every text that entered generation, with all its instruction candidates, every evaluator "
-                  "judgement and the reason it was dropped (null if kept): re-filter with another threshold "
-                  "or audit the evaluator",
+    "judgement and the reason it was dropped (null if kept): re-filter with another threshold "
+    "or audit the evaluator",
 }
 
 
@@ -72,8 +78,14 @@ def feature_type(feature) -> str:
 
 
 def size_category(rows: int) -> str:
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")):
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+        (100_000_000, "10M<n<100M"),
+    ):
         if rows < limit:
             return label
     return "100M<n<1B"
@@ -85,14 +97,18 @@ def corpus_licence(settings: dict) -> tuple[str, str]:
     corpus = str(settings.get("corpus") or "")
     if corpus in CORPUS_LICENCES:
         return CORPUS_LICENCES[corpus]
-    return "other", (f"The responses are text from the corpus `{corpus or NOT_RECORDED}`; its own licence and "
-                     "terms apply to them. Check them before you redistribute or train on this data.")
+    return "other", (
+        f"The responses are text from the corpus `{corpus or NOT_RECORDED}`; its own licence and "
+        "terms apply to them. Check them before you redistribute or train on this data."
+    )
 
 
 def is_embedded_model(model: str | None) -> bool:
     from ...engines.models import EMBEDDED_ALIASES, EMBEDDED_MODEL_ID
 
-    return bool(model) and (model in EMBEDDED_ALIASES or model == EMBEDDED_MODEL_ID or "SmolLM2-135M" in model)
+    return bool(model) and (
+        model in EMBEDDED_ALIASES or model == EMBEDDED_MODEL_ID or "SmolLM2-135M" in model
+    )
 
 
 def card_metadata(layout: Layout, build_info: dict, stats, configs: list[dict], infos):
@@ -123,7 +139,10 @@ def card_metadata(layout: Layout, build_info: dict, stats, configs: list[dict], 
 
 
 def _schema(features) -> list[dict]:
-    return [{"name": k, "type": feature_type(v), "doc": FIELD_DOCS.get(k, "")} for k, v in features.items()]
+    return [
+        {"name": k, "type": feature_type(v), "doc": FIELD_DOCS.get(k, "")}
+        for k, v in features.items()
+    ]
 
 
 def _settings_rows(settings: dict) -> list[tuple[str, str]]:
@@ -134,7 +153,10 @@ def _settings_rows(settings: dict) -> list[tuple[str, str]]:
     model = settings.get("model")
     revision = settings.get("model_revision")
     return [
-        ("generator model", f"`{model}`" + (f" @ `{revision}`" if revision else "") if model else NOT_RECORDED),
+        (
+            "generator model",
+            f"`{model}`" + (f" @ `{revision}`" if revision else "") if model else NOT_RECORDED,
+        ),
         show("evaluator_model", "evaluator model", lambda v: f"`{v}`"),
         show("engine", "engine", lambda v: f"`{v}`"),
         show("embedder", "embedder (diversification)", lambda v: f"`{v}`"),
@@ -156,16 +178,21 @@ def _limitations(settings: dict, stats, build_info: dict) -> list[str]:
             "the pipeline runs end to end; it does not write instructions of the quality the paper reports "
             "(it is often off topic for Bengali, Hindi and Thai text) and its scores are weak judgements. "
             "Do not train on this build; rebuild with a strong model (e.g. `--model Qwen/Qwen2.5-7B-Instruct "
-            "--engine vllm`).")
+            "--engine vllm`)."
+        )
     elif model:
-        items.append(f"Instructions and scores come from `{model}`: their quality, topics and biases are that "
-                     "model's. Scores are model judgements, not human ratings.")
+        items.append(
+            f"Instructions and scores come from `{model}`: their quality, topics and biases are that "
+            "model's. Scores are model judgements, not human ratings."
+        )
     else:
         items.append("The generator model was not recorded: treat instruction quality as unknown.")
     evaluator = settings.get("evaluator_model")
     if evaluator and model and evaluator == model:
-        items.append("The same model wrote and scored the instructions, so scores favour its own style "
-                     "(self-evaluation bias).")
+        items.append(
+            "The same model wrote and scored the instructions, so scores favour its own style "
+            "(self-evaluation bias)."
+        )
     items += [
         "Responses are web text: they can hold factual errors, boilerplate, offensive content or personal "
         "information that cleaning did not catch, and they reflect what the web says in each language.",
@@ -187,9 +214,15 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
     settings = build_info.get("settings") or {}
     licence, licence_note = corpus_licence(settings)
     first_lang = layout.languages[0] if layout.languages else None
-    audit = [{"name": n, "rows": sum(infos[n].splits[s].num_examples for s in infos[n].splits),
-              "doc": AUDIT_DOCS.get(n, "an intermediate stage of the pipeline, for audit"),
-              "schema": _schema(infos[n].features)} for n in layout.audit]
+    audit = [
+        {
+            "name": n,
+            "rows": sum(infos[n].splits[s].num_examples for s in infos[n].splits),
+            "doc": AUDIT_DOCS.get(n, "an intermediate stage of the pipeline, for audit"),
+            "schema": _schema(infos[n].features),
+        }
+        for n in layout.audit
+    ]
     splits = ordered_splits({s for code in layout.languages for s in layout.configs[code]})
     empty = empty_languages(layout, build_info)
     return {
@@ -205,9 +238,14 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
         "audit": audit,
         "schema": _schema(infos[first_lang].features) if first_lang else [],
         "funnels": [funnel_by_lang[c] for c in layout.languages + empty if c in funnel_by_lang],
-        "empty_languages": [{"code": c, "name": language_name(c),
-                             "summary": funnel_by_lang[c].summary if c in funnel_by_lang else NOT_RECORDED}
-                            for c in empty],
+        "empty_languages": [
+            {
+                "code": c,
+                "name": language_name(c),
+                "summary": funnel_by_lang[c].summary if c in funnel_by_lang else NOT_RECORDED,
+            }
+            for c in empty
+        ],
         "settings_rows": _settings_rows(settings),
         "sampling": pretty_json(settings["sampling"]) if settings.get("sampling") else None,
         "prompts": prompts_table(settings),
@@ -226,7 +264,9 @@ def card_context(layout, build_info, stats, funnel_by_lang, verbs, figures, info
         "quality_warnings": quality_warnings(build_info),
         "answer_template": ANSWER.text,
         # A language registered only in the build's process has no name here: the card's own name for it.
-        "answer_hint": ANSWER.format(instruction="", language=language_name(first_lang or "sw")).strip(),
+        "answer_hint": ANSWER.format(
+            instruction="", language=language_name(first_lang or "sw")
+        ).strip(),
         "has_messages": first_lang is not None and "messages" in infos[first_lang].features,
     }
 
@@ -257,18 +297,31 @@ def quality_rows(build_info: dict) -> list[dict]:
         if not entry:
             return "-"
         cell = auc_text(entry)
-        return cell + (f" (mean {entry['mean_matched']} vs {entry['mean_mismatched']})"
-                       if entry.get("auc") is not None and "too few" not in cell else "")
+        return cell + (
+            f" (mean {entry['mean_matched']} vs {entry['mean_mismatched']})"
+            if entry.get("auc") is not None and "too few" not in cell
+            else ""
+        )
 
-    return [{"code": code, "name": language_name(code), "relevance": relevance(g.get("relevance")),
-             "control": auc_text((g.get("relevance") or {}).get("control")), "floor": floor(g.get("relevance")),
-             "rater": rater(g.get("rater"))}
-            for code, g in (build_info.get("quality") or {}).items()]
+    return [
+        {
+            "code": code,
+            "name": language_name(code),
+            "relevance": relevance(g.get("relevance")),
+            "control": auc_text((g.get("relevance") or {}).get("control")),
+            "floor": floor(g.get("relevance")),
+            "rater": rater(g.get("rater")),
+        }
+        for code, g in (build_info.get("quality") or {}).items()
+    ]
 
 
 def quality_warnings(build_info: dict) -> list[str]:
     """The lines the build warned with (builder/quality/rater.py): shown as a banner at the top of the card."""
     from ...quality.report import report_lines
 
-    return [line.removeprefix("WARNING ") for line in report_lines(build_info.get("quality") or {})
-            if line.startswith("WARNING ")]
+    return [
+        line.removeprefix("WARNING ")
+        for line in report_lines(build_info.get("quality") or {})
+        if line.startswith("WARNING ")
+    ]

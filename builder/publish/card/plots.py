@@ -42,7 +42,9 @@ def _drawing_code() -> str:
 def data_key(plot, args: tuple) -> str:
     """The hash of a plot's inputs. Equal inputs pickle to equal bytes (numpy arrays included);
     inputs that merely look alike may not, which only costs a redraw."""
-    return hashlib.sha256(pickle.dumps((plot.__name__, args, _drawing_code()), protocol=4)).hexdigest()
+    return hashlib.sha256(
+        pickle.dumps((plot.__name__, args, _drawing_code()), protocol=4)
+    ).hexdigest()
 
 
 def png_text(path: Path) -> dict[str, str]:
@@ -52,11 +54,11 @@ def png_text(path: Path) -> dict[str, str]:
         return {}
     out, pos = {}, 8
     while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind == b"IDAT":
             break
         if kind == b"tEXt":
-            keyword, _, text = data[pos + 8:pos + 8 + length].partition(b"\0")
+            keyword, _, text = data[pos + 8 : pos + 8 + length].partition(b"\0")
             out[keyword.decode("latin-1")] = text.decode("latin-1")
         pos += 12 + length
     return out
@@ -84,7 +86,9 @@ def _figure(width: float, height: float):
     try:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - matplotlib is a dependency
-        raise ImportError("the dataset card's plots need matplotlib: pip install matplotlib") from err
+        raise ImportError(
+            "the dataset card's plots need matplotlib: pip install matplotlib"
+        ) from err
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -92,12 +96,16 @@ def length_histogram(stats: LanguageStats, path: Path, key: str | None = None) -
     """Instruction and response length (characters) of one language, side by side."""
     fig = _figure(8, 2.8)
     axes = fig.subplots(1, 2)
-    for ax, lengths, what in ((axes[0], stats.instruction_lengths, "instruction"),
-                              (axes[1], stats.output_lengths, "response")):
+    for ax, lengths, what in (
+        (axes[0], stats.instruction_lengths, "instruction"),
+        (axes[1], stats.output_lengths, "response"),
+    ):
         if lengths.size:
             ax.hist(lengths, bins=min(30, max(5, lengths.size // 2)), color=_KEPT)
             ax.axvline(lengths.mean(), color="black", linewidth=1, linestyle="--")
-        ax.set_title(f"{stats.code}: {what} length, mean {lengths.mean() if lengths.size else 0:.0f}")
+        ax.set_title(
+            f"{stats.code}: {what} length, mean {lengths.mean() if lengths.size else 0:.0f}"
+        )
         ax.set_xlabel("characters")
         ax.set_ylabel("rows")
     return _save(fig, path, key)
@@ -108,8 +116,10 @@ def funnel_chart(funnels: dict[str, LanguageFunnel], path: Path, key: str | None
     codes = sorted(funnels)
     # Most frequent first; ties by name, since a set's order changes with PYTHONHASHSEED and the
     # colours would swap between two runs of the same build.
-    reasons = sorted({r for f in funnels.values() for r in f.dropped},
-                     key=lambda r: (-sum(f.dropped.get(r, 0) for f in funnels.values()), r))
+    reasons = sorted(
+        {r for f in funnels.values() for r in f.dropped},
+        key=lambda r: (-sum(f.dropped.get(r, 0) for f in funnels.values()), r),
+    )
     fig = _figure(8, 0.45 * len(codes) + 2.0)
     ax = fig.subplots()
     y = np.arange(len(codes))
@@ -144,11 +154,18 @@ def verb_chart(summary: VerbSummary, path: Path, key: str | None = None) -> Path
     ax.set_yticks(y, [v for v, _, _ in summary.verbs])
     ax.invert_yaxis()
     ax.set_xlabel("instructions (segments: top objects; grey: other objects or none)")
-    ax.set_title(f"Top {len(summary.verbs)} instruction verbs ({summary.parsed_pct} of instructions parsed)")
+    ax.set_title(
+        f"Top {len(summary.verbs)} instruction verbs ({summary.parsed_pct} of instructions parsed)"
+    )
     return _save(fig, path, key)
 
 
-def relevance_chart(relevance: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, path: Path, key: str | None = None) -> Path:
+def relevance_chart(
+    relevance: dict[str, tuple[np.ndarray, np.ndarray]],
+    threshold: float | None,
+    path: Path,
+    key: str | None = None,
+) -> Path:
     """Per language: the relevance of every scored pair (builder/quality/relevance.py), kept pairs in
     colour and dropped ones in grey, with the off_topic threshold as a dashed line."""
     codes = sorted(relevance)
@@ -156,12 +173,26 @@ def relevance_chart(relevance: dict[str, tuple[np.ndarray, np.ndarray]], thresho
     ax = fig.subplots()
     jitter = np.random.default_rng(0)  # fixed: the same data gives the same bytes
     for row, code in enumerate(codes):
-        for values, color, label in ((relevance[code][1], _OTHER, "dropped"), (relevance[code][0], _KEPT, "kept")):
+        for values, color, label in (
+            (relevance[code][1], _OTHER, "dropped"),
+            (relevance[code][0], _KEPT, "kept"),
+        ):
             if values.size:
-                ax.scatter(values, row + jitter.uniform(-0.25, 0.25, values.size), s=12, color=color,
-                           label=label if row == 0 else None)
+                ax.scatter(
+                    values,
+                    row + jitter.uniform(-0.25, 0.25, values.size),
+                    s=12,
+                    color=color,
+                    label=label if row == 0 else None,
+                )
     if threshold:
-        ax.axvline(threshold, color="black", linewidth=1, linestyle="--", label=f"--min-relevance {threshold}")
+        ax.axvline(
+            threshold,
+            color="black",
+            linewidth=1,
+            linestyle="--",
+            label=f"--min-relevance {threshold}",
+        )
     ax.set_yticks(np.arange(len(codes)), codes)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)

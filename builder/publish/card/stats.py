@@ -14,12 +14,18 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ...languages import UnknownLanguageError, get_language
 from ...core.funnel import funnel_line
+from ...languages import UnknownLanguageError, get_language
 from ..layout import Layout, is_language, ordered_splits
 
 ROW_COLUMNS = ["instruction", "output", "score", "cluster", "source", "meta"]
-META_FIELDS = ["generator_model", "generator_revision", "evaluator_model", "engine", "builder_version"]
+META_FIELDS = [
+    "generator_model",
+    "generator_revision",
+    "evaluator_model",
+    "engine",
+    "builder_version",
+]
 
 
 @dataclasses.dataclass
@@ -60,7 +66,9 @@ class LanguageStats:
 def _lengths(table, column: str) -> np.ndarray:
     if column not in table.column_names:
         return np.zeros(0)
-    return pc.utf8_length(pc.fill_null(table[column], "")).to_numpy(zero_copy_only=False).astype(float)
+    return (
+        pc.utf8_length(pc.fill_null(table[column], "")).to_numpy(zero_copy_only=False).astype(float)
+    )
 
 
 def _distinct_sources(table) -> list[str]:
@@ -105,11 +113,15 @@ def language_stats(layout: Layout) -> dict[str, LanguageStats]:
         table = layout.read(code, ROW_COLUMNS)
         splits = layout.configs[code]
         out[code] = LanguageStats(
-            code=code, name=language_name(code),
+            code=code,
+            name=language_name(code),
             rows={s: sum(_rows(layout, f) for f in splits[s]) for s in ordered_splits(splits)},
-            instruction_lengths=_lengths(table, "instruction"), output_lengths=_lengths(table, "output"),
-            scores=_score_counts(table), clusters=_cluster_count(table),
-            sources=_distinct_sources(table), meta=_distinct_meta(table),
+            instruction_lengths=_lengths(table, "instruction"),
+            output_lengths=_lengths(table, "output"),
+            scores=_score_counts(table),
+            clusters=_cluster_count(table),
+            sources=_distinct_sources(table),
+            meta=_distinct_meta(table),
         )
     return out
 
@@ -140,19 +152,33 @@ class LanguageFunnel:
 
     @property
     def dropped_summary(self) -> str:
-        return ", ".join(f"{reason}: {n}" for reason, n in sorted(self.dropped.items(), key=lambda kv: -kv[1])) or "–"
+        return (
+            ", ".join(
+                f"{reason}: {n}"
+                for reason, n in sorted(self.dropped.items(), key=lambda kv: -kv[1])
+            )
+            or "–"
+        )
 
     @property
     def summary(self) -> str:
         """What the card says about an empty language, e.g. `0 of 2 rows kept (prepare: too_long 2)`."""
-        return funnel_line({"rows_in": self.rows_in, "rows_out": self.rows_out, "dropped": self.dropped,
-                         "stages": self.stages})
+        return funnel_line(
+            {
+                "rows_in": self.rows_in,
+                "rows_out": self.rows_out,
+                "dropped": self.dropped,
+                "stages": self.stages,
+            }
+        )
 
 
 def empty_languages(layout: Layout, build_info: dict) -> list[str]:
     """Languages the build ran but that kept no row, so the export has no config for them."""
     recorded = build_info.get("funnel") or {}
-    return [c for c in layout.empty if c in recorded or c in layout.language_names or is_language(c)]
+    return [
+        c for c in layout.empty if c in recorded or c in layout.language_names or is_language(c)
+    ]
 
 
 def funnels(layout: Layout, build_info: dict) -> dict[str, LanguageFunnel]:
@@ -165,29 +191,41 @@ def funnels(layout: Layout, build_info: dict) -> dict[str, LanguageFunnel]:
     for code in codes:
         entry = recorded.get(code)
         if entry:
-            out[code] = LanguageFunnel(code, int(entry.get("rows_in", 0)), int(entry.get("rows_out", 0)),
-                               {k: int(v) for k, v in (entry.get("dropped") or {}).items()},
-                               list(entry.get("stages") or []), "build_info")
+            out[code] = LanguageFunnel(
+                code,
+                int(entry.get("rows_in", 0)),
+                int(entry.get("rows_out", 0)),
+                {k: int(v) for k, v in (entry.get("dropped") or {}).items()},
+                list(entry.get("stages") or []),
+                "build_info",
+            )
     missing = [c for c in codes if c not in out]
     if missing and "candidates" in layout.configs:
         table = layout.read("candidates", ["lang", "dropped"])
         if {"lang", "dropped"} <= set(table.column_names):
             per_lang: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-            for lang, dropped in zip(table["lang"].to_pylist(), table["dropped"].to_pylist(), strict=True):
+            for lang, dropped in zip(
+                table["lang"].to_pylist(), table["dropped"].to_pylist(), strict=True
+            ):
                 per_lang[lang][dropped] += 1
             for code in missing:
                 counts = per_lang.get(code)
                 if counts:
                     dropped = {str(k): v for k, v in counts.items() if k is not None}
                     total = sum(counts.values())
-                    out[code] = LanguageFunnel(code, total, counts.get(None, 0), dropped, [], "candidates")
+                    out[code] = LanguageFunnel(
+                        code, total, counts.get(None, 0), dropped, [], "candidates"
+                    )
     return out
 
 
 def prompts_table(settings: dict) -> list[dict]:
     prompts = settings.get("prompts") or {}
-    return [{"name": name, "version": str(p.get("version", "")), "hash": str(p.get("hash", ""))}
-            for name, p in sorted(prompts.items()) if isinstance(p, dict)]
+    return [
+        {"name": name, "version": str(p.get("version", "")), "hash": str(p.get("hash", ""))}
+        for name, p in sorted(prompts.items())
+        if isinstance(p, dict)
+    ]
 
 
 def pretty_json(value) -> str:

@@ -15,7 +15,8 @@ import collections
 import dataclasses
 import re
 
-VERBS = set("""
+VERBS = set(
+    """
 accept add adjust advise affect allow analyze answer apply argue arrange ask assess assign avoid
 ban become borrow breed build buy calculate call cancel cause celebrate change check choose
 clarify classify clean collect combine compare compile complete compose compute conclude conduct
@@ -33,47 +34,87 @@ report request research respond restate review revise rewrite run save say sched
 send share show simplify solve sort specify spend start state stop study suggest summarize
 support take talk teach tell test think train transform translate travel treat try turn
 understand update use verify visit volunteer vote want watch win write
-""".split())
+""".split()
+)
 
 _IRREGULAR = {
-    "wrote": "write", "written": "write", "gave": "give", "given": "give", "made": "make", "told": "tell",
-    "took": "take", "taken": "take", "found": "find", "got": "get", "chose": "choose", "chosen": "choose",
-    "built": "build", "bought": "buy", "sold": "sell", "thought": "think", "taught": "teach", "said": "say",
-    "knew": "know", "known": "know", "ran": "run", "kept": "keep", "sent": "send", "drew": "draw",
+    "wrote": "write",
+    "written": "write",
+    "gave": "give",
+    "given": "give",
+    "made": "make",
+    "told": "tell",
+    "took": "take",
+    "taken": "take",
+    "found": "find",
+    "got": "get",
+    "chose": "choose",
+    "chosen": "choose",
+    "built": "build",
+    "bought": "buy",
+    "sold": "sell",
+    "thought": "think",
+    "taught": "teach",
+    "said": "say",
+    "knew": "know",
+    "known": "know",
+    "ran": "run",
+    "kept": "keep",
+    "sent": "send",
+    "drew": "draw",
 }
 
 # Frames that come before the verb of an instruction or question; longest first.
 _FRAMES = [
-    r"(?:please|kindly)", r"(?:can|could|would|will) (?:you|we|i|someone)(?: please)?",
-    r"i (?:want|need|would like|'d like) (?:you )?to", r"help me(?: to)?", r"let'?s", r"try to",
+    r"(?:please|kindly)",
+    r"(?:can|could|would|will) (?:you|we|i|someone)(?: please)?",
+    r"i (?:want|need|would like|'d like) (?:you )?to",
+    r"help me(?: to)?",
+    r"let'?s",
+    r"try to",
     r"(?:how|why|when|where|what|which|who) (?:do|does|did|can|could|should|would|will|might|must) "
     r"(?:i|you|we|they|people|one|someone|he|she|it|the \w+|\w+)",
-    r"how to", r"is it possible to", r"in (?:a|one|two|three|\d+) (?:sentences?|words|paragraphs?),?",
+    r"how to",
+    r"is it possible to",
+    r"in (?:a|one|two|three|\d+) (?:sentences?|words|paragraphs?),?",
     r"(?:briefly|quickly|carefully|concisely)",
 ]
 _FRAME = re.compile(r"^(?:" + "|".join(_FRAMES) + r")\b[\s,:]*", re.I)
 
 # Words between the verb and its object (articles, pronouns, quantities, frequent adjectives).
-_SKIP_BEFORE_OBJECT = set("""
+_SKIP_BEFORE_OBJECT = set(
+    """
 a an the me us him her them it my your our their his its this that these those some any all each
 every few several many much more most brief short long detailed simple quick new good best main key
 important possible different common following given same other own recent latest current basic
 general major one two three four five six seven eight nine ten
-""".split())
+""".split()
+)
 # Words that end the noun phrase holding the object ("the history | of ...", "tips | on ...").
-_BOUNDARY = set("""
+_BOUNDARY = set(
+    """
 about above after against among and around as at before behind below between but by during for
 from how if in including into like near of off on or over since so than that then through to
 toward towards under until up upon using via what when where whether which while who why with
 within without is are was were be been being
-""".split())
+""".split()
+)
 _MAX_PHRASE = 4  # the object is the last word of a noun phrase of at most this many words
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z]")
 
 
 # Nouns that end in "s" in the singular.
-_INVARIANT_NOUNS = {"news", "series", "species", "means", "mathematics", "physics", "economics", "politics"}
+_INVARIANT_NOUNS = {
+    "news",
+    "series",
+    "species",
+    "means",
+    "mathematics",
+    "physics",
+    "economics",
+    "politics",
+}
 
 
 def _known_verb(word: str) -> str | None:
@@ -81,8 +122,16 @@ def _known_verb(word: str) -> str | None:
         return word
     if word in _IRREGULAR:
         return _IRREGULAR[word]
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"),
-                         ("ing", ""), ("ing", "e")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ied", "y"),
+        ("ed", ""),
+        ("ed", "e"),
+        ("ing", ""),
+        ("ing", "e"),
+    ):
         if word.endswith(suffix) and word[: -len(suffix)] + repl in VERBS:
             return word[: -len(suffix)] + repl
     return None
@@ -91,9 +140,13 @@ def _known_verb(word: str) -> str | None:
 def _base_form(word: str) -> str | None:
     word = word.lower()
     found = _known_verb(word)
-    if found is None and re.search(r"(?:is(?:e|ed|es|ing)|yse)$", word):  # British: summarise, analyse
+    if found is None and re.search(
+        r"(?:is(?:e|ed|es|ing)|yse)$", word
+    ):  # British: summarise, analyse
         found = _known_verb(re.sub(r"is(e|ed|es|ing)$", r"iz\1", word).replace("yse", "yze"))
-    if found is None and re.fullmatch(r"[a-z]{3,}(?:ize|ify)", word):  # digitize, classify, ... not listed
+    if found is None and re.fullmatch(
+        r"[a-z]{3,}(?:ize|ify)", word
+    ):  # digitize, classify, ... not listed
         found = word
     return found
 
@@ -162,6 +215,8 @@ def top_verbs(instructions, n_verbs: int = 16, n_objects: int = 4) -> VerbSummar
             objects[verb][obj] += 1
     # Ties broken alphabetically so that the card is the same on every run.
     ranked = sorted(verb_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n_verbs]
-    verbs = [(verb, n, sorted(objects[verb].items(), key=lambda kv: (-kv[1], kv[0]))[:n_objects])
-             for verb, n in ranked]
+    verbs = [
+        (verb, n, sorted(objects[verb].items(), key=lambda kv: (-kv[1], kv[0]))[:n_objects])
+        for verb, n in ranked
+    ]
     return VerbSummary(total, parsed, verbs)
