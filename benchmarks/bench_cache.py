@@ -72,9 +72,8 @@ def main() -> None:
             filled = fill(cache, entries)
             cache.close()
             size = sum(os.path.getsize(p) for p in Path(tmp).iterdir()) / 2**20
-            cache = RequestCache(
-                path
-            )  # reopened, as a rerun finds it (includes the integrity check)
+            # reopened, as a rerun finds it (includes the integrity check)
+            cache = RequestCache(path)
             hits = [key(rng.randrange(entries)) for _ in range(args.lookups)]
             misses = [key(entries + i) for i in range(args.lookups)]
             print(

@@ -65,9 +65,8 @@ def two_nodes(tmp: Path, args) -> tuple[float, dict, list, dict, dict]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from _ray_cluster import RayCluster
 
-    cluster = RayCluster(
-        Path(tempfile.mkdtemp(prefix="xi-ray-"))
-    )  # short: Ray's socket paths are bounded
+    # short: Ray's socket paths are bounded
+    cluster = RayCluster(Path(tempfile.mkdtemp(prefix="xi-ray-")))
     half = max(1, (os.cpu_count() or 2) // 2)
     try:
         start = time.perf_counter()

@@ -195,9 +195,8 @@ def run_tool(
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "TIKTOKEN_CACHE_DIR": str(Path(python).absolute().parents[1] / "tiktoken-cache"),
     }
-    tool, _, shard = tool.partition(
-        "@"
-    )  # ours-generate@1024: shards (and request chunks) of 1024 rows
+    # ours-generate@1024: shards (and request chunks) of 1024 rows
+    tool, _, shard = tool.partition("@")
     env["BENCH_SHARD"] = shard
     cmd = [
         python,
@@ -306,9 +305,8 @@ def measure(
         # A check run that takes far longer than the cold run has hung (distilabel's resume did):
         # it is stopped and reported as such.
         limit = max(120.0, 5 * run["wall"])
-        with StubServer(
-            **plain
-        ) as stub:  # the same command again: the cache should answer everything
+        # the same command again: the cache should answer everything
+        with StubServer(**plain) as stub:
             again = run_tool(tool, python, job, stub.url, work, log=log, timeout=limit)
             result["second_run"] = stub.stats()["completions"]
             result["second_hung"] = again["hung"]
@@ -530,9 +528,8 @@ def main() -> None:
                 report[f"{n}-{server}"] = {
                     t: {k: v for k, v in x.items() if k != "events"} for t, x in results.items()
                 }
-                if (
-                    args.json
-                ):  # after every run: a long benchmark stopped early keeps what it measured
+                # after every run: a long benchmark stopped early keeps what it measured
+                if args.json:
                     args.json.write_text(json.dumps(report, indent=1))
             print("\n" + table(results, n, server) + "\n", flush=True)
             if server == "latency":

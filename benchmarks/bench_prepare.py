@@ -124,9 +124,10 @@ def child(corpus: str, mode: str) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
     block = Prepare("sw", PrepareConfig(), functools.partial(count_text_tokens, tokenizer))
+    # warm LID
     block.process(
         "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa akili na dhamiri."
-    )  # warm LID
+    )
     # "read-local" reads the same Parquet shards with pyarrow directly (the local-file reader);
     # the other modes go through datasets' streaming IterableDataset, as a Hub corpus would.
     spec = str(Path(corpus) / "data") if mode == "read-local" else f"hub:{corpus}:{CONFIG}"

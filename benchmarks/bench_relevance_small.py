@@ -102,9 +102,8 @@ def sizes(encoder, items: list[Item], seeds: list[Item]) -> None:
             "after: + seeds' pool, control without",
         ):
             try:
-                if name.startswith(
-                    "before"
-                ):  # the calibration before issue 19: no pool, no exclusion
+                # the calibration before issue 19: no pool, no exclusion
+                if name.startswith("before"):
                     matched = calibrate(instr, resp)
                     shuffled = calibrate(instr[derangement(n, 0)], resp).relevance
                 else:  # the pool: the seeds that are not among the pairs themselves

@@ -58,9 +58,8 @@ def sentence_pool(lang: str) -> list[str]:
     for path in files:
         for line in path.read_text(encoding="utf-8").splitlines():
             text = json.loads(line)["text"]
-            parts = (
-                SENTENCE_END.split(text) if lang != "th" else text.split(" ")
-            )  # Thai: spaces end phrases
+            # Thai: spaces end phrases
+            parts = SENTENCE_END.split(text) if lang != "th" else text.split(" ")
             pool += [p.strip() for p in parts if len(p.strip()) > 20]
     return sorted(set(pool))
 
@@ -92,9 +91,8 @@ class Timers:
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            if self._depth.get(
-                label
-            ):  # a nested call (Dataset.map inside Dataset.map): counted once
+            # a nested call (Dataset.map inside Dataset.map): counted once
+            if self._depth.get(label):
                 return original(*args, **kwargs)
             self._depth[label] = 1
             start = time.perf_counter()
@@ -316,9 +314,8 @@ def run_one(args) -> dict:
             if profiler is not None:
                 profiler.dump_stats(args.profile)
         figures["stub_stats"] = stub.stats()
-    figures["peak_rss_mib"] = figures["first"][
-        "peak_rss_mib"
-    ]  # the cold build's (the rerun's is lower)
+    # the cold build's (the rerun's is lower)
+    figures["peak_rss_mib"] = figures["first"]["peak_rss_mib"]
     return figures
 
 
@@ -429,9 +426,8 @@ def main() -> None:
         help="which of the two builds --profile records",
     )
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument(
-        "--one", type=int, default=None, help=argparse.SUPPRESS
-    )  # a child: one size
+    # a child: one size
+    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
         print("RESULT " + json.dumps(run_one(args)))

@@ -226,9 +226,8 @@ def run_child(opts) -> None:
 
     try:
         with tempfile.TemporaryDirectory(prefix=f"gpu-check-{opts.child}-") as scratch:
-            tempfile.tempdir = (
-                scratch  # the part's exports, work dirs and outputs go, and are removed, here
-            )
+            # the part's exports, work dirs and outputs go, and are removed, here
+            tempfile.tempdir = scratch
             for row in PARTS[opts.child](opts):
                 emit(row)
     except ModuleNotFoundError as err:
@@ -412,9 +411,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             help=f"default {value} on cuda, {DEFAULTS['cpu'][key]} on cpu",
         )
     parser.add_argument("--child", choices=PART_NAMES, default=None, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--pretend-missing", default="", help=argparse.SUPPRESS
-    )  # tests: hide packages
+    # tests: hide packages
+    parser.add_argument("--pretend-missing", default="", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     opts.pretend_missing = [n for n in opts.pretend_missing.split(",") if n]
     return opts

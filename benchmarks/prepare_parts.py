@@ -60,9 +60,8 @@ def _sentences(lang: str, udhr: Path | None) -> list[str]:
         texts += _texts(udhr / f"{lang}.jsonl")
     pool = []
     for text in texts:
-        parts = (
-            SENTENCE_END.split(text) if lang != "th" else text.split(" ")
-        )  # Thai: spaces end phrases
+        # Thai: spaces end phrases
+        parts = SENTENCE_END.split(text) if lang != "th" else text.split(" ")
         pool += [p.strip() for p in parts if len(p.strip()) > 20]
     return sorted(set(pool))
 
@@ -171,9 +170,8 @@ class PartTimers:
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            if (
-                part in self._busy
-            ):  # a part calling itself (a batch over single calls): counted once
+            # a part calling itself (a batch over single calls): counted once
+            if part in self._busy:
                 return original(*args, **kwargs)
             self._busy.add(part)
             start = time.perf_counter()

@@ -229,9 +229,8 @@ def create_app(
         if die_after is not None and arrived[0] > die_after:
             os.kill(os.getpid(), signal.SIGKILL)
         async with slots.slot():
-            delay = (
-                delays.draw()
-            )  # drawn in the order requests get a slot: the same for every client
+            # drawn in the order requests get a slot: the same for every client
+            delay = delays.draw()
             if delay > 0:
                 await asyncio.sleep(delay)
 

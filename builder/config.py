@@ -100,8 +100,7 @@ class BuildConfig(Options):
         },
     )
     evaluator: str | None = dataclasses.field(
-        default=None,
-        metadata={"help": "the model that scores pairs (default: --model)"},
+        default=None, metadata={"help": "the model that scores pairs (default: --model)"}
     )
     embedder: str = dataclasses.field(
         default="all-MiniLM-L6-v2",
@@ -134,37 +133,29 @@ class BuildConfig(Options):
         },
     )
     batch_size: Annotated[int, Field(ge=1)] = dataclasses.field(
-        default=16,
-        metadata={"help": "prompts per generation batch"},
+        default=16, metadata={"help": "prompts per generation batch"}
     )
     # method
     candidates: Annotated[int, Field(ge=1)] = dataclasses.field(
-        default=4,
-        metadata={"help": "instruction candidates sampled per text"},
+        default=4, metadata={"help": "instruction candidates sampled per text"}
     )
     temperature: Annotated[float, Field(ge=0)] = dataclasses.field(
-        default=0.7,
-        metadata={"help": "sampling temperature for candidates"},
+        default=0.7, metadata={"help": "sampling temperature for candidates"}
     )
     top_p: Annotated[float, Field(gt=0, le=1)] = dataclasses.field(
-        default=0.95,
-        metadata={"help": "nucleus sampling for candidates"},
+        default=0.95, metadata={"help": "nucleus sampling for candidates"}
     )
     few_shot: Annotated[int, Field(ge=0)] = dataclasses.field(
-        default=2,
-        metadata={"help": "seed pairs shown in each generation prompt"},
+        default=2, metadata={"help": "seed pairs shown in each generation prompt"}
     )
     max_instruction_tokens: Annotated[int, Field(ge=1)] = dataclasses.field(
-        default=48,
-        metadata={"help": "tokens generated per instruction candidate"},
+        default=48, metadata={"help": "tokens generated per instruction candidate"}
     )
     rounds: Annotated[int, Field(ge=1)] = dataclasses.field(
-        default=2,
-        metadata={"help": "refinement rounds (the paper's iter-k)"},
+        default=2, metadata={"help": "refinement rounds (the paper's iter-k)"}
     )
     accept_score: Annotated[int, Field(ge=1, le=5)] = dataclasses.field(
-        default=4,
-        metadata={"help": "evaluator score (1-5) a pair needs to be kept"},
+        default=4, metadata={"help": "evaluator score (1-5) a pair needs to be kept"}
     )
     # Pairs with relevance below this are dropped as off_topic (0 disables): 0.8 kept 99% of
     # matched and dropped 83% of shuffled pairs (benchmarks/bench_relevance.py --thresholds).
@@ -208,27 +199,22 @@ class BuildConfig(Options):
         metadata={"help": "pairs kept per language after clustering (the paper: 32000)"},
     )
     min_tokens: Annotated[int, Field(ge=0)] = dataclasses.field(
-        default=24,
-        metadata={"help": "shortest text kept, in tokens of the generation model"},
+        default=24, metadata={"help": "shortest text kept, in tokens of the generation model"}
     )
     # Bengali, Tamil, Thai: ~0.55 characters per SmolLM2 token
     max_tokens: Annotated[int, Field(ge=1)] = dataclasses.field(
-        default=2048,
-        metadata={"help": "longest text kept, in tokens of the generation model"},
+        default=2048, metadata={"help": "longest text kept, in tokens of the generation model"}
     )
     # numpy and scikit-learn take no negative seed
     seed: Annotated[int, Field(ge=0)] = dataclasses.field(
-        default=0,
-        metadata={"help": "random seed for sampling and clustering"},
+        default=0, metadata={"help": "random seed for sampling and clustering"}
     )
     heldout: Annotated[int, Field(ge=0)] = dataclasses.field(
-        default=0,
-        metadata={"help": "rows per language moved to a 'test' split"},
+        default=0, metadata={"help": "rows per language moved to a 'test' split"}
     )
     # where
     work_dir: str = dataclasses.field(
-        default="x-instruction-work",
-        metadata={"help": "shards, request cache and resume state"},
+        default="x-instruction-work", metadata={"help": "shards, request cache and resume state"}
     )
     output_dir: str = dataclasses.field(
         default="x-instruction-data",
@@ -242,12 +228,10 @@ class BuildConfig(Options):
         },
     )
     shard_size: Annotated[int, Field(ge=1)] = dataclasses.field(
-        default=64,
-        metadata={"help": "rows per work-dir shard (the unit of resume)"},
+        default=64, metadata={"help": "rows per work-dir shard (the unit of resume)"}
     )
     push_to_hub: str | None = dataclasses.field(
-        default=None,
-        metadata={"help": "push the export to this Hub dataset repo (org/name)"},
+        default=None, metadata={"help": "push the export to this Hub dataset repo (org/name)"}
     )
     private: bool = dataclasses.field(
         default=False, metadata={"help": "create the Hub repo as private"}
@@ -259,8 +243,7 @@ class BuildConfig(Options):
         },
     )
     pilot_docs: Annotated[int, Field(ge=1)] = dataclasses.field(
-        default=3,
-        metadata={"help": "documents per language in the --dry-run pilot"},
+        default=3, metadata={"help": "documents per language in the --dry-run pilot"}
     )
     project_kept: Annotated[int | None, Field(ge=1)] = dataclasses.field(
         default=None,

@@ -51,9 +51,8 @@ def _model(cls: type) -> type[pydantic.BaseModel]:
 def _bounds(annotation) -> dict[str, Any]:
     bounds = {}
     for meta in getattr(annotation, "__metadata__", ()):
-        for item in getattr(
-            meta, "metadata", [meta]
-        ):  # a pydantic Field holds annotated_types objects
+        # a pydantic Field holds annotated_types objects
+        for item in getattr(meta, "metadata", [meta]):
             bounds.update(
                 {
                     key: getattr(item, key)
@@ -209,8 +208,7 @@ class Options:
             raise ConfigError(
                 f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}"
             )
-        check_values(
-            cls, data, source=str(path)
-        )  # before the flags join, so the message names the file
+        # before the flags join, so the message names the file
+        check_values(cls, data, source=str(path))
         data.update(overrides)
         return cls(**data)

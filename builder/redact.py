@@ -69,10 +69,8 @@ def register_url(url: str | None) -> None:
     plain_user, plain_password = urllib.parse.unquote(user or ""), urllib.parse.unquote(password)
     for value in {password, plain_password}:
         register_secret(value)
-    for encoding in (
-        "utf-8",
-        "latin-1",
-    ):  # aiohttp encodes Basic credentials as latin-1, httpx as utf-8
+    # aiohttp encodes Basic credentials as latin-1, httpx as utf-8
+    for encoding in ("utf-8", "latin-1"):
         try:
             register_secret(
                 base64.b64encode(f"{plain_user}:{plain_password}".encode(encoding)).decode("ascii")

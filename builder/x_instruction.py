@@ -87,9 +87,8 @@ class XInstruction(datasets.GeneratorBasedBuilder):
         # and rewrites at every preparation; the build's folders go beside it, under the root
         # the user chose, as datasets itself resolves it.
         self.build_root = Path(cache_dir or datasets.config.HF_DATASETS_CACHE).expanduser()
-        check_options(
-            self.config.options
-        )  # options set on a predefined config skip its __post_init__
+        # options set on a predefined config skip its __post_init__
+        check_options(self.config.options)
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(

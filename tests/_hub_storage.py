@@ -82,16 +82,14 @@ class HubState:
         self.root = Path(root)
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
         self.tokens = set(tokens)
-        self.read_only_tokens: set[str] = (
-            set()
-        )  # valid, but writes get 403 (a fine-grained read token)
+        # valid, but writes get 403 (a fine-grained read token)
+        self.read_only_tokens: set[str] = set()
         self.user = user
         self.repos: dict[tuple[str, str], Repo] = {}
         self.fail_commits: set[int] = set()
         self.commit_requests = 0
-        self.received: dict[
-            str, int
-        ] = {}  # sha256 -> bytes of file content uploaded (LFS PUT or inline)
+        # sha256 -> bytes of file content uploaded (LFS PUT or inline)
+        self.received: dict[str, int] = {}
         self.log: list[tuple[str, str, int]] = []
         self.unknown: list[str] = []
         self.lock = threading.Lock()

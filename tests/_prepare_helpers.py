@@ -88,9 +88,8 @@ def planted_corpus(lang: str) -> list[dict]:
         if i % 7 == 4:
             texts.append(" ".join(words[:-1]))  # one word dropped: near
         if i % 6 == 0:
-            texts.append(
-                f"Home | News | Sport | Contact\n{text}\nRead more »"
-            )  # chrome around a copy
+            # chrome around a copy
+            texts.append(f"Home | News | Sport | Contact\n{text}\nRead more »")
         if i % 8 == 5:
             texts.append(text.encode("utf-8").decode("cp1252", errors="replace"))  # mojibake
         if i == 9:

@@ -165,9 +165,8 @@ def _demo_writer_and_judge():
         "fix a bicycle",
         "bake bread",
     ]
-    seen: dict[
-        str, int
-    ] = {}  # text -> order first seen: one topic per text, so no two pairs are duplicates
+    # text -> order first seen: one topic per text, so no two pairs are duplicates
+    seen: dict[str, int] = {}
     finnish: list[str] = []
 
     def reply(prompt, params, k):
@@ -178,9 +177,8 @@ def _demo_writer_and_judge():
                 if instruction.startswith("Explain")
                 else " 2\nReason: loosely related."
             )
-        language = (
-            prompt[0]["content"].split("given ", 1)[1].split(" text", 1)[0]
-        )  # the backward system prompt
+        # the backward system prompt
+        language = prompt[0]["content"].split("given ", 1)[1].split(" text", 1)[0]
         text = last_user(prompt).split("\n\n")[1]
         index = seen.setdefault(text, len(seen))
         if language == "Finnish" and not finnish:

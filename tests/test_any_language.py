@@ -168,9 +168,8 @@ def test_a_language_no_detector_knows_is_trusted_when_the_script_agrees():
     assert not covers("bm") and covers("yo") and covers("am")
     result = detect(BAMBARA)
     assert result.reliable and matches(result, "bm") is None  # cannot tell: prepare keeps the row
-    assert (
-        matches(detect("ሰላም ለዓለም ሁሉ ይሁን፤ ሰዎች ሁሉ እኩል ናቸው።"), "bm") is False
-    )  # Ethiopic is never Bambara
+    # Ethiopic is never Bambara
+    assert matches(detect("ሰላም ለዓለም ሁሉ ይሁን፤ ሰዎች ሁሉ እኩል ናቸው።"), "bm") is False
 
 
 def test_prepare_keeps_a_language_no_detector_knows_and_says_so_once(caplog):
@@ -190,10 +189,8 @@ def test_prepare_keeps_a_language_no_detector_knows_and_says_so_once(caplog):
                 "bm", PrepareConfig(min_tokens=1, min_chars=10), lambda text: len(text.split())
             )
             out = list(iter_prepare([dict(r) for r in rows], block))
-    assert [r["dropped"] for r in out] == [
-        None,
-        "wrong_language",
-    ]  # trusted label; Cyrillic is not Bambara
+    # trusted label; Cyrillic is not Bambara
+    assert [r["dropped"] for r in out] == [None, "wrong_language"]
     assert caplog.text.count("no installed language-ID model knows this language") == 1
 
 
@@ -364,9 +361,8 @@ def test_yoruba_without_a_seed_file_borrows_latin_seeds_shows_them_in_the_prompt
 ):
     from builder.corpus import embedded, seed_donors
 
-    monkeypatch.setattr(
-        seed_donors, "_warned", set()
-    )  # another test may have borrowed for yo already
+    # another test may have borrowed for yo already
+    monkeypatch.setattr(seed_donors, "_warned", set())
     corpus = tmp_path / "crawl" / "yo.jsonl"
     corpus.parent.mkdir()
     corpus.write_text(
@@ -440,9 +436,8 @@ def test_borrowed_seeds_interleave_the_donors_and_only_for_languages_without_the
     assert [s["lang"] for s in yo[:6]] == ["fi", "id", "sw", "tr", "vi", "fi"]
     assert len(yo) == sum(len(embedded.load_seeds(c)) for c in ("fi", "id", "sw", "tr", "vi"))
     assert read_seeds(None, "yo", limit=3) == yo[:3]
-    assert all(
-        "lang" not in s for s in read_seeds(None, "sw")
-    )  # a language's own pairs are not borrowed
+    # a language's own pairs are not borrowed
+    assert all("lang" not in s for s in read_seeds(None, "sw"))
 
 
 def test_the_generate_fingerprint_holds_the_borrowed_seeds(tmp_path, monkeypatch):

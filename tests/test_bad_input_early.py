@@ -79,9 +79,8 @@ def test_push_without_a_token_exits_2_saying_how_to_log_in(export, tmp_path, cap
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
     from huggingface_hub import constants
 
-    monkeypatch.setattr(
-        constants, "HF_TOKEN_PATH", str(tmp_path / "no-token")
-    )  # no login file either
+    # no login file either
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
     line = _refused(
         ["push", "--repo", "tester/xi", "--output-dir", str(export)], capsys, monkeypatch
     )

@@ -91,9 +91,8 @@ def test_card_numbers_are_the_data(embedded):
         assert f"| `{name}` | {prompt['version']} | `{prompt['hash']}` |" in text
     assert json.dumps(build.build_info["settings"]["sampling"], indent=2, sort_keys=True) in text
     assert "| refinement rounds (at most) | 2 |" in text and "| seed | 0 |" in text
-    assert (
-        "HuggingFaceFW/fineweb-2 / swh_Latn / train" in text
-    )  # the row-level source, per language
+    # the row-level source, per language
+    assert "HuggingFaceFW/fineweb-2 / swh_Latn / train" in text
 
 
 def test_card_survives_a_build_info_without_optional_keys(embedded, tmp_path):
@@ -246,9 +245,8 @@ def test_how_to_use_shows_trl_sft_and_the_builders_script_on_messages(embedded):
     assert (
         "every other column, config and split is unchanged" in use and "Answer in Bengali." in use
     )
-    assert (
-        "rows.map" not in text and "import answer_prompt" not in text
-    )  # no code of this package needed
+    # no code of this package needed
+    assert "rows.map" not in text and "import answer_prompt" not in text
     assert (
         "| `messages` | `list[struct{role: string, content: string}]` | the pair as a chat" in text
     )

@@ -100,9 +100,8 @@ def test_the_stages_a_table_runs_through_are_typed_even_with_no_rows(tmp_path):
     stage = Select("sw", SelectConfig())
     empty = Dataset.from_dict({k: [] for k in stage.input_features}, features=stage.input_features)
     out = apply_stage(empty, Diversify("sw", DiversifyConfig(), lambda: None), "fp")
-    assert (
-        len(out) == 0 and out.features == Diversify.output_features
-    )  # `map` alone would drop `cluster`
+    # `map` alone would drop `cluster`
+    assert len(out) == 0 and out.features == Diversify.output_features
 
 
 def test_a_shard_mapped_in_arrow_equals_the_shard_dataset_map_gives():
@@ -127,9 +126,8 @@ def test_a_shard_mapped_in_arrow_equals_the_shard_dataset_map_gives():
         in_arrow = apply_stage_to_table(table.data.table, stage)
         assert in_arrow.schema.equals(by_map.data.table.schema, check_metadata=False), stage.name
         assert in_arrow.equals(by_map.data.table), stage.name
-        assert by_map["dropped"].count(None) > 0, (
-            stage.name
-        )  # rows made it through: the chain is not empty
+        # rows made it through: the chain is not empty
+        assert by_map["dropped"].count(None) > 0, stage.name
         assert apply_stage_to_table(table.data.table.slice(0, 0), stage).schema.equals(
             apply_stage(table.select([]), stage, f"empty-{stage.name}").data.table.schema,
             check_metadata=False,
@@ -152,9 +150,8 @@ def test_every_executor_keeps_the_executor_contract(tmp_path):
     config = _config(tmp_path)
     models = Models(config, None, {"scripted": ScriptedEngine(writer_and_judge)})
     assert isinstance(LocalExecutor(config, models), Executor)
-    assert isinstance(
-        DataParallelExecutor(_config(tmp_path, data_parallel=2)), Executor
-    )  # spawns nothing yet
+    # spawns nothing yet
+    assert isinstance(DataParallelExecutor(_config(tmp_path, data_parallel=2)), Executor)
     # Ray's constructor connects to a cluster: its class is checked instead
     assert (
         isinstance(RayExecutor.name, str)
@@ -196,9 +193,8 @@ def test_the_local_executor_reports_every_shard_and_the_build_counts_them_once(t
         "refine": "refine (scripted)",
         "rater_controls": "rater_controls (scripted)",
     }
-    assert (
-        executor.workers == {}
-    )  # closed with the build; the driver's cache and engine are not the worker's
+    # closed with the build; the driver's cache and engine are not the worker's
+    assert executor.workers == {}
 
     # the same command on a work dir whose shards are gone: every request comes from the cache
     for folder in (tmp_path / "work").glob("*/*"):
@@ -242,9 +238,8 @@ def test_prepare_fingerprint_hashes_the_whole_prepare_config(tmp_path, monkeypat
     first = prepare_fp()
     assert prepare_fp() == first  # stable
     assert prepare_fp(_config(tmp_path, max_tokens=700))["prepare"] != first["prepare"]
-    assert (
-        prepare_fp(_config(tmp_path, max_docs=5))["prepare"] != first["prepare"]
-    )  # what is read stays in it
+    # what is read stays in it
+    assert prepare_fp(_config(tmp_path, max_docs=5))["prepare"] != first["prepare"]
     # a PrepareConfig field no build flag sets still names another prepare (a hand list would miss it)
     made = stage_configs.prepare_config
     monkeypatch.setattr(
@@ -306,9 +301,8 @@ def test_diversify_checkpoints_are_keyed_by_the_embedder_and_the_builders_versio
     assert key == fingerprint(
         "diversify", builder.__version__, as_a_field, ["How do I cook rice?"], [5]
     )
-    monkeypatch.setattr(
-        diversify_module, "__version__", "99.0.0"
-    )  # the version it was imported with
+    # the version it was imported with
+    monkeypatch.setattr(diversify_module, "__version__", "99.0.0")
     assert key != diversify_fingerprint(
         ["How do I cook rice?"], [5], DiversifyConfig(), "all-MiniLM-L6-v2"
     )

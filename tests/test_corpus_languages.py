@@ -81,10 +81,8 @@ def test_placeholder_takes_fineweb2_names_folders_and_globs(tmp_path):
 def test_placeholder_followed_by_a_glob_takes_no_other_language(crawl):
     _jsonl(crawl / "swe_Latn.jsonl", [{"text": "God morgon, hur mår du?"}])  # Swedish, not Swahili
     _jsonl(crawl / "sw-00001.jsonl", [{"text": SWAHILI[2]}])
-    assert _texts(f"{crawl}/{{lang}}*.jsonl", "sw") == [
-        SWAHILI[2],
-        *SWAHILI[:2],
-    ]  # sorted: sw-00001 < sw.jsonl
+    # sorted: sw-00001 < sw.jsonl
+    assert _texts(f"{crawl}/{{lang}}*.jsonl", "sw") == [SWAHILI[2], *SWAHILI[:2]]
 
 
 def test_placeholder_matching_nothing_lists_what_exists(crawl):
@@ -246,9 +244,8 @@ def test_lang_column_naming_no_requested_language_says_what_it_holds(tmp_path):
     )
     with pytest.raises(CorpusError, match="names no row as 'ta'"):  # and when read directly
         list(read_corpus(str(path), "ta", lang_column="lang"))
-    check_corpus(
-        str(path), ["sw", "hi"], lang_column="lang"
-    )  # codes outside the registry are no error
+    # codes outside the registry are no error
+    check_corpus(str(path), ["sw", "hi"], lang_column="lang")
 
 
 def test_lang_column_errors_name_the_option(tmp_path):
@@ -374,9 +371,8 @@ def test_build_on_a_folder_equals_one_build_per_language(
     for lang in ("sw", "hi"):
         rows = folder["prepared"][lang]
         assert len(rows) == 3 and [r[1] for r in rows] == [f"udhr-{lang}-{n}" for n in (1, 2, 3)]
-        assert {r[2] for r in rows} == {
-            str(udhr_crawl / f"{lang}.jsonl")
-        }  # source.corpus: the file read
+        # source.corpus: the file read
+        assert {r[2] for r in rows} == {str(udhr_crawl / f"{lang}.jsonl")}
         assert rows == per_language_builds[lang]["prepared"][lang]
         assert sum(r[3] is None for r in rows) >= 1, rows  # some rows reached the model
     # the same model requests: as many calls, and the very same prompts, as the two builds together

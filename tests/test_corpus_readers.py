@@ -162,9 +162,7 @@ def demo_data(tmp_path, monkeypatch):
     )
     _write_jsonl(
         root / "seeds" / "sw.jsonl",
-        [
-            {"id": "sw-seed-1", "instruction": "How do I cook coconut rice?", "output": SWAHILI[3]},
-        ],
+        [{"id": "sw-seed-1", "instruction": "How do I cook coconut rice?", "output": SWAHILI[3]}],
     )
     monkeypatch.setattr(embedded, "data_root", lambda: root)
     return root
@@ -213,10 +211,8 @@ def test_parse_hub_spec_defaults_configs_from_the_registry():
         "tha_Thai",
     )
     assert parse_hub_spec("culturax", "ur") == ("uonlp/CulturaX", "ur")
-    assert parse_hub_spec("hub:uonlp/CulturaX:sw", "bn") == (
-        "uonlp/CulturaX",
-        "sw",
-    )  # explicit wins
+    # explicit wins
+    assert parse_hub_spec("hub:uonlp/CulturaX:sw", "bn") == ("uonlp/CulturaX", "sw")
     assert parse_hub_spec("hub:org/web", "sw") == ("org/web", None)
     assert parse_hub_spec("hub:org/web:raw", "sw") == ("org/web", "raw")
     assert parse_hub_spec("hub:/data/my corpus", "sw") == ("/data/my corpus", None)

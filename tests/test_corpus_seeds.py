@@ -124,6 +124,6 @@ def test_bactrian_x_joins_english_instruction_with_target_output(tmp_path, monke
         {
             "instruction": "Summarise the news below.\n\nHeavy rain fell in the city.",
             "output": SWAHILI[2],
-        },
+        }
     ]
     assert read_seeds("bactrian-x", "sw", limit=1) == PAIRS[:1]

@@ -31,9 +31,8 @@ GENRES = {
 TEXT_BOUNDS = (300, 900)
 SEED_BOUNDS = (150, 400)
 MIN_GOOD_ROWS = 20
-NEAR_DUP_MIN = (
-    0.7  # character 5-gram Jaccard: the near-duplicate must be this close to its original
-)
+# character 5-gram Jaccard: the near-duplicate must be this close to its original
+NEAR_DUP_MIN = 0.7
 DISTINCT_MAX = 0.3  # ...and no two good rows may be this close, or dedup would drop real text
 
 

@@ -44,9 +44,8 @@ def cli_build(tmp_path_factory, shared_data):
     corpus.mkdir()
     udhr = shared_data / "udhr"
     (corpus / "sw.jsonl").write_bytes((udhr / "sw.jsonl").read_bytes())
-    (corpus / "vi.jsonl").write_bytes(
-        (udhr / "en.jsonl").read_bytes()
-    )  # mislabelled: English, not Vietnamese
+    # mislabelled: English, not Vietnamese
+    (corpus / "vi.jsonl").write_bytes((udhr / "en.jsonl").read_bytes())
     args = [
         "build",
         "--langs",
@@ -72,10 +71,8 @@ def cli_build(tmp_path_factory, shared_data):
         "--output-dir",
         str(out),
     ]
-    printed, logged = (
-        io.StringIO(),
-        io.StringIO(),
-    )  # capsys is per test; this build serves the module
+    # capsys is per test; this build serves the module
+    printed, logged = (io.StringIO(), io.StringIO())
     with (
         pytest.MonkeyPatch.context() as patch,
         contextlib.redirect_stdout(printed),
@@ -133,9 +130,8 @@ def test_summary_and_card_name_vi_and_its_funnel(cli_build):
     line = funnel_line(info["funnel"]["vi"])
     assert line.startswith("0 of 15 rows kept (prepare: ") and "wrong_language" in line
     assert "no config for vi" in printed and f"  vi: {line}" in printed
-    assert (
-        "load_dataset(" in printed and "'sw'))" in printed
-    )  # the load hint names a config that exists
+    # the load hint names a config that exists
+    assert "load_dataset(" in printed and "'sw'))" in printed
     card = (out / "README.md").read_text(encoding="utf-8")
     assert f"- Vietnamese (`vi`): {line}" in card
     assert "Vietnamese `vi` kept no row" in card
@@ -279,9 +275,8 @@ def test_a_published_language_that_became_empty_is_deleted_without_prune(local_h
         "vi": DELETED_EMPTY,
         "card": "uploaded",
     }
-    assert (
-        local_hub.state.commit_count(REPO) == commits + 1
-    )  # the deletion rides in the card commit
+    # the deletion rides in the card commit
+    assert local_hub.state.commit_count(REPO) == commits + 1
     assert not any(p.startswith("vi/") for p in local_hub.state.files(REPO))
     assert set(_load_every_remote_config(tmp_path)) == {"all", "sw", "candidates"}
 

@@ -167,9 +167,8 @@ def test_malformed_json_is_an_error_not_a_retry():
 
 def test_unreachable_server_fails_at_once_without_retries():
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    engine = OpenAIEngine(
-        "test-model", base_url=url, progress=False
-    )  # production backoff: 1 s, 2 s, ...
+    # production backoff: 1 s, 2 s, ...
+    engine = OpenAIEngine("test-model", base_url=url, progress=False)
     start = time.monotonic()
     with pytest.raises(
         ServerUnreachable, match=rf"cannot reach {url}/completions: connection refused"
@@ -356,13 +355,11 @@ def test_a_forked_child_leaves_the_parents_kept_connections_working():
 
     with PortCountingServer() as server:
         engine = fast_engine(server.url, concurrency=2, max_retries=0, timeout=5)
-        assert [c.text for c in engine.generate([CHAT] * 4, GREEDY)] == [
-            "ok"
-        ] * 4  # 2 connections kept
+        # 2 connections kept
+        assert [c.text for c in engine.generate([CHAT] * 4, GREEDY)] == ["ok"] * 4
         pid = os.fork()
-        if (
-            pid == 0
-        ):  # the child: its own session, then exit with everything it inherited still alive
+        # the child: its own session, then exit with everything it inherited still alive
+        if pid == 0:
             code = 1
             try:
                 code = 0 if engine.generate([CHAT] * 2, GREEDY)[0].text == "ok" else 1

@@ -379,9 +379,8 @@ def test_each_sample_continues_its_own_conversation(tmp_path, shared_data, tiny_
             for x in records
             if (x["question_id"], x["sample"], x["turn"]) == (r["question_id"], r["sample"], 1)
         )
-        assert r["context_a"] == [
-            [first["question"], first["answer_a"]]
-        ]  # this sample's own turn-1 answer
+        # this sample's own turn-1 answer
+        assert r["context_a"] == [[first["question"], first["answer_a"]]]
         assert r["context_b"] == [
             [first["question"], f"Reference one for {r['question_id']}. " * 3]
         ]
@@ -408,9 +407,8 @@ def test_engines_default_to_auto():
         settings.translate_engine,
     ) == ("auto",) * 4
     config = settings.harness_config()
-    assert (
-        config.reference.engine == config.model.engine == pick_engine("auto")
-    )  # a local engine, here
+    # a local engine, here
+    assert config.reference.engine == config.model.engine == pick_engine("auto")
     # a base URL says the model is served: auto means openai then
     assert EngineSpec("auto", "served-name", base_url="http://127.0.0.1:8000/v1").engine == "openai"
 
@@ -506,9 +504,8 @@ def _refused_argv(tmp_path) -> tuple[list[str], str]:
 def test_a_refused_connection_fails_at_once_with_one_line(tmp_path, capsys):
     argv, line = _refused_argv(tmp_path)
     start = time.monotonic()
-    assert (
-        main(argv) == 1
-    )  # the run's environment failed, not the input (errors.guard, as for build)
+    # the run's environment failed, not the input (errors.guard, as for build)
+    assert main(argv) == 1
     assert time.monotonic() - start < 2  # no retries with backoff
     assert capsys.readouterr().err.splitlines()[-1] == line
 

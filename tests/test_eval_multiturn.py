@@ -24,9 +24,8 @@ MT_BENCH_LIMIT = 3
 def _reply_text(model: str, messages: list[dict]) -> str | None:
     users = [m["content"] for m in messages if m["role"] == "user"]
     turn, last = len(users), users[-1]
-    if (
-        model == "answer-model"
-    ):  # names its turn and the question it answers, so each answer is distinct
+    # names its turn and the question it answers, so each answer is distinct
+    if model == "answer-model":
         return f"{'GOOD' if turn == 1 else 'weak'} answer {turn} to: {last[:60].strip()}"
     if model == "reference-model":
         return f"{'plain' if turn == 1 else 'GOOD'} reference {turn} to: {last[:60].strip()}"
@@ -176,9 +175,8 @@ def test_mt_bench_two_turns_over_http(server, shared_data, tmp_path, capsys):
             f"turn {turn}: 6 records; requests: model 6 (6 sent), reference 6 (6 sent), judge 12 (12 sent)"
             in printed
         )
-    assert re.search(
-        r"\nsw +en +all +50\.0% +0\.0% +50\.0%", printed
-    )  # pooled row of the summary table
+    # pooled row of the summary table
+    assert re.search(r"\nsw +en +all +50\.0% +0\.0% +50\.0%", printed)
     assert re.search(r"\nsw +en +2 +0\.0% +0\.0% +100\.0%", printed)  # the turn-2 row
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert (

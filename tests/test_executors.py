@@ -121,9 +121,8 @@ def _write_entries(path: str, worker: int, shared: int, own: int) -> None:
         cache.put_many(
             {f"w{worker}-{i}": {"worker": worker, "i": i} for i in range(start, start + 10)}
         )
-        cache.put_many(
-            {f"shared-{i}": {"value": i} for i in range(shared)}
-        )  # the same request, answered by all
+        # the same request, answered by all
+        cache.put_many({f"shared-{i}": {"value": i} for i in range(shared)})
     cache.close()
 
 
@@ -267,9 +266,8 @@ def test_a_failing_rank_is_reported_and_the_other_ranks_shards_are_kept(tmp_path
     from builder.executors.data_parallel import DataParallelExecutor
 
     config = _config(tmp_path, tiny_model_dir, data_parallel=2, rounds=1)
-    with pytest.raises(
-        FileNotFoundError, match="no-such-model"
-    ):  # checked in the driver, before any rank starts
+    # checked in the driver, before any rank starts
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
         Pipeline(
             _config(
                 tmp_path, tiny_model_dir, data_parallel=2, evaluator=str(tmp_path / "no-such-model")
@@ -335,9 +333,8 @@ def test_ray_executor_gives_the_same_rows_as_local(
             + spent["cache_and_write_s"]
             + spent["scheduling_s"]
         )
-        assert parts >= spent["wall_s"] * 0.99, (
-            spent
-        )  # one actor here: its start and work, then the rest
+        # one actor here: its start and work, then the rest
+        assert parts >= spent["wall_s"] * 0.99, spent
 
 
 def test_a_stages_overhead_splits_its_wall_time():
@@ -391,9 +388,8 @@ def test_ray_retries_the_batch_of_an_actor_that_died(
 
     from builder.executors.ray_data import RayExecutor
 
-    cloudpickle.register_pickle_by_value(
-        _ray_workers
-    )  # the actor class lives in tests/, not the package
+    # the actor class lives in tests/, not the package
+    cloudpickle.register_pickle_by_value(_ray_workers)
     _, rows, _ = local_build
     config = _config(tmp_path, tiny_model_dir, executor="ray")
     result = Pipeline(
@@ -401,7 +397,6 @@ def test_ray_retries_the_batch_of_an_actor_that_died(
     ).run()
     assert (tmp_path / "work" / _ray_workers.CRASH_MARKER).exists()  # the actor did die mid-stage
     got = _rows(result)
-    assert (
-        len({(r["lang"], r["id"]) for r in got}) == len(got) == len(rows)
-    )  # no duplicates, no losses
+    # no duplicates, no losses
+    assert len({(r["lang"], r["id"]) for r in got}) == len(got) == len(rows)
     assert got == rows

@@ -184,12 +184,10 @@ def test_an_audit_given_as_parts_is_written_one_part_at_a_time(build, tmp_path):
     def loader(i):
         def load():
             gc.collect()
-            loaded.append(
-                (i, sum(ref() is not None for ref in alive))
-            )  # parts still held when this one loads
-            part = Dataset.from_dict(
-                pieces[i].to_dict(), features=audit.features
-            )  # a copy no one else holds
+            # parts still held when this one loads
+            loaded.append((i, sum(ref() is not None for ref in alive)))
+            # a copy no one else holds
+            part = Dataset.from_dict(pieces[i].to_dict(), features=audit.features)
             alive.append(weakref.ref(part))
             return part
 

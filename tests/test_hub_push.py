@@ -77,9 +77,8 @@ def test_card_yaml_round_trips_through_the_hub(local_hub, tmp_path):
     card = DatasetCard.load(REPO, repo_type="dataset")
     assert card.data.to_dict() == read_front_matter(export / "README.md")
     assert card.content == (export / "README.md").read_text(encoding="utf-8")
-    assert (
-        f'load_dataset("{REPO}", "all", split="train")' in card.text
-    )  # push put the repo id in the card
+    # push put the repo id in the card
+    assert f'load_dataset("{REPO}", "all", split="train")' in card.text
     data = card.data.to_dict()
     assert data["language"] == ["bn", "sw", "en"] and data["task_categories"] == ["text-generation"]
     assert data["license"] == "odc-by" and data["source_datasets"] == ["HuggingFaceFW/fineweb-2"]
@@ -218,9 +217,8 @@ def test_private_push_is_readable_only_with_a_token(local_hub, tmp_path, monkeyp
     assert local_hub.state.repos[("dataset", REPO)].private
     assert load_dataset(REPO, "sw", split="train", cache_dir=str(tmp_path / "a")).num_rows == 3
     monkeypatch.delenv("HF_TOKEN")
-    monkeypatch.setattr(
-        constants, "HF_HUB_CACHE", str(tmp_path / "anonymous-cache")
-    )  # nothing cached
+    # nothing cached
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "anonymous-cache"))
     with pytest.raises(DatasetNotFoundError):
         load_dataset(REPO, "sw", split="train", cache_dir=str(tmp_path / "b"))
 
@@ -320,9 +318,8 @@ def test_a_heldout_build_publishes_train_and_test_with_messages(local_hub, tmp_p
         "test": ["fi/test-*.parquet", "sw/test-*.parquet"],
     }
     text = DatasetCard.load(REPO, repo_type="dataset").text
-    assert not re.search(
-        r"^\| `[^`]+` \| `[^`]*` \|\s*\|$", text, re.M
-    )  # every column of the schema has a meaning
+    # every column of the schema has a meaning
+    assert not re.search(r"^\| `[^`]+` \| `[^`]*` \|\s*\|$", text, re.M)
     infos = {
         i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]}
         for i in card["dataset_info"]

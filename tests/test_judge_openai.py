@@ -179,9 +179,8 @@ def test_verdict_format_over_http(server, tmp_path):
     ]
     assert main(argv) == 0
     summary = json.loads((out / "report.json").read_text(encoding="utf-8"))["results"]["sw"]["en"]
-    assert (
-        summary["tie_rate"] == 1.0 and summary["invalid_judgements"] == 0
-    )  # the same answer on both sides
+    # the same answer on both sides
+    assert summary["tie_rate"] == 1.0 and summary["invalid_judgements"] == 0
 
 
 def test_an_unknown_judge_model_fails_with_the_servers_message(server, tmp_path):

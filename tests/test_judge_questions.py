@@ -299,9 +299,8 @@ def test_fastchat_answer_file_gives_every_turn(tmp_path):
     assert load_answers(str(path), "sw", "en", ["81"], {"81": 2}) == {
         "81": ("blog post", "A rewrite.")
     }
-    assert load_answers(str(path), "sw", "en", ["81"]) == {
-        "81": ("blog post",)
-    }  # single-turn use: turn 1
+    # single-turn use: turn 1
+    assert load_answers(str(path), "sw", "en", ["81"]) == {"81": ("blog post",)}
     with pytest.raises(
         ValueError, match=r"line 2 \(question id 82\): 1 answer turn\(s\) for a question of 2 turns"
     ):

@@ -282,9 +282,8 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     assert run.code == 0, run.err
     info = read_json(tmp_path / "out" / "build_info.json")
     funnel = info["funnel"]["yo"]
-    assert (
-        funnel["stages"][0]["dropped"].get("meta_talk") is None
-    )  # prepare's phrase rule knows no Yoruba
+    # prepare's phrase rule knows no Yoruba
+    assert funnel["stages"][0]["dropped"].get("meta_talk") is None
     select = next(s for s in funnel["stages"] if s["stage"] == "select")
     assert select["dropped"].get("meta_talk") == 1 and funnel["dropped"]["meta_talk"] == 1
     assert info["quality"]["yo"]["meta_talk"] == {
@@ -296,14 +295,12 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     assert reply not in [row["output"] for row in published(tmp_path / "out", "yo")]
     assert "meta_talk" in run.out  # the funnel table names it
 
-    again = cli(
-        [*args, "--overwrite", "--target-size", "3"], capsys
-    )  # select and the detector run again
+    # select and the detector run again
+    again = cli([*args, "--overwrite", "--target-size", "3"], capsys)
 
     assert again.code == 0, again.err
     info = read_json(tmp_path / "out" / "build_info.json")
-    assert (
-        "select" in info["timings"] and "final (read back)" not in info["timings"]
-    )  # the detector ran
+    # the detector ran
+    assert "select" in info["timings"] and "final (read back)" not in info["timings"]
     assert info["relevance_encoder"]["texts_embedded"] == 0  # from the store alone
     assert info["funnel"]["yo"]["dropped"]["meta_talk"] == 1

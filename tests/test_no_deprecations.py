@@ -61,9 +61,8 @@ def test_the_transformers_engine_calls_generate_without_deprecations(tmp_path, t
     report, output = _warned_build(
         tmp_path, "--langs", "sw", "--model", str(tiny_model_dir), *SMALL
     )
-    assert re.search(r"^sw\s+2\s+2\s+2\s", output, re.MULTILINE), output[
-        -3000:
-    ]  # 2 texts through generate
+    # 2 texts through generate
+    assert re.search(r"^sw\s+2\s+2\s+2\s", output, re.MULTILINE), output[-3000:]
     assert report["code"] == 1 and "every row was filtered out" in output
     assert report["found"] == [], json.dumps(report["found"], indent=1)
 

@@ -77,9 +77,8 @@ def test_overwrite_replaces_same_names_and_deletes_nothing_else(
     run = cli(args + ["--overwrite"], capsys)
     assert run.code == 0, run.err
     assert (users_folder / "notes.txt").read_bytes() == USER_FILES["notes.txt"]
-    assert (
-        "x-instruction" in (users_folder / "README.md").read_text()
-    )  # the card replaced the README
+    # the card replaced the README
+    assert "x-instruction" in (users_folder / "README.md").read_text()
     assert read_json(users_folder / "build_info.json")["builder_version"]
     assert published(users_folder)
     manifest = read_json(users_folder / MANIFEST)["files"]

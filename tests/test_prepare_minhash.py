@@ -37,11 +37,8 @@ class DatasketchChecker(TextChecker):
 def test_batched_values_are_datasketchs(lang, config):
     checker = TextChecker(lang, PrepareConfig(**config))
     keys = [dedup_key(row["text"]) for row in planted_corpus(lang)]
-    keys = [k for k in keys if k] + [
-        "a",
-        "one two",
-        "x" * 3,
-    ]  # fewer words or characters than a shingle
+    # fewer words or characters than a shingle
+    keys = [k for k in keys if k] + ["a", "one two", "x" * 3]
     values = checker.minhash_many(keys)
     assert len(values) == len(keys)
     for key, got in zip(keys, values):
@@ -55,9 +52,8 @@ def test_random_keys_match_datasketch():
     checker = TextChecker("sw", PrepareConfig())
     words = ["maji", "watu", "haki", "elimu", "kazi", "nchi", "ya", "na", "wa", "kwa"]
     keys = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 300))) for _ in range(200)]
-    keys.insert(
-        50, " ".join(f"{rng.choice(words)}{i}" for i in range(6000))
-    )  # more shingles than one chunk
+    # more shingles than one chunk
+    keys.insert(50, " ".join(f"{rng.choice(words)}{i}" for i in range(6000)))
     values = checker.minhash_many(keys)
     assert len(values) == len(keys)
     for key, got in zip(keys, values):

@@ -99,9 +99,8 @@ def test_a_rater_that_knows_the_pairs_separates_them(tmp_path):
     report = rater_controls(model, "sw", _table(PAIRS, [5, 5, 5, 5]), RefineConfig(), seed=0)
     assert report["auc"] == 1.0 and report["mean_mismatched"] == 1.0
     check_rater({"sw": {"rater": {**report, "pairs": 64}}}, 0.9)
-    with pytest.raises(
-        QualityGateError, match=r"4 pairs: too few"
-    ):  # a perfect score from 4 pairs is no pass
+    # a perfect score from 4 pairs is no pass
+    with pytest.raises(QualityGateError, match=r"4 pairs: too few"):
         check_rater({"sw": {"rater": report}}, 0.9)
     assert not any(line.startswith("WARNING") for line in report_lines({"sw": {"rater": report}}))
 

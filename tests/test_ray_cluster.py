@@ -365,9 +365,8 @@ def test_ray_job_submit_runs_the_build_on_the_cluster(
         "ray job logs": logs,
         **_cluster_logs(cluster),
     }
-    assert any("worker-" in name for name in texts), sorted(
-        texts
-    )  # the actors' own output was read too
+    # the actors' own output was read too
+    assert any("worker-" in name for name in texts), sorted(texts)
     assert _secret_spots(secret, texts) == []
     assert _secret_spots((cluster.root / "auth_token").read_text().strip(), texts) == []
     # the scan finds a secret where there is one (so an empty answer above means something)

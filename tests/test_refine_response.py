@@ -70,8 +70,6 @@ def test_refine_response_publishes_the_better_scored_text_with_its_score(tmp_pat
         r["output"] == audit[r["id"]]["output"] and r["score"] == audit[r["id"]]["score"]
         for r in rows
     )
-    assert {r["output"].startswith(OPENING) for r in rows} == {
-        True,
-        False,
-    }  # rewrites and originals published
+    # rewrites and originals published
+    assert {r["output"].startswith(OPENING) for r in rows} == {True, False}
     assert read_json(tmp_path / "out" / "build_info.json")["settings"]["refine_response"] is True

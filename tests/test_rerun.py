@@ -118,9 +118,8 @@ def test_an_unchanged_rerun_sends_no_request_embeds_nothing_and_redraws_no_plot(
     before = {config: _rows(root / "out", config) for config in (*LANGS, "candidates")}
     plots = _files(root / "out", "plots/*.png")
     checkpoints = _files(root / "work", "*/diversify-*/shard-*.parquet")
-    assert (
-        len(checkpoints) == len(LANGS) and len(plots) >= len(LANGS) + 2
-    )  # lengths per language, funnel, verbs
+    # lengths per language, funnel, verbs
+    assert len(checkpoints) == len(LANGS) and len(plots) >= len(LANGS) + 2
     sent = stub.stats()["completions"]
 
     info = _build(root, stub.url)
@@ -149,17 +148,15 @@ def test_a_changed_target_size_redoes_diversify_and_redraws_what_changed(built, 
 
     info = _build(root, stub.url, "--target-size", "1")
 
-    assert (
-        stub.stats()["completions"] == sent
-    )  # only diversify's setting changed: every answer is cached
+    # only diversify's setting changed: every answer is cached
+    assert stub.stats()["completions"] == sent
     assert (
         info["diversify"]["texts_embedded"]
         == sum(_alive_at_diversify(info, lang) for lang in LANGS)
         > 0
     )
-    assert len(list((root / "work").glob("*/diversify-*"))) == 2 * len(
-        LANGS
-    )  # the first build's are kept
+    # the first build's are kept
+    assert len(list((root / "work").glob("*/diversify-*"))) == 2 * len(LANGS)
     for lang in LANGS:
         assert len(_rows(root / "out", lang)) == 1
     after = _files(root / "out", "plots/*.png")
@@ -202,9 +199,8 @@ def test_a_damaged_final_table_is_set_aside_and_made_again(built, stub, caplog):
         info = _build(root, stub.url)
 
     assert str(shard) in caplog.text and shard.with_name(shard.name + ".corrupt").is_file()
-    assert (
-        "select" in info["timings"] and info["engine_stats"]["calls"] == 0
-    )  # made again from the cache
+    # made again from the cache
+    assert "select" in info["timings"] and info["engine_stats"]["calls"] == 0
     assert _rows(root / "out", "sw") == before
 
 

@@ -82,9 +82,8 @@ def test_a_server_echoing_the_key_does_not_print_it(
         )
     err = capsys.readouterr().err
     assert code == 1 and "bad request" in err, err
-    assert (
-        server.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
-    )  # the key was really sent
+    # the key was really sent
+    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
     assert KEY not in err
     assert "Bearer ***" in err
 
@@ -280,9 +279,8 @@ def test_server_down_error_shows_no_password(tmp_path, command, verbose):
     url = f"http://{USER}:{PASSWORD}@127.0.0.1:{free_port()}/v1"  # nothing listens there
     done = _run(["-v"] * verbose + _command(tmp_path, command, url), _env(), tmp_path)
     err = done.stderr.decode()
-    assert done.returncode == 1, err[
-        -3000:
-    ]  # a server down: the run failed (errors.guard), build and eval alike
+    # a server down: the run failed (errors.guard), build and eval alike
+    assert done.returncode == 1, err[-3000:]
     assert "connection refused" in err.lower()
     assert "cannot reach http://***@127.0.0.1:" in err
     if verbose:
@@ -372,9 +370,8 @@ def test_a_credential_to_a_remote_plain_http_host_is_warned_before_the_first_req
     warned = [i for i, line in enumerate(lines) if "plain http://" in line]
     # The request then fails on the name (the network error is expected).
     failed = [i for i, line in enumerate(lines) if ": error: " in line and "x.invalid" in line]
-    assert len(warned) == 1 and failed and warned[0] < failed[0], (
-        lines
-    )  # once, and before the request
+    # once, and before the request
+    assert len(warned) == 1 and failed and warned[0] < failed[0], lines
     what = (
         "the API key in $OPENAI_API_KEY"
         if credential == "key"
@@ -404,9 +401,8 @@ def test_the_plain_http_warning_is_once_per_process_and_only_for_a_remote_host(m
         OpenAIEngine("m", base_url=local, progress=False)._headers()
     assert "plain http://" not in caplog.text
     monkeypatch.delenv("OPENAI_API_KEY")
-    OpenAIEngine(
-        "m", base_url="http://x.invalid/v1", progress=False
-    )._headers()  # no credential: nothing to say
+    # no credential: nothing to say
+    OpenAIEngine("m", base_url="http://x.invalid/v1", progress=False)._headers()
     assert "plain http://" not in caplog.text
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     for host in ("x.invalid", "y.invalid", "x.invalid"):  # two engines, three requests: one warning
@@ -424,9 +420,8 @@ def test_url_credentials_with_a_key_are_refused_at_start(tmp_path, command):
     with ScriptedServer([Reply(200, {"count": 3, "tokens": [1, 2, 3]})]) as server:
         url = server.url.replace("http://", f"http://{USER}:{PASSWORD}@")
         args = _command(tmp_path, command, url if command == "build" else server.url)
-        if (
-            command == "eval"
-        ):  # only the judge's URL has them: the message names the flag it came from
+        # only the judge's URL has them: the message names the flag it came from
+        if command == "eval":
             args += ["--judge-model", "served", "--judge-base-url", url]
         done = _run(args, _env(OPENAI_API_KEY=KEY), tmp_path)
     flag = "--base-url" if command == "build" else "--judge-base-url"
@@ -452,6 +447,5 @@ def test_the_engine_refuses_url_credentials_with_a_key(monkeypatch):
     ):
         OpenAIEngine("m", progress=False)
     monkeypatch.delenv("OPENAI_API_KEY")
-    assert OpenAIEngine("m", progress=False).base_url.startswith(
-        f"http://{USER}:"
-    )  # one credential: fine
+    # one credential: fine
+    assert OpenAIEngine("m", progress=False).base_url.startswith(f"http://{USER}:")

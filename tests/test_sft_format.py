@@ -70,9 +70,8 @@ def test_only_the_response_and_eos_are_trained(export, tiny_model_dir, tmp_path,
         assert trained_text(tokenizer, row) == response + "<|im_end|>"
         language = {"sw": "Swahili", "bn": "Bengali"}[row["lang"]]
         if fmt == "chat":
-            assert text.startswith(
-                "<|im_start|>system\n"
-            )  # the model's own template, default system turn
+            # the model's own template, default system turn
+            assert text.startswith("<|im_start|>system\n")
             assert text.endswith(
                 f"?\nAnswer in {language}.<|im_end|>\n<|im_start|>assistant\n{response}<|im_end|>\n"
             )
@@ -161,9 +160,8 @@ def test_resume_from_checkpoint_values(tmp_path):
         ValueError, match="--resume_from_checkpoint last: no checkpoint-\\* folder in"
     ):
         resolve_checkpoint("last", str(tmp_path))
-    assert (
-        resolve_checkpoint("auto", str(tmp_path)) is None
-    )  # preemptible jobs: fresh start when none
+    # preemptible jobs: fresh start when none
+    assert resolve_checkpoint("auto", str(tmp_path)) is None
     for step in (2, 10):
         (tmp_path / f"checkpoint-{step}").mkdir()
     assert resolve_checkpoint("last", str(tmp_path)) == str(tmp_path / "checkpoint-10")

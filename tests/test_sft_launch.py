@@ -12,16 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from _trl_helpers import (
-    write_export,
-)
+from _trl_helpers import write_export
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "trl_scripts" / "configs" / "sft_cpu_smoke.yaml"
 
-pytestmark = (
-    pytest.mark.slow
-)  # two training processes: ~10 s of imports each, more on a busy machine
+# two training processes: ~10 s of imports each, more on a busy machine
+pytestmark = pytest.mark.slow
 
 
 def launch(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -97,9 +94,8 @@ def test_trains_evaluates_checks_language_and_saves_a_loadable_adapter(first_run
 
     model = AutoPeftModelForCausalLM.from_pretrained(out)  # adapter + base, as a user loads it
     lora_b = [p for name, p in model.named_parameters() if "lora_B" in name]
-    assert lora_b and any(
-        torch.count_nonzero(p) for p in lora_b
-    )  # LoRA B starts at zero: it was trained
+    # LoRA B starts at zero: it was trained
+    assert lora_b and any(torch.count_nonzero(p) for p in lora_b)
 
     card = (out / "README.md").read_text()
     assert "language:\n- bn\n- sw" in card and "x-instruction" in card
@@ -128,9 +124,8 @@ def test_resume_continues_the_step_count_and_merges(first_run):
     state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4
     assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2, 3, 4]
-    assert (
-        out / "checkpoint-2" / "trainer_state.json"
-    ).read_bytes() == checkpoint_state  # not retrained
+    # not retrained
+    assert (out / "checkpoint-2" / "trainer_state.json").read_bytes() == checkpoint_state
 
     engine = create_engine("transformers", str(out / "merged"), progress=False)
     completion = engine.generate(
@@ -237,9 +232,8 @@ def test_the_readme_command_trains_the_embedded_model_on_a_builds_export(
         *SHORT,
         cwd=export.parent,
     )
-    out = (
-        export.parent / "out" / "sft-cpu-smoke"
-    )  # the recipe's output_dir, under the working directory
+    # the recipe's output_dir, under the working directory
+    out = export.parent / "out" / "sft-cpu-smoke"
     check_demo_run(result, out, "Skipping vi: its config has no rows")
     adapter = json.loads((out / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(embedded_model_dir)

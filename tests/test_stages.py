@@ -207,18 +207,18 @@ def test_refine_response_scores_the_rewrite_and_keeps_the_better_text():
         "Why is ugali eaten?": " 4\nReason: good",
         "Where is ugali eaten?": " 4\nReason: good",
     }
+    # never a score, not even on the retry
     rewritten = {
         "How do I cook ugali?": " 5\nReason: an answer",
         "What is ugali?": " 2\nReason: worse",
         "Why is ugali eaten?": " fine",
-    }  # never a score, not even on the retry
+    }
 
     def reply(prompt, params, k):
         content = last_user(prompt)
         instruction = re.search(r"Instruction: (.*)", content).group(1)
-        if content.startswith(
-            "Rewrite the"
-        ):  # drifting into English: never judged, never published
+        # drifting into English: never judged, never published
+        if content.startswith("Rewrite the"):
             return (
                 "Ugali is maize porridge." if instruction == "Where is ugali eaten?" else SW_REWRITE
             )

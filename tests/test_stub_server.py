@@ -76,9 +76,8 @@ def test_tiny_build_through_the_stub_sends_the_expected_requests(tmp_path):
     judged = sum(len(r["judgements"]) for r in candidates)
     assert judged > len(generated)  # the varied scores sent some pairs to round 2
     controls = sum(q["rater"]["pairs"] for q in info["quality"].values())
-    expected = (
-        len(generated) + judged + controls
-    )  # generate (n=4 in one request) + refine + rater controls
+    # generate (n=4 in one request) + refine + rater controls
+    expected = len(generated) + judged + controls
     assert info["engine_stats"]["calls"] == expected
     assert first["completions"] == expected  # what the server saw is what the client counted
     assert second["completions"] == first["completions"]  # the rerun sent nothing
@@ -153,9 +152,8 @@ def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_pat
         rerun = _cli_build(tmp_path, stub.url)
         assert rerun.returncode == 0, rerun.stderr
         sent = stub.stats()["completions"]
-    assert all(
-        _shards(tmp_path / "work")[name] == mtime for name, mtime in kept.items()
-    )  # not redone
+    # not redone
+    assert all(_shards(tmp_path / "work")[name] == mtime for name, mtime in kept.items())
     info = json.loads((tmp_path / "work" / "build_info.json").read_text())
     hits = info["engine_stats"]["cache_hits"]
     assert sent == info["engine_stats"]["calls"] and hits > 0

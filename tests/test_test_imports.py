@@ -60,9 +60,8 @@ def test_the_scan_finds_every_form_of_import(tmp_path):
     (tmp_path / "helpers").mkdir()
     (tmp_path / "helpers" / "__init__.py").write_text("")
     (tmp_path / "helpers" / "pipeline.py").write_text("X = 1\n")
-    (tmp_path / "_flat_helper.py").write_text(
-        "from test_a import X\n"
-    )  # a helper that imports a test module
+    # a helper that imports a test module
+    (tmp_path / "_flat_helper.py").write_text("from test_a import X\n")
     (tmp_path / "test_a.py").write_text("from helpers.pipeline import X\nimport _flat_helper\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "test_c.py").write_text("Y = 2\n")

@@ -80,9 +80,8 @@ def test_the_check_sees_a_model_learn_to_answer_in_swahili(tiny_model_dir, tmp_p
     rows = pair_rows("sw", 10)
     for row in rows:  # one answer to learn, long enough for language ID to be sure
         row["output"] = TEXTS["sw"][0]
-        row["messages"] = answer_messages(
-            row["instruction"], row["output"], "sw"
-        )  # what training reads
+        # what training reads
+        row["messages"] = answer_messages(row["instruction"], row["output"], "sw")
     write_config(tmp_path / "export", "sw", {"train": rows})
     write_readme(tmp_path / "export", {"sw": ["train"]})
     x_args = XInstructionArguments(

@@ -6,12 +6,7 @@ import logging
 from collections import Counter
 
 import pytest
-from _trl_helpers import (
-    pair_rows,
-    write_config,
-    write_export,
-    write_readme,
-)
+from _trl_helpers import pair_rows, write_config, write_export, write_readme
 
 from builder.languages import UnknownLanguageError
 from builder.training.args import GeneratorArguments, XInstructionArguments
@@ -34,11 +29,8 @@ def args(**overrides) -> XInstructionArguments:
 
 
 def test_all_means_every_language_config_and_skips_the_rest(export):
-    assert [lang.code for lang in resolve_languages(export, "all")] == [
-        "sw",
-        "bn",
-        "fi",
-    ]  # not "all"
+    # not "all"
+    assert [lang.code for lang in resolve_languages(export, "all")] == ["sw", "bn", "fi"]
     assert [lang.code for lang in resolve_languages(export, "bn, sw")] == ["bn", "sw"]
 
 
@@ -222,14 +214,11 @@ def test_a_re_exported_folder_is_read_fresh(tmp_path):
 @pytest.mark.parametrize("variant", ["no config", "0-row config"])
 def test_all_skips_an_empty_language_and_shrinks_eval_size(demo_exports, variant, caplog):
     caplog.set_level(logging.INFO)
-    options = args(
-        eval_size=2, language_check_steps=4, language_check_prompts=2
-    )  # the smoke recipe's numbers
+    # the smoke recipe's numbers
+    options = args(eval_size=2, language_check_steps=4, language_check_prompts=2)
     data = load_sft_data(demo_exports[variant], options)
-    assert data.card.rows == {
-        "sw": 1,
-        "fi": 1,
-    }  # vi kept no pair; sw 2 rows -> 1 trains, 1 held out
+    # vi kept no pair; sw 2 rows -> 1 trains, 1 held out
+    assert data.card.rows == {"sw": 1, "fi": 1}
     assert data.card.eval_rows == {"sw": 1, "fi": 0}  # fi's one row trains
     assert len(data.eval) == 1
     skipped = {
@@ -297,9 +286,8 @@ def test_a_missing_dataset_folder_fails_at_once(tmp_path):
     with pytest.raises(
         ValueError, match=r"--dataset_name org/x-instruction: Couldn't reach .*pass a local export"
     ):
-        load_sft_data(
-            "org/x-instruction", args()
-        )  # HF_HUB_OFFLINE=1 (conftest): the offline user's case
+        # HF_HUB_OFFLINE=1 (conftest): the offline user's case
+        load_sft_data("org/x-instruction", args())
 
 
 def test_model_names_resolve_as_the_builder_resolves_them(embedded_model_dir, tiny_model_dir):
@@ -308,13 +296,11 @@ def test_model_names_resolve_as_the_builder_resolves_them(embedded_model_dir, ti
 
     from builder.training.modeling import base_model_path
 
-    path = base_model_path(
-        ModelConfig(model_name_or_path="smollm2-135m")
-    )  # HF_HUB_OFFLINE=1 (conftest)
+    # HF_HUB_OFFLINE=1 (conftest)
+    path = base_model_path(ModelConfig(model_name_or_path="smollm2-135m"))
     assert path == str(embedded_model_dir)
-    assert (
-        AutoConfig.from_pretrained(path).model_type == "llama"
-    )  # the converted folder, no download
+    # the converted folder, no download
+    assert AutoConfig.from_pretrained(path).model_type == "llama"
     assert base_model_path(ModelConfig(model_name_or_path=str(tiny_model_dir))) == str(
         tiny_model_dir
     )

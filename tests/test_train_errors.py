@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _trl_helpers import (
-    write_config,
-    write_readme,
-)
+from _trl_helpers import write_config, write_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = str(ROOT / "trl_scripts" / "configs" / "sft_cpu_smoke.yaml")

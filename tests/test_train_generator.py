@@ -37,16 +37,13 @@ def bactrian(tmp_path_factory):
 
 def test_parallel_dataset_is_joined_on_id(bactrian):
     pairs = load_seed_pairs(bactrian, GeneratorArguments(instruction_config="en", languages="all"))
-    assert list(pairs) == [
-        "sw",
-        "bn",
-    ]  # the English config is the instruction side, not a language to train
+    # the English config is the instruction side, not a language to train
+    assert list(pairs) == ["sw", "bn"]
     sw = pairs["sw"]
     assert len(sw) == 4  # the orphan row with no English counterpart is skipped
     assert sw[0] == {"text": TEXTS["sw"][0], "instruction": INSTRUCTIONS["sw"][0], "lang": "sw"}
-    assert (
-        sw[1]["instruction"] == INSTRUCTIONS["sw"][1] + "\nBe brief."
-    )  # Alpaca-style `input` is appended
+    # Alpaca-style `input` is appended
+    assert sw[1]["instruction"] == INSTRUCTIONS["sw"][1] + "\nBe brief."
 
 
 def test_parallel_dataset_with_a_wrong_join_column(bactrian):
@@ -152,9 +149,8 @@ def test_generator_trains_and_plugs_into_the_generate_stage(bactrian, tiny_model
     trainer = script.main(*parsed)
 
     tokenizer = trainer.processing_class
-    for (
-        row
-    ) in trainer.train_dataset:  # the loss covers the English instruction (+ end of turn) only
+    # the loss covers the English instruction (+ end of turn) only
+    for row in trainer.train_dataset:
         text = tokenizer.decode(row["input_ids"])
         assert generator_prompt(TEXTS[row["lang"]][0], row["lang"]).split("\n")[0] in text
         assert trained_text(tokenizer, row) in {

@@ -134,6 +134,5 @@ def test_trl_sft_trains_on_the_published_messages(export, embedded_model_dir, tm
     tuned = AutoModelForCausalLM.from_pretrained(out)
     base = AutoModelForCausalLM.from_pretrained(embedded_model_dir)
     assert tuned.num_parameters() == base.num_parameters()
-    assert not torch.equal(
-        tuned.get_input_embeddings().weight, base.get_input_embeddings().weight
-    )  # trained
+    # trained
+    assert not torch.equal(tuned.get_input_embeddings().weight, base.get_input_embeddings().weight)

@@ -52,9 +52,8 @@ def test_a_changed_byte_in_a_refine_shard_is_redone_not_published(
     assert run.code == 0, run.err
     assert str(shard) in caplog.text and "corrupt" in caplog.text
     assert shard.with_name(shard.name + CORRUPT_SUFFIX).is_file()
-    assert (
-        published(tmp_path / "out") == before
-    )  # redone from the request cache, not published damaged
+    # redone from the request cache, not published damaged
+    assert published(tmp_path / "out") == before
     assert run.calls == 0 and "model calls: 0" in run.out
 
 
@@ -142,9 +141,8 @@ def test_a_shard_from_an_older_builder_is_checked_by_its_columns(tmp_path):
 
     from builder.core.schema import GENERATED, PREPARED
 
-    stage = StageDir(
-        tmp_path, "sw", "generate", "abc", GENERATED
-    )  # the column types the plan gives generate
+    # the column types the plan gives generate
+    stage = StageDir(tmp_path, "sw", "generate", "abc", GENERATED)
     stage.path.mkdir(parents=True)
     good, bad = stage.shard(0), stage.shard(1)
     pq.write_table(

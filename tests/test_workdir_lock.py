@@ -105,9 +105,8 @@ def test_a_lock_whose_process_died_is_taken_over_with_a_warning(
     holder, tmp_path, shared_data, capsys, caplog
 ):
     work, proc = holder
-    proc.send_signal(
-        signal.SIGKILL
-    )  # as an OOM kill would: no cleanup ran, the lock file still names it
+    # as an OOM kill would: no cleanup ran, the lock file still names it
+    proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert json.loads((work / LOCK_FILE).read_text())["pid"] == proc.pid
 

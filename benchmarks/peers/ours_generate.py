@@ -48,9 +48,8 @@ def main() -> None:
     for lang in langs:
         block = make_block(config, "generate", lang, model)
         mine = [r for r in rows if r["lang"] == lang]
-        for start in range(
-            0, len(mine), config.shard_size
-        ):  # one shard = one call, as map_shard does
+        # one shard = one call, as map_shard does
+        for start in range(0, len(mine), config.shard_size):
             shard = mine[start : start + config.shard_size]
             out = block(
                 {

@@ -63,9 +63,8 @@ def _print_summary(config: BuildConfig, result) -> None:
         f"\nmodel calls: {stats['calls']}  cached: {stats['cache_hits']}  tokens in/out: "
         f"{stats['prompt_tokens']}/{stats['completion_tokens']}  model time: {stats['wall_s']:.1f} s"
     )
-    first = next(
-        lang for lang in config.langs if lang not in empty
-    )  # build() raised if every one is empty
+    # build() raised if every one is empty
+    first = next(lang for lang in config.langs if lang not in empty)
     print(
         f"wrote {result.output_dir}  (load with datasets.load_dataset({str(result.output_dir)!r}, "
         f"{first!r}))"

@@ -48,9 +48,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> argparse
         if "choices" in field.metadata:
             options["choices"] = field.metadata["choices"]
         flag = flag_name(field.name)
-        if kind is bool and field.name.startswith(
-            "no_"
-        ):  # a switch: `--no-no-cache` would read badly
+        # a switch: `--no-no-cache` would read badly
+        if kind is bool and field.name.startswith("no_"):
             target.add_argument(flag, action="store_true", **options)
         elif kind is bool:
             target.add_argument(flag, action=argparse.BooleanOptionalAction, **options)

@@ -34,9 +34,8 @@ logger = logging.getLogger(__name__)
 DONE = "_DONE"
 CHECKSUM_SUFFIX = ".sha256"
 CORRUPT_SUFFIX = ".corrupt"
-_TEMP = re.compile(
-    r"\.tmp-(\d+)$"
-)  # what _write_atomic and StageDir.write name their temporary files
+# what _write_atomic and StageDir.write name their temporary files
+_TEMP = re.compile(r"\.tmp-(\d+)$")
 REPORT = "report.json"  # a language stage's report, beside its shard (StoredOutput)
 
 
@@ -180,9 +179,8 @@ class StageDir:
     def intact(self) -> bool:
         """A complete stage still holds every shard it wrote, each with its recorded bytes."""
         shards = self.shards()
-        ok = all(
-            [verify_shard(shard, self.features) for shard in shards]
-        )  # a list: check (and move aside) every one
+        # a list: check (and move aside) every one
+        ok = all([verify_shard(shard, self.features) for shard in shards])
         expected = self._recorded_count()
         if ok and expected is not None and expected != len(shards):
             logger.warning(
@@ -197,9 +195,8 @@ class StageDir:
     def _recorded_count(self) -> int | None:
         text = (self.path / DONE).read_text(encoding="utf-8").strip()
         try:
-            return (
-                int(json.loads(text)["shards"]) if text else None
-            )  # empty: an older builder's marker
+            # empty: an older builder's marker
+            return int(json.loads(text)["shards"]) if text else None
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -283,9 +280,8 @@ def _read_verified(path: Path, features: Features) -> pa.Table:
     path = Path(path)
     _verify_or_raise(path, features)
     table = pq.read_table(path)
-    if table.schema.names != list(
-        features
-    ):  # same columns in another order (a stage that rebuilt some)
+    # same columns in another order (a stage that rebuilt some)
+    if table.schema.names != list(features):
         table = table.select(list(features))
     return table.cast(features.arrow_schema)
 

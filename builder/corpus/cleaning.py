@@ -87,9 +87,8 @@ _WIDGET_RE = re.compile(
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENU_SEPARATORS = re.compile(r"\s[|»›·•/>]\s|\s-\s")
 _SHORT_LINE = 60  # characters: a line of a real paragraph is longer, or ends a sentence
-_FEW_DISTINCT = (
-    100  # distinct characters up to which a scan per character beats a pass per character
-)
+# distinct characters up to which a scan per character beats a pass per character
+_FEW_DISTINCT = 100
 
 
 @cache
@@ -99,9 +98,8 @@ def _is_letter(ch: str) -> bool:
 
 def _letters(text: str) -> int:
     chars = set(text)
-    if (
-        len(chars) > _FEW_DISTINCT
-    ):  # a large alphabet (Chinese): one counting pass, not one scan per character
+    # a large alphabet (Chinese): one counting pass, not one scan per character
+    if len(chars) > _FEW_DISTINCT:
         return sum(n for ch, n in Counter(text).items() if _is_letter(ch))
     # A line of an alphabetic script has ~60 distinct characters: str.count scans in C.
     return sum(text.count(ch) for ch in chars if _is_letter(ch))

@@ -101,9 +101,8 @@ def _word_chars() -> str:
     leaves out the vowel signs of Devanagari, Bengali or Tamil ("ो" in "अनुरोधों"), so `(?!\\w)`
     alone would end a Hindi word in the middle."""
     global _BOUNDARY
-    if (
-        _BOUNDARY is None
-    ):  # the Basic Multilingual Plane holds the marks of every script with markers
+    # the Basic Multilingual Plane holds the marks of every script with markers
+    if _BOUNDARY is None:
         marks = [
             c for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")
         ]
@@ -122,9 +121,8 @@ def _pattern(lang: str) -> re.Pattern:
     phrases = sorted({*MARKERS["en"], *MARKERS.get(lang, ())}, key=len, reverse=True)
     words = "|".join(re.escape(p) for p in phrases if not UNSPACED.search(p))
     unspaced = [re.escape(p) for p in phrases if UNSPACED.search(p)]
-    word = (
-        _word_chars()
-    )  # one boundary around all the spaced phrases: one large class compiles once
+    # one boundary around all the spaced phrases: one large class compiles once
+    word = _word_chars()
     return re.compile("|".join([rf"(?<!{word})(?:{words})(?!{word})", *unspaced]), re.IGNORECASE)
 
 

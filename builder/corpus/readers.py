@@ -94,9 +94,8 @@ def _rows(
         )
     lang_column = column.column if column is not None else None
     if spec == "embedded":
-        check_corpus(
-            spec, [code], lang_column=lang_column
-        )  # the embedded sample has no language column
+        # the embedded sample has no language column
+        check_corpus(spec, [code], lang_column=lang_column)
         return (
             _source_row(text, embedded.DEMO_CORPUS, code, None, row)
             for text, row in embedded.iter_corpus(code)

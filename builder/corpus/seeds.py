@@ -122,9 +122,8 @@ def check_seed_source(spec: str | None, lang: str) -> None:
     if spec in (None, "", "embedded") and get_language(
         lang
     ).code not in embedded.available_languages("seeds"):
-        announce_borrowing(
-            lang
-        )  # here, in the driver only: the workers reading the seeds stay silent
+        # here, in the driver only: the workers reading the seeds stay silent
+        announce_borrowing(lang)
     read_seeds(spec, lang, limit=1)
 
 

@@ -36,9 +36,8 @@ def pick_engine(name: str) -> str:
         raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
     if name != "auto":
         return name
-    if (
-        importlib.util.find_spec("vllm") is None
-    ):  # cheap, and spares importing torch (2 s) to ask for a GPU
+    # cheap, and spares importing torch (2 s) to ask for a GPU
+    if importlib.util.find_spec("vllm") is None:
         return "transformers"
     import torch
 

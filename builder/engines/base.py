@@ -186,9 +186,8 @@ class Engine(abc.ABC):
                     f"prompt {i} must be a non-empty string or a non-empty list of "
                     "{'role': ..., 'content': ...} messages"
                 )
-        self._progress_descs[threading.get_ident()] = (
-            desc or f"generate ({self.name})"
-        )  # the bars' label
+        # the bars' label
+        self._progress_descs[threading.get_ident()] = desc or f"generate ({self.name})"
         start = time.perf_counter()
         completions = self._generate(prompts, params)
         self.stats.add(completions, time.perf_counter() - start)

@@ -47,9 +47,8 @@ class RequestCache:
         try:
             self._open_checked()
         except sqlite3.DatabaseError as err:
-            if isinstance(
-                err, sqlite3.OperationalError
-            ):  # locked, unwritable: not the file's fault
+            # locked, unwritable: not the file's fault
+            if isinstance(err, sqlite3.OperationalError):
                 self.close()
                 raise
             self._set_aside(err)
@@ -88,9 +87,8 @@ class RequestCache:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute(
-                    "PRAGMA synchronous=NORMAL"
-                )  # WAL + NORMAL: durable across process crashes
+                # WAL + NORMAL: durable across process crashes
+                db.execute("PRAGMA synchronous=NORMAL")
             except BaseException:  # e.g. a full disk: the file is not left open
                 db.close()
                 raise
@@ -202,9 +200,8 @@ def storage_error(path: Path, error: sqlite3.Error) -> OSError | None:
     full disk gives when SQLite's write-ahead log cannot grow) as the OSError it stands for, naming
     the database file: the error report then names the cause and how to resume (builder/errors.py).
     None for every other SQLite error."""
-    primary = (
-        getattr(error, "sqlite_errorcode", None) or 0
-    ) & 0xFF  # extended codes keep it in the low byte
+    # extended codes keep it in the low byte
+    primary = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
     if primary == sqlite3.SQLITE_FULL:
         return OSError(errno.ENOSPC, f"No space left on device (SQLite: {error})", str(path))
     if primary == sqlite3.SQLITE_IOERR:

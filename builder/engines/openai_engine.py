@@ -303,9 +303,8 @@ class OpenAIEngine(Engine):
         return count_text_tokens(self.tokenizer, text)
 
     def count_tokens_many(self, texts: list[str]) -> list[int]:
-        if (
-            self._count is not None or self.tokenizer is None
-        ):  # the server's /tokenize: one text a request
+        # the server's /tokenize: one text a request
+        if self._count is not None or self.tokenizer is None:
             return [self.count_tokens(text) for text in texts]
         return count_text_tokens_many(self.tokenizer, texts)
 

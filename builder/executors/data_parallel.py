@@ -125,9 +125,8 @@ class DataParallelExecutor:
 
         if self.procs:
             return
-        ctx = multiprocessing.get_context(
-            "spawn"
-        )  # a forked child would inherit the driver's torch state
+        # a forked child would inherit the driver's torch state
+        ctx = multiprocessing.get_context("spawn")
         self.results = ctx.Queue()
         threads = None if self.gpus else cpu_threads_per_worker(self.ranks)
         for rank in range(self.ranks):

@@ -51,9 +51,8 @@ class RayStageWorker:
         began = time.perf_counter()
         install_redaction()
         self.worker = StageWorker(config, stage, driver_host=driver_host)
-        self.start_s = (
-            time.perf_counter() - began
-        )  # the engine load: reported with this actor's first shard
+        # the engine load: reported with this actor's first shard
+        self.start_s = time.perf_counter() - began
 
     def __call__(self, batch: dict) -> dict:
         columns = {name: list(values) for name, values in batch.items()}
@@ -163,9 +162,8 @@ class RayExecutor:
             self.started_ray = True
             logger.info("ray: connected in %.1f s", time.perf_counter() - start)
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = (
-            False  # the stage's own bar counts rows; Ray's would log every 10 s
-        )
+        # the stage's own bar counts rows; Ray's would log every 10 s
+        context.enable_progress_bars = False
         context.print_on_execution_start = False
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
@@ -199,9 +197,8 @@ class RayExecutor:
         if not tasks:
             return []
         attempts = attempts_dir(self.config.work_dir, stage)
-        shutil.rmtree(
-            attempts, ignore_errors=True
-        )  # a previous run's attempts say nothing about this one
+        # a previous run's attempts say nothing about this one
+        shutil.rmtree(attempts, ignore_errors=True)
         results: list[ShardResult] = []
         self.done[stage] = results
         began, timings = time.perf_counter(), []

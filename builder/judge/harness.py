@@ -172,9 +172,8 @@ class HarnessConfig:
     judge_prefill: bool | None = None  # None: pre-fill local judges only (see judge/prompts.py)
     judge_max_tokens: int | None = None
     judge_batch_size: int = 64  # prompts per judge call; 1 sends them one at a time
-    chunk_size: int = (
-        64  # prompts per engine call for answers and translations (each chunk is cached)
-    )
+    # prompts per engine call for answers and translations (each chunk is cached)
+    chunk_size: int = 64
     rule: str = "sum"
     partial: str = "exclude"
     n_boot: int = 1000
@@ -217,9 +216,8 @@ class Task:
     lang: str
     setting: str
     question: Question
-    turns: tuple[
-        str, ...
-    ]  # the question's turns as the model sees them (English or target language)
+    # the question's turns as the model sees them (English or target language)
+    turns: tuple[str, ...]
 
 
 def _stats_delta(engine: Engine, before: EngineStats, requests: int) -> dict:

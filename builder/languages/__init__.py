@@ -45,9 +45,8 @@ def get_language(code: str) -> Language:
 
 @cache
 def _derived_language(code: str) -> Language:
-    from . import (
-        data as language_data,
-    )  # langcodes and CLDR's data: loaded for a language beyond the paper's
+    # langcodes and CLDR's data: loaded for a language beyond the paper's
+    from . import data as language_data
 
     try:
         lang, script = language_data.split_code(code)

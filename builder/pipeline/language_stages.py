@@ -127,9 +127,8 @@ class LanguageStages:
         self.executor = executor
         self.models = models
         self.timings = timings
-        self.diversified = (
-            0  # rows diversify clustered in this process (not read back from the work dir)
-        )
+        # rows diversify clustered in this process (not read back from the work dir)
+        self.diversified = 0
         self._embedder: Embedder | None = None  # diversify's, loaded when a language first needs it
 
     def _timed(self, stage: str, start: float) -> None:
@@ -147,9 +146,8 @@ class LanguageStages:
             # The four columns the controls read, not the language's whole table (two read already: `kept`).
             table = {**kept[lang], **read_columns(refined[lang], REFINED, ("judgements", "output"))}
             matched[lang], mismatched = control_pairs(table, self.config.seed)
-            if not mismatched[
-                "text"
-            ]:  # fewer than 2 kept rows: nothing to score, no worker to start
+            # fewer than 2 kept rows: nothing to score, no worker to start
+            if not mismatched["text"]:
                 stages[lang] = None
                 continue
             fp = fingerprint(
@@ -198,9 +196,8 @@ class LanguageStages:
         before = table["dropped"][:]
         select = Select(lang, select_config(c, report.get("floor")), strength)
         table = apply_stage(table, select, fingerprint(table._fingerprint, "select", select.config))
-        table = self._meta_talk(
-            table, quality
-        )  # its drops count as select's: select is what decides publishing
+        # its drops count as select's: select is what decides publishing
+        table = self._meta_talk(table, quality)
         funnel.record(lang, "select", before, table["dropped"][:])
         self._timed("select", start)
 
@@ -209,9 +206,8 @@ class LanguageStages:
         table = self._diversify(lang, table)
         funnel.record(lang, "diversify", before, table["dropped"][:])
         self._timed("diversify", start)
-        if (
-            report.get("floor") is not None
-        ):  # how many pairs the seeds' floor dropped, or published flagged
+        # how many pairs the seeds' floor dropped, or published flagged
+        if report.get("floor") is not None:
             after = table["dropped"][:]
             flagged = [
                 i
@@ -239,9 +235,8 @@ class LanguageStages:
         quality["meta_talk"] = gate.report
         return table
 
-    def _load_embedder(
-        self,
-    ) -> Embedder:  # loaded once, and only when some language's inputs are new
+    # loaded once, and only when some language's inputs are new
+    def _load_embedder(self) -> Embedder:
         self._embedder = self._embedder or Embedder(self.config.embedder)
         return self._embedder
 

@@ -170,9 +170,8 @@ def acquire(work_dir: str | Path) -> int:
 
 def release(fd: int) -> None:
     """Empty the lock file (a free lock) and close it, which drops the flock."""
-    with contextlib.suppress(
-        OSError
-    ):  # a vanished or read-only work dir must not hide the build's result
+    # a vanished or read-only work dir must not hide the build's result
+    with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
     os.close(fd)
 

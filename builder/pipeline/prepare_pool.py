@@ -64,9 +64,8 @@ class PreparePool:
                     self._pool.submit(check_texts, lang, config, [row["text"] for row in shard]),
                 )
             )
-            if (
-                len(pending) > 2 * self.workers
-            ):  # enough ahead to keep every worker busy, no more in memory
+            # enough ahead to keep every worker busy, no more in memory
+            if len(pending) > 2 * self.workers:
                 shard, future = pending.popleft()
                 yield shard, future.result()
         while pending:

@@ -102,9 +102,8 @@ class Size:
 @dataclasses.dataclass
 class Limits:
     target_size: int  # pairs per language after clustering
-    tokens_per_s: (
-        float | None
-    )  # the serving fleet's prompt + generated tokens/s (the user's assumption)
+    # the serving fleet's prompt + generated tokens/s (the user's assumption)
+    tokens_per_s: float | None
     requests_per_s: float  # the pipeline's own ceiling
     requests_note: str  # where that ceiling comes from
 

@@ -137,9 +137,8 @@ class Pipeline:
         ):
             self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
         source, *mapped = shard_stages()
-        with PreparePool(
-            c.prepare_workers
-        ) as pool:  # one set of worker processes for every language
+        # one set of worker processes for every language
+        with PreparePool(c.prepare_workers) as pool:
             outputs = {
                 source.name: self._step(
                     source.name,
@@ -219,9 +218,8 @@ class Pipeline:
 
     def _finish(self, finals: dict[str, StoredOutput]) -> BuildResult:
         meta = row_meta(self.config, self.models)
-        published = {
-            lang: published_rows(final.table(), meta) for lang, final in finals.items()
-        }  # one at a time
+        # one at a time
+        published = {lang: published_rows(final.table(), meta) for lang, final in finals.items()}
         # The audit config (every row, candidates and judgements included) is the biggest table:
         # the export reads and writes it one language at a time (builder/publish/export.py).
         audit = Parts(

@@ -129,9 +129,8 @@ def _align_languages(configs: dict[str, dict]) -> dict[str, dict]:
 
 
 def _num_shards(ds) -> int:
-    fraction = (
-        len(ds) / ds.data.num_rows if ds.data.num_rows else 1.0
-    )  # a selection of a bigger table
+    # a selection of a bigger table
+    fraction = len(ds) / ds.data.num_rows if ds.data.num_rows else 1.0
     return max(1, math.ceil(ds.data.nbytes * fraction / MAX_SHARD_BYTES))
 
 

@@ -127,9 +127,8 @@ def check_export_target(output_dir, overwrite: bool = False, configs=()) -> None
 
 def _write_manifest(folder: Path, files: set[str]) -> None:
     tmp = folder / f".{MANIFEST}.tmp-{os.getpid()}"
-    with writing(
-        tmp, folder / MANIFEST
-    ):  # a full disk: no 0-byte temporary file is left in the user's folder
+    # a full disk: no 0-byte temporary file is left in the user's folder
+    with writing(tmp, folder / MANIFEST):
         tmp.write_text(
             json.dumps({"builder_version": __version__, "files": sorted(files)}, indent=1) + "\n",
             encoding="utf-8",

@@ -260,9 +260,8 @@ def dataset_infos(layout: Layout):
     from datasets.info import DatasetInfosDict
 
     infos = {}
-    totals: dict[
-        str, list[int]
-    ] = {}  # split -> [num_bytes, num_examples] over languages, for `all`
+    # split -> [num_bytes, num_examples] over languages, for `all`
+    totals: dict[str, list[int]] = {}
     all_download, all_features = 0, None
     languages = layout.languages
     for name in languages + layout.audit:

@@ -215,9 +215,8 @@ def push(
             "them from the card. Export every language together (cached work is reused), or pass "
             "--prune / prune=True to delete them from the repository. Nothing was pushed."
         )
-    if (
-        marked
-    ):  # load examples name the real repo; an older export's empty configs leave the YAML here
+    # load examples name the real repo; an older export's empty configs leave the YAML here
+    if marked:
         write_card(root, repo_id=repo_id, plots=False, layout=layout)
     summary = {}
     for name in tqdm(layout.languages + layout.audit, desc=f"Pushing to {repo_id}", unit="config"):

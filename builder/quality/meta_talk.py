@@ -102,10 +102,8 @@ CONTRASTS = (
 # Arabic/Urdu and CJK scripts, or at a line break. Thai and other scripts written without spaces
 # between words use a space where others end a sentence or clause.
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？।॥።؟۔])\s+|\n+")
-MIN_UNIT, MAX_UNIT = (
-    20,
-    160,
-)  # characters: shorter sentences join the next; of longer ones, the head or the tail
+# characters: shorter sentences join the next; of longer ones, the head or the tail
+MIN_UNIT, MAX_UNIT = (20, 160)
 UNITS_PER_END = 2  # the first and the last sentence, and the one beside each when it is short
 
 

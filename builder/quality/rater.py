@@ -41,9 +41,8 @@ def control_pairs(table, seed: int, sample: int = CONTROL_PAIRS) -> tuple[list, 
     rng = np.random.default_rng(seed)
     picked = sorted(rng.choice(rows, size=min(sample, len(rows)), replace=False).tolist())
     shift = 1 + int(rng.integers(0, len(rows) - 1))
-    other = {
-        row: rows[(k + shift) % len(rows)] for k, row in enumerate(rows)
-    }  # never the row itself
+    # never the row itself
+    other = {row: rows[(k + shift) % len(rows)] for k, row in enumerate(rows)}
     return matched, {
         "text": [outputs[i] for i in picked],
         "instruction": [instructions[other[i]] for i in picked],

@@ -29,9 +29,8 @@ from ..core.schema import DIVERSIFIED, RELEVANT
 
 logger = logging.getLogger(__name__)
 
-CLUSTERS = Features(
-    {"cluster": Value("int64"), "kept": Value("bool")}
-)  # per alive row, what the work dir keeps
+# per alive row, what the work dir keeps
+CLUSTERS = Features({"cluster": Value("int64"), "kept": Value("bool")})
 
 
 @dataclasses.dataclass

@@ -224,9 +224,8 @@ class TextChecker:
         checks.garbled = garbled_reason(cleaned)
         if checks.garbled:
             return checks
-        checks.meta_talk = meta_talk(
-            cleaned, self.lang
-        )  # a chat model talking about a request, not text
+        # a chat model talking about a request, not text
+        checks.meta_talk = meta_talk(cleaned, self.lang)
         if checks.meta_talk:
             return checks
         checks.too_long_chars = len(cleaned) > cfg.max_tokens * MAX_CHARS_PER_TOKEN
@@ -272,16 +271,14 @@ class TextChecker:
         sizes = [len(grams) for grams in shingles]
         values: list[np.ndarray] = []
         first = start = 0
-        while first < len(
-            keys
-        ):  # texts in chunks of ~MINHASH_CHUNK shingles: the products stay in the CPU's cache
+        # texts in chunks of ~MINHASH_CHUNK shingles: the products stay in the CPU's cache
+        while first < len(keys):
             last, total = first + 1, sizes[first]
             while last < len(keys) and total + sizes[last] <= MINHASH_CHUNK:
                 total += sizes[last]
                 last += 1
-            permuted = (
-                hv[start : start + total, None] * a
-            )  # uint32: the wraparound is the modulo 2^32
+            # uint32: the wraparound is the modulo 2^32
+            permuted = hv[start : start + total, None] * a
             permuted += b
             values.extend(
                 np.minimum.reduceat(permuted, np.cumsum([0] + sizes[first : last - 1]), axis=0)
@@ -447,9 +444,8 @@ class Prepare:
         cfg = self.config
         if checks.early:
             return checks.early
-        if (
-            row["id"] in self._lsh
-        ):  # the index's keys are the ids of kept rows: exact dedup for free
+        # the index's keys are the ids of kept rows: exact dedup for free
+        if row["id"] in self._lsh:
             return "exact_duplicate"
         if checks.garbled:
             self.garbled_kinds[checks.garbled] += 1
@@ -482,9 +478,8 @@ class Prepare:
     def _wrong_language(self, row: dict, result: LIDResult) -> bool:
         row["lid"] = result.to_dict()
         verdict = matches(result, self.lang)
-        if (
-            verdict is None
-        ):  # too short to tell: never drop on it (notes: short texts are unreliable)
+        # too short to tell: never drop on it (notes: short texts are unreliable)
+        if verdict is None:
             return False
         if verdict is False:
             return True

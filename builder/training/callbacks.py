@@ -140,9 +140,8 @@ class GenerationCheckCallback(TrainerCallback):
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.at_start = at_start
-        self.history: list[
-            tuple[int, dict[str, float]]
-        ] = []  # (step, logs), for tests and the model card
+        # (step, logs), for tests and the model card
+        self.history: list[tuple[int, dict[str, float]]] = []
         self._last_step = -1
 
     def evaluate(self, answers: list[str]) -> dict[str, float]:

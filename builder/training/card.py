@@ -101,9 +101,8 @@ class XInstructionSFTTrainer(SFTTrainer):
     def __init__(self, *args, training_data: TrainingData | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.training_data = training_data
-        self.check_results: dict[
-            str, float
-        ] = {}  # last numbers of the generation checks, for the card
+        # last numbers of the generation checks, for the card
+        self.check_results: dict[str, float] = {}
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
         data = self.training_data

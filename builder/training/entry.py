@@ -28,9 +28,8 @@ def run_script(
     def body() -> int:
         finished = False
         try:
-            main(
-                *make_parser().parse_args_and_config(args=argv)
-            )  # its trainer is for Python callers, not an exit code
+            # its trainer is for Python callers, not an exit code
+            main(*make_parser().parse_args_and_config(args=argv))
             finished = True
         finally:
             _end_process_group(wait_for_peers=finished)

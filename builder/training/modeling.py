@@ -120,9 +120,8 @@ def merge_adapter(
         dtype=getattr(torch, dtype),
         trust_remote_code=trust_remote_code,
     )
-    if base.get_input_embeddings().num_embeddings != len(
-        tokenizer
-    ):  # the chat template added tokens
+    # the chat template added tokens
+    if base.get_input_embeddings().num_embeddings != len(tokenizer):
         base.resize_token_embeddings(len(tokenizer))
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     merged.save_pretrained(output_dir)

@@ -18,9 +18,8 @@ from .probes import answer_probes, check_or_skip
 class PreparedData:
     train: Dataset  # TRL rows + `lang` (+ `id`), shuffled
     eval: Dataset | dict[str, Dataset] | None
-    held_out: dict[
-        str, list
-    ]  # language -> held-out prompts' sources (instructions, texts or scored pairs)
+    # language -> held-out prompts' sources (instructions, texts or scored pairs)
+    held_out: dict[str, list]
     card: TrainingData
 
 

@@ -61,7 +61,7 @@ FIELD_DOCS = {
 AUDIT_DOCS = {
     "candidates": "every text that entered generation, with all its instruction candidates, every evaluator "
     "judgement and the reason it was dropped (null if kept): re-filter with another threshold "
-    "or audit the evaluator",
+    "or audit the evaluator"
 }
 
 

@@ -140,13 +140,11 @@ def _known_verb(word: str) -> str | None:
 def _base_form(word: str) -> str | None:
     word = word.lower()
     found = _known_verb(word)
-    if found is None and re.search(
-        r"(?:is(?:e|ed|es|ing)|yse)$", word
-    ):  # British: summarise, analyse
+    # British: summarise, analyse
+    if found is None and re.search(r"(?:is(?:e|ed|es|ing)|yse)$", word):
         found = _known_verb(re.sub(r"is(e|ed|es|ing)$", r"iz\1", word).replace("yse", "yze"))
-    if found is None and re.fullmatch(
-        r"[a-z]{3,}(?:ize|ify)", word
-    ):  # digitize, classify, ... not listed
+    # digitize, classify, ... not listed
+    if found is None and re.fullmatch(r"[a-z]{3,}(?:ize|ify)", word):
         found = word
     return found
 
