@@ -135,7 +135,11 @@ def write() -> None:
     from builder.engines.models import embedded_model_dir
     from builder.engines.prompt_tokens import count_text_tokens
     from builder.stages.prepare import Prepare, PrepareConfig
-    from builder.stages.schema import PREPARED
+
+    try:
+        from builder.core.schema import PREPARED
+    except ImportError:  # the code before the layers refactor, which wrote the frozen rows
+        from builder.stages.schema import PREPARED
 
     count = functools.partial(
         count_text_tokens, AutoTokenizer.from_pretrained(embedded_model_dir())
