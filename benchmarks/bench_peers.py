@@ -97,7 +97,7 @@ def write_job(folder: Path, texts_dir: Path, langs: list[str], n: int, seed: int
     """N texts (five sentences drawn from a language's pool, so no two are near-duplicates), the
     generate stage's chat for each, and its sampling; returns the sampling parameters."""
     from builder.config import BuildConfig
-    from builder.pipeline.stage_configs import generate_config, seeds_for
+    from builder.stages.configs import generate_config, seeds_for
     from builder.stages.generate import Generate
 
     config = BuildConfig(langs=langs)

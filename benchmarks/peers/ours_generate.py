@@ -1,12 +1,14 @@
 """This project's generate stage alone on the job (runs in .venv; see _job.py): the `Generate`
 block a build runs, over shards of the build's size, through the request cache and the openai
-engine with the build's settings (engine defaults, a chunk of --batch-size x 4 prompts). No
-prepare, refine or export: the stage and its engine, as the build drives them."""
+engine with the build's settings (engine defaults, a chunk of --batch-size x 4 prompts, as many
+shards at once as the local executor maps). No prepare, refine or export: the stage and its
+engine, as the build drives them."""
 
 from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _job import MODEL, arguments, done, import_only, read_job
@@ -14,8 +16,9 @@ from _job import MODEL, arguments, done, import_only, read_job
 from builder.config import BuildConfig
 from builder.engines import create_engine
 from builder.engines.cache import CachedModel, RequestCache
+from builder.executors.local import shard_lanes
 from builder.executors.shards import engine_options
-from builder.pipeline.stage_configs import make_block
+from builder.stages.plan import make_model_stage
 
 
 def main() -> None:
@@ -44,21 +47,28 @@ def main() -> None:
     engine = create_engine("openai", MODEL, **engine_options(config))
     cache = RequestCache(args.work / "cache.sqlite")
     model = CachedModel(engine, cache, chunk_size=config.batch_size * 4)  # as StageWorker makes it
-    answered = 0
+    shards = []
     for lang in langs:
-        block = make_block(config, "generate", lang, model)
+        block = make_model_stage(config, "generate", lang, model)
         mine = [r for r in rows if r["lang"] == lang]
-        # one shard = one call, as map_shard does
-        for start in range(0, len(mine), config.shard_size):
-            shard = mine[start : start + config.shard_size]
-            out = block(
-                {
-                    "id": [r["id"] for r in shard],
-                    "text": [r["text"] for r in shard],
-                    "dropped": [None] * len(shard),
-                }
-            )
-            answered += sum(1 for c in out["candidates"] if c)
+        shards += [
+            (block, mine[s : s + config.shard_size]) for s in range(0, len(mine), config.shard_size)
+        ]
+
+    def one(job) -> int:  # one shard = one call, as map_shard does
+        block, shard = job
+        out = block(
+            {
+                "id": [r["id"] for r in shard],
+                "text": [r["text"] for r in shard],
+                "dropped": [None] * len(shard),
+            }
+        )
+        return sum(1 for c in out["candidates"] if c)
+
+    # as many shards at once as the local executor maps on this engine
+    with ThreadPoolExecutor(shard_lanes(engine, config)) as pool:
+        answered = sum(pool.map(one, shards))
     engine.close()
     cache.close()
     done(answered)

@@ -16,6 +16,9 @@ from typing import Any
 
 from ..errors import EngineError
 
+# Guards `Engine.stats` of every engine: one engine may serve callers on several threads.
+_STATS_LOCK = threading.Lock()
+
 # A prompt is either raw text (sent as is) or a chat conversation
 # ([{"role": "user", "content": "..."}]) that the engine renders with the model's chat template.
 # A conversation whose last message has role "assistant" is continued rather than answered
@@ -190,7 +193,8 @@ class Engine(abc.ABC):
         self._progress_descs[threading.get_ident()] = desc or f"generate ({self.name})"
         start = time.perf_counter()
         completions = self._generate(prompts, params)
-        self.stats.add(completions, time.perf_counter() - start)
+        with _STATS_LOCK:  # threads sharing one engine must not lose each other's counts
+            self.stats.add(completions, time.perf_counter() - start)
         return completions
 
     @abc.abstractmethod

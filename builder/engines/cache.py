@@ -12,7 +12,7 @@ Writes retry on "database is locked" with backoff, on top of SQLite's own busy t
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import errno
 import hashlib
 import json
@@ -245,13 +245,16 @@ def cached_generate(
     template_hash: str,
     chunk_size: int = 64,
     desc: str | None = None,
+    stats: EngineStats | None = None,
 ) -> list[Completion]:
     """`engine.generate` with the cache in front: only uncached prompts reach the engine.
 
     Misses are sent `chunk_size` at a time and each chunk is written to the cache as soon as
     it returns, so a run that dies keeps everything finished before it. Identical prompts in
     one call are generated once. `chunk_size=1` sends one request per call (a baseline).
-    `desc` labels the progress bars (this one and the engine's): who is asking.
+    `desc` labels the progress bars (this one and the engine's): who is asking. `stats`, when
+    given, gets this call's engine work added (what `engine.stats` gains from it), so callers
+    sharing one engine on several threads each count their own.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -278,7 +281,10 @@ def cached_generate(
     ) as bar:
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
+            started = time.perf_counter()
             completions = engine.generate([by_key[k] for k in chunk], params, desc=desc)
+            if stats is not None:
+                stats.add(completions, time.perf_counter() - started)
             fresh = dict(zip(chunk, completions))
             results.update(fresh)
             if cache is not None:
@@ -287,10 +293,20 @@ def cached_generate(
     return [results[k] for k in keys]
 
 
+class _Tally:
+    """The work of one thread's calls through a `CachedModel` inside `CachedModel.tally()`."""
+
+    def __init__(self):
+        self.stats = EngineStats()
+        self.hits = 0
+
+
 class CachedModel:
     """An engine bound to a cache: what the builder's stages call. `stats` counts the engine's
     work done through this object only (an engine may serve several), `hits` the requests the
-    cache answered."""
+    cache answered. Each call counts its own work (not a before/after difference of the
+    engine's totals), so calls on several threads at once (the local executor overlapping
+    shards on a remote engine) are each counted once."""
 
     def __init__(
         self,
@@ -307,13 +323,15 @@ class CachedModel:
         self.desc = desc
         self.stats = EngineStats()
         self.hits = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()  # this thread's open tallies
 
     def __call__(
         self, prompts: list[Prompt], params: SamplingParams, template_hash: str
     ) -> list[Completion]:
         if not prompts:
             return []
-        before = dataclasses.replace(self.engine.stats)
+        done = EngineStats()
         out = cached_generate(
             self.engine,
             prompts,
@@ -322,11 +340,28 @@ class CachedModel:
             template_hash,
             chunk_size=self.chunk_size,
             desc=self.desc,
+            stats=done,
         )
-        done = self.engine.stats - before
-        self.stats += done  # a new object: a snapshot taken before stays as it was
-        self.hits += len(prompts) - done.calls
+        hits = len(prompts) - done.calls
+        with self._lock:
+            self.stats += done  # a new object: a snapshot taken before stays as it was
+            self.hits += hits
+        for tally in getattr(self._local, "tallies", ()):
+            tally.stats += done
+            tally.hits += hits
         return out
+
+    @contextlib.contextmanager
+    def tally(self):
+        """`with model.tally() as t:` counts in `t.stats` and `t.hits` the calls this thread
+        makes inside the block, whatever other threads do meanwhile (one shard's cost)."""
+        tallies = self._local.__dict__.setdefault("tallies", [])
+        tally = _Tally()
+        tallies.append(tally)
+        try:
+            yield tally
+        finally:
+            tallies.remove(tally)
 
     def identity(self) -> dict[str, Any]:
         return self.engine.identity()

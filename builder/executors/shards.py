@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import threading
 from pathlib import Path
 
 from ..config import BuildConfig
@@ -130,24 +131,27 @@ class StageWorker:
             desc=f"{stage} ({self.engine.name})",
         )
         self._stages: dict[str, Stage] = {}
+        self._making = threading.Lock()  # the local executor may run shards on several threads
 
     def stage_for(self, lang: str) -> Stage:
         """This worker's stage object for one language, made once."""
-        if lang not in self._stages:
-            self._stages[lang] = make_model_stage(self.config, self.stage, lang, self.model)
-        return self._stages[lang]
+        with self._making:
+            if lang not in self._stages:
+                self._stages[lang] = make_model_stage(self.config, self.stage, lang, self.model)
+            return self._stages[lang]
 
     def run(self, task: ShardTask) -> ShardResult:
         if task.stage != self.stage:
             raise ValueError(f"a {self.stage} worker was given a {task.stage} shard")
-        before, hits = self.model.stats, self.model.hits
-        alive = map_shard(task, self.stage_for(task.lang), self.config.work_dir)
+        # This thread's calls only: other threads may map other shards on the same model.
+        with self.model.tally() as done:
+            alive = map_shard(task, self.stage_for(task.lang), self.config.work_dir)
         return ShardResult(
             task.lang,
             task.index,
             alive,
-            **(self.model.stats - before).to_dict(),
-            cache_hits=self.model.hits - hits,
+            **done.stats.to_dict(),
+            cache_hits=done.hits,
             worker=f"{socket.gethostname()}:{os.getpid()}",
         )
 
