@@ -1,6 +1,9 @@
 """The language stages: relevance, the rater's controls, select and diversify, each on a whole language.
 
-They read or rewrite a language's whole table, one language at a time. Each stage is pure
+They read or rewrite a language's whole table, one language at a time, in the order of
+builder/stages/plan.py: `final_table` loops over the plan's language stages, maps the table
+through a stage its entry makes, or calls the step its entry names (`step`) where the stage has
+needs of its own; `together` runs those marked so once for every language first. Each stage is pure
 (builder/stages/); what the work dir keeps of it goes through one store, `StoredOutput`
 (builder/core/workdir.py): relevance's scores and report (reused while the pool is the same),
 diversify's clusters (keyed by what it reads), and the language's last table with its funnel
@@ -12,6 +15,7 @@ scores kept as shards.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +41,7 @@ from ..quality.rater import CONTROL_PAIRS, control_pairs, controls_report
 from ..stages.base import Applied, apply_stage
 from ..stages.configs import diversify_config, select_config
 from ..stages.diversify import Diversify, Embedder
-from ..stages.plan import Context, language_stages, shard_stages
+from ..stages.plan import Context, language_stages, make_stage, shard_stages
 from ..stages.relevance import Relevance, pool_hash
 from ..stages.select import Select
 
@@ -117,6 +121,19 @@ def add_relevance(
     return out, report, dict(zip(scores["id"], scores["strength"]))
 
 
+@dataclasses.dataclass
+class LanguageRun:
+    """What one language's stages hand on to the ones after them."""
+
+    lang: str
+    fps: dict
+    pool: list[str]
+    quality: dict
+    relevance: dict = dataclasses.field(default_factory=dict)  # relevance's report
+    strength: dict = dataclasses.field(default_factory=dict)  # each row's, by id
+    finish: list[Callable[[Dataset], None]] = dataclasses.field(default_factory=list)
+
+
 class LanguageStages:
     """Runs the language stages of one build; `timings` and `diversified` are what they cost."""
 
@@ -130,6 +147,13 @@ class LanguageStages:
         # rows diversify clustered in this process (not read back from the work dir)
         self.diversified = 0
         self._embedder: Embedder | None = None  # diversify's, loaded when a language first needs it
+        # a step the plan names but this class lacks fails as the build starts, not after generate
+        for spec in language_stages():
+            if (spec.step or spec.together) and not callable(getattr(self, spec.step or "", None)):
+                raise ValueError(
+                    f"plan: language stage {spec.name!r} needs a LanguageStages step; "
+                    f"{spec.step!r} is not one"
+                )
 
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
@@ -178,49 +202,97 @@ class LanguageStages:
             for lang in langs
         }
 
+    def together(
+        self,
+        langs: list[str],
+        refined: dict[str, list[Path]],
+        kept: dict[str, dict],
+        fps: dict,
+        step,
+    ) -> dict[str, dict[str, dict]]:
+        """The plan's language stages that run once for every language in `langs` (`together`),
+        each through `step(name, work)` (the runner's timer): {stage: {lang: its report}}."""
+        return {
+            spec.name: step(
+                spec.name,
+                lambda spec=spec: getattr(self, spec.step)(langs, refined, kept, fps),
+            )
+            for spec in language_stages()
+            if spec.together
+        }
+
     def final_table(
-        self, lang: str, table: Dataset, fps: dict, pool: list[str], rater: dict, funnel
+        self, lang: str, table: Dataset, fps: dict, pool: list[str], together: dict, funnel
     ) -> tuple[Dataset, dict]:
-        """One language's rows (REFINED) through relevance, select and diversify, with its
-        funnel recorded on the way; returns the table and the language's quality reports
-        (`rater`: the rater's controls)."""
-        c = self.config
-        start = time.perf_counter()
-        table, report, strength = add_relevance(
-            table, self.work, lang, fps["relevance"], lambda: self.encoder, c.seed, pool
+        """One language's rows (REFINED) through the plan's per-language stages in order, with
+        the funnel recorded on the way for those that can drop rows; returns the table and the
+        language's quality reports (`together`: the reports of the stages run for all languages)."""
+        run = LanguageRun(lang, fps, pool, quality={})
+        for spec in language_stages():
+            if spec.together:
+                if spec.report:
+                    run.quality[spec.report] = together[spec.name][lang]
+                continue
+            start = time.perf_counter()
+            before = table["dropped"][:] if spec.funnel else None
+            if spec.step:
+                table = getattr(self, spec.step)(spec, run, table)
+            else:
+                table = self._mapped(spec, run, table)
+            if spec.funnel:
+                funnel.record(lang, spec.name, before, table["dropped"][:])
+            self._timed(spec.name, start)
+        for finish in run.finish:
+            finish(table)
+        return table, run.quality
+
+    def _mapped(self, spec, run: LanguageRun, table: Dataset) -> Dataset:
+        """A language stage that maps the table through the stage object its entry makes."""
+        x = Context(self.config, run.lang, encoder=lambda: self.encoder)
+        stage = make_stage(spec.name, x)
+        return apply_stage(
+            table, stage, fingerprint(table._fingerprint, spec.name, *spec.settings(x))
         )
-        self._timed("relevance", start)
-        quality = {"relevance": report, "rater": rater}
 
-        start = time.perf_counter()
-        before = table["dropped"][:]
-        select = Select(lang, select_config(c, report.get("floor")), strength)
+    def relevance(self, spec, run: LanguageRun, table: Dataset) -> Dataset:
+        """Relevance's column, its report (quality) and each row's strength (for select)."""
+        table, run.relevance, run.strength = add_relevance(
+            table,
+            self.work,
+            run.lang,
+            run.fps[spec.name],
+            lambda: self.encoder,
+            self.config.seed,
+            run.pool,
+        )
+        run.quality = {"relevance": run.relevance, **run.quality}
+        return table
+
+    def select(self, spec, run: LanguageRun, table: Dataset) -> Dataset:
+        """select, on relevance's floor and strengths, then the meta-talk gate: its drops count
+        as select's, since select is what decides publishing."""
+        report, strength = run.relevance, run.strength
+        select = Select(run.lang, select_config(self.config, report.get("floor")), strength)
         table = apply_stage(table, select, fingerprint(table._fingerprint, "select", select.config))
-        # its drops count as select's: select is what decides publishing
-        table = self._meta_talk(table, quality)
-        funnel.record(lang, "select", before, table["dropped"][:])
-        self._timed("select", start)
-
-        start = time.perf_counter()
-        before = table["dropped"][:]
-        table = self._diversify(lang, table)
-        funnel.record(lang, "diversify", before, table["dropped"][:])
-        self._timed("diversify", start)
-        # how many pairs the seeds' floor dropped, or published flagged
+        table = self._meta_talk(table, run.quality)
         if report.get("floor") is not None:
-            after = table["dropped"][:]
-            flagged = [
-                i
-                for i, d in zip(table["id"][:], after)
-                if d is None and select.below_floor(strength.get(i))
-            ]
-            report["below_floor"] = {
-                "mode": select.config.floor_mode,
-                "kept": len(flagged),
-                "dropped": sum(d == "below_seed_floor" for d in after),
-                "kept_ids": flagged[:MAX_FLAGGED_IDS],
-            }
-        return table, quality
+            # how many pairs the seeds' floor dropped, or published flagged: of the last table
+            def below_floor(final: Dataset) -> None:
+                after = final["dropped"][:]
+                flagged = [
+                    i
+                    for i, d in zip(final["id"][:], after)
+                    if d is None and select.below_floor(strength.get(i))
+                ]
+                report["below_floor"] = {
+                    "mode": select.config.floor_mode,
+                    "kept": len(flagged),
+                    "dropped": sum(d == "below_seed_floor" for d in after),
+                    "kept_ids": flagged[:MAX_FLAGGED_IDS],
+                }
+
+            run.finish.append(below_floor)
+        return table
 
     def _meta_talk(self, table: Dataset, quality: dict) -> Dataset:
         """Chat-model talk the phrase rule missed, among the pairs select kept: the multilingual
@@ -240,8 +312,9 @@ class LanguageStages:
         self._embedder = self._embedder or Embedder(self.config.embedder)
         return self._embedder
 
-    def _diversify(self, lang: str, table: Dataset) -> Dataset:
-        c = self.config
+    def diversify(self, spec, run: LanguageRun, table: Dataset) -> Dataset:
+        """Clusters kept in the work dir under a key of what diversify reads, not the chain."""
+        c, lang = self.config, run.lang
         stage = Diversify(lang, diversify_config(c), self._load_embedder)
         # Columns as lists (a slice): iterating a lazy column formats it row by row.
         batch = {name: table[name][:] for name in ("dropped", "instruction", "score")}
@@ -249,9 +322,7 @@ class LanguageStages:
         clusters, key = {"cluster": [], "kept": []}, None
         if alive:  # no row to cluster: nothing to keep in the work dir
             key = stage.key(batch, c.embedder)
-            stored = StoredOutput(
-                StageDir(self.work, lang, "diversify", key), stage.stored_features
-            )
+            stored = StoredOutput(StageDir(self.work, lang, spec.name, key), stage.stored_features)
             saved, _, made = stored.get(lambda: stage.run(batch))
             clusters = {"cluster": saved["cluster"][:], "kept": saved["kept"][:]}
             self.diversified += alive if made else 0

@@ -37,6 +37,7 @@ from ..stages.plan import (
     EXECUTOR,
     Context,
     funnel_stages,
+    language_stages,
     make_stage,
     shard_stages,
     stage_fingerprints,
@@ -191,15 +192,14 @@ class Pipeline:
             lang: final.ready(accept=lambda saved: saved is not None)
             for lang, final in finals.items()
         }
-        rater = self._step(
-            "rater_controls",
-            lambda: self.stages.rater_controls(
-                [lang for lang in langs if not ready[lang]], last, kept, fps
-            ),
+        # the language stages run once for all languages (the rater's controls), for those not kept
+        together = self.stages.together(
+            [lang for lang in langs if not ready[lang]], last, kept, fps, self._step
         )
         # One language at a time from here on, each saved and released before the next: what is
         # in memory is one language's table, not every language's.
-        for lang in tqdm(langs, desc="relevance, select, diversify", unit="lang"):
+        each = ", ".join(s.name for s in language_stages() if not s.together)
+        for lang in tqdm(langs, desc=each, unit="lang"):
             if ready[lang]:  # an unchanged rerun: the funnel and reports as saved
                 saved = self._step("final (read back)", finals[lang].report)
                 self.funnel.restore(lang, saved["funnel"])
@@ -208,7 +208,7 @@ class Pipeline:
             record_shard_funnel(self.funnel, lang, outputs)
             table = read_stage(last[lang], shard_stages()[-1].output_features)
             table, self.quality[lang] = self.stages.final_table(
-                lang, table, fps[lang], pools[lang], rater[lang], self.funnel
+                lang, table, fps[lang], pools[lang], together, self.funnel
             )
             finals[lang].save(
                 table, {"funnel": self.funnel.to_dict()[lang], "quality": self.quality[lang]}

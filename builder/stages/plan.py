@@ -7,12 +7,16 @@ repeats the order is derived from this list, not written again:
 - the work dir's layout and column types (`output_features`): `{lang}/{stage}-{fingerprint}/`;
 - the funnel's columns (`FUNNEL`) and the model stages an executor runs (`MODEL_STAGES`);
 - the stage objects themselves (`make_stage`), built the same way in the driver and in workers;
-- the runner's loop over the shard stages (builder/pipeline/runner.py).
+- the runner's loop over the shard stages (builder/pipeline/runner.py) and the loop over the
+  language stages (builder/pipeline/language_stages.py).
 
 To add a stage: write its module (a class keeping builder/stages/base.py's `Stage` protocol)
 and add one `StageSpec` here. A shard stage on the driver needs nothing else: the runner maps
 each shard through it, keeps its shards under the chained fingerprint, reuses them on resume,
-and counts it in the funnel when `funnel=True`.
+and counts it in the funnel when `funnel=True`. A language stage without a `step` needs nothing
+else either: each language's table is mapped through it after the stages before it, its
+settings join the key of the language's kept result (so an unchanged rerun reads that back and
+a changed setting runs it again), and it is counted in the funnel when `funnel=True`.
 """
 
 from __future__ import annotations
@@ -80,6 +84,14 @@ class StageSpec:
     funnel: bool = False  # a column of the yield funnel (the stage can drop rows)
     model: str | None = None  # "generator" or "evaluator": the model an executor stage runs
     chained: bool = True  # keyed by the fingerprint chain (False: keyed by its own inputs)
+    # A language stage's own step: the name of the builder/pipeline/language_stages.py
+    # `LanguageStages` method that runs it (its pool, its stored output, what it reads of the
+    # stages before it). None: the table is mapped through the stage `factory` makes.
+    step: str | None = None
+    # Run once for every language, before the per-language loop (an executor stage's workers
+    # start once); `report` names its per-language entry in the language's quality report.
+    together: bool = False
+    report: str | None = None
 
 
 def _prepare_settings(x: Context) -> tuple:
@@ -194,6 +206,7 @@ PLAN: list[StageSpec] = [
             MAX_MISMATCHED,
             MIN_AUC_PAIRS,
         ),
+        step="relevance",
     ),
     StageSpec(
         "rater_controls",
@@ -205,6 +218,9 @@ PLAN: list[StageSpec] = [
         lambda x: RaterControls(x.lang, x.model, configs.refine_config(x.config)),
         model="evaluator",
         chained=False,
+        step="rater_controls",
+        together=True,
+        report="rater",
     ),
     # select's funnel entry counts the meta-talk gate's drops too: select decides what is published
     StageSpec(
@@ -219,6 +235,7 @@ PLAN: list[StageSpec] = [
         ),
         funnel=True,
         chained=False,
+        step="select",
     ),
     StageSpec(
         "diversify",
@@ -229,6 +246,7 @@ PLAN: list[StageSpec] = [
         lambda x: (dataclasses.asdict(configs.diversify_config(x.config)), x.config.embedder),
         funnel=True,
         chained=False,
+        step="diversify",
     ),
 ]
 
