@@ -438,7 +438,9 @@ def test_the_default_concurrency_keeps_a_whole_build_chunk_in_flight(tmp_path):
     from stub_server import StubServer
 
     chunk = BuildConfig(langs=["sw"]).batch_size * 4
-    with StubServer(latency=1.0, record=True) as stub:
+    # Each reply held 3 s: every request of the chunk must be sent before the first one returns,
+    # also on a loaded machine (1 s was too short there once).
+    with StubServer(latency=3.0, record=True) as stub:
         engine = fast_engine(stub.url)
         engine.generate([[{"role": "user", "content": f"text {i}"}] for i in range(chunk)], GREEDY)
         engine.close()
