@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 from datasets import Dataset
 
 from ..config import BuildConfig
 from ..core.funnel import Funnel
+from ..core.workdir import StoredOutput
 from ..corpus.errors import no_rows
 from ..corpus.readers import corpus_files_read
 from ..publish.export import Parts
+from ..publish.provenance import public_rows
+from ..publish.rows import published_rows
 
 
 class EmptyBuildError(RuntimeError):
@@ -30,6 +34,22 @@ class BuildResult:
     build_info: dict
     output_dir: Path | None = None
     push_summary: dict | None = None  # {config: "uploaded" | "unchanged"} after --push-to-hub
+
+
+def published_and_audit(finals: dict[str, StoredOutput], meta: dict) -> tuple[dict, Parts]:
+    """The published rows of each language's last table, and the audit config. The audit config
+    (every row, candidates and judgements included) is the biggest table: it is given as parts
+    that the export reads and writes one language at a time (builder/publish/export.py)."""
+    published = {lang: published_rows(final.table(), meta) for lang, final in finals.items()}
+    audit = Parts(
+        tuple(functools.partial(_audit_part, final) for final in finals.values()),
+        sum(final.num_rows() for final in finals.values()),
+    )
+    return published, audit
+
+
+def _audit_part(final: StoredOutput):
+    return public_rows(final.table())
 
 
 def check_not_empty(result: BuildResult, config: BuildConfig) -> None:

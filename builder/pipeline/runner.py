@@ -27,21 +27,13 @@ from ..engines.base import Engine
 from ..engines.cache import RequestCache
 from ..executors import make_executor
 from ..progress import quiet_datasets_bars
-from ..publish.export import Parts, export_local
-from ..publish.provenance import public_rows
+from ..publish.export import export_local
 from ..publish.push import push
-from ..publish.rows import published_rows, split_heldout
+from ..publish.rows import split_heldout
 from ..quality.rater import check_rater
 from ..quality.relevance import CachedEncoder
-from ..stages.plan import (
-    EXECUTOR,
-    Context,
-    funnel_stages,
-    language_stages,
-    make_stage,
-    shard_stages,
-    stage_fingerprints,
-)
+from ..stages import plan
+from ..stages.plan import EXECUTOR, Context, make_stage, shard_stages
 from ..stages.relevance import reference_pools
 from .build_info import build_info, row_meta
 from .language_stages import (
@@ -56,7 +48,12 @@ from .lock import hold_work_dir
 from .preflight import AUDIT_CONFIG, check_build_start
 from .prepare_loop import prepare
 from .prepare_pool import PreparePool
-from .results import BuildResult, EmptyBuildError, check_not_empty  # noqa: F401 (EmptyBuildError: callers catch it)
+from .results import (  # noqa: F401 (EmptyBuildError: for callers, which catch it)
+    BuildResult,
+    EmptyBuildError,
+    check_not_empty,
+    published_and_audit,
+)
 from .shard_stages import run_shard_stage
 
 # on_stage(name, engine stats before, engine stats after, seconds): called after each step the runner times
@@ -74,13 +71,9 @@ class Pipeline:
         """`executor` replaces the one `config` asks for (tests inject a Ray worker that crashes);
         `on_stage` sees what each step cost (the --dry-run pilot measures the rater's controls apart)."""
         # A language with nothing to read fails here, in seconds, before any model loads.
+        c = config
         check_not_all_empty(
-            check_corpus(
-                config.corpus,
-                config.langs,
-                text_column=config.text_column,
-                lang_column=config.lang_column,
-            )
+            check_corpus(c.corpus, c.langs, text_column=c.text_column, lang_column=c.lang_column)
         )
         self.config = config
         self.work = Path(config.work_dir)
@@ -89,7 +82,7 @@ class Pipeline:
         self.models = Models(config, self.cache, engines)
         self.executor = executor
         self.on_stage = on_stage
-        self.funnel = Funnel(funnel_stages())
+        self.funnel = Funnel(plan.funnel_stages())
         self.timings: dict[str, float] = {}
         self.quality: dict[str, dict] = {}  # per language: the relevance gate's (and rater's) AUC
         # Embeddings for ranking candidates and for relevance, kept in the work dir (builder/quality/relevance.py).
@@ -97,12 +90,9 @@ class Pipeline:
 
     def fingerprints(self, lang: str) -> dict[str, str]:
         """The work-dir key of each chained stage of the plan, for one language."""
-        return stage_fingerprints(
-            self.config,
-            lang,
-            self.models.generator.identity(),
-            self.models.evaluator.identity(),
-            self.models.token_counts,
+        m = self.models
+        return plan.stage_fingerprints(
+            self.config, lang, m.generator.identity(), m.evaluator.identity(), m.token_counts
         )
 
     def run(self) -> BuildResult:
@@ -140,43 +130,15 @@ class Pipeline:
         source, *mapped = shard_stages()
         # one set of worker processes for every language
         with PreparePool(c.prepare_workers) as pool:
-            outputs = {
-                source.name: self._step(
-                    source.name,
-                    lambda: {
-                        lang: prepare(
-                            self.work,
-                            c,
-                            lang,
-                            fps[lang][source.name],
-                            pool,
-                            self.models.count_tokens,
-                            self.models.count_tokens_many,
-                        )
-                        for lang in langs
-                    },
-                )
-            }
+            outputs = {source.name: self._step(source.name, lambda: self._prepare(fps, pool))}
         for spec in mapped:  # settings errors (no seed pairs, ...) now, not inside a worker later
             for lang in langs if spec.runs_on == EXECUTOR else ():
                 make_stage(spec.name, Context(c, lang, model=self.models.model(spec.name)))
         upstream = source.name
         for spec in mapped:
+            inputs = outputs[upstream]
             outputs[spec.name] = self._step(
-                spec.name,
-                functools.partial(
-                    run_shard_stage,
-                    spec,
-                    self.work,
-                    langs,
-                    outputs[upstream],
-                    fps,
-                    self.executor,
-                    self.models,
-                    lambda lang, spec=spec: make_stage(
-                        spec.name, Context(c, lang, encoder=lambda: self.encoder)
-                    ),
-                ),
+                spec.name, functools.partial(self._map, spec, inputs, fps)
             )
             upstream = spec.name
         last = outputs[upstream]
@@ -198,7 +160,7 @@ class Pipeline:
         )
         # One language at a time from here on, each saved and released before the next: what is
         # in memory is one language's table, not every language's.
-        each = ", ".join(s.name for s in language_stages() if not s.together)
+        each = ", ".join(s.name for s in plan.language_stages() if not s.together)
         for lang in tqdm(langs, desc=each, unit="lang"):
             if ready[lang]:  # an unchanged rerun: the funnel and reports as saved
                 saved = self._step("final (read back)", finals[lang].report)
@@ -216,16 +178,30 @@ class Pipeline:
             del table
         return self._finish(finals)
 
+    def _prepare(self, fps: dict, pool: PreparePool) -> dict[str, list[Path]]:
+        name, counts = (
+            shard_stages()[0].name,
+            (self.models.count_tokens, self.models.count_tokens_many),
+        )
+        return {
+            lang: prepare(self.work, self.config, lang, fps[lang][name], pool, *counts)
+            for lang in self.config.langs
+        }
+
+    def _map(self, spec, inputs: dict[str, list[Path]], fps: dict) -> dict[str, list[Path]]:
+        """One mapped shard stage for every language, in the executor or in the driver."""
+        c = self.config
+
+        def make(lang: str):  # a driver stage's object, made only when a shard needs it
+            return make_stage(spec.name, Context(c, lang, encoder=lambda: self.encoder))
+
+        return run_shard_stage(
+            spec, self.work, c.langs, inputs, fps, self.executor, self.models, make
+        )
+
     def _finish(self, finals: dict[str, StoredOutput]) -> BuildResult:
         meta = row_meta(self.config, self.models)
-        # one at a time
-        published = {lang: published_rows(final.table(), meta) for lang, final in finals.items()}
-        # The audit config (every row, candidates and judgements included) is the biggest table:
-        # the export reads and writes it one language at a time (builder/publish/export.py).
-        audit = Parts(
-            tuple(functools.partial(_audit_part, final) for final in finals.values()),
-            sum(final.num_rows() for final in finals.values()),
-        )
+        published, audit = published_and_audit(finals, meta)
         info = build_info(
             self.config,
             self.models,
@@ -238,10 +214,6 @@ class Pipeline:
             self.executor,
         )
         return BuildResult(published, audit, self.funnel, info)
-
-
-def _audit_part(final: StoredOutput):
-    return public_rows(final.table())
 
 
 def build(config: BuildConfig, engines: dict[str, Engine] | None = None) -> BuildResult:
