@@ -146,7 +146,10 @@ def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_pat
         "Finished shards and cached requests are kept; run the same command again to resume."
     ), err[-600:]
     kept = _shards(tmp_path / "work")
-    assert any("generate-" in name for name in kept), kept  # a generate shard had finished
+    # On a remote engine the local executor maps shards at once (builder/executors/local.py), so
+    # when the server dies every generate shard may still be waiting: what must survive is the
+    # prepare shards (checked not rewritten below) and the answered requests (the rerun's count).
+    assert any("prepare-" in name for name in kept), kept
 
     with StubServer(port=port) as stub:  # the server is back where it was
         rerun = _cli_build(tmp_path, stub.url)
