@@ -33,6 +33,7 @@ from ..core.workdir import (
     read_columns,
     read_dropped,
     read_shard,
+    read_stage,
     recorded_checksums,
 )
 from ..executors import ShardTask
@@ -42,7 +43,7 @@ from ..stages.base import Applied, apply_stage
 from ..stages.configs import diversify_config, select_config
 from ..stages.diversify import Diversify, Embedder
 from ..stages.plan import Context, language_stages, make_stage, shard_stages
-from ..stages.relevance import Relevance, pool_hash
+from ..stages.relevance import Relevance, pool_hash, reference_pools
 from ..stages.select import Select
 
 # Ids of pairs kept below the seeds' floor (--relevance-floor flag) listed per language in the
@@ -201,6 +202,44 @@ class LanguageStages:
             )
             for lang in langs
         }
+
+    def run(self, outputs: dict, fps: dict, funnel, quality: dict, step) -> dict[str, StoredOutput]:
+        """Every language through the language stages, after the shard stages (`outputs`: each
+        shard stage's shards by name and language); fills `funnel` and `quality` and returns each
+        language's saved final table. A language whose final table is kept is read back."""
+        langs = self.config.langs
+        last = outputs[shard_stages()[-1].name]
+        # Each language's pairs are also compared with the seeds' and the other languages'
+        # instructions (builder/stages/relevance.py: reference_pools).
+        kept = {lang: kept_columns(last[lang]) for lang in langs}
+        pools = reference_pools({lang: kept_instructions(kept[lang]) for lang in langs})
+        finals = {
+            lang: final_output(self.work, self.config, lang, last[lang], fps[lang], pools[lang])
+            for lang in langs
+        }
+        ready = {
+            lang: final.ready(accept=lambda saved: saved is not None)
+            for lang, final in finals.items()
+        }
+        # the language stages run once for all languages (the rater's controls), for those not kept
+        together = self.together([lang for lang in langs if not ready[lang]], last, kept, fps, step)
+        # One language at a time from here on, each saved and released before the next: what is
+        # in memory is one language's table, not every language's.
+        each = ", ".join(s.name for s in language_stages() if not s.together)
+        for lang in tqdm(langs, desc=each, unit="lang"):
+            if ready[lang]:  # an unchanged rerun: the funnel and reports as saved
+                saved = step("final (read back)", finals[lang].report)
+                funnel.restore(lang, saved["funnel"])
+                quality[lang] = saved["quality"]
+                continue
+            record_shard_funnel(funnel, lang, outputs)
+            table = read_stage(last[lang], shard_stages()[-1].output_features)
+            table, quality[lang] = self.final_table(
+                lang, table, fps[lang], pools[lang], together, funnel
+            )
+            finals[lang].save(table, {"funnel": funnel.to_dict()[lang], "quality": quality[lang]})
+            del table
+        return finals
 
     def together(
         self,

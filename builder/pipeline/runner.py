@@ -11,16 +11,13 @@ requests from the cache and ends with the same rows as an uninterrupted run.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ..config import BuildConfig
 from ..core.funnel import Funnel
-from ..core.workdir import StageDir, StoredOutput, read_stage
+from ..core.workdir import StageDir, StoredOutput
 from ..corpus.by_language import check_not_all_empty
 from ..corpus.readers import check_corpus
 from ..engines.base import Engine
@@ -33,28 +30,18 @@ from ..publish.rows import split_heldout
 from ..quality.rater import check_rater
 from ..quality.relevance import CachedEncoder
 from ..stages import plan
-from ..stages.plan import EXECUTOR, Context, make_stage, shard_stages
-from ..stages.relevance import reference_pools
 from .build_info import build_info, row_meta
-from .language_stages import (
-    LanguageStages,
-    final_output,
-    kept_columns,
-    kept_instructions,
-    record_shard_funnel,
-)
+from .language_stages import LanguageStages
 from .loaded_models import Models
 from .lock import hold_work_dir
 from .preflight import AUDIT_CONFIG, check_build_start
-from .prepare_loop import prepare
-from .prepare_pool import PreparePool
 from .results import (  # noqa: F401 (EmptyBuildError: for callers, which catch it)
     BuildResult,
     EmptyBuildError,
     check_not_empty,
     published_and_audit,
 )
-from .shard_stages import run_shard_stage
+from .shard_stages import run_shard_stages
 
 # on_stage(name, engine stats before, engine stats after, seconds): called after each step the runner times
 StageHook = Callable[[str, dict, dict, float], None]
@@ -127,77 +114,11 @@ class Pipeline:
             for lang in langs
         ):
             self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
-        source, *mapped = shard_stages()
-        # one set of worker processes for every language
-        with PreparePool(c.prepare_workers) as pool:
-            outputs = {source.name: self._step(source.name, lambda: self._prepare(fps, pool))}
-        for spec in mapped:  # settings errors (no seed pairs, ...) now, not inside a worker later
-            for lang in langs if spec.runs_on == EXECUTOR else ():
-                make_stage(spec.name, Context(c, lang, model=self.models.model(spec.name)))
-        upstream = source.name
-        for spec in mapped:
-            inputs = outputs[upstream]
-            outputs[spec.name] = self._step(
-                spec.name, functools.partial(self._map, spec, inputs, fps)
-            )
-            upstream = spec.name
-        last = outputs[upstream]
-        # Each language's pairs are also compared with the seeds' and the other languages'
-        # instructions (builder/stages/relevance.py: reference_pools).
-        kept = {lang: kept_columns(last[lang]) for lang in langs}
-        pools = reference_pools({lang: kept_instructions(kept[lang]) for lang in langs})
-        finals = {
-            lang: final_output(self.work, c, lang, last[lang], fps[lang], pools[lang])
-            for lang in langs
-        }
-        ready = {
-            lang: final.ready(accept=lambda saved: saved is not None)
-            for lang, final in finals.items()
-        }
-        # the language stages run once for all languages (the rater's controls), for those not kept
-        together = self.stages.together(
-            [lang for lang in langs if not ready[lang]], last, kept, fps, self._step
+        outputs = run_shard_stages(
+            c, self.work, fps, self.executor, self.models, self.encoder, self._step
         )
-        # One language at a time from here on, each saved and released before the next: what is
-        # in memory is one language's table, not every language's.
-        each = ", ".join(s.name for s in plan.language_stages() if not s.together)
-        for lang in tqdm(langs, desc=each, unit="lang"):
-            if ready[lang]:  # an unchanged rerun: the funnel and reports as saved
-                saved = self._step("final (read back)", finals[lang].report)
-                self.funnel.restore(lang, saved["funnel"])
-                self.quality[lang] = saved["quality"]
-                continue
-            record_shard_funnel(self.funnel, lang, outputs)
-            table = read_stage(last[lang], shard_stages()[-1].output_features)
-            table, self.quality[lang] = self.stages.final_table(
-                lang, table, fps[lang], pools[lang], together, self.funnel
-            )
-            finals[lang].save(
-                table, {"funnel": self.funnel.to_dict()[lang], "quality": self.quality[lang]}
-            )
-            del table
+        finals = self.stages.run(outputs, fps, self.funnel, self.quality, self._step)
         return self._finish(finals)
-
-    def _prepare(self, fps: dict, pool: PreparePool) -> dict[str, list[Path]]:
-        name, counts = (
-            shard_stages()[0].name,
-            (self.models.count_tokens, self.models.count_tokens_many),
-        )
-        return {
-            lang: prepare(self.work, self.config, lang, fps[lang][name], pool, *counts)
-            for lang in self.config.langs
-        }
-
-    def _map(self, spec, inputs: dict[str, list[Path]], fps: dict) -> dict[str, list[Path]]:
-        """One mapped shard stage for every language, in the executor or in the driver."""
-        c = self.config
-
-        def make(lang: str):  # a driver stage's object, made only when a shard needs it
-            return make_stage(spec.name, Context(c, lang, encoder=lambda: self.encoder))
-
-        return run_shard_stage(
-            spec, self.work, c.langs, inputs, fps, self.executor, self.models, make
-        )
 
     def _finish(self, finals: dict[str, StoredOutput]) -> BuildResult:
         meta = row_meta(self.config, self.models)

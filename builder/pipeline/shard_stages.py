@@ -15,7 +15,9 @@ from tqdm.auto import tqdm
 from ..core.workdir import StageDir, read_shard_table, shard_alive_rows
 from ..executors import ShardTask
 from ..stages.base import apply_stage_to_table
-from ..stages.plan import EXECUTOR, StageSpec
+from ..stages.plan import EXECUTOR, Context, StageSpec, make_stage, shard_stages
+from .prepare_loop import prepare
+from .prepare_pool import PreparePool
 
 
 def executor_stage(
@@ -85,3 +87,40 @@ def run_shard_stage(
         )
         for lang in langs
     }
+
+
+def run_shard_stages(config, work: Path, fps: dict, executor, models, encoder, step) -> dict:
+    """Every shard stage of the plan in order, for every language: prepare streams the corpus
+    into shards, then each mapped stage maps its upstream's shards. Returns each stage's output
+    shards by stage name and language; `step(name, work)` times each stage."""
+    langs = config.langs
+    source, *mapped = shard_stages()
+    counts = (models.count_tokens, models.count_tokens_many)
+    with PreparePool(config.prepare_workers) as pool:  # one set of worker processes for all
+        outputs = {
+            source.name: step(
+                source.name,
+                lambda: {
+                    lang: prepare(work, config, lang, fps[lang][source.name], pool, *counts)
+                    for lang in langs
+                },
+            )
+        }
+    for spec in mapped:  # settings errors (no seed pairs, ...) now, not inside a worker later
+        for lang in langs if spec.runs_on == EXECUTOR else ():
+            make_stage(spec.name, Context(config, lang, model=models.model(spec.name)))
+    upstream = source.name
+    for spec in mapped:
+
+        def make(lang: str, spec=spec):  # a driver stage's object, made only when needed
+            return make_stage(spec.name, Context(config, lang, encoder=lambda: encoder))
+
+        inputs = outputs[upstream]
+        outputs[spec.name] = step(
+            spec.name,
+            lambda spec=spec, inputs=inputs, make=make: run_shard_stage(
+                spec, work, langs, inputs, fps, executor, models, make
+            ),
+        )
+        upstream = spec.name
+    return outputs
