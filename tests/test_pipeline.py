@@ -10,6 +10,8 @@ from _scripted_engine import ScriptedEngine
 from helpers.pipeline import pipeline_config as _config
 from helpers.pipeline import writer_and_judge
 
+from builder.core.funnel import Funnel
+from builder.pipeline.results import GENERAL_ADVICE, empty_build_advice
 from builder.pipeline.runner import EmptyBuildError, Pipeline, build
 
 
@@ -129,6 +131,30 @@ def test_every_row_filtered_reports_the_funnel(tmp_path):
         and "low_score" in message
         and "--accept-score" in message
     )
+
+
+def test_the_empty_build_advice_follows_the_reasons_that_dropped_the_most_rows():
+    funnel = Funnel(("prepare", "select"))
+    funnel.record("sw", "prepare", [None] * 6, [None] * 5 + ["too_short"])
+    after = ["off_topic"] * 3 + ["below_seed_floor", "instruction_echo", None]
+    funnel.record("sw", "select", [None] * 5 + ["too_short"], after[:5] + ["too_short"])
+    funnel.record("fi", "prepare", [None] * 2, ["low_score", "below_seed_floor"])
+    advice = empty_build_advice(funnel)
+    # off_topic 3, below_seed_floor 2: the two that dropped the most, in that order
+    assert advice.startswith("What to change: off_topic: lower --min-relevance")
+    assert "; below_seed_floor: use --relevance-floor flag" in advice
+    assert "accept-score" not in advice
+    only_rater = Funnel(("select",))
+    only_rater.record("sw", "select", [None, None], ["low_score", "low_score"])
+    assert "lower --accept-score" in empty_build_advice(only_rater)
+    echo = Funnel(("select",))
+    echo.record("sw", "select", [None], ["instruction_echo"])
+    assert empty_build_advice(echo) == (
+        "What to change: instruction_echo: use a stronger --model (its instructions failed this check)."
+    )
+    unknown = Funnel(("select",))
+    unknown.record("sw", "select", [None], ["something_new"])
+    assert empty_build_advice(unknown) == GENERAL_ADVICE
 
 
 def test_tiny_random_model_output_is_rejected_not_published(tmp_path, tiny_engine):

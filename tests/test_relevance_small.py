@@ -216,6 +216,9 @@ def test_a_four_paragraph_swahili_build_whose_instructions_fit_other_texts_drops
     assert code == 1 and "every row was filtered out" in err and "internal error" not in err, (
         out + err
     )
+    # the advice names the gates that dropped the pairs, not the rater's --accept-score
+    assert "lower --min-relevance" in err and "--relevance-floor flag" in err
+    assert "accept-score" not in err
     assert "AUC 0." not in out + err and "AUC 1." not in out + err
     work = read_json(tmp_path / "work" / "build_info.json")
     relevance = work["quality"]["sw"]["relevance"]

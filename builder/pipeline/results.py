@@ -60,9 +60,55 @@ def check_not_empty(result: BuildResult, config: BuildConfig) -> None:
         raise EmptyBuildError(
             "every row was filtered out; nothing to publish. Funnel:\n"
             + result.funnel.table()
-            + "\nLower --accept-score, use a stronger --model, or check the corpus language and --text-column.",
+            + "\n"
+            + empty_build_advice(result.funnel),
             result.funnel,
         )
+
+
+# What to change when a drop reason emptied the build; the reasons a stage writes to `dropped`
+# (builder/stages/prepare.py: DROP_REASONS, builder/stages/select.py: Select.reason, the
+# meta-talk gate). A reason not listed gets the general advice.
+ADVICE = {
+    "low_score": "lower --accept-score or use a stronger --model (the rater scored the pairs low)",
+    "unscored": "use a stronger --model (the rater's replies held no score)",
+    "off_topic": "lower --min-relevance (0 disables it) or use a stronger --model (the "
+    "instructions fit their texts no better than other texts)",
+    "below_seed_floor": "use --relevance-floor flag to keep and count these pairs, or a stronger "
+    "--model (the instructions fit their texts less than the seed pairs do)",
+    "wrong_language": "check the corpus language, --langs and --text-column (prepare's language ID "
+    "did not find the language)",
+    "response_wrong_language": "check the corpus language and --langs",
+    "too_short": "lower --min-tokens or give longer texts",
+    "too_long": "raise --max-tokens or split the texts",
+    "meta_talk": "the texts read as chat-model talk; give web text written by people",
+    "exact_duplicate": "the corpus repeats the same texts; give more distinct texts",
+    "near_duplicate": "the corpus repeats near-identical texts; give more distinct texts",
+}
+GENERAL_ADVICE = (
+    "Lower --accept-score, use a stronger --model, or check the corpus language and --text-column."
+)
+
+
+def empty_build_advice(funnel: Funnel, most: int = 2) -> str:
+    """One line of advice for the drop reasons that removed the most rows over all languages,
+    so that a build emptied by the relevance gate is not told to lower --accept-score."""
+    counts: dict[str, int] = {}
+    for reasons in funnel.dropped.values():
+        for reason, n in reasons.items():
+            counts[reason] = counts.get(reason, 0) + n
+    hints = [
+        f"{reason}: {_advice(reason)}"
+        for reason in sorted(counts, key=lambda r: (-counts[r], r))[:most]
+        if _advice(reason)
+    ]
+    return "What to change: " + "; ".join(hints) + "." if hints else GENERAL_ADVICE
+
+
+def _advice(reason: str) -> str | None:
+    if reason.startswith("instruction_"):  # Select's checks of the instruction's own text
+        return "use a stronger --model (its instructions failed this check)"
+    return ADVICE.get(reason)
 
 
 def _no_rows(config: BuildConfig) -> ValueError:
