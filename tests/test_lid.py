@@ -53,3 +53,40 @@ def test_registry_lookup_and_errors():
     assert len(parse_languages("all")) == 10
     with pytest.raises(ValueError, match="register_language"):
         get_language("zz")
+
+
+def test_threads_asking_for_a_detector_at_once_load_its_model_once(monkeypatch):
+    """A build maps several shards at once on threads; each asked for py3langid on its first
+    text, and `functools.cache` let every one of them load its own copy (~0.5 s of CPU each)."""
+    import threading
+
+    from py3langid.langid import LanguageIdentifier
+
+    from builder.languages import detectors
+
+    loads = []
+    real = LanguageIdentifier.from_model_file.__func__
+
+    def counted(cls, *args, **kwargs):
+        loads.append(threading.get_ident())
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", classmethod(counted))
+    monkeypatch.setattr(detectors, "_loaded", {})
+    start = threading.Barrier(8)
+    found = []
+
+    def ask():
+        start.wait()
+        found.append(detectors.get_detector("py3langid"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len({id(d) for d in found}) == 1
+    assert (
+        found[0].classify("Kila mtu ana haki ya kuishi, uhuru na usalama wa maisha yake.")[0]
+        == "sw"
+    )

@@ -112,12 +112,22 @@ class Cld2Detector(Detector):
 DETECTORS = {d.name: d for d in (LangdetectDetector, Py3langidDetector, Cld2Detector)}
 
 
-@cache
+_loaded: dict[str, Detector | None] = {}
+_loading = threading.Lock()
+
+
 def get_detector(name: str) -> Detector | None:
-    """The detector `name`, or None when its package is not installed."""
-    detector = DETECTORS[name]()
-    try:
-        detector.languages  # noqa: B018  (imports the package and loads the model once)
-    except ImportError:
-        return None
-    return detector
+    """The detector `name`, or None when its package is not installed. Loaded once per process
+    under a lock: a build's stage maps several shards at once on threads, and each of them
+    asking first would otherwise load its own copy (py3langid's model costs ~0.5 s of CPU)."""
+    if name in _loaded:
+        return _loaded[name]
+    with _loading:
+        if name not in _loaded:
+            detector = DETECTORS[name]()
+            try:
+                detector.languages  # noqa: B018  (imports the package and loads the model)
+            except ImportError:
+                detector = None
+            _loaded[name] = detector
+    return _loaded[name]
