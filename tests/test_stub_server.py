@@ -24,33 +24,38 @@ from builder.cli import main  # noqa: E402
 ROOT = BENCHMARKS.parent
 
 
+def _build_args(tmp_path: Path, url: str, *extra: str) -> list[str]:
+    """`build` over tmp_path/corpus (sw, fi) through the openai engine at `url`.
+
+    --min-relevance 0: the stub's questions are canned (topics picked by a hash of the prompt),
+    unrelated to their text by construction, so the relevance gate would only judge noise; the
+    default gate runs in test_build_e2e (the embedded model) and on true pairs in
+    test_any_language's Yoruba builds."""
+    return [
+        "build",
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--langs",
+        "sw,fi",
+        "--engine",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "smollm2-135m",
+        "--min-relevance",
+        "0",
+        *extra,
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--overwrite",
+    ]
+
+
 def _build(tmp_path: Path, url: str) -> int:
-    # --min-relevance 0: the stub's questions are canned (topics picked by a hash of the prompt),
-    # unrelated to their text by construction, so the relevance gate would only judge noise;
-    # the default gate runs in test_build_e2e (the embedded model) and on true pairs in
-    # test_any_language's Yoruba builds.
-    return main(
-        [
-            "build",
-            "--corpus",
-            str(tmp_path / "corpus"),
-            "--langs",
-            "sw,fi",
-            "--engine",
-            "openai",
-            "--base-url",
-            url,
-            "--model",
-            "smollm2-135m",
-            "--min-relevance",
-            "0",
-            "--work-dir",
-            str(tmp_path / "work"),
-            "--output-dir",
-            str(tmp_path / "out"),
-            "--overwrite",
-        ]
-    )
+    return main(_build_args(tmp_path, url))
 
 
 def test_tiny_build_through_the_stub_sends_the_expected_requests(tmp_path):
@@ -90,33 +95,11 @@ def test_tiny_build_through_the_stub_sends_the_expected_requests(tmp_path):
 def _cli_build(tmp_path: Path, url: str) -> subprocess.CompletedProcess:
     """The build command, as a user runs it, in its own process. A shard is 8 rows and a request
     chunk 4 prompts (--batch-size 1), so a shard can be cut off with a chunk of it cached."""
-    # --min-relevance 0: the stub's canned questions are unrelated to their text (see _build)
     cmd = [
         sys.executable,
         "-m",
         "builder.cli",
-        "build",
-        "--corpus",
-        str(tmp_path / "corpus"),
-        "--langs",
-        "sw,fi",
-        "--engine",
-        "openai",
-        "--base-url",
-        url,
-        "--model",
-        "smollm2-135m",
-        "--min-relevance",
-        "0",
-        "--shard-size",
-        "8",
-        "--batch-size",
-        "1",
-        "--work-dir",
-        str(tmp_path / "work"),
-        "--output-dir",
-        str(tmp_path / "out"),
-        "--overwrite",
+        *_build_args(tmp_path, url, "--shard-size", "8", "--batch-size", "1"),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
