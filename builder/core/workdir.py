@@ -228,10 +228,17 @@ class StageDir:
         return target
 
 
+def _read_file(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file, read as a file: `pq.read_table` would first set up a dataset for it,
+    which costs more than reading a shard of a few dozen rows (0.7 ms against 0.3)."""
+    with pq.ParquetFile(path) as file:
+        return file.read(columns=columns)
+
+
 def _dropped_column(path: Path, features: Features) -> pa.ChunkedArray:
     """A shard's `dropped` column alone, the shard verified like read_shard."""
     _verify_or_raise(Path(path), features)
-    return pq.read_table(path, columns=["dropped"]).column("dropped")
+    return _read_file(path, ["dropped"]).column("dropped")
 
 
 def shard_alive_rows(path: Path, features: Features) -> int:
@@ -250,7 +257,7 @@ def read_columns(paths: list[Path], features: Features, columns) -> dict[str, li
     out = {name: [] for name in columns}
     for path in paths:
         _verify_or_raise(Path(path), features)
-        table = pq.read_table(path, columns=list(columns)).cast(
+        table = _read_file(path, list(columns)).cast(
             pa.schema([features.arrow_schema.field(name) for name in columns])
         )
         for name in columns:
@@ -279,7 +286,7 @@ def _verify_or_raise(path: Path, features: Features) -> None:
 def _read_verified(path: Path, features: Features) -> pa.Table:
     path = Path(path)
     _verify_or_raise(path, features)
-    table = pq.read_table(path)
+    table = _read_file(path)
     # same columns in another order (a stage that rebuilt some)
     if table.schema.names != list(features):
         table = table.select(list(features))
