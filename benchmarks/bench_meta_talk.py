@@ -2,7 +2,12 @@
 the phrase rule (builder/corpus/meta_talk.py), the encoder detector (builder/quality/meta_talk.py)
 and both together, and what the detector costs.
 
-    python benchmarks/bench_meta_talk.py [--udhr DIR]
+    python benchmarks/bench_meta_talk.py [--udhr DIR] [--extra PATH]
+
+--extra PATH scores one more JSONL file of the same format as the held-out sets (one object a
+line: {"set", "label": "meta" | "human", "lang", "kind", "text"}) that nothing here was chosen
+on: its recall per language and its false positives are printed on their own, after everything
+else, and its human rows count in the all-human false-positive rate.
 
 Texts:
 - benchmarks/data/meta_talk_heldout.jsonl: chat-model talk (preambles, sign-offs, refusals, a
@@ -79,7 +84,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--udhr", type=Path, default=ROOT.parent / "shared/data/udhr")
+    parser.add_argument(
+        "--extra", type=Path, help="one more labelled JSONL file to score on its own (see above)"
+    )
     args = parser.parse_args()
+    extra = read_extra(args.extra) if args.extra else []
 
     heldout = read_jsonl(DATA / "meta_talk_heldout.jsonl")
     calibration = read_jsonl(DATA / "meta_talk_calibration.jsonl")
@@ -258,7 +267,73 @@ def main() -> None:
         for item in flagged:
             print(f"  {item[0]} {item[1]} {item[2]} score {item[3]:.3f} by {item[4]}: {item[5]!r}")
 
+    if args.extra:
+        extra_flagged = print_extra(detector, args.extra, extra)
+        all_flagged += extra_flagged
+        all_human += sum(1 for r in extra if r["label"] == "human")
+        print(
+            f"\nall human-written texts, {args.extra.name} included: {all_flagged}/{all_human} "
+            f"({100 * all_flagged / all_human:.2f}%) flagged by phrase rule or encoder"
+        )
+
     print_cost(detector, seconds, texts)
+
+
+def read_extra(path: Path) -> list[dict]:
+    """The rows of an --extra file, each checked for the fields the benchmark reads."""
+    if not path.is_file():
+        raise SystemExit(f"--extra {path}: no such file; pass a JSONL file of labelled texts")
+    rows = read_jsonl(path)
+    for n, row in enumerate(rows, 1):
+        missing = [k for k in ("label", "lang", "text") if k not in row]
+        if missing or row["label"] not in ("meta", "human"):
+            raise SystemExit(
+                f"--extra {path}: line {n} needs 'label' (meta or human), 'lang' and 'text'"
+            )
+    return rows
+
+
+def print_extra(detector: MetaTalkDetector, path: Path, rows: list[dict]) -> int:
+    """Recall per language and false positives on an --extra file; returns its human rows flagged."""
+    scores = detector.scores([r["text"] for r in rows])
+    table = defaultdict(lambda: [[0, 0, 0, 0], [0, 0, 0, 0]])
+    missed, flagged = [], []
+    for row, score in zip(rows, scores):
+        phrase = meta_talk(row["text"], row["lang"]) is not None
+        hits = (phrase, bool(score >= THRESHOLD), phrase or bool(score >= THRESHOLD))
+        side = 0 if row["label"] == "meta" else 1
+        for counts in (table[row["lang"]][side], table["all"][side]):
+            counts[0] += 1
+            for i, hit in enumerate(hits):
+                counts[i + 1] += hit
+        item = (row.get("set", "-"), row["lang"], row.get("kind", "-"), score, row["text"][:70])
+        if side == 0 and not hits[2]:
+            missed.append(item)
+        if side == 1 and hits[2]:
+            flagged.append(item)
+    print(f"\n--extra {path}: recall on chat-model talk, false positives on human text")
+    print(
+        "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    langs = sorted((c for c in table if c != "all"), key=lambda c: (c not in PAPER_LANGUAGES, c))
+    for lang in [*langs, "all"]:
+        (m, *mc), (h, *hc) = table[lang]
+        star = "" if lang in PAPER_LANGUAGES or lang == "all" else "*"
+        name = f"**{lang}**" if lang == "all" else f"{lang}{star}"
+        print(
+            f"| {name} | {m} | "
+            + " | ".join(pct(k, m) for k in mc)
+            + f" | {h} | "
+            + " | ".join(pct(k, h) for k in hc)
+            + " |"
+        )
+    for label, items in (("chat talk missed by both", missed), ("human text flagged", flagged)):
+        if items:
+            print(f"\n{label} ({path.name}):")
+            for item in items:
+                print(f"  {item[0]} {item[1]} {item[2]} score {item[3]:.3f}: {item[4]!r}")
+    return len(flagged)
 
 
 def print_cost(detector: MetaTalkDetector, seconds: float, texts: int) -> None:
