@@ -344,3 +344,59 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     assert "select" in info["timings"] and "final (read back)" not in info["timings"]
     assert info["relevance_encoder"]["texts_embedded"] == 0  # from the store alone
     assert info["funnel"]["yo"]["dropped"]["meta_talk"] == 1
+
+
+def _bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_meta_talk.py"
+    spec = importlib.util.spec_from_file_location("bench_meta_talk", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_scores_an_extra_file_per_language(detector, tmp_path, capsys):
+    """`--extra FILE`: how a new held-out set is scored, per language, apart from the others."""
+    rows = [
+        {"set": "t", "label": "meta", "lang": lang, "kind": "preamble", "text": text}
+        for lang, text in CHAT_OPENERS[:2]
+    ] + [
+        {"set": "t", "label": "human", "lang": lang, "kind": "service", "text": text}
+        for lang, text in SERVICE_TEXT[:2]
+    ]
+    path = tmp_path / "extra.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    bench = _bench()
+
+    flagged = bench.print_extra(detector, path, bench.read_extra(path))
+
+    out = capsys.readouterr().out
+    assert flagged == 0
+    table = {line.split(" | ")[0].strip("| *"): line for line in out.splitlines() if "|" in line}
+    for lang, _ in CHAT_OPENERS[:2]:
+        assert " | 1 | " in table[lang] and table[lang].split(" | ")[4] == "1/1 (100%)", table[lang]
+    assert table["all"].split(" | ")[1] == "2"  # the two chat replies, all languages together
+
+
+def test_a_malformed_extra_file_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "extra.jsonl"
+    bad.write_text(
+        '{"label": "meta", "lang": "sw", "text": "Sawa."}\n{"label": "maybe"}\n', "utf-8"
+    )
+    run = subprocess.run(
+        [sys.executable, "benchmarks/bench_meta_talk.py", "--extra", str(bad)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        f"--extra {bad}: line 2 needs 'label' (meta or human), 'lang' and 'text'"
+    )
