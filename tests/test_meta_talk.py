@@ -233,9 +233,10 @@ def test_the_detector_reads_the_opening_and_the_closing_only():
     )
     head, tail, first_clause, last_clause = snippets(f"{first} {last}")
     assert first.startswith(head) and last.endswith(tail) and len(head) <= 160 and len(tail) <= 160
-    # and of those, the first clause and the last one alone, a short one joined to its neighbour
-    assert first_clause == "Kila mtu na haki,"
-    assert last_clause == "wala dini, wala dini, kabisa."
+    # and of those, the first clause and the last one alone; a clause under 20 characters joins
+    # the next ("Kila mtu na haki," is 17), and a short last one ("kabisa.") the one before
+    assert first_clause == "Kila mtu na haki, na haki,"
+    assert last_clause == "wala dini, wala dini, wala dini, kabisa." and last.endswith(last_clause)
     # Thai ends sentences with a space, not punctuation
     assert snippets("ได้เลยครับ นี่คือบทความเกี่ยวกับเชียงใหม่ที่คุณขอ ดอยสุเทพเป็นวัดสำคัญของเมือง") == [
         "ได้เลยครับ นี่คือบทความเกี่ยวกับเชียงใหม่ที่คุณขอ",

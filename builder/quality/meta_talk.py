@@ -117,7 +117,9 @@ UNITS_PER_END = 2  # the first and the last sentence, and the one beside each wh
 # or at a spaced dash: "Sure, here is the essay you asked for, in ten points: 1. ..." opens with a
 # clause that is all talk, which the rest of a long first sentence dilutes.
 _CLAUSE_END = re.compile(r"(?<=[,:;،፣፤፦，、：；])\s*|\s+[-–—]\s+")
-MIN_CLAUSE = 15  # characters: "Sure," or "Tabbas," alone is too little to judge: it joins the next
+# characters, as for a sentence: "Sure," or "In this article," alone is too little to judge (a
+# fragment without content sits near chat talk), so it joins the next clause
+MIN_CLAUSE = MIN_UNIT
 
 
 def _sentences(text: str) -> list[str]:
