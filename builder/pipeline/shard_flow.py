@@ -9,7 +9,8 @@ shard files under the same fingerprints (StageDir) and skips those a previous ru
 driver stage (rank) maps its shards in the driver in the barrier's order (language by language,
 shard by shard), so the encoder sees the same texts in the same batches. A language whose shards
 have all passed the last stage can hand on more model work (`after_language`: the rater's
-controls), which joins the same lanes.
+controls), which joins the same lanes when the shards left are too few to fill the server alone:
+then it fills their tails.
 
 Used where the executor maps shards on lanes (the local executor on a remote engine); a local
 engine and the distributed executors keep the stage-by-stage path (shard_stages.py).
@@ -35,10 +36,18 @@ AfterLanguage = Callable[[str, list[Path]], list[tuple[ShardTask, int]]]
 
 
 class _Flow:
-    def __init__(self, mapped, work, langs, prepared, fps, make, submit, after_language, bars):
+    def __init__(
+        self, mapped, work, langs, prepared, fps, make, submit, lanes, after_language, bars
+    ):
         self.mapped, self.langs, self.fps, self.make, self.submit = mapped, langs, fps, make, submit
         self.names = {s.name for s in mapped}
         self.after_language = after_language
+        # What a language hands on is held while a quarter of the lanes or more still hold shards
+        # (shard_lanes gives 16 times the shards that fill the engine's limit, so 4 times): the
+        # server is full without it then, and released later it fills the last shards' tails
+        # (the last language's own work can only start after them).
+        self.held: list[tuple[ShardTask, int]] = []
+        self.hold = max(1, lanes // 4)
         self.dirs = {
             (k, lang): StageDir(work, lang, s.name, fps[lang][s.name], s.output_features)
             for k, s in enumerate(mapped)
@@ -109,9 +118,18 @@ class _Flow:
         if not self.left[lang] and lang in self.worked and self.after_language:
             last = len(self.mapped) - 1
             shards = [self.dirs[last, lang].shard(i) for i in range(len(self.prepared[lang]))]
-            for task, rows in self.after_language(lang, shards):
+            self.held.extend(self.after_language(lang, shards))
+
+    def release(self) -> None:
+        """Hand the held work on once the shards left are too few to keep the server full alone."""
+        if (
+            self.held
+            and sum(shard is not None for _, shard, _ in self.pending.values()) < self.hold
+        ):
+            for task, rows in self.held:
                 self._grow(self.bar(task.stage), rows, done=False)
                 self.pending[self.submit(task)] = (task.stage, None, time.perf_counter())
+            self.held = []
 
     def drive(self) -> None:
         """Each driver stage maps, in order, the shards that have reached it."""
@@ -140,6 +158,7 @@ class _Flow:
         for shard in self.shards:
             self.advance(shard)
         self.drive()
+        self.release()
         while self.pending:
             done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: self.pending[f][2]):
@@ -152,6 +171,7 @@ class _Flow:
                     self.position[shard] += 1
                     self.advance(shard)
             self.drive()
+            self.release()
 
 
 def flow_shard_stages(
@@ -174,7 +194,9 @@ def flow_shard_stages(
     bars: dict[str, tqdm] = {}
     try:
         with executor.open_lanes(lanes) as submit:
-            flow = _Flow(mapped, work, langs, prepared, fps, make, submit, after_language, bars)
+            flow = _Flow(
+                mapped, work, langs, prepared, fps, make, submit, lanes, after_language, bars
+            )
             flow.run()
     finally:
         # after the lanes are shut down (their shards' own bars closed), as the stage-by-stage
