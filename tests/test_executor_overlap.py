@@ -133,6 +133,8 @@ def _map(stub_url: str, work: Path, shards: int, rows: int):
     executor = LocalExecutor(config, _Models(engine, cache))
     try:
         results = executor.run("generate", _tasks(work, shards, rows), _Bar())
+        # every request asked of the engine was answered: the shard flow reads this as its room
+        assert engine.wanted == 0 and executor.spare("generate") == 32
     finally:
         executor.close()
         engine.close()

@@ -80,6 +80,13 @@ class LocalExecutor:
         them runs on a local engine, which then keeps the one-at-a-time path."""
         return min(shard_lanes(self._worker(stage).engine, self.config) for stage in stages)
 
+    def spare(self, stage: str) -> int | None:
+        """Requests the engine of `stage` could send now beyond those it was asked for (None: it
+        does not say): the shard flow hands held work on when its shards leave room."""
+        engine = self._worker(stage).engine
+        wanted = getattr(engine, "wanted", None)
+        return None if wanted is None else engine.concurrency - wanted
+
     @contextmanager
     def open_lanes(self, lanes: int) -> Iterator[Callable[[ShardTask], Future]]:
         """`submit(task)`: map a shard of any model stage on a pool of `lanes` threads, its

@@ -32,22 +32,24 @@ from ..stages.plan import EXECUTOR, StageSpec
 
 # after_language(lang, its last stage's shards): the tasks (each with the rows it works on) that
 # may start once every shard of `lang` has passed the last shard stage
+POLL_S = 0.05
+
 AfterLanguage = Callable[[str, list[Path]], list[tuple[ShardTask, int]]]
 
 
 class _Flow:
     def __init__(
-        self, mapped, work, langs, prepared, fps, make, submit, lanes, after_language, bars
+        self, mapped, work, langs, prepared, fps, make, submit, spare, after_language, bars
     ):
         self.mapped, self.langs, self.fps, self.make, self.submit = mapped, langs, fps, make, submit
         self.names = {s.name for s in mapped}
         self.after_language = after_language
-        # What a language hands on is held while a quarter of the lanes or more still hold shards
-        # (shard_lanes gives 16 times the shards that fill the engine's limit, so 4 times): the
-        # server is full without it then, and released later it fills the last shards' tails
-        # (the last language's own work can only start after them).
+        # What a language hands on is held while the engine has more requests to send than it
+        # may have in flight (`spare`): the server is full without it then, and released when the
+        # shards left cannot fill it, it fills their tails (the last language's own work can
+        # only start after them). One task a time, checked every POLL_S.
         self.held: list[tuple[ShardTask, int]] = []
-        self.hold = max(1, lanes // 4)
+        self.spare = spare
         self.dirs = {
             (k, lang): StageDir(work, lang, s.name, fps[lang][s.name], s.output_features)
             for k, s in enumerate(mapped)
@@ -121,15 +123,15 @@ class _Flow:
             self.held.extend(self.after_language(lang, shards))
 
     def release(self) -> None:
-        """Hand the held work on once the shards left are too few to keep the server full alone."""
-        if (
-            self.held
-            and sum(shard is not None for _, shard, _ in self.pending.values()) < self.hold
-        ):
-            for task, rows in self.held:
-                self._grow(self.bar(task.stage), rows, done=False)
-                self.pending[self.submit(task)] = (task.stage, None, time.perf_counter())
-            self.held = []
+        """Hand one held task on when its engine has room (or no shard is left to wait for)."""
+        if not self.held:
+            return
+        task, rows = self.held[0]
+        room = self.spare(task.stage)
+        if room is None or room > 0 or not any(s for _, s, _ in self.pending.values()):
+            self.held.pop(0)
+            self._grow(self.bar(task.stage), rows, done=False)
+            self.pending[self.submit(task)] = (task.stage, None, time.perf_counter())
 
     def drive(self) -> None:
         """Each driver stage maps, in order, the shards that have reached it."""
@@ -159,8 +161,9 @@ class _Flow:
             self.advance(shard)
         self.drive()
         self.release()
-        while self.pending:
-            done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+        while self.pending or self.held:
+            timeout = POLL_S if self.held else None  # held work waits for room, not a shard
+            done, _ = wait(list(self.pending), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: self.pending[f][2]):
                 stage, shard, start = self.pending.pop(future)
                 result = future.result()  # a failed shard stops the flow here
@@ -195,7 +198,16 @@ def flow_shard_stages(
     try:
         with executor.open_lanes(lanes) as submit:
             flow = _Flow(
-                mapped, work, langs, prepared, fps, make, submit, lanes, after_language, bars
+                mapped,
+                work,
+                langs,
+                prepared,
+                fps,
+                make,
+                submit,
+                executor.spare,
+                after_language,
+                bars,
             )
             flow.run()
     finally:
