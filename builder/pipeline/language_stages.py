@@ -217,11 +217,11 @@ class LanguageStages:
     def controls_ahead(
         self, lang: str, refined: list[Path], fps: dict
     ) -> list[tuple[ShardTask, int]]:
-        """The task scoring one language's controls, for the shard flow to start as soon as the
-        language's refine shards are written (builder/pipeline/shard_flow.py), with its pairs:
-        the server then scores them while other languages are refined and the driver runs
-        relevance, instead of after the last shard of every language. Their shard is then in
-        the work dir, which `rater_controls` reads as it would a resumed build's."""
+        """The task scoring one language's controls, with its pairs, for the shard flow
+        (builder/pipeline/shard_flow.py) once the language's refine shards are all written: it
+        hands the task on when the engine has room, so the server scores them in the tails of
+        other languages' shards instead of after the last shard of every language. Their shard
+        is then in the work dir, which `rater_controls` reads as it would a resumed build's."""
         _, _, task, pairs = self._controls(lang, refined, kept_columns(refined), fps)
         return [(task, pairs)] if task else []
 
