@@ -30,10 +30,11 @@ from ..executors import ShardResult, ShardTask
 from ..stages.base import apply_stage_to_table
 from ..stages.plan import EXECUTOR, StageSpec
 
-# after_language(lang, its last stage's shards): the tasks (each with the rows it works on) that
-# may start once every shard of `lang` has passed the last shard stage
+# How often held work checks the engine for room (seconds).
 POLL_S = 0.05
 
+# after_language(lang, its last stage's shards): the tasks (each with the rows it works on) that
+# may start once every shard of `lang` has passed the last shard stage
 AfterLanguage = Callable[[str, list[Path]], list[tuple[ShardTask, int]]]
 
 
