@@ -5,6 +5,7 @@ exactly its own although the shards share one engine (CachedModel.tally)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -21,10 +22,12 @@ from builder.engines.cache import CachedModel, RequestCache
 from builder.engines.openai_engine import OpenAIEngine
 from builder.executors import local
 from builder.executors.local import LocalExecutor, shard_lanes
-from builder.executors.shards import ShardTask
+from builder.executors.shards import ShardTask, StageWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from stub_server import StubServer  # noqa: E402 (after the path is set)
+
+_MAP_SHARD = StageWorker.run
 
 TEXT = (
     "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa akili na dhamiri, "
@@ -130,6 +133,8 @@ def _map(stub_url: str, work: Path, shards: int, rows: int):
     executor = LocalExecutor(config, _Models(engine, cache))
     try:
         results = executor.run("generate", _tasks(work, shards, rows), _Bar())
+        # every request asked of the engine was answered: the shard flow reads this as its room
+        assert engine.wanted == 0 and executor.spare("generate") == 32
     finally:
         executor.close()
         engine.close()
@@ -162,3 +167,73 @@ def test_overlapped_shards_fill_the_server_and_give_one_at_a_times_rows(tmp_path
     assert [(r.calls, r.prompt_tokens, r.completion_tokens, r.cache_hits) for r in overlapped] == [
         (r.calls, r.prompt_tokens, r.completion_tokens, r.cache_hits) for r in sequential
     ]
+
+
+def _flow_build(tmp: Path, url: str, monkeypatch) -> list[tuple[str, str, int, float, float]]:
+    """A two-language build (2 shards of 8 rows a language) through the CLI in this process, on
+    hashed encoders (bench_throughput.py's `free`); returns each model shard's (stage, language,
+    index, start, end). The last shard of each model stage is held back 1 s before it starts, as
+    a server's slowest replies would hold it."""
+    from bench_throughput import FreeEmbedder, FreeEncoder, write_corpus
+
+    import builder.pipeline.language_stages as language_stages
+    import builder.quality.relevance as relevance
+    from builder.cli import main
+
+    monkeypatch.setattr(relevance, "load_encoder", lambda name, device=None: FreeEncoder())
+    monkeypatch.setattr(language_stages, "Embedder", lambda name, device=None: FreeEmbedder())
+    spans, run = [], _MAP_SHARD  # not a wrapper an earlier build of the test left
+
+    def timed(self, task):
+        if (task.lang, task.index) == ("sw", 1) and task.stage != "rater_controls":
+            time.sleep(1.0)  # the last shard in the build's order: nothing after it waits on it
+        start = time.monotonic()
+        result = run(self, task)
+        spans.append((task.stage, task.lang, task.index, start, time.monotonic()))
+        return result
+
+    monkeypatch.setattr(StageWorker, "run", timed)
+    write_corpus(tmp / "corpus", ["fi", "sw"], 32)
+    args = ["build", "--corpus", str(tmp / "corpus"), "--langs", "fi,sw", "--engine", "openai"]
+    args += ["--base-url", url, "--model", "smollm2-135m", "--min-relevance", "0"]
+    args += ["--relevance-encoder", "free", "--embedder", "free", "--shard-size", "8"]
+    args += ["--batch-size", "1", "--work-dir", str(tmp / "work"), "--output-dir", str(tmp / "out")]
+    assert main(args) == 0
+    return spans
+
+
+def _exported(out: Path) -> dict[str, list]:
+    return {
+        str(p.relative_to(out)): pq.read_table(p).to_pylist()
+        for p in sorted(out.rglob("*.parquet"))
+    }
+
+
+def test_shards_flow_on_to_refine_and_the_controls_without_a_stage_barrier(tmp_path, monkeypatch):
+    """On a remote engine a shard goes on to rank and refine as soon as its generate shard is
+    written, and a language's rater controls start once its refine shards are: against a latency
+    server, refine's requests start while generate's slowest shard still waits, the controls while
+    refine's does. The export is the one-stage-at-a-time path's, with the same requests."""
+    with StubServer(latency_median=0.02, latency_sigma=0.9, max_num_seqs=16, record=True) as stub:
+        spans = _flow_build(tmp_path / "flow", stub.url, monkeypatch)
+        sent = stub.stats()["completions"]
+    ends = {s: max(e for stage, *_, e in spans if stage == s) for s in ("generate", "refine")}
+    starts = {
+        s: min(b for stage, _, _, b, _ in spans if stage == s) for s in ("refine", "rater_controls")
+    }
+    assert starts["refine"] < ends["generate"] - 0.5, spans
+    assert starts["rater_controls"] < ends["refine"] - 0.5, spans
+    info = json.loads((tmp_path / "flow" / "work" / "build_info.json").read_text())
+    assert info["engine_stats"]["calls"] == sent
+
+    monkeypatch.setattr(local, "shard_lanes", lambda engine, config: 1)  # the stage-by-stage path
+    with StubServer(latency_median=0.02, latency_sigma=0.9, max_num_seqs=16) as stub:
+        staged = _flow_build(tmp_path / "staged", stub.url, monkeypatch)
+        assert stub.stats()["completions"] == sent
+    assert min(b for stage, _, _, b, _ in staged if stage == "refine") > max(
+        e for stage, *_, e in staged if stage == "generate"
+    )
+    assert sorted(s[:3] for s in staged) == sorted(s[:3] for s in spans)
+    flow, expected = _exported(tmp_path / "flow" / "out"), _exported(tmp_path / "staged" / "out")
+    assert flow.keys() == expected.keys() and len(flow) > 2
+    assert flow == expected

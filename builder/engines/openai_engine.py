@@ -244,6 +244,9 @@ class OpenAIEngine(Engine):
         # Set by the first HTTP reply of any status: from then on a refused connection may be
         # a restart and is retried; before it, it fails at once (see `_unhealable`).
         self._reached = False
+        # Requests asked of this engine and not answered yet, over all callers (changed on its
+        # loop thread only): below `concurrency`, the engine has room for more work.
+        self.wanted = 0
         self._loop: LoopThread | None = None  # with its session, made on the first request
         self._session: _Session | None = None
         self._finalizer: weakref.finalize | None = None
@@ -564,10 +567,14 @@ class OpenAIEngine(Engine):
         limit = session.in_flight
 
         async def one(prompt: Prompt):
-            result = await self._complete(client, limit, prompt, params)
+            try:
+                result = await self._complete(client, limit, prompt, params)
+            finally:
+                self.wanted -= 1
             bar.update(1)
             return result
 
+        self.wanted += len(fitted)
         tasks = [asyncio.ensure_future(one(p)) for p in fitted]
         try:
             results = await asyncio.gather(*tasks)

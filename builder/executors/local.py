@@ -13,7 +13,9 @@ build's output does not depend on which shard finished first.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 from ..config import BuildConfig
 from .shards import ShardResult, ShardTask, StageWorker
@@ -72,6 +74,30 @@ class LocalExecutor:
             # their file, which a resumed build then keeps.
             pool.shutdown(wait=True, cancel_futures=True)
         return results
+
+    def lanes(self, stages: list[str]) -> int:
+        """How many shards of `stages` to map at once on one pool (`open_lanes`): 1 when any of
+        them runs on a local engine, which then keeps the one-at-a-time path."""
+        return min(shard_lanes(self._worker(stage).engine, self.config) for stage in stages)
+
+    def spare(self, stage: str) -> int | None:
+        """Requests the engine of `stage` could send now beyond those it was asked for (None: it
+        does not say): the shard flow hands held work on when its shards leave room."""
+        engine = self._worker(stage).engine
+        wanted = getattr(engine, "wanted", None)
+        return None if wanted is None else engine.concurrency - wanted
+
+    @contextmanager
+    def open_lanes(self, lanes: int) -> Iterator[Callable[[ShardTask], Future]]:
+        """`submit(task)`: map a shard of any model stage on a pool of `lanes` threads, its
+        `ShardResult` in the returned future (builder/pipeline/shard_flow.py hands each shard on
+        to its next stage as soon as it is written). Called from one thread."""
+        pool = ThreadPoolExecutor(lanes, thread_name_prefix="shard-flow")
+        try:
+            yield lambda task: pool.submit(self._worker(task.stage).run, task)
+        finally:
+            # as in _run_overlapped: a failure starts no further shard, running ones finish their file
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _worker(self, stage: str) -> StageWorker:
         if stage not in self.workers:

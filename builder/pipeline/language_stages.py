@@ -168,28 +168,12 @@ class LanguageStages:
         driver holds no weights). Kept in the work dir, and through the request cache."""
         matched, stages, tasks, pairs = {}, {}, [], 0
         for lang in langs:
-            # The four columns the controls read, not the language's whole table (two read already: `kept`).
-            table = {**kept[lang], **read_columns(refined[lang], REFINED, ("judgements", "output"))}
-            matched[lang], mismatched = control_pairs(table, self.config.seed)
-            # fewer than 2 kept rows: nothing to score, no worker to start
-            if not mismatched["text"]:
-                stages[lang] = None
-                continue
-            fp = fingerprint(
-                fps[lang]["refine"],
-                "rater_controls",
-                recorded_checksums(refined[lang]),
-                CONTROL_PAIRS,
-                self.config.seed,
+            matched[lang], stages[lang], task, n = self._controls(
+                lang, refined[lang], kept[lang], fps
             )
-            stages[lang] = StageDir(self.work, lang, "rater_controls", fp, MISMATCHED_SCORED)
-            if stages[lang].has(0):
-                continue
-            source = StageDir(self.work, lang, "rater_pairs", fp, MISMATCHED).write(
-                0, Dataset.from_dict(mismatched, features=MISMATCHED)
-            )
-            tasks.append(ShardTask("rater_controls", lang, fp, 0, str(source)))
-            pairs += len(mismatched["text"])
+            if task:
+                tasks.append(task)
+                pairs += n
         if tasks:
             with tqdm(total=pairs, desc="rater controls", unit="pair") as bar:
                 self.models.record(self.executor.run("rater_controls", tasks, bar))
@@ -202,6 +186,44 @@ class LanguageStages:
             )
             for lang in langs
         }
+
+    def _controls(
+        self, lang: str, refined: list[Path], kept: dict, fps: dict
+    ) -> tuple[list, StageDir | None, ShardTask | None, int]:
+        """One language's controls: (matched scores, their stage dir or None when there is nothing
+        to score, the task scoring them when the work dir lacks it, its pairs)."""
+        # The four columns the controls read, not the language's whole table (two read already: `kept`).
+        table = {**kept, **read_columns(refined, REFINED, ("judgements", "output"))}
+        matched, mismatched = control_pairs(table, self.config.seed)
+        # fewer than 2 kept rows: nothing to score, no worker to start
+        if not mismatched["text"]:
+            return matched, None, None, 0
+        fp = fingerprint(
+            fps[lang]["refine"],
+            "rater_controls",
+            recorded_checksums(refined),
+            CONTROL_PAIRS,
+            self.config.seed,
+        )
+        stage = StageDir(self.work, lang, "rater_controls", fp, MISMATCHED_SCORED)
+        if stage.has(0):
+            return matched, stage, None, 0
+        source = StageDir(self.work, lang, "rater_pairs", fp, MISMATCHED).write(
+            0, Dataset.from_dict(mismatched, features=MISMATCHED)
+        )
+        task = ShardTask("rater_controls", lang, fp, 0, str(source))
+        return matched, stage, task, len(mismatched["text"])
+
+    def controls_ahead(
+        self, lang: str, refined: list[Path], fps: dict
+    ) -> list[tuple[ShardTask, int]]:
+        """The task scoring one language's controls, with its pairs, for the shard flow
+        (builder/pipeline/shard_flow.py) once the language's refine shards are all written: it
+        hands the task on when the engine has room, so the server scores them in the tails of
+        other languages' shards instead of after the last shard of every language. Their shard
+        is then in the work dir, which `rater_controls` reads as it would a resumed build's."""
+        _, _, task, pairs = self._controls(lang, refined, kept_columns(refined), fps)
+        return [(task, pairs)] if task else []
 
     def run(self, outputs: dict, fps: dict, funnel, quality: dict, step) -> dict[str, StoredOutput]:
         """Every language through the language stages, after the shard stages (`outputs`: each

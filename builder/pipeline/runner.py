@@ -106,6 +106,11 @@ class Pipeline:
             self.on_stage(name, before, self.models.stats(), seconds)
         return out
 
+    def _spent(self, name: str, seconds: float) -> None:
+        """A step's time measured by the shard flow, where the stages overlap (no hook: their
+        engine stats cannot be told apart)."""
+        self.timings[name] = self.timings.get(name, 0.0) + seconds
+
     def _run(self) -> BuildResult:
         c, langs = self.config, self.config.langs
         fps = {lang: self.fingerprints(lang) for lang in langs}
@@ -114,8 +119,22 @@ class Pipeline:
             for lang in langs
         ):
             self.encoder.load()  # a bad --relevance-encoder fails now, not after generate
+
+        # The rater's controls start as soon as a language's shards are through, in the shard flow
+        # (remote engines), but not in the pilot (--dry-run), whose hook measures them apart.
+        def controls_ahead(lang: str, last: list[Path]):
+            return self.stages.controls_ahead(lang, last, fps)
+
         outputs = run_shard_stages(
-            c, self.work, fps, self.executor, self.models, self.encoder, self._step
+            c,
+            self.work,
+            fps,
+            self.executor,
+            self.models,
+            self.encoder,
+            self._step,
+            self._spent,
+            None if self.on_stage else controls_ahead,
         )
         finals = self.stages.run(outputs, fps, self.funnel, self.quality, self._step)
         return self._finish(finals)

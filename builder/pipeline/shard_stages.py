@@ -18,6 +18,7 @@ from ..stages.base import apply_stage_to_table
 from ..stages.plan import EXECUTOR, Context, StageSpec, make_stage, shard_stages
 from .prepare_loop import prepare
 from .prepare_pool import PreparePool
+from .shard_flow import AfterLanguage, flow_shard_stages
 
 
 def executor_stage(
@@ -89,10 +90,25 @@ def run_shard_stage(
     }
 
 
-def run_shard_stages(config, work: Path, fps: dict, executor, models, encoder, step) -> dict:
+def run_shard_stages(
+    config,
+    work: Path,
+    fps: dict,
+    executor,
+    models,
+    encoder,
+    step,
+    spent=None,
+    after_language: AfterLanguage | None = None,
+) -> dict:
     """Every shard stage of the plan in order, for every language: prepare streams the corpus
     into shards, then each mapped stage maps its upstream's shards. Returns each stage's output
-    shards by stage name and language; `step(name, work)` times each stage."""
+    shards by stage name and language; `step(name, work)` times each stage.
+
+    Where the executor maps shards on lanes (the local executor on a remote engine), the mapped
+    stages run as a flow (shard_flow.py): each shard moves on as soon as its upstream shard is
+    written, `spent(name, seconds)` gets each stage's time, and `after_language` may hand on
+    model work for a language whose shards are all through (the rater's controls)."""
     langs = config.langs
     source, *mapped = shard_stages()
     counts = (models.count_tokens, models.count_tokens_many)
@@ -109,6 +125,30 @@ def run_shard_stages(config, work: Path, fps: dict, executor, models, encoder, s
     for spec in mapped:  # settings errors (no seed pairs, ...) now, not inside a worker later
         for lang in langs if spec.runs_on == EXECUTOR else ():
             make_stage(spec.name, Context(config, lang, model=models.model(spec.name)))
+    model_stages = [s.name for s in mapped if s.runs_on == EXECUTOR]
+    # (the rater's controls run on refine's model, so on lanes whenever refine does)
+    lanes = executor.lanes(model_stages) if hasattr(executor, "lanes") else 1
+    if lanes > 1:
+
+        def make_driver_stage(spec: StageSpec, lang: str):
+            return make_stage(spec.name, Context(config, lang, encoder=lambda: encoder))
+
+        outputs.update(
+            flow_shard_stages(
+                mapped,
+                work,
+                langs,
+                outputs[source.name],
+                fps,
+                executor,
+                models,
+                make_driver_stage,
+                lanes,
+                after_language,
+                spent,
+            )
+        )
+        return outputs
     upstream = source.name
     for spec in mapped:
 
