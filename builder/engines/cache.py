@@ -32,6 +32,15 @@ from .base import Completion, Engine, EngineStats, Prompt, SamplingParams, promp
 
 logger = logging.getLogger(__name__)
 
+# Pages of write-ahead log before a commit copies them into the database (SQLite's default is
+# 1,000, 4 MiB). Each such checkpoint rewrites every page the log touched and syncs the file:
+# keys are hashes, so entries land all over the table and a small log rewrites the same pages
+# again and again. On this project's VM, 150 commits of 320 entries took 3.8 s at the default and
+# 0.4 s with no checkpoint among them (~80 ms a commit that checkpoints, ~1.5 ms one that does
+# not). Durability does not change (WAL with synchronous=NORMAL survives a killed process
+# either way); the last connection to close checkpoints what is left.
+CHECKPOINT_PAGES = 16384  # 64 MiB
+
 _SCHEMA = "CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
 
 
@@ -89,6 +98,7 @@ class RequestCache:
                 db.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL: durable across process crashes
                 db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
             except BaseException:  # e.g. a full disk: the file is not left open
                 db.close()
                 raise
