@@ -184,62 +184,30 @@ def main() -> None:
         "Held-out sets (benchmarks/data/meta_talk_heldout.jsonl), all of v1-v5: recall on chat-model talk, "
         "false positives on human text"
     )
-    print(
-        "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for lang in sorted(table, key=lambda c: (c not in PAPER_LANGUAGES, c)):
-        (m, *mc), (h, *hc) = table[lang]
-        star = "" if lang in PAPER_LANGUAGES else "*"
-        print(
-            f"| {lang}{star} | {m} | "
-            + " | ".join(pct(k, m) for k in mc)
-            + f" | {h} | "
-            + " | ".join(pct(k, h) for k in hc)
-            + " |"
-        )
+    print_counts("lang", by_language(table))
     print("\nper language, the check sets v4+v5 alone")
-    print(
-        "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for lang in sorted(blind_table, key=lambda c: (c not in PAPER_LANGUAGES, c)):
-        (m, *mc), (h, *hc) = blind_table[lang]
-        star = "" if lang in PAPER_LANGUAGES else "*"
-        print(
-            f"| {lang}{star} | {m} | "
-            + " | ".join(pct(k, m) for k in mc)
-            + f" | {h} | "
-            + " | ".join(pct(k, h) for k in hc)
-            + " |"
-        )
+    print_counts("lang", by_language(blind_table))
     print("\nby set")
-    print(
-        "| set | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
+    print_counts(
+        "set",
+        [
+            (f"**{name}**", sets[name])
+            for name in (
+                "set v1",
+                "set v2",
+                "set v3",
+                "set v4",
+                "set v5",
+                "set v6",
+                "development (v1-v3)",
+                "check (v4+v5)",
+                "blind (v6)",
+                "v4+v5: paper languages",
+                "v4+v5: outside the ten",
+                "all",
+            )
+        ],
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name in (
-        "set v1",
-        "set v2",
-        "set v3",
-        "set v4",
-        "set v5",
-        "set v6",
-        "development (v1-v3)",
-        "check (v4+v5)",
-        "blind (v6)",
-        "v4+v5: paper languages",
-        "v4+v5: outside the ten",
-        "all",
-    ):
-        (m, *mc), (h, *hc) = sets[name]
-        print(
-            f"| **{name}** | {m} | "
-            + " | ".join(pct(k, m) for k in mc)
-            + f" | {h} | "
-            + " | ".join(pct(k, h) for k in hc)
-            + " |"
-        )
     print(
         "(* outside the paper's ten languages; v1-v3 were the development sets of the detector's "
         "VERSION 3, v4 and v5 its check, v6 written by someone else and scored once, after it was "
@@ -322,6 +290,26 @@ def bad_input(message: str) -> None:
     raise SystemExit(2)
 
 
+def by_language(table: dict) -> list[tuple[str, list]]:
+    """Rows of a per-language count table, the paper's ten first, others starred."""
+    return [
+        (lang if lang in PAPER_LANGUAGES else f"{lang}*", table[lang])
+        for lang in sorted(table, key=lambda c: (c not in PAPER_LANGUAGES, c))
+    ]
+
+
+def print_counts(first: str, rows: list[tuple[str, list]]) -> None:
+    """A Markdown table of [chat talk n, caught by phrase / encoder / both] and the same for
+    human text, one row per (name, counts)."""
+    print(
+        f"| {first} | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, ((m, *mc), (h, *hc)) in rows:
+        cells = [str(m), *(pct(k, m) for k in mc), str(h), *(pct(k, h) for k in hc)]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def print_extra(detector: MetaTalkDetector, path: Path, rows: list[dict]) -> int:
     """Recall per language and false positives on an --extra file; returns its human rows flagged."""
     scores = detector.scores([r["text"] for r in rows])
@@ -341,22 +329,8 @@ def print_extra(detector: MetaTalkDetector, path: Path, rows: list[dict]) -> int
         if side == 1 and hits[2]:
             flagged.append(item)
     print(f"\n--extra {path}: recall on chat-model talk, false positives on human text")
-    print(
-        "| lang | chat talk | phrase rule | encoder | both | human | phrase rule | encoder | both |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    langs = sorted((c for c in table if c != "all"), key=lambda c: (c not in PAPER_LANGUAGES, c))
-    for lang in [*langs, "all"]:
-        (m, *mc), (h, *hc) = table[lang]
-        star = "" if lang in PAPER_LANGUAGES or lang == "all" else "*"
-        name = f"**{lang}**" if lang == "all" else f"{lang}{star}"
-        print(
-            f"| {name} | {m} | "
-            + " | ".join(pct(k, m) for k in mc)
-            + f" | {h} | "
-            + " | ".join(pct(k, h) for k in hc)
-            + " |"
-        )
+    everything = table.pop("all")
+    print_counts("lang", [*by_language(table), ("**all**", everything)])
     for label, items in (("chat talk missed by both", missed), ("human text flagged", flagged)):
         if items:
             print(f"\n{label} ({path.name}):")
