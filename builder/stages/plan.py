@@ -7,8 +7,9 @@ repeats the order is derived from this list, not written again:
 - the work dir's layout and column types (`output_features`): `{lang}/{stage}-{fingerprint}/`;
 - the funnel's columns (`FUNNEL`) and the model stages an executor runs (`MODEL_STAGES`);
 - the stage objects themselves (`make_stage`), built the same way in the driver and in workers;
-- the runner's loop over the shard stages (builder/pipeline/runner.py) and the loop over the
-  language stages (builder/pipeline/language_stages.py).
+- the loop over the shard stages (builder/pipeline/shard_stages.py: `run_shard_stages`, or the
+  shard flow of builder/pipeline/shard_flow.py on a remote engine) and the loop over the
+  language stages (builder/pipeline/language_stages.py: `LanguageStages.run`).
 
 To add a stage: write its module (a class keeping builder/stages/base.py's `Stage` protocol)
 and add one `StageSpec` here. A shard stage on the driver needs nothing else: the runner maps
