@@ -148,6 +148,9 @@ class LanguageStages:
         # rows diversify clustered in this process (not read back from the work dir)
         self.diversified = 0
         self._embedder: Embedder | None = None  # diversify's, loaded when a language first needs it
+        # each language's controls as the shard flow prepared them (controls_ahead): matched
+        # scores and stage dir, so rater_controls does not read its refine shards again
+        self._ahead: dict[str, tuple[list, StageDir | None]] = {}
         # a step the plan names but this class lacks fails as the build starts, not after generate
         for spec in language_stages():
             if (spec.step or spec.together) and not callable(getattr(self, spec.step or "", None)):
@@ -168,6 +171,9 @@ class LanguageStages:
         driver holds no weights). Kept in the work dir, and through the request cache."""
         matched, stages, tasks, pairs = {}, {}, [], 0
         for lang in langs:
+            if lang in self._ahead:  # the flow handed its task on; its shard is in the work dir
+                matched[lang], stages[lang] = self._ahead.pop(lang)
+                continue
             matched[lang], stages[lang], task, n = self._controls(
                 lang, refined[lang], kept[lang], fps
             )
@@ -222,7 +228,8 @@ class LanguageStages:
         hands the task on when the engine has room, so the server scores them in the tails of
         other languages' shards instead of after the last shard of every language. Their shard
         is then in the work dir, which `rater_controls` reads as it would a resumed build's."""
-        _, _, task, pairs = self._controls(lang, refined, kept_columns(refined), fps)
+        matched, stage, task, pairs = self._controls(lang, refined, kept_columns(refined), fps)
+        self._ahead[lang] = (matched, stage)
         return [(task, pairs)] if task else []
 
     def run(self, outputs: dict, fps: dict, funnel, quality: dict, step) -> dict[str, StoredOutput]:
