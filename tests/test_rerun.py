@@ -22,6 +22,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from bench_throughput import write_corpus  # noqa: E402
+from helpers.stub_builds import stub_build_args  # noqa: E402
 from stub_server import StubServer  # noqa: E402
 
 from builder.cli import main  # noqa: E402
@@ -32,32 +33,7 @@ PAST = 1_000_000_000  # a file time no build of today writes
 
 def _build(root: Path, url: str, *extra: str) -> dict:
     """Run the build in `root`; return the work dir's build_info."""
-    # --min-relevance 0: the stub's questions are canned (topics picked by a hash of the prompt),
-    # unrelated to their text by construction, so the relevance gate would only judge noise;
-    # the default gate runs in test_build_e2e (the embedded model) and on true pairs in
-    # test_any_language's Yoruba builds.
-    code = main(
-        [
-            "build",
-            "--corpus",
-            str(root / "corpus"),
-            "--langs",
-            ",".join(LANGS),
-            "--engine",
-            "openai",
-            "--base-url",
-            url,
-            "--model",
-            "smollm2-135m",
-            "--min-relevance",
-            "0",
-            "--work-dir",
-            str(root / "work"),
-            "--output-dir",
-            str(root / "out"),
-            *extra,
-        ]
-    )
+    code = main(stub_build_args(root, ",".join(LANGS), url, *extra))
     assert code == 0
     return json.loads((root / "work" / "build_info.json").read_text(encoding="utf-8"))
 

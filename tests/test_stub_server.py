@@ -17,6 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from bench_throughput import write_corpus  # noqa: E402
+from helpers.stub_builds import stub_build_args  # noqa: E402
 from stub_server import StubServer  # noqa: E402
 
 from builder.cli import main  # noqa: E402
@@ -24,38 +25,8 @@ from builder.cli import main  # noqa: E402
 ROOT = BENCHMARKS.parent
 
 
-def _build_args(tmp_path: Path, url: str, *extra: str) -> list[str]:
-    """`build` over tmp_path/corpus (sw, fi) through the openai engine at `url`.
-
-    --min-relevance 0: the stub's questions are canned (topics picked by a hash of the prompt),
-    unrelated to their text by construction, so the relevance gate would only judge noise; the
-    default gate runs in test_build_e2e (the embedded model) and on true pairs in
-    test_any_language's Yoruba builds."""
-    return [
-        "build",
-        "--corpus",
-        str(tmp_path / "corpus"),
-        "--langs",
-        "sw,fi",
-        "--engine",
-        "openai",
-        "--base-url",
-        url,
-        "--model",
-        "smollm2-135m",
-        "--min-relevance",
-        "0",
-        *extra,
-        "--work-dir",
-        str(tmp_path / "work"),
-        "--output-dir",
-        str(tmp_path / "out"),
-        "--overwrite",
-    ]
-
-
 def _build(tmp_path: Path, url: str) -> int:
-    return main(_build_args(tmp_path, url))
+    return main(stub_build_args(tmp_path, "sw,fi", url, "--overwrite"))
 
 
 def test_tiny_build_through_the_stub_sends_the_expected_requests(tmp_path):
@@ -99,7 +70,9 @@ def _cli_build(tmp_path: Path, url: str) -> subprocess.CompletedProcess:
         sys.executable,
         "-m",
         "builder.cli",
-        *_build_args(tmp_path, url, "--shard-size", "8", "--batch-size", "1"),
+        *stub_build_args(
+            tmp_path, "sw,fi", url, "--shard-size", "8", "--batch-size", "1", "--overwrite"
+        ),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
