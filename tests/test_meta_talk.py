@@ -245,6 +245,34 @@ def test_the_detector_reads_the_opening_and_the_closing_only():
     assert snippets("") == [] and snippets("   ") == []
 
 
+def test_a_short_exclamation_that_opens_a_text_is_read_alone():
+    from builder.quality.meta_talk import opener
+
+    assert opener("Sawa! Sentensi ya kawaida kuhusu kilimo cha mpunga.") == "Sawa!"
+    assert opener("ได้เลยครับ! นี่คือบทความ") == "ได้เลยครับ!"
+    # not an exclamation, or long enough to be read as a sentence anyway
+    assert opener("Sawa, sentensi ya kawaida kuhusu kilimo cha mpunga.") is None
+    assert opener("Soko la Kariakoo liko katikati ya jiji! Lina watu wengi.") is None
+    assert opener("") is None and opener("Sawa!") == "Sawa!"
+
+
+def test_an_affirmation_opener_is_talk_and_a_greeting_is_not(detector):
+    """The same body after "Certainly!" and after "Welcome!"/"Congratulations!": the
+    opener alone decides, and the body alone is not talk."""
+    body_sw = (
+        "Soko la Kariakoo liko katikati ya jiji la Dar es Salaam. Wafanyabiashara huuza matunda, "
+        "nguo na vifaa vya nyumbani kila siku."
+    )
+    body_vi = (
+        "Chợ Bến Thành nằm ở trung tâm Thành phố Hồ Chí Minh. Người bán hàng ở đây có vải, "
+        "trái cây và đồ lưu niệm."
+    )
+    talk = [f"Bila shaka! {body_sw}", f"Tất nhiên rồi! {body_vi}", f"Được thôi! {body_vi}"]
+    human = [body_sw, f"Karibu! {body_sw}", f"Hongera! {body_sw}", f"Xin chào các bạn! {body_vi}"]
+    assert detector.flags(talk) == [True] * 3
+    assert detector.flags(human) == [False] * 4
+
+
 def test_the_detector_reads_an_opening_clause_alone():
     from builder.quality.meta_talk import snippets
 

