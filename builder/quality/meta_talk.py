@@ -16,7 +16,7 @@ last one, each alone: "Sure, here is the essay you asked for," is talk, the long
 follows it in the same sentence is not. A text is meta-talk when one snippet scores at least
 THRESHOLD.
 
-A chat model often opens with a word or two alone ("Bila shaka!", "Sige!", "Great question!"),
+A chat model often opens with a word or two alone ("Bila shaka!", "Được thôi!", "Great question!"),
 which a sentence-level reading joins to the topic that follows and so misses. The OPENER, a
 first sentence shorter than MIN_UNIT that ends in an exclamation mark, is also read alone, against
 short anchors of its own: affirmations ("Sure!", "Good question!") against the exclamations that
