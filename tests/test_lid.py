@@ -7,7 +7,7 @@ import json
 import pytest
 
 from builder.languages import PAPER_LANGUAGES, get_language, parse_languages
-from builder.languages.lid import detect, is_english, matches, script_of
+from builder.languages.lid import _script_counted, detect, is_english, matches, script_of
 
 
 def test_udhr_articles_are_identified_in_every_language(shared_data):
@@ -44,6 +44,27 @@ def test_script_of_counts_letters_and_marks():
     assert script_of("नमस्ते दुनिया")[0] == "Deva"
     assert script_of("سلام دنیا")[0] == "Arab"
     assert script_of("1234 !!") == ("Zyyy", 0)
+
+
+def test_ascii_text_gets_the_script_and_letter_count_of_the_general_path():
+    """script_of answers ASCII text without counting characters one by one: the same answer as
+    counting each character's Unicode category and script, over every ASCII code point alone
+    and in the instructions a generator writes."""
+    for code in range(128):
+        assert script_of(chr(code)) == _script_counted(chr(code)), repr(chr(code))
+    every = "".join(map(chr, range(128)))
+    assert script_of(every) == _script_counted(every) == ("Latn", 52)
+    for text in (
+        "",
+        "Explain what gotong royong means.",
+        "What do communities decide on rain seasons and river trade, case 37765?",
+        "1234 !! ??",
+        "x",
+        "\tTab\r\nand_underscore`~",
+    ):
+        assert script_of(text) == _script_counted(text), text
+    # not ASCII: the general path itself
+    assert script_of("What\u2019s gotong royong?") == ("Latn", 17)
 
 
 def test_registry_lookup_and_errors():
