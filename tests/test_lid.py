@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,29 @@ def test_threads_asking_for_a_detector_at_once_load_its_model_once(monkeypatch):
         found[0].classify("Kila mtu ana haki ya kuishi, uhuru na usalama wa maisha yake.")[0]
         == "sw"
     )
+
+
+def test_py3langid_with_its_table_in_float32_scores_bit_for_bit_as_shipped(shared_data):
+    """The detector casts py3langid's float16 feature table to float32 once at load (each call
+    cast its rows again). Same language and the same float probability on every text: the UDHR
+    articles in eleven languages and the embedded corpus's texts, their sentences and
+    60-character starts, and English questions (what generated instructions look like)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from builder.languages.detectors import Py3langidDetector
+
+    shipped = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ours = Py3langidDetector()._identifier
+    assert str(shipped.nb_ptc.dtype) == "float16" and str(ours.nb_ptc.dtype) == "float32"
+    corpus = Path(__file__).parents[1] / "builder" / "data" / "corpus"
+    texts = []
+    for path in [*sorted((shared_data / "udhr").glob("*.jsonl")), *sorted(corpus.glob("*.jsonl"))]:
+        for line in path.open(encoding="utf-8"):
+            article = json.loads(line)["text"]
+            texts += [article, article[:60], *article.split(". ")]
+    for bench in ("vicuna_bench", "mt_bench"):
+        for line in (shared_data / bench / "question.jsonl").open(encoding="utf-8"):
+            texts += json.loads(line)["turns"]
+    assert len(texts) > 2000
+    for text in texts:
+        assert ours.classify(text) == shipped.classify(text), text
