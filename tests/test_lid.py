@@ -82,18 +82,16 @@ def test_threads_asking_for_a_detector_at_once_load_its_model_once(monkeypatch):
     text, and `functools.cache` let every one of them load its own copy (~0.5 s of CPU each)."""
     import threading
 
-    from py3langid.langid import LanguageIdentifier
-
     from builder.languages import detectors
 
     loads = []
-    real = LanguageIdentifier.from_model_file.__func__
+    real = detectors._load_py3langid
 
-    def counted(cls, *args, **kwargs):
+    def counted():
         loads.append(threading.get_ident())
-        return real(cls, *args, **kwargs)
+        return real()
 
-    monkeypatch.setattr(LanguageIdentifier, "from_model_file", classmethod(counted))
+    monkeypatch.setattr(detectors, "_load_py3langid", counted)
     monkeypatch.setattr(detectors, "_loaded", {})
     start = threading.Barrier(8)
     found = []
@@ -138,3 +136,63 @@ def test_py3langid_with_its_table_in_float32_scores_bit_for_bit_as_shipped(share
     assert len(texts) > 2000
     for text in texts:
         assert ours.classify(text) == shipped.classify(text), text
+
+
+TEXTS = (
+    "What do communities decide on national holidays and old temples?",
+    "Kila mtu ana haki ya kuishi, uhuru na usalama wa maisha yake.",
+    "สวัสดีครับ ยินดีต้อนรับ",
+    "Herkesin yaşamaya, özgürlüğe ve kişi güvenliğine hakkı vardır.",
+)
+
+
+def test_py3langid_is_decoded_once_into_the_model_cache_then_read_from_it(tmp_path, monkeypatch):
+    """The first process unpacks the shipped (LZMA) model into the model cache; later ones map
+    its table from there, and score exactly as the shipped identifier does."""
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from builder.languages import detectors
+
+    monkeypatch.setenv("X_INSTRUCTION_CACHE", str(tmp_path))
+    shipped = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    first = detectors._load_py3langid()
+    (folder,) = (tmp_path / "models").iterdir()  # one folder, no temporary left behind
+    assert folder.name.startswith("py3langid-") and {p.name for p in folder.iterdir()} == {
+        "ptc.npy",
+        "dfa.npz",
+    }
+    written = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    second = detectors._load_py3langid()
+    assert {
+        p.name: p.stat().st_mtime_ns for p in folder.iterdir()
+    } == written  # read, not rewritten
+    assert isinstance(second.nb_ptc, np.memmap) and second.nb_ptc.dtype == np.float32
+    for text in TEXTS:
+        assert first.classify(text) == second.classify(text) == shipped.classify(text), text
+
+
+def test_an_unusable_model_cache_falls_back_to_the_shipped_model(tmp_path, monkeypatch, caplog):
+    """A cache that cannot be written (here: a file where the folder should be) or a damaged
+    copy is warned about, and the shipped model is read instead: language ID still works."""
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from builder.languages import detectors
+
+    shipped = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("X_INSTRUCTION_CACHE", str(blocked))
+    unwritable = detectors._load_py3langid()
+    monkeypatch.setenv("X_INSTRUCTION_CACHE", str(tmp_path / "cache"))
+    detectors._load_py3langid()
+    (folder,) = (tmp_path / "cache" / "models").iterdir()
+    (folder / "ptc.npy").write_bytes(b"damaged")
+    damaged = detectors._load_py3langid()
+    assert len([r for r in caplog.records if "decoded model" in r.getMessage()]) == 2
+    for identifier in (unwritable, damaged):
+        assert not isinstance(identifier.nb_ptc, np.memmap)
+        assert identifier.nb_ptc.dtype == np.float32
+        for text in TEXTS:
+            assert identifier.classify(text) == shipped.classify(text), text
