@@ -18,6 +18,7 @@ also gets None once the script agrees: the corpus's own label is trusted (`cover
 from __future__ import annotations
 
 import dataclasses
+import string
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -102,8 +103,24 @@ def _char_script(ch: str) -> str | None:
     return _SCRIPT_PREFIXES.get(name.split(" ", 1)[0], "Zzzz")
 
 
+# The ASCII letters: the only ASCII characters of Unicode category L or M, all LATIN by name
+# (tests/test_lid.py checks script_of against the general path over the 128 code points).
+_ASCII_LETTERS = string.ascii_letters.encode("ascii")
+
+
 def script_of(text: str) -> tuple[str, int]:
     """(dominant script, number of letters counted) of `text`."""
+    if text.isascii():
+        # What the general path below answers for ASCII text, without counting characters one
+        # by one: most generated instructions are plain ASCII English, and each candidate of
+        # every request is checked (bytes.translate deletes the letters; the rest are not).
+        letters = len(text) - len(text.encode("ascii").translate(None, _ASCII_LETTERS))
+        return ("Latn", letters) if letters else ("Zyyy", 0)
+    return _script_counted(text)
+
+
+def _script_counted(text: str) -> tuple[str, int]:
+    """`script_of` for any text: each distinct character's category and script, counted."""
     counts: Counter[str] = Counter()
     for ch, n in Counter(text).items():  # distinct characters only: a page has ~100 of them
         script = _letter_script(ch)

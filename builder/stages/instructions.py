@@ -9,6 +9,7 @@ to translate or summarise "this text", which is useless once the text becomes th
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..languages.lid import detect, matches
 
@@ -58,12 +59,21 @@ def clean_instruction(raw: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=256)
+def _haystack(text: str) -> str:
+    """The text lowercased, its words joined by single spaces. Every candidate of a request is
+    checked against the same text (4 a request in generate), so it is normalised once, not 4
+    times. 256: more texts than the shards a build maps at once ask for between two candidates
+    of one text."""
+    return " ".join(text.lower().split())
+
+
 def _shared_run(instruction: str, text: str, n: int = 6) -> bool:
     """Does the instruction copy a run of n words from the text?"""
     words = instruction.lower().split()
     if len(words) < n:
         return False
-    haystack = " ".join(text.lower().split())
+    haystack = _haystack(text)
     return any(" ".join(words[i : i + n]) in haystack for i in range(len(words) - n + 1))
 
 
