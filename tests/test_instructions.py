@@ -11,9 +11,8 @@ def test_a_run_of_six_words_copied_from_its_own_text_is_caught_and_no_other_text
     copied = "Explain why everyone has the right to life, liberty and security."
     source = "Article 3.  Everyone has THE right to life,\nliberty and security of person."
     other = "Kila mtu ana haki ya kuishi, haki ya uhuru na usalama wa maisha yake."
-    for _ in range(
-        2
-    ):  # each text again after the other: the cache must not answer for the wrong one
+    # each text again after the other: the cache must not answer for the wrong one
+    for _ in range(2):
         assert instruction_problem(copied, source) == "repeats_text"
         assert instruction_problem(copied, other) is None
     # five words in a row are allowed; a run split across the text's line break still counts
