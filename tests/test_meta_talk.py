@@ -223,15 +223,19 @@ def test_the_detector_reads_the_opening_and_the_closing_only():
 
     body = [f"Sentensi ya kawaida namba {i} kuhusu kilimo cha mpunga." for i in range(8)]
     picked = snippets(" ".join(["Sawa!", *body]))
-    # a short exclamation joins the next sentence; then the second, and the last two
-    assert picked == [f"Sawa! {body[0]}", body[1], body[6], body[7]]
+    # a short exclamation joins the next sentence; then the second, and the last two; and the
+    # first eight words of that first sentence, alone
+    opening = f"Sawa! {body[0]}".split()[:8]
+    assert picked == [f"Sawa! {body[0]}", body[1], body[6], body[7], " ".join(opening)]
+    assert " ".join(opening) == "Sawa! Sentensi ya kawaida namba 0 kuhusu kilimo"
     # of two long sentences, the head of the first and the tail of the last: the inside of a long
     # sentence (a list of nouns in a legal text) is neither an opening nor a closing
     first, last = (
         "Kila mtu " + "na haki, " * 40 + "mwisho.",
         "Hakuna mtu " + "wala dini, " * 40 + "kabisa.",
     )
-    head, tail, first_clause, last_clause = snippets(f"{first} {last}")
+    head, tail, first_clause, last_clause, opening = snippets(f"{first} {last}")
+    assert opening == "Kila mtu na haki, na haki, na haki,"
     assert first.startswith(head) and last.endswith(tail) and len(head) <= 160 and len(tail) <= 160
     # and of those, the first clause and the last one alone; a clause under 20 characters joins
     # the next ("Kila mtu na haki," is 17), and a short last one ("kabisa.") the one before
@@ -281,16 +285,19 @@ def test_the_detector_reads_an_opening_clause_alone():
         "kuanzia historia yake hadi utalii wa leo. Lamu ni mji wa zamani."
     )
     # the first sentence, the last, and the first clause alone: "Bila shaka," is too short to be
-    # read alone, so it joins the clause after it
+    # read alone, so it joins the clause after it; then the first eight words alone
     assert snippets(text) == [
         text.split(". ")[0] + ".",
         "Lamu ni mji wa zamani.",
         "Bila shaka, hii hapa insha uliyoiomba kuhusu mji wa Lamu:",
+        "Bila shaka, hii hapa insha uliyoiomba kuhusu mji",
     ]
-    # a sentence of one clause adds nothing
+    # a sentence of one clause adds only its first eight words, and a short one nothing
     assert snippets("Lamu ni mji wa zamani wa pwani ya Kenya.") == [
-        "Lamu ni mji wa zamani wa pwani ya Kenya."
+        "Lamu ni mji wa zamani wa pwani ya Kenya.",
+        "Lamu ni mji wa zamani wa pwani ya",
     ]
+    assert snippets("Lamu ni mji wa zamani.") == ["Lamu ni mji wa zamani."]
 
 
 def test_the_detector_embeds_through_the_store_once(tmp_path):

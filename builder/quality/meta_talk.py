@@ -16,6 +16,11 @@ last one, each alone: "Sure, here is the essay you asked for," is talk, the long
 follows it in the same sentence is not. A text is meta-talk when one snippet scores at least
 THRESHOLD.
 
+A preamble that restates the request names its topic too ("Here is the short article you asked
+for about caring for tomato seedlings"), and the topic words pull the sentence towards the
+contrasts ("In this article, we explain how to choose a laptop"). So the first HEAD_WORDS words
+of a longer first sentence are read alone as well, where the talk is and the topic mostly is not.
+
 A chat model often opens with a word or two alone ("Bila shaka!", "Được thôi!", "Great question!"),
 which a sentence-level reading joins to the topic that follows and so misses. The OPENER, a
 first sentence shorter than MIN_UNIT that ends in an exclamation mark, is also read alone, against
@@ -47,7 +52,7 @@ from ..core.schema import RELEVANT
 from ..corpus.meta_talk import UNSPACED
 from .relevance import Encoder
 
-VERSION = 4  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+VERSION = 5  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
 THRESHOLD = 0.025
 # The chat-talk side of the contrast is the mean of a snippet's TOP_META best cosines, not the
 # single best: talk that is like several prototypes (an offer of help is like four of them) beats
@@ -164,6 +169,8 @@ OPENER_CONTRASTS = (
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？।॥።؟۔])\s+|\n+")
 # characters: shorter sentences join the next; of longer ones, the head or the tail
 MIN_UNIT, MAX_UNIT = (20, 160)
+# words: the start of a longer first sentence, read alone (see the module doc)
+HEAD_WORDS = 8
 UNITS_PER_END = 2  # the first and the last sentence, and the one beside each when it is short
 # A clause ends at a comma, colon or semicolon of these scripts (Ethiopic, Arabic, CJK included)
 # or at a spaced dash: "Sure, here is the essay you asked for, in ten points: 1. ..." opens with a
@@ -237,7 +244,8 @@ def snippets(text: str) -> list[str]:
     whole ("I hope this helps! Let me know if..."), each once. The inside of a long sentence
     (a list of nouns in a legal text) is neither an opening nor a closing. When the first
     sentence has several clauses, its first clause is read alone too, and so is the last clause
-    of the last sentence (a clause shorter than MIN_CLAUSE characters joins its neighbour)."""
+    of the last sentence (a clause shorter than MIN_CLAUSE characters joins its neighbour), and
+    the first HEAD_WORDS words of a first sentence that has more."""
     sentences = _sentences(text)
     if not sentences:
         return []
@@ -250,7 +258,9 @@ def snippets(text: str) -> list[str]:
     )
     first, last = _clauses(head), _clauses(tail)
     clauses = [*(first[:1] if len(first) > 1 else []), *(last[-1:] if len(last) > 1 else [])]
-    picked = [head, *short, *before, tail, *clauses]
+    words = sentences[0].split()
+    opening = [" ".join(words[:HEAD_WORDS])] if len(words) > HEAD_WORDS else []
+    picked = [head, *short, *before, tail, *clauses, *opening]
     return list(dict.fromkeys(picked))
 
 
@@ -330,7 +340,8 @@ def gate_settings(relevance_encoder: str) -> tuple:
     encoder is the one THRESHOLD was calibrated on."""
     return (
         (
-            *("meta_talk", VERSION, THRESHOLD, TOP_META, MIN_CLAUSE, PROTOTYPES, CONTRASTS),
+            *("meta_talk", VERSION, THRESHOLD, TOP_META, MIN_CLAUSE, HEAD_WORDS),
+            *(PROTOTYPES, CONTRASTS),
             *(OPENER_THRESHOLD, OPENER_PROTOTYPES, OPENER_CONTRASTS),
         )
         if relevance_encoder == ENCODER
