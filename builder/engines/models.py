@@ -10,12 +10,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
-from ..core.cache_root import cache_dir
+from ..core.cache_root import cache_dir, write_folder
 
 logger = logging.getLogger(__name__)
 
@@ -65,22 +63,9 @@ def embedded_model_dir() -> Path:
     if (target / "config.json").is_file():
         return target
     gguf = embedded_gguf_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
     logger.warning("Converting the embedded SmolLM2-135M-Instruct GGUF to %s (once; ~30 s)", target)
     start = time.perf_counter()
-    # Write into a temporary sibling and rename it into place, so that an interrupted
-    # conversion never leaves a half-written folder that later runs would trust.
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is shared like any model cache
-    try:
-        _convert_gguf(gguf, tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # lost a race to another process: fine
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_folder(target, "config.json", lambda tmp: _convert_gguf(gguf, tmp), ".convert-")
     logger.warning("Converted in %.1f s", time.perf_counter() - start)
     return target
 

@@ -8,7 +8,6 @@ benchmarks/bench_lid.py measures them on the same texts; builder/languages/lid.p
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import cache, cached_property
 
@@ -144,23 +143,17 @@ def _decoded_model(shipped):
 
 
 def _write_decoded(shipped, folder) -> None:
-    """Decode the shipped file into a temporary sibling folder, then rename it into place: a
-    process killed half way never leaves a folder that later runs would trust, and two
-    processes writing at once both end with one complete copy."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
+    """Decode the shipped file into `folder`, whole or not at all (see `write_folder`)."""
     import numpy as np
     from py3langid.modelio import load_model
 
+    from ..core.cache_root import write_folder
+
     ptc, pc, classes, nextmove, row, output = load_model(shipped)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".decode-", dir=folder.parent))
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is shared like any model cache
+
+    def fill(tmp) -> None:
         np.save(tmp / "ptc.npy", np.asarray(ptc, dtype=np.float32))
-        # the file `_decoded_model` looks for; the rename below makes the folder appear whole
+        # the file `_decoded_model` looks for: the rename makes the folder appear whole
         np.savez(
             tmp / "dfa.npz",
             pc=pc,
@@ -169,13 +162,8 @@ def _write_decoded(shipped, folder) -> None:
             row=np.frombuffer(row, dtype=np.dtype(row.typecode)),
             output=np.asarray(output, dtype=np.int32),
         )
-        try:
-            os.rename(tmp, folder)
-        except OSError:
-            if not (folder / "dfa.npz").is_file():  # lost a race to another process: fine
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    write_folder(folder, "dfa.npz", fill, ".decode-")
 
 
 def _read_decoded(folder):
