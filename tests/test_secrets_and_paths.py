@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from _cli_build import build_args, cli, published, read_json, udhr_corpus
 from _engine_helpers import Reply, ScriptedServer, free_port
+from helpers.stub_builds import stub_build_args
 
 from builder.redact import redact
 
@@ -180,23 +181,8 @@ def _command(tmp_path: Path, command: str, url: str) -> list[str]:
         from bench_throughput import write_corpus
 
         write_corpus(tmp_path / "corpus", ["sw"], 4)
-        return [
-            "build",
-            "--corpus",
-            str(tmp_path / "corpus"),
-            "--langs",
-            "sw",
-            "--base-url",
-            url,
-            "--model",
-            "smollm2-135m",
-            "--min-relevance",
-            "0",
-            "--work-dir",
-            str(tmp_path / "work"),
-            "--output-dir",
-            str(tmp_path / "out"),
-        ]
+        # no --engine: --base-url alone must imply the openai engine
+        return stub_build_args(tmp_path, "sw", url, engine=None)
     return [
         "eval",
         "--langs",

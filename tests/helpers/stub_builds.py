@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def stub_build_args(root: Path, langs: str, url: str, *extra: str) -> list[str]:
+def stub_build_args(
+    root: Path, langs: str, url: str, *extra: str, engine: str | None = "openai"
+) -> list[str]:
     """`build` over root/corpus through the openai engine at `url`, into root/work and root/out;
-    `extra` last, so a flag given again there wins.
+    `extra` last, so a flag given again there wins. `engine=None` leaves `--engine` out, for a
+    test that `--base-url` alone implies it.
 
     --min-relevance 0: the stub's questions are canned (topics picked by a hash of the prompt),
     unrelated to their text by construction, so the relevance gate would only judge noise; the
@@ -19,8 +22,7 @@ def stub_build_args(root: Path, langs: str, url: str, *extra: str) -> list[str]:
         str(root / "corpus"),
         "--langs",
         langs,
-        "--engine",
-        "openai",
+        *(["--engine", engine] if engine else []),
         "--base-url",
         url,
         "--model",
