@@ -84,7 +84,7 @@ class Py3langidDetector(Detector):
         return _norm(lang), float(prob)
 
 
-# Bump when the files written by `_decoded_model` change shape.
+# Bump when the files written by `_write_decoded` change shape.
 _DECODED_FORMAT = 1
 
 
@@ -102,23 +102,16 @@ def _load_py3langid():
       memory-mapped, and the tokenizer's state machine) loads in ~0.07 s, and the mapped table
       takes memory only for the rows texts use, shared between processes. It is written once, on
       first use; where it cannot be written or read, the shipped file is read as before."""
-    import numpy as np
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    arrays = _decoded_model(MODEL_DIR / MODEL_FILE)
-    if arrays is None:
-        from py3langid.modelio import load_model
-
-        ptc, pc, classes, nextmove, row, output = load_model(MODEL_DIR / MODEL_FILE)
-        ptc = np.asarray(ptc, dtype=np.float32)
-    else:
-        ptc, pc, classes, nextmove, row, output = arrays
+    ptc, pc, classes, nextmove, row, output = _model_arrays(MODEL_DIR / MODEL_FILE)
     return LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
 
 
-def _decoded_model(shipped):
-    """The model's arrays from the decoded copy, writing it first if it is not there yet; None
-    when it can be neither read nor written (a read-only home, a full disk)."""
+def _model_arrays(shipped):
+    """The model's arrays from the decoded copy, writing it first if it is not there yet. Where
+    the copy can be neither written nor read (a read-only home, a full disk, a damaged file),
+    the shipped file's arrays, decoded once in either case."""
     import logging
     from importlib.metadata import version
 
@@ -129,9 +122,11 @@ def _decoded_model(shipped):
         / "models"
         / f"py3langid-{version('py3langid')}-{shipped.stat().st_size}-v{_DECODED_FORMAT}"
     )
+    decoded = None
     try:
         if not (folder / "dfa.npz").is_file():
-            _write_decoded(shipped, folder)
+            decoded = _decode(shipped)
+            _write_decoded(decoded, folder)
         return _read_decoded(folder)
     except (OSError, ValueError, KeyError) as err:
         logging.getLogger(__name__).warning(
@@ -139,21 +134,29 @@ def _decoded_model(shipped):
             folder,
             err,
         )
-        return None
+    return decoded if decoded is not None else _decode(shipped)
 
 
-def _write_decoded(shipped, folder) -> None:
-    """Decode the shipped file into `folder`, whole or not at all (see `write_folder`)."""
+def _decode(shipped):
+    """py3langid's `load_model` of the shipped (LZMA) file, its table cast to float32."""
     import numpy as np
     from py3langid.modelio import load_model
 
+    ptc, pc, classes, nextmove, row, output = load_model(shipped)
+    return np.asarray(ptc, dtype=np.float32), pc, classes, nextmove, row, output
+
+
+def _write_decoded(decoded, folder) -> None:
+    """`decoded` into `folder`, whole or not at all (see `write_folder`)."""
+    import numpy as np
+
     from ..core.cache_root import write_folder
 
-    ptc, pc, classes, nextmove, row, output = load_model(shipped)
+    ptc, pc, classes, nextmove, row, output = decoded
 
     def fill(tmp) -> None:
-        np.save(tmp / "ptc.npy", np.asarray(ptc, dtype=np.float32))
-        # the file `_decoded_model` looks for: the rename makes the folder appear whole
+        np.save(tmp / "ptc.npy", ptc)
+        # the file `_model_arrays` looks for: the rename makes the folder appear whole
         np.savez(
             tmp / "dfa.npz",
             pc=pc,
