@@ -23,11 +23,13 @@ from builder.engines.openai_engine import OpenAIEngine
 from builder.executors import local
 from builder.executors.local import LocalExecutor, shard_lanes
 from builder.executors.shards import ShardTask, StageWorker
+from builder.pipeline import prepare_loop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from stub_server import StubServer  # noqa: E402 (after the path is set)
 
 _MAP_SHARD = StageWorker.run
+_PREPARE = prepare_loop.prepare
 
 TEXT = (
     "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa. Wote wamejaliwa akili na dhamiri, "
@@ -169,22 +171,52 @@ def test_overlapped_shards_fill_the_server_and_give_one_at_a_times_rows(tmp_path
     ]
 
 
-def _flow_build(tmp: Path, url: str, monkeypatch) -> list[tuple[str, str, int, float, float]]:
-    """A two-language build (2 shards of 8 rows a language) through the CLI in this process, on
-    hashed encoders (bench_throughput.py's `free`); returns each model shard's (stage, language,
-    index, start, end). The last shard of each model stage is held back 1 s before it starts, as
-    a server's slowest replies would hold it."""
-    from bench_throughput import FreeEmbedder, FreeEncoder, write_corpus
+def _free_encoders(monkeypatch) -> None:
+    """Hashed encoders for relevance and diversify (bench_throughput.py's `free`)."""
+    from bench_throughput import FreeEmbedder, FreeEncoder
 
     import builder.pipeline.language_stages as language_stages
     import builder.quality.relevance as relevance
-    from builder.cli import main
 
     monkeypatch.setattr(relevance, "load_encoder", lambda name, device=None: FreeEncoder())
     monkeypatch.setattr(language_stages, "Embedder", lambda name, device=None: FreeEmbedder())
-    spans, run = [], _MAP_SHARD  # not a wrapper an earlier build of the test left
+
+
+def _build_args(tmp: Path, url: str) -> list[str]:
+    """A two-language build (2 shards of 8 rows a language) over tmp/corpus."""
+    args = ["build", "--corpus", str(tmp / "corpus"), "--langs", "fi,sw", "--engine", "openai"]
+    args += ["--base-url", url, "--model", "smollm2-135m", "--min-relevance", "0"]
+    args += ["--relevance-encoder", "free", "--embedder", "free", "--shard-size", "8"]
+    return args + [
+        "--batch-size",
+        "1",
+        "--work-dir",
+        str(tmp / "work"),
+        "--output-dir",
+        str(tmp / "out"),
+    ]
+
+
+def _flow_build(
+    tmp: Path, url: str, monkeypatch, wait_for_generate: float = 0.0
+) -> list[tuple[str, str, int, float, float]]:
+    """The two-language build through the CLI in this process, on hashed encoders; returns each
+    model shard's (stage, language, index, start, end), and each prepared shard's ("prepare",
+    language, index, written, written). The last shard of each model stage is held back 1 s
+    before it starts, as a server's slowest replies would hold it. The last prepared shard
+    waits up to `wait_for_generate` seconds for a generate shard to start, and its span's last
+    item says whether one had."""
+    from bench_throughput import write_corpus
+
+    import builder.pipeline.shard_stages as shard_stages
+    from builder.cli import main
+
+    _free_encoders(monkeypatch)
+    spans, run, prepare = [], _MAP_SHARD, _PREPARE  # not wrappers an earlier build left
+    generating = threading.Event()
 
     def timed(self, task):
+        generating.set()
         if (task.lang, task.index) == ("sw", 1) and task.stage != "rater_controls":
             time.sleep(1.0)  # the last shard in the build's order: nothing after it waits on it
         start = time.monotonic()
@@ -192,13 +224,18 @@ def _flow_build(tmp: Path, url: str, monkeypatch) -> list[tuple[str, str, int, f
         spans.append((task.stage, task.lang, task.index, start, time.monotonic()))
         return result
 
+    def prepared(work, config, lang, *args):
+        for index, path in enumerate(prepare(work, config, lang, *args)):
+            written = time.monotonic()
+            last = (lang, index) == ("sw", 1)
+            started = generating.wait(wait_for_generate) if last else None
+            spans.append(("prepare", lang, index, written, started))
+            yield path
+
     monkeypatch.setattr(StageWorker, "run", timed)
+    monkeypatch.setattr(shard_stages, "prepare", prepared)
     write_corpus(tmp / "corpus", ["fi", "sw"], 32)
-    args = ["build", "--corpus", str(tmp / "corpus"), "--langs", "fi,sw", "--engine", "openai"]
-    args += ["--base-url", url, "--model", "smollm2-135m", "--min-relevance", "0"]
-    args += ["--relevance-encoder", "free", "--embedder", "free", "--shard-size", "8"]
-    args += ["--batch-size", "1", "--work-dir", str(tmp / "work"), "--output-dir", str(tmp / "out")]
-    assert main(args) == 0
+    assert main(_build_args(tmp, url)) == 0
     return spans
 
 
@@ -215,8 +252,10 @@ def test_shards_flow_on_to_refine_and_the_controls_without_a_stage_barrier(tmp_p
     server, refine's requests start while generate's slowest shard still waits, the controls while
     refine's does. The export is the one-stage-at-a-time path's, with the same requests."""
     with StubServer(latency_median=0.02, latency_sigma=0.9, max_num_seqs=16, record=True) as stub:
-        spans = _flow_build(tmp_path / "flow", stub.url, monkeypatch)
+        spans = _flow_build(tmp_path / "flow", stub.url, monkeypatch, wait_for_generate=30)
         sent = stub.stats()["completions"]
+    # prepare feeds the flow: the first generate shard started before the last shard was prepared
+    assert ("prepare", "sw", 1) in [s[:3] for s in spans if s[4] is True], spans
     ends = {s: max(e for stage, *_, e in spans if stage == s) for s in ("generate", "refine")}
     starts = {
         s: min(b for stage, _, _, b, _ in spans if stage == s) for s in ("refine", "rater_controls")
@@ -231,9 +270,65 @@ def test_shards_flow_on_to_refine_and_the_controls_without_a_stage_barrier(tmp_p
         staged = _flow_build(tmp_path / "staged", stub.url, monkeypatch)
         assert stub.stats()["completions"] == sent
     assert min(b for stage, _, _, b, _ in staged if stage == "refine") > max(
-        e for stage, *_, e in staged if stage == "generate"
+        e for stage, *_, e in staged if stage == "generate" and e is not None
     )
+    # one stage at a time: no generate shard before the last prepared one
+    assert ("prepare", "sw", 1, False) in [(*s[:3], s[4]) for s in staged], staged
     assert sorted(s[:3] for s in staged) == sorted(s[:3] for s in spans)
     flow, expected = _exported(tmp_path / "flow" / "out"), _exported(tmp_path / "staged" / "out")
     assert flow.keys() == expected.keys() and len(flow) > 2
     assert flow == expected
+
+
+def test_a_shard_failing_while_prepare_runs_resumes_to_the_same_export(tmp_path, monkeypatch):
+    """prepare feeds the flow, so a shard can fail while a later language is still prepared: the
+    build stops with that language's prepare unmarked. The same command prepares it again (its
+    dedup state spans the language), to the same bytes, keeps every other shard it finds, and
+    exports what an uninterrupted build exports."""
+    from bench_throughput import write_corpus
+
+    import builder.pipeline.shard_stages as shard_stages
+    from builder.cli import main
+
+    _free_encoders(monkeypatch)
+    preparing_sw, failed = threading.Event(), threading.Event()
+
+    def failing(self, task):
+        if (task.stage, task.lang, task.index) == ("generate", "fi", 0):
+            assert preparing_sw.wait(30)  # fails once sw's first shard is prepared
+            failed.set()
+            raise RuntimeError("the server went away")
+        return _MAP_SHARD(self, task)
+
+    def held(work, config, lang, *args):
+        for index, path in enumerate(_PREPARE(work, config, lang, *args)):
+            if (lang, index) == ("sw", 0):
+                preparing_sw.set()
+            yield path
+            if (lang, index) == ("sw", 0):
+                assert failed.wait(30)  # and sw's prepare goes on after that
+                time.sleep(0.2)  # (the failure reaches its future), with 3 shards of sw to go
+
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    for tmp in (killed, whole):
+        write_corpus(tmp / "corpus", ["fi", "sw"], 64)  # 4 shards a language
+    with StubServer() as stub:
+        monkeypatch.setattr(StageWorker, "run", failing)
+        monkeypatch.setattr(shard_stages, "prepare", held)
+        assert main(_build_args(killed, stub.url)) == 1
+        work = killed / "work"
+        (fi,) = work.glob("fi/prepare-*")
+        (sw,) = work.glob("sw/prepare-*")
+        assert (fi / "_DONE").is_file() and not (sw / "_DONE").is_file()
+        kept = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in work.glob("*/*/*.parquet")}
+        assert any(p.parent == sw for p in kept)
+
+        monkeypatch.setattr(StageWorker, "run", _MAP_SHARD)
+        monkeypatch.setattr(shard_stages, "prepare", _PREPARE)
+        assert main(_build_args(killed, stub.url)) == 0
+        assert main(_build_args(whole, stub.url)) == 0
+    for path, (mtime, data) in kept.items():
+        assert path.read_bytes() == data, path  # sw's prepared again: the same bytes
+        assert path.parent == sw or path.stat().st_mtime_ns == mtime, path  # the rest: kept
+    assert (sw / "_DONE").is_file()
+    assert _exported(killed / "out") == _exported(whole / "out")

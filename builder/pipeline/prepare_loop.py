@@ -6,6 +6,7 @@ streamed corpus. Its per-text checks can run in worker processes (prepare_pool.p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,11 +29,15 @@ def prepare(
     pool: PreparePool,
     count_tokens,
     count_tokens_many=None,
-) -> list[Path]:
-    """The language's prepared shards, reused when a complete, intact set is in the work dir."""
+) -> Iterator[Path]:
+    """The language's prepared shards, each as soon as it is written; a complete, intact set in
+    the work dir is reused. The stage is marked complete after its last shard is yielded, so a
+    caller that maps shards while they come (shard_flow.py) and is killed leaves prepare partial,
+    and the rerun prepares the language again (dedup is deterministic: the same shards)."""
     stage = StageDir(work, lang, "prepare", fp, PREPARED)
     if stage.complete and stage.intact():
-        return stage.shards()
+        yield from stage.shards()
+        return
     stage.reset()  # dedup state spans the whole corpus: a partial (or damaged) prepare is redone
     c = config
     source = make_stage(
@@ -50,10 +55,10 @@ def prepare(
         for index, (shard, checks) in enumerate(
             pool.checked(shards_of(rows, c.shard_size), lang, source.config)
         ):
-            stage.write(index, prepare_shard(source, shard, checks))
+            path = stage.write(index, prepare_shard(source, shard, checks))
             bar.update(len(shard))
+            yield path
     stage.mark_complete()
-    return stage.shards()
 
 
 def prepare_shard(stage, rows: list[dict], checks) -> pa.Table:

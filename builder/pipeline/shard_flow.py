@@ -1,5 +1,9 @@
-"""The shard stages after prepare as a flow: each shard moves on to its next stage as soon as its
-own upstream shard is written, not when the whole upstream stage is.
+"""The shard stages as a flow: each shard moves on to its next stage as soon as its own upstream
+shard is written, not when the whole upstream stage is. prepare feeds the flow shard by shard
+(builder/pipeline/prepare_loop.py), so the server gets its first requests once the first shard is
+prepared rather than after the whole corpus; between two prepared shards the driver hands
+finished shards on. A killed build leaves prepare unmarked, and the rerun prepares that language
+again, to the same shards (its dedup is deterministic), and keeps every later shard it finds.
 
 With a barrier per stage, a remote server sits idle through each stage's tail (its last shards
 waiting for their slowest replies) and while the driver ranks; here the model stages' shards
@@ -19,7 +23,7 @@ engine and the distributed executors keep the stage-by-stage path (shard_stages.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
@@ -39,9 +43,7 @@ AfterLanguage = Callable[[str, list[Path]], list[tuple[ShardTask, int]]]
 
 
 class _Flow:
-    def __init__(
-        self, mapped, work, langs, prepared, fps, make, submit, spare, after_language, bars
-    ):
+    def __init__(self, mapped, work, langs, fps, make, submit, spare, after_language, bars):
         self.mapped, self.langs, self.fps, self.make, self.submit = mapped, langs, fps, make, submit
         self.names = {s.name for s in mapped}
         self.after_language = after_language
@@ -58,11 +60,14 @@ class _Flow:
         }
         for stage in self.dirs.values():
             stage.sweep()  # before any lane writes this stage's shards
-        self.shards = [(lang, i) for lang in langs for i in range(len(prepared[lang]))]
-        self.prepared = prepared
-        self.position = dict.fromkeys(self.shards, 0)  # the next stage each shard needs
+        # Prepared shards join as they are written (`add`), in the barrier's order: language by
+        # language, shard by shard.
+        self.shards: list[tuple[str, int]] = []
+        self.prepared: dict[str, list[Path]] = {lang: [] for lang in langs}
+        self.position: dict[tuple[str, int], int] = {}  # the next stage each shard needs
         self.cursor = {k: 0 for k, s in enumerate(mapped) if s.runs_on != EXECUTOR}
-        self.left = {lang: len(prepared[lang]) for lang in langs}  # shards not through every stage
+        self.left = dict.fromkeys(langs, 0)  # shards added and not yet through every stage
+        self.fed: set[str] = set()  # languages whose last prepared shard has been added
         self.worked: set[str] = set()  # languages with a shard mapped in this run
         self.made: dict = {}  # a driver stage's object per language, made when first needed
         self.pending: dict[Future, tuple] = {}
@@ -118,10 +123,29 @@ class _Flow:
             self.worked.add(lang)
             return
         self.left[lang] -= 1
-        if not self.left[lang] and lang in self.worked and self.after_language:
-            last = len(self.mapped) - 1
-            shards = [self.dirs[last, lang].shard(i) for i in range(len(self.prepared[lang]))]
-            self.held.extend(self.after_language(lang, shards))
+        self._language_through(lang)
+
+    def add(self, lang: str, path: Path) -> None:
+        """A prepared shard of `lang`, the next in its order, joins the flow."""
+        shard = (lang, len(self.prepared[lang]))
+        self.prepared[lang].append(path)
+        self.shards.append(shard)
+        self.position[shard] = 0
+        self.left[lang] += 1
+        self.advance(shard)
+
+    def all_added(self, lang: str) -> None:
+        """`lang` has no more prepared shards."""
+        self.fed.add(lang)
+        self._language_through(lang)
+
+    def _language_through(self, lang: str) -> None:
+        """Hand on `lang`'s work after its shards (once: no shard joins after `all_added`)."""
+        if lang in self.fed and not self.left[lang] and lang in self.worked:
+            if self.after_language:
+                last = len(self.mapped) - 1
+                shards = [self.dirs[last, lang].shard(i) for i in range(len(self.prepared[lang]))]
+                self.held.extend(self.after_language(lang, shards))
 
     def release(self) -> None:
         """Hand one held task on when its engine has room (or no shard is left to wait for)."""
@@ -157,13 +181,30 @@ class _Flow:
                 at += 1
             self.cursor[k] = at
 
-    def run(self) -> None:
-        for shard in self.shards:
-            self.advance(shard)
-        self.drive()
-        self.release()
-        while self.pending or self.held:
+    def run(self, feed: Iterator[tuple[str, Path | None]]) -> float:
+        """Map every shard `feed` yields, (lang, path) for each prepared shard in order and
+        (lang, None) after a language's last, and all the work after them. Returns the seconds
+        spent drawing on `feed` (prepare's time): between two prepared shards the driver hands
+        finished shards on, so the lanes keep the server busy while prepare runs."""
+        preparing = 0.0
+        feeding = True
+        while feeding or self.pending or self.held:
             timeout = POLL_S if self.held else None  # held work waits for room, not a shard
+            if feeding:
+                start = time.perf_counter()
+                item = next(feed, None)
+                preparing += time.perf_counter() - start
+                if item is None:
+                    feeding = False
+                elif item[1] is None:
+                    self.all_added(item[0])
+                else:
+                    self.add(*item)
+                timeout = 0.0  # take what is done, then prepare the next shard
+            self.drive()
+            self.release()
+            if not self.pending:  # (release hands held work on when nothing else is pending)
+                continue
             done, _ = wait(list(self.pending), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: self.pending[f][2]):
                 stage, shard, start = self.pending.pop(future)
@@ -176,13 +217,15 @@ class _Flow:
                     self.advance(shard)
             self.drive()
             self.release()
+        return preparing
 
 
 def flow_shard_stages(
+    source: str,
+    prepare: Callable[[str], Iterable[Path]],
     mapped: list[StageSpec],
     work: Path,
     langs: list[str],
-    prepared: dict[str, list[Path]],
     fps: dict,
     executor,
     models,
@@ -190,27 +233,30 @@ def flow_shard_stages(
     lanes: int,
     after_language: AfterLanguage | None = None,
     spent: Callable[[str, float], None] | None = None,
+    prepared_all: Callable[[], None] | None = None,
 ) -> dict[str, dict[str, list[Path]]]:
-    """Every stage of `mapped` over every shard of `prepared`, each shard as soon as its upstream
-    one is written (`make(spec, lang)`: a driver stage's object). Returns each stage's output
-    shards by stage name and language, as the stage-by-stage path does; `spent(name, seconds)`
-    gets each stage's time (a model stage's: from its first shard handed on to its last done)."""
+    """Every stage of `mapped` over every shard `prepare(lang)` yields (the source stage, named
+    `source`), each shard as soon as its upstream one is written (`make(spec, lang)`: a driver
+    stage's object). Returns each stage's output shards by stage name and language, the source's
+    included, as the stage-by-stage path does; `spent(name, seconds)` gets each stage's time (a
+    model stage's: from its first shard handed on to its last done); `prepared_all()` is called
+    once the last language is prepared (prepare's worker processes can stop then)."""
+
+    def feed() -> Iterator[tuple[str, Path | None]]:
+        for lang in langs:
+            for path in prepare(lang):
+                yield lang, path
+            yield lang, None
+        if prepared_all:
+            prepared_all()
+
     bars: dict[str, tqdm] = {}
     try:
         with executor.open_lanes(lanes) as submit:
             flow = _Flow(
-                mapped,
-                work,
-                langs,
-                prepared,
-                fps,
-                make,
-                submit,
-                executor.spare,
-                after_language,
-                bars,
+                mapped, work, langs, fps, make, submit, executor.spare, after_language, bars
             )
-            flow.run()
+            preparing = flow.run(feed())
     finally:
         # after the lanes are shut down (their shards' own bars closed), as the stage-by-stage
         # path does: a failure's one-line error then starts a clean line
@@ -219,12 +265,14 @@ def flow_shard_stages(
     order = {lang: n for n, lang in enumerate(langs)}
     for results in flow.results.values():
         models.record(sorted(results, key=lambda r: (order[r.lang], r.index)))
-    if spent:  # every stage of `mapped` in the plan's order (0 where no shard needed it), as the
+    if spent:  # every shard stage in the plan's order (0 where no shard needed it), as the
         # stage-by-stage path times them, then the work handed on after a language (the controls)
+        spent(source, preparing)
         for name in [s.name for s in mapped] + [n for n in flow.spans if n not in flow.names]:
             start, end = flow.spans.get(name, (0.0, flow.seconds.get(name, 0.0)))
             spent(name, end - start)
-    outputs = {
+    prepared = flow.prepared
+    outputs = {source: prepared} | {
         s.name: {
             lang: [flow.dirs[k, lang].shard(i) for i in range(len(prepared[lang]))]
             for lang in langs

@@ -105,40 +105,36 @@ def run_shard_stages(
     into shards, then each mapped stage maps its upstream's shards. Returns each stage's output
     shards by stage name and language; `step(name, work)` times each stage.
 
-    Where the executor maps shards on lanes (the local executor on a remote engine), the mapped
-    stages run as a flow (shard_flow.py): each shard moves on as soon as its upstream shard is
-    written, `spent(name, seconds)` gets each stage's time, and `after_language` may hand on
-    model work for a language whose shards are all through (the rater's controls)."""
+    Where the executor maps shards on lanes (the local executor on a remote engine), every stage
+    runs as a flow (shard_flow.py): each shard moves on as soon as its upstream shard is written,
+    prepare's included, so the server has work from the first prepared shard on;
+    `spent(name, seconds)` gets each stage's time, and `after_language` may hand on model work
+    for a language whose shards are all through (the rater's controls)."""
     langs = config.langs
     source, *mapped = shard_stages()
     counts = (models.count_tokens, models.count_tokens_many)
-    with PreparePool(config.prepare_workers) as pool:  # one set of worker processes for all
-        outputs = {
-            source.name: step(
-                source.name,
-                lambda: {
-                    lang: prepare(work, config, lang, fps[lang][source.name], pool, *counts)
-                    for lang in langs
-                },
-            )
-        }
     for spec in mapped:  # settings errors (no seed pairs, ...) now, not inside a worker later
         for lang in langs if spec.runs_on == EXECUTOR else ():
             make_stage(spec.name, Context(config, lang, model=models.model(spec.name)))
     model_stages = [s.name for s in mapped if s.runs_on == EXECUTOR]
     # (the rater's controls run on refine's model, so on lanes whenever refine does)
     lanes = executor.lanes(model_stages) if hasattr(executor, "lanes") else 1
-    if lanes > 1:
+    with PreparePool(config.prepare_workers) as pool:  # one set of worker processes for all
 
-        def make_driver_stage(spec: StageSpec, lang: str):
-            return make_stage(spec.name, Context(config, lang, encoder=lambda: encoder))
+        def prepared(lang: str):
+            return prepare(work, config, lang, fps[lang][source.name], pool, *counts)
 
-        outputs.update(
-            flow_shard_stages(
+        if lanes > 1:  # the model stages start on the first prepared shard, not the last
+
+            def make_driver_stage(spec: StageSpec, lang: str):
+                return make_stage(spec.name, Context(config, lang, encoder=lambda: encoder))
+
+            return flow_shard_stages(
+                source.name,
+                prepared,
                 mapped,
                 work,
                 langs,
-                outputs[source.name],
                 fps,
                 executor,
                 models,
@@ -146,9 +142,11 @@ def run_shard_stages(
                 lanes,
                 after_language,
                 spent,
+                pool.close,
             )
-        )
-        return outputs
+        outputs = {
+            source.name: step(source.name, lambda: {lang: list(prepared(lang)) for lang in langs})
+        }
     upstream = source.name
     for spec in mapped:
 
