@@ -12,8 +12,8 @@ else, and its human rows count in the all-human false-positive rate.
 Texts:
 - benchmarks/data/meta_talk_heldout.jsonl: chat-model talk (preambles, sign-offs, refusals, a
   model about itself) and ordinary human web text (recipes, job adverts, forum posts, shop and
-  service pages, news, blog openings), written and labelled for this benchmark, in 26 languages,
-  16 of them outside the paper's ten. Sets `v1` and `v2` were scored while the detector's
+  service pages, news, blog openings), written and labelled for this benchmark, in 29 languages,
+  19 of them outside the paper's ten. Sets `v1` and `v2` were scored while the detector's
   prototypes and threshold were being chosen: they are not blind. Set `v3` was written after
   they were frozen; it was scored twice, before and after one change to which sentences are read
   (made for a UDHR false positive and left as it was whatever v3 gave): 19 of 30, then 20 of 30.
@@ -34,9 +34,13 @@ Texts:
   eight words of a longer first sentence read alone). Set `v9` (192 texts, 16 languages, 6
   outside the ten: am yo so rw ig ms) was written after VERSION 5 was frozen, the same way, and
   scored once with VERSIONs 3, 4 and 5 before it was added: it is VERSION 5's blind figure
-  (ROLES below says which set is which). Set `probe` (35 human texts in 20 languages) holds
-  openings that announce what a page holds ("In this article we explain...", "Below is the list
-  of..."), written after VERSION 5 to probe its new reading, which such openings resemble.
+  (ROLES below says which set is which). Set `v10` (192 texts, 16 languages, 6 outside the ten:
+  ne ha tl zu om km) was written later the same way, by a writer told nothing of the detector or
+  of the earlier sets, and scored once with VERSION 5, the version still shipped: VERSION 5's
+  second blind figure (66 of 96 chat texts caught, 0 of 96 human texts flagged). Set `probe`
+  (35 human texts in 20 languages) holds openings that announce what a page holds ("In this
+  article we explain...", "Below is the list of..."), written after VERSION 5 to probe its new
+  reading, which such openings resemble.
   (v4 and v5 were written to test a logistic-regression classifier on the encoder's vectors,
   trained on v1-v3 and then v1-v4: on v4 it caught 41/52 but flagged 4/52 human recipes;
   retrained, on v5 it caught 13/24 and flagged 2/24. It did not ship; see commit b9364d0.)
@@ -73,7 +77,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # What each held-out set is for the detector's current VERSION (see the docstring): "development"
 # sets were read while it was made; "blind" ones were written after it was frozen and scored once.
 # "probe": human text written after a version was made, to test one of its readings.
-ROLES = {**{f"v{i}": "development" for i in range(1, 9)}, "v9": "blind", "probe": "probe"}
+ROLES = {
+    **{f"v{i}": "development" for i in range(1, 9)},
+    "v9": "blind",
+    "v10": "blind",
+    "probe": "probe",
+}
 DATA = ROOT / "benchmarks" / "data"
 
 
@@ -266,7 +275,7 @@ def main() -> None:
 
 def role_name(role: str) -> str:
     """ "blind (v7, v8)": a role and the sets that hold it."""
-    return f"{role} ({', '.join(s for s, r in sorted(ROLES.items()) if r == role)})"
+    return f"{role} ({', '.join(s for s, r in ROLES.items() if r == role)})"
 
 
 def read_extra(path: Path) -> list[dict]:
