@@ -33,11 +33,20 @@ Texts:
   here: they were VERSION 4's blind figures, and were then read to make VERSION 5 (the first
   eight words of a longer first sentence read alone). Set `v9` (192 texts, 16 languages, 6
   outside the ten: am yo so rw ig ms) was written after VERSION 5 was frozen, the same way, and
-  scored once with VERSIONs 3, 4 and 5 before it was added: it is VERSION 5's blind figure
+  scored once with VERSIONs 3, 4 and 5 before it was added: it was VERSION 5's blind figure
   (ROLES below says which set is which). Set `v10` (192 texts, 16 languages, 6 outside the ten:
   ne ha tl zu om km) was written later the same way, by a writer told nothing of the detector or
   of the earlier sets, and scored once with VERSION 5, the version still shipped: VERSION 5's
-  second blind figure (66 of 96 chat texts caught, 0 of 96 human texts flagged). Set `probe`
+  second blind figure (66 of 96 chat texts caught, 0 of 96 human texts flagged). Set `v11` (192
+  texts, 16 languages, 6 outside the ten: am yo ms ig ps my), written the same way with more
+  apologies of shops and offices among the human texts, was VERSION 5's third blind figure, scored
+  once: 74 of 96 caught, but 5 of 96 human texts flagged, four of them such apologies ("Sorry,
+  your payment could not be completed"). VERSION 6 (prototypes of refusals and of a model
+  speaking of itself, apologies of shops and offices among the contrasts; lists written before
+  v11 was scored, shipped after seeing its figure, so v11 is not blind for it) took v11 to 75 of
+  96 and 1 of 96. Set `v12` (192 texts, 16 languages, 6 outside the ten: ne so ha zu tl km) was
+  written after VERSION 6 was frozen and scored once with VERSIONs 5 and 6: VERSION 6's blind
+  figure. Set `probe`
   (35 human texts in 20 languages) holds openings that announce what a page holds ("In this
   article we explain...", "Below is the list of..."), written after VERSION 5 to probe its new
   reading, which such openings resemble.
@@ -78,9 +87,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # sets were read while it was made; "blind" ones were written after it was frozen and scored once.
 # "probe": human text written after a version was made, to test one of its readings.
 ROLES = {
-    **{f"v{i}": "development" for i in range(1, 9)},
-    "v9": "blind",
-    "v10": "blind",
+    **{f"v{i}": "development" for i in range(1, 12)},
+    "v12": "blind",
     "probe": "probe",
 }
 DATA = ROOT / "benchmarks" / "data"

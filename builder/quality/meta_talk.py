@@ -28,6 +28,11 @@ short anchors of its own: affirmations ("Sure!", "Good question!") against the e
 open human web text ("Welcome!", "Good news!", "Big sale!"). It has its own OPENER_THRESHOLD,
 calibrated by the same rule on the human greetings of the calibration file.
 
+A refusal ("Unfortunately, I can't help you with that") is close to the apology of a shop or an
+office ("Sorry, this item is out of stock", "Unfortunately, we cannot accept late
+applications"), which human web text is full of. So refusals and a model speaking of itself
+have prototypes of their own, and such apologies are among the contrasts.
+
 THRESHOLD and OPENER_THRESHOLD were calibrated without the held-out benchmark: each is the
 smallest 0.005 step above every human-written text of the embedded corpus, the seed responses
 and the calibration file (benchmarks/data/meta_talk_calibration.jsonl).
@@ -53,7 +58,7 @@ from ..core.schema import RELEVANT
 from ..corpus.meta_talk import UNSPACED
 from .relevance import Encoder
 
-VERSION = 5  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+VERSION = 6  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
 THRESHOLD = 0.025
 # The chat-talk side of the contrast is the mean of a snippet's TOP_META best cosines, not the
 # single best: talk that is like several prototypes (an offer of help is like four of them) beats
@@ -81,11 +86,18 @@ PROTOTYPES = (
     "As an AI assistant, I don't have access to personal information.",
     "As an AI, I don't have personal opinions or experiences, but I can summarise what is known.",
     "I am an AI assistant, so I have no personal preferences, but here is some general information.",
+    "Since I am an AI assistant, I cannot see today's weather.",
+    "As an AI language model, I don't know today's prices or results.",
+    "I am an artificial intelligence, so I have no personal feelings, but I can explain.",
     # refusals
     "I'm sorry, but I can't help with that request.",
     "I apologize, but I am unable to provide medical advice.",
     "Sorry, I cannot write that for you, but I can help in another way.",
     "I can't provide that information, but I can suggest reliable sources.",
+    "Unfortunately, I can't help you with that.",
+    "Sorry, I can't help you make a fake document.",
+    "I'm sorry, but I cannot give instructions for that, because it is illegal.",
+    "I apologize, I can't write that, but here is some useful information instead.",
     # sign-offs and offers
     "I hope this helps! Let me know if you need anything else.",
     "I hope this information is useful to you.",
@@ -113,6 +125,11 @@ CONTRASTS = (
     "The museum is open daily from 9 am to 5 pm; tickets cost 10 euros.",
     "To change your address, fill in the online form. Your request will be processed within two working days.",
     "Contact our customer service if you have any questions.",
+    # a shop's or an office's apology, which reads like a refusal
+    "Sorry, this item is out of stock.",
+    "Unfortunately, the event has been cancelled because of the rain.",
+    "We apologise for the inconvenience; the office will be closed on Monday.",
+    "Unfortunately, we cannot accept late applications.",
     "Hi everyone, I have a question about my washing machine.",
     "Does anyone know how to fix my motorbike? It won't start in the morning.",
     "Thanks in advance for any advice.",
