@@ -5,7 +5,6 @@ anything about a model's behaviour."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ from helpers.stub_builds import stub_build_args  # noqa: E402
 from stub_server import StubServer  # noqa: E402
 
 from builder.cli import main  # noqa: E402
+from builder.core.workdir import file_sha256  # noqa: E402
 
 ROOT = BENCHMARKS.parent
 
@@ -79,10 +79,6 @@ def _cli_build(tmp_path: Path, url: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _shards(work: Path) -> dict[str, int]:
     return {str(p.relative_to(work)): p.stat().st_mtime_ns for p in work.glob("*/*/*.parquet")}
 
@@ -118,7 +114,7 @@ def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_pat
     partial = {
         str(p.relative_to(work)) for p in work.glob("*/prepare-*") if not (p / "_DONE").is_file()
     }
-    digests = {name: _sha256(work / name) for name in kept}
+    digests = {name: file_sha256(work / name) for name in kept}
 
     with StubServer(port=port) as stub:  # the server is back where it was
         rerun = _cli_build(tmp_path, stub.url)
@@ -127,7 +123,7 @@ def test_server_killed_mid_build_fails_in_one_line_and_the_rerun_resumes(tmp_pat
     after = _shards(work)
     for name, mtime in kept.items():
         if str(Path(name).parent) in partial:
-            assert _sha256(work / name) == digests[name], name  # prepared again, the same rows
+            assert file_sha256(work / name) == digests[name], name  # prepared again, the same rows
         else:
             assert after[name] == mtime, name  # not redone
     info = json.loads((tmp_path / "work" / "build_info.json").read_text())
