@@ -129,7 +129,9 @@ class RayCluster:
         }
         self.nodes: dict[str, RayNode] = {}
 
-    def start_node(self, name: str, cpus: int = 1, timeout: float = 120.0) -> RayNode:
+    def start_node(
+        self, name: str, cpus: int = 1, timeout: float = 120.0, env: dict | None = None
+    ) -> RayNode:
         ray = Path(sys.executable).with_name("ray")
         dashboard = (
             ["--include-dashboard", "false"]
@@ -169,7 +171,11 @@ class RayCluster:
         ]
         with open(log, "w") as out:
             proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self._node_env(env),
+                start_new_session=True,
             )
         node = self.nodes[name] = RayNode(name, proc, log, temp_dir)
         deadline = time.monotonic() + timeout
@@ -181,6 +187,14 @@ class RayCluster:
                 )
             time.sleep(0.5)
         return node
+
+    def _node_env(self, env: dict | None) -> dict:
+        """The cluster's environment with a node's own variables; a node's PYTHONPATH goes
+        before the cluster's, which the actors need to import `builder`."""
+        env = dict(env or {})
+        if "PYTHONPATH" in env:
+            env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], self.env["PYTHONPATH"]])
+        return {**self.env, **env}
 
     @property
     def job_address(self) -> str:

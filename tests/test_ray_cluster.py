@@ -106,13 +106,18 @@ def start_cluster():
     root = Path(tempfile.mkdtemp(prefix="xi-ray-"))
     cluster = RayCluster(root)
 
-    def start(dashboard: bool = False, env: dict | None = None, **nodes: int) -> RayCluster:
+    def start(
+        dashboard: bool = False,
+        env: dict | None = None,
+        node_env: dict[str, dict] | None = None,
+        **nodes: int,
+    ) -> RayCluster:
         if dashboard:
             cluster.dashboard_port = free_port()
         cluster.env.update(env or {})
         begin = time.perf_counter()
         for name, cpus in nodes.items():
-            cluster.start_node(name, cpus)
+            cluster.start_node(name, cpus, env=(node_env or {}).get(name))
         print(f"{len(nodes)}-node cluster up in {time.perf_counter() - begin:.1f} s")
         return cluster
 
@@ -192,11 +197,23 @@ def _build_losing_node_b(cluster, args: list[str], work: Path):
     return proc, err, stage, killed
 
 
+def _holding_results(seconds: float) -> dict:
+    """A node's environment in which its engine actor holds each shard's result `seconds` before
+    returning it (tests/slow_ray_node/sitecustomize.py)."""
+    return {
+        "X_INSTRUCTION_TEST_HOLD_S": str(seconds),
+        "PYTHONPATH": str(Path(__file__).resolve().parent / "slow_ray_node"),
+    }
+
+
 def test_a_node_lost_mid_build_is_survived(
-    tmp_path, tiny_model_dir, always_five_dir, local_export, cluster
+    tmp_path, tiny_model_dir, always_five_dir, local_export, start_cluster
 ):
     """node_b's raylet is killed as soon as its actor starts a shard: the build ends on node_a
-    with the same export, and says which node it lost and how many shards ran again."""
+    with the same export, and says which node it lost and how many shards ran again. node_b
+    holds each result 60 s, so the shard it started is still unreturned when it dies, however
+    loaded the machine (a two-text shard can otherwise finish before the kill)."""
+    cluster = start_cluster(node_a=1, node_b=1, node_env={"node_b": _holding_results(60)})
     survivor, lost = cluster.nodes["node_a"].node_id(), cluster.nodes["node_b"].node_id()
     args = [
         *_args(tiny_model_dir, always_five_dir, tmp_path, "ray"),
