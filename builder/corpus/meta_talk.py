@@ -15,10 +15,14 @@ answers as often as chat replies. Phrases match whole words in every script that
 words (a Turkish phrase must not match inside a longer word); Thai and other scripts without
 spaces between words cannot have word boundaries, so theirs match as written.
 
-The rule knows few phrases: for the paper's ten languages a few kinds, and for some languages
-outside them only a model naming itself ("as an AI assistant", "as a language model"), the
-words every model uses of itself. The multilingual detector (builder/quality/meta_talk.py)
-catches the rest where the encoder runs.
+Besides the exact phrases, each language may have shapes (PATTERNS, regular expressions) for
+the talk that a fixed phrase cannot hold: an offer or a refusal in the first person singular
+("would you like me to...", "sorry, I can't help with that"; a shop says "we"), the model naming
+itself, and "here is" a few words from "the ... you asked for" (either alone is ordinary web
+text). The paper's ten languages have all four kinds; some languages outside them have a few,
+and the others only the English ones. The multilingual detector (builder/quality/meta_talk.py)
+catches the rest where the encoder runs. The rule costs about 27 us per text in prepare (15 us
+with the phrases alone).
 `python benchmarks/bench_meta_talk.py` measures both.
 """
 
@@ -27,7 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-VERSION = 3  # part of prepare's fingerprint: changing the markers redoes prepare
+VERSION = 4  # part of prepare's fingerprint: changing the markers redoes prepare
 HEAD, TAIL = 400, 250  # characters searched at each end
 
 # Lower-case phrases; each names the conversation with a model (the request it understood, the
@@ -123,6 +127,186 @@ MARKERS: dict[str, tuple[str, ...]] = {
     "zu": ("njengomsizi we-ai", "njengemodeli yolimi"),
 }
 
+# Shapes of chat talk that a fixed phrase cannot hold, as regular expressions (lower case, matched
+# like the phrases). Each needs what only a model says to the person it answers:
+# * an offer in the first person singular ("would you like me to...", "if you want, I can..."):
+#   shops, offices and forum posters offer help as "we", or without asking to do more;
+# * a refusal in the first person singular ("sorry, I can't help with that"): a shop says "we";
+# * the model naming itself ("as an AI, I...");
+# * "here is" and "the ... you asked for / requested" together, a few words apart: either alone
+#   is ordinary web text ("here is our menu", "the position you applied for").
+# English ones apply to every language, as the English phrases do.
+PATTERNS: dict[str, tuple[str, ...]] = {
+    "en": (
+        r"would you like me to",
+        r"do you want me to",
+        r"if you(?:'d| would) like,? i can",
+        r"if you want,? i can",
+        r"i(?:'m| am) sorry,? but i (?:can't|cannot|can not)",
+        r"i (?:can't|cannot) (?:help|assist) (?:you )?with (?:that|this)",
+        r"as an ai,? i\b",
+        r"here(?: is|'s| are) .{0,60}?(?:you asked for|you requested|you wanted)",
+    ),
+    "sw": (
+        r"(?:je,? )?ungependa ni(?!ni\b)\w+",
+        r"(?:ukipenda|ikiwa ungependa|kama ungependa),? naweza",
+        r"siwezi kukusaidia",
+        r"samahani,? (?:lakini )?siwezi",
+        r"kama akili bandia",
+        r"mimi ni (?:modeli|msaidizi wa akili bandia|msaidizi wa ai)",
+        r"hapa (?:kuna|ni|chini) .{0,60}?(?:uliyoomba|ulizoomba|ulichoomba|ulioomba)",
+        r"kama ulivyoomba",
+        r"sawa[,.!]? nitaku\w+",
+    ),
+    "id": (
+        r"(?:apakah )?(?:anda|kamu) (?:ingin|mau) saya",
+        r"(?:jika|kalau) (?:anda |kamu )?(?:ingin|mau),? saya (?:bisa|dapat|akan)",
+        r"saya siap membantu",
+        r"\A(?:baik|oke|tentu|tentu saja),? saya akan",
+        r"maaf,? (?:tetapi |tapi )?saya tidak (?:dapat|bisa)",
+        r"saya tidak (?:dapat|bisa) membantu",
+        r"sebagai (?:sebuah )?(?:ai|model ai|kecerdasan buatan),? saya",
+        r"saya (?:adalah|hanyalah) (?:sebuah )?model bahasa",
+        r"(?:berikut|ini) .{0,60}?yang (?:anda|kamu) (?:minta|inginkan|tanyakan)",
+        r"berikut .{0,100}?sesuai (?:dengan )?permintaan (?:anda|kamu)",
+    ),
+    "ms": (
+        r"(?:adakah )?anda (?:mahu|ingin) saya",
+        r"jika anda (?:mahu|ingin),? saya (?:boleh|akan)",
+        r"maaf,? (?:tetapi )?saya tidak (?:dapat|boleh)",
+        r"sebagai (?:sebuah )?(?:ai|kecerdasan buatan),? saya",
+        r"(?:berikut|ini) .{0,60}?(?:yang|seperti yang) anda minta",
+    ),
+    "fi": (
+        r"haluatko,? että (?:kirjoitan|lisään|muokkaan|teen|selitän|laadin|tiivistän|jatkan"
+        r"|käännän|annan|kerron|käyn|lasken)",
+        r"(?:sano|kerro),? jos haluat,? että",
+        r"jos haluat,? voin",
+        r"(?:valitettavasti|pahoittelen,? mutta) en voi",
+        r"en voi auttaa",
+        r"tekoälynä minulla",
+        r"olen (?:tekoäly|kielimalli|tekoälyavustaja)",
+        r"(?:tässä|alla)(?: on| ovat)?\s.{0,60}?pyytämäsi",
+    ),
+    "tr": (
+        r"\w+(?:mamı|memi) ister misin(?:iz)?",
+        r"yardımcı olamam",
+        r"üzgünüm,? (?:ancak|ama) (?:ben |bu )",
+        r"(?:bir )?yapay zek[aâ] olarak,? (?:benim|ben)",
+        r"ben bir (?:yapay zek[aâ]|dil modeli)",
+        r"memnuniyetle yardımcı olurum",
+        r"yardımcı olmaktan memnuniyet duyarım",
+        r"isterseniz,? .{0,60}?\w+(?:abilirim|ebilirim)",
+        r"istediğiniz gibi,? .{0,60}?hazırladım",
+        r"işte .{0,40}?(?:talep ettiğiniz|istediğiniz (?:metin|makale|yazı|liste|şiir|özet|içerik))",
+    ),
+    "vi": (
+        r"bạn có (?:muốn|cần) (?:tôi|mình)",
+        r"nếu (?:bạn )?(?:muốn|cần),? (?:tôi|mình) có thể",
+        r"(?:xin lỗi|rất tiếc),? (?:nhưng )?(?:tôi|mình) không thể",
+        r"mình luôn sẵn sàng (?:giúp|hỗ trợ)",
+        r"tôi không thể giúp bạn",
+        r"(?:với tư cách là|là) một (?:ai|mô hình ai|trí tuệ nhân tạo),? tôi",
+        r"tôi là một (?:ai|mô hình)",
+        r"(?:dưới đây|sau đây) là .{0,60}?(?:bạn (?:đã )?yêu cầu|theo yêu cầu của bạn)",
+    ),
+    "hi": (
+        r"क्या आप (?:चाहेंगे|चाहते हैं|चाहती हैं) कि मैं",
+        r"(?:अगर|यदि) आप चाहें,? तो मैं",
+        r"मुझे खेद है,? लेकिन मैं",
+        r"(?:माफ़|माफ) कीजिए,? मैं .{0,80}?नहीं कर (?:सकता|सकती)",
+        r"आपके अनुरोध के अनुसार,? (?:यहाँ|यहां|नीचे)",
+        r"मैं इसमें आपकी (?:मदद|सहायता) नहीं कर (?:सकता|सकती)",
+        r"(?:एक )?(?:एआई|ai) के रूप में,? मैं",
+        r"मैं एक (?:एआई|ai|भाषा मॉडल)",
+        r"(?:यहाँ|यहां|नीचे) .{0,60}?(?:आपके अनुरोध|आपने (?:मांगा|माँगा|मांगी|माँगी))",
+    ),
+    "bn": (
+        r"আপনি কি চান (?:যে )?আমি",
+        r"আপনি চাইলে,? আমি",
+        r"আপনার অনুরোধ অনুযায়ী,? (?:নিচে|এখানে)",
+        r"আমি (?:আপনাকে )?(?:এ বিষয়ে|এতে) সাহায্য করতে পারব না",
+        r"(?:একটি )?এআই হিসেবে,? আমি",
+        r"আমি একটি (?:এআই|ai|ভাষা মডেল)",
+        r"(?:এখানে|নিচে) .{0,60}?(?:আপনার অনুরোধ|আপনি যা চেয়েছেন)",
+    ),
+    "ta": (
+        r"நீங்கள் விரும்பினால்,? நான்",
+        r"(?:எழுதித்|செய்து|தயாரித்துத்) தர வேண்டுமா",
+        r"நீங்கள் கேட்டபடி",
+        r"என்னால் (?:இதற்கு )?உதவ முடியாது",
+        r"மன்னிக்கவும்,? ஆனால் என்னால்",
+        r"ஒரு (?:ai|செயற்கை நுண்ணறிவு)(?: மாதிரி)?யாக,? (?:நான்|என்னால்|எனக்கு)",
+        r"நான் ஒரு (?:ai|மொழி மாதிரி|செயற்கை நுண்ணறிவு)",
+        r"(?:இதோ|கீழே) .{0,60}?நீங்கள் கோரிய",
+    ),
+    "th": (
+        r"(?:คุณ)?(?:ต้องการ|อยาก)ให้(?:ฉัน|ผม)",
+        r"(?:หาก|ถ้า)(?:คุณ)?ต้องการ ?(?:ฉัน|ผม)",
+        r"\Aได้เลย(?:ครับ|ค่ะ|คะ)",
+        r"ที่คุณ(?:ขอ|ถาม)มา",
+        r"ถามฉันได้",
+        r"(?:ฉัน|ผม)ไม่สามารถช่วย",
+        r"ขออภัย (?:แต่)?(?:ฉัน|ผม)ไม่สามารถ",
+        r"(?:ฉัน|ผม)เป็น(?: ai|เอไอ|โมเดลภาษา)",
+        r"ในฐานะ ?(?:ai|เอไอ)",
+        r"ตามที่คุณขอ",
+    ),
+    "ur": (
+        r"کیا آپ (?:چاہیں گے|چاہتے ہیں|چاہیں گی) کہ میں",
+        r"اگر (?:آپ )?چاہیں تو میں",
+        r"آپ کی (?:درخواست|فرمائش) (?:کے مطابق|پر)،? .{0,80}?(?:یہاں|پیش|درج ذیل)",
+        r"معذرت،? لیکن میں",
+        r"میں (?:اس میں )?آپ کی مدد نہیں کر (?:سکتا|سکتی)",
+        r"(?:بطور اے آئی|ایک اے آئی کے طور پر)،? میں",
+        r"میں ایک (?:اے آئی|لسانی ماڈل|زبان کا ماڈل)",
+        r"(?:یہاں|یہ رہا|یہ رہی|ذیل میں) .{0,60}?(?:آپ کی درخواست|آپ نے (?:مانگا|مانگی|پوچھا))",
+    ),
+    "tl": (
+        r"gusto (?:mo|ninyo) bang .{0,30}? ko\b",
+        r"kung gusto mo,? (?:puwede|pwede|maaari) (?:kitang|kong)",
+        r"paumanhin,? (?:ngunit|pero) hindi (?:ko|kita)",
+        r"(?:narito ang|na) .{0,60}?(?:hiniling mo|hiningi mo|hiniling mong)",
+    ),
+    # Outside the paper's ten, the request restated ("as you asked", "the ... you asked for"),
+    # refusals and offers in languages whose chat talk the encoder reads poorly.
+    "ha": (
+        r"kamar yadda ka (?:buƙata|bukata|nema|tambaya)",
+        r"\bga .{0,60}?da ka (?:nema|buƙata|bukata|tambaya)",
+        r"ba zan iya taimaka maka",
+        r"(?:yi haƙuri|yi hakuri),? ba zan iya",
+        r"kana (?:so|son) in\b",
+        r"a matsayina na (?:shirin kwamfuta|basirar)",
+    ),
+    "yo": (
+        r"(?:gẹ́gẹ́ bí|gege bi) (?:o|ẹ|e) (?:ṣe|se) (?:béèrè|beere)",
+        r"tí (?:o|ẹ) (?:béèrè|beere)",
+        r"ṣé (?:o|ẹ) fẹ́ kí n",
+    ),
+    "zu": (
+        r"njengoba ucelile",
+        r"\w*ucelile\b",
+        r"ngikhona ukukusiza",
+    ),
+    "ig": (r"dịka ị rịọrọ", r"ị rịọrọ", r"ọ bụrụ na ị chọrọ ka m"),
+    "so": (
+        r"(?:sidii|sida) aad (?:codsatay|weydiisay)",
+        r"aad ka codsatay",
+        r"anigoo ah barnaamij",
+    ),
+    "rw": (r"nk'uko wabisabye",),
+    "am": (r"በጠየቁት መሰረት", r"በጠየቅከው መሰረት", r"እንደጠየቁት"),
+    "km": (r"តាមការស្នើសុំរបស់អ្នក",),
+    "om": (r"akka moodela afaanii", r"si gargaaruu hin danda'u"),
+    "ne": (
+        r"के तपाईं चाहनुहुन्छ कि म",
+        r"तपाईं चाहनुहुन्छ भने,? म",
+        r"म एक (?:एआई|ai|भाषा मोडेल)",
+        r"तपाईंले (?:सोध्नुभएको|माग्नुभएको|अनुरोध गर्नुभएको)",
+        r"म तपाईंका लागि .{0,60}?(?:लेखिदिन्छु|तयार गरिदिन्छु)",
+    ),
+}
+
 # Scripts written without spaces between words: a phrase in them gets no word boundary.
 UNSPACED = re.compile(
     "[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]"
@@ -153,11 +337,15 @@ def _word_chars() -> str:
 
 def _pattern(lang: str) -> re.Pattern:
     phrases = sorted({*MARKERS["en"], *MARKERS.get(lang, ())}, key=len, reverse=True)
-    words = "|".join(re.escape(p) for p in phrases if not UNSPACED.search(p))
+    shapes = [*PATTERNS["en"], *PATTERNS.get(lang, ())]
+    words = [re.escape(p) for p in phrases if not UNSPACED.search(p)]
+    words += [p for p in shapes if not UNSPACED.search(p)]
     unspaced = [re.escape(p) for p in phrases if UNSPACED.search(p)]
+    unspaced += [p for p in shapes if UNSPACED.search(p)]
     # one boundary around all the spaced phrases: one large class compiles once
     word = _word_chars()
-    return re.compile("|".join([rf"(?<!{word})(?:{words})(?!{word})", *unspaced]), re.IGNORECASE)
+    spaced = rf"(?<!{word})(?:{'|'.join(words)})(?!{word})"
+    return re.compile("|".join([spaced, *unspaced]), re.IGNORECASE)
 
 
 _PATTERNS: dict[str, re.Pattern] = {}
