@@ -58,7 +58,7 @@ from ..core.schema import RELEVANT
 from ..corpus.meta_talk import UNSPACED
 from .relevance import Encoder
 
-VERSION = 6  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+VERSION = 7  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
 THRESHOLD = 0.025
 # The chat-talk side of the contrast is the mean of a snippet's TOP_META best cosines, not the
 # single best: talk that is like several prototypes (an offer of help is like four of them) beats
@@ -167,6 +167,13 @@ OPENER_CONTRASTS = (
     "New arrival!",
     "Don't miss it!",
     "Apply now!",
+    # a job advert's first word ("Wanted!", in Hindi and Urdu too) is a short exclamation
+    "Wanted!",
+    "Help wanted!",
+    "We are hiring!",
+    "Vacancy!",
+    "Job vacancy!",
+    "Now hiring!",
     "Hurry up!",
     "Come and join us!",
     "Attention!",
