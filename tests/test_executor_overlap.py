@@ -215,12 +215,12 @@ def _flow_build(
     spans, run, prepare = [], _MAP_SHARD, _PREPARE  # not wrappers an earlier build left
     generating = threading.Event()
 
-    def timed(self, task):
+    def timed(self, task, bars=True):
         generating.set()
         if (task.lang, task.index) == ("sw", 1) and task.stage != "rater_controls":
             time.sleep(1.0)  # the last shard in the build's order: nothing after it waits on it
         start = time.monotonic()
-        result = run(self, task)
+        result = run(self, task, bars)
         spans.append((task.stage, task.lang, task.index, start, time.monotonic()))
         return result
 
@@ -246,14 +246,22 @@ def _exported(out: Path) -> dict[str, list]:
     }
 
 
-def test_shards_flow_on_to_refine_and_the_controls_without_a_stage_barrier(tmp_path, monkeypatch):
+def test_shards_flow_on_to_refine_and_the_controls_without_a_stage_barrier(
+    tmp_path, monkeypatch, capsys
+):
     """On a remote engine a shard goes on to rank and refine as soon as its generate shard is
     written, and a language's rater controls start once its refine shards are: against a latency
     server, refine's requests start while generate's slowest shard still waits, the controls while
-    refine's does. The export is the one-stage-at-a-time path's, with the same requests."""
+    refine's does. The export is the one-stage-at-a-time path's, with the same requests. Shards
+    mapped side by side draw no bars of their own under their stages' bars; one at a time, they do."""
+    capsys.readouterr()
     with StubServer(latency_median=0.02, latency_sigma=0.9, max_num_seqs=16, record=True) as stub:
         spans = _flow_build(tmp_path / "flow", stub.url, monkeypatch, wait_for_generate=30)
         sent = stub.stats()["completions"]
+    flow_err = capsys.readouterr().err
+    assert "row/s" in flow_err  # the stages' bars
+    # the request cache's and the engine's bars, one pair per shard's chunk
+    assert "request/s" not in flow_err and "prompt/s" not in flow_err
     # prepare feeds the flow: the first generate shard started before the last shard was prepared
     assert ("prepare", "sw", 1) in [s[:3] for s in spans if s[4] is True], spans
     ends = {s: max(e for stage, *_, e in spans if stage == s) for s in ("generate", "refine")}
@@ -269,6 +277,8 @@ def test_shards_flow_on_to_refine_and_the_controls_without_a_stage_barrier(tmp_p
     with StubServer(latency_median=0.02, latency_sigma=0.9, max_num_seqs=16) as stub:
         staged = _flow_build(tmp_path / "staged", stub.url, monkeypatch)
         assert stub.stats()["completions"] == sent
+    staged_err = capsys.readouterr().err
+    assert "request/s" in staged_err and "prompt/s" in staged_err
     assert min(b for stage, _, _, b, _ in staged if stage == "refine") > max(
         e for stage, *_, e in staged if stage == "generate" and e is not None
     )
@@ -293,12 +303,12 @@ def test_a_shard_failing_while_prepare_runs_resumes_to_the_same_export(tmp_path,
     _free_encoders(monkeypatch)
     preparing_sw, failed = threading.Event(), threading.Event()
 
-    def failing(self, task):
+    def failing(self, task, bars=True):
         if (task.stage, task.lang, task.index) == ("generate", "fi", 0):
             assert preparing_sw.wait(30)  # fails once sw's first shard is prepared
             failed.set()
             raise RuntimeError("the server went away")
-        return _MAP_SHARD(self, task)
+        return _MAP_SHARD(self, task, bars)
 
     def held(work, config, lang, *args):
         for index, path in enumerate(_PREPARE(work, config, lang, *args)):

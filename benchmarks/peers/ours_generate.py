@@ -6,6 +6,7 @@ engine, as the build drives them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -55,19 +56,22 @@ def main() -> None:
             (block, mine[s : s + config.shard_size]) for s in range(0, len(mine), config.shard_size)
         ]
 
+    lanes = shard_lanes(engine, config)  # as many shards at once as the local executor maps
+
     def one(job) -> int:  # one shard = one call, as map_shard does
         block, shard = job
-        out = block(
-            {
-                "id": [r["id"] for r in shard],
-                "text": [r["text"] for r in shard],
-                "dropped": [None] * len(shard),
-            }
-        )
+        # shards side by side draw no bars of their own, as StageWorker.run(bars=False)
+        with model.without_bars() if lanes > 1 else contextlib.nullcontext():
+            out = block(
+                {
+                    "id": [r["id"] for r in shard],
+                    "text": [r["text"] for r in shard],
+                    "dropped": [None] * len(shard),
+                }
+            )
         return sum(1 for c in out["candidates"] if c)
 
-    # as many shards at once as the local executor maps on this engine
-    with ThreadPoolExecutor(shard_lanes(engine, config)) as pool:
+    with ThreadPoolExecutor(lanes) as pool:
         answered = sum(pool.map(one, shards))
     engine.close()
     cache.close()

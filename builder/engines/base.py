@@ -158,20 +158,34 @@ class Engine(abc.ABC):
         # The label of each thread's latest call: one engine serves callers on several threads
         # (a judge harness, the data-parallel executor), and each bar shows its own caller's.
         self._progress_descs: dict[int, str] = {}
+        # Threads whose latest call asked for no bar: shards mapped several at once on one
+        # engine would each draw their own, below the stage's.
+        self._barless: set[int] = set()
 
     @property
     def progress_desc(self) -> str:
         """What this thread's latest `generate()` call asked its progress bar to say."""
         return self._progress_descs.get(threading.get_ident(), f"generate ({self.name})")
 
+    @property
+    def progress_shown(self) -> bool:
+        """Whether this thread's latest `generate()` call wants the engine's progress bar."""
+        return threading.get_ident() not in self._barless
+
     def identity(self) -> dict[str, Any]:
         """What makes two engines produce the same output for the same request (cache keys, `meta`)."""
         return {"engine": self.name, "model": self.model_id, "revision": self.revision}
 
     def generate(
-        self, prompts: list[Prompt], params: SamplingParams, *, desc: str | None = None
+        self,
+        prompts: list[Prompt],
+        params: SamplingParams,
+        *,
+        desc: str | None = None,
+        progress: bool = True,
     ) -> list[Completion]:
-        """`desc` labels the engine's progress bar (the stage or role asking); "generate (engine)" by default."""
+        """`desc` labels the engine's progress bar (the stage or role asking); "generate (engine)"
+        by default. `progress=False`: no bar for this call (the caller shows its own)."""
         if not isinstance(prompts, list):
             raise TypeError(f"generate() takes a list of prompts, got {type(prompts).__name__}")
         if not prompts:
@@ -190,7 +204,9 @@ class Engine(abc.ABC):
                     "{'role': ..., 'content': ...} messages"
                 )
         # the bars' label
-        self._progress_descs[threading.get_ident()] = desc or f"generate ({self.name})"
+        thread = threading.get_ident()
+        self._progress_descs[thread] = desc or f"generate ({self.name})"
+        (self._barless.discard if progress else self._barless.add)(thread)
         start = time.perf_counter()
         completions = self._generate(prompts, params)
         with _STATS_LOCK:  # threads sharing one engine must not lose each other's counts

@@ -256,6 +256,7 @@ def cached_generate(
     chunk_size: int = 64,
     desc: str | None = None,
     stats: EngineStats | None = None,
+    progress: bool = True,
 ) -> list[Completion]:
     """`engine.generate` with the cache in front: only uncached prompts reach the engine.
 
@@ -264,7 +265,8 @@ def cached_generate(
     one call are generated once. `chunk_size=1` sends one request per call (a baseline).
     `desc` labels the progress bars (this one and the engine's): who is asking. `stats`, when
     given, gets this call's engine work added (what `engine.stats` gains from it), so callers
-    sharing one engine on several threads each count their own.
+    sharing one engine on several threads each count their own. `progress=False`: no bars
+    (this one's and the engine's), for a caller that shows its own.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -286,13 +288,15 @@ def cached_generate(
         total=len(todo),
         desc=desc or f"generate ({engine.name})",
         unit="request",
-        disable=len(todo) < 2,
+        disable=not progress or len(todo) < 2,
         leave=False,
     ) as bar:
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
             started = time.perf_counter()
-            completions = engine.generate([by_key[k] for k in chunk], params, desc=desc)
+            completions = engine.generate(
+                [by_key[k] for k in chunk], params, desc=desc, progress=progress
+            )
             if stats is not None:
                 stats.add(completions, time.perf_counter() - started)
             fresh = dict(zip(chunk, completions))
@@ -334,7 +338,7 @@ class CachedModel:
         self.stats = EngineStats()
         self.hits = 0
         self._lock = threading.Lock()
-        self._local = threading.local()  # this thread's open tallies
+        self._local = threading.local()  # this thread's open tallies, and whether it shows bars
 
     def __call__(
         self, prompts: list[Prompt], params: SamplingParams, template_hash: str
@@ -351,6 +355,7 @@ class CachedModel:
             chunk_size=self.chunk_size,
             desc=self.desc,
             stats=done,
+            progress=not getattr(self._local, "barless", False),
         )
         hits = len(prompts) - done.calls
         with self._lock:
@@ -372,6 +377,17 @@ class CachedModel:
             yield tally
         finally:
             tallies.remove(tally)
+
+    @contextlib.contextmanager
+    def without_bars(self):
+        """`with model.without_bars():` the calls this thread makes inside the block draw no
+        progress bar (a shard mapped beside others, under its stage's bar)."""
+        before = getattr(self._local, "barless", False)
+        self._local.barless = True
+        try:
+            yield
+        finally:
+            self._local.barless = before
 
     def identity(self) -> dict[str, Any]:
         return self.engine.identity()

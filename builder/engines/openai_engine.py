@@ -555,15 +555,15 @@ class OpenAIEngine(Engine):
         return completions
 
     async def _agenerate(
-        self, session: _Session, prompts: list[Prompt], params: SamplingParams, desc: str
+        self, session: _Session, prompts: list[Prompt], params: SamplingParams, desc: str | None
     ) -> list[Completion]:
-        # `desc` is read on the caller's thread: this runs on the engine's loop thread.
+        # `desc` is read on the caller's thread: this runs on the engine's loop thread. None: no bar.
         fitted, truncated = self._fit_prompts(prompts, params)
         bar = tqdm(
             total=len(prompts),
             desc=desc,
             unit="prompt",
-            disable=not self.progress or len(prompts) < 2,
+            disable=desc is None or not self.progress or len(prompts) < 2,
             leave=False,
         )
         client = session.get()
@@ -607,7 +607,8 @@ class OpenAIEngine(Engine):
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         loop, session = self._connection()
-        return loop.run(self._agenerate(session, prompts, params, self.progress_desc))
+        desc = self.progress_desc if self.progress_shown else None
+        return loop.run(self._agenerate(session, prompts, params, desc))
 
 
 @functools.cache

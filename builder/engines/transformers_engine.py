@@ -141,7 +141,7 @@ class TransformersEngine(Engine):
             total=len(prompts),
             desc=self.progress_desc,
             unit="prompt",
-            disable=not self.progress or len(batches) < 2,
+            disable=not (self.progress and self.progress_shown) or len(batches) < 2,
             leave=False,
         )
         for batch in batches:

@@ -64,7 +64,7 @@ class LocalExecutor:
         results = []
         pool = ThreadPoolExecutor(lanes, thread_name_prefix=f"shard-{worker.stage}")
         try:
-            futures = [pool.submit(worker.run, task) for task in tasks]
+            futures = [pool.submit(worker.run, task, bars=False) for task in tasks]
             for task, future in zip(tasks, futures):  # in task order, as the sequential path
                 bar.set_postfix_str(task.lang)
                 results.append(future.result())
@@ -94,7 +94,7 @@ class LocalExecutor:
         to its next stage as soon as it is written). Called from one thread."""
         pool = ThreadPoolExecutor(lanes, thread_name_prefix="shard-flow")
         try:
-            yield lambda task: pool.submit(self._worker(task.stage).run, task)
+            yield lambda task: pool.submit(self._worker(task.stage).run, task, bars=lanes <= 1)
         finally:
             # as in _run_overlapped: a failure starts no further shard, running ones finish their file
             pool.shutdown(wait=True, cancel_futures=True)

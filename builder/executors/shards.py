@@ -10,6 +10,7 @@ nothing is duplicated and nothing is lost.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -140,11 +141,14 @@ class StageWorker:
                 self._stages[lang] = make_model_stage(self.config, self.stage, lang, self.model)
             return self._stages[lang]
 
-    def run(self, task: ShardTask) -> ShardResult:
+    def run(self, task: ShardTask, bars: bool = True) -> ShardResult:
+        """`bars=False`: the shard's model calls draw no progress bars (it is mapped beside
+        other shards, each of which would draw its own under the stage's bar)."""
         if task.stage != self.stage:
             raise ValueError(f"a {self.stage} worker was given a {task.stage} shard")
         # This thread's calls only: other threads may map other shards on the same model.
-        with self.model.tally() as done:
+        quiet = contextlib.nullcontext() if bars else self.model.without_bars()
+        with self.model.tally() as done, quiet:
             alive = map_shard(task, self.stage_for(task.lang), self.config.work_dir)
         return ShardResult(
             task.lang,
