@@ -58,7 +58,7 @@ from ..core.schema import RELEVANT
 from ..corpus.meta_talk import UNSPACED
 from .relevance import Encoder
 
-VERSION = 7  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
+VERSION = 8  # part of the final stage's fingerprint: prototypes, snippets or threshold changed
 THRESHOLD = 0.025
 # The chat-talk side of the contrast is the mean of a snippet's TOP_META best cosines, not the
 # single best: talk that is like several prototypes (an offer of help is like four of them) beats
@@ -133,6 +133,9 @@ CONTRASTS = (
     "Hi everyone, I have a question about my washing machine.",
     "Does anyone know how to fix my motorbike? It won't start in the morning.",
     "Thanks in advance for any advice.",
+    # a forum reply that shares what fixed it, a blog greeting its readers: talk to a reader too
+    "Same here! It happened to my phone too, and changing the battery solved it.",
+    "Hello friends, welcome back to my blog!",
     "In this article, we explain how to choose a laptop for university.",
     "Read more: the ten best beaches in the region.",
 )
