@@ -171,21 +171,33 @@ def test_a_model_naming_itself_is_caught_outside_the_ten_too():
 SHAPES = [
     ("en", "Paris is the capital of France. Would you like me to list its museums?"),
     ("sw", "Hapa kuna maelezo mafupi kuhusu Zanzibar uliyoomba. Kisiwa hiki kina historia ndefu."),
-    ("sw", "Sawa, nitakueleza historia ya reli ya kati kwa ufupi. Reli ilijengwa na Wajerumani."),
-    ("id", "Rendang dimasak lama dengan santan. Kalau mau, saya bisa buatkan daftar belanjanya."),
+    (
+        "sw",
+        "Reli ilijengwa na Wajerumani. Je, ungependa nikuandikie makala ndefu zaidi kuhusu reli?",
+    ),
+    ("id", "Rendang dimasak lama dengan santan. Apakah Anda ingin saya buatkan daftar belanjanya?"),
     ("fi", "Sauna lämpenee tunnissa. Haluatko, että kirjoitan vielä ohjeen löylyveden käytöstä?"),
     ("tr", "Üzgünüm, ancak bu konuda yardımcı olamam. Resmi kaynaklara başvurabilirsiniz."),
-    ("vi", "Phở có nước dùng trong. Nếu muốn, mình có thể gợi ý thêm vài quán ngon ở Hà Nội."),
+    ("vi", "Phở có nước dùng trong. Bạn có muốn mình gợi ý thêm vài quán ngon ở Hà Nội không?"),
     ("hi", "क्या आप चाहेंगे कि मैं इस विषय पर एक लंबा लेख लिखूँ? गेहूँ की बुवाई नवंबर में होती है।"),
     ("bn", "আপনার অনুরোধ অনুযায়ী, নিচে ইলিশ রান্নার একটি সহজ পদ্ধতি দেওয়া হলো। প্রথমে মাছ ধুয়ে নিন।"),
     ("ta", "மகாபலிபுரம் கடற்கரைக் கோயில்களுக்குப் புகழ் பெற்றது. பயணத் திட்டத்தை எழுதித் தர வேண்டுமா?"),
-    ("th", "ได้เลยค่ะ วิธีปลูกผักชีในกระถางมีดังนี้ แช่เมล็ดหนึ่งคืนแล้วหว่านในดินร่วน"),
+    ("th", "วิธีปลูกผักชีในกระถาง แช่เมล็ดหนึ่งคืนแล้วหว่าน คุณต้องการให้ฉันเขียนวิธีดูแลต่อไหม"),
     ("ur", "آپ کی درخواست کے مطابق، یہاں لاہور کے تاریخی مقامات کا مختصر تعارف پیش ہے۔"),
     ("ha", "Yi haƙuri, ba zan iya taimaka maka wajen wannan ba. Amma ga wasu shawarwari."),
 ]
 # ...and the ordinary web text each shape is near is not: a shop or an office speaks as "we",
-# "here is" alone introduces a menu, "the position you applied for" is a letter's.
+# "here is" alone introduces a menu, "the position you applied for" is a letter's, and a person
+# offering a service offers as a condition ("if you want, I can...").
 SHAPES_HUMAN = [
+    ("en", "I'm a wedding photographer in Leeds. If you want, I can send you a few sample albums."),
+    (
+        "id",
+        "Saya guru les privat matematika di Depok. Kalau mau, saya bisa datang dua kali seminggu.",
+    ),
+    ("fi", "Myyn vanhan polkupyöräni. Jos haluat, voin tuoda sen näytille Kallioon lauantaina."),
+    ("sw", "Mimi ni fundi seremala hapa Arusha. Ukipenda, naweza kukutengenezea kabati la jikoni."),
+    ("vi", "Mình bán lại chiếc xe đạp cũ. Nếu bạn muốn, mình có thể chở qua cho bạn xem thử."),
     (
         "en",
         "Here is our new autumn menu. Sorry, we can't take bookings for Sunday lunch this week.",
@@ -218,15 +230,6 @@ def test_the_phrase_rule_catches_chat_talk_by_its_shape(lang, text):
 @pytest.mark.parametrize("lang, text", SHAPES_HUMAN)
 def test_ordinary_text_near_each_shape_is_not_meta_talk(lang, text):
     assert meta_talk(text, lang) is None
-
-
-def test_a_shape_for_an_opening_matches_only_at_the_start():
-    # "Sure, I will..." opens a chat reply; the same words inside a forum post do not.
-    assert meta_talk("Baik, saya akan jelaskan singkat. Batik tulis dibuat dengan canting.", "id")
-    assert (
-        meta_talk("Batik tulis dibuat dengan canting. Tentu saja, saya akan membeli lagi.", "id")
-        is None
-    )
 
 
 def test_the_same_words_in_ordinary_text_are_not():

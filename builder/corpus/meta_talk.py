@@ -16,13 +16,14 @@ words (a Turkish phrase must not match inside a longer word); Thai and other scr
 spaces between words cannot have word boundaries, so theirs match as written.
 
 Besides the exact phrases, each language may have shapes (PATTERNS, regular expressions) for
-the talk that a fixed phrase cannot hold: an offer or a refusal in the first person singular
-("would you like me to...", "sorry, I can't help with that"; a shop says "we"), the model naming
-itself, and "here is" a few words from "the ... you asked for" (either alone is ordinary web
-text). The paper's ten languages have all four kinds; some languages outside them have a few,
-and the others only the English ones. The multilingual detector (builder/quality/meta_talk.py)
-catches the rest where the encoder runs. The rule costs about 27 us per text in prepare (15 us
-with the phrases alone).
+the talk that a fixed phrase cannot hold: an offer asked as a question or a refusal, in the first
+person singular ("would you like me to...?", "sorry, I can't help with that"; a shop says "we"),
+the model naming itself, and "here is" a few words from "the ... you asked for" (either alone is
+ordinary web text). An offer made as a condition ("if you want, I can...") is not a shape:
+freelancers, tutors, sellers and forum members write it as often as models do. The paper's ten
+languages have all four kinds; some languages outside them have a few, and the others only the
+English ones. The multilingual detector (builder/quality/meta_talk.py) catches the rest where
+the encoder runs. The rule costs about 24 us per text in prepare (15 us with the phrases alone).
 `python benchmarks/bench_meta_talk.py` measures both.
 """
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-VERSION = 4  # part of prepare's fingerprint: changing the markers redoes prepare
+VERSION = 5  # part of prepare's fingerprint: changing the markers redoes prepare
 HEAD, TAIL = 400, 250  # characters searched at each end
 
 # Lower-case phrases; each names the conversation with a model (the request it understood, the
@@ -129,8 +130,9 @@ MARKERS: dict[str, tuple[str, ...]] = {
 
 # Shapes of chat talk that a fixed phrase cannot hold, as regular expressions (lower case, matched
 # like the phrases). Each needs what only a model says to the person it answers:
-# * an offer in the first person singular ("would you like me to...", "if you want, I can..."):
-#   shops, offices and forum posters offer help as "we", or without asking to do more;
+# * an offer asked as a question in the first person singular ("would you like me to...?"): a
+#   shop or an office offers as "we". An offer as a condition ("if you want, I can...", "I'm
+#   ready to help") is not one: freelancers, tutors and forum members write it too;
 # * a refusal in the first person singular ("sorry, I can't help with that"): a shop says "we";
 # * the model naming itself ("as an AI, I...");
 # * "here is" and "the ... you asked for / requested" together, a few words apart: either alone
@@ -140,8 +142,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "en": (
         r"would you like me to",
         r"do you want me to",
-        r"if you(?:'d| would) like,? i can",
-        r"if you want,? i can",
         r"i(?:'m| am) sorry,? but i (?:can't|cannot|can not)",
         r"i (?:can't|cannot) (?:help|assist) (?:you )?with (?:that|this)",
         r"as an ai,? i\b",
@@ -149,20 +149,14 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "sw": (
         r"(?:je,? )?ungependa ni(?!ni\b)\w+",
-        r"(?:ukipenda|ikiwa ungependa|kama ungependa),? naweza",
         r"siwezi kukusaidia",
         r"samahani,? (?:lakini )?siwezi",
         r"kama akili bandia",
         r"mimi ni (?:modeli|msaidizi wa akili bandia|msaidizi wa ai)",
         r"hapa (?:kuna|ni|chini) .{0,60}?(?:uliyoomba|ulizoomba|ulichoomba|ulioomba)",
-        r"kama ulivyoomba",
-        r"sawa[,.!]? nitaku\w+",
     ),
     "id": (
         r"(?:apakah )?(?:anda|kamu) (?:ingin|mau) saya",
-        r"(?:jika|kalau) (?:anda |kamu )?(?:ingin|mau),? saya (?:bisa|dapat|akan)",
-        r"saya siap membantu",
-        r"\A(?:baik|oke|tentu|tentu saja),? saya akan",
         r"maaf,? (?:tetapi |tapi )?saya tidak (?:dapat|bisa)",
         r"saya tidak (?:dapat|bisa) membantu",
         r"sebagai (?:sebuah )?(?:ai|model ai|kecerdasan buatan),? saya",
@@ -172,7 +166,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "ms": (
         r"(?:adakah )?anda (?:mahu|ingin) saya",
-        r"jika anda (?:mahu|ingin),? saya (?:boleh|akan)",
         r"maaf,? (?:tetapi )?saya tidak (?:dapat|boleh)",
         r"sebagai (?:sebuah )?(?:ai|kecerdasan buatan),? saya",
         r"(?:berikut|ini) .{0,60}?(?:yang|seperti yang) anda minta",
@@ -180,8 +173,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "fi": (
         r"haluatko,? että (?:kirjoitan|lisään|muokkaan|teen|selitän|laadin|tiivistän|jatkan"
         r"|käännän|annan|kerron|käyn|lasken)",
-        r"(?:sano|kerro),? jos haluat,? että",
-        r"jos haluat,? voin",
         r"(?:valitettavasti|pahoittelen,? mutta) en voi",
         r"en voi auttaa",
         r"tekoälynä minulla",
@@ -194,17 +185,12 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"üzgünüm,? (?:ancak|ama) (?:ben |bu )",
         r"(?:bir )?yapay zek[aâ] olarak,? (?:benim|ben)",
         r"ben bir (?:yapay zek[aâ]|dil modeli)",
-        r"memnuniyetle yardımcı olurum",
-        r"yardımcı olmaktan memnuniyet duyarım",
-        r"isterseniz,? .{0,60}?\w+(?:abilirim|ebilirim)",
         r"istediğiniz gibi,? .{0,60}?hazırladım",
         r"işte .{0,40}?(?:talep ettiğiniz|istediğiniz (?:metin|makale|yazı|liste|şiir|özet|içerik))",
     ),
     "vi": (
         r"bạn có (?:muốn|cần) (?:tôi|mình)",
-        r"nếu (?:bạn )?(?:muốn|cần),? (?:tôi|mình) có thể",
         r"(?:xin lỗi|rất tiếc),? (?:nhưng )?(?:tôi|mình) không thể",
-        r"mình luôn sẵn sàng (?:giúp|hỗ trợ)",
         r"tôi không thể giúp bạn",
         r"(?:với tư cách là|là) một (?:ai|mô hình ai|trí tuệ nhân tạo),? tôi",
         r"tôi là một (?:ai|mô hình)",
@@ -212,7 +198,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "hi": (
         r"क्या आप (?:चाहेंगे|चाहते हैं|चाहती हैं) कि मैं",
-        r"(?:अगर|यदि) आप चाहें,? तो मैं",
         r"मुझे खेद है,? लेकिन मैं",
         r"(?:माफ़|माफ) कीजिए,? मैं .{0,80}?नहीं कर (?:सकता|सकती)",
         r"आपके अनुरोध के अनुसार,? (?:यहाँ|यहां|नीचे)",
@@ -223,7 +208,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "bn": (
         r"আপনি কি চান (?:যে )?আমি",
-        r"আপনি চাইলে,? আমি",
         r"আপনার অনুরোধ অনুযায়ী,? (?:নিচে|এখানে)",
         r"আমি (?:আপনাকে )?(?:এ বিষয়ে|এতে) সাহায্য করতে পারব না",
         r"(?:একটি )?এআই হিসেবে,? আমি",
@@ -231,7 +215,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"(?:এখানে|নিচে) .{0,60}?(?:আপনার অনুরোধ|আপনি যা চেয়েছেন)",
     ),
     "ta": (
-        r"நீங்கள் விரும்பினால்,? நான்",
         r"(?:எழுதித்|செய்து|தயாரித்துத்) தர வேண்டுமா",
         r"நீங்கள் கேட்டபடி",
         r"என்னால் (?:இதற்கு )?உதவ முடியாது",
@@ -241,20 +224,14 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"(?:இதோ|கீழே) .{0,60}?நீங்கள் கோரிய",
     ),
     "th": (
-        r"(?:คุณ)?(?:ต้องการ|อยาก)ให้(?:ฉัน|ผม)",
-        r"(?:หาก|ถ้า)(?:คุณ)?ต้องการ ?(?:ฉัน|ผม)",
-        r"\Aได้เลย(?:ครับ|ค่ะ|คะ)",
-        r"ที่คุณ(?:ขอ|ถาม)มา",
-        r"ถามฉันได้",
+        r"คุณ(?:ต้องการ|อยาก)ให้(?:ฉัน|ผม).{0,40}?(?:ไหม|หรือไม่|มั้ย)",
         r"(?:ฉัน|ผม)ไม่สามารถช่วย",
         r"ขออภัย (?:แต่)?(?:ฉัน|ผม)ไม่สามารถ",
         r"(?:ฉัน|ผม)เป็น(?: ai|เอไอ|โมเดลภาษา)",
         r"ในฐานะ ?(?:ai|เอไอ)",
-        r"ตามที่คุณขอ",
     ),
     "ur": (
         r"کیا آپ (?:چاہیں گے|چاہتے ہیں|چاہیں گی) کہ میں",
-        r"اگر (?:آپ )?چاہیں تو میں",
         r"آپ کی (?:درخواست|فرمائش) (?:کے مطابق|پر)،? .{0,80}?(?:یہاں|پیش|درج ذیل)",
         r"معذرت،? لیکن میں",
         r"میں (?:اس میں )?آپ کی مدد نہیں کر (?:سکتا|سکتی)",
@@ -264,7 +241,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "tl": (
         r"gusto (?:mo|ninyo) bang .{0,30}? ko\b",
-        r"kung gusto mo,? (?:puwede|pwede|maaari) (?:kitang|kong)",
         r"paumanhin,? (?:ngunit|pero) hindi (?:ko|kita)",
         r"(?:narito ang|na) .{0,60}?(?:hiniling mo|hiningi mo|hiniling mong)",
     ),
@@ -286,7 +262,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "zu": (
         r"njengoba ucelile",
         r"\w*ucelile\b",
-        r"ngikhona ukukusiza",
     ),
     "ig": (r"dịka ị rịọrọ", r"ị rịọrọ", r"ọ bụrụ na ị chọrọ ka m"),
     "so": (
