@@ -49,7 +49,30 @@ Texts:
   figure (both caught 67 of 96; human texts flagged: 4 of 96 with VERSION 5, 2 with VERSION 6).
   v11 and v12 came from the same kind of writer with the same task, and some of their hard human
   texts are near copies of each other (the same out-of-stock notice in Tamil), so v12's
-  apologies are not fully independent of v11. Set `probe`
+  apologies are not fully independent of v11. Then the phrase rule's version 4 (shapes: offers
+  and refusals in the first person, the model naming itself, "here is" near "the ... you asked
+  for") and VERSION 7 (job adverts' "Wanted!" among the opener contrasts) were made on v1-v12,
+  and set `v13` (192 texts, 16 languages, 6 outside the ten: ms am yo ha ne km) was written
+  after both were frozen and scored once: with the rule's version 3 and VERSION 6, 80 of 96
+  caught and 8 of 96 human texts flagged; with version 4 and VERSION 7, 87 of 96 and 6 of 96.
+  Its flagged forum replies and blog greetings were read to make VERSION 8 (two contrasts of
+  that kind), which took it to 84 of 96 and 2 of 96 (read). Set
+  `v14` (192 texts, 16 languages, 6 outside the ten: tl so zu ig am my) was written after
+  VERSION 8 was frozen and scored once: with the rule's version 3 and VERSION 6, 75 of 96
+  caught and 12 of 96 human texts flagged; version 4 and VERSION 7, 81 and 10; version 4 and
+  VERSION 8, 80 and 7. Set `probe2` (60 human texts in the ten languages, each by one person
+  writing in the first person to a reader or a customer: freelancers, tutors, sellers, forum
+  members, bloggers; "if you want, I can...", "as you asked, here are more photos") was written
+  to probe the rule's shapes: version 4 flagged 10 of them and the detector 18 (VERSION 8), 26
+  in all; the rule's version 5 (no shape for an offer made as a condition) flags none of them.
+  Set `v15` (192 texts, 16 languages, 6 outside the ten: ms ne ha yo rw ps; two of each
+  language's human texts by one person writing to a reader, as in probe2) was written after the
+  rule's version 5 and VERSION 8 were frozen and scored once: with version 3 and VERSION 6, 72
+  of 96 caught and 16 of 96 human texts flagged; with version 5 and VERSION 8, 76 and 11 (one of
+  them the rule's: a Hausa seller's "as you asked, here are more photos"). The rule's version 6
+  then removed its last shapes that are "as you asked" alone (Hausa, Yoruba, Zulu, Igbo, Somali,
+  Kinyarwanda, Amharic, Khmer, Tamil, Nepali), so v15 is read for it, and no set is blind for
+  the shipped versions. Set `probe`
   (35 human texts in 20 languages) holds openings that announce what a page holds ("In this
   article we explain...", "Below is the list of..."), written after VERSION 5 to probe its new
   reading, which such openings resemble.
@@ -90,9 +113,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # sets were read while it was made; "blind" ones were written after it was frozen and scored once.
 # "probe": human text written after a version was made, to test one of its readings.
 ROLES = {
-    **{f"v{i}": "development" for i in range(1, 12)},
-    "v12": "blind",
+    **{f"v{i}": "development" for i in range(1, 16)},
     "probe": "probe",
+    "probe2": "probe",
 }
 DATA = ROOT / "benchmarks" / "data"
 
@@ -290,7 +313,7 @@ def main() -> None:
 
 def role_name(role: str) -> str:
     """ "blind (v7, v8)": a role and the sets that hold it."""
-    return f"{role} ({', '.join(s for s, r in ROLES.items() if r == role)})"
+    return f"{role} ({', '.join(s for s, r in ROLES.items() if r == role) or 'none yet'})"
 
 
 def read_extra(path: Path) -> list[dict]:

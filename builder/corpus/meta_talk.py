@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-VERSION = 5  # part of prepare's fingerprint: changing the markers redoes prepare
+VERSION = 6  # part of prepare's fingerprint: changing the markers redoes prepare
 HEAD, TAIL = 400, 250  # characters searched at each end
 
 # Lower-case phrases; each names the conversation with a model (the request it understood, the
@@ -216,7 +216,6 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "ta": (
         r"(?:எழுதித்|செய்து|தயாரித்துத்) தர வேண்டுமா",
-        r"நீங்கள் கேட்டபடி",
         r"என்னால் (?:இதற்கு )?உதவ முடியாது",
         r"மன்னிக்கவும்,? ஆனால் என்னால்",
         r"ஒரு (?:ai|செயற்கை நுண்ணறிவு)(?: மாதிரி)?யாக,? (?:நான்|என்னால்|எனக்கு)",
@@ -244,41 +243,22 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"paumanhin,? (?:ngunit|pero) hindi (?:ko|kita)",
         r"(?:narito ang|na) .{0,60}?(?:hiniling mo|hiningi mo|hiniling mong)",
     ),
-    # Outside the paper's ten, the request restated ("as you asked", "the ... you asked for"),
-    # refusals and offers in languages whose chat talk the encoder reads poorly.
+    # Outside the paper's ten: refusals, offers asked as questions, the model naming itself and
+    # "here is ... you asked for", in languages whose chat talk the encoder reads poorly.
     "ha": (
-        r"kamar yadda ka (?:buƙata|bukata|nema|tambaya)",
         r"\bga .{0,60}?da ka (?:nema|buƙata|bukata|tambaya)",
         r"ba zan iya taimaka maka",
         r"(?:yi haƙuri|yi hakuri),? ba zan iya",
         r"kana (?:so|son) in\b",
         r"a matsayina na (?:shirin kwamfuta|basirar)",
     ),
-    "yo": (
-        r"(?:gẹ́gẹ́ bí|gege bi) (?:o|ẹ|e) (?:ṣe|se) (?:béèrè|beere)",
-        r"tí (?:o|ẹ) (?:béèrè|beere)",
-        r"ṣé (?:o|ẹ) fẹ́ kí n",
-    ),
-    "zu": (
-        r"njengoba ucelile",
-        r"\w*ucelile\b",
-    ),
-    "ig": (r"dịka ị rịọrọ", r"ị rịọrọ", r"ọ bụrụ na ị chọrọ ka m"),
-    "so": (
-        r"(?:sidii|sida) aad (?:codsatay|weydiisay)",
-        r"aad ka codsatay",
-        r"anigoo ah barnaamij",
-    ),
-    "rw": (r"nk'uko wabisabye",),
-    "am": (r"በጠየቁት መሰረት", r"በጠየቅከው መሰረት", r"እንደጠየቁት"),
-    "km": (r"តាមការស្នើសុំរបស់អ្នក",),
+    "yo": (r"ṣé (?:o|ẹ) fẹ́ kí n",),
+    "ig": (r"ọ bụrụ na ị chọrọ ka m",),
+    "so": (r"anigoo ah barnaamij",),
     "om": (r"akka moodela afaanii", r"si gargaaruu hin danda'u"),
     "ne": (
         r"के तपाईं चाहनुहुन्छ कि म",
-        r"तपाईं चाहनुहुन्छ भने,? म",
         r"म एक (?:एआई|ai|भाषा मोडेल)",
-        r"तपाईंले (?:सोध्नुभएको|माग्नुभएको|अनुरोध गर्नुभएको)",
-        r"म तपाईंका लागि .{0,60}?(?:लेखिदिन्छु|तयार गरिदिन्छु)",
     ),
 }
 
